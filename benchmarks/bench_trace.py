@@ -1,0 +1,130 @@
+"""Time rnnviz.trace against torch's fused module, measured in the same run.
+
+    python benchmarks/bench_trace.py
+
+Prints medians and ratios. Targets (see the engine issue): a full trace of an LSTM with
+H=64, T=500 (states, gates, grad_norm, cell_grad_norm) within 3x torch.nn.LSTM forward+backward;
+with Jacobian norms within 10x; T=10000 (H=32) and H=512 (T=200) under 2 s each.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import rnnviz  # noqa: E402
+from rnnviz.cells import step  # noqa: E402
+
+
+def median_time(fn, repeat=15, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def interleaved(fns: dict, rounds=25, warmup=3):
+    """Median time of each function, calling them in turn so machine noise hits all alike."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def fused_forward_backward(module, x):
+    def run():
+        xx = x.clone().requires_grad_()
+        out, _ = module(xx)
+        out[-1].sum().backward()
+        module.zero_grad(set_to_none=True)
+    return run
+
+
+def naive_autograd_loop(model, x):
+    W = {n: getattr(model, n).detach() for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    H = model.hidden_size
+
+    def run():
+        h = torch.zeros(H, requires_grad=True)
+        c = torch.zeros(H)
+        hs = []
+        for t in range(x.shape[0]):
+            h, c = step(model.cell, model.activation, W, x[t], h, c)
+            h.retain_grad()
+            hs.append(h)
+        hs[-1].sum().backward()
+        return [hh.grad.norm() for hh in hs]
+    return run
+
+
+def main():
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s) (as rnnviz sets it)")
+    H, T = 64, 500
+    spec = rnnviz.ModelSpec(cell="lstm", hidden_size=H, input_size=1, init="torch", seed=0)
+    model = rnnviz.build_model(spec)
+    x = rnnviz.inputs.noise(T, 1, seed=0)
+    xt = torch.from_numpy(x)
+    rnnviz.warm_up()  # compiled loops are loaded once per process; not part of a trace's cost
+
+    def full():
+        tr = rnnviz.trace(model, x)
+        return tr.cell_grad_norm
+
+    def with_jacobian():
+        tr = rnnviz.trace(model, x)
+        return tr.jacobian_norm
+
+    t = interleaved({"ref": fused_forward_backward(model.to_torch(), xt[None]), "full": full,
+                     "jac": with_jacobian})
+    ref, t_full, t_jac = t["ref"], t["full"], t["jac"]
+    t_naive = median_time(naive_autograd_loop(model, xt), repeat=5, warmup=1)
+    print(f"LSTM H={H} T={T}")
+    print(f"  torch.nn.LSTM forward+backward : {ref * 1e3:8.2f} ms  (reference)")
+    print(f"  trace (states, gates, grads)   : {t_full * 1e3:8.2f} ms  ratio {t_full / ref:5.2f}x  (target <= 3x)")
+    print(f"  trace + Jacobian norms         : {t_jac * 1e3:8.2f} ms  ratio {t_jac / ref:5.2f}x  (target <= 10x)")
+    print(f"  naive per-step autograd loop   : {t_naive * 1e3:8.2f} ms  ratio {t_naive / ref:5.2f}x")
+
+    # A vanishing setting: the float32 fused gradient underflows, the float64 sweep takes over.
+    spec_v = spec.replace(init="orthogonal", recurrent_gain=0.3)
+    model_v = rnnviz.build_model(spec_v)
+    tr = rnnviz.trace(model_v, x)
+    t_v = median_time(lambda: rnnviz.trace(model_v, x).cell_grad_norm, repeat=15)
+    print(f"  vanishing (gain 0.3, min log10 grad {tr.log10_grad_norm.min():.1f})"
+          f": {t_v * 1e3:8.2f} ms  ratio {t_v / ref:5.2f}x")
+
+    for cell in ("rnn", "lstm", "gru"):
+        for (h, t) in ((32, 10000), (512, 200)):
+            sp = rnnviz.ModelSpec(cell=cell, hidden_size=h, input_size=1, init="torch", seed=0)
+            m = rnnviz.build_model(sp)
+            xx = rnnviz.inputs.noise(t, 1, seed=0)
+            runs = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                tr = rnnviz.trace(m, xx)
+                t1 = time.perf_counter()
+                _ = tr.jacobian_norm
+                t2 = time.perf_counter()
+                runs.append((t1 - t0, t2 - t0))
+            a, b = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+            print(f"{cell.upper():4} H={h:3} T={t:5}: trace {a:6.3f} s, with Jacobian norms {b:6.3f} s"
+                  f"  (median of 3; target < 2 s)")
+
+
+if __name__ == "__main__":
+    main()

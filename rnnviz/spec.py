@@ -1,0 +1,215 @@
+"""Every knob of the visualiser, defined once: name, label, range, default.
+
+`KNOBS` is the single table that widgets, URL query parameters and presets all
+derive from (compare TensorFlow Playground's `state.ts`). `ModelSpec` holds the
+knobs that define a model; the view knobs (sequence length, input, loss) live
+in the same table because they are shared and shareable in the same way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+CELLS = ("rnn", "lstm", "gru")
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
+INITS = ("orthogonal", "gaussian", "identity", "torch")
+INPUT_KINDS = ("impulse", "noise", "sine", "binary", "text")
+LOSSES = ("last", "all")
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One setting: its URL/widget key, its label and the values it may take."""
+
+    name: str
+    label: str
+    default: Any
+    kind: str  # "int", "float" or "choice"
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    choices: tuple = ()
+    labels: Mapping[str, str] | None = None
+    help: str = ""
+
+    def allowed(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return f"a{'n integer' if self.kind == 'int' else ' number'} in [{_fmt(self.min)}, {_fmt(self.max)}]"
+
+    def validate(self, value: Any) -> Any:
+        """Return `value` converted to this knob's type, or raise ValueError naming the knob."""
+        if self.kind == "choice":
+            if isinstance(value, str) and value.strip().lower() in self.choices:
+                return value.strip().lower()
+            raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            if self.kind == "int":
+                if isinstance(value, str):
+                    value = value.strip()
+                    number = int(value) if value.lstrip("+-").isdigit() else None
+                    if number is None:
+                        raise TypeError
+                elif isinstance(value, float):
+                    if not value.is_integer():
+                        raise TypeError
+                    number = int(value)
+                else:
+                    number = int(value)
+                    if number != value:
+                        raise TypeError
+            else:
+                number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}") from None
+        if not math.isfinite(number) or number < self.min or number > self.max:
+            raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
+        return number
+
+    def label_of(self, choice: str) -> str:
+        return (self.labels or {}).get(choice, choice)
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+_KNOB_LIST = [
+    Knob("cell", "Cell", "rnn", "choice", choices=CELLS,
+         labels={"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"},
+         help="Vanilla RNN, LSTM (input, forget, candidate, output gates) or GRU (reset, update, candidate)."),
+    Knob("input_size", "Input size", 1, "int", 1, 1024, 1,
+         help="Number of input features per time step."),
+    Knob("hidden_size", "Hidden size H", 32, "int", 1, 1024, 1,
+         help="Number of hidden units."),
+    Knob("activation", "Activation (RNN)", "tanh", "choice", choices=ACTIVATIONS,
+         help="Nonlinearity of the vanilla RNN. LSTM and GRU always use tanh and sigmoid."),
+    Knob("init", "Initialisation", "orthogonal", "choice", choices=INITS,
+         labels={"orthogonal": "orthogonal", "gaussian": "gaussian (spectral radius = gain)",
+                 "identity": "identity", "torch": "PyTorch default"},
+         help="How the recurrent weights start: gain x orthogonal, gaussian rescaled to spectral radius = gain, "
+              "gain x identity, or PyTorch's uniform default times gain."),
+    Knob("recurrent_gain", "Recurrent gain", 1.0, "float", 0.0, 4.0, 0.01,
+         help="Scale of the recurrent weights W_hh. Below 1 gradients fade, above 1 they can explode."),
+    Knob("input_gain", "Input gain", 1.0, "float", 0.0, 4.0, 0.01,
+         help="Scale of the input weights W_ih."),
+    Knob("forget_bias", "Forget / update bias", 0.0, "float", -10.0, 10.0, 0.1,
+         help="LSTM: bias of the forget gate. GRU: bias of the update gate. "
+              "Large values keep the memory path open."),
+    Knob("seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
+         help="Random seed of weights and inputs: the same seed gives the same numbers everywhere."),
+    # View knobs shared by the pages.
+    Knob("seq_len", "Sequence length T", 100, "int", 1, 10000, 1,
+         help="Number of time steps."),
+    Knob("input_kind", "Input sequence", "impulse", "choice", choices=INPUT_KINDS,
+         labels={"impulse": "impulse at t=0", "noise": "Gaussian noise", "sine": "sine wave",
+                 "binary": "binary addition (two numbers, LSB first)", "text": "text (one-hot characters)"},
+         help="What the network reads."),
+    Knob("loss", "Loss on", "last", "choice", choices=LOSSES,
+         labels={"last": "last step only (many-to-one)", "all": "every step (many-to-many)"},
+         help="Where the probe loss L = v.h sits."),
+]
+KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that defines a model. Validated on construction.
+
+    Recurrent-weight initialisation (each H x H gate block of `weight_hh`):
+      orthogonal: gain * Q, Q a Haar-random orthogonal matrix;
+      gaussian:   N(0, 1/H) rescaled so its spectral radius equals the gain;
+      identity:   gain * I;
+      torch:      PyTorch's default U(-1/sqrt(H), 1/sqrt(H)) times gain.
+    `forget_bias` is the effective forget-gate bias of an LSTM (bias_ih + bias_hh of
+    the forget rows) and the effective update-gate bias of a GRU.
+    """
+
+    cell: str = "rnn"
+    input_size: int = 1
+    hidden_size: int = 32
+    activation: str = "tanh"
+    init: str = "orthogonal"
+    recurrent_gain: float = 1.0
+    input_gain: float = 1.0
+    forget_bias: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, KNOBS[f.name].validate(getattr(self, f.name)))
+
+    def replace(self, **changes) -> "ModelSpec":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_query(self) -> dict[str, str]:
+        """Query parameters for this spec; defaults are left out so links stay short."""
+        return to_query(self.to_dict())
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, Any], **overrides) -> tuple["ModelSpec", list[str]]:
+        """Build a spec from untrusted query parameters.
+
+        Returns the spec and a list of human-readable notes, one for every value that
+        was invalid and replaced by its default. Never raises on bad input.
+        """
+        values, notes = parse_query(params, [f.name for f in dataclasses.fields(cls)])
+        values.update(overrides)
+        return cls(**values), notes
+
+
+def spec_fields() -> list[str]:
+    return [f.name for f in dataclasses.fields(ModelSpec)]
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def to_query(values: Mapping[str, Any]) -> dict[str, str]:
+    """Serialise knob values for a URL, leaving out those equal to their default."""
+    out = {}
+    for name, value in values.items():
+        knob = KNOBS.get(name)
+        if knob is None:
+            continue
+        if value != knob.default:
+            out[name] = format_value(value)
+    return out
+
+
+def parse_query(params: Mapping[str, Any], names) -> tuple[dict[str, Any], list[str]]:
+    """Validate the knobs `names` found in `params`; invalid ones fall back to defaults.
+
+    `params` values may be strings or lists of strings (repeated parameters). Returns
+    ({name: value}, notes) where values holds every name (default when absent or invalid).
+    """
+    values, notes = {}, []
+    for name in names:
+        knob = KNOBS[name]
+        values[name] = knob.default
+        if name not in params:
+            continue
+        raw = params[name]
+        if isinstance(raw, (list, tuple)):
+            raw = raw[-1] if raw else ""
+        try:
+            values[name] = knob.validate(raw)
+        except ValueError:
+            shown = str(raw)
+            if len(shown) > 40:
+                shown = shown[:40] + "..."
+            notes.append(f"Ignored {name}={shown!r} from the link: {name} must be {knob.allowed()}. "
+                         f"Using the default {format_value(knob.default)}.")
+    return values, notes

@@ -1,0 +1,425 @@
+"""Run a model over a sequence and record everything the views show.
+
+`trace(model, x, loss="last", h0=None)` returns a `Trace`: hidden and cell states, gates,
+the total backpropagation-through-time gradient ||dL/dh_k|| for every k, the LSTM cell-path
+gradient ||dL/dc_k||, Jacobian product norms ||dh_{T-1}/dh_k||_2 and the spectrum of W_hh.
+
+How it is computed (and why it is fast):
+- States come from torch's fused kernel (the one torch.nn.RNN / LSTM / GRU run), so they
+  are torch's float32 numbers bit for bit. Sigmoid and linear RNNs, which torch has no
+  kernel for, and float32 forwards that overflow run in float64.
+- Everything that depends only on h_{k-1} and x_k is vectorised over time once the states
+  are known: gates and pre-activations are one matmul, and so are the elementwise factors
+  of every step's Jacobian.
+- The gradient is one backward sweep through time in float64 (compiled, see _kernels.py):
+
+      RNN   dL/dh_{k-1} = W_hh^T (act'(a_k) * dL/dh_k)                       + direct
+      LSTM  dL/dc_k     = dL/dh_k * o_k (1 - tanh^2 c_k) + dL/dc_{k+1} * f_{k+1}
+            dL/dh_{k-1} = W_hh^T [dL/dc_k * (g i(1-i), c_{k-1} f(1-f), i(1-g^2)),
+                                  dL/dh_k * tanh(c_k) o(1-o)]                 + direct
+      GRU   dL/dh_{k-1} = dL/dh_k * z_k + W_hh^T [dL/dh_k * ((1-z)(1-n^2) hn r(1-r),
+                                  (h_{k-1} - n) z(1-z), (1-z)(1-n^2) r)]      + direct
+
+  with "direct" = v for loss "all" (0 for "last"). The adjoint is kept as a mantissa and a
+  power-of-two exponent, so log10 norms are exact far beyond float64's range.
+- Jacobian product norms run the same recurrence with H adjoint rows (the identity as
+  seed) and a warm-started power iteration for the spectral norm of each product. They
+  are computed the first time they are read.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from . import _kernels, dynamics
+from .cells import GATES, activation_derivative, evaluate
+from .model import PARAM_NAMES, RecurrentModel, from_torch
+
+LOG10_2 = math.log10(2.0)
+LOG10_F32_MAX = math.log10(float(np.finfo(np.float32).max))  # 38.53
+LOSSES = ("last", "all")
+_ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
+
+
+@dataclass(eq=False)
+class Trace:
+    """What happened inside a recurrent model on one sequence. Arrays are time first.
+
+    Entry k describes the state after reading x[k]. The probe loss is L = v.h_{T-1}
+    (loss="last") or the sum of v.h_k over all k (loss="all"), with v = ones(H)/sqrt(H).
+    """
+
+    cell_type: str
+    activation: str
+    loss: str
+    inputs: np.ndarray          # [T, I] float32
+    hidden: np.ndarray          # [T, H] float32
+    cell: np.ndarray | None     # [T, H] float32 (LSTM) or None
+    gates: dict                 # name -> [T, H] float32
+    pre: dict                   # gate pre-activations, name -> [T, H] float32
+    h0: np.ndarray
+    c0: np.ndarray | None
+    log10_grad_norm: np.ndarray           # [T] float64
+    log10_cell_grad_norm: np.ndarray | None
+    log10_grad_hidden: np.ndarray         # [T, H] float32: log10 |dL/dh_k| per unit
+    forward_overflow_step: int | None     # first step whose state is not finite in float32
+    _ctx: dict = field(repr=False, default_factory=dict)
+
+    # ----- sizes -------------------------------------------------------------------
+    @property
+    def T(self) -> int:
+        return self.hidden.shape[0]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.hidden.shape[1]
+
+    @property
+    def gate_names(self) -> tuple:
+        return GATES[self.cell_type]
+
+    # ----- gradients ---------------------------------------------------------------
+    @property
+    def grad_norm(self) -> np.ndarray:
+        """||dL/dh_k||_2 (total derivative through time); inf where beyond float64."""
+        return _pow10(self.log10_grad_norm)
+
+    @property
+    def cell_grad_norm(self) -> np.ndarray | None:
+        """||dL/dc_k||_2 for LSTM (the cell path), else None."""
+        return None if self.log10_cell_grad_norm is None else _pow10(self.log10_cell_grad_norm)
+
+    @cached_property
+    def log10_jacobian_norm(self) -> np.ndarray:
+        """log10 ||dh_{T-1}/dh_k||_2 for k = 0..T-1 (last entry 0). For LSTM c_k is held fixed."""
+        return _jacobian_sweep(self._ctx)
+
+    @property
+    def jacobian_norm(self) -> np.ndarray:
+        return _pow10(self.log10_jacobian_norm)
+
+    @cached_property
+    def log10_step_jacobian_norm(self) -> np.ndarray:
+        """log10 ||ds_k/ds_{k-1}||_2 of each step's Jacobian (s = h, or (h, c) for LSTM).
+
+        Entry 0 is the Jacobian with respect to the initial state. Their running sum
+        bounds the log norm of the product: ||prod J|| <= prod ||J||.
+        """
+        return _step_jacobian_norms(self._ctx)
+
+    @property
+    def step_jacobian_norm(self) -> np.ndarray:
+        return _pow10(self.log10_step_jacobian_norm)
+
+    def step_jacobian(self, k: int) -> np.ndarray:
+        """The Jacobian ds_k/ds_{k-1} of step k as a float64 matrix (2H x 2H for LSTM)."""
+        return _step_jacobian(self._ctx, k)
+
+    # ----- spectrum and bound ----------------------------------------------------------
+    @cached_property
+    def _spectrum(self):
+        block = dynamics.recurrent_block(self._ctx["weights"]["weight_hh"], self.cell_type)
+        return dynamics.spectrum(block)
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        """Eigenvalues of W_hh (RNN) or of its candidate block (LSTM W_hg, GRU W_hn)."""
+        return self._spectrum[0]
+
+    @property
+    def singular_values(self) -> np.ndarray:
+        return self._spectrum[1]
+
+    @property
+    def spectral_radius(self) -> float:
+        return float(np.max(np.abs(self.eigenvalues))) if self.eigenvalues.size else 0.0
+
+    @property
+    def sigma_max(self) -> float:
+        return float(self.singular_values[0]) if self.singular_values.size else 0.0
+
+    @property
+    def gamma(self) -> float:
+        return dynamics.gamma(self.cell_type, self.activation)
+
+    @property
+    def log10_pascanu_bound(self) -> np.ndarray | None:
+        """log10 (gamma sigma_max)^(T-1-k); an upper bound on jacobian_norm (RNN only, else None)."""
+        if self.cell_type != "rnn":
+            return None
+        return dynamics.log10_pascanu_bound(self.T, self.gamma, self.sigma_max)
+
+    @property
+    def pascanu_bound(self) -> np.ndarray | None:
+        b = self.log10_pascanu_bound
+        return None if b is None else _pow10(b)
+
+    # ----- overflow ------------------------------------------------------------------
+    @property
+    def backward_overflow_step(self) -> int | None:
+        """Latest step whose gradient norm exceeds float32's range (where torch's float32
+        backward would return inf), or None."""
+        arrays = [self.log10_grad_norm]
+        if self.log10_cell_grad_norm is not None:
+            arrays.append(self.log10_cell_grad_norm)
+        bad = np.zeros(self.T, dtype=bool)
+        for a in arrays:
+            bad |= ~(a <= LOG10_F32_MAX) & ~np.isneginf(a)
+        idx = np.nonzero(bad)[0]
+        return int(idx[-1]) if idx.size else None
+
+    @property
+    def overflow(self) -> bool:
+        """True when any forward or backward value left float32's range (or is undefined)."""
+        if self.forward_overflow_step is not None or self.backward_overflow_step is not None:
+            return True
+        if "log10_jacobian_norm" in self.__dict__:
+            j = self.log10_jacobian_norm
+            return bool(np.any(~(j <= LOG10_F32_MAX) & ~np.isneginf(j)))
+        return False
+
+    # ----- summaries ---------------------------------------------------------------------
+    def memory_horizon(self, fraction: float = 1e-3) -> int | None:
+        return dynamics.memory_horizon(self.log10_grad_norm, fraction)
+
+    def saturation(self, low: float = 0.1, high: float = 0.9) -> dict:
+        return dynamics.saturation(self.gates, low, high)
+
+
+def _pow10(log10_values: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return np.power(10.0, log10_values)
+
+
+# ------------------------------------------------------------------------------------------
+def trace(model, x, loss: str = "last", h0=None) -> Trace:
+    """Run `model` over `x` ([T, input_size]) and record states, gates, gradients and norms.
+
+    `model` is a RecurrentModel (from build_model / from_torch) or a torch.nn.RNN / LSTM / GRU.
+    `loss` is "last" (L = v.h_{T-1}) or "all" (L = sum_k v.h_k), v = ones(H)/sqrt(H).
+    `h0` is the initial hidden state [H] (LSTM: a pair (h0, c0), or h0 alone with c0 = 0).
+    Explosion never raises: overflow shows up as inf / NaN states, huge log10 norms and
+    `Trace.overflow`.
+    """
+    if not isinstance(model, RecurrentModel):
+        model = from_torch(model)
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be 'last' or 'all'; got {loss!r}")
+    cell, act, H, I = model.cell, model.activation, model.hidden_size, model.input_size
+    x32 = _as_input(x, I)
+    T = x32.shape[0]
+    h0_64, c0_64 = _as_initial_state(h0, cell, H)
+    w32 = {n: getattr(model, n).detach().to(torch.float32).cpu() for n in PARAM_NAMES}
+    w64 = {n: w.numpy().astype(np.float64) for n, w in w32.items()}
+
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        out32 = _fused_forward(model, w32, x32, h0_64, c0_64) if model.fused else None
+        if out32 is not None and np.all(np.isfinite(out32)):
+            hidden64 = out32.astype(np.float64)
+        else:  # sigmoid / linear RNN, or a float32 forward that overflowed
+            x64 = x32.astype(np.float64)
+            gi = x64 @ w64["weight_ih"].T + (w64["bias_ih"] + w64["bias_hh"])
+            hidden64 = np.empty((T, H))
+            _kernels.rnn_forward(gi, np.ascontiguousarray(w64["weight_hh"].T), h0_64, _ACT_CODE[act], hidden64)
+        h_prev = np.vstack([h0_64[None], hidden64[:-1]])
+        pre, gates = evaluate(cell, act, w64, x32.astype(np.float64), h_prev)
+        c64 = c_prev = None
+        if cell == "lstm":
+            c64 = np.empty((T, H))
+            _kernels.lstm_cell_states(gates["forget"], gates["input"] * gates["candidate"], c0_64, c64)
+            c_prev = np.vstack([c0_64[None], c64[:-1]])
+        ctx = _factors(cell, act, pre, gates, hidden64, h_prev, c64, c_prev)
+        ctx.update(cell=cell, act=act, T=T, H=H, weights=w64, W=np.ascontiguousarray(w64["weight_hh"]))
+        log10_gh, log10_g, log10_gc = _grad_sweep(ctx, loss)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _make_trace(cell, act, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64,
+                           log10_gh, log10_g, log10_gc, ctx)
+
+
+def _make_trace(cell, act, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64, log10_gh, log10_g, log10_gc,
+                ctx) -> Trace:
+    bad = ~np.isfinite(hidden64.astype(np.float32)).all(axis=1)
+    if c64 is not None:
+        bad |= ~np.isfinite(c64.astype(np.float32)).all(axis=1)
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    return Trace(
+        cell_type=cell, activation=act, loss=loss,
+        inputs=x32, hidden=f32(hidden64), cell=None if c64 is None else f32(c64),
+        gates={k: f32(g) for k, g in gates.items()},
+        pre={k: f32(p) for k, p in pre.items()},
+        h0=f32(h0_64), c0=None if c0_64 is None else f32(c0_64),
+        log10_grad_norm=log10_g, log10_cell_grad_norm=log10_gc,
+        log10_grad_hidden=f32(log10_gh),
+        forward_overflow_step=int(np.argmax(bad)) if bad.any() else None, _ctx=ctx,
+    )
+
+
+def _as_input(x, input_size: int) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    try:
+        arr = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"x must be a numeric array of shape [T, {input_size}]: {exc}") from None
+    if arr.ndim == 1 and input_size == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != input_size:
+        raise ValueError(f"x must have shape [T, {input_size}] (time first); got {list(arr.shape)}")
+    if arr.shape[0] < 1:
+        raise ValueError("x must contain at least one time step")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("x contains NaN or infinite values")
+    return np.ascontiguousarray(arr)
+
+
+def _as_initial_state(h0, cell: str, H: int):
+    c0 = np.zeros(H) if cell == "lstm" else None
+    if h0 is None:
+        return np.zeros(H), c0
+    if cell == "lstm" and isinstance(h0, (tuple, list)) and len(h0) == 2:
+        h0, c0 = h0
+        c0 = _vector(c0, H, "c0")
+    return _vector(h0, H, "h0"), c0
+
+
+def _vector(v, H: int, name: str) -> np.ndarray:
+    if isinstance(v, torch.Tensor):
+        v = v.detach().cpu().numpy()
+    arr = np.asarray(v, dtype=np.float64).reshape(-1)
+    if arr.shape != (H,):
+        raise ValueError(f"{name} must have {H} entries; got {arr.size}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _fused_forward(model, w32, x32, h0, c0) -> np.ndarray:
+    """Hidden states [T, H] from torch's fused kernel (what torch.nn.RNN / LSTM / GRU run)."""
+    H = model.hidden_size
+    xin = torch.from_numpy(x32)[:, None]
+    h = torch.from_numpy(h0.astype(np.float32)).view(1, 1, H)
+    params = [w32["weight_ih"], w32["weight_hh"], w32["bias_ih"], w32["bias_hh"]]
+    with torch.no_grad():
+        if model.cell == "lstm":
+            c = torch.from_numpy(c0.astype(np.float32)).view(1, 1, H)
+            out = torch._VF.lstm(xin, (h, c), params, True, 1, 0.0, False, False, False)[0]
+        elif model.cell == "gru":
+            out = torch._VF.gru(xin, h, params, True, 1, 0.0, False, False, False)[0]
+        else:
+            fn = getattr(torch._VF, f"rnn_{model.activation}")
+            out = fn(xin, h, params, True, 1, 0.0, False, False, False)[0]
+    return out[:, 0].numpy()
+
+
+def _factors(cell, act, pre, gates, hidden, h_prev, c, c_prev) -> dict:
+    """Per-step elementwise factors of the Jacobians, so each backward step is one matmul."""
+    if cell == "rnn":
+        D = activation_derivative(act, pre["a"], None if act in ("relu", "linear") else hidden)
+        return {"D": np.ascontiguousarray(D)}
+    if cell == "lstm":
+        i, f, g, o = (gates[k] for k in ("input", "forget", "candidate", "output"))
+        tc = np.tanh(c)
+        B3 = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=1)
+        return {"B3": B3, "Bo": tc * o * (1 - o), "K": o * (1 - tc * tc), "F": np.ascontiguousarray(f)}
+    r, z, n = gates["reset"], gates["update"], gates["candidate"]
+    a = (1 - z) * (1 - n * n)
+    B3 = np.stack([a * pre["hn"] * r * (1 - r), (h_prev - n) * z * (1 - z), a * r], axis=1)
+    return {"B3": B3, "Z": np.ascontiguousarray(z)}
+
+
+def _grad_sweep(ctx: dict, loss: str):
+    """log10 |dL/dh_k| per unit, log10 ||dL/dh_k||, log10 ||dL/dc_k|| (LSTM) for every k."""
+    cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
+    v = np.full(H, 1.0 / math.sqrt(H))
+    every = loss == "all"
+    rec_h = np.empty((T, H))
+    exps = np.empty(T, dtype=np.int64)
+    rec_c = None
+    if cell == "rnn":
+        _kernels.grad_sweep_rnn(ctx["W"], ctx["D"], v, every, rec_h, exps)
+    elif cell == "lstm":
+        rec_c = np.empty((T, H))
+        _kernels.grad_sweep_lstm(ctx["W"], ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], v, every, rec_h, rec_c, exps)
+    else:
+        _kernels.grad_sweep_gru(ctx["W"], ctx["B3"], ctx["Z"], v, every, rec_h, exps)
+    shift = exps * LOG10_2
+    log10_gh = np.log10(np.abs(rec_h)) + shift[:, None]
+    log10_g = np.log10(np.linalg.norm(rec_h, axis=1)) + shift
+    log10_gc = None if rec_c is None else np.log10(np.linalg.norm(rec_c, axis=1)) + shift
+    return log10_gh, log10_g, log10_gc
+
+
+# Up to this hidden size the Jacobian products run in float64 and every spectral norm is
+# exact (an eigen-decomposition per step). Above it the H^3 products run in float32 (still
+# renormalised exactly by powers of two) and the norms come from a warm-started Lanczos
+# iteration (the eigen-decomposition takes over if it does not settle); measured against an
+# SVD of the float64 product they agree to about 1e-5 in log10.
+EXACT_NORM_MAX_H = 32
+
+
+def _norm_method(n: int):
+    """(tol, max_iter) for spectral_norm of n x n matrices: max_iter = 0 means exact."""
+    return (0.0, 0) if n <= EXACT_NORM_MAX_H else (1e-6, 40)
+
+
+def _jacobian_sweep(ctx: dict) -> np.ndarray:
+    """log10 ||dh_{T-1}/dh_k||_2 for every k."""
+    cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
+    dtype = np.float64 if H <= EXACT_NORM_MAX_H else np.float32
+    limit = 100 if dtype == np.float64 else 40
+    tol, max_iter = _norm_method(H)
+    W = ctx["W"].astype(dtype)
+    out = np.empty(T)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        if cell == "rnn":
+            _kernels.jac_sweep_rnn(W, ctx["D"], limit, tol, max_iter, out)
+        elif cell == "lstm":
+            _kernels.jac_sweep_lstm(W, ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], limit, tol, max_iter, out)
+        else:
+            _kernels.jac_sweep_gru(W, ctx["B3"], ctx["Z"], limit, tol, max_iter, out)
+    return out
+
+
+def _step_jacobian(ctx: dict, k: int) -> np.ndarray:
+    cell, H, W = ctx["cell"], ctx["H"], ctx["W"]
+    if cell == "rnn":
+        return ctx["D"][k][:, None] * W
+    if cell == "lstm":
+        J = np.empty((2 * H, 2 * H))
+        _kernels.step_jacobian_lstm(W, ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], k, J)
+        return J
+    J = np.empty((H, H))
+    _kernels.step_jacobian_gru(W, ctx["B3"], ctx["Z"], k, J)
+    return J
+
+
+def _step_jacobian_norms(ctx: dict) -> np.ndarray:
+    cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
+    out = np.empty(T)
+    tol, max_iter = _norm_method(2 * H if cell == "lstm" else H)
+    if cell == "rnn":
+        _kernels.step_norms_rnn(ctx["W"], ctx["D"], tol, max_iter, out)
+    elif cell == "lstm":
+        _kernels.step_norms_lstm(ctx["W"], ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], tol, max_iter, out)
+    else:
+        _kernels.step_norms_gru(ctx["W"], ctx["B3"], ctx["Z"], tol, max_iter, out)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(out)
+
+
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) every compiled loop, with tiny inputs."""
+    from .model import build_model
+    from .spec import ModelSpec
+
+    for cell, act in (("rnn", "tanh"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")):
+        for H in (2, 40):  # float64 and float32 Jacobian sweeps
+            model = build_model(ModelSpec(cell=cell, activation=act, hidden_size=H))
+            for loss in LOSSES:
+                tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss)
+            _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm
