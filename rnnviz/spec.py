@@ -95,7 +95,7 @@ _KNOB_LIST = [
                  "identity": "identity", "torch": "PyTorch default"},
          help="How the recurrent weights start: gain x orthogonal, gaussian rescaled to spectral radius = gain, "
               "gain x identity, or PyTorch's uniform default times gain."),
-    Knob("recurrent_gain", "Recurrent gain", 1.0, "float", 0.0, 4.0, 0.01,
+    Knob("recurrent_gain", "Recurrent gain", 0.9, "float", 0.0, 4.0, 0.01,
          help="Scale of the recurrent weights W_hh. Below 1 gradients fade, above 1 they can explode."),
     Knob("input_gain", "Input gain", 1.0, "float", 0.0, 4.0, 0.01,
          help="Scale of the input weights W_ih."),
@@ -105,7 +105,7 @@ _KNOB_LIST = [
     Knob("seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Random seed of weights and inputs: the same seed gives the same numbers everywhere."),
     # View knobs shared by the pages.
-    Knob("seq_len", "Sequence length T", 100, "int", 1, 10000, 1,
+    Knob("seq_len", "Sequence length T", 200, "int", 1, 10000, 1,
          help="Number of time steps."),
     Knob("input_kind", "Input sequence", "impulse", "choice", choices=INPUT_KINDS,
          labels={"impulse": "impulse at t=0", "noise": "Gaussian noise", "sine": "sine wave",
@@ -136,7 +136,7 @@ class ModelSpec:
     hidden_size: int = 32
     activation: str = "tanh"
     init: str = "orthogonal"
-    recurrent_gain: float = 1.0
+    recurrent_gain: float = 0.9
     input_gain: float = 1.0
     forget_bias: float = 0.0
     seed: int = 0

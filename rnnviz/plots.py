@@ -1,0 +1,403 @@
+"""Plotly figure builders: engine arrays (or a Trace) in, go.Figure out. No model runs here.
+
+Colour has one meaning everywhere:
+  - cells: RNN red, LSTM blue, GRU green (the LSTM's cell path dashed blue);
+  - states in [-1, 1]: diverging red-white-blue centred at 0 (STATE_SCALE);
+  - gates in [0, 1]: sequential viridis (GATE_SCALE);
+  - gradient norms: always on a log scale, drawn as log10 values with 10^n tick labels, so
+    values beyond float64's range (1e-400, 1e+500) still plot where they belong.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
+CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+STATE_SCALE = "RdBu"      # -1 red, 0 white, +1 blue
+GATE_SCALE = "Viridis"    # 0 dark purple, 1 yellow
+GRAD_SCALE = "Magma"
+BOUND_COLOR = "#444444"
+F32_MAX_LOG10 = math.log10(float(np.finfo(np.float32).max))   # 38.53
+F32_TINY_LOG10 = math.log10(float(np.finfo(np.float32).tiny))  # -37.93
+GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": "candidate g",
+               "output": "output gate o", "reset": "reset gate r", "update": "update gate z"}
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_label(n: int) -> str:
+    """10 to the n, as text with superscripts: 10⁻³⁰."""
+    return "10" + str(int(n)).translate(_SUPERSCRIPT) if n not in (0, 1) else ("1" if n == 0 else "10")
+
+
+def log_ticks(lo: float, hi: float, target: int = 7) -> tuple[list[float], list[str]]:
+    """Tick positions (integers n) and labels (10^n) covering [lo, hi] with about `target` ticks."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = -1.0, 1.0
+    if hi - lo < 1:
+        mid = (hi + lo) / 2
+        lo, hi = mid - 0.5, mid + 0.5
+    raw = (hi - lo) / target
+    steps = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000]
+    step = next((s for s in steps if s >= raw), steps[-1])
+    start = math.floor(lo / step) * step
+    vals = [float(v) for v in range(int(start), int(math.ceil(hi)) + step, step) if lo - 1e-9 <= v <= hi + 1e-9]
+    return vals, [power_label(int(v)) for v in vals]
+
+
+def style(fig: go.Figure, *, height: int = 420, scale: float = 1.0, title: str | None = None,
+          legend: bool = True) -> go.Figure:
+    """Large, readable defaults (a classroom projector): fonts, margins, white background."""
+    fig.update_layout(
+        template="plotly_white",
+        height=int(height * (1 + 0.25 * (scale - 1))),
+        font=dict(size=int(15 * scale)),
+        title=dict(text=title, font=dict(size=int(19 * scale)), x=0.01, xanchor="left") if title else None,
+        margin=dict(l=70, r=30, t=60 if title else 25, b=60),
+        showlegend=legend,
+        legend=dict(font=dict(size=int(14 * scale)), bgcolor="rgba(255,255,255,0.85)"),
+        hoverlabel=dict(font=dict(size=int(14 * scale))),
+    )
+    fig.update_xaxes(title_font=dict(size=int(16 * scale)), tickfont=dict(size=int(14 * scale)), showline=True,
+                     linecolor="#888", mirror=False)
+    fig.update_yaxes(title_font=dict(size=int(16 * scale)), tickfont=dict(size=int(14 * scale)), showline=True,
+                     linecolor="#888")
+    return fig
+
+
+def _finite_range(arrays, pad: float = 0.5) -> tuple[float, float]:
+    vals = np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays if a is not None] or [np.zeros(1)])
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return -1.0, 1.0
+    return float(vals.min()) - pad, float(vals.max()) + pad
+
+
+def _set_log_y(fig: go.Figure, lo: float, hi: float, title: str, row=None, col=None):
+    ticks, labels = log_ticks(lo, hi)
+    kw = dict(range=[lo, hi], tickvals=ticks, ticktext=labels, title_text=title, zeroline=False)
+    if row is None:
+        fig.update_yaxes(**kw)
+    else:
+        fig.update_yaxes(**kw, row=row, col=col)
+
+
+def lag_axis(T: int) -> np.ndarray:
+    """Steps back from the last step for entries k = 0..T-1: T-1-k."""
+    return np.arange(T - 1, -1, -1)
+
+
+# --------------------------------------------------------------------------------- gradients
+def gradient_vs_lag(traces: dict, *, cell_path: bool = True, title: str | None = None, scale: float = 1.0,
+                    height: int = 460, horizon_fraction: float | None = None) -> go.Figure:
+    """log ||dL/dh_k|| against steps back (T-1-k), one curve per trace on one log axis.
+
+    `traces` maps a legend label to a Trace. The LSTM's cell path ||dL/dc_k|| is dashed.
+    Where a value leaves float32's range a marker says so: torch's own float32 backward
+    would give inf (or 0) there.
+    """
+    fig = go.Figure()
+    arrays = []
+    notes = []
+    for label, tr in traces.items():
+        color = CELL_COLORS.get(tr.cell_type, "#555")
+        lag = lag_axis(tr.T)
+        y = tr.log10_grad_norm
+        arrays.append(y)
+        fig.add_trace(go.Scatter(x=lag, y=y, name=f"{label}  ‖∂L/∂h‖", mode="lines",
+                                 line=dict(color=color, width=3 * scale),
+                                 hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label + "</extra>"))
+        if cell_path and tr.log10_cell_grad_norm is not None:
+            yc = tr.log10_cell_grad_norm
+            arrays.append(yc)
+            fig.add_trace(go.Scatter(x=lag, y=yc, name=f"{label}  ‖∂L/∂c‖ (cell path)", mode="lines",
+                                     line=dict(color=color, width=2.5 * scale, dash="dash"),
+                                     hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label +
+                                     " cell</extra>"))
+        if horizon_fraction is not None:
+            h = tr.memory_horizon(horizon_fraction)
+            if h is not None:
+                fig.add_trace(go.Scatter(x=[h], y=[y[tr.T - 1 - h]], mode="markers", showlegend=False,
+                                         marker=dict(color=color, size=12 * scale, symbol="diamond",
+                                                     line=dict(color="white", width=1)),
+                                         hovertemplate=f"{label}: memory horizon {h} steps<extra></extra>"))
+        notes += _overflow_notes(label, tr, y)
+    lo, hi = _finite_range(arrays)
+    _add_float32_limits(fig, lo, hi, scale)
+    for k, (x, yv, text, color) in enumerate(notes):
+        fig.add_trace(go.Scatter(x=[x], y=[yv], mode="markers", showlegend=False,
+                                 marker=dict(symbol="x", size=14 * scale, color=color, line=dict(width=3)),
+                                 hovertemplate=text + "<extra></extra>"))
+        fig.add_annotation(x=x, y=yv, text=text, showarrow=True, arrowhead=2, ax=-40, ay=-30 - 28 * k,
+                           font=dict(size=int(13 * scale), color=color), bgcolor="rgba(255,255,255,0.85)")
+    _set_log_y(fig, lo, hi, "‖∂L/∂h_k‖  (log scale)")
+    fig.update_xaxes(title_text="steps back in time  (T−1−k)")
+    return style(fig, height=height, scale=scale, title=title)
+
+
+def _overflow_notes(label: str, tr, y: np.ndarray) -> list:
+    """(x, y, text, color) markers for explosion / undefined values of one trace."""
+    color = CELL_COLORS.get(tr.cell_type, "#555")
+    notes = []
+    k = tr.backward_overflow_step
+    if k is not None:
+        lag = tr.T - 1 - k
+        notes.append((lag, float(y[k]), f"{label}: exploded past float32 at step {k}", color))
+    if tr.forward_overflow_step is not None:
+        k = tr.forward_overflow_step
+        yk = y[k] if np.isfinite(y[k]) else np.nanmax(np.where(np.isfinite(y), y, np.nan))
+        notes.append((tr.T - 1 - k, float(yk) if np.isfinite(yk) else 0.0,
+                      f"{label}: state overflowed at step {k}", color))
+    return notes
+
+
+def _add_float32_limits(fig: go.Figure, lo: float, hi: float, scale: float):
+    for level, text in ((F32_MAX_LOG10, "float32 overflow: torch's backward gives inf above"),
+                        (F32_TINY_LOG10, "float32 underflow: torch's backward gives 0 below")):
+        if lo <= level <= hi:
+            fig.add_hline(y=level, line=dict(color="#999", width=1.5, dash="dot"),
+                          annotation_text=text, annotation_position="top left",
+                          annotation_font=dict(size=int(12 * scale), color="#666"))
+
+
+def jacobian_vs_lag(traces: dict, *, bound: bool = True, title: str | None = None, scale: float = 1.0,
+                    height: int = 420) -> go.Figure:
+    """||dh_{T-1}/dh_k||_2 against steps back, with the Pascanu bound (gamma sigma_max)^(T-1-k) dashed."""
+    fig = go.Figure()
+    arrays, bounds = [], []
+    for label, tr in traces.items():
+        color = CELL_COLORS.get(tr.cell_type, "#555")
+        lag = lag_axis(tr.T)
+        y = tr.log10_jacobian_norm
+        arrays.append(y)
+        fig.add_trace(go.Scatter(x=lag, y=y, name=f"{label}  ‖∂h_T/∂h_k‖₂", mode="lines",
+                                 line=dict(color=color, width=3 * scale),
+                                 hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label + "</extra>"))
+        b = tr.log10_pascanu_bound
+        if bound and b is not None:
+            bounds.append(b)
+            fig.add_trace(go.Scatter(x=lag, y=b, mode="lines",
+                                     name=f"{label}  bound (γ·σ_max)^(T−1−k), γσ = {tr.gamma * tr.sigma_max:.3g}",
+                                     line=dict(color=BOUND_COLOR, width=2 * scale, dash="dash"),
+                                     hovertemplate="%{x} steps back<br>bound log10 = %{y:.2f}<extra></extra>"))
+    lo, hi = _finite_range(arrays)
+    hi = max(hi, _finite_range(bounds)[1]) if bounds else hi  # the bound lies above; show it, not its depths
+    _set_log_y(fig, lo, hi, "‖∂h_T/∂h_k‖₂  (log scale)")
+    fig.update_xaxes(title_text="steps back in time  (T−1−k)")
+    return style(fig, height=height, scale=scale, title=title)
+
+
+def jacobian_chain(tr, *, last: int = 60, title: str | None = None, scale: float = 1.0,
+                   height: int = 420) -> go.Figure:
+    """The gradient is a product of T factors: bars of each step's ||ds_k/ds_{k-1}||_2 (last `last`
+    steps), their running product from the end (an upper bound) and the true product norm."""
+    T = tr.T
+    k0 = max(1, T - last)
+    steps = np.arange(k0, T)
+    step_log = tr.log10_step_jacobian_norm[k0:T]
+    color = CELL_COLORS.get(tr.cell_type, "#555")
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=steps, y=step_log, name="log10 ‖∂s_k/∂s_{k−1}‖ of each step",
+                         marker=dict(color=np.where(step_log >= 0, "#e6550d", "#3182bd")),
+                         hovertemplate="step %{x}<br>‖J‖ = 10^%{y:.3f}<extra></extra>"))
+    # running product of the factors after step k: sum_{j>k} log||J_j||, k = T-1 ... k0-1
+    logs = tr.log10_step_jacobian_norm
+    running = np.concatenate([np.cumsum(logs[::-1])[::-1][1:], [0.0]])  # entry k: sum_{j=k+1}^{T-1}
+    fig.add_trace(go.Scatter(x=np.arange(k0 - 1, T), y=running[k0 - 1:T], mode="lines+markers",
+                             name="product of the factors (upper bound)",
+                             line=dict(color=BOUND_COLOR, width=2 * scale, dash="dash"),
+                             marker=dict(size=4 * scale)))
+    fig.add_trace(go.Scatter(x=np.arange(k0 - 1, T), y=tr.log10_jacobian_norm[k0 - 1:T], mode="lines",
+                             name="true ‖∂h_T/∂h_k‖₂", line=dict(color=color, width=3 * scale)))
+    fig.add_hline(y=0, line=dict(color="#222", width=1))
+    fig.update_xaxes(title_text="time step k")
+    fig.update_yaxes(title_text="log10 of the norm")
+    return style(fig, height=height, scale=scale, title=title)
+
+
+def eigenvalue_plane(tr, *, title: str | None = None, scale: float = 1.0, height: int = 420) -> go.Figure:
+    """Eigenvalues of W_hh (or its candidate block) in the complex plane, with the unit circle."""
+    ev = np.asarray(tr.eigenvalues)
+    color = CELL_COLORS.get(tr.cell_type, "#555")
+    theta = np.linspace(0, 2 * np.pi, 361)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=np.cos(theta), y=np.sin(theta), mode="lines", name="unit circle |λ| = 1",
+                             line=dict(color="#222", width=2 * scale)))
+    rho = tr.spectral_radius
+    if np.isfinite(rho) and rho > 0:
+        fig.add_trace(go.Scatter(x=rho * np.cos(theta), y=rho * np.sin(theta), mode="lines",
+                                 name=f"spectral radius ρ = {rho:.3g}", line=dict(color=color, width=1.5, dash="dot")))
+    fig.add_trace(go.Scatter(x=ev.real, y=ev.imag, mode="markers", name="eigenvalues λ",
+                             marker=dict(color=color, size=8 * scale, line=dict(color="white", width=0.5)),
+                             hovertemplate="λ = %{x:.3f} %{y:+.3f}i<extra></extra>"))
+    r = max(1.15, 1.1 * (rho if np.isfinite(rho) else 1.0))
+    fig.update_xaxes(range=[-r, r], title_text="Re λ", zeroline=True, zerolinecolor="#ccc", constrain="domain")
+    fig.update_yaxes(range=[-r, r], title_text="Im λ", zeroline=True, zerolinecolor="#ccc", scaleanchor="x",
+                     scaleratio=1)
+    return style(fig, height=height, scale=scale, title=title)
+
+
+# --------------------------------------------------------------------------------- states
+def downsample_time(values: np.ndarray, max_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean-pool a [T, H] array over time into at most `max_cols` bins.
+
+    Returns (pooled [bins, H] float32, bin centres in time steps). Non-finite values stay
+    visible: a bin holding inf / NaN becomes NaN (drawn as a gap).
+    """
+    v = np.asarray(values, dtype=np.float32)
+    T = v.shape[0]
+    if T <= max_cols:
+        return v, np.arange(T, dtype=np.float64)
+    edges = np.linspace(0, T, max_cols + 1).astype(int)
+    with np.errstate(invalid="ignore", over="ignore"):
+        sums = np.add.reduceat(v.astype(np.float64), edges[:-1], axis=0)
+    counts = np.diff(edges)[:, None]
+    centres = (edges[:-1] + edges[1:] - 1) / 2.0
+    return (sums / counts).astype(np.float32), centres
+
+
+def heatmap(values: np.ndarray, *, kind: str = "state", title: str | None = None, cursor: int | None = None,
+            max_cols: int = 800, scale: float = 1.0, height: int = 300, zmax: float | None = None,
+            colorbar_title: str | None = None) -> go.Figure:
+    """Units x time heatmap of a [T, H] array. kind: "state" (diverging, centred at 0),
+    "gate" (sequential, [0, 1]) or "grad" (log10 values, sequential)."""
+    z, centres = downsample_time(values, max_cols)
+    z = np.ascontiguousarray(z.T)  # [H, bins]
+    H = z.shape[0]
+    if kind == "state":
+        finite = np.abs(z[np.isfinite(z)])
+        m = zmax if zmax is not None else max(1.0, float(finite.max()) if finite.size else 1.0)
+        colors = dict(colorscale=STATE_SCALE, zmid=0.0, zmin=-m, zmax=m)
+    elif kind == "gate":
+        colors = dict(colorscale=GATE_SCALE, zmin=0.0, zmax=1.0)
+    else:
+        colors = dict(colorscale=GRAD_SCALE)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=centres, y=np.arange(H), **colors,
+        colorbar=dict(title=dict(text=colorbar_title or "", side="right"), thickness=14, len=0.9),
+        hovertemplate="t = %{x:.0f}<br>unit %{y}<br>value %{z:.3f}<extra></extra>",
+    ))
+    if cursor is not None:
+        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale))
+    fig.update_xaxes(title_text="time step t", range=[-0.5, values.shape[0] - 0.5])
+    fig.update_yaxes(title_text="unit")
+    return style(fig, height=height, scale=scale, title=title, legend=False)
+
+
+def unit_lines(values: np.ndarray, units, *, title: str | None = None, cursor: int | None = None,
+               scale: float = 1.0, height: int = 280, ytitle: str = "value", max_points: int = 2000) -> go.Figure:
+    """Chosen units' values over time, one line each."""
+    v, centres = downsample_time(values, max_points)
+    fig = go.Figure()
+    palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
+    for n, u in enumerate(units):
+        fig.add_trace(go.Scatter(x=centres, y=v[:, u], mode="lines", name=f"unit {u}",
+                                 line=dict(width=2.5 * scale, color=palette[n % len(palette)])))
+    if cursor is not None:
+        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale))
+    fig.update_xaxes(title_text="time step t", range=[-0.5, values.shape[0] - 0.5])
+    fig.update_yaxes(title_text=ytitle)
+    return style(fig, height=height, scale=scale, title=title)
+
+
+def saturation_bars(saturation: dict, *, title: str | None = None, scale: float = 1.0,
+                    height: int = 300) -> go.Figure:
+    """Per gate: the fraction of values saturated low (< 0.1), in between, and high (> 0.9)."""
+    names = list(saturation)
+    low = np.array([saturation[n]["low"] for n in names])
+    high = np.array([saturation[n]["high"] for n in names])
+    mid = 1 - low - high
+    labels = [GATE_LABELS.get(n, n) for n in names]
+    fig = go.Figure()
+    for vals, name, color in ((low, "below 0.1 (closed)", "#440154"), (mid, "in between", "#bbbbbb"),
+                              (high, "above 0.9 (open)", "#fde725")):
+        fig.add_trace(go.Bar(y=labels, x=vals, name=name, orientation="h", marker_color=color,
+                             text=[f"{100 * v:.0f}%" for v in vals], textposition="inside",
+                             insidetextanchor="middle"))
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="fraction of (unit, step) values")
+    return style(fig, height=height, scale=scale, title=title)
+
+
+def chain_diagram(T: int, cursor: int, *, cell: str = "rnn", window: int = 7, scale: float = 1.0,
+                  height: int = 170) -> go.Figure:
+    """A small unrolled chain x_t -> [cell] -> h_t around the cursor, the current step highlighted."""
+    half = window // 2
+    start = max(0, min(cursor - half, T - window))
+    steps = list(range(start, min(T, start + window)))
+    color = CELL_COLORS.get(cell, "#555")
+    fig = go.Figure()
+    shapes, annotations = [], []
+    for i, t in enumerate(steps):
+        x0 = i * 1.4
+        current = t == cursor
+        shapes.append(dict(type="rect", x0=x0, x1=x0 + 1, y0=0.6, y1=1.4,
+                           line=dict(color=color, width=4 if current else 1.5),
+                           fillcolor=color if current else "white", opacity=1 if current else 0.9))
+        annotations.append(dict(x=x0 + 0.5, y=1.0, text=f"{CELL_LABELS.get(cell, cell)}", showarrow=False,
+                                font=dict(size=int(13 * scale), color="white" if current else color)))
+        annotations.append(dict(x=x0 + 0.5, y=0.15, text=f"x<sub>{t}</sub>", showarrow=False,
+                                font=dict(size=int(14 * scale))))
+        annotations.append(dict(x=x0 + 0.5, y=1.85, text=f"h<sub>{t}</sub>", showarrow=False,
+                                font=dict(size=int(14 * scale), color="#111" if current else "#555")))
+        shapes.append(dict(type="line", x0=x0 + 0.5, x1=x0 + 0.5, y0=0.3, y1=0.6, line=dict(color="#777", width=2)))
+        shapes.append(dict(type="line", x0=x0 + 0.5, x1=x0 + 0.5, y0=1.4, y1=1.7, line=dict(color="#777", width=2)))
+        if i + 1 < len(steps):
+            annotations.append(dict(x=x0 + 1.38, y=1.0, ax=x0 + 1.02, ay=1.0, xref="x", yref="y", axref="x",
+                                    ayref="y", text="", showarrow=True, arrowhead=2, arrowwidth=2,
+                                    arrowcolor="#777"))
+    fig.update_layout(shapes=shapes, annotations=annotations)
+    fig.update_xaxes(visible=False, range=[-0.3, len(steps) * 1.4])
+    fig.update_yaxes(visible=False, range=[0, 2.1])
+    return style(fig, height=height, scale=scale, legend=False)
+
+
+# --------------------------------------------------------------------------------- one neuron
+def neuron_trajectory(h: np.ndarray, *, title: str | None = None, scale: float = 1.0, height: int = 320):
+    fig = go.Figure(go.Scatter(x=np.arange(len(h)), y=h, mode="lines+markers", name="h_t",
+                               line=dict(color=CELL_COLORS["rnn"], width=3 * scale), marker=dict(size=5 * scale)))
+    fig.update_xaxes(title_text="time step t")
+    fig.update_yaxes(title_text="h_t")
+    return style(fig, height=height, scale=scale, title=title, legend=False)
+
+
+def neuron_gradient(log10_factors: np.ndarray, *, title: str | None = None, scale: float = 1.0, height: int = 320):
+    """dh_T/dh_k as a product of factors: bars log10 |w act'(a_j)|, line: the running product."""
+    T = len(log10_factors)
+    running = np.concatenate([np.cumsum(log10_factors[::-1])[::-1][1:], [0.0]])  # k: sum_{j>k}
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=np.arange(T), y=log10_factors, name="log10 |w·act′(a_t)|  (one factor)",
+                         marker_color=np.where(log10_factors >= 0, "#e6550d", "#3182bd")))
+    fig.add_trace(go.Scatter(x=np.arange(T), y=running, mode="lines+markers", name="log10 |∂h_T/∂h_k| (product)",
+                             line=dict(color="#111", width=3 * scale), marker=dict(size=5 * scale)))
+    fig.add_hline(y=0, line=dict(color="#222", width=1))
+    fig.update_xaxes(title_text="time step")
+    fig.update_yaxes(title_text="log10")
+    return style(fig, height=height, scale=scale, title=title)
+
+
+def cobweb(grid: np.ndarray, curve: np.ndarray, path: np.ndarray, fixed_points, *, title: str | None = None,
+           scale: float = 1.0, height: int = 420):
+    """The map h -> f(h), the diagonal, the iterates' cobweb and the fixed points (stable filled)."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=grid, y=curve, mode="lines", name="h_t = f(h_{t−1})",
+                             line=dict(color=CELL_COLORS["rnn"], width=3 * scale)))
+    fig.add_trace(go.Scatter(x=grid, y=grid, mode="lines", name="h_t = h_{t−1}",
+                             line=dict(color="#888", width=1.5 * scale, dash="dash")))
+    if len(path):
+        xs = np.repeat(path, 2)[1:]
+        ys = np.repeat(path, 2)[:-1]
+        xs, ys = xs[:-1], ys[1:]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="iterates", line=dict(color="#1f77b4", width=1.5)))
+    for fp in fixed_points:
+        fig.add_trace(go.Scatter(x=[fp["h"]], y=[fp["h"]], mode="markers", showlegend=False,
+                                 marker=dict(size=13 * scale, color="#111" if fp["stable"] else "white",
+                                             line=dict(color="#111", width=2)),
+                                 hovertemplate=("stable" if fp["stable"] else "unstable") +
+                                 f" fixed point h* = {fp['h']:.4f}, slope {fp['slope']:.3f}<extra></extra>"))
+    fig.update_xaxes(title_text="h_{t−1}")
+    fig.update_yaxes(title_text="h_t", scaleanchor="x", scaleratio=1)
+    return style(fig, height=height, scale=scale, title=title)

@@ -1,0 +1,194 @@
+"""The one engine module that imports Streamlit: page setup, shared widgets, caches.
+
+Every page starts with `ctx = ui.page_setup("Title")`. Widgets for the shared knobs come
+from `ui.knob(name)`, built from `rnnviz.spec.KNOBS` (one definition of label, range and
+default), bound to the URL (`bind="query-params"`) and kept across pages
+(`persist_state="session"`).
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from . import inputs as inputs_mod
+from .model import build_model
+from .spec import KNOBS, ModelSpec
+from .trace import Trace, trace
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [
+    ("viz_app.py", "Home", ":material/home:"),
+    ("pages/1_Step_Through.py", "Step Through", ":material/footprint:"),
+    ("pages/2_Gradient_Flow.py", "Gradient Flow", ":material/trending_down:"),
+    ("pages/3_One_Neuron.py", "One Neuron", ":material/replay:"),
+    ("pages/4_Training_Lab.py", "Training Lab", ":material/model_training:"),
+    ("pages/5_Text_Lab.py", "Text Lab", ":material/text_fields:"),
+    ("pages/6_Your_Model.py", "Your Model", ":material/upload_file:"),
+    ("pages/7_Translation.py", "Translation", ":material/translate:"),
+]
+# The chart toolbar's camera button saves a sharp PNG; pages may offer SVG too.
+CHART_CONFIG = {"displaylogo": False,
+                "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "rnnviz"}}
+
+_BASE_CSS = """
+<style>
+.block-container {padding-top: 2.2rem; padding-bottom: 2rem; max-width: 1600px;}
+[data-testid="stMetricValue"] {font-size: 1.9rem;}
+</style>
+"""
+_PRESENT_CSS = """
+<style>
+html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
+h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
+[data-testid="stMetricValue"] {font-size: 2.6rem;}
+</style>
+"""
+_HIDDEN_CSS = """
+<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="collapsedControl"],
+[data-testid="stExpandSidebarButton"], .rnnviz-controls {display: none !important;}
+</style>
+"""
+
+
+@dataclass
+class PageContext:
+    """What a page needs to know about how it is being shown."""
+
+    scale: float          # figure font scale (1, or larger in presentation mode)
+    controls_hidden: bool  # classroom link: ?controls=hidden
+
+
+def page_setup(title: str, *, icon: str = ":material/replay:") -> PageContext:
+    """Page config, navigation, classroom and presentation modes. Call first on every page."""
+    hidden = _query_value("controls") == "hidden"
+    st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide",
+                       initial_sidebar_state="collapsed" if hidden else "expanded")
+    st.html(_BASE_CSS)
+    with st.sidebar:
+        st.markdown("### rnnviz")
+        for path, label, page_icon in PAGES:
+            if (ROOT / path).exists():
+                st.page_link(path, label=label, icon=page_icon)
+        st.divider()
+        present = st.toggle("Presentation mode (larger text)", key="present", bind="query-params",
+                            persist_state="session",
+                            help="Larger fonts in the page and the figures, for a projector.")
+    if present:
+        st.html(_PRESENT_CSS)
+    if hidden:
+        st.html(_HIDDEN_CSS)
+    return PageContext(scale=1.35 if present else 1.0, controls_hidden=hidden)
+
+
+def _query_value(name: str) -> str | None:
+    try:
+        values = st.query_params.get_all(name)
+    except Exception:  # noqa: BLE001 - a malformed query string must never break the page
+        return None
+    return values[-1] if values else None
+
+
+# --------------------------------------------------------------------------- knobs
+def check_url(names, limits: dict | None = None) -> list[str]:
+    """Validate the URL values of these knobs before their widgets read them.
+
+    Invalid values are dropped by Streamlit's binding (the widget shows its default); this
+    returns a human note for each one so the page can say so. `limits` narrows a knob's
+    range on this page: {name: (min, max)}.
+    """
+    limits = limits or {}
+    notes = []
+    for name in names:
+        raw = _query_value(name)
+        if raw is None:
+            continue
+        knob = KNOBS[name]
+        try:
+            value = knob.validate(raw)
+            lo, hi = limits.get(name, (None, None))
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise ValueError(f"{name} must be in [{lo}, {hi}] on this page")
+        except ValueError:
+            allowed = knob.allowed()
+            if name in limits:
+                allowed = f"in [{limits[name][0]}, {limits[name][1]}] on this page"
+            shown = raw if len(raw) <= 40 else raw[:40] + "…"
+            notes.append(f"The link's value {name}={shown!r} was ignored: {name} must be {allowed}. "
+                         f"Using {_fmt(_default(name, limits))} instead.")
+    return notes
+
+
+def show_notes(notes: list[str], key: str = "url_notes"):
+    """Show the URL notes of this page load until the user dismisses them."""
+    if notes:
+        st.session_state[key] = notes
+    kept = st.session_state.get(key, [])
+    if kept:
+        box = st.container()
+        for note in kept:
+            box.warning(note, icon="⚠️")
+        if box.button("Dismiss", key=f"{key}_dismiss"):
+            st.session_state[key] = []
+            st.rerun()
+
+
+def _default(name, limits):
+    d = KNOBS[name].default
+    lo, hi = (limits or {}).get(name, (None, None))
+    if hi is not None and isinstance(d, (int, float)):
+        d = min(d, hi)
+    if lo is not None and isinstance(d, (int, float)):
+        d = max(d, lo)
+    return d
+
+
+def _fmt(v):
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def knob(name: str, container=None, *, limits: tuple | None = None, options=None, label: str | None = None,
+         help: str | None = None, number: bool = False, disabled: bool = False):
+    """The widget for one knob of KNOBS, bound to the URL and kept across pages."""
+    k = KNOBS[name]
+    c = container if container is not None else st.sidebar
+    common = dict(key=name, help=help or k.help, bind="query-params", persist_state="session", disabled=disabled)
+    text = label or k.label
+    if k.kind == "choice":
+        opts = list(options or k.choices)
+        return c.selectbox(text, opts, index=opts.index(k.default) if k.default in opts else 0,
+                           format_func=k.label_of, **common)
+    lo, hi = limits or (k.min, k.max)
+    default = _default(name, {name: (lo, hi)})
+    if k.kind == "int":
+        lo, hi, default = int(lo), int(hi), int(default)
+        if number:
+            return c.number_input(text, min_value=lo, max_value=hi, value=default, step=1, **common)
+        return c.slider(text, min_value=lo, max_value=hi, value=default, step=1, **common)
+    return c.slider(text, min_value=float(lo), max_value=float(hi), value=float(default), step=float(k.step),
+                    **common)
+
+
+def chart(fig, key: str | None = None, **kwargs):
+    """Show a figure with its own (large, fixed-meaning) styling rather than the theme's."""
+    return st.plotly_chart(fig, theme=None, key=key, config=CHART_CONFIG, **kwargs)
+
+
+# --------------------------------------------------------------------------- caches
+@st.cache_resource(max_entries=32, ttl=1800, show_spinner=False)
+def cached_trace(cell: str, activation: str, init: str, hidden_size: int, recurrent_gain: float,
+                 input_gain: float, forget_bias: float, seed: int, seq_len: int, input_kind: str,
+                 loss: str, input_size: int = 1, text: str = inputs_mod.DEFAULT_TEXT) -> Trace:
+    """A trace keyed on small scalars only. Shared read-only between sessions."""
+    size = inputs_mod.input_size_for(input_kind, input_size, text)
+    spec = ModelSpec(cell=cell, input_size=size, hidden_size=hidden_size, activation=activation, init=init,
+                     recurrent_gain=recurrent_gain, input_gain=input_gain, forget_bias=forget_bias, seed=seed)
+    x = inputs_mod.make(input_kind, seq_len, size, seed=seed, text=text)
+    return trace(build_model(spec), x, loss=loss)
+
+
+def escape(text: str) -> str:
+    return html.escape(str(text))
