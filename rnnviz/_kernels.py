@@ -294,7 +294,7 @@ def _record(out, k, sigma, e):
 
 
 @njit(**_OPTS)
-def jac_sweep_rnn(W, D, limit, tol, max_iter, out):
+def jac_sweep_rnn(W, D, limit, tol, max_iter, k_min, out):
     T, H = D.shape
     dt = W.dtype
     P = np.eye(H, dtype=dt)
@@ -307,7 +307,7 @@ def jac_sweep_rnn(W, D, limit, tol, max_iter, out):
             _scale(P, s)
             e += s
         _record(out, k, spectral_norm(P, u, tol, max_iter), e)
-        if k == 0:
+        if k <= k_min:
             break
         for r in range(H):
             for j in range(H):
@@ -316,7 +316,7 @@ def jac_sweep_rnn(W, D, limit, tol, max_iter, out):
 
 
 @njit(**_OPTS)
-def jac_sweep_lstm(W, B3, Bo, K, F, limit, tol, max_iter, out):
+def jac_sweep_lstm(W, B3, Bo, K, F, limit, tol, max_iter, k_min, out):
     T, _, H = B3.shape
     dt = W.dtype
     Ph = np.eye(H, dtype=dt)
@@ -337,7 +337,7 @@ def jac_sweep_lstm(W, B3, Bo, K, F, limit, tol, max_iter, out):
             _scale(Q, s)
             e += s
         _record(out, k, spectral_norm(Ph, u, tol, max_iter), e)
-        if k == 0:
+        if k <= k_min:
             break
         for i in range(H):
             bi, bf, bg, bo = B3[k, 0, i], B3[k, 1, i], B3[k, 2, i], Bo[k, i]
@@ -353,7 +353,7 @@ def jac_sweep_lstm(W, B3, Bo, K, F, limit, tol, max_iter, out):
 
 
 @njit(**_OPTS)
-def jac_sweep_gru(W, B3, Z, limit, tol, max_iter, out):
+def jac_sweep_gru(W, B3, Z, limit, tol, max_iter, k_min, out):
     T, _, H = B3.shape
     dt = W.dtype
     P = np.eye(H, dtype=dt)
@@ -367,7 +367,7 @@ def jac_sweep_gru(W, B3, Z, limit, tol, max_iter, out):
             _scale(P, s)
             e += s
         _record(out, k, spectral_norm(P, u, tol, max_iter), e)
-        if k == 0:
+        if k <= k_min:
             break
         for i in range(H):
             br, bz, bn = B3[k, 0, i], B3[k, 1, i], B3[k, 2, i]
@@ -381,10 +381,10 @@ def jac_sweep_gru(W, B3, Z, limit, tol, max_iter, out):
 # ----------------------------------------------------------------------------------------
 # Per-step Jacobian norms ||ds_k/ds_{k-1}||_2 (s = h, or (h, c) for LSTM).
 @njit(**_OPTS)
-def step_norms_rnn(W, D, tol, max_iter, out):
+def step_norms_rnn(W, D, tol, max_iter, k0, out):
     T, H = D.shape
     u = np.full(H, 1.0 / math.sqrt(H))
-    for k in range(T):
+    for k in range(k0, T):
         J = D[k].reshape(H, 1) * W
         out[k] = spectral_norm(J, u, tol, max_iter)
 
@@ -404,11 +404,11 @@ def step_jacobian_lstm(W, B3, Bo, K, F, k, J):
 
 
 @njit(**_OPTS)
-def step_norms_lstm(W, B3, Bo, K, F, tol, max_iter, out):
+def step_norms_lstm(W, B3, Bo, K, F, tol, max_iter, k0, out):
     T, _, H = B3.shape
     J = np.empty((2 * H, 2 * H))
     u = np.full(2 * H, 1.0 / math.sqrt(2 * H))
-    for k in range(T):
+    for k in range(k0, T):
         step_jacobian_lstm(W, B3, Bo, K, F, k, J)
         out[k] = spectral_norm(J, u, tol, max_iter)
 
@@ -424,10 +424,10 @@ def step_jacobian_gru(W, B3, Z, k, J):
 
 
 @njit(**_OPTS)
-def step_norms_gru(W, B3, Z, tol, max_iter, out):
+def step_norms_gru(W, B3, Z, tol, max_iter, k0, out):
     T, _, H = B3.shape
     J = np.empty((H, H))
     u = np.full(H, 1.0 / math.sqrt(H))
-    for k in range(T):
+    for k in range(k0, T):
         step_jacobian_gru(W, B3, Z, k, J)
         out[k] = spectral_norm(J, u, tol, max_iter)

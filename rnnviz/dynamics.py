@@ -102,3 +102,105 @@ def gamma(cell: str, activation: str) -> float:
 
 def num_blocks(cell: str) -> int:
     return NUM_BLOCKS[cell]
+
+
+# ------------------------------------------------------------------------------ one neuron
+def one_neuron(w: float, u: float, b: float, activation: str, x, h0: float = 0.0) -> dict:
+    """The one-unit RNN h_t = act(w h_{t-1} + u x_t + b), t = 1..T, from h_0.
+
+    Returns float64 arrays: "h" [T+1] (h_0..h_T), "a" [T] pre-activations, "factor" [T] =
+    dh_t/dh_{t-1} = w act'(a_t), and "log10_grad" [T+1]: log10 |dh_T/dh_k| for k = 0..T, the
+    sum of log10 |factor| after k (-inf once a factor is exactly 0).
+    """
+    from .cells import activate, activation_derivative
+
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    T = x.size
+    h = np.empty(T + 1)
+    a = np.empty(T)
+    h[0] = h0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(T):
+            a[t] = w * h[t] + u * x[t] + b
+            h[t + 1] = activate(activation, a[t:t + 1])[0]
+        factor = w * activation_derivative(activation, a.copy(), None if activation in ("relu", "linear")
+                                           else h[1:].copy())
+    with np.errstate(divide="ignore"):
+        logf = np.log10(np.abs(factor))
+    log10_grad = np.concatenate([np.cumsum(logf[::-1])[::-1], [0.0]])
+    return {"h": h, "a": a, "factor": factor, "log10_grad": log10_grad}
+
+
+def neuron_map(w: float, b: float, activation: str, grid) -> np.ndarray:
+    """f(h) = act(w h + b) on a grid of h (the map the iterates follow without input)."""
+    from .cells import activate
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        return activate(activation, w * np.asarray(grid, dtype=np.float64) + b)
+
+
+def fixed_points(w: float, b: float, activation: str) -> list[dict]:
+    """Fixed points h* = act(w h* + b), each with its slope w act'(w h* + b) and stability (|slope| < 1)."""
+    from scipy.optimize import brentq
+
+    from .cells import activate, activation_derivative
+
+    def slope(h):
+        a = np.array([w * h + b])
+        return float(w * activation_derivative(activation, a)[0])
+
+    found = []
+    if activation == "linear":
+        if w != 1:
+            found = [b / (1 - w)]
+    elif activation == "relu":
+        if b <= 0:
+            found.append(0.0)
+        if w != 1 and b / (1 - w) > 0 and w * (b / (1 - w)) + b > 0:
+            found.append(b / (1 - w))
+    else:
+        lo, hi = (-1.0, 1.0) if activation == "tanh" else (0.0, 1.0)
+        g = lambda h: float(activate(activation, np.array([w * h + b]))[0]) - h  # noqa: E731
+        grid = np.linspace(lo, hi, 4001)
+        vals = np.array([g(v) for v in grid])
+        for i in range(len(grid) - 1):
+            if vals[i] == 0:
+                found.append(float(grid[i]))
+            elif vals[i] * vals[i + 1] < 0:
+                found.append(float(brentq(g, grid[i], grid[i + 1], xtol=1e-15, rtol=1e-15)))
+        if vals[-1] == 0:
+            found.append(float(grid[-1]))
+    out = []
+    for h in sorted(found):
+        s = slope(h)
+        out.append({"h": h, "slope": s, "stable": abs(s) < 1})
+    return out
+
+
+def bistable_range(w: float, activation: str) -> tuple[float, float] | None:
+    """The interval of b where h = act(w h + b) has two stable fixed points, or None.
+
+    sigmoid (w > 4): the fold points where sigma(1-sigma) = 1/w, sigma = (1 +- sqrt(1 - 4/w))/2,
+    b = logit(sigma) - w sigma; for w = 5 this is (-2.6556, -2.3444) (Pascanu et al. 2013, Fig. 3).
+    tanh (w > 1): 1 - h^2 = 1/w, h = +-sqrt(1 - 1/w), b = atanh(h) - w h.
+    """
+    if activation == "sigmoid" and w > 4:
+        r = math.sqrt(1 - 4 / w)
+        ends = []
+        for s in ((1 + r) / 2, (1 - r) / 2):
+            ends.append(math.log(s / (1 - s)) - w * s)
+        return min(ends), max(ends)
+    if activation == "tanh" and w > 1:
+        h = math.sqrt(1 - 1 / w)
+        edge = w * h - math.atanh(h)
+        return -edge, edge
+    return None
+
+
+def bifurcation(w: float, activation: str, b_values) -> list[tuple[float, float, bool]]:
+    """(b, h*, stable) for every fixed point at every b in b_values."""
+    points = []
+    for b in b_values:
+        for fp in fixed_points(w, float(b), activation):
+            points.append((float(b), fp["h"], fp["stable"]))
+    return points

@@ -25,12 +25,38 @@ F32_TINY_LOG10 = math.log10(float(np.finfo(np.float32).tiny))  # -37.93
 GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": "candidate g",
                "output": "output gate o", "reset": "reset gate r", "update": "update gate z"}
 
+
+def gate_symbol(cell: str, name: str) -> str:
+    """The letter a gate has in the equations: i f g o for LSTM, r z n for GRU."""
+    if name == "candidate":
+        return "n" if cell == "gru" else "g"
+    return {"input": "i", "forget": "f", "output": "o", "reset": "r", "update": "z"}.get(name, name)
+
+
+def gate_title(cell: str, name: str) -> str:
+    if name == "candidate":
+        return f"Candidate {gate_symbol(cell, name)} (tanh, in [−1, 1])"
+    return f"{name.capitalize()} gate {gate_symbol(cell, name)} (σ, in [0, 1])"
+
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def power_label(n: int) -> str:
     """10 to the n, as text with superscripts: 10⁻³⁰."""
     return "10" + str(int(n)).translate(_SUPERSCRIPT) if n not in (0, 1) else ("1" if n == 0 else "10")
+
+
+def sci(log10_value: float, digits: int = 3) -> str:
+    """A number given by its log10 as readable text: 0.0123, or 2.51 × 10⁻⁴⁷ (also beyond float64)."""
+    if not math.isfinite(log10_value):
+        return "0" if log10_value == -math.inf else ("∞" if log10_value == math.inf else "undefined")
+    if -3 <= log10_value < 4:
+        return f"{10 ** log10_value:.{digits}g}"
+    e = math.floor(log10_value)
+    m = 10 ** (log10_value - e)
+    if round(m, 2) >= 10:
+        m, e = m / 10, e + 1
+    return f"{m:.2f} × {power_label(e)}"
 
 
 def log_ticks(lo: float, hi: float, target: int = 7) -> tuple[list[float], list[str]]:
@@ -49,16 +75,18 @@ def log_ticks(lo: float, hi: float, target: int = 7) -> tuple[list[float], list[
 
 
 def style(fig: go.Figure, *, height: int = 420, scale: float = 1.0, title: str | None = None,
-          legend: bool = True) -> go.Figure:
+          legend: bool = True, legend_below: bool = False) -> go.Figure:
     """Large, readable defaults (a classroom projector): fonts, margins, white background."""
+    legend_pos = dict(orientation="h", yanchor="top", y=-0.26, xanchor="left", x=0) if legend_below else {}
     fig.update_layout(
         template="plotly_white",
         height=int(height * (1 + 0.25 * (scale - 1))),
         font=dict(size=int(15 * scale)),
         title=dict(text=title, font=dict(size=int(19 * scale)), x=0.01, xanchor="left") if title else None,
         margin=dict(l=70, r=30, t=60 if title else 25, b=60),
+        xaxis=dict(title_standoff=8),
         showlegend=legend,
-        legend=dict(font=dict(size=int(14 * scale)), bgcolor="rgba(255,255,255,0.85)"),
+        legend=dict(font=dict(size=int(14 * scale)), bgcolor="rgba(255,255,255,0.85)", **legend_pos),
         hoverlabel=dict(font=dict(size=int(14 * scale))),
     )
     fig.update_xaxes(title_font=dict(size=int(16 * scale)), tickfont=dict(size=int(14 * scale)), showline=True,
@@ -164,7 +192,7 @@ def _add_float32_limits(fig: go.Figure, lo: float, hi: float, scale: float):
 
 
 def jacobian_vs_lag(traces: dict, *, bound: bool = True, title: str | None = None, scale: float = 1.0,
-                    height: int = 420) -> go.Figure:
+                    height: int = 420, legend_below: bool = True) -> go.Figure:
     """||dh_{T-1}/dh_k||_2 against steps back, with the Pascanu bound (gamma sigma_max)^(T-1-k) dashed."""
     fig = go.Figure()
     arrays, bounds = [], []
@@ -187,35 +215,40 @@ def jacobian_vs_lag(traces: dict, *, bound: bool = True, title: str | None = Non
     hi = max(hi, _finite_range(bounds)[1]) if bounds else hi  # the bound lies above; show it, not its depths
     _set_log_y(fig, lo, hi, "‖∂h_T/∂h_k‖₂  (log scale)")
     fig.update_xaxes(title_text="steps back in time  (T−1−k)")
-    return style(fig, height=height, scale=scale, title=title)
+    return style(fig, height=height, scale=scale, title=title, legend_below=legend_below)
 
 
 def jacobian_chain(tr, *, last: int = 60, title: str | None = None, scale: float = 1.0,
-                   height: int = 420) -> go.Figure:
-    """The gradient is a product of T factors: bars of each step's ||ds_k/ds_{k-1}||_2 (last `last`
-    steps), their running product from the end (an upper bound) and the true product norm."""
+                   height: int = 520) -> go.Figure:
+    """The gradient is a product of T factors. Top: each step's ||ds_k/ds_{k-1}||_2 for the last
+    `last` steps (above 1 stretches, below 1 shrinks). Bottom: their running product from the
+    end (an upper bound) against the true norm of the product ||dh_{T-1}/dh_k||_2."""
+    from plotly.subplots import make_subplots
+
     T = tr.T
     k0 = max(1, T - last)
     steps = np.arange(k0, T)
-    step_log = tr.log10_step_jacobian_norm[k0:T]
-    color = CELL_COLORS.get(tr.cell_type, "#555")
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=steps, y=step_log, name="log10 ‖∂s_k/∂s_{k−1}‖ of each step",
-                         marker=dict(color=np.where(step_log >= 0, "#e6550d", "#3182bd")),
-                         hovertemplate="step %{x}<br>‖J‖ = 10^%{y:.3f}<extra></extra>"))
-    # running product of the factors after step k: sum_{j>k} log||J_j||, k = T-1 ... k0-1
     logs = tr.log10_step_jacobian_norm
+    factors = np.power(10.0, logs[k0:T])
+    color = CELL_COLORS.get(tr.cell_type, "#555")
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.42, 0.58])
+    fig.add_trace(go.Bar(x=steps, y=factors, name="‖∂s_k/∂s_{k−1}‖₂: one factor per step",
+                         marker=dict(color=np.where(factors >= 1, "#e6550d", "#3182bd")),
+                         hovertemplate="step %{x}<br>‖J‖ = %{y:.4f}<extra></extra>"), row=1, col=1)
+    fig.add_hline(y=1, line=dict(color="#222", width=1.5, dash="dot"), row=1, col=1)
     running = np.concatenate([np.cumsum(logs[::-1])[::-1][1:], [0.0]])  # entry k: sum_{j=k+1}^{T-1}
-    fig.add_trace(go.Scatter(x=np.arange(k0 - 1, T), y=running[k0 - 1:T], mode="lines+markers",
-                             name="product of the factors (upper bound)",
-                             line=dict(color=BOUND_COLOR, width=2 * scale, dash="dash"),
-                             marker=dict(size=4 * scale)))
-    fig.add_trace(go.Scatter(x=np.arange(k0 - 1, T), y=tr.log10_jacobian_norm[k0 - 1:T], mode="lines",
-                             name="true ‖∂h_T/∂h_k‖₂", line=dict(color=color, width=3 * scale)))
-    fig.add_hline(y=0, line=dict(color="#222", width=1))
-    fig.update_xaxes(title_text="time step k")
-    fig.update_yaxes(title_text="log10 of the norm")
-    return style(fig, height=height, scale=scale, title=title)
+    ks = np.arange(k0 - 1, T)
+    fig.add_trace(go.Scatter(x=ks, y=running[k0 - 1:T], mode="lines", name="product of the factors (a bound)",
+                             line=dict(color=BOUND_COLOR, width=3 * scale, dash="dash")), row=2, col=1)
+    fig.add_trace(go.Scatter(x=ks, y=tr.log10_jacobian_norm[k0 - 1:T], mode="lines",
+                             name="norm of the product ‖∂h_T/∂h_k‖₂", line=dict(color=color, width=3 * scale)),
+                  row=2, col=1)
+    vals = np.concatenate([running[k0 - 1:T], tr.log10_jacobian_norm[k0 - 1:T]])
+    lo, hi = _finite_range([vals], pad=0.2)
+    _set_log_y(fig, lo, hi, "product (log)", row=2, col=1)
+    fig.update_yaxes(title_text="factor", rangemode="tozero", row=1, col=1)
+    fig.update_xaxes(title_text="time step k", row=2, col=1)
+    return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
 def eigenvalue_plane(tr, *, title: str | None = None, scale: float = 1.0, height: int = 420) -> go.Figure:
@@ -236,8 +269,8 @@ def eigenvalue_plane(tr, *, title: str | None = None, scale: float = 1.0, height
     r = max(1.15, 1.1 * (rho if np.isfinite(rho) else 1.0))
     fig.update_xaxes(range=[-r, r], title_text="Re λ", zeroline=True, zerolinecolor="#ccc", constrain="domain")
     fig.update_yaxes(range=[-r, r], title_text="Im λ", zeroline=True, zerolinecolor="#ccc", scaleanchor="x",
-                     scaleratio=1)
-    return style(fig, height=height, scale=scale, title=title)
+                     scaleratio=1, constrain="domain")
+    return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
 # --------------------------------------------------------------------------------- states
@@ -277,7 +310,7 @@ def heatmap(values: np.ndarray, *, kind: str = "state", title: str | None = None
         colors = dict(colorscale=GRAD_SCALE)
     fig = go.Figure(go.Heatmap(
         z=z, x=centres, y=np.arange(H), **colors,
-        colorbar=dict(title=dict(text=colorbar_title or "", side="right"), thickness=14, len=0.9),
+        colorbar=dict(title=dict(text=colorbar_title or "", side="top"), thickness=14, len=0.9),
         hovertemplate="t = %{x:.0f}<br>unit %{y}<br>value %{z:.3f}<extra></extra>",
     ))
     if cursor is not None:
@@ -310,7 +343,7 @@ def saturation_bars(saturation: dict, *, title: str | None = None, scale: float 
     low = np.array([saturation[n]["low"] for n in names])
     high = np.array([saturation[n]["high"] for n in names])
     mid = 1 - low - high
-    labels = [GATE_LABELS.get(n, n) for n in names]
+    labels = [GATE_LABELS.get(n, n) if n != "candidate" else "candidate (|·| > 0.9)" for n in names]
     fig = go.Figure()
     for vals, name, color in ((low, "below 0.1 (closed)", "#440154"), (mid, "in between", "#bbbbbb"),
                               (high, "above 0.9 (open)", "#fde725")):
@@ -323,7 +356,7 @@ def saturation_bars(saturation: dict, *, title: str | None = None, scale: float 
 
 
 def chain_diagram(T: int, cursor: int, *, cell: str = "rnn", window: int = 7, scale: float = 1.0,
-                  height: int = 170) -> go.Figure:
+                  height: int = 190) -> go.Figure:
     """A small unrolled chain x_t -> [cell] -> h_t around the cursor, the current step highlighted."""
     half = window // 2
     start = max(0, min(cursor - half, T - window))
@@ -338,11 +371,11 @@ def chain_diagram(T: int, cursor: int, *, cell: str = "rnn", window: int = 7, sc
                            line=dict(color=color, width=4 if current else 1.5),
                            fillcolor=color if current else "white", opacity=1 if current else 0.9))
         annotations.append(dict(x=x0 + 0.5, y=1.0, text=f"{CELL_LABELS.get(cell, cell)}", showarrow=False,
-                                font=dict(size=int(13 * scale), color="white" if current else color)))
+                                font=dict(size=int(15 * scale), color="white" if current else color)))
         annotations.append(dict(x=x0 + 0.5, y=0.15, text=f"x<sub>{t}</sub>", showarrow=False,
-                                font=dict(size=int(14 * scale))))
+                                font=dict(size=int(16 * scale))))
         annotations.append(dict(x=x0 + 0.5, y=1.85, text=f"h<sub>{t}</sub>", showarrow=False,
-                                font=dict(size=int(14 * scale), color="#111" if current else "#555")))
+                                font=dict(size=int(16 * scale), color="#111" if current else "#555")))
         shapes.append(dict(type="line", x0=x0 + 0.5, x1=x0 + 0.5, y0=0.3, y1=0.6, line=dict(color="#777", width=2)))
         shapes.append(dict(type="line", x0=x0 + 0.5, x1=x0 + 0.5, y0=1.4, y1=1.7, line=dict(color="#777", width=2)))
         if i + 1 < len(steps):
@@ -376,7 +409,7 @@ def neuron_gradient(log10_factors: np.ndarray, *, title: str | None = None, scal
     fig.add_hline(y=0, line=dict(color="#222", width=1))
     fig.update_xaxes(title_text="time step")
     fig.update_yaxes(title_text="log10")
-    return style(fig, height=height, scale=scale, title=title)
+    return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
 def cobweb(grid: np.ndarray, curve: np.ndarray, path: np.ndarray, fixed_points, *, title: str | None = None,
@@ -398,6 +431,32 @@ def cobweb(grid: np.ndarray, curve: np.ndarray, path: np.ndarray, fixed_points, 
                                              line=dict(color="#111", width=2)),
                                  hovertemplate=("stable" if fp["stable"] else "unstable") +
                                  f" fixed point h* = {fp['h']:.4f}, slope {fp['slope']:.3f}<extra></extra>"))
-    fig.update_xaxes(title_text="h_{t−1}")
-    fig.update_yaxes(title_text="h_t", scaleanchor="x", scaleratio=1)
-    return style(fig, height=height, scale=scale, title=title)
+    fig.update_xaxes(title_text="h_{t−1}", range=[float(grid[0]), float(grid[-1])], constrain="domain")
+    fig.update_yaxes(title_text="h_t", scaleanchor="x", scaleratio=1, range=[float(grid[0]), float(grid[-1])],
+                     constrain="domain")
+    return style(fig, height=height, scale=scale, title=title, legend_below=True)
+
+
+def bifurcation_diagram(points, b_now: float, bistable: tuple | None, *, title: str | None = None,
+                        scale: float = 1.0, height: int = 420) -> go.Figure:
+    """Fixed points h* of h = act(w h + b) against the bias b: stable filled, unstable hollow; the
+    bistable range shaded; the current b as a vertical line."""
+    pts = np.array([(b, h) for b, h, _ in points]) if points else np.zeros((0, 2))
+    stable = np.array([s for _, _, s in points], dtype=bool) if points else np.zeros(0, dtype=bool)
+    fig = go.Figure()
+    if bistable is not None:
+        fig.add_vrect(x0=bistable[0], x1=bistable[1], fillcolor="#fdae6b", opacity=0.35, line_width=0,
+                      annotation_text="bistable: two stable states", annotation_position="top left",
+                      annotation_font=dict(size=int(13 * scale)))
+    for mask, name, marker in ((stable, "stable fixed point", dict(color="#111")),
+                               (~stable, "unstable fixed point", dict(color="white", line=dict(color="#111",
+                                                                                                width=1.5)))):
+        if mask.any():
+            fig.add_trace(go.Scatter(x=pts[mask, 0], y=pts[mask, 1], mode="markers", name=name,
+                                     marker=dict(size=5 * scale, **marker)))
+    fig.add_vline(x=b_now, line=dict(color=CELL_COLORS["rnn"], width=2.5 * scale),
+                  annotation_text=f"b = {b_now:g}", annotation_position="bottom right",
+                  annotation_font=dict(size=int(13 * scale), color=CELL_COLORS["rnn"]))
+    fig.update_xaxes(title_text="bias b")
+    fig.update_yaxes(title_text="fixed point h*")
+    return style(fig, height=height, scale=scale, title=title, legend_below=True)

@@ -82,7 +82,6 @@ def _fmt(x: float | None) -> str:
 
 _KNOB_LIST = [
     Knob("cell", "Cell", "rnn", "choice", choices=CELLS,
-         labels={"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"},
          help="Vanilla RNN, LSTM (input, forget, candidate, output gates) or GRU (reset, update, candidate)."),
     Knob("input_size", "Input size", 1, "int", 1, 1024, 1,
          help="Number of input features per time step."),
@@ -99,9 +98,10 @@ _KNOB_LIST = [
          help="Scale of the recurrent weights W_hh. Below 1 gradients fade, above 1 they can explode."),
     Knob("input_gain", "Input gain", 1.0, "float", 0.0, 4.0, 0.01,
          help="Scale of the input weights W_ih."),
-    Knob("forget_bias", "Forget / update bias", 0.0, "float", -10.0, 10.0, 0.1,
-         help="LSTM: bias of the forget gate. GRU: bias of the update gate. "
-              "Large values keep the memory path open."),
+    Knob("forget_bias", "Forget / update bias", 3.0, "float", -10.0, 10.0, 0.1,
+         help="LSTM: bias of the forget gate. GRU: bias of the update gate. Large values keep the memory "
+              "path open: sigmoid(3) = 0.95 passes 95% of the cell state on at every step; "
+              "sigmoid(0) = 0.5 halves it (PyTorch's own initialisation is near 0)."),
     Knob("seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Random seed of weights and inputs: the same seed gives the same numbers everywhere."),
     # View knobs shared by the pages.
@@ -111,9 +111,20 @@ _KNOB_LIST = [
          labels={"impulse": "impulse at t=0", "noise": "Gaussian noise", "sine": "sine wave",
                  "binary": "binary addition (two numbers, LSB first)", "text": "text (one-hot characters)"},
          help="What the network reads."),
+    Knob("t", "Time step t", 0, "int", 0, 9999, 1, help="The time cursor."),
+    Knob("unit", "Unit", 0, "int", 0, 1023, 1, help="The hidden unit whose numbers the equations show."),
+    # The one-neuron page: h_t = act(w h_{t-1} + u x_t + b).
+    Knob("w", "Recurrent weight w", 0.9, "float", -8.0, 8.0, 0.01,
+         help="|w| < 1 fades, |w| > 1 explodes (linear); saturation changes the story."),
+    Knob("u", "Input weight u", 1.0, "float", -4.0, 4.0, 0.01),
+    Knob("b", "Bias b", 0.0, "float", -8.0, 8.0, 0.01),
+    Knob("h0", "Initial state h₀", 0.0, "float", -2.0, 2.0, 0.01),
+    Knob("steps", "Steps T", 40, "int", 1, 300, 1),
+    Knob("neuron_input", "Input", "impulse", "choice", choices=("impulse", "constant", "none"),
+         labels={"impulse": "impulse x₁ = 1", "constant": "constant x_t = 1", "none": "no input"}),
     Knob("loss", "Loss on", "last", "choice", choices=LOSSES,
-         labels={"last": "last step only (many-to-one)", "all": "every step (many-to-many)"},
-         help="Where the probe loss L = v.h sits."),
+         labels={"last": "the last step only (many-to-one)", "all": "every step (many-to-many)"},
+         help="Where the probe loss L = v·h sits"),
 ]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 
@@ -138,7 +149,7 @@ class ModelSpec:
     init: str = "orthogonal"
     recurrent_gain: float = 0.9
     input_gain: float = 1.0
-    forget_bias: float = 0.0
+    forget_bias: float = 3.0
     seed: int = 0
 
     def __post_init__(self):

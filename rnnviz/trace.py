@@ -96,7 +96,26 @@ class Trace:
     @cached_property
     def log10_jacobian_norm(self) -> np.ndarray:
         """log10 ||dh_{T-1}/dh_k||_2 for k = 0..T-1 (last entry 0). For LSTM c_k is held fixed."""
-        return _jacobian_sweep(self._ctx)
+        return self.jacobian_norms(None)
+
+    def jacobian_norms(self, max_lag: int | None = None) -> np.ndarray:
+        """log10 ||dh_{T-1}/dh_k||_2 for the lags 0..max_lag only (NaN further back).
+
+        The sweep costs O(H^3) per step; a page can bound its time by bounding the lag.
+        Results are kept, so a later call with a smaller lag (or the full property) reuses them.
+        """
+        T = self.T
+        lag = T - 1 if max_lag is None else max(0, min(int(max_lag), T - 1))
+        have = self.__dict__.get("_jac_partial")
+        if have is not None and have[0] >= lag:
+            out = have[1].copy()
+            out[:T - 1 - lag] = np.nan
+            return out
+        out = _jacobian_sweep(self._ctx, T - 1 - lag)
+        self.__dict__["_jac_partial"] = (lag, out)
+        if lag == T - 1:
+            self.__dict__["log10_jacobian_norm"] = out
+        return out.copy()
 
     @property
     def jacobian_norm(self) -> np.ndarray:
@@ -109,7 +128,13 @@ class Trace:
         Entry 0 is the Jacobian with respect to the initial state. Their running sum
         bounds the log norm of the product: ||prod J|| <= prod ||J||.
         """
-        return _step_jacobian_norms(self._ctx)
+        return _step_jacobian_norms(self._ctx, 0)
+
+    def step_jacobian_norms(self, last: int | None = None) -> np.ndarray:
+        """log10 ||ds_k/ds_{k-1}||_2 for the last `last` steps only (NaN before)."""
+        if last is None or last >= self.T or "log10_step_jacobian_norm" in self.__dict__:
+            return self.log10_step_jacobian_norm
+        return _step_jacobian_norms(self._ctx, self.T - max(0, int(last)))
 
     @property
     def step_jacobian_norm(self) -> np.ndarray:
@@ -118,6 +143,34 @@ class Trace:
     def step_jacobian(self, k: int) -> np.ndarray:
         """The Jacobian ds_k/ds_{k-1} of step k as a float64 matrix (2H x 2H for LSTM)."""
         return _step_jacobian(self._ctx, k)
+
+    def step_terms(self, t: int, unit: int) -> dict:
+        """The numbers inside one unit's equations at step t, for showing the equations live.
+
+        Returns {"x_term": {gate: (W_i? x_t)_j + b_i?}, "h_term": {gate: (W_h? h_{t-1})_j + b_h?},
+        "pre": {gate: pre-activation}, "value": {gate: gate value}, "h_prev", "h", and for LSTM
+        "c_prev", "c"}. Gate names as in `gates` ("a" for a plain RNN). For GRU the candidate's
+        h_term is the term the reset gate multiplies, (W_hn h_{t-1})_j + b_hn.
+        """
+        T, H = self.T, self.hidden_size
+        if not (0 <= t < T and 0 <= unit < H):
+            raise ValueError(f"t must be in [0, {T - 1}] and unit in [0, {H - 1}]")
+        w = self._ctx["weights"]
+        x = self.inputs[t].astype(np.float64)
+        h_prev = (self.h0 if t == 0 else self.hidden[t - 1]).astype(np.float64)
+        names = self.gate_names or ("a",)
+        out = {"x_term": {}, "h_term": {}, "pre": {}, "value": {}, "h_prev": float(h_prev[unit]),
+               "h": float(self.hidden[t, unit])}
+        for g, name in enumerate(names):
+            row = g * H + unit
+            out["x_term"][name] = float(w["weight_ih"][row] @ x + w["bias_ih"][row])
+            out["h_term"][name] = float(w["weight_hh"][row] @ h_prev + w["bias_hh"][row])
+            out["pre"][name] = float(self.pre[name][t, unit]) if name in self.pre else float(self.pre["a"][t, unit])
+            out["value"][name] = float(self.gates[name][t, unit]) if name in self.gates else out["h"]
+        if self.cell is not None:
+            out["c_prev"] = float((self.c0 if t == 0 else self.cell[t - 1])[unit])
+            out["c"] = float(self.cell[t, unit])
+        return out
 
     # ----- spectrum and bound ----------------------------------------------------------
     @cached_property
@@ -367,21 +420,21 @@ def _norm_method(n: int):
     return (0.0, 0) if n <= EXACT_NORM_MAX_H else (1e-6, 40)
 
 
-def _jacobian_sweep(ctx: dict) -> np.ndarray:
-    """log10 ||dh_{T-1}/dh_k||_2 for every k."""
+def _jacobian_sweep(ctx: dict, k_min: int = 0) -> np.ndarray:
+    """log10 ||dh_{T-1}/dh_k||_2 for k = T-1 down to k_min (NaN below)."""
     cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
     dtype = np.float64 if H <= EXACT_NORM_MAX_H else np.float32
     limit = 100 if dtype == np.float64 else 40
     tol, max_iter = _norm_method(H)
     W = ctx["W"].astype(dtype)
-    out = np.empty(T)
+    out = np.full(T, np.nan)
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         if cell == "rnn":
-            _kernels.jac_sweep_rnn(W, ctx["D"], limit, tol, max_iter, out)
+            _kernels.jac_sweep_rnn(W, ctx["D"], limit, tol, max_iter, k_min, out)
         elif cell == "lstm":
-            _kernels.jac_sweep_lstm(W, ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], limit, tol, max_iter, out)
+            _kernels.jac_sweep_lstm(W, ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], limit, tol, max_iter, k_min, out)
         else:
-            _kernels.jac_sweep_gru(W, ctx["B3"], ctx["Z"], limit, tol, max_iter, out)
+            _kernels.jac_sweep_gru(W, ctx["B3"], ctx["Z"], limit, tol, max_iter, k_min, out)
     return out
 
 
@@ -398,16 +451,16 @@ def _step_jacobian(ctx: dict, k: int) -> np.ndarray:
     return J
 
 
-def _step_jacobian_norms(ctx: dict) -> np.ndarray:
+def _step_jacobian_norms(ctx: dict, k0: int) -> np.ndarray:
     cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
-    out = np.empty(T)
+    out = np.full(T, np.nan)
     tol, max_iter = _norm_method(2 * H if cell == "lstm" else H)
     if cell == "rnn":
-        _kernels.step_norms_rnn(ctx["W"], ctx["D"], tol, max_iter, out)
+        _kernels.step_norms_rnn(ctx["W"], ctx["D"], tol, max_iter, k0, out)
     elif cell == "lstm":
-        _kernels.step_norms_lstm(ctx["W"], ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], tol, max_iter, out)
+        _kernels.step_norms_lstm(ctx["W"], ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], tol, max_iter, k0, out)
     else:
-        _kernels.step_norms_gru(ctx["W"], ctx["B3"], ctx["Z"], tol, max_iter, out)
+        _kernels.step_norms_gru(ctx["W"], ctx["B3"], ctx["Z"], tol, max_iter, k0, out)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log10(out)
 

@@ -49,9 +49,15 @@ h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-siz
 _HIDDEN_CSS = """
 <style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="collapsedControl"],
-[data-testid="stExpandSidebarButton"], .rnnviz-controls {display: none !important;}
+[data-testid="stExpandSidebarButton"], [class*="st-key-controls"] {display: none !important;}
 </style>
 """
+
+
+# The same range for a shared knob on every page (the value follows the user between pages).
+UI_LIMITS = {"seq_len": (2, 5000), "hidden_size": (1, 512), "input_size": (1, 16)}
+# Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
+JACOBIAN_BUDGET = 3e9
 
 
 @dataclass
@@ -100,7 +106,7 @@ def check_url(names, limits: dict | None = None) -> list[str]:
     returns a human note for each one so the page can say so. `limits` narrows a knob's
     range on this page: {name: (min, max)}.
     """
-    limits = limits or {}
+    limits = {**{n: UI_LIMITS[n] for n in names if n in UI_LIMITS}, **(limits or {})}
     notes = []
     for name in names:
         raw = _query_value(name)
@@ -136,6 +142,22 @@ def show_notes(notes: list[str], key: str = "url_notes"):
             st.rerun()
 
 
+def token(name: str, value) -> str:
+    """How a knob's value is shown in its widget and written in links."""
+    return str(value).upper() if name == "cell" else str(value)
+
+
+def link_params(values: dict) -> dict:
+    """Query parameters for a link that opens a page with these knob values (non-defaults only)."""
+    out = {}
+    for name, value in values.items():
+        k = KNOBS[name]
+        if value == k.default:
+            continue
+        out[name] = token(name, value) if k.kind == "choice" else _fmt(value)
+    return out
+
+
 def _default(name, limits):
     d = KNOBS[name].default
     lo, hi = (limits or {}).get(name, (None, None))
@@ -154,15 +176,25 @@ def knob(name: str, container=None, *, limits: tuple | None = None, options=None
          help: str | None = None, number: bool = False, disabled: bool = False):
     """The widget for one knob of KNOBS, bound to the URL and kept across pages."""
     k = KNOBS[name]
-    c = container if container is not None else st.sidebar
+    c = container if container is not None else st
     common = dict(key=name, help=help or k.help, bind="query-params", persist_state="session", disabled=disabled)
     text = label or k.label
     if k.kind == "choice":
+        # A bound selectbox stores its displayed text in the URL, so the options shown are short
+        # URL-safe tokens ("LSTM", "gaussian"); the longer descriptions go into the help text.
         opts = list(options or k.choices)
-        return c.selectbox(text, opts, index=opts.index(k.default) if k.default in opts else 0,
-                           format_func=k.label_of, **common)
-    lo, hi = limits or (k.min, k.max)
+        shown = [token(name, o) for o in opts]
+        descriptions = "; ".join(f"{token(name, o)}: {k.label_of(o)}" for o in opts if k.label_of(o) != o)
+        if descriptions and not help:
+            common["help"] = f"{k.help} ({descriptions})" if k.help else descriptions
+        picked = c.selectbox(text, shown, index=opts.index(k.default) if k.default in opts else 0, **common)
+        return opts[shown.index(picked)] if picked in shown else k.default
+    lo, hi = limits or UI_LIMITS.get(name, (k.min, k.max))
     default = _default(name, {name: (lo, hi)})
+    if name in st.session_state:  # a range that depends on other settings (a cursor, a unit)
+        v = st.session_state[name]
+        if isinstance(v, (int, float)) and not lo <= v <= hi:
+            st.session_state[name] = type(v)(min(max(v, lo), hi))
     if k.kind == "int":
         lo, hi, default = int(lo), int(hi), int(default)
         if number:
@@ -188,6 +220,18 @@ def cached_trace(cell: str, activation: str, init: str, hidden_size: int, recurr
                      recurrent_gain=recurrent_gain, input_gain=input_gain, forget_bias=forget_bias, seed=seed)
     x = inputs_mod.make(input_kind, seq_len, size, seed=seed, text=text)
     return trace(build_model(spec), x, loss=loss)
+
+
+def jacobian_lag_limit(cell: str, H: int, T: int) -> int:
+    """How many lags of Jacobian products fit the page's budget (each costs ~H^3, 2H^3 for LSTM)."""
+    per_step = (2 if cell == "lstm" else 1) * float(H) ** 3
+    return int(min(T - 1, max(50, JACOBIAN_BUDGET // per_step)))
+
+
+def controls(container=None):
+    """A container for a page's controls: hidden in classroom links (?controls=hidden)."""
+    c = container if container is not None else st.sidebar
+    return c.container(key="controls_" + str(id(c) % 10000))
 
 
 def escape(text: str) -> str:

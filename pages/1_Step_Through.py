@@ -1,0 +1,163 @@
+"""Step Through: move a time cursor through the sequence and watch states and gates."""
+import streamlit as st
+
+from rnnviz import inputs, plots, ui
+
+ctx = ui.page_setup("Step Through", icon=":material/footprint:")
+st.title("Step through a recurrent network")
+
+NAMES = ["cell", "activation", "init", "recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size",
+         "seed", "input_kind"]
+notes = ui.check_url(NAMES)
+with ui.controls():
+    st.subheader("Cell")
+    cell = ui.knob("cell")
+    activation = ui.knob("activation", disabled=cell != "rnn")
+    st.subheader("Weights")
+    gain = ui.knob("recurrent_gain")
+    input_gain = ui.knob("input_gain")
+    forget_bias = ui.knob("forget_bias", disabled=cell == "rnn")
+    init = ui.knob("init")
+    st.subheader("Sequence")
+    input_kind = ui.knob("input_kind")
+    text = inputs.DEFAULT_TEXT
+    if input_kind == "text":
+        text = st.text_input("Text", value=inputs.DEFAULT_TEXT, max_chars=400, key="text",
+                             help="Read one character per step, one-hot over the text's characters.") \
+            or inputs.DEFAULT_TEXT
+    T = ui.knob("seq_len")
+    st.subheader("Size and seed")
+    H = ui.knob("hidden_size")
+    seed = ui.knob("seed", number=True)
+
+tr = ui.cached_trace(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
+                     input_gain=input_gain, forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind,
+                     loss="last", text=text)
+notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
+ui.show_notes(notes)
+label = plots.CELL_LABELS[cell]
+st.markdown(
+    f"A {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input. Move the cursor (or press ▶) "
+    "and every panel shows the same step: the states and gates of all units over time, and the equations of one "
+    "unit with the numbers of that step."
+)
+
+for key, value in (("playing", False),):
+    st.session_state.setdefault(key, value)
+
+
+def _move(delta=None, to=None):
+    t = st.session_state.get("t", 0)
+    st.session_state["t"] = max(0, min(T - 1, to if to is not None else t + delta))
+    if to == 0:
+        st.session_state["playing"] = False
+
+
+def _toggle_play():
+    st.session_state["playing"] = not st.session_state["playing"]
+    if st.session_state["playing"] and st.session_state.get("t", 0) >= T - 1:
+        st.session_state["t"] = 0
+
+
+def equations(t: int, unit: int) -> str:
+    """LaTeX of the cell's equations with unit `unit`'s numbers at step t."""
+    s = tr.step_terms(t, unit)
+    x, h, pre, val = s["x_term"], s["h_term"], s["pre"], s["value"]
+
+    def gate(sym, name, fn):
+        return rf"{sym}_t &= {fn}({x[name]:.3f} {h[name]:+.3f}) = {val[name]:.3f}"
+
+    if cell == "rnn":
+        fn = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "linear": r"\mathrm{id}"}[activation]
+        lines = [gate("h", "a", fn)]
+    elif cell == "lstm":
+        lines = [gate("i", "input", r"\sigma"), gate("f", "forget", r"\sigma"), gate("g", "candidate", r"\tanh"),
+                 gate("o", "output", r"\sigma"),
+                 rf"c_t &= f_t\,c_{{t-1}} + i_t\,g_t",
+                 rf"&= {val['forget']:.3f}\cdot({s['c_prev']:.3f}) + {val['input']:.3f}\cdot({val['candidate']:.3f})",
+                 rf"&= {s['c']:.3f}",
+                 rf"h_t &= o_t \tanh(c_t) = {val['output']:.3f}\cdot\tanh({s['c']:.3f})",
+                 rf"&= {s['h']:.3f}"]
+    else:
+        lines = [gate("r", "reset", r"\sigma"), gate("z", "update", r"\sigma"),
+                 rf"n_t &= \tanh({x['candidate']:.3f} + r_t\cdot({h['candidate']:.3f})) = {val['candidate']:.3f}",
+                 rf"h_t &= (1 - z_t)\,n_t + z_t\,h_{{t-1}}",
+                 rf"&= {1 - val['update']:.3f}\cdot({val['candidate']:.3f}) + {val['update']:.3f}\cdot({s['h_prev']:.3f})",
+                 rf"&= {s['h']:.3f}"]
+    return r"\begin{aligned}" + r"\\[4pt]".join(lines) + r"\end{aligned}"
+
+
+@st.fragment(run_every=0.6 if st.session_state["playing"] else None)
+def stepper():
+    if st.session_state["playing"]:
+        if st.session_state.get("t", 0) >= T - 1:
+            st.session_state["playing"] = False
+            st.rerun()
+        else:
+            _move(+1)
+    bar = st.container(key="controls_stepper")
+    b1, b2, b3, b4, sl = bar.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
+    b1.button("Reset", icon=":material/first_page:", key="reset", help="Back to the first step", on_click=_move,
+              kwargs={"to": 0}, use_container_width=True)
+    b2.button("Back", icon=":material/chevron_left:", key="back", help="One step back", on_click=_move,
+              args=(-1,), use_container_width=True)
+    playing = st.session_state["playing"]
+    b3.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+              key="play", help="Play / pause: one step every 0.6 s", on_click=_toggle_play,
+              use_container_width=True)
+    b4.button("Step", icon=":material/chevron_right:", key="step", help="One step forward", on_click=_move,
+              args=(+1,), use_container_width=True)
+    with sl:
+        t = ui.knob("t", st, limits=(0, T - 1), label="Time step t")
+    hm = dict(cursor=t, scale=ctx.scale, height=240 if H <= 64 else 320)
+    left, right = st.columns([1.15, 1])
+    with left:
+        ui.chart(plots.chain_diagram(T, t, cell=cell, scale=ctx.scale, window=5), key="chain")
+        unit = ui.knob("unit", st, limits=(0, H - 1), number=True,
+                       label=f"Unit (0 … {H - 1}) shown in the equations")
+        st.latex(equations(t, unit))
+        shown = ", ".join(f"{v:.2f}" for v in tr.inputs[t][:8])
+        st.caption(f"Step {t}: input x_t = ({shown}{', …' if tr.inputs.shape[1] > 8 else ''}). In each gate the "
+                   "first number is the input's contribution W·x_t + b, the second the recurrent one W·h_(t−1) + b.")
+    with right:
+        ui.chart(plots.heatmap(tr.hidden, kind="state", title="Hidden state h (units × time)", colorbar_title="h",
+                               **hm), key="hm_h")
+        if tr.cell is not None:
+            ui.chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm),
+                     key="hm_c")
+    if tr.gate_names:
+        cols = st.columns(2)
+        for n, name in enumerate(tr.gate_names):
+            kind = "state" if name == "candidate" else "gate"
+            with cols[n % 2]:
+                ui.chart(plots.heatmap(tr.gates[name], kind=kind, title=plots.gate_title(cell, name),
+                                       zmax=1.0 if kind == "state" else None,
+                                       colorbar_title=plots.gate_symbol(cell, name), **hm), key=f"hm_{name}")
+
+
+stepper()
+
+st.subheader("Chosen units over time")
+units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
+lines = st.columns(2 if tr.cell is not None else 1)
+cursor = st.session_state.get("t", 0)
+lines[0].plotly_chart(plots.unit_lines(tr.hidden, units, title="Hidden state h_t", cursor=cursor,
+                                       scale=ctx.scale, ytitle="h"), theme=None, key="lines_h",
+                      config=ui.CHART_CONFIG)
+if tr.cell is not None:
+    lines[1].plotly_chart(plots.unit_lines(tr.cell, units, title="Cell state c_t", cursor=cursor, scale=ctx.scale,
+                                           ytitle="c"), theme=None, key="lines_c", config=ui.CHART_CONFIG)
+
+st.subheader("Saturation")
+if tr.gate_names:
+    ui.chart(plots.saturation_bars(tr.saturation(), scale=ctx.scale,
+                                   title="How often each gate is shut (< 0.1) or wide open (> 0.9)"), key="sat")
+    st.caption("Saturated gates pass (almost) no gradient through their own slope σ′ = σ(1 − σ) ≈ 0; an open "
+               "forget gate (f ≈ 1) is what carries the cell state, and its gradient, far back in time.")
+else:
+    sat = float((abs(tr.hidden) > 0.9).mean()) if activation in ("tanh", "sigmoid") else None
+    st.markdown("A plain RNN has no gates. " + (
+        f"Its {activation} units are saturated (|h| > 0.9) in **{100 * sat:.0f}%** of (unit, step) values: "
+        "there the slope act′ is small and the gradient shrinks." if sat is not None else
+        "ReLU and linear units do not saturate; their gradient depends on W_hh alone (and on which ReLUs are "
+        "active)."))

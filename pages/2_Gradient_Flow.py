@@ -1,0 +1,139 @@
+"""Gradient Flow: the vanishing / exploding lab. RNN, LSTM and GRU on the same input and seed."""
+import numpy as np
+import streamlit as st
+
+from rnnviz import plots, ui
+from rnnviz.spec import KNOBS
+
+ctx = ui.page_setup("Gradient Flow", icon=":material/trending_down:")
+st.title("Gradient flow: why gradients vanish or explode")
+st.markdown(
+    r"The loss reaches step $k$ only through the product of every later step's Jacobian, "
+    r"$\frac{\partial L}{\partial h_k} = \left(\frac{\partial h_{k+1}}{\partial h_k}\right)^{\!\top} \cdots "
+    r"\left(\frac{\partial h_{T-1}}{\partial h_{T-2}}\right)^{\!\top} \frac{\partial L}{\partial h_{T-1}}$. "
+    "A product of T factors shrinks or grows exponentially; the gates of an LSTM and a GRU can keep it near 1."
+)
+
+NAMES = ["recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size", "activation", "init", "seed",
+         "input_kind", "loss"]
+ui.show_notes(ui.check_url(NAMES))
+with ui.controls():
+    st.subheader("Weights")
+    gain = ui.knob("recurrent_gain")
+    input_gain = ui.knob("input_gain")
+    forget_bias = ui.knob("forget_bias")
+    init = ui.knob("init")
+    activation = ui.knob("activation")
+    st.subheader("Sequence")
+    T = ui.knob("seq_len")
+    input_kind = ui.knob("input_kind")
+    loss = ui.knob("loss")
+    st.subheader("Size and seed")
+    H = ui.knob("hidden_size")
+    seed = ui.knob("seed", number=True)
+    fraction = 1e-3
+
+common = dict(activation=activation, init=init, hidden_size=H, recurrent_gain=gain, input_gain=input_gain,
+              forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind, loss=loss)
+cells = ("rnn", "lstm", "gru")
+traces = {plots.CELL_LABELS[c]: ui.cached_trace(cell=c, **common) for c in cells}
+
+# ---- what happened, in numbers
+cols = st.columns(4)
+for col, (label, tr) in zip(cols, traces.items()):
+    h = tr.memory_horizon(fraction)
+    col.metric(f"{label} memory horizon", f"{h} steps" if h is not None else f"≥ {T - 1} steps",
+               help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
+rnn = traces["RNN"]
+threshold = 1 / rnn.gamma
+cols[3].metric("RNN σ_max(W_hh) against 1/γ",
+               f"{rnn.sigma_max:.3f} {'>' if rnn.sigma_max > threshold else '<'} {threshold:g}",
+               help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
+                    "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
+
+for label, tr in traces.items():
+    if tr.forward_overflow_step is not None:
+        st.error(f"**{label} exploded:** its hidden state left float32's range at step "
+                 f"{tr.forward_overflow_step}. From there on the states are inf / NaN (shown as gaps).",
+                 icon=":material/warning:")
+    k = tr.backward_overflow_step
+    if k is not None:
+        st.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at step {k} "
+                   f"(10^{tr.log10_grad_norm[k]:.0f} at step {int(np.nanargmax(tr.log10_grad_norm))} "
+                   f"at most). torch's own float32 backward would return inf there; the figure shows the "
+                   f"exact value.", icon=":material/warning:")
+
+loss_text = "the last step" if loss == "last" else "every step"
+ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction,
+                               title=f"‖∂L/∂h_k‖ against steps back (loss on {loss_text}; ◆ memory horizon)"),
+         key="grad")
+
+left, right = st.columns([3, 2])
+with left:
+    limits = {label: ui.jacobian_lag_limit(tr.cell_type, H, T) for label, tr in traces.items()}
+    jac = {label: tr.jacobian_norms(limits[label]) for label, tr in traces.items()}
+
+    class _View:  # the Jacobian figure reads .log10_jacobian_norm: hand it the (possibly partial) sweep
+        def __init__(self, tr, values):
+            self._tr, self.log10_jacobian_norm = tr, values
+
+        def __getattr__(self, name):
+            return getattr(self._tr, name)
+
+    views = {label: _View(tr, jac[label]) for label, tr in traces.items()}
+    ui.chart(plots.jacobian_vs_lag(views, scale=ctx.scale, height=430,
+                                   title="‖∂h_{T−1}/∂h_k‖₂ and the Pascanu bound (RNN, dashed)"), key="jac")
+    short = [f"{label}: last {limits[label]} steps" for label in traces if limits[label] < T - 1]
+    if short:
+        st.caption("Each step of a Jacobian product costs H³ operations, so at this size they are computed over "
+                   + ", ".join(short) + ".")
+with right:
+    ui.chart(plots.eigenvalue_plane(rnn, scale=ctx.scale, height=430,
+                                    title="Eigenvalues of the RNN's W_hh"), key="eig")
+    st.caption(f"Spectral radius ρ = {rnn.spectral_radius:.3f}, largest singular value σ_max = "
+               f"{rnn.sigma_max:.3f}. For a linear RNN ρ decides: ρ < 1 vanishes. With a nonlinearity the "
+               f"bound uses σ_max: (γ·σ_max)^(T−1−k) = {rnn.gamma * rnn.sigma_max:.3f}^(T−1−k).")
+
+st.subheader("A product of T factors")
+pick = st.segmented_control("Cell", list(traces), default="RNN", key="chain_cell")
+tr = traces[pick or "RNN"]
+last = min(60, T - 1)
+norms = tr.step_jacobian_norms(last + 1)
+
+
+class _Chain:
+    def __init__(self, tr):
+        self._tr = tr
+        self.log10_step_jacobian_norm = norms
+        self.log10_jacobian_norm = jac[pick or "RNN"]
+
+    def __getattr__(self, name):
+        return getattr(self._tr, name)
+
+
+ui.chart(plots.jacobian_chain(_Chain(tr), last=last, scale=ctx.scale, height=540,
+                              title=f"{pick or 'RNN'}: the Jacobian of each of the last {last} steps, and their "
+                                    "product"), key="chain")
+state = "(h, c)" if tr.cell_type == "lstm" else "h"
+st.caption(f"Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange bars (above 1) stretch, blue bars shrink. "
+           "Bottom: multiplying them from the last step backwards (dashed) bounds the true norm of the product "
+           "(solid); when they coincide every factor stretches the same direction, a gap means the factors' "
+           "directions partly cancel.")
+
+with st.expander("What am I looking at?"):
+    st.markdown(
+        f"""
+- **Top figure.** The probe loss is L = v·h on {loss_text} (v = 1/√H in every direction). For each earlier
+  step k the curve shows how large ∂L/∂h_k is: how much a change at step k would still change the loss. A
+  straight line on this log scale is exponential decay (or growth); its slope is the average log of one step's
+  contraction.
+- **LSTM dashed line.** The cell state c has its own path back through time, ∂c_k/∂c_(k−1) = f_k (the forget
+  gate), so with the forget gate open the gradient flows back almost untouched.
+- **Memory horizon.** The number of steps back until the gradient has fallen to 1/1000 of its value at the
+  end; a network cannot learn dependencies much longer than this.
+- **Pascanu bound.** For an RNN, ‖∂h_(T−1)/∂h_k‖ ≤ (γ·σ_max(W_hh))^(T−1−k): below 1/γ the gradient must
+  vanish. Exploding needs σ_max above 1/γ, but saturation of tanh often stops it.
+- **Exact numbers.** Values beyond float64's range (10^±308) are still exact here: the backward pass keeps a
+  separate power-of-two exponent. The dotted lines show where torch's float32 backward would give 0 or inf.
+"""
+    )

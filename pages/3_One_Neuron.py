@@ -1,0 +1,96 @@
+"""One Neuron: the one-unit intuition. h_t = act(w h_{t-1} + u x_t + b)."""
+import numpy as np
+import streamlit as st
+
+from rnnviz import dynamics, plots, ui
+
+ctx = ui.page_setup("One Neuron", icon=":material/replay:")
+st.title("One neuron: why a product of many factors fades or explodes")
+st.markdown(
+    r"One unit feeding itself: $h_t = \mathrm{act}(w\,h_{t-1} + u\,x_t + b)$. "
+    r"Each step multiplies the gradient by one factor, $\frac{\partial h_t}{\partial h_{t-1}} = w\,"
+    r"\mathrm{act}'(a_t)$, so $\frac{\partial h_T}{\partial h_k}$ is a product of $T-k$ factors: "
+    "below 1 in size it fades exponentially, above 1 it explodes."
+)
+NAMES = ["w", "u", "b", "activation", "h0", "steps", "neuron_input"]
+ui.show_notes(ui.check_url(NAMES))
+with ui.controls():
+    st.subheader("The neuron")
+    w = ui.knob("w")
+    activation = ui.knob("activation")
+    b = ui.knob("b")
+    u = ui.knob("u")
+    st.subheader("The sequence")
+    kind = ui.knob("neuron_input")
+    T = ui.knob("steps")
+    h0 = ui.knob("h0")
+
+x = np.zeros(T)
+if kind == "impulse":
+    x[0] = 1.0
+elif kind == "constant":
+    x[:] = 1.0
+run = dynamics.one_neuron(w, u, b, activation, x, h0)
+b_eff = b + (u if kind == "constant" else 0.0)  # the map the iterates follow once the input is constant
+fps = dynamics.fixed_points(w, b_eff, activation)
+bistable = dynamics.bistable_range(w, activation)
+
+c1, c2, c3 = st.columns(3)
+g0 = run["log10_grad"][0]
+c1.metric("|∂h_T/∂h_0|", plots.sci(g0),
+          help="The gradient that reaches the first step: the product of all T factors.")
+unstable = [f"{fp['h']:.4f}" for fp in fps if not fp["stable"]]
+c2.metric("Stable fixed points h*", ", ".join(f"{fp['h']:.3f}" for fp in fps if fp["stable"]) or "none",
+          help="States h* = act(w h* + b) the iterates settle into. "
+               + (f"Unstable (repelling): {', '.join(unstable)}." if unstable else "No unstable ones."))
+if bistable is not None:
+    inside = bistable[0] < b_eff < bistable[1]
+    c3.metric("Bistable for b in", f"({bistable[0]:.4f}, {bistable[1]:.4f})",
+              help="Two stable states coexist: the neuron can store one bit. Pascanu et al. (2013), Fig. 3.",
+              delta="b is inside: two stable states" if inside else "b is outside", delta_color="off",
+              delta_arrow="off")
+else:
+    c3.metric("Bistable range", "none",
+              help="Only saturating units with a large enough weight have two stable states: tanh needs w > 1, "
+                   "sigmoid w > 4.")
+if not np.all(np.isfinite(run["h"])):
+    first = int(np.argmax(~np.isfinite(run["h"])))
+    st.error(f"The state exploded: h overflows at step {first}. Use a saturating activation or |w| < 1.",
+             icon=":material/warning:")
+
+left, right = st.columns(2)
+with left:
+    ui.chart(plots.neuron_trajectory(run["h"], scale=ctx.scale, title="The state h_t"), key="traj")
+with right:
+    ui.chart(plots.neuron_gradient(np.log10(np.abs(np.where(run["factor"] == 0, np.nan, run["factor"]))),
+                                   scale=ctx.scale, title="∂h_T/∂h_k as a product of factors"), key="grad")
+    st.caption("Bars: log10 of each step's factor |w·act′(a_t)| (orange above 1, blue below). Line: their sum from "
+               "the last step back, log10 |∂h_T/∂h_k|.")
+
+left, right = st.columns(2)
+with left:
+    lo, hi = {"tanh": (-1.05, 1.05), "sigmoid": (-0.05, 1.05)}.get(activation, (None, None))
+    if lo is None:
+        finite = run["h"][np.isfinite(run["h"])]
+        span = max(1.0, float(np.abs(finite).max()) if finite.size else 1.0)
+        lo, hi = -1.1 * span, 1.1 * span
+    grid = np.linspace(lo, hi, 401)
+    start = 1 if kind == "impulse" else 0  # after the kick the iterates follow the map exactly
+    path = run["h"][start:]
+    path = path[np.isfinite(path) & (path >= lo) & (path <= hi)]
+    ui.chart(plots.cobweb(grid, dynamics.neuron_map(w, b_eff, activation, grid), path, fps, scale=ctx.scale,
+                          title="Cobweb: iterating h ↦ act(w h + b)"), key="cobweb")
+    st.caption("Up to the curve, across to the diagonal, repeat: each zig-zag is one time step. Filled dots are "
+               "stable fixed points (|slope| < 1), hollow ones unstable. "
+               + ("With constant input the map is act(w h + u + b)." if kind == "constant" else ""))
+with right:
+    centre = {"sigmoid": -w / 2, "tanh": 0.0}.get(activation, 0.0)
+    half = max(3.0, abs(b_eff - centre) + 1.0)
+    bs = np.linspace(centre - half, centre + half, 201)
+    if bistable is not None:
+        bs = np.sort(np.concatenate([bs, np.linspace(bistable[0], bistable[1], 60)]))
+    ui.chart(plots.bifurcation_diagram(dynamics.bifurcation(w, activation, bs), b_eff, bistable, scale=ctx.scale,
+                                       title=f"Fixed points against the bias (w = {w:g})"), key="bif")
+    st.caption("Try sigmoid with w = 5: for b between −2.66 and −2.34 the neuron has two stable states, and a "
+               "small push moves it from one to the other (a cliff in the loss). Saturated on an attractor, its "
+               "slope is far below 1, so the gradient vanishes fast.")
