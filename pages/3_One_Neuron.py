@@ -53,19 +53,27 @@ else:
     c3.metric("Bistable range", "none",
               help="Only saturating units with a large enough weight have two stable states: tanh needs w > 1, "
                    "sigmoid w > 4.")
-if not np.all(np.isfinite(run["h"])):
-    first = int(np.argmax(~np.isfinite(run["h"])))
+finite = np.isfinite(run["h"])
+huge = bool(np.nanmax(np.abs(np.where(finite, run["h"], np.nan))) > 1e6)
+if not finite.all():
+    first = int(np.argmax(~finite))
     st.error(f"The state exploded: h overflows at step {first}. Use a saturating activation or |w| < 1.",
              icon=":material/warning:")
+elif huge:
+    st.warning(f"The state explodes: |h_T| = {plots.sci(float(np.log10(abs(run['h'][-1]))))}. A linear or ReLU "
+               "unit with |w| > 1 grows without bound; the trajectory is drawn on a log scale.",
+               icon=":material/warning:")
 
 left, right = st.columns(2)
 with left:
-    ui.chart(plots.neuron_trajectory(run["h"], scale=ctx.scale, title="The state h_t"), key="traj")
+    ui.chart(plots.neuron_trajectory(run["h"], scale=ctx.scale, title="The state h_t", log=huge), key="traj")
 with right:
-    ui.chart(plots.neuron_gradient(np.log10(np.abs(np.where(run["factor"] == 0, np.nan, run["factor"]))),
-                                   scale=ctx.scale, title="∂h_T/∂h_k as a product of factors"), key="grad")
+    with np.errstate(divide="ignore"):
+        log_factors = np.log10(np.abs(run["factor"]))
+    ui.chart(plots.neuron_gradient(log_factors, run["log10_grad"], scale=ctx.scale,
+                                   title="∂h_T/∂h_k as a product of factors"), key="grad")
     st.caption("Bars: log10 of each step's factor |w·act′(a_t)| (orange above 1, blue below). Line: their sum from "
-               "the last step back, log10 |∂h_T/∂h_k|.")
+               "step k to the end, log10 |∂h_T/∂h_k|.")
 
 left, right = st.columns(2)
 with left:

@@ -389,23 +389,29 @@ def chain_diagram(T: int, cursor: int, *, cell: str = "rnn", window: int = 7, sc
 
 
 # --------------------------------------------------------------------------------- one neuron
-def neuron_trajectory(h: np.ndarray, *, title: str | None = None, scale: float = 1.0, height: int = 320):
-    fig = go.Figure(go.Scatter(x=np.arange(len(h)), y=h, mode="lines+markers", name="h_t",
+def neuron_trajectory(h: np.ndarray, *, title: str | None = None, scale: float = 1.0, height: int = 320,
+                      log: bool = False):
+    """h_t over time; with log=True, |h_t| on a log axis (for a state that explodes)."""
+    y = np.abs(h) if log else h
+    fig = go.Figure(go.Scatter(x=np.arange(len(h)), y=y, mode="lines+markers", name="h_t",
                                line=dict(color=CELL_COLORS["rnn"], width=3 * scale), marker=dict(size=5 * scale)))
     fig.update_xaxes(title_text="time step t")
-    fig.update_yaxes(title_text="h_t")
+    fig.update_yaxes(title_text="|h_t| (log scale)" if log else "h_t", type="log" if log else "linear",
+                     exponentformat="power")
     return style(fig, height=height, scale=scale, title=title, legend=False)
 
 
-def neuron_gradient(log10_factors: np.ndarray, *, title: str | None = None, scale: float = 1.0, height: int = 320):
-    """dh_T/dh_k as a product of factors: bars log10 |w act'(a_j)|, line: the running product."""
+def neuron_gradient(log10_factors: np.ndarray, log10_grad: np.ndarray, *, title: str | None = None,
+                    scale: float = 1.0, height: int = 320):
+    """dh_T/dh_k as a product of factors. Bars at step t: log10 |dh_t/dh_{t-1}| = log10 |w act'(a_t)|
+    (t = 1..T). Line at k: log10 |dh_T/dh_k| (k = 0..T), the sum of the bars after k."""
     T = len(log10_factors)
-    running = np.concatenate([np.cumsum(log10_factors[::-1])[::-1][1:], [0.0]])  # k: sum_{j>k}
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=np.arange(T), y=log10_factors, name="log10 |w·act′(a_t)|  (one factor)",
+    fig.add_trace(go.Bar(x=np.arange(1, T + 1), y=log10_factors, name="log10 |w·act′(a_t)|  (one factor)",
                          marker_color=np.where(log10_factors >= 0, "#e6550d", "#3182bd")))
-    fig.add_trace(go.Scatter(x=np.arange(T), y=running, mode="lines+markers", name="log10 |∂h_T/∂h_k| (product)",
-                             line=dict(color="#111", width=3 * scale), marker=dict(size=5 * scale)))
+    fig.add_trace(go.Scatter(x=np.arange(T + 1), y=log10_grad, mode="lines+markers",
+                             name="log10 |∂h_T/∂h_k| (their product)", line=dict(color="#111", width=3 * scale),
+                             marker=dict(size=5 * scale)))
     fig.add_hline(y=0, line=dict(color="#222", width=1))
     fig.update_xaxes(title_text="time step")
     fig.update_yaxes(title_text="log10")

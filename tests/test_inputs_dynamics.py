@@ -66,3 +66,68 @@ def test_pascanu_bound_and_gamma():
     b = dynamics.log10_pascanu_bound(4, 0.25, 2.0)
     np.testing.assert_allclose(b, [3 * math.log10(0.5), 2 * math.log10(0.5), math.log10(0.5), 0])
     assert dynamics.gamma("rnn", "sigmoid") == 0.25 and dynamics.gamma("rnn", "relu") == 1.0
+
+
+# ------------------------------------------------------------------------ one neuron
+@pytest.mark.parametrize("w, h_star, slope", [(1.1, 0.50294, 0.82176), (2.0, 0.957504, 0.166372),
+                                               (4.0, 0.99933, 0.00539)])
+def test_tanh_fixed_points(w, h_star, slope):
+    """w > 1, b = 0: two stable fixed points +-h* with h* = tanh(w h*) and slope w (1 - h*^2) < 1, and the
+    unstable 0 with slope w."""
+    fps = dynamics.fixed_points(w, 0.0, "tanh")
+    assert [round(fp["h"], 5) for fp in fps] == [round(-h_star, 5), 0.0, round(h_star, 5)]
+    assert fps[2]["slope"] == pytest.approx(slope, abs=6e-6) and fps[2]["stable"]
+    assert fps[1]["slope"] == pytest.approx(w) and not fps[1]["stable"]
+    assert fps[2]["h"] == pytest.approx(math.tanh(w * fps[2]["h"]), abs=1e-12)
+
+
+def test_sigmoid_bistable_range_of_pascanu():
+    """sigma(1-sigma) = 1/5 at the folds: b in (-2.6556, -2.3444) has two stable fixed points."""
+    lo, hi = dynamics.bistable_range(5.0, "sigmoid")
+    assert (round(lo, 4), round(hi, 4)) == (-2.6556, -2.3444)
+    assert sum(fp["stable"] for fp in dynamics.fixed_points(5.0, -2.5, "sigmoid")) == 2
+    assert sum(fp["stable"] for fp in dynamics.fixed_points(5.0, -2.7, "sigmoid")) == 1
+    assert sum(fp["stable"] for fp in dynamics.fixed_points(5.0, -2.3, "sigmoid")) == 1
+    assert dynamics.bistable_range(3.9, "sigmoid") is None
+    # iterating the map from either side lands on two different stable states
+    lows = dynamics.one_neuron(5.0, 0.0, -2.5, "sigmoid", np.zeros(200), h0=0.0)["h"][-1]
+    highs = dynamics.one_neuron(5.0, 0.0, -2.5, "sigmoid", np.zeros(200), h0=1.0)["h"][-1]
+    assert lows == pytest.approx(0.1448, abs=1e-4) and highs == pytest.approx(0.8552, abs=1e-4)
+
+
+def test_tanh_bistable_range_edges_are_folds():
+    lo, hi = dynamics.bistable_range(2.0, "tanh")
+    assert lo == -hi
+    inside = dynamics.fixed_points(2.0, 0.9 * hi, "tanh")
+    outside = dynamics.fixed_points(2.0, 1.1 * hi, "tanh")
+    assert sum(fp["stable"] for fp in inside) == 2 and sum(fp["stable"] for fp in outside) == 1
+
+
+def test_one_neuron_gradient_is_the_product_of_factors():
+    """h_t = tanh(w h_{t-1} + x_t): dh_T/dh_k = prod_{t>k} w (1 - h_t^2)."""
+    x = np.sin(np.arange(30))
+    run = dynamics.one_neuron(1.3, 1.0, 0.1, "tanh", x, h0=0.2)
+    h = run["h"]
+    for k in (0, 10, 29, 30):
+        want = np.prod([1.3 * (1 - h[t] ** 2) for t in range(k + 1, 31)])
+        assert run["log10_grad"][k] == pytest.approx(math.log10(abs(want)), abs=1e-12)
+    relu = dynamics.one_neuron(2.0, 1.0, -5.0, "relu", np.zeros(5), h0=0.0)
+    assert np.isneginf(relu["log10_grad"][0])  # a dead ReLU passes exactly no gradient
+
+
+def test_step_terms_add_up_to_the_gates():
+    import rnnviz
+
+    for cell in ("rnn", "lstm", "gru"):
+        tr = rnnviz.trace(rnnviz.build_model(rnnviz.ModelSpec(cell=cell, hidden_size=5, input_size=2, init="torch")),
+                          inputs.noise(12, 2, seed=1))
+        s = tr.step_terms(6, 3)
+        for name, pre in s["pre"].items():
+            if cell == "gru" and name == "candidate":
+                want = s["x_term"][name] + s["value"]["reset"] * s["h_term"][name]
+            else:
+                want = s["x_term"][name] + s["h_term"][name]
+            assert pre == pytest.approx(want, abs=1e-5)
+        assert s["h_prev"] == pytest.approx(float(tr.hidden[5, 3]))
+        with pytest.raises(ValueError, match="unit"):
+            tr.step_terms(0, 5)

@@ -1,0 +1,131 @@
+"""Figures carry exactly the engine's arrays."""
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+import rnnviz
+from rnnviz import ModelSpec, build_model, dynamics, plots, trace
+
+
+def _arr(v):
+    return np.asarray(v, dtype=np.float64)
+
+
+@pytest.fixture(scope="module")
+def traces():
+    x = rnnviz.inputs.impulse(120)
+    return {plots.CELL_LABELS[c]: trace(build_model(ModelSpec(cell=c, hidden_size=8, recurrent_gain=0.8)), x)
+            for c in ("rnn", "lstm", "gru")}
+
+
+def test_gradient_figure_holds_the_log_norms(traces):
+    fig = plots.gradient_vs_lag(traces)
+    for label, tr in traces.items():
+        line = next(d for d in fig.data if d.name.startswith(label) and "∂L/∂h" in d.name)
+        np.testing.assert_array_equal(_arr(line.x), np.arange(tr.T - 1, -1, -1))
+        np.testing.assert_array_equal(_arr(line.y), tr.log10_grad_norm)
+    cell = next(d for d in fig.data if "cell path" in (d.name or ""))
+    np.testing.assert_array_equal(_arr(cell.y), traces["LSTM"].log10_cell_grad_norm)
+    # log-scale ticks are powers of ten at integer log10 positions
+    ticks = fig.layout.yaxis.tickvals
+    assert all(float(t).is_integer() for t in ticks)
+    assert fig.layout.yaxis.ticktext[list(ticks).index(0)] == "1"
+
+
+def test_exploding_gradient_is_marked_not_blank():
+    model = build_model(ModelSpec(activation="linear", recurrent_gain=2.0, hidden_size=4))
+    tr = trace(model, rnnviz.inputs.impulse(300))
+    fig = plots.gradient_vs_lag({"RNN": tr})
+    notes = [a.text for a in fig.layout.annotations]
+    assert any("exploded past float32 at step" in t for t in notes)
+    assert any("state overflowed at step" in t for t in notes)
+    line = fig.data[0]
+    assert np.isfinite(_arr(line.y)).all()  # the exact log values, not inf
+    # the float32 overflow level is drawn
+    assert any(abs(s.y0 - plots.F32_MAX_LOG10) < 1e-9 for s in fig.layout.shapes)
+
+
+def test_jacobian_figure_and_bound(traces):
+    fig = plots.jacobian_vs_lag(traces)
+    rnn = traces["RNN"]
+    bound = next(d for d in fig.data if "bound" in d.name)
+    np.testing.assert_allclose(_arr(bound.y), rnn.log10_pascanu_bound)
+    line = next(d for d in fig.data if d.name.startswith("RNN") and "bound" not in d.name)
+    np.testing.assert_array_equal(_arr(line.y), rnn.log10_jacobian_norm)
+    assert sum("bound" in d.name for d in fig.data) == 1  # gated cells get no (invalid) bound
+
+
+def test_chain_figure_factors_and_running_product(traces):
+    tr = traces["GRU"]
+    fig = plots.jacobian_chain(tr, last=30)
+    bars = fig.data[0]
+    np.testing.assert_allclose(_arr(bars.y), 10 ** tr.log10_step_jacobian_norm[tr.T - 30:])
+    running = fig.data[1]
+    # entry k of the running product is sum_{j>k} log10 ||J_j||; the last entry is 0 (empty product)
+    want = [tr.log10_step_jacobian_norm[k + 1:].sum() for k in range(tr.T - 31, tr.T)]
+    np.testing.assert_allclose(_arr(running.y), want, atol=1e-9)
+    # the product of norms bounds the norm of the product
+    true = _arr(fig.data[2].y)
+    assert np.all(true <= _arr(running.y) + 1e-6)
+
+
+def test_eigenvalue_plane(traces):
+    tr = traces["RNN"]
+    fig = plots.eigenvalue_plane(tr)
+    pts = next(d for d in fig.data if d.name == "eigenvalues λ")
+    np.testing.assert_allclose(_arr(pts.x) + 1j * _arr(pts.y), tr.eigenvalues)
+    circle = fig.data[0]
+    np.testing.assert_allclose(_arr(circle.x) ** 2 + _arr(circle.y) ** 2, 1.0, atol=1e-12)
+
+
+def test_heatmap_downsamples_over_time_by_mean():
+    values = np.arange(12 * 2, dtype=np.float32).reshape(12, 2)
+    fig = plots.heatmap(values, kind="state", max_cols=4, cursor=5)
+    z = _arr(fig.data[0].z)
+    assert z.shape == (2, 4)
+    np.testing.assert_allclose(z[:, 0], values[0:3].mean(0))
+    np.testing.assert_allclose(_arr(fig.data[0].x), [1, 4, 7, 10])
+    assert fig.data[0].zmid == 0
+    assert fig.layout.shapes[0].x0 == 5
+    small = plots.heatmap(values[:3], kind="gate")
+    np.testing.assert_array_equal(_arr(small.data[0].z), values[:3].T)
+    assert (small.data[0].zmin, small.data[0].zmax) == (0.0, 1.0)
+
+
+def test_heatmap_keeps_overflow_visible_as_gaps():
+    v = np.ones((10, 1), dtype=np.float32)
+    v[6:] = np.inf
+    z, _ = plots.downsample_time(v, 5)
+    assert np.isfinite(z[:3]).all() and not np.isfinite(z[3:]).any()
+
+
+def test_saturation_bars_sum_to_one(traces):
+    sat = traces["LSTM"].saturation()
+    fig = plots.saturation_bars(sat)
+    total = sum(_arr(d.x) for d in fig.data)
+    np.testing.assert_allclose(total, 1.0)
+    np.testing.assert_allclose(_arr(fig.data[0].x), [sat[g]["low"] for g in sat])
+
+
+def test_one_neuron_figures():
+    run = dynamics.one_neuron(0.5, 1.0, 0.0, "linear", [1.0] + [0.0] * 9)
+    np.testing.assert_allclose(run["h"], [0.0] + [0.5 ** k for k in range(10)])
+    fig = plots.neuron_gradient(np.log10(np.abs(run["factor"])), run["log10_grad"])
+    # dh_10/dh_k = 0.5^(10-k)
+    np.testing.assert_allclose(_arr(fig.data[1].y), [math.log10(0.5) * (10 - k) for k in range(11)], atol=1e-12)
+    np.testing.assert_allclose(_arr(fig.data[0].y), math.log10(0.5))
+    grid = np.linspace(-1, 1, 5)
+    fps = dynamics.fixed_points(0.5, 0.0, "linear")
+    cob = plots.cobweb(grid, dynamics.neuron_map(0.5, 0.0, "linear", grid), run["h"][1:], fps)
+    np.testing.assert_allclose(_arr(cob.data[0].y), 0.5 * grid)
+    assert isinstance(cob, go.Figure)
+
+
+def test_sci_and_power_labels():
+    assert plots.power_label(-30) == "10⁻³⁰"
+    assert plots.sci(-46.6) == "2.51 × 10⁻⁴⁷"
+    assert plots.sci(math.log10(0.0123)) == "0.0123"
+    assert plots.sci(-math.inf) == "0"
+    assert plots.sci(400.0) == "1.00 × 10⁴⁰⁰"
