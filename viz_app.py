@@ -2,6 +2,7 @@
 import streamlit as st
 
 from rnnviz import plots, ui
+from rnnviz.presets import PRESETS
 
 ctx = ui.page_setup("Home")
 
@@ -39,3 +40,30 @@ st.info(
     "gates start open (bias 3).",
     icon=":material/visibility:",
 )
+
+st.header("Lessons in one click")
+st.markdown("Each preset opens a page with the settings that show one idea. Every link can be shared: "
+            "the address bar always holds the full state.")
+cols = st.columns(3)
+for n, preset in enumerate(PRESETS.values()):
+    with cols[n % 3].container(border=True):
+        st.markdown(f"#### {preset.title}")
+        st.markdown(preset.explanation)
+        st.caption(f"Look for: {preset.look_for}")
+        a, b = st.columns(2)
+        a.page_link(preset.page, label="Open", icon=":material/play_circle:",
+                    query_params=ui.preset_params(preset.values))
+        b.page_link(preset.page, label="Classroom", icon=":material/co_present:",
+                    help="No controls, large text: for a projector.",
+                    query_params=ui.preset_params(preset.values, classroom=True))
+
+st.header("Pages")
+st.markdown(
+    "- **Step Through**: move a cursor through a sequence and watch every unit's state and gates, with the "
+    "equations of one unit filled in with the numbers of that step.\n"
+    "- **Gradient Flow**: RNN, LSTM and GRU side by side: gradient norms, Jacobian products, the Pascanu bound, "
+    "eigenvalues of W_hh and the memory horizon.\n"
+    "- **One Neuron**: the one-unit picture: why a product of T factors fades or explodes, fixed points and the "
+    "bistable neuron."
+)
+ui.finish("viz_app.py")

@@ -55,6 +55,7 @@ def _move(delta=None, to=None):
 
 def _toggle_play():
     st.session_state["playing"] = not st.session_state["playing"]
+    st.session_state["_restart_timer"] = True  # the fragment's timer is set on a full run
     if st.session_state["playing"] and st.session_state.get("t", 0) >= T - 1:
         st.session_state["t"] = 0
 
@@ -89,6 +90,8 @@ def equations(t: int, unit: int) -> str:
 
 @st.fragment(run_every=0.6 if st.session_state["playing"] else None)
 def stepper():
+    if st.session_state.pop("_restart_timer", False):
+        st.rerun()
     if st.session_state["playing"]:
         if st.session_state.get("t", 0) >= T - 1:
             st.session_state["playing"] = False
@@ -109,6 +112,7 @@ def stepper():
               args=(+1,), use_container_width=True)
     with sl:
         t = ui.knob("t", st, limits=(0, T - 1), label="Time step t")
+    ui.sync_url("t", t)
     hm = dict(cursor=t, scale=ctx.scale, height=240 if H <= 64 else 320)
     left, right = st.columns([1.15, 1])
     with left:
@@ -161,3 +165,5 @@ else:
         "there the slope act′ is small and the gradient shrinks." if sat is not None else
         "ReLU and linear units do not saturate; their gradient depends on W_hh alone (and on which ReLUs are "
         "active)."))
+
+ui.finish("pages/1_Step_Through.py")

@@ -137,3 +137,5 @@ with st.expander("What am I looking at?"):
   separate power-of-two exponent. The dotted lines show where torch's float32 backward would give 0 or inf.
 """
     )
+
+ui.finish("pages/2_Gradient_Flow.py")

@@ -102,3 +102,5 @@ with right:
     st.caption("Try sigmoid with w = 5: for b between −2.66 and −2.34 the neuron has two stable states, and a "
                "small push moves it from one to the other (a cliff in the loss). Saturated on an attractor, its "
                "slope is far below 1, so the gradient vanishes fast.")
+
+ui.finish("pages/3_One_Neuron.py")

@@ -1,9 +1,18 @@
-"""The one engine module that imports Streamlit: page setup, shared widgets, caches.
+"""The one engine module that imports Streamlit: page setup, shared widgets, URL state, caches.
 
-Every page starts with `ctx = ui.page_setup("Title")`. Widgets for the shared knobs come
-from `ui.knob(name)`, built from `rnnviz.spec.KNOBS` (one definition of label, range and
-default), bound to the URL (`bind="query-params"`) and kept across pages
-(`persist_state="session"`).
+Every page starts with `ctx = ui.page_setup("Title")` and ends with `ui.finish(page)`.
+Widgets for the knobs come from `ui.knob(name)`, built from `rnnviz.spec.KNOBS` (one
+definition of label, range and default).
+
+The address bar always holds the page's state:
+- on the first run of a page in a session (a pasted link, a preset, a page switch) the
+  URL's values are validated (`check_url`) and seeded into the widgets; invalid ones are
+  named in a note and replaced by defaults;
+- at the end of every run `finish` writes the page's non-default values back to the URL,
+  and the navigation links carry the shared values to the next page.
+Widgets keep their values across pages (`persist_state="session"`). Streamlit's own
+`bind="query-params"` is not used: it scopes parameters to one page and drops them on a
+page switch, which would lose a preset's or the previous page's settings.
 """
 from __future__ import annotations
 
@@ -53,11 +62,14 @@ _HIDDEN_CSS = """
 </style>
 """
 
-
 # The same range for a shared knob on every page (the value follows the user between pages).
 UI_LIMITS = {"seq_len": (2, 5000), "hidden_size": (1, 512), "input_size": (1, 16)}
 # Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
 JACOBIAN_BUDGET = 3e9
+# Knobs whose value belongs to one page only (a cursor, a unit index): never carried.
+_PAGE_ONLY = {"t", "unit"}
+# URL parameters that are not knobs: the classroom mode, presentation mode, a preset's reset.
+_FLAGS = ("controls", "present", "reset")
 
 
 @dataclass
@@ -70,18 +82,29 @@ class PageContext:
 
 def page_setup(title: str, *, icon: str = ":material/replay:") -> PageContext:
     """Page config, navigation, classroom and presentation modes. Call first on every page."""
-    hidden = _query_value("controls") == "hidden"
+    ss = st.session_state
+    first = ss.get("_page") != title  # first run of this page: a new visit, a link or a page switch
+    ss["_page"] = title
+    ss["_first_run"] = first
+    ss["_shown"] = {}
+    if first:
+        ss["_controls_hidden"] = _query_value("controls") == "hidden"
+        if _query_value("present") is not None:
+            ss["present"] = _query_value("present") == "true"
+        if _query_value("reset") is not None:  # a preset: everything it does not set is at its default
+            for name in KNOBS:
+                ss.pop(name, None)
+    hidden = ss.get("_controls_hidden", False)
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide",
                        initial_sidebar_state="collapsed" if hidden else "expanded")
     st.html(_BASE_CSS)
     with st.sidebar:
         st.markdown("### rnnviz")
-        for path, label, page_icon in PAGES:
-            if (ROOT / path).exists():
-                st.page_link(path, label=label, icon=page_icon)
+        # Filled by finish() at the end of the run, when every widget's value is known, so that the
+        # links carry the current settings to the next page.
+        ss["_nav"] = st.container()
         st.divider()
-        present = st.toggle("Presentation mode (larger text)", key="present", bind="query-params",
-                            persist_state="session",
+        present = st.toggle("Presentation mode (larger text)", key="present", persist_state="session",
                             help="Larger fonts in the page and the figures, for a projector.")
     if present:
         st.html(_PRESENT_CSS)
@@ -98,14 +121,33 @@ def _query_value(name: str) -> str | None:
     return values[-1] if values else None
 
 
+def _carried_params() -> dict:
+    """The user's current shared settings as query parameters, so navigation keeps them."""
+    ss = st.session_state
+    values = {}
+    for name in KNOBS:
+        if name in _PAGE_ONLY or name not in ss:
+            continue
+        try:
+            values[name] = KNOBS[name].validate(ss[name])
+        except ValueError:
+            continue
+    flags = {"present": "true"} if ss.get("present") else {}
+    if ss.get("_controls_hidden"):
+        flags["controls"] = "hidden"
+    return {**link_params(values), **flags}
+
+
 # --------------------------------------------------------------------------- knobs
 def check_url(names, limits: dict | None = None) -> list[str]:
-    """Validate the URL values of these knobs before their widgets read them.
+    """On a page's first run, seed these knobs' widgets from the URL.
 
-    Invalid values are dropped by Streamlit's binding (the widget shows its default); this
-    returns a human note for each one so the page can say so. `limits` narrows a knob's
-    range on this page: {name: (min, max)}.
+    Valid values go into the widgets; each invalid one is replaced by the default and gets a
+    human note (returned, for `show_notes`). `limits` narrows a knob's range on this page:
+    {name: (min, max)}. Later runs return [] (the URL is then the page's own).
     """
+    if not st.session_state.get("_first_run", True):
+        return []
     limits = {**{n: UI_LIMITS[n] for n in names if n in UI_LIMITS}, **(limits or {})}
     notes = []
     for name in names:
@@ -118,6 +160,7 @@ def check_url(names, limits: dict | None = None) -> list[str]:
             lo, hi = limits.get(name, (None, None))
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 raise ValueError(f"{name} must be in [{lo}, {hi}] on this page")
+            st.session_state[name] = token(name, value) if knob.kind == "choice" else value
         except ValueError:
             allowed = knob.allowed()
             if name in limits:
@@ -125,18 +168,19 @@ def check_url(names, limits: dict | None = None) -> list[str]:
             shown = raw if len(raw) <= 40 else raw[:40] + "…"
             notes.append(f"The link's value {name}={shown!r} was ignored: {name} must be {allowed}. "
                          f"Using {_fmt(_default(name, limits))} instead.")
+            st.session_state.pop(name, None)
     return notes
 
 
 def show_notes(notes: list[str], key: str = "url_notes"):
     """Show the URL notes of this page load until the user dismisses them."""
-    if notes:
+    if st.session_state.get("_first_run", True):
         st.session_state[key] = notes
     kept = st.session_state.get(key, [])
     if kept:
         box = st.container()
         for note in kept:
-            box.warning(note, icon="⚠️")
+            box.warning(note, icon=":material/link_off:")
         if box.button("Dismiss", key=f"{key}_dismiss"):
             st.session_state[key] = []
             st.rerun()
@@ -158,6 +202,14 @@ def link_params(values: dict) -> dict:
     return out
 
 
+def preset_params(values: dict, classroom: bool = False) -> dict:
+    """Query parameters of a preset link: its values, everything else reset to defaults."""
+    params = {**link_params(values), "reset": "1"}
+    if classroom:
+        params.update(controls="hidden", present="true")
+    return params
+
+
 def _default(name, limits):
     d = KNOBS[name].default
     lo, hi = (limits or {}).get(name, (None, None))
@@ -174,34 +226,103 @@ def _fmt(v):
 
 def knob(name: str, container=None, *, limits: tuple | None = None, options=None, label: str | None = None,
          help: str | None = None, number: bool = False, disabled: bool = False):
-    """The widget for one knob of KNOBS, bound to the URL and kept across pages."""
+    """The widget for one knob of KNOBS (its value also goes into the page's URL)."""
+    value = _knob(name, container, limits=limits, options=options, label=label, help=help, number=number,
+                  disabled=disabled)
+    st.session_state["_shown"][name] = value
+    return value
+
+
+def _knob(name, container, *, limits, options, label, help, number, disabled):
     k = KNOBS[name]
     c = container if container is not None else st
-    common = dict(key=name, help=help or k.help, bind="query-params", persist_state="session", disabled=disabled)
+    ss = st.session_state
+    common = dict(key=name, help=help or k.help, persist_state="session", disabled=disabled)
     text = label or k.label
     if k.kind == "choice":
-        # A bound selectbox stores its displayed text in the URL, so the options shown are short
-        # URL-safe tokens ("LSTM", "gaussian"); the longer descriptions go into the help text.
+        # Options are shown as short tokens ("LSTM", "gaussian"), the same text links carry;
+        # the longer descriptions go into the help text.
         opts = list(options or k.choices)
         shown = [token(name, o) for o in opts]
         descriptions = "; ".join(f"{token(name, o)}: {k.label_of(o)}" for o in opts if k.label_of(o) != o)
         if descriptions and not help:
             common["help"] = f"{k.help} ({descriptions})" if k.help else descriptions
-        picked = c.selectbox(text, shown, index=opts.index(k.default) if k.default in opts else 0, **common)
+        if ss.get(name) not in shown:
+            ss.pop(name, None)
+        kw = {} if name in ss else {"index": opts.index(k.default) if k.default in opts else 0}
+        picked = c.selectbox(text, shown, **kw, **common)
         return opts[shown.index(picked)] if picked in shown else k.default
     lo, hi = limits or UI_LIMITS.get(name, (k.min, k.max))
     default = _default(name, {name: (lo, hi)})
-    if name in st.session_state:  # a range that depends on other settings (a cursor, a unit)
-        v = st.session_state[name]
-        if isinstance(v, (int, float)) and not lo <= v <= hi:
-            st.session_state[name] = type(v)(min(max(v, lo), hi))
+    if name in ss:  # keep a carried or remembered value inside this page's range
+        v = ss[name]
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            ss.pop(name)
+        elif not lo <= v <= hi:
+            ss[name] = type(default)(min(max(v, lo), hi))
+    kw = {} if name in ss else {"value": default}
     if k.kind == "int":
-        lo, hi, default = int(lo), int(hi), int(default)
+        lo, hi = int(lo), int(hi)
+        if name in ss:
+            ss[name] = int(ss[name])
         if number:
-            return c.number_input(text, min_value=lo, max_value=hi, value=default, step=1, **common)
-        return c.slider(text, min_value=lo, max_value=hi, value=default, step=1, **common)
-    return c.slider(text, min_value=float(lo), max_value=float(hi), value=float(default), step=float(k.step),
-                    **common)
+            return c.number_input(text, min_value=lo, max_value=hi, step=1, **kw, **common)
+        return c.slider(text, min_value=lo, max_value=hi, step=1, **kw, **common)
+    if name in ss:
+        ss[name] = float(ss[name])
+    return c.slider(text, min_value=float(lo), max_value=float(hi), step=float(k.step), **kw, **common)
+
+
+def finish(page: str):
+    """End of every page: the URL, navigation links that carry the settings, share links."""
+    ss = st.session_state
+    params = link_params(ss.get("_shown", {}))
+    if ss.get("present"):
+        params["present"] = "true"
+    if ss.get("_controls_hidden"):
+        params["controls"] = "hidden"
+    try:
+        current = {k: st.query_params.get_all(k)[-1] for k in st.query_params}
+    except Exception:  # noqa: BLE001
+        current = {}
+    if current != params:
+        st.query_params.from_dict(params)
+    nav = ss.get("_nav")
+    if nav is not None:
+        carried = _carried_params()
+        with nav:
+            for path, label, page_icon in PAGES:
+                if (ROOT / path).exists():
+                    st.page_link(path, label=label, icon=page_icon, query_params=carried)
+    share_box(page, params)
+
+
+def sync_url(name: str, value):
+    """Write one knob to the URL now (for widgets inside a fragment, whose reruns skip finish())."""
+    k = KNOBS[name]
+    if value == k.default:
+        if name in st.query_params:
+            del st.query_params[name]
+    else:
+        text = token(name, value) if k.kind == "choice" else _fmt(value)
+        if st.query_params.get(name) != text:
+            st.query_params[name] = text
+
+
+def share_box(page: str, params: dict):
+    """Sidebar links that reproduce this view: one as is, one for the class (controls hidden,
+    presentation mode)."""
+    base = (st.context.url or "").split("?", 1)[0]
+    if not base:
+        base = "/" + Path(page).stem.split("_", 1)[-1] if page != "viz_app.py" else "/"
+    plain = {k: v for k, v in params.items() if k not in _FLAGS}
+    query = "&".join(f"{k}={v}" for k, v in plain.items())
+    link = base + ("?" + query if query else "")
+    classroom = base + "?" + "&".join(filter(None, [query, "controls=hidden", "present=true"]))
+    with st.sidebar.expander("Share this view", icon=":material/share:"):
+        st.markdown(f"[Link to exactly this view]({link})")
+        st.markdown(f"[Classroom link (no controls, large text)]({classroom})")
+        st.caption("Every setting is in the address bar, so a copied URL reproduces the numbers on screen.")
 
 
 def chart(fig, key: str | None = None, **kwargs):

@@ -1,0 +1,111 @@
+"""The app in a real browser: pages load, sliders update charts, URLs reproduce state, presets and
+classroom links work, no exception box appears."""
+import numpy as np
+import pytest
+
+from tests.browser import chart_names, chart_y, exceptions, open_page, wait_idle
+from tests.test_pages import engine_trace
+
+pytestmark = pytest.mark.browser
+
+PAGES = ["", "Step_Through", "Gradient_Flow", "One_Neuron"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_each_page_loads_with_its_charts(page, app_url, path):
+    open_page(page, f"{app_url}/{path}")
+    assert exceptions(page) == 0
+    assert page.locator(".js-plotly-plot").count() >= 1
+    assert page.get_by_test_id("stSidebar").is_visible()
+
+
+def _wait_chart_change(page, before, index=0, trace=0, timeout=30000):
+    page.wait_for_function(
+        """([i, t, y]) => { const el = document.querySelectorAll('.js-plotly-plot')[i];
+                            if (!el || !el._fullData || !el._fullData[t]) return false;
+                            const now = Array.from(el._fullData[t].y, Number);
+                            return now.length !== y.length || now.some((v, k) => v !== y[k]); }""",
+        arg=[index, trace, before], timeout=timeout)
+
+
+def test_gradient_flow_slider_updates_chart_and_url(page, app_url):
+    open_page(page, f"{app_url}/Gradient_Flow")
+    before = chart_y(page)
+    slider = page.get_by_role("slider", name="Recurrent gain")
+    slider.focus()
+    for _ in range(10):
+        slider.press("ArrowRight")
+    _wait_chart_change(page, before)
+    wait_idle(page)
+    assert "recurrent_gain=1" in page.url  # 0.9 + 10 x 0.01 = 1.0
+    after = np.array(chart_y(page))
+    want = engine_trace("rnn", recurrent_gain=1.0).log10_grad_norm
+    np.testing.assert_allclose(after, want, rtol=1e-9)
+    assert exceptions(page) == 0
+
+
+def test_url_reproduces_state(page, app_url):
+    open_page(page, f"{app_url}/Gradient_Flow?recurrent_gain=1.3&activation=relu&init=gaussian&seq_len=120")
+    assert chart_names(page)[0].startswith("RNN")
+    y = np.array(chart_y(page))
+    want = engine_trace("rnn", recurrent_gain=1.3, activation="relu", init="gaussian", seq_len=120)
+    ok = np.isfinite(want.log10_grad_norm)
+    np.testing.assert_allclose(y[ok], want.log10_grad_norm[ok], rtol=1e-9)
+    assert page.get_by_role("slider", name="Recurrent gain").get_attribute("aria-valuetext") in ("1.30", "1.3")
+    assert exceptions(page) == 0
+
+
+def test_bad_url_values_show_a_note_not_a_traceback(page, app_url):
+    open_page(page, f"{app_url}/Gradient_Flow?recurrent_gain=abc&seq_len=-4&cell=%3Cscript%3E")
+    assert exceptions(page) == 0
+    alerts = page.get_by_test_id("stAlert").all_inner_texts()
+    assert any("recurrent_gain='abc' was ignored" in a for a in alerts)
+    assert any("seq_len='-4' was ignored" in a for a in alerts)
+
+
+def test_settings_follow_the_user_to_another_page(page, app_url):
+    open_page(page, f"{app_url}/Gradient_Flow?recurrent_gain=1.2")
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Step Through").click()
+    page.wait_for_url("**/Step_Through**")
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot .main-svg")
+    assert page.get_by_role("slider", name="Recurrent gain").get_attribute("aria-valuetext") in ("1.20", "1.2")
+
+
+def test_preset_link_opens_page_with_its_settings(page, app_url):
+    open_page(page, app_url)
+    page.get_by_role("link", name="Open").first.click()  # the first preset: "Vanishing"
+    page.wait_for_url("**/Gradient_Flow**recurrent_gain=0.7**")
+    wait_idle(page)
+    page.wait_for_selector(".js-plotly-plot .main-svg")
+    want = engine_trace("rnn", recurrent_gain=0.7).log10_grad_norm
+    np.testing.assert_allclose(np.array(chart_y(page)), want, rtol=1e-9)
+
+
+def test_classroom_link_hides_controls_and_enlarges_text(page, app_url):
+    open_page(page, f"{app_url}/Gradient_Flow?recurrent_gain=0.7&controls=hidden&present=true")
+    assert not page.get_by_test_id("stSidebar").is_visible()
+    assert page.get_by_role("slider", name="Recurrent gain").count() == 0 or \
+        not page.get_by_role("slider", name="Recurrent gain").is_visible()
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.stMarkdown p')).fontSize)")
+    assert size >= 19  # presentation mode: 1.25 rem
+    assert exceptions(page) == 0
+
+
+def test_step_through_play_advances_the_cursor(page, app_url):
+    open_page(page, f"{app_url}/Step_Through?seq_len=30")
+    cursor = page.get_by_role("slider", name="Time step t")
+    assert cursor.get_attribute("aria-valuetext") == "0"
+    page.get_by_role("button", name="Play").click()
+    for _ in range(40):  # one step every 0.6 s
+        page.wait_for_timeout(250)
+        if int(cursor.get_attribute("aria-valuetext")) >= 3:
+            break
+    assert int(cursor.get_attribute("aria-valuetext")) >= 3
+    page.get_by_role("button", name="Pause").click()
+    wait_idle(page)
+    stopped = int(cursor.get_attribute("aria-valuetext"))
+    page.wait_for_timeout(1500)
+    assert int(cursor.get_attribute("aria-valuetext")) == stopped  # paused
+    assert f"t={stopped}" in page.url  # the address bar follows the cursor
+    assert exceptions(page) == 0
