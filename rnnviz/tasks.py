@@ -216,6 +216,18 @@ class BinaryAddition(Task):
         x = np.asarray(x)
         return add_bits(x[:, 0], x[:, 1])[1]
 
+    @classmethod
+    def carry_correlation(cls, x, hidden) -> np.ndarray:
+        """Pearson correlation of each hidden unit h_t [T, H] with the carry out of step t: the units
+        near +-1 are the ones that track the carry (0 for a unit or a carry that never changes)."""
+        carry = cls.carries(x).astype(np.float64)
+        h = np.asarray(hidden, dtype=np.float64)
+        dc, dh = carry - carry.mean(), h - h.mean(0)
+        varies = (np.ptp(h, axis=0) > 0) & (np.ptp(carry) > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = dc @ dh / np.sqrt((dc ** 2).sum() * (dh ** 2).sum(0))
+        return np.where(varies, r, 0.0)
+
 
 class TemporalOrder(Task):
     """Symbols: B (begin), E (end), distractors a b c d, and the relevant X and Y."""

@@ -143,6 +143,11 @@ class FitResult:
         return _stack([r[1] for r in self._reach], len(self.probe))
 
     @property
+    def reach_by_lag(self) -> np.ndarray:
+        """`reach` with its columns reversed: column j is j steps back from the last step."""
+        return self.reach[:, ::-1]
+
+    @property
     def reach_cell(self) -> np.ndarray | None:
         """LSTM only: the same for the cell state, log10 ||dL/dc_k||."""
         if self.model.cell != "lstm":

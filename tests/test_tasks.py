@@ -122,6 +122,18 @@ def test_binary_addition_targets_are_the_bits_of_the_sum():
         assert [int(c) for c in carries] == [((a & mask(t)) + (b & mask(t))) >> (t + 1) for t in range(T)]
 
 
+def test_carry_correlation_is_pearsons_r_with_the_carry():
+    task = TASKS["binary_addition"]
+    x, _ = task.sample(40, seed=2)
+    carry = task.carries(x)
+    noise = np.random.default_rng(0).normal(size=(40, 3))
+    hidden = np.column_stack([carry, -2 * carry + 0.5, noise, np.full(40, 0.3)])
+    r = task.carry_correlation(x, hidden)
+    np.testing.assert_allclose(r[:2], [1.0, -1.0])
+    np.testing.assert_allclose(r[2:5], [np.corrcoef(carry, noise[:, k])[0, 1] for k in range(3)], atol=1e-12)
+    assert r[5] == 0.0  # a constant unit tracks nothing
+
+
 def test_inputs_binary_addition_still_agrees_with_add_bits():
     x, target = inputs.binary_addition(20, seed=4)
     a = sum(int(x[t, 0]) << t for t in range(20))

@@ -44,6 +44,7 @@ def total_norm(tensors):
 # ---------------------------------------------------------------- it learns
 
 def test_fit_learns_binary_addition_far_below_the_baseline_in_seconds():
+    rnnviz.warm_up()  # trace's compiled loops load once per process; not training time
     spec = ModelSpec(cell="gru", hidden_size=16, seed=0)
     result = fit(spec, "binary_addition", seq_len=8, steps=300, batch_size=32, lr=1e-2, test_size=200,
                  test_every=50)
@@ -271,6 +272,7 @@ def test_reach_is_traces_gradient_at_evenly_spaced_checkpoints():
     np.testing.assert_array_equal(result.reach[-1], last.log10_grad_norm)
     np.testing.assert_array_equal(result.reach_cell[-1], last.log10_cell_grad_norm)
     assert not np.array_equal(result.reach[0], result.reach[-1])  # training changed it
+    np.testing.assert_array_equal(result.reach_by_lag[:, 0], result.reach[:, -1])  # lag 0 = the last step
     per_step = fit(SMALL.replace(cell="gru"), **dict(RUN, task="binary_addition"), steps=0)
     np.testing.assert_array_equal(per_step.reach[0], trace(per_step.model, per_step.probe, loss="all").log10_grad_norm)
     assert per_step.reach_cell is None
