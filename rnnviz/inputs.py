@@ -41,13 +41,26 @@ def binary_addition(T: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """
     gen = torch.Generator().manual_seed(int(seed))
     bits = torch.randint(0, 2, (T, 2), generator=gen).numpy()
-    target = np.empty(T, dtype=np.float32)
-    carry = 0
-    for t in range(T):
-        s = int(bits[t, 0]) + int(bits[t, 1]) + carry
-        target[t] = s & 1
+    total, _ = add_bits(bits[:, 0], bits[:, 1])
+    return bits.astype(np.float32), total.astype(np.float32)
+
+
+def add_bits(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Add two binary numbers given as bit arrays, least-significant bit first along the last axis.
+
+    Works on any leading (batch) shape. Returns (sum bits, carry bits), both int64 and shaped like
+    `a`: sum[..., t] = bit t of a + b (mod 2^T); carry[..., t] = the carry out of step t, which
+    is what a network must remember to get bit t + 1 right.
+    """
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    total, carries = np.empty_like(a), np.empty_like(a)
+    carry = np.zeros(a.shape[:-1], dtype=np.int64)
+    for t in range(a.shape[-1]):
+        s = a[..., t] + b[..., t] + carry
+        total[..., t] = s & 1
         carry = s >> 1
-    return bits.astype(np.float32), target
+        carries[..., t] = carry
+    return total, carries
 
 
 def vocabulary(text: str) -> list[str]:

@@ -1,0 +1,351 @@
+"""Tasks that make memory matter, each with its loss and its memoryless baseline.
+
+A task is a seeded generator of batches plus the loss to train on:
+
+    x, target = task.batch(batch_size, seq_len, generator)   # x [B, T, input_size] float32
+    loss = task.loss(output, target)                          # output: the readout's, see below
+    task.baseline(seq_len)                                    # loss of the best predictor without memory
+
+`task.loss_on` says where the loss sits: "last" (many-to-one: one prediction from the last
+hidden state, output [B, output_size]) or "all" (many-to-many: one prediction per step, output
+[B, T, output_size]). Classification tasks take logits and integer targets and use the
+cross-entropy in nats averaged over every prediction; the adding problem uses the mean squared
+error. All randomness comes from the `torch.Generator` passed in, never the global RNG.
+
+    adding           Arjovsky et al. (2016)'s adding problem: sum the two marked values
+    copy             Arjovsky et al. (2016)'s copy task: recall 10 symbols after a long gap
+    binary_addition  add two binary numbers fed least-significant bit first (remember the carry)
+    temporal_order   Hochreiter & Schmidhuber (1997)'s task 6a: in which order did X and Y appear?
+    parity           is the number of ones in a bit string odd?
+    sentiment        a toy review: one opinion word, maybe negated ("not good"), among filler words
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .inputs import add_bits
+from .spec import KNOBS
+
+LN2 = math.log(2.0)
+
+
+class Task:
+    """What every task has. Subclasses set the sizes and write `batch` and `baseline`."""
+
+    name = ""
+    title = ""
+    description = ""
+    input_size = 1
+    output_size = 1
+    loss_on = "last"          # "last" (many-to-one) or "all" (many-to-many)
+    classification = True     # cross-entropy on logits; False: mean squared error
+    min_seq_len = 1
+
+    def length(self, seq_len: int) -> int:
+        """Number of time steps of a sequence made with this seq_len."""
+        return seq_len
+
+    def check(self, seq_len) -> int:
+        """seq_len as an int, or a ValueError saying what this task needs."""
+        seq_len = KNOBS["seq_len"].validate(seq_len)
+        if seq_len < self.min_seq_len:
+            raise ValueError(f"the {self.title} task needs seq_len >= {self.min_seq_len}; got {seq_len}")
+        return seq_len
+
+    def batch(self, batch_size: int, seq_len: int, generator: torch.Generator):
+        """(x [B, T, input_size] float32, target) drawn with `generator`."""
+        raise NotImplementedError
+
+    def baseline(self, seq_len: int) -> float:
+        """The loss of the best predictor that remembers nothing (closed form)."""
+        raise NotImplementedError
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.classification:
+            return F.cross_entropy(output.reshape(-1, self.output_size), target.reshape(-1))
+        return F.mse_loss(output, target)
+
+    def accuracy(self, output: torch.Tensor, target: torch.Tensor) -> float:
+        """Fraction of predictions whose most likely class is the target."""
+        return (output.argmax(-1) == target).float().mean().item()
+
+    def sample(self, seq_len: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """One sequence as numpy: (x [T, input_size], its target), seeded."""
+        x, target = self.batch(1, seq_len, torch.Generator().manual_seed(int(seed)))
+        return x[0].numpy(), target[0].numpy()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _one_hot(symbols: torch.Tensor, n: int) -> torch.Tensor:
+    return F.one_hot(symbols, n).to(torch.float32)
+
+
+def _binary_entropy(p: np.ndarray) -> np.ndarray:
+    """H(p) in nats, with H(0) = H(1) = 0."""
+    p = np.asarray(p, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -p * np.log(p) - (1 - p) * np.log1p(-p)
+    return np.where((p > 0) & (p < 1), h, 0.0)
+
+
+# ------------------------------------------------------------------------------------------
+class AddingProblem(Task):
+    name = "adding"
+    title = "Adding problem"
+    description = ("Each step reads a value drawn from U[0, 1] and a marker. Exactly two steps are marked, "
+                   "one in each half of the sequence; after the last step the network must output the sum "
+                   "of the two marked values. Loss: mean squared error. Without memory the best guess is "
+                   "the mean, 1, whose error is Var(X1 + X2) = 1/6.")
+    input_size = 2            # (value, marker)
+    output_size = 1
+    loss_on = "last"
+    classification = False
+    min_seq_len = 2
+    tolerance = 0.04          # Hochreiter & Schmidhuber's criterion for a correct answer
+
+    def batch(self, batch_size, seq_len, generator):
+        B, T = batch_size, seq_len
+        values = torch.rand(B, T, generator=generator)
+        first = torch.randint(0, T // 2, (B,), generator=generator)
+        second = torch.randint(T // 2, T, (B,), generator=generator)
+        rows = torch.arange(B)
+        markers = torch.zeros(B, T)
+        markers[rows, first] = 1.0
+        markers[rows, second] = 1.0
+        target = (values[rows, first] + values[rows, second])[:, None]
+        return torch.stack([values, markers], -1), target
+
+    def baseline(self, seq_len):
+        return 1.0 / 6.0
+
+    def accuracy(self, output, target):
+        """Fraction of answers within 0.04 of the sum."""
+        return ((output - target).abs() < self.tolerance).float().mean().item()
+
+
+@dataclass
+class CopyTask(Task):
+    """Symbols 0..n_symbols-1; `blank` = n_symbols; `delimiter` = n_symbols + 1 (input only)."""
+
+    n_symbols: int = 8
+    n_copy: int = 10
+
+    name = "copy"
+    title = "Copy"
+    loss_on = "all"
+    min_seq_len = 1
+
+    @property
+    def description(self):
+        return (f"Read {self.n_copy} symbols (out of {self.n_symbols}), then T - 1 blanks, then a delimiter; "
+                f"then output the {self.n_copy} symbols in order. Targets are blank until then. Loss: "
+                f"cross-entropy per step over all T + {2 * self.n_copy} steps. Without memory the best one can "
+                f"do is blanks, then a uniform guess over the {self.n_symbols} symbols: "
+                f"{self.n_copy} ln {self.n_symbols} / (T + {2 * self.n_copy}) nats per step.")
+
+    @property
+    def blank(self) -> int:
+        return self.n_symbols
+
+    @property
+    def delimiter(self) -> int:
+        return self.n_symbols + 1
+
+    @property
+    def input_size(self):
+        return self.n_symbols + 2
+
+    @property
+    def output_size(self):
+        return self.n_symbols + 1
+
+    def length(self, seq_len):
+        return seq_len + 2 * self.n_copy
+
+    def batch(self, batch_size, seq_len, generator):
+        B, T, K = batch_size, seq_len, self.n_copy
+        symbols = torch.randint(0, self.n_symbols, (B, K), generator=generator)
+        seq = torch.full((B, T + 2 * K), self.blank)
+        seq[:, :K] = symbols
+        seq[:, K + T - 1] = self.delimiter
+        target = torch.full((B, T + 2 * K), self.blank)
+        target[:, T + K:] = symbols
+        return _one_hot(seq, self.input_size), target
+
+    def baseline(self, seq_len):
+        return self.n_copy * math.log(self.n_symbols) / (seq_len + 2 * self.n_copy)
+
+    def accuracy(self, output, target):
+        """Fraction of the recalled symbols (the last n_copy steps) that are right."""
+        return super().accuracy(output[:, -self.n_copy:], target[:, -self.n_copy:])
+
+
+class BinaryAddition(Task):
+    name = "binary_addition"
+    title = "Binary addition"
+    description = ("Two random T-bit numbers arrive least-significant bit first, one bit of each per step; "
+                   "at every step the network outputs that bit of their sum (mod 2^T). Bit t is "
+                   "a_t xor b_t xor carry, so the carry must be remembered from one step to the next. Loss: "
+                   "cross-entropy per step. Without memory a network can still xor the two bits it sees but "
+                   "must guess the carry, which is 1 with probability (1 - 2^-t) / 2 at step t: the baseline is "
+                   "the mean over t of that probability's binary entropy (close to ln 2 = 0.693 for long T).")
+    input_size = 2            # (bit of a, bit of b)
+    output_size = 2
+    loss_on = "all"
+    min_seq_len = 1
+
+    def batch(self, batch_size, seq_len, generator):
+        bits = torch.randint(0, 2, (batch_size, seq_len, 2), generator=generator)
+        total, _ = add_bits(bits[..., 0].numpy(), bits[..., 1].numpy())
+        return bits.to(torch.float32), torch.from_numpy(total)
+
+    def baseline(self, seq_len):
+        t = np.arange(seq_len)
+        return float(_binary_entropy((1 - 0.5 ** t) / 2).mean())
+
+    @staticmethod
+    def carries(x) -> np.ndarray:
+        """The carry out of every step of one sequence x [T, 2] (what the network must remember)."""
+        x = np.asarray(x)
+        return add_bits(x[:, 0], x[:, 1])[1]
+
+    @classmethod
+    def carry_correlation(cls, x, hidden) -> np.ndarray:
+        """Pearson correlation of each hidden unit h_t [T, H] with the carry out of step t: the units
+        near +-1 are the ones that track the carry (0 for a unit or a carry that never changes)."""
+        carry = cls.carries(x).astype(np.float64)
+        h = np.asarray(hidden, dtype=np.float64)
+        dc, dh = carry - carry.mean(), h - h.mean(0)
+        varies = (np.ptp(h, axis=0) > 0) & (np.ptp(carry) > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = dc @ dh / np.sqrt((dc ** 2).sum() * (dh ** 2).sum(0))
+        return np.where(varies, r, 0.0)
+
+
+class TemporalOrder(Task):
+    """Symbols: B (begin), E (end), distractors a b c d, and the relevant X and Y."""
+
+    name = "temporal_order"
+    title = "Temporal order"
+    symbols = ("B", "E", "a", "b", "c", "d", "X", "Y")
+    classes = ("XX", "XY", "YX", "YY")
+    description = ("Hochreiter & Schmidhuber's task 6a. A sequence of random distractors a, b, c, d between a "
+                   "begin and an end marker hides two relevant symbols, each X or Y: the first in the "
+                   "10%-20% stretch of the sequence, the second in the 50%-60% stretch. After the last step "
+                   "the network says in which order they came: XX, XY, YX or YY. Loss: cross-entropy. Without "
+                   "memory all four are equally likely: ln 4 = 1.386 nats.")
+    input_size = len(symbols)
+    output_size = len(classes)
+    loss_on = "last"
+    min_seq_len = 8
+
+    @staticmethod
+    def windows(T: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The (first, last) steps where the first and the second relevant symbol may stand."""
+        lo1 = max(1, round(0.1 * T))
+        hi1 = max(lo1, round(0.2 * T))
+        lo2 = max(hi1 + 1, round(0.5 * T))
+        hi2 = min(T - 2, max(lo2, round(0.6 * T)))
+        return (lo1, hi1), (lo2, hi2)
+
+    def batch(self, batch_size, seq_len, generator):
+        B, T = batch_size, seq_len
+        (lo1, hi1), (lo2, hi2) = self.windows(T)
+        seq = torch.randint(2, 6, (B, T), generator=generator)   # distractors a..d
+        seq[:, 0], seq[:, -1] = 0, 1
+        which = torch.randint(0, 2, (B, 2), generator=generator)   # 0 = X, 1 = Y
+        t1 = torch.randint(lo1, hi1 + 1, (B,), generator=generator)
+        t2 = torch.randint(lo2, hi2 + 1, (B,), generator=generator)
+        rows = torch.arange(B)
+        seq[rows, t1] = 6 + which[:, 0]
+        seq[rows, t2] = 6 + which[:, 1]
+        return _one_hot(seq, self.input_size), 2 * which[:, 0] + which[:, 1]
+
+    def baseline(self, seq_len):
+        return math.log(4.0)
+
+
+class Parity(Task):
+    name = "parity"
+    title = "Parity"
+    description = ("Read a string of random bits; after the last one say whether the number of ones was odd. "
+                   "Every bit matters equally, however far back. Loss: cross-entropy. Without memory the "
+                   "answer is a coin flip: ln 2 = 0.693 nats.")
+    input_size = 1
+    output_size = 2
+    loss_on = "last"
+    min_seq_len = 1
+
+    def batch(self, batch_size, seq_len, generator):
+        bits = torch.randint(0, 2, (batch_size, seq_len), generator=generator)
+        return bits[..., None].to(torch.float32), bits.sum(1) % 2
+
+    def baseline(self, seq_len):
+        return LN2
+
+
+class Sentiment(Task):
+    """Vocabulary: filler words, 'not', the intensifier 'very', positive and negative words."""
+
+    name = "sentiment"
+    title = "Sentiment with negation"
+    fillers = ("the", "movie", "film", "was", "is", "it", "plot", "acting", "and", "this", "so", "really")
+    positive = ("good", "great", "fun", "nice")
+    negative = ("bad", "awful", "boring", "dull")
+    vocab = fillers + ("not", "very") + positive + negative
+    classes = ("negative", "positive")
+    description = ("A toy review of T words: filler words and one opinion word (good, great, fun, nice or bad, "
+                   "awful, boring, dull), negated half of the time by a 'not' just before it ('not good', "
+                   "'not very good'). After the last word the network says positive or negative; 'not' flips "
+                   "the opinion, and the opinion can be anywhere in the review, so both must be remembered. "
+                   "Loss: cross-entropy. Without memory it is a coin flip: ln 2 = 0.693 nats.")
+    input_size = len(vocab)
+    output_size = 2
+    loss_on = "last"
+    min_seq_len = 3
+
+    def batch(self, batch_size, seq_len, generator):
+        B, T = batch_size, seq_len
+        n_fill, n_pos = len(self.fillers), len(self.positive)
+        not_id, very_id, first_opinion = n_fill, n_fill + 1, n_fill + 2
+        seq = torch.randint(0, n_fill, (B, T), generator=generator)
+        opinion = torch.randint(0, 2 * n_pos, (B,), generator=generator)   # < n_pos: positive word
+        negated = torch.randint(0, 2, (B,), generator=generator)
+        very = torch.randint(0, 2, (B,), generator=generator) * negated     # "not very good"
+        phrase = 1 + negated + very
+        start = (torch.rand(B, generator=generator) * (T - phrase + 1)).long()
+        rows = torch.arange(B)
+        seq[rows, start + phrase - 1] = first_opinion + opinion
+        neg_rows = negated.bool()
+        seq[rows[neg_rows], start[neg_rows]] = not_id
+        very_rows = very.bool()
+        seq[rows[very_rows], start[very_rows] + 1] = very_id
+        is_positive = (opinion < n_pos).long()
+        return _one_hot(seq, self.input_size), is_positive ^ negated
+
+    def baseline(self, seq_len):
+        return LN2
+
+    def words(self, x) -> list[str]:
+        """The words of one sequence x [T, input_size]."""
+        return [self.vocab[int(k)] for k in np.asarray(x).argmax(-1)]
+
+
+TASKS: dict[str, Task] = {t.name: t for t in (AddingProblem(), CopyTask(), BinaryAddition(), TemporalOrder(),
+                                                Parity(), Sentiment())}
+
+
+def get_task(task) -> Task:
+    """A Task, given one or its name."""
+    if isinstance(task, Task):
+        return task
+    if isinstance(task, str) and task in TASKS:
+        return TASKS[task]
+    raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
