@@ -25,10 +25,8 @@ with c1:
 with c2:
     T = ui.knob("seq_len", st, limits=T_LIMITS)
 
-traces = {
-    plots.CELL_LABELS[cell]: ui.cached_trace(cell=cell, recurrent_gain=gain, seq_len=T, **HERO)
-    for cell in ("rnn", "lstm", "gru")
-}
+traces = {plots.CELL_LABELS[c]: tr
+          for c, tr in ui.cached_traces(("rnn", "lstm", "gru"), recurrent_gain=gain, seq_len=T, **HERO).items()}
 fig = plots.gradient_vs_lag(traces, scale=ctx.scale, height=520,
                             title=f"How much of the loss at the last step reaches each earlier step "
                                   f"(recurrent gain {gain:g})")

@@ -36,7 +36,7 @@ with ui.controls():
 common = dict(activation=activation, init=init, hidden_size=H, recurrent_gain=gain, input_gain=input_gain,
               forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind, loss=loss)
 cells = ("rnn", "lstm", "gru")
-traces = {plots.CELL_LABELS[c]: ui.cached_trace(cell=c, **common) for c in cells}
+traces = {plots.CELL_LABELS[c]: tr for c, tr in ui.cached_traces(cells, **common).items()}
 
 # ---- what happened, in numbers
 cols = st.columns(4)

@@ -95,34 +95,52 @@ def step(cell: str, activation: str, weights: dict, x, h, c=None):
     raise ValueError(f"unknown cell {cell!r}")
 
 
+def _sigmoid_(a, out):
+    """out = sigmoid(a), in place (no temporaries); exp overflow for a << 0 correctly gives 0."""
+    np.negative(a, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    np.reciprocal(out, out=out)
+    return out
+
+
 def evaluate(cell: str, activation: str, weights: dict, x, h_prev, c_prev=None, c=None):
     """Pre-activations and gates of every step at once, given the states.
 
-    x [T, I], h_prev [T, H] (the state before each step), c_prev / c [T, H] for LSTM.
-    All gate pre-activations are one matmul [T, I+H] @ [I+H, G*H]. Returns
-    (pre, gates): dicts of [T, H] arrays. `pre` holds each gate's pre-activation
+    x [T, I], h_prev [T, H] (the state before each step). For RNN and LSTM all gate
+    pre-activations are one matmul [T, I+H] @ [I+H, G*H]. Returns (pre, gates): dicts of
+    [T, H] arrays (views into one [T, G*H] block). `pre` holds each gate's pre-activation
     (RNN: "a"; GRU also "hn" = W_hn h + b_hn, the term the reset gate multiplies).
     """
     H = h_prev.shape[1]
-    gi = x @ weights["weight_ih"].T + weights["bias_ih"]
-    gh = h_prev @ weights["weight_hh"].T + weights["bias_hh"]
-    if cell == "rnn":
-        a = gi + gh
-        return {"a": a}, {}
-    if cell == "lstm":
-        s = gi + gh
-        pre = {name: s[:, k * H:(k + 1) * H] for k, name in enumerate(GATES["lstm"])}
-        gates = {name: (np.tanh(p) if name == "candidate" else sigmoid(p)) for name, p in pre.items()}
-        return pre, gates
+    if cell in ("rnn", "lstm"):
+        xh = np.concatenate([x, h_prev], axis=1)
+        w = np.concatenate([weights["weight_ih"], weights["weight_hh"]], axis=1)
+        S = xh @ w.T
+        S += weights["bias_ih"] + weights["bias_hh"]
+        if cell == "rnn":
+            return {"a": S}, {}
+        G = np.empty_like(S)
+        _sigmoid_(S[:, :2 * H], G[:, :2 * H])
+        np.tanh(S[:, 2 * H:3 * H], out=G[:, 2 * H:3 * H])
+        _sigmoid_(S[:, 3 * H:], G[:, 3 * H:])
+        names = GATES["lstm"]
+        pre = {name: S[:, k * H:(k + 1) * H] for k, name in enumerate(names)}
+        return pre, {name: G[:, k * H:(k + 1) * H] for k, name in enumerate(names)}
     if cell == "gru":
-        pre = {
-            "reset": gi[:, :H] + gh[:, :H],
-            "update": gi[:, H:2 * H] + gh[:, H:2 * H],
-            "hn": gh[:, 2 * H:],
-        }
-        r = sigmoid(pre["reset"])
-        z = sigmoid(pre["update"])
-        pre["candidate"] = gi[:, 2 * H:] + r * pre["hn"]
-        n = np.tanh(pre["candidate"])
-        return pre, {"reset": r, "update": z, "candidate": n}
+        gi = x @ weights["weight_ih"].T
+        gi += weights["bias_ih"]
+        gh = h_prev @ weights["weight_hh"].T
+        gh += weights["bias_hh"]
+        rz = gi[:, :2 * H]
+        rz += gh[:, :2 * H]  # reset and update pre-activations, in place
+        gates_rz = _sigmoid_(rz, np.empty_like(rz))
+        r = gates_rz[:, :H]
+        hn = gh[:, 2 * H:]
+        cand = gi[:, 2 * H:]
+        cand += r * hn
+        n = np.tanh(cand)
+        pre = {"reset": rz[:, :H], "update": rz[:, H:], "hn": hn, "candidate": cand}
+        return pre, {"reset": r, "update": gates_rz[:, H:], "candidate": n}
     raise ValueError(f"unknown cell {cell!r}")

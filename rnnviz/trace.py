@@ -36,13 +36,17 @@ import numpy as np
 import torch
 
 from . import _kernels, dynamics
-from .cells import GATES, activation_derivative, evaluate
+from .cells import GATES, NUM_BLOCKS, activation_derivative, evaluate
 from .model import PARAM_NAMES, RecurrentModel, from_torch
 
 LOG10_2 = math.log10(2.0)
 LOG10_F32_MAX = math.log10(float(np.finfo(np.float32).max))  # 38.53
 LOSSES = ("last", "all")
 _ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
+# Above this many multiply-adds (T x G*H x (I+H)) the vectorised gate evaluation and the
+# Jacobian factors use float32 (relative error ~1e-7 per factor; the sweeps still accumulate
+# in float64). Below it everything is float64, so the closed-form oracles hold to ~1e-12.
+EVAL_FLOAT32_ABOVE = 5e7
 
 
 @dataclass(eq=False)
@@ -278,14 +282,20 @@ def trace(model, x, loss: str = "last", h0=None) -> Trace:
             gi = x64 @ w64["weight_ih"].T + (w64["bias_ih"] + w64["bias_hh"])
             hidden64 = np.empty((T, H))
             _kernels.rnn_forward(gi, np.ascontiguousarray(w64["weight_hh"].T), h0_64, _ACT_CODE[act], hidden64)
-        h_prev = np.vstack([h0_64[None], hidden64[:-1]])
-        pre, gates = evaluate(cell, act, w64, x32.astype(np.float64), h_prev)
+        work = T * NUM_BLOCKS[cell] * H * (I + H)
+        dt = np.float32 if work > EVAL_FLOAT32_ABOVE else np.float64
+        h_prev = np.vstack([h0_64[None], hidden64[:-1]]).astype(dt, copy=False)
+        w_eval = w64 if dt == np.float64 else {n: w.astype(dt) for n, w in w64.items()}
+        pre, gates = evaluate(cell, act, w_eval, x32.astype(dt), h_prev)
         c64 = c_prev = None
         if cell == "lstm":
             c64 = np.empty((T, H))
-            _kernels.lstm_cell_states(gates["forget"], gates["input"] * gates["candidate"], c0_64, c64)
-            c_prev = np.vstack([c0_64[None], c64[:-1]])
-        ctx = _factors(cell, act, pre, gates, hidden64, h_prev, c64, c_prev)
+            _kernels.lstm_cell_states(np.ascontiguousarray(gates["forget"], dtype=np.float64),
+                                      np.ascontiguousarray(gates["input"] * gates["candidate"], dtype=np.float64),
+                                      c0_64, c64)
+            c_prev = np.vstack([c0_64[None], c64[:-1]]).astype(dt, copy=False)
+        ctx = _factors(cell, act, pre, gates, hidden64.astype(dt, copy=False), h_prev,
+                       None if c64 is None else c64.astype(dt, copy=False), c_prev)
         ctx.update(cell=cell, act=act, T=T, H=H, weights=w64, W=np.ascontiguousarray(w64["weight_hh"]))
         log10_gh, log10_g, log10_gc = _grad_sweep(ctx, loss)
 
@@ -465,14 +475,33 @@ def _step_jacobian_norms(ctx: dict, k0: int) -> np.ndarray:
         return np.log10(out)
 
 
+def trace_all(models: dict, x, loss: str = "last") -> dict:
+    """trace() of several models on the same input, in parallel threads (the compiled loops,
+    torch's kernels and large numpy operations release the GIL). {label: model} -> {label: Trace}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if len(models) < 2:
+        return {label: trace(m, x, loss=loss) for label, m in models.items()}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {label: pool.submit(trace, m, x, loss) for label, m in models.items()}
+        return {label: f.result() for label, f in futures.items()}
+
+
 def warm_up() -> None:
     """Compile (or load from the on-disk cache) every compiled loop, with tiny inputs."""
+    global EVAL_FLOAT32_ABOVE
     from .model import build_model
     from .spec import ModelSpec
 
-    for cell, act in (("rnn", "tanh"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")):
-        for H in (2, 40):  # float64 and float32 Jacobian sweeps
-            model = build_model(ModelSpec(cell=cell, activation=act, hidden_size=H))
-            for loss in LOSSES:
-                tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss)
-            _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm
+    saved = EVAL_FLOAT32_ABOVE
+    try:
+        for threshold in (saved, -1):  # float64 and float32 gate factors
+            EVAL_FLOAT32_ABOVE = threshold
+            for cell, act in (("rnn", "tanh"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")):
+                for H in (2, 40):  # float64 and float32 Jacobian sweeps
+                    model = build_model(ModelSpec(cell=cell, activation=act, hidden_size=H))
+                    for loss in LOSSES:
+                        tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss)
+                    _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm
+    finally:
+        EVAL_FLOAT32_ABOVE = saved

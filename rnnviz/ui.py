@@ -25,7 +25,7 @@ import streamlit as st
 from . import inputs as inputs_mod
 from .model import build_model
 from .spec import KNOBS, ModelSpec
-from .trace import Trace, trace
+from .trace import Trace, trace, trace_all
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -341,6 +341,20 @@ def cached_trace(cell: str, activation: str, init: str, hidden_size: int, recurr
                      recurrent_gain=recurrent_gain, input_gain=input_gain, forget_bias=forget_bias, seed=seed)
     x = inputs_mod.make(input_kind, seq_len, size, seed=seed, text=text)
     return trace(build_model(spec), x, loss=loss)
+
+
+@st.cache_resource(max_entries=16, ttl=1800, show_spinner=False)
+def cached_traces(cells: tuple, activation: str, init: str, hidden_size: int, recurrent_gain: float,
+                  input_gain: float, forget_bias: float, seed: int, seq_len: int, input_kind: str, loss: str,
+                  input_size: int = 1, text: str = inputs_mod.DEFAULT_TEXT) -> dict:
+    """Traces of several cells on the same input and seed, computed in parallel. {cell: Trace}."""
+    size = inputs_mod.input_size_for(input_kind, input_size, text)
+    x = inputs_mod.make(input_kind, seq_len, size, seed=seed, text=text)
+    models = {cell: build_model(ModelSpec(cell=cell, input_size=size, hidden_size=hidden_size,
+                                          activation=activation, init=init, recurrent_gain=recurrent_gain,
+                                          input_gain=input_gain, forget_bias=forget_bias, seed=seed))
+              for cell in cells}
+    return trace_all(models, x, loss=loss)
 
 
 def jacobian_lag_limit(cell: str, H: int, T: int) -> int:
