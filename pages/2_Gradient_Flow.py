@@ -38,8 +38,15 @@ common = dict(activation=activation, init=init, hidden_size=H, recurrent_gain=ga
 cells = ("rnn", "lstm", "gru")
 traces = {plots.CELL_LABELS[c]: tr for c, tr in ui.cached_traces(cells, **common).items()}
 
-# ---- what happened, in numbers
-cols = st.columns(4)
+# The main figure first: it is what a slider change is for, so it is computed and sent before the rest.
+metrics_box = st.container()
+loss_text = "the last step" if loss == "last" else "every step"
+ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction,
+                               title=f"‖∂L/∂h_k‖ against steps back (loss on {loss_text}; ◆ memory horizon)"),
+         key="grad")
+
+# ---- what happened, in numbers (shown above the figure)
+cols = metrics_box.columns(4)
 for col, (label, tr) in zip(cols, traces.items()):
     h = tr.memory_horizon(fraction)
     col.metric(f"{label} memory horizon", f"{h} steps" if h is not None else f"≥ {T - 1} steps",
@@ -53,35 +60,23 @@ cols[3].metric("RNN σ_max(W_hh) against 1/γ",
 
 for label, tr in traces.items():
     if tr.forward_overflow_step is not None:
-        st.error(f"**{label} exploded:** its hidden state left float32's range at step "
+        metrics_box.error(f"**{label} exploded:** its hidden state left float32's range at step "
                  f"{tr.forward_overflow_step}. From there on the states are inf / NaN (shown as gaps).",
                  icon=":material/warning:")
     k = tr.backward_overflow_step
     if k is not None:
-        st.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at step {k} "
+        metrics_box.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at step {k} "
                    f"(10^{tr.log10_grad_norm[k]:.0f} at step {int(np.nanargmax(tr.log10_grad_norm))} "
                    f"at most). torch's own float32 backward would return inf there; the figure shows the "
                    f"exact value.", icon=":material/warning:")
 
-loss_text = "the last step" if loss == "last" else "every step"
-ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction,
-                               title=f"‖∂L/∂h_k‖ against steps back (loss on {loss_text}; ◆ memory horizon)"),
-         key="grad")
 
 left, right = st.columns([3, 2])
 with left:
     limits = {label: ui.jacobian_lag_limit(tr.cell_type, H, T) for label, tr in traces.items()}
     jac = {label: tr.jacobian_norms(limits[label]) for label, tr in traces.items()}
 
-    class _View:  # the Jacobian figure reads .log10_jacobian_norm: hand it the (possibly partial) sweep
-        def __init__(self, tr, values):
-            self._tr, self.log10_jacobian_norm = tr, values
-
-        def __getattr__(self, name):
-            return getattr(self._tr, name)
-
-    views = {label: _View(tr, jac[label]) for label, tr in traces.items()}
-    ui.chart(plots.jacobian_vs_lag(views, scale=ctx.scale, height=430,
+    ui.chart(plots.jacobian_vs_lag(traces, values=jac, scale=ctx.scale, height=430,
                                    title="‖∂h_{T−1}/∂h_k‖₂ and the Pascanu bound (RNN, dashed)"), key="jac")
     short = [f"{label}: last {limits[label]} steps" for label in traces if limits[label] < T - 1]
     if short:
@@ -101,19 +96,9 @@ last = min(60, T - 1)
 norms = tr.step_jacobian_norms(last + 1)
 
 
-class _Chain:
-    def __init__(self, tr):
-        self._tr = tr
-        self.log10_step_jacobian_norm = norms
-        self.log10_jacobian_norm = jac[pick or "RNN"]
-
-    def __getattr__(self, name):
-        return getattr(self._tr, name)
-
-
-ui.chart(plots.jacobian_chain(_Chain(tr), last=last, scale=ctx.scale, height=540,
-                              title=f"{pick or 'RNN'}: the Jacobian of each of the last {last} steps, and their "
-                                    "product"), key="chain")
+ui.chart(plots.jacobian_chain(tr, last=last, step_norms=norms, product=jac[pick or "RNN"], scale=ctx.scale,
+                              height=540, title=f"{pick or 'RNN'}: the Jacobian of each of the last {last} steps, "
+                                                "and their product"), key="chain")
 state = "(h, c)" if tr.cell_type == "lstm" else "h"
 st.caption(f"Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange bars (above 1) stretch, blue bars shrink. "
            "Bottom: multiplying them from the last step backwards (dashed) bounds the true norm of the product "

@@ -191,15 +191,18 @@ def _add_float32_limits(fig: go.Figure, lo: float, hi: float, scale: float):
                           annotation_font=dict(size=int(12 * scale), color="#666"))
 
 
-def jacobian_vs_lag(traces: dict, *, bound: bool = True, title: str | None = None, scale: float = 1.0,
-                    height: int = 420, legend_below: bool = True) -> go.Figure:
-    """||dh_{T-1}/dh_k||_2 against steps back, with the Pascanu bound (gamma sigma_max)^(T-1-k) dashed."""
+def jacobian_vs_lag(traces: dict, *, values: dict | None = None, bound: bool = True, title: str | None = None,
+                    scale: float = 1.0, height: int = 420, legend_below: bool = True) -> go.Figure:
+    """||dh_{T-1}/dh_k||_2 against steps back, with the Pascanu bound (gamma sigma_max)^(T-1-k) dashed.
+
+    `values` may give each label's log10 norms (e.g. a sweep limited to recent lags, NaN beyond);
+    by default the traces' full `log10_jacobian_norm` is used."""
     fig = go.Figure()
     arrays, bounds = [], []
     for label, tr in traces.items():
         color = CELL_COLORS.get(tr.cell_type, "#555")
         lag = lag_axis(tr.T)
-        y = tr.log10_jacobian_norm
+        y = tr.log10_jacobian_norm if values is None else values[label]
         arrays.append(y)
         fig.add_trace(go.Scatter(x=lag, y=y, name=f"{label}  ‖∂h_T/∂h_k‖₂", mode="lines",
                                  line=dict(color=color, width=3 * scale),
@@ -218,17 +221,19 @@ def jacobian_vs_lag(traces: dict, *, bound: bool = True, title: str | None = Non
     return style(fig, height=height, scale=scale, title=title, legend_below=legend_below)
 
 
-def jacobian_chain(tr, *, last: int = 60, title: str | None = None, scale: float = 1.0,
-                   height: int = 520) -> go.Figure:
+def jacobian_chain(tr, *, last: int = 60, step_norms: np.ndarray | None = None, product: np.ndarray | None = None,
+                   title: str | None = None, scale: float = 1.0, height: int = 520) -> go.Figure:
     """The gradient is a product of T factors. Top: each step's ||ds_k/ds_{k-1}||_2 for the last
     `last` steps (above 1 stretches, below 1 shrinks). Bottom: their running product from the
-    end (an upper bound) against the true norm of the product ||dh_{T-1}/dh_k||_2."""
+    end (an upper bound) against the true norm of the product ||dh_{T-1}/dh_k||_2.
+    `step_norms` / `product` (log10, [T]) may be given when only recent steps were computed."""
     from plotly.subplots import make_subplots
 
     T = tr.T
     k0 = max(1, T - last)
     steps = np.arange(k0, T)
-    logs = tr.log10_step_jacobian_norm
+    logs = tr.log10_step_jacobian_norm if step_norms is None else step_norms
+    true = tr.log10_jacobian_norm if product is None else product
     factors = np.power(10.0, logs[k0:T])
     color = CELL_COLORS.get(tr.cell_type, "#555")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.42, 0.58])
@@ -240,10 +245,10 @@ def jacobian_chain(tr, *, last: int = 60, title: str | None = None, scale: float
     ks = np.arange(k0 - 1, T)
     fig.add_trace(go.Scatter(x=ks, y=running[k0 - 1:T], mode="lines", name="product of the factors (a bound)",
                              line=dict(color=BOUND_COLOR, width=3 * scale, dash="dash")), row=2, col=1)
-    fig.add_trace(go.Scatter(x=ks, y=tr.log10_jacobian_norm[k0 - 1:T], mode="lines",
+    fig.add_trace(go.Scatter(x=ks, y=true[k0 - 1:T], mode="lines",
                              name="norm of the product ‖∂h_T/∂h_k‖₂", line=dict(color=color, width=3 * scale)),
                   row=2, col=1)
-    vals = np.concatenate([running[k0 - 1:T], tr.log10_jacobian_norm[k0 - 1:T]])
+    vals = np.concatenate([running[k0 - 1:T], true[k0 - 1:T]])
     lo, hi = _finite_range([vals], pad=0.2)
     _set_log_y(fig, lo, hi, "product (log)", row=2, col=1)
     fig.update_yaxes(title_text="factor", rangemode="tozero", row=1, col=1)
