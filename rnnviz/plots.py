@@ -113,6 +113,35 @@ def _set_log_y(fig: go.Figure, lo: float, hi: float, title: str, row=None, col=N
         fig.update_yaxes(**kw, row=row, col=col)
 
 
+MAX_LINE_POINTS = 2000  # about two points per pixel of a wide chart
+
+
+def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_LINE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Thin a long line for drawing without hiding anything: per bucket keep the smallest and the
+    largest value (in time order), so every spike and dip stays visible. Short lines pass through."""
+    n = len(y)
+    if n <= max_points:
+        return x, y
+    buckets = max_points // 2
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    keep = []
+    yy = np.where(np.isfinite(y), y, np.nan)
+    for a, b in zip(edges[:-1], edges[1:]):
+        seg = yy[a:b]
+        if np.all(np.isnan(seg)):
+            keep.append(a)
+            continue
+        i, j = a + int(np.nanargmin(seg)), a + int(np.nanargmax(seg))
+        keep.extend(sorted({i, j}))
+    idx = np.array(keep)
+    return x[idx], y[idx]
+
+
+def _xy(x, y) -> dict:
+    x, y = decimate(x, y)
+    return {"x": x, "y": y}
+
+
 def lag_axis(T: int) -> np.ndarray:
     """Steps back from the last step for entries k = 0..T-1: T-1-k."""
     return np.arange(T - 1, -1, -1)
@@ -135,13 +164,13 @@ def gradient_vs_lag(traces: dict, *, cell_path: bool = True, title: str | None =
         lag = lag_axis(tr.T)
         y = tr.log10_grad_norm
         arrays.append(y)
-        fig.add_trace(go.Scatter(x=lag, y=y, name=f"{label}  ‖∂L/∂h‖", mode="lines",
+        fig.add_trace(go.Scatter(**_xy(lag, y), name=f"{label}  ‖∂L/∂h‖", mode="lines",
                                  line=dict(color=color, width=3 * scale),
                                  hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label + "</extra>"))
         if cell_path and tr.log10_cell_grad_norm is not None:
             yc = tr.log10_cell_grad_norm
             arrays.append(yc)
-            fig.add_trace(go.Scatter(x=lag, y=yc, name=f"{label}  ‖∂L/∂c‖ (cell path)", mode="lines",
+            fig.add_trace(go.Scatter(**_xy(lag, yc), name=f"{label}  ‖∂L/∂c‖ (cell path)", mode="lines",
                                      line=dict(color=color, width=2.5 * scale, dash="dash"),
                                      hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label +
                                      " cell</extra>"))
@@ -204,13 +233,13 @@ def jacobian_vs_lag(traces: dict, *, values: dict | None = None, bound: bool = T
         lag = lag_axis(tr.T)
         y = tr.log10_jacobian_norm if values is None else values[label]
         arrays.append(y)
-        fig.add_trace(go.Scatter(x=lag, y=y, name=f"{label}  ‖∂h_T/∂h_k‖₂", mode="lines",
+        fig.add_trace(go.Scatter(**_xy(lag, y), name=f"{label}  ‖∂h_T/∂h_k‖₂", mode="lines",
                                  line=dict(color=color, width=3 * scale),
                                  hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label + "</extra>"))
         b = tr.log10_pascanu_bound
         if bound and b is not None:
             bounds.append(b)
-            fig.add_trace(go.Scatter(x=lag, y=b, mode="lines",
+            fig.add_trace(go.Scatter(x=lag[[0, -1]], y=b[[0, -1]], mode="lines",  # a straight line
                                      name=f"{label}  bound (γ·σ_max)^(T−1−k), γσ = {tr.gamma * tr.sigma_max:.3g}",
                                      line=dict(color=BOUND_COLOR, width=2 * scale, dash="dash"),
                                      hovertemplate="%{x} steps back<br>bound log10 = %{y:.2f}<extra></extra>"))

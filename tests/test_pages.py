@@ -73,7 +73,7 @@ def test_gradient_flow_defaults_show_engine_numbers_and_metrics():
     assert {"grad", "jac", "eig", "chain"} <= set(figs)
     rnn = engine_trace("rnn")
     np.testing.assert_allclose(rnn_curve(at, "grad"), rnn.log10_grad_norm, rtol=1e-12)
-    np.testing.assert_allclose(decode(trace_named(figs["jac"], "RNN  bound")["y"]), rnn.log10_pascanu_bound)
+    np.testing.assert_allclose(decode(trace_named(figs["jac"], "RNN  bound")["y"]), rnn.log10_pascanu_bound[[0, -1]])
     page_text = texts(at)
     h = rnn.memory_horizon(1e-3)
     assert f"RNN memory horizon: {h} steps" in page_text
@@ -96,10 +96,16 @@ def test_gradient_flow_edge_values(query):
                                                                                           "seed") else v)
             for k, v in query.items()}
     T = over.get("seq_len", 200)
-    y = rnn_curve(at, "grad")
-    assert y.shape == (T,)
+    fig = trace_named(figures(at)["grad"], "RNN")
+    x, y = decode(fig["x"]).astype(int), decode(fig["y"])
     want = engine_trace("rnn", **over).log10_grad_norm
-    np.testing.assert_allclose(y[np.isfinite(want)], want[np.isfinite(want)], rtol=1e-12)
+    k = T - 1 - x  # the figure's x is steps back
+    if T <= 2000:
+        assert len(y) == T
+    else:  # thinned for drawing: real points only, and the extremes kept
+        assert len(y) <= 2000 and np.nanmax(y) == np.nanmax(want) and np.nanmin(y) == np.nanmin(want)
+    ok = np.isfinite(want[k])
+    np.testing.assert_allclose(y[ok], want[k][ok], rtol=1e-12)
 
 
 def test_gradient_flow_explosion_is_announced_not_a_crash():

@@ -47,11 +47,28 @@ def test_exploding_gradient_is_marked_not_blank():
     assert any(abs(s.y0 - plots.F32_MAX_LOG10) < 1e-9 for s in fig.layout.shapes)
 
 
+def test_long_lines_are_thinned_without_losing_extremes():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=10000).cumsum()
+    y[1234] = 500.0  # a spike
+    y[7000:7005] = np.nan  # a gap
+    x = np.arange(10000)
+    xs, ys = plots.decimate(x, y)
+    assert len(ys) <= plots.MAX_LINE_POINTS
+    np.testing.assert_array_equal(ys, y[xs])  # every point drawn is a real point, in time order
+    assert np.all(np.diff(xs) > 0)
+    assert np.nanmax(ys) == 500.0 and np.nanmin(ys) == np.nanmin(y)
+    short = np.arange(50.0)
+    assert plots.decimate(short, short)[1] is short
+
+
 def test_jacobian_figure_and_bound(traces):
     fig = plots.jacobian_vs_lag(traces)
     rnn = traces["RNN"]
     bound = next(d for d in fig.data if "bound" in d.name)
-    np.testing.assert_allclose(_arr(bound.y), rnn.log10_pascanu_bound)
+    # the bound (T-1-k) log10(gamma sigma_max) is a straight line through its two ends
+    np.testing.assert_allclose(_arr(bound.y), rnn.log10_pascanu_bound[[0, -1]])
+    np.testing.assert_allclose(_arr(bound.x), [rnn.T - 1, 0])
     line = next(d for d in fig.data if d.name.startswith("RNN") and "bound" not in d.name)
     np.testing.assert_array_equal(_arr(line.y), rnn.log10_jacobian_norm)
     assert sum("bound" in d.name for d in fig.data) == 1  # gated cells get no (invalid) bound
