@@ -28,6 +28,7 @@ from .spec import ModelSpec, to_query
 from .trace import Trace
 
 MAX_CSV_CELLS = 5_000_000   # beyond this a CSV is too large to be useful: use NPZ
+JACOBIAN_BUDGET = 1e11      # T * H^3 (LSTM: (2H)^3) above which exports leave out the Jacobian norms
 
 
 # =============================================================================== metadata
@@ -74,7 +75,16 @@ def _jsonable(key: str, value: Any) -> Any:
 
 
 # =============================================================================== arrays of a trace
-def trace_arrays(tr: Trace, jacobian: bool = True) -> dict[str, np.ndarray]:
+def include_jacobian(tr: Trace, jacobian: bool | None = None) -> bool:
+    """Whether an export holds the Jacobian norms: as asked, or (None) when already computed or cheap:
+    their sweep costs about T * H^3 operations, minutes for the largest traces."""
+    if jacobian is not None:
+        return bool(jacobian)
+    n = 2 * tr.hidden_size if tr.cell_type == "lstm" else tr.hidden_size
+    return "log10_jacobian_norm" in tr.__dict__ or tr.T * n ** 3 <= JACOBIAN_BUDGET
+
+
+def trace_arrays(tr: Trace, jacobian: bool | None = None) -> dict[str, np.ndarray]:
     """Every array of a trace by a plain name (what the NPZ holds and the CSV's columns come from).
 
     float32 [T, *]: inputs, hidden, cell (LSTM), gate_<name>, pre_<name>, log10_grad_hidden;
@@ -93,7 +103,7 @@ def trace_arrays(tr: Trace, jacobian: bool = True) -> dict[str, np.ndarray]:
     if tr.c0 is not None:
         out["c0"] = tr.c0
     scalars = {"grad_norm": tr.log10_grad_norm, "cell_grad_norm": tr.log10_cell_grad_norm}
-    if jacobian:
+    if include_jacobian(tr, jacobian):
         scalars["jacobian_norm"] = tr.log10_jacobian_norm
         scalars["step_jacobian_norm"] = tr.log10_step_jacobian_norm
         scalars["pascanu_bound"] = tr.log10_pascanu_bound
@@ -112,14 +122,17 @@ def _pow10(log10_values) -> np.ndarray:
         return np.power(10.0, np.asarray(log10_values, dtype=np.float64))
 
 
-def trace_to_npz(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, jacobian: bool = True,
+def trace_to_npz(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, jacobian: bool | None = None,
                  **settings) -> bytes:
     """The trace's arrays (see `trace_arrays`) and its metadata, as a compressed .npz file.
 
     Read it with `np.load(f)` (no pickle needed): `json.loads(str(f["meta_json"]))` is the metadata.
+    `jacobian`: include the Jacobian norms (None: when computed already or cheap, see `include_jacobian`).
     """
     arrays = trace_arrays(tr, jacobian)
-    arrays["meta_json"] = np.array(json.dumps(trace_metadata(tr, spec_or_meta, **settings), sort_keys=True))
+    meta = trace_metadata(tr, spec_or_meta, **settings)
+    meta["jacobian_norms"] = "jacobian_norm" in arrays
+    arrays["meta_json"] = np.array(json.dumps(meta, sort_keys=True))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     return buf.getvalue()
@@ -141,7 +154,7 @@ _STEP_COLUMNS = (("grad_norm", "||dL/dh_t||, the total gradient through time (in
                  ("log10_pascanu_bound", "its log10"))
 
 
-def trace_columns(tr: Trace, jacobian: bool = True) -> tuple[list[str], list[np.ndarray], list[str]]:
+def trace_columns(tr: Trace, jacobian: bool | None = None) -> tuple[list[str], list[np.ndarray], list[str]]:
     """(names, 1-D columns, legend lines) of the CSV export: one entry per time step each."""
     arrays = trace_arrays(tr, jacobian)
     names, cols, legend = ["t", "steps_back"], [np.arange(tr.T), tr.T - 1 - np.arange(tr.T)], [
@@ -162,20 +175,22 @@ def trace_columns(tr: Trace, jacobian: bool = True) -> tuple[list[str], list[np.
     return names, cols, legend
 
 
-def trace_to_csv(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, jacobian: bool = True,
+def trace_to_csv(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, jacobian: bool | None = None,
                  max_cells: int = MAX_CSV_CELLS, **settings) -> bytes:
     """One row per time step, clearly named columns (x_j, h_j, c_j, gate_<name>_j, grad_norm, ...).
 
     The metadata comes first as comment lines "# key: value" (values in JSON), then a legend
     "# - column: meaning", then the header row. Numbers are written exactly: float32 columns as
     the shortest text that reads back as the same float32, float64 columns likewise.
-    `numpy.loadtxt(f, delimiter=",", skiprows=<comment lines + 1>)` reads it back.
+    `numpy.loadtxt(f, delimiter=",", skiprows=<comment lines + 1>)` reads it back. `jacobian` as in
+    `trace_to_npz`; at most `max_cells` numbers (else ValueError: use NPZ).
     """
     names, cols, legend = trace_columns(tr, jacobian)
     if tr.T * len(names) > max_cells:
         raise ValueError(f"A CSV of this trace would have {tr.T} rows x {len(names)} columns; the limit is "
                          f"{max_cells} cells. Export NPZ instead, or shorten the sequence.")
     meta = trace_metadata(tr, spec_or_meta, **settings)
+    meta["jacobian_norms"] = "jacobian_norm" in names
     lines = ["# rnnviz trace"] + [f"# {k}: {json.dumps(v)}" for k, v in meta.items()]
     lines += [f"# - {line}" for line in legend]
     lines.append(",".join(names))

@@ -109,10 +109,10 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
     G = 1, 3, 4 rows per unit means RNN, GRU, LSTM. A plain RNN's state_dict does not say its
     nonlinearity: tanh is assumed (and said in `notes`) unless `activation` is given.
     """
-    data = _check_bytes(data, max_bytes, "model file")
-    obj = _torch_load(data)
     if activation is not None and activation not in ACTIVATIONS:
         raise UploadError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+    data = _check_bytes(data, max_bytes, "model file")
+    obj = _torch_load(data)
     notes: list[str] = []
     meta: dict = {}
     extra: dict = {}
@@ -128,6 +128,11 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
             raise UploadError(
                 f"The file holds a {_describe(obj)}, not a state_dict (a dictionary of named tensors). "
                 f"Save the module's weights with {_SAVE_HINT}.")
+        if not _has_layer(obj):  # a training checkpoint: {"epoch": ..., "model_state_dict": {...}, ...}
+            nested = [k for k, v in obj.items() if isinstance(v, Mapping) and _has_layer(v)]
+            if len(nested) == 1:
+                obj = obj[nested[0]]
+                notes.append(f"Read the weights from the file's entry {nested[0]!r}.")
         state, source, ignored = _find_layer(obj, prefix)
         if ignored:
             shown = ", ".join(ignored[:6]) + (f" and {len(ignored) - 6} more" if len(ignored) > 6 else "")
@@ -142,9 +147,10 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
         notes.append("A state_dict does not record an RNN's nonlinearity: assuming tanh "
                      "(choose relu if the module was built with nonlinearity='relu').")
     if saved_cell is not None and saved_cell != cell:
-        raise UploadError(f"The checkpoint says it is an {CELL_NAMES[saved_cell]} but its weights have the shapes "
-                          f"of an {CELL_NAMES[cell]}: the file is damaged.")
-    model = RecurrentModel(cell, I, H, activation or "tanh", spec=_spec_or_none(spec, notes))
+        raise UploadError(f"The checkpoint says it is {_a(saved_cell)} but its weights have the shapes of "
+                          f"{_a(cell)}: the file is damaged.")
+    model = RecurrentModel(cell, I, H, activation or "tanh")
+    model.spec = _spec_or_none(spec, model, notes)
     with torch.no_grad():
         for name in PARAM_NAMES:
             value = tensors.get(name)
@@ -259,19 +265,39 @@ def _read_checkpoint(obj: Mapping):
     return layer, cell, act, spec, dict(meta), {k: v.to(torch.float32) for k, v in extra.items()}
 
 
-def _spec_or_none(spec: Mapping | None, notes: list) -> ModelSpec | None:
+def _spec_or_none(spec: Mapping | None, model: RecurrentModel, notes: list) -> ModelSpec | None:
+    """The checkpoint's ModelSpec, if it is valid and describes these weights' shapes."""
     if not spec:
         return None
     try:
-        return ModelSpec(**spec)
+        spec = ModelSpec(**spec)
     except (TypeError, ValueError) as exc:
         notes.append(f"The checkpoint's settings could not be read ({exc}); the weights are used as they are.")
         return None
+    said = (spec.cell, spec.input_size, spec.hidden_size)
+    if said != (model.cell, model.input_size, model.hidden_size):
+        notes.append(f"The checkpoint's settings (cell {said[0]}, input size {said[1]}, hidden size {said[2]}) do "
+                     f"not match its weights; the weights are used as they are.")
+        return None
+    return spec
+
+
+def _a(cell: str) -> str:
+    return ("a " if cell == "gru" else "an ") + CELL_NAMES[cell]
 
 
 # Names a recurrent layer's tensors may have, after the layer's prefix.
 _TORCH_NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
 _OWN_NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)$")
+
+
+def _is_layer_key(key) -> bool:
+    tail = key.rpartition(".")[2] if isinstance(key, str) else ""
+    return bool(_TORCH_NAME.match(tail) or _OWN_NAME.match(tail))
+
+
+def _has_layer(state: Mapping) -> bool:
+    return any(_is_layer_key(k) for k in state)
 
 
 def _find_layer(state: Mapping, prefix: str | None):
@@ -283,8 +309,8 @@ def _find_layer(state: Mapping, prefix: str | None):
         raise UploadError("The state_dict is empty: it holds no tensors.")
     layers: dict[str, list[str]] = {}
     for key in keys:
-        head, _, tail = key.rpartition(".")
-        if _TORCH_NAME.match(tail) or _OWN_NAME.match(tail):
+        if _is_layer_key(key):
+            head = key.rpartition(".")[0]
             layers.setdefault(head + "." if head else "", []).append(key)
     if prefix is not None:
         prefix = prefix if prefix == "" or prefix.endswith(".") else prefix + "."
@@ -387,7 +413,7 @@ def _infer_shapes(t: dict, max_hidden: int, max_input: int) -> tuple[str, int, i
         raise UploadError(f"weight_ih has shape {_shape(w_ih)}: the input size is 0.")
     if w_ih.shape[0] != rows:
         raise UploadError(f"Shape mismatch: weight_ih has shape {_shape(w_ih)} but weight_hh has {_shape(w_hh)}; "
-                          f"both must have {rows} rows ({ROWS_PER_CELL[cell]} for an {CELL_NAMES[cell]} with H = {H}).")
+                          f"both must have {rows} rows ({ROWS_PER_CELL[cell]} for {_a(cell)} with H = {H}).")
     for name in ("bias_ih", "bias_hh"):
         if name in t and tuple(t[name].shape) != (rows,):
             raise UploadError(f"Shape mismatch: {name} has shape {_shape(t[name])} but weight_hh has "
@@ -557,7 +583,8 @@ def check_compatible(model: RecurrentModel, x) -> np.ndarray:
     if arr.ndim == 1 and model.input_size == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise UploadError(f"The input must be a table of time steps x features; got an array of shape {list(arr.shape)}.")
+        raise UploadError(f"The input must be a table of time steps x features; got an array of shape "
+                          f"{list(arr.shape)}.")
     features = arr.shape[1]
     if features != model.input_size:
         raise UploadError(

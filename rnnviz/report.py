@@ -80,7 +80,7 @@ def preset_sections(preset: Preset | str, scale: float = 1.0) -> list[Section]:
                                 [f"{label}: {_reach(tr)}" for label, tr in variants.items()]))
 
     fig = plots.jacobian_vs_lag(cells, scale=scale,
-                                title="‖∂h_T/∂h_k‖₂: the product of the step Jacobians, with the Pascanu bound")
+                                title="‖∂h_T/∂h_k‖₂: the product of step Jacobians, with the Pascanu bound")
     rnn = cells["RNN"]
     bound = rnn.gamma * rnn.sigma_max
     sections.append(Section(
@@ -168,8 +168,8 @@ def build_report(preset: Preset | str, scale: float = 1.0) -> str:
     sections = preset_sections(preset, scale=scale)
     esc = html.escape
     values = preset.values()
-    rows = "".join(f"<tr><th>{esc(KNOBS[k].label)}</th><td>{esc(KNOBS[k].label_of(v) if KNOBS[k].kind == 'choice' else format_value(v))}</td></tr>"
-                   for k, v in values.items())
+    shown = {k: KNOBS[k].label_of(v) if KNOBS[k].kind == "choice" else format_value(v) for k, v in values.items()}
+    rows = "".join(f"<tr><th>{esc(KNOBS[k].label)}</th><td>{esc(v)}</td></tr>" for k, v in shown.items())
     query = "&".join(f"{k}={v}" for k, v in preset.query().items())
     page = Path(preset.page).stem.split("_", 1)[-1]
     parts = [

@@ -33,7 +33,7 @@ def test_npz_round_trip_is_exact():
     assert "pascanu_bound" not in f  # LSTM: no bound
     meta = json.loads(str(f["meta_json"]))
     assert meta == {"format": "rnnviz.trace", "version": 1, **spec.to_dict(), "input_kind": "noise",
-                    "loss": "all", "seq_len": 30}
+                    "loss": "all", "seq_len": 30, "jacobian_norms": True}
     assert export.spec_from_metadata(meta) == spec
 
 
@@ -86,6 +86,18 @@ def test_csv_of_an_lstm_has_cell_and_gate_columns_and_keeps_inf():
     row0 = lines[1].split(",")
     assert row0[header.index("grad_norm")] == "inf"
     assert float(row0[header.index("log10_grad_norm")]) == big.log10_grad_norm[0] == pytest.approx(390, abs=1e-6)
+
+
+def test_costly_jacobian_norms_are_left_out_unless_asked_for(monkeypatch):
+    monkeypatch.setattr(export, "JACOBIAN_BUDGET", 1000)  # T * (2H)^3 = 10 * 64 is within, 20 * 64 is not
+    _, small = lstm_trace(T=10, H=2)
+    assert "jacobian_norm" in export.trace_arrays(small)
+    _, big = lstm_trace(T=20, H=2)
+    text = export.trace_to_csv(big).decode()
+    assert "jacobian_norm" not in text.splitlines()[-21] and "# jacobian_norms: false" in text
+    assert "log10_jacobian_norm" not in big.__dict__  # never computed
+    assert "jacobian_norm" in export.trace_arrays(big, jacobian=True)
+    assert "jacobian_norm" in export.trace_arrays(big)  # computed now: always included
 
 
 def test_export_limits_and_contradictions():

@@ -76,6 +76,26 @@ def test_recurrent_model_state_dict_and_a_layer_inside_a_larger_model():
     assert loaded.notes == ["Ignored 2 tensors that are not part of the recurrent layer: head.weight, head.bias."]
 
 
+def test_a_training_checkpoint_with_the_state_dict_inside():
+    module = torch.nn.GRU(2, 3)
+    optimizer = torch.optim.Adam(module.parameters())
+    module(torch.randn(4, 2))[0].sum().backward()
+    optimizer.step()
+    data = saved({"epoch": 7, "model_state_dict": module.state_dict(), "optimizer_state_dict": optimizer.state_dict()})
+    loaded = rio.load_model(data)
+    assert torch.equal(loaded.model.weight_ih, module.weight_ih_l0)
+    assert loaded.notes == ["Read the weights from the file's entry 'model_state_dict'."]
+
+
+def test_checkpoint_settings_that_do_not_match_the_weights_are_dropped():
+    model = build_model(ModelSpec(cell="lstm", hidden_size=3))
+    ckpt = torch.load(io.BytesIO(model_to_bytes(model)), weights_only=True)
+    loaded = rio.load_model(saved({**ckpt, "spec": {**ckpt["spec"], "hidden_size": 8}}))
+    assert loaded.model.spec is None and loaded.model.hidden_size == 3
+    assert loaded.notes == ["The checkpoint's settings (cell lstm, input size 1, hidden size 8) do not match its "
+                            "weights; the weights are used as they are."]
+
+
 def test_two_recurrent_layers_need_a_choice():
     class Seq(torch.nn.Module):
         def __init__(self):
@@ -100,7 +120,8 @@ def test_checkpoint_round_trip_gives_the_identical_trace(cell, activation):
     with torch.no_grad():  # as if trained: no longer what the spec builds
         model.weight_hh.mul_(1.1)
     readout = torch.randn(3, 5)
-    data = model_to_bytes(model, {"task": "adding", "steps": 400, "vocab": ["a", "b"]}, extra={"readout.weight": readout})
+    meta = {"task": "adding", "steps": 400, "vocab": ["a", "b"]}
+    data = model_to_bytes(model, meta, extra={"readout.weight": readout})
     loaded = rio.load_model(data)
     assert loaded.source == "an rnnviz checkpoint" and loaded.notes == []
     assert loaded.model.activation == activation and loaded.model.spec == spec
@@ -192,7 +213,8 @@ BAD_MODELS = [
     ("empty", lambda: b"", "The model file is empty (0 bytes)."),
     ("text", lambda: b"1,2,3\n4,5,6\n", "This is not a PyTorch file (it looks like text starting '1,2,3'). Save the "
                                          "module's weights with torch.save(module.state_dict(), 'model.pt')."),
-    ("random bytes", lambda: bytes(range(7, 200)), "This is not a PyTorch file (its first bytes are not a PyTorch header)."),
+    ("random bytes", lambda: bytes(range(7, 200)),
+     "This is not a PyTorch file (its first bytes are not a PyTorch header)."),
     ("whole module", lambda: saved(torch.nn.LSTM(2, 3)),
      "The file holds a whole pickled Python object (torch.nn.modules.rnn.LSTM), not just weights. For safety this app "
      "only loads weights (nothing in the file was run). Save the weights with torch.save(module.state_dict(), "
@@ -219,7 +241,8 @@ BAD_MODELS = [
     ("missing weight", lambda: saved({k: v for k, v in lstm_state().items() if k != "weight_hh_l0"}),
      "Missing key weight_hh_l0"),
     ("extra key", lambda: saved(lstm_state(foo=torch.zeros(1))),
-     "Unexpected key foo: a single-layer RNN / LSTM / GRU has only weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0."),
+     "Unexpected key foo: a single-layer RNN / LSTM / GRU has only weight_ih_l0, weight_hh_l0, bias_ih_l0, "
+     "bias_hh_l0."),
     ("weight_ih rows", lambda: saved(lstm_state(weight_ih_l0=torch.zeros(15, 3))),
      "Shape mismatch: weight_ih has shape [15, 3] but weight_hh has [20, 5]; both must have 20 rows (4H for an LSTM "
      "with H = 5)."),
@@ -266,7 +289,7 @@ def test_size_limits_for_model_files():
 def test_damaged_checkpoints():
     model = build_model(ModelSpec(cell="gru", hidden_size=3))
     ckpt = torch.load(io.BytesIO(model_to_bytes(model)), weights_only=True)
-    with pytest.raises(rio.UploadError, match="says it is an LSTM but its weights have the shapes of an GRU"):
+    with pytest.raises(rio.UploadError, match="says it is an LSTM but its weights have the shapes of a GRU"):
         rio.load_model(saved({**ckpt, "cell": "lstm"}))
     with pytest.raises(rio.UploadError, match="has version 99; this app reads version 1 and older"):
         rio.load_model(saved({**ckpt, "version": 99}))
@@ -307,7 +330,8 @@ BAD_CSV = [
     ("non-numeric no header", b"1,2\n3,4\n5,abc\n", {}, "Not a number at line 3, column 2: 'abc'."),
     ("ragged", b"a,b,c\n1,2,3\n4,5\n", {}, "Ragged rows: line 3 has 2 values but the header has 3."),
     ("ragged no header", b"1,2\n3,4,5\n", {}, "Ragged rows: line 2 has 3 values but the first row has 2."),
-    ("empty cell", b"a,b\n1,\n", {}, "Empty cell at line 2, column 2 (b): every time step needs a value for every feature."),
+    ("empty cell", b"a,b\n1,\n", {},
+     "Empty cell at line 2, column 2 (b): every time step needs a value for every feature."),
     ("nan", b"a,b\n1,2\nnan,3\n", {}, "NaN at line 3, column 1 (a): fill in or drop missing values before uploading."),
     ("NaN word", b"1,NaN\n", {}, "NaN at line 1, column 2"),
     ("inf", b"a\n1\ninf\n", {}, "Infinite or too large value at line 3, column 1 (a): 'inf'"),
