@@ -216,6 +216,9 @@ def _load_failure(data: bytes, exc: Exception) -> str:
                 f"{_SAVE_HINT}.")
     if data.startswith(b"PK\x03\x04"):
         return "The PyTorch checkpoint is damaged or incomplete (its zip archive cannot be read). Save it again."
+    if data.startswith(b"\x80"):
+        return ("The file looks like a PyTorch file in the old format (torch before 1.6) but it is damaged or "
+                "incomplete. Save it again.")
     return f"This is not a PyTorch file ({_sniff(data)}). Save the module's weights with {_SAVE_HINT}."
 
 

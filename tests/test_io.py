@@ -223,6 +223,8 @@ BAD_MODELS = [
     ("npz", npz_bytes, "This is a NumPy .npz archive, not a PyTorch file."),
     ("other zip", zip_bytes, "This is a zip archive but not a PyTorch checkpoint (it has no data.pkl)."),
     ("truncated", lambda: saved(lstm_state())[:600], "The PyTorch checkpoint is damaged or incomplete"),
+    ("truncated legacy", lambda: saved(lstm_state(), _use_new_zipfile_serialization=False)[:-100],
+     "The file looks like a PyTorch file in the old format (torch before 1.6) but it is damaged or incomplete."),
     ("single tensor", lambda: saved(torch.zeros(3)), "The file holds a single tensor of shape [3], not a state_dict"),
     ("no rnn keys", lambda: saved(torch.nn.Linear(2, 3).state_dict()),
      "Missing weights: the state_dict has no weight_ih_l0 / weight_hh_l0 (the names torch.nn.RNN, LSTM and GRU use); "
