@@ -64,7 +64,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         "time. With recurrent gain 0.8 every factor shrinks it by at least 0.8, so after 100 steps less than "
         "10⁻⁹ of the signal is left: the network cannot learn that something 100 steps ago mattered. The LSTM's "
         "cell path (forget gate open, bias 3) passes the gradient on almost unchanged.",
-        "The red curve falls in a straight line on the log scale: the same factor lost at every step.",
+        "Each red curve falls in a straight line on the log scale: the same factor lost at every step; "
+        "the smaller the gain, the steeper the line.",
         (("gain 0.5", {"recurrent_gain": 0.5}), ("gain 0.8", {"recurrent_gain": 0.8}),
          ("gain 0.95", {"recurrent_gain": 0.95})),
     ),
