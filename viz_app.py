@@ -49,11 +49,10 @@ for n, preset in enumerate(PRESETS.values()):
         st.markdown(preset.explanation)
         st.caption(f"Look for: {preset.look_for}")
         a, b = st.columns(2)
-        a.page_link(preset.page, label="Open", icon=":material/play_circle:",
-                    query_params=ui.preset_params(preset.values))
+        a.page_link(preset.page, label="Open", icon=":material/play_circle:", query_params=preset.query())
         b.page_link(preset.page, label="Classroom", icon=":material/co_present:",
                     help="No controls, large text: for a projector.",
-                    query_params=ui.preset_params(preset.values, classroom=True))
+                    query_params={**preset.query(), "controls": "hidden", "present": "true"})
 
 st.header("Pages")
 st.markdown(

@@ -68,8 +68,8 @@ UI_LIMITS = {"seq_len": (2, 5000), "hidden_size": (1, 512), "input_size": (1, 16
 JACOBIAN_BUDGET = 3e9
 # Knobs whose value belongs to one page only (a cursor, a unit index): never carried.
 _PAGE_ONLY = {"t", "unit"}
-# URL parameters that are not knobs: the classroom mode, presentation mode, a preset's reset.
-_FLAGS = ("controls", "present", "reset")
+# URL parameters that are not knobs: the classroom mode and presentation mode.
+_FLAGS = ("controls", "present")
 
 
 @dataclass
@@ -91,9 +91,6 @@ def page_setup(title: str, *, icon: str = ":material/replay:") -> PageContext:
         ss["_controls_hidden"] = _query_value("controls") == "hidden"
         if _query_value("present") is not None:
             ss["present"] = _query_value("present") == "true"
-        if _query_value("reset") is not None:  # a preset: everything it does not set is at its default
-            for name in KNOBS:
-                ss.pop(name, None)
     hidden = ss.get("_controls_hidden", False)
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide",
                        initial_sidebar_state="collapsed" if hidden else "expanded")
@@ -200,14 +197,6 @@ def link_params(values: dict) -> dict:
             continue
         out[name] = token(name, value) if k.kind == "choice" else _fmt(value)
     return out
-
-
-def preset_params(values: dict, classroom: bool = False) -> dict:
-    """Query parameters of a preset link: its values, everything else reset to defaults."""
-    params = {**link_params(values), "reset": "1"}
-    if classroom:
-        params.update(controls="hidden", present="true")
-    return params
 
 
 def _default(name, limits):

@@ -80,12 +80,24 @@ def test_settings_follow_the_user_to_another_page(page, app_url):
 
 
 def test_preset_link_opens_page_with_its_settings(page, app_url):
-    open_page(page, app_url)
-    page.get_by_role("link", name="Open").first.click()  # the first preset: "Vanishing"
-    page.wait_for_url("**/Gradient_Flow**recurrent_gain=0.7**")
+    from rnnviz.presets import PRESETS
+
+    preset = next(iter(PRESETS.values()))  # the first card on the home page
+    assert preset.page.endswith("Gradient_Flow.py")
+    values = preset.values()
+    open_page(page, f"{app_url}/Gradient_Flow?recurrent_gain=1.7&hidden_size=8")  # a visitor's own settings
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Home").click()  # same session
+    page.wait_for_selector("text=Lessons in one click")
+    wait_idle(page)
+    page.get_by_role("link", name="Open").first.click()
+    page.wait_for_url(f"**/Gradient_Flow**recurrent_gain={values['recurrent_gain']:g}**")
     wait_idle(page)
     page.wait_for_selector(".js-plotly-plot .main-svg")
-    want = engine_trace("rnn", recurrent_gain=0.7).log10_grad_norm
+    settings = {k: values[k] for k in ("recurrent_gain", "forget_bias", "seq_len", "hidden_size", "input_kind",
+                                       "activation", "init", "input_gain", "seed", "loss")}
+    want = engine_trace("rnn", **settings).log10_grad_norm  # nothing of the visitor's settings leaks in
+    page.wait_for_function("(n) => document.querySelectorAll('.js-plotly-plot')[0]._fullData[0].y.length === n",
+                           arg=len(want), timeout=30000)
     np.testing.assert_allclose(np.array(chart_y(page)), want, rtol=1e-9)
 
 

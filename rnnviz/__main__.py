@@ -1,0 +1,51 @@
+"""Command line: python -m rnnviz report --preset vanishing --out report.html
+
+    report   write a self-contained HTML page of a preset's figures (works offline)
+    presets  list the presets
+    script   print a PyTorch script that reproduces a preset's numbers
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .presets import PRESETS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rnnviz", description="rnnviz from the command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser("report", help="write a self-contained HTML report of a preset")
+    rep.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME",
+                     help="one of: " + ", ".join(PRESETS))
+    rep.add_argument("--out", required=True, help="the HTML file to write")
+    rep.add_argument("--scale", type=float, default=1.0, help="font scale of the figures (1.35 for a projector)")
+    sub.add_parser("presets", help="list the presets")
+    scr = sub.add_parser("script", help="print a PyTorch script that reproduces a preset's numbers")
+    scr.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME")
+    scr.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="another cell than the preset's")
+    args = parser.parse_args(argv)
+
+    if args.command == "presets":
+        for p in PRESETS.values():
+            print(f"{p.name:18s} {p.title}")
+        return 0
+    if args.command == "script":
+        from .export import reproduce_script
+        from .inputs import input_size_for
+
+        preset = PRESETS[args.preset]
+        view = preset.view()
+        spec = preset.spec(**({"cell": args.cell} if args.cell else {}))
+        spec = spec.replace(input_size=input_size_for(view["input_kind"], spec.input_size))
+        sys.stdout.write(reproduce_script(spec, **view))
+        return 0
+    from .report import write_report
+
+    path = write_report(args.preset, args.out, scale=args.scale)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): open it in any browser, no network needed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

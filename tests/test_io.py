@@ -1,0 +1,400 @@
+"""Uploads: models, CSV and text. Each bad upload gets the message promised for it."""
+import io
+import os
+import pathlib
+import pickle
+import re
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import rnnviz
+from rnnviz import ModelSpec, build_model, from_torch, trace
+from rnnviz import io as rio
+from rnnviz.export import model_to_bytes
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def saved(obj, **kwargs) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf, **kwargs)
+    return buf.getvalue()
+
+
+def lstm_state(**changes):
+    torch.manual_seed(0)
+    state = torch.nn.LSTM(3, 5).state_dict()
+    state.update(changes)
+    return state
+
+
+# ------------------------------------------------------------------------------ good model files
+
+@pytest.mark.parametrize("make, activation, cell", [
+    (lambda: torch.nn.RNN(2, 6), None, "rnn"),
+    (lambda: torch.nn.RNN(2, 6, nonlinearity="relu"), "relu", "rnn"),
+    (lambda: torch.nn.LSTM(2, 6), None, "lstm"),
+    (lambda: torch.nn.GRU(2, 6, batch_first=True), None, "gru"),
+    (lambda: torch.nn.LSTM(2, 6, bias=False), None, "lstm"),
+])
+def test_torch_state_dicts_load_and_trace_like_the_module(make, activation, cell):
+    torch.manual_seed(1)
+    module = make()
+    loaded = rio.load_model(saved(module.state_dict()), activation=activation)
+    model = loaded.model
+    assert (model.cell, model.input_size, model.hidden_size) == (cell, 2, 6)
+    x = rnnviz.inputs.noise(40, 2, seed=3)
+    want, got = trace(from_torch(module), x, loss="all"), trace(model, x, loss="all")
+    np.testing.assert_array_equal(got.hidden, want.hidden)
+    np.testing.assert_array_equal(got.log10_grad_norm, want.log10_grad_norm)
+    if cell == "rnn" and activation is None:
+        assert any("assuming tanh" in n for n in loaded.notes)
+    if not getattr(module, "bias", True):
+        assert any("bias=False" in n for n in loaded.notes)
+        assert not model.bias_ih.detach().any()
+
+
+def test_recurrent_model_state_dict_and_a_layer_inside_a_larger_model():
+    model = build_model(ModelSpec(cell="gru", hidden_size=4, input_size=2, init="torch", seed=2))
+    back = rio.load_state_dict(saved(model.state_dict()))
+    for name in rnnviz.model.PARAM_NAMES:
+        assert torch.equal(getattr(back, name), getattr(model, name))
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(3, 4)
+            self.head = torch.nn.Linear(4, 2)
+
+    net = Net()
+    loaded = rio.load_model(saved(net.state_dict()))
+    assert torch.equal(loaded.model.weight_hh, net.rnn.weight_hh_l0)
+    assert loaded.source == "a torch.nn.RNN / LSTM / GRU state_dict, layer 'rnn'"
+    assert loaded.notes == ["Ignored 2 tensors that are not part of the recurrent layer: head.weight, head.bias."]
+
+
+def test_a_training_checkpoint_with_the_state_dict_inside():
+    module = torch.nn.GRU(2, 3)
+    optimizer = torch.optim.Adam(module.parameters())
+    module(torch.randn(4, 2))[0].sum().backward()
+    optimizer.step()
+    data = saved({"epoch": 7, "model_state_dict": module.state_dict(), "optimizer_state_dict": optimizer.state_dict()})
+    loaded = rio.load_model(data)
+    assert torch.equal(loaded.model.weight_ih, module.weight_ih_l0)
+    assert loaded.notes == ["Read the weights from the file's entry 'model_state_dict'."]
+
+
+def test_checkpoint_settings_that_do_not_match_the_weights_are_dropped():
+    model = build_model(ModelSpec(cell="lstm", hidden_size=3))
+    ckpt = torch.load(io.BytesIO(model_to_bytes(model)), weights_only=True)
+    loaded = rio.load_model(saved({**ckpt, "spec": {**ckpt["spec"], "hidden_size": 8}}))
+    assert loaded.model.spec is None and loaded.model.hidden_size == 3
+    assert loaded.notes == ["The checkpoint's settings (cell lstm, input size 1, hidden size 8) do not match its "
+                            "weights; the weights are used as they are."]
+
+
+def test_two_recurrent_layers_need_a_choice():
+    class Seq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.GRU(3, 4)
+            self.dec = torch.nn.GRU(5, 4)
+
+    data = saved(Seq().state_dict())
+    with pytest.raises(rio.UploadError, match=re.escape("The state_dict holds 2 recurrent layers ('enc', 'dec'); "
+                                                        "choose one.")):
+        rio.load_model(data)
+    assert rio.load_model(data, prefix="dec").model.input_size == 5
+    with pytest.raises(rio.UploadError, match="no recurrent layer named 'decoder'; it has 'enc', 'dec'"):
+        rio.load_model(data, prefix="decoder")
+
+
+@pytest.mark.parametrize("cell, activation", [("rnn", "sigmoid"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")])
+def test_checkpoint_round_trip_gives_the_identical_trace(cell, activation):
+    """What the app saves, uploaded again: same weights, settings, metadata, extras, trace."""
+    spec = ModelSpec(cell=cell, activation=activation, hidden_size=5, input_size=2, init="torch", seed=4)
+    model = build_model(spec)
+    with torch.no_grad():  # as if trained: no longer what the spec builds
+        model.weight_hh.mul_(1.1)
+    readout = torch.randn(3, 5)
+    meta = {"task": "adding", "steps": 400, "vocab": ["a", "b"]}
+    data = model_to_bytes(model, meta, extra={"readout.weight": readout})
+    loaded = rio.load_model(data)
+    assert loaded.source == "an rnnviz checkpoint" and loaded.notes == []
+    assert loaded.model.activation == activation and loaded.model.spec == spec
+    assert loaded.meta == {"task": "adding", "steps": 400, "vocab": ["a", "b"]}
+    assert torch.equal(loaded.extra["readout.weight"], readout)
+    x = rnnviz.inputs.noise(60, 2, seed=5)
+    a, b = trace(model, x), trace(loaded.model, x)
+    np.testing.assert_array_equal(a.hidden, b.hidden)
+    np.testing.assert_array_equal(a.log10_grad_norm, b.log10_grad_norm)
+    np.testing.assert_array_equal(a.log10_jacobian_norm, b.log10_jacobian_norm)
+    # plain torch can read it too, with weights_only=True
+    ckpt = torch.load(io.BytesIO(data), weights_only=True)
+    if cell == "lstm":
+        torch.nn.LSTM(2, 5).load_state_dict(ckpt["state_dict"])
+
+
+def test_activation_override_for_a_plain_rnn_state_dict():
+    module = torch.nn.RNN(1, 3, nonlinearity="relu")
+    model = rio.load_state_dict(saved(module.state_dict()), activation="relu")
+    assert model.activation == "relu"
+    with pytest.raises(rio.UploadError, match="activation must be one of tanh, relu, sigmoid, linear; got 'gelu'"):
+        rio.load_state_dict(saved(module.state_dict()), activation="gelu")
+
+
+# ------------------------------------------------------------------------------ bad model files
+
+class Evil:
+    """Unpickling this would create a file (if anything ever ran it)."""
+
+    path = ""
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def evil_payloads(path):
+    Evil.path = str(path)
+    return {
+        **{f"pickle protocol {p}": pickle.dumps(Evil(), protocol=p) for p in range(6)},
+        "torch.save zip": saved({"weight_ih_l0": Evil()}),
+        "torch.save legacy": saved(Evil(), _use_new_zipfile_serialization=False),
+    }
+
+
+def test_malicious_pickles_are_refused_without_running_anything(tmp_path):
+    marker = tmp_path / "pwned"
+    for name, data in evil_payloads(marker).items():
+        with pytest.raises(rio.UploadError) as err:
+            rio.load_model(data)
+        message = str(err.value)
+        assert message.startswith("Refused: the file is a pickle"), name
+        assert "Nothing in it was run." in message, name
+        assert not marker.exists(), f"{name} ran code"
+    assert "posix.system" in str(pytest.raises(rio.UploadError, rio.load_model,
+                                               evil_payloads(marker)["pickle protocol 2"]).value)
+
+
+def test_torch_load_is_only_ever_called_weights_only(monkeypatch):
+    calls = []
+    real = torch.load
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    rio.load_model(saved(lstm_state()))
+    with pytest.raises(rio.UploadError):
+        rio.load_model(saved(torch.nn.LSTM(2, 3)))
+    assert calls and all(c.get("weights_only") is True and c.get("map_location") == "cpu" for c in calls)
+    for path in (ROOT / "rnnviz").glob("*.py"):
+        assert "weights_only=False" not in path.read_text(), path
+
+
+def npz_bytes():
+    buf = io.BytesIO()
+    np.savez(buf, a=np.zeros(3))
+    return buf.getvalue()
+
+
+def zip_bytes():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("notes.txt", "hello")
+    return buf.getvalue()
+
+
+BAD_MODELS = [
+    ("empty", lambda: b"", "The model file is empty (0 bytes)."),
+    ("text", lambda: b"1,2,3\n4,5,6\n", "This is not a PyTorch file (it looks like text starting '1,2,3'). Save the "
+                                         "module's weights with torch.save(module.state_dict(), 'model.pt')."),
+    ("random bytes", lambda: bytes(range(7, 200)),
+     "This is not a PyTorch file (its first bytes are not a PyTorch header)."),
+    ("whole module", lambda: saved(torch.nn.LSTM(2, 3)),
+     "The file holds a whole pickled Python object (torch.nn.modules.rnn.LSTM), not just weights. For safety this app "
+     "only loads weights (nothing in the file was run). Save the weights with torch.save(module.state_dict(), "
+     "'model.pt')."),
+    ("numpy inside", lambda: saved({"weight_ih_l0": np.zeros(3)}), "The file holds NumPy arrays"),
+    ("npz", npz_bytes, "This is a NumPy .npz archive, not a PyTorch file."),
+    ("other zip", zip_bytes, "This is a zip archive but not a PyTorch checkpoint (it has no data.pkl)."),
+    ("truncated", lambda: saved(lstm_state())[:600], "The PyTorch checkpoint is damaged or incomplete"),
+    ("truncated legacy", lambda: saved(lstm_state(), _use_new_zipfile_serialization=False)[:-100],
+     "The file looks like a PyTorch file in the old format (torch before 1.6) but it is damaged or incomplete."),
+    ("single tensor", lambda: saved(torch.zeros(3)), "The file holds a single tensor of shape [3], not a state_dict"),
+    ("no rnn keys", lambda: saved(torch.nn.Linear(2, 3).state_dict()),
+     "Missing weights: the state_dict has no weight_ih_l0 / weight_hh_l0 (the names torch.nn.RNN, LSTM and GRU use); "
+     "its keys are weight, bias."),
+    ("two layers", lambda: saved(torch.nn.LSTM(3, 4, num_layers=2).state_dict()),
+     "This is a 2-layer network (weights for layers l0 to l1). rnnviz shows a single layer: train or export a module "
+     "with num_layers=1."),
+    ("bidirectional", lambda: saved(torch.nn.GRU(3, 4, bidirectional=True).state_dict()),
+     "This is a bidirectional network (it has *_reverse weights). rnnviz shows one direction: use a module with "
+     "bidirectional=False."),
+    ("projections", lambda: saved(torch.nn.LSTM(3, 4, proj_size=2).state_dict()),
+     "This LSTM has projections (weight_hr_l0, proj_size > 0), which rnnviz does not show: use an LSTM with "
+     "proj_size=0."),
+    ("missing key", lambda: saved({k: v for k, v in lstm_state().items() if k != "bias_hh_l0"}),
+     "Missing key bias_hh_l0: a single-layer RNN / LSTM / GRU has weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0."),
+    ("missing weight", lambda: saved({k: v for k, v in lstm_state().items() if k != "weight_hh_l0"}),
+     "Missing key weight_hh_l0"),
+    ("extra key", lambda: saved(lstm_state(foo=torch.zeros(1))),
+     "Unexpected key foo: a single-layer RNN / LSTM / GRU has only weight_ih_l0, weight_hh_l0, bias_ih_l0, "
+     "bias_hh_l0."),
+    ("weight_ih rows", lambda: saved(lstm_state(weight_ih_l0=torch.zeros(15, 3))),
+     "Shape mismatch: weight_ih has shape [15, 3] but weight_hh has [20, 5]; both must have 20 rows (4H for an LSTM "
+     "with H = 5)."),
+    ("bias length", lambda: saved(lstm_state(bias_hh_l0=torch.zeros(7))),
+     "Shape mismatch: bias_hh has shape [7] but weight_hh has [20, 5]; it must be [20]."),
+    ("weight_hh rows", lambda: saved(lstm_state(weight_hh_l0=torch.zeros(20, 4))),
+     "weight_hh has shape [20, 4]: 20 rows for hidden size 4 (its column count). An RNN has H = 4 rows, a GRU 3H = 12, "
+     "an LSTM 4H = 16."),
+    ("vector weight", lambda: saved(lstm_state(weight_ih_l0=torch.zeros(20))),
+     "weight_ih has shape [20]; it must be a matrix [G*H, input size]."),
+    ("nan", lambda: saved(lstm_state(weight_hh_l0=torch.full((20, 5), float("nan")))),
+     "weight_hh contains 100 NaN and 0 infinite values: the weights are broken (often a training run that diverged)."),
+    ("inf", lambda: saved(lstm_state(bias_ih_l0=torch.tensor([float("inf")] * 20))),
+     "bias_ih contains 0 NaN and 20 infinite values"),
+    ("integers", lambda: saved(lstm_state(weight_ih_l0=torch.zeros(20, 3, dtype=torch.int64))),
+     "weight_ih holds int64 values; weights must be floating point."),
+    ("not a tensor", lambda: saved(lstm_state(bias_ih_l0=[0.0] * 20)), "bias_ih is a list, not a tensor."),
+    ("mixed names", lambda: saved({**lstm_state(), "weight_ih": torch.zeros(20, 3)}),
+     "The state_dict mixes torch's names (weight_ih_l0) with plain ones (weight_ih)."),
+    ("empty dict", lambda: saved({}), "The state_dict is empty: it holds no tensors."),
+]
+
+
+@pytest.mark.parametrize("name, make, message", BAD_MODELS, ids=[b[0] for b in BAD_MODELS])
+def test_bad_model_files_get_a_clear_message(name, make, message):
+    with pytest.raises(rio.UploadError) as err:
+        rio.load_model(make())
+    assert message in str(err.value)
+    assert isinstance(err.value, ValueError)
+
+
+def test_size_limits_for_model_files():
+    data = saved(torch.nn.LSTM(3, 16).state_dict())
+    with pytest.raises(rio.UploadError, match=rf"^The model file is {len(data) / 1024:.1f} KB; the largest this app "
+                                              r"reads is 1.0 KB\.$"):
+        rio.load_model(data, max_bytes=1024)
+    with pytest.raises(rio.UploadError, match=r"^The hidden size is 16; the largest this app shows is 8\.$"):
+        rio.load_model(data, max_hidden=8)
+    with pytest.raises(rio.UploadError, match=r"^The input size is 3; the largest this app shows is 2\.$"):
+        rio.load_model(data, max_input=2)
+    assert rio.MAX_HIDDEN == rnnviz.KNOBS["hidden_size"].max and rio.MAX_INPUT == rnnviz.KNOBS["input_size"].max
+
+
+def test_damaged_checkpoints():
+    model = build_model(ModelSpec(cell="gru", hidden_size=3))
+    ckpt = torch.load(io.BytesIO(model_to_bytes(model)), weights_only=True)
+    with pytest.raises(rio.UploadError, match="says it is an LSTM but its weights have the shapes of a GRU"):
+        rio.load_model(saved({**ckpt, "cell": "lstm"}))
+    with pytest.raises(rio.UploadError, match="has version 99; this app reads version 1 and older"):
+        rio.load_model(saved({**ckpt, "version": 99}))
+    with pytest.raises(rio.UploadError, match="extra entry 'x' is not a float tensor"):
+        rio.load_model(saved({**ckpt, "extra": {"x": "hello"}}))
+
+
+# ------------------------------------------------------------------------------ CSV
+
+def test_csv_with_header_and_exact_float32_values():
+    data = b"# my sensor\nspeed,angle\n0.1,1e-3\n-2.5,3.4e38\n\n7,8\n"
+    seq = rio.read_sequence_csv(data)
+    assert seq.columns == ["speed", "angle"] and seq.has_header
+    want = np.array([[0.1, 1e-3], [-2.5, 3.4e38], [7, 8]], dtype=np.float32)
+    assert seq.values.dtype == np.float32
+    np.testing.assert_array_equal(seq.values, want)
+
+
+@pytest.mark.parametrize("data, want", [
+    (b"1\n2\n3\n", [[1], [2], [3]]),                           # one column, no header
+    (b"1,2\r\n3,4\r\n", [[1, 2], [3, 4]]),                     # Windows line endings
+    (b"\xef\xbb\xbfa;b\n1,5;2\n-0,25;4\n", [[1.5, 2], [-0.25, 4]]),  # BOM, semicolons, decimal commas
+    (b"1\t2\n3\t4\n", [[1, 2], [3, 4]]),                       # tabs
+    (b"1 2\n3   4\n", [[1, 2], [3, 4]]),                       # spaces
+    (b'"x","y"\n"1","2"\n', [[1, 2]]),                          # quoted
+])
+def test_csv_dialects(data, want):
+    np.testing.assert_array_equal(rio.load_sequence_csv(data), np.array(want, dtype=np.float32))
+
+
+BAD_CSV = [
+    ("empty", b"", {}, "The CSV file is empty (0 bytes)."),
+    ("blank", b"\n  \n# only a comment\n", {}, "The CSV file has no data (only blank or comment lines)."),
+    ("latin-1", "temp\n1\n\xe9\n".encode("latin-1"), {},
+     "The CSV file is not UTF-8 text: byte 0xe9 at position 7 cannot be decoded. Save it as UTF-8."),
+    ("binary", b"\x00\x01\x02", {}, "The CSV file looks binary (it contains NUL bytes), not text."),
+    ("non-numeric", b"a,b\n1,2\n3,x7\n", {}, "Not a number at line 3, column 2 (b): 'x7'."),
+    ("non-numeric no header", b"1,2\n3,4\n5,abc\n", {}, "Not a number at line 3, column 2: 'abc'."),
+    ("ragged", b"a,b,c\n1,2,3\n4,5\n", {}, "Ragged rows: line 3 has 2 values but the header has 3."),
+    ("ragged no header", b"1,2\n3,4,5\n", {}, "Ragged rows: line 2 has 3 values but the first row has 2."),
+    ("empty cell", b"a,b\n1,\n", {},
+     "Empty cell at line 2, column 2 (b): every time step needs a value for every feature."),
+    ("nan", b"a,b\n1,2\nnan,3\n", {}, "NaN at line 3, column 1 (a): fill in or drop missing values before uploading."),
+    ("NaN word", b"1,NaN\n", {}, "NaN at line 1, column 2"),
+    ("inf", b"a\n1\ninf\n", {}, "Infinite or too large value at line 3, column 1 (a): 'inf'"),
+    ("too large for float32", b"1e39\n", {}, "Infinite or too large value at line 1, column 1: '1e39' "
+                                             "(float32 holds up to 3.4e38)."),
+    ("header only", b"a,b\n", {}, "The CSV has a header row but no data rows."),
+    ("too many rows", b"1\n2\n3\n4\n", {"max_rows": 3}, "The CSV has 4 rows; the largest this app reads is 3 "
+                                                         "(one row per time step)."),
+    ("too many columns", b"1,2,3\n", {"max_cols": 2}, "The CSV has 3 columns; the largest this app reads is 2 "
+                                                      "(one column per input feature)."),
+    ("too many bytes", b"1\n" * 600, {"max_bytes": 1000}, "The CSV file is 1.2 KB; the largest this app reads is "
+                                                          "1000 bytes."),
+]
+
+
+@pytest.mark.parametrize("name, data, limits, message", BAD_CSV, ids=[b[0] for b in BAD_CSV])
+def test_bad_csv_gets_a_clear_message(name, data, limits, message):
+    with pytest.raises(rio.UploadError) as err:
+        rio.load_sequence_csv(data, **limits)
+    assert message in str(err.value)
+
+
+def test_default_csv_limits_follow_the_knobs():
+    assert rio.MAX_ROWS == rnnviz.KNOBS["seq_len"].max and rio.MAX_COLS == rnnviz.KNOBS["input_size"].max
+
+
+# ------------------------------------------------------------------------------ text and compatibility
+
+def test_text_upload():
+    assert rio.load_text("héllo\r\nworld\r".encode()) == "héllo\nworld\n"
+    for data, message in [
+        (b"", "The text file is empty (0 bytes)."),
+        (b" \n\t", "The text file has no visible characters (it is blank)."),
+        (b"ok\xff", "The text file is not UTF-8 text: byte 0xff at position 2 cannot be decoded."),
+        (b"abcdef", "The text has 6 characters; the largest this app reads is 5 (one time step per character)."),
+    ]:
+        with pytest.raises(rio.UploadError, match=re.escape(message)):
+            rio.load_text(data, max_chars=5)
+
+
+def test_text_to_inputs_against_a_vocabulary_and_an_input_size():
+    x, vocab, notes = rio.text_to_inputs("abca!", vocab="abc")
+    assert vocab == ["a", "b", "c"]
+    np.testing.assert_array_equal(x, [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 0, 0]])
+    assert notes == ["1 character(s) are not in the model's vocabulary ('!'); they are read as all-zero inputs."]
+    x, vocab, notes = rio.text_to_inputs("ba", input_size=4)
+    assert vocab == ["a", "b"] and x.shape == (2, 4) and notes == []
+    np.testing.assert_array_equal(x, [[0, 1, 0, 0], [1, 0, 0, 0]])
+    with pytest.raises(rio.UploadError, match="The text has 3 distinct characters but the model reads only 2 inputs"):
+        rio.text_to_inputs("abc", input_size=2)
+    with pytest.raises(rio.UploadError, match="The vocabulary has 3 characters but the model reads 4 inputs"):
+        rio.text_to_inputs("abc", input_size=4, vocab="abc")
+
+
+def test_check_compatible_names_both_sizes():
+    model = build_model(ModelSpec(input_size=3, hidden_size=4))
+    x = rio.check_compatible(model, np.zeros((7, 3)))
+    assert x.dtype == np.float32 and x.shape == (7, 3)
+    with pytest.raises(rio.UploadError, match=re.escape(
+            "The input has 2 features per time step (columns) but the model reads 3 (the column count of its "
+            "weight_ih). Upload a sequence with 3 columns.")):
+        rio.check_compatible(model, np.zeros((7, 2)))
+    with pytest.raises(rio.UploadError, match="The input contains NaN or infinite values."):
+        rio.check_compatible(model, np.full((2, 3), np.nan))
