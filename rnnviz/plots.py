@@ -106,6 +106,13 @@ def _finite_range(arrays, pad: float = 0.5) -> tuple[float, float]:
 
 def _set_log_y(fig: go.Figure, lo: float, hi: float, title: str, row=None, col=None):
     ticks, labels = log_ticks(lo, hi)
+    if len(ticks) >= 2:  # end the axis on a labelled power of ten when one is close
+        step = ticks[1] - ticks[0]
+        below, above = ticks[0] - step, ticks[-1] + step
+        if lo - below < 0.6 * step:
+            lo, ticks, labels = below, [below] + ticks, [power_label(int(below))] + labels
+        if above - hi < 0.6 * step:
+            hi, ticks, labels = above, ticks + [above], labels + [power_label(int(above))]
     kw = dict(range=[lo, hi], tickvals=ticks, ticktext=labels, title_text=title, zeroline=False)
     if row is None:
         fig.update_yaxes(**kw)
