@@ -34,9 +34,9 @@ PAGES = [
     ("pages/2_Gradient_Flow.py", "Gradient Flow", ":material/trending_down:"),
     ("pages/3_One_Neuron.py", "One Neuron", ":material/replay:"),
     ("pages/4_Training_Lab.py", "Training Lab", ":material/model_training:"),
-    ("pages/5_Text_Lab.py", "Text Lab", ":material/text_fields:"),
-    ("pages/6_Your_Model.py", "Your Model", ":material/upload_file:"),
-    ("pages/7_Translation.py", "Translation", ":material/translate:"),
+    ("pages/5_Translation.py", "Translation", ":material/translate:"),
+    ("pages/6_Text_Lab.py", "Text Lab", ":material/text_fields:"),
+    ("pages/7_Your_Model.py", "Your Model", ":material/upload_file:"),
 ]
 # The chart toolbar's camera button saves a sharp PNG; pages may offer SVG too.
 CHART_CONFIG = {"displaylogo": False,
