@@ -80,11 +80,25 @@ def start_server(script: str = "viz_app.py", port: int | None = None, cwd: Path 
 
 
 @pytest.fixture(scope="session")
-def app_url():
+def app_server():
+    """(process, base url) of the app served by `streamlit run viz_app.py` for this test session."""
     proc, url = start_server()
-    yield url
+    yield proc, url
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    return app_server[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory of a process (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")

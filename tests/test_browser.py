@@ -128,3 +128,53 @@ def test_step_through_play_advances_the_cursor(page, app_url):
     assert int(cursor.get_attribute("aria-valuetext")) == stopped  # paused
     assert f"t={stopped}" in page.url  # the address bar follows the cursor
     assert exceptions(page) == 0
+
+
+def test_eight_sessions_at_once_each_see_their_own_numbers(browser, app_server):
+    """Eight visitors with different settings at the same time: each chart holds its own settings'
+    numbers, before and after every visitor moves a slider at once; no errors; memory bounded."""
+    from tests.conftest import peak_rss_mb
+
+    proc, url = app_server
+    settings = [dict(recurrent_gain=round(0.5 + 0.15 * i, 2), hidden_size=8 + 4 * i, seq_len=60 + 20 * i)
+                for i in range(8)]
+    pages = []
+    for s in settings:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+        pg = ctx.new_page()
+        pg.goto(f"{url}/Gradient_Flow?" + "&".join(f"{k}={v}" for k, v in s.items()), wait_until="commit")
+        pages.append(pg)
+    for pg in pages:
+        pg.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=120000)
+        pg.wait_for_selector(".js-plotly-plot .main-svg", timeout=120000)
+
+    def check(pg, s):
+        want = engine_trace("rnn", **s).log10_grad_norm
+        pg.wait_for_function("(n) => document.querySelectorAll('.js-plotly-plot')[0]._fullData[0].y.length === n",
+                             arg=len(want), timeout=60000)
+        pg.wait_for_function(
+            """(w) => { const y = document.querySelectorAll('.js-plotly-plot')[0]._fullData[0].y;
+                        return Math.abs(y[0] - w) <= 1e-9 * Math.max(1, Math.abs(w)); }""",
+            arg=float(want[0]), timeout=60000)
+        np.testing.assert_allclose(np.array(chart_y(pg)), want, rtol=1e-9)
+        assert exceptions(pg) == 0
+
+    for pg, s in zip(pages, settings):
+        check(pg, s)
+    for pg in pages:  # everyone moves the gain slider at (nearly) the same moment
+        slider = pg.get_by_role("slider", name="Recurrent gain")
+        slider.focus()
+        slider.press("ArrowRight")
+    for pg, s in zip(pages, settings):
+        slider = pg.get_by_role("slider", name="Recurrent gain")
+        for _ in range(5):  # a key press that lands during a rerun can be dropped by the browser widget
+            if float(slider.get_attribute("aria-valuetext")) > s["recurrent_gain"]:
+                break
+            slider.press("ArrowRight")
+            pg.wait_for_timeout(200)
+        value = float(slider.get_attribute("aria-valuetext"))
+        assert value == pytest.approx(s["recurrent_gain"] + 0.01)
+        check(pg, {**s, "recurrent_gain": value})
+    for pg in pages:
+        pg.context.close()
+    assert peak_rss_mb(proc.pid) < 3000
