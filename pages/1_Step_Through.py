@@ -37,7 +37,7 @@ notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
 label = plots.CELL_LABELS[cell]
 st.markdown(
-    f"A {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input. Move the cursor (or press ▶) "
+    f"{'An' if cell in ('rnn', 'lstm') else 'A'} {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input. Move the cursor (or press ▶) "
     "and every panel shows the same step: the states and gates of all units over time, and the equations of one "
     "unit with the numbers of that step."
 )

@@ -1,10 +1,8 @@
 """Presets say true things; the static report is self-contained, holds the data and renders offline."""
 import base64
 import json
-import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 
@@ -148,46 +146,33 @@ def test_cli_refuses_an_unknown_preset():
     assert run.returncode == 2 and "invalid choice: 'nope'" in run.stderr and "vanishing" in run.stderr
 
 
-def chromium_path():
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    return path if os.path.exists(path) else None
-
-
-def test_report_renders_in_chromium_with_no_network(vanishing_report):
-    browser_path = chromium_path()
-    if browser_path is None:
-        if os.environ.get("RNNVIZ_REQUIRE_BROWSER"):
-            pytest.fail("RNNVIZ_REQUIRE_BROWSER is set but no Chromium was found")
-        pytest.skip("no Chromium at /usr/bin/chromium (set CHROMIUM=/path): the report's browser test needs one")
-    from playwright.sync_api import sync_playwright
-
+@pytest.mark.browser
+def test_report_renders_in_chromium_with_no_network(vanishing_report, browser):
+    """Opened from disk with every network request refused, the report draws all its figures."""
     requests, errors = [], []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=browser_path, args=["--host-resolver-rules=MAP * ~NOTFOUND"])
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    try:
+        def route(r):
+            if r.request.url.startswith("file:"):
+                return r.continue_()
+            requests.append(r.request.url)
+            return r.abort()
 
-            def route(r):
-                if r.request.url.startswith("file:"):
-                    return r.continue_()
-                requests.append(r.request.url)
-                return r.abort()
-
-            context.route("**/*", route)
-            page = context.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(vanishing_report.as_uri())
-            page.wait_for_selector(".plotly .main-svg", timeout=30000)
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 8")
-            plots = page.locator(".js-plotly-plot")
-            assert plots.count() == 4
-            for k in range(4):  # every figure drew its curves: non-empty SVG paths
-                paths = plots.nth(k).locator(".scatterlayer path.js-line, .scatterlayer path.point")
-                assert paths.count() > 0
-            assert page.locator(".js-plotly-plot .scatterlayer path.js-line").first.get_attribute("d")
-            SCREENSHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "report_vanishing.png"), full_page=True)
-        finally:
-            browser.close()
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(vanishing_report.as_uri())
+        page.wait_for_selector(".plotly .main-svg", timeout=30000)
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 8")
+        plots = page.locator(".js-plotly-plot")
+        assert plots.count() == 4
+        for k in range(4):  # every figure drew its curves: non-empty SVG paths
+            paths = plots.nth(k).locator(".scatterlayer path.js-line, .scatterlayer path.point")
+            assert paths.count() > 0
+        assert page.locator(".js-plotly-plot .scatterlayer path.js-line").first.get_attribute("d")
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "report_vanishing.png"), full_page=True)
+    finally:
+        context.close()
     assert requests == [], f"the page asked for the network: {requests}"
     assert errors == []
