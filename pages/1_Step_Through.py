@@ -166,4 +166,8 @@ else:
         "ReLU and linear units do not saturate; their gradient depends on W_hh alone (and on which ReLUs are "
         "active)."))
 
+spec = ui.make_spec(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
+                    input_gain=input_gain, forget_bias=forget_bias, seed=seed, input_kind=input_kind, text=text)
+ui.spec_export_box(tr, spec, seq_len=T, input_kind=input_kind, loss="last", text=text, key="export")
+
 ui.finish("pages/1_Step_Through.py")

@@ -105,6 +105,12 @@ st.caption(f"Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange
            "(solid); when they coincide every factor stretches the same direction, a gap means the factors' "
            "directions partly cancel.")
 
+with st.expander("Export these numbers", icon=":material/download:"):
+    which = st.segmented_control("Cell to export", list(traces), default="RNN", key="export_cell") or "RNN"
+    cell_of = {plots.CELL_LABELS[c]: c for c in cells}
+    ui.spec_export_box(traces[which], ui.make_spec(cell=cell_of[which], **common), seq_len=T, input_kind=input_kind,
+                       loss=loss, key="export", container=st.container())
+
 with st.expander("What am I looking at?"):
     st.markdown(
         f"""

@@ -320,15 +320,23 @@ def chart(fig, key: str | None = None, **kwargs):
 
 
 # --------------------------------------------------------------------------- caches
+def make_spec(cell: str, activation: str, init: str, hidden_size: int, recurrent_gain: float, input_gain: float,
+              forget_bias: float, seed: int, input_kind: str, input_size: int = 1,
+              text: str = inputs_mod.DEFAULT_TEXT, **_view) -> ModelSpec:
+    """The ModelSpec a page's settings describe (the input size follows the input sequence)."""
+    size = inputs_mod.input_size_for(input_kind, input_size, text)
+    return ModelSpec(cell=cell, input_size=size, hidden_size=hidden_size, activation=activation, init=init,
+                     recurrent_gain=recurrent_gain, input_gain=input_gain, forget_bias=forget_bias, seed=seed)
+
+
 @st.cache_resource(max_entries=32, ttl=1800, show_spinner=False)
 def cached_trace(cell: str, activation: str, init: str, hidden_size: int, recurrent_gain: float,
                  input_gain: float, forget_bias: float, seed: int, seq_len: int, input_kind: str,
                  loss: str, input_size: int = 1, text: str = inputs_mod.DEFAULT_TEXT) -> Trace:
     """A trace keyed on small scalars only. Shared read-only between sessions."""
-    size = inputs_mod.input_size_for(input_kind, input_size, text)
-    spec = ModelSpec(cell=cell, input_size=size, hidden_size=hidden_size, activation=activation, init=init,
-                     recurrent_gain=recurrent_gain, input_gain=input_gain, forget_bias=forget_bias, seed=seed)
-    x = inputs_mod.make(input_kind, seq_len, size, seed=seed, text=text)
+    spec = make_spec(cell, activation, init, hidden_size, recurrent_gain, input_gain, forget_bias, seed,
+                     input_kind, input_size, text)
+    x = inputs_mod.make(input_kind, seq_len, spec.input_size, seed=seed, text=text)
     return trace(build_model(spec), x, loss=loss)
 
 
@@ -337,13 +345,21 @@ def cached_traces(cells: tuple, activation: str, init: str, hidden_size: int, re
                   input_gain: float, forget_bias: float, seed: int, seq_len: int, input_kind: str, loss: str,
                   input_size: int = 1, text: str = inputs_mod.DEFAULT_TEXT) -> dict:
     """Traces of several cells on the same input and seed, computed in parallel. {cell: Trace}."""
-    size = inputs_mod.input_size_for(input_kind, input_size, text)
+    specs = {cell: make_spec(cell, activation, init, hidden_size, recurrent_gain, input_gain, forget_bias, seed,
+                             input_kind, input_size, text) for cell in cells}
+    size = next(iter(specs.values())).input_size
     x = inputs_mod.make(input_kind, seq_len, size, seed=seed, text=text)
-    models = {cell: build_model(ModelSpec(cell=cell, input_size=size, hidden_size=hidden_size,
-                                          activation=activation, init=init, recurrent_gain=recurrent_gain,
-                                          input_gain=input_gain, forget_bias=forget_bias, seed=seed))
-              for cell in cells}
-    return trace_all(models, x, loss=loss)
+    return trace_all({cell: build_model(spec) for cell, spec in specs.items()}, x, loss=loss)
+
+
+def spec_export_box(tr: Trace, spec: ModelSpec, *, seq_len: int, input_kind: str, loss: str,
+                    text: str = inputs_mod.DEFAULT_TEXT, key: str = "export", container=None):
+    """export_box for a trace built from a spec: the files carry the spec, the script rebuilds it."""
+    from . import export
+
+    name = f"rnnviz_{spec.cell}_T{seq_len}"
+    export_box(tr, name, meta=spec, key=key, container=container, seq_len=seq_len, input_kind=input_kind,
+               script=lambda: export.reproduce_script(spec, seq_len, input_kind, loss, text=text))
 
 
 def jacobian_lag_limit(cell: str, H: int, T: int) -> int:
@@ -356,6 +372,39 @@ def controls(container=None):
     """A container for a page's controls: hidden in classroom links (?controls=hidden)."""
     c = container if container is not None else st.sidebar
     return c.container(key="controls_" + str(id(c) % 10000))
+
+
+def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key: str = "export",
+               container=None, **settings):
+    """Download buttons for a trace: CSV and NPZ (every array, with the settings as metadata), and
+    optionally the model's weights and a PyTorch script reproducing the numbers. Files are built
+    only when a button is clicked. `script` is a callable returning the script's text."""
+    from . import export
+
+    c = container if container is not None else st.expander("Export these numbers", icon=":material/download:")
+    cols = c.columns(4 if model is not None else 3)
+
+    def csv():
+        try:
+            return export.trace_to_csv(tr, meta, **settings)
+        except ValueError as exc:  # too large for a CSV: say so inside the file rather than fail
+            return f"# {exc}\n# Use the NPZ export for this size.\n".encode()
+
+    cols[0].download_button("Trace as CSV", csv, file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv",
+                            icon=":material/table:", on_click="ignore")
+    cols[1].download_button("Trace as NPZ", lambda: export.trace_to_npz(tr, meta, **settings),
+                            file_name=f"{name}.npz", mime="application/octet-stream", key=f"{key}_npz",
+                            icon=":material/data_array:", on_click="ignore")
+    if script is not None:
+        cols[2].download_button("PyTorch script", lambda: script().encode(), file_name=f"{name}.py",
+                                mime="text/x-python", key=f"{key}_py", icon=":material/code:", on_click="ignore",
+                                help="A short script using only PyTorch that recomputes these numbers.")
+    if model is not None:
+        cols[-1].download_button("Model weights (.pt)", lambda: export.model_to_bytes(model, meta),
+                                 file_name=f"{name}.pt", mime="application/octet-stream", key=f"{key}_pt",
+                                 icon=":material/save:", on_click="ignore",
+                                 help="A state dict (weights only): torch.load(..., weights_only=True) reads it.")
+    c.caption("Figures: the camera icon in each chart's toolbar saves a PNG.")
 
 
 def escape(text: str) -> str:

@@ -222,3 +222,10 @@ def test_every_page_starts_with_page_setup():
         assert len(body) == 2, f"{path.name} does not call ui.page_setup"
         assert "st." not in body[0].split('"""', 2)[-1].replace("import streamlit as st", ""), path.name
     assert [p for p, _, _ in ui.PAGES][0] == "viz_app.py"
+
+
+def test_explorer_pages_offer_exports():
+    for page in (ST, GF):
+        at = run_page(page)
+        labels = {b.label for b in at.get("download_button")}
+        assert {"Trace as CSV", "Trace as NPZ", "PyTorch script"} <= labels, page

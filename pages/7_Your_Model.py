@@ -1,0 +1,171 @@
+"""Your Model: upload the weights of your own single-layer RNN / LSTM / GRU and a sequence."""
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from rnnviz import export, inputs, plots, ui
+from rnnviz import io as uploads
+from rnnviz.model import build_model
+from rnnviz.spec import ModelSpec
+from rnnviz.trace import trace
+
+ctx = ui.page_setup("Your Model", icon=":material/upload_file:")
+st.title("Look inside your own model")
+st.markdown(
+    "Upload the weights of a single-layer `torch.nn.RNN`, `LSTM` or `GRU` (its `state_dict`, or a model saved "
+    "by this app) and a sequence to feed it. Nothing is run from the file: weights are read with "
+    "`torch.load(..., weights_only=True)`, and every problem is named in plain words."
+)
+with st.expander("How to save your model", icon=":material/help:"):
+    st.code("import torch\n# model.rnn is your torch.nn.LSTM (num_layers=1, bidirectional=False)\n"
+            "torch.save(model.rnn.state_dict(), 'model.pt')\n\n"
+            "# and a sequence: rows are time steps, columns are features\n"
+            "import numpy as np\nnp.savetxt('sequence.csv', x, delimiter=',')", language="python")
+
+ss = st.session_state
+MAX_MB = 20
+left, right = st.columns(2)
+
+# ---------------------------------------------------------------- the model
+with left:
+    st.subheader("1. The model")
+    # No extension filter: any file is read as untrusted bytes and a wrong one gets its own message.
+    up = st.file_uploader("Model weights (a .pt / .pth file saved with torch.save)", key="model_file",
+                          max_upload_size=MAX_MB)
+    if up is not None and up.file_id != ss.get("_model_file_id"):
+        ss["_model_file_id"] = up.file_id
+        try:
+            loaded = uploads.load_model(up.getvalue(), max_bytes=MAX_MB << 20)
+            ss["user_model"] = {"loaded": loaded, "name": up.name}
+            ss.pop("model_error", None)
+        except uploads.UploadError as exc:  # keep whatever model was there before
+            ss["model_error"] = f"**{up.name}** could not be used: {exc}"
+    if st.button("Or try an example: a random LSTM", key="example_model", icon=":material/science:"):
+        model = build_model(ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch", seed=1))
+        ss["user_model"] = {"loaded": uploads.LoadedModel(model, "an example built here"), "name": "example LSTM"}
+        ss.pop("model_error", None)
+    if ss.get("model_error"):
+        st.error(ss["model_error"], icon=":material/error:")
+        if "user_model" in ss:
+            st.caption(f"Still showing the model from {ss['user_model']['name']}.")
+    if "user_model" in ss:
+        loaded = ss["user_model"]["loaded"]
+        st.success(loaded.summary, icon=":material/check_circle:")
+        for note in loaded.notes:
+            st.info(note, icon=":material/info:")
+
+model = ss["user_model"]["loaded"].model if "user_model" in ss else None
+
+# ---------------------------------------------------------------- the sequence
+with right:
+    st.subheader("2. The sequence")
+    source = st.segmented_control("Input", ["CSV file", "Text", "Named sequence"], default="Named sequence",
+                                  key="input_source")
+    if source == "CSV file":
+        csv = st.file_uploader("Sequence (.csv: one row per time step, one column per feature)",
+                               key="csv_file", max_upload_size=MAX_MB)
+        if csv is not None and csv.file_id != ss.get("_csv_file_id"):
+            ss["_csv_file_id"] = csv.file_id
+            try:
+                seq = uploads.read_sequence_csv(csv.getvalue())
+                ss["user_x"] = {"x": seq.values, "name": csv.name}
+                ss.pop("x_error", None)
+            except uploads.UploadError as exc:
+                ss["x_error"] = f"**{csv.name}** could not be used: {exc}"
+    elif source == "Text":
+        text = st.text_area("Text, one character per time step", value="hello world", max_chars=5000, key="text_in")
+        vocab = ss["user_model"]["loaded"].meta.get("vocab") if "user_model" in ss else None
+        if model is not None and text:
+            try:
+                x_text, _, notes = uploads.text_to_inputs(text, input_size=model.input_size, vocab=vocab)
+                ss["user_x"] = {"x": x_text, "name": "your text"}
+                ss.pop("x_error", None)
+                for note in notes:
+                    st.info(note, icon=":material/info:")
+            except uploads.UploadError as exc:
+                ss["x_error"] = str(exc)
+    else:
+        kind = st.selectbox("Sequence", ["impulse", "noise", "sine"], key="named_kind")
+        T = st.slider("Length T", 2, 2000, 200, key="named_T")
+        if model is not None:
+            ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{kind}, T = {T}"}
+            ss.pop("x_error", None)
+    if ss.get("x_error"):
+        st.error(ss["x_error"], icon=":material/error:")
+    if "user_x" in ss:
+        shape = ss["user_x"]["x"].shape
+        st.caption(f"Using {ss['user_x']['name']}: {shape[0]} time steps × {shape[1]} feature(s).")
+    loss = ui.knob("loss", st)
+
+if model is None:
+    st.info("Upload a model (or try the example) to see inside it.", icon=":material/arrow_upward:")
+    ui.finish("pages/7_Your_Model.py")
+    st.stop()
+if "user_x" not in ss:
+    ui.finish("pages/7_Your_Model.py")
+    st.stop()
+try:
+    x = uploads.check_compatible(model, ss["user_x"]["x"])
+except uploads.UploadError as exc:
+    st.error(str(exc), icon=":material/error:")
+    ui.finish("pages/7_Your_Model.py")
+    st.stop()
+
+# ---------------------------------------------------------------- what happens inside
+key = (ss["user_model"]["name"], id(model), hashlib.sha1(x.tobytes()).hexdigest(), loss)
+if ss.get("_user_trace_key") != key:  # per session: the model is this user's own, never a shared cache
+    ss["_user_trace"] = trace(model, x, loss=loss)
+    ss["_user_trace_key"] = key
+tr = ss["_user_trace"]
+label = plots.CELL_LABELS[tr.cell_type]
+name = ss["user_model"]["name"]
+
+st.divider()
+cols = st.columns(4)
+h = tr.memory_horizon(1e-3)
+cols[0].metric("Memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
+               help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
+cols[1].metric("‖∂L/∂h‖ at the first step", plots.sci(float(tr.log10_grad_norm[0])))
+cols[2].metric("σ_max of W_hh" + (" (candidate block)" if tr.cell_type != "rnn" else ""), f"{tr.sigma_max:.3f}")
+cols[3].metric("Spectral radius", f"{tr.spectral_radius:.3f}")
+if tr.overflow:
+    st.warning("Something left float32's range (an exploding state or gradient): the figures mark where.",
+               icon=":material/warning:")
+
+ui.chart(plots.gradient_vs_lag({label: tr}, scale=ctx.scale, height=440, horizon_fraction=1e-3,
+                               title=f"{name}: ‖∂L/∂h_k‖ against steps back"), key="user_grad")
+hm = dict(scale=ctx.scale, height=260 if tr.hidden_size <= 64 else 340)
+a, b = st.columns(2)
+a.plotly_chart(plots.heatmap(tr.hidden, kind="state", title="Hidden state h", colorbar_title="h", **hm), theme=None,
+               key="user_h", config=ui.CHART_CONFIG)
+if tr.cell is not None:
+    b.plotly_chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm), theme=None,
+                   key="user_c", config=ui.CHART_CONFIG)
+gate_cols = st.columns(2)
+for n, g in enumerate(tr.gate_names):
+    kind = "state" if g == "candidate" else "gate"
+    gate_cols[n % 2].plotly_chart(
+        plots.heatmap(tr.gates[g], kind=kind, title=plots.gate_title(tr.cell_type, g),
+                      zmax=1.0 if kind == "state" else None, colorbar_title=plots.gate_symbol(tr.cell_type, g), **hm),
+        theme=None, key=f"user_{g}", config=ui.CHART_CONFIG)
+if tr.gate_names:
+    ui.chart(plots.saturation_bars(tr.saturation(), scale=ctx.scale,
+                                   title="Where the gates saturate (< 0.1 shut, > 0.9 open)"), key="user_sat")
+
+c1, c2 = st.columns([3, 2])
+lag = ui.jacobian_lag_limit(tr.cell_type, tr.hidden_size, tr.T)
+with c1:
+    ui.chart(plots.jacobian_vs_lag({label: tr}, values={label: tr.jacobian_norms(lag)}, scale=ctx.scale,
+                                   title="‖∂h_{T−1}/∂h_k‖₂" + (" and the Pascanu bound" if tr.cell_type == "rnn"
+                                                                else "")), key="user_jac")
+    if lag < tr.T - 1:
+        st.caption(f"Computed over the last {lag} steps (each step of a Jacobian product costs H³ operations).")
+with c2:
+    ui.chart(plots.eigenvalue_plane(tr, scale=ctx.scale, title="Eigenvalues of W_hh" +
+                                    (" (candidate block)" if tr.cell_type != "rnn" else "")), key="user_eig")
+
+stem = "".join(ch if ch.isalnum() else "_" for ch in name.rsplit(".", 1)[0])[:40] or "model"
+ui.export_box(tr, f"rnnviz_{stem}", meta={"source": f"uploaded {name}"}, model=model, key="user_export",
+              script=lambda: export.reproduce_script(model=model, x=x, loss=loss))
+ui.finish("pages/7_Your_Model.py")

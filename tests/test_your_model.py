@@ -1,0 +1,100 @@
+"""The Your Model page: uploads are untrusted; good ones are shown exactly, bad ones are named."""
+import io
+import pickle
+
+import numpy as np
+import torch
+
+import rnnviz
+from rnnviz import export
+from tests.apphelp import decode, figures, run_page, trace_named
+
+PAGE = "pages/7_Your_Model.py"
+
+
+def saved(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def upload_model(at, name, data):
+    at.file_uploader(key="model_file").set_value((name, data, "application/octet-stream")).run()
+    return at
+
+
+def test_uploaded_lstm_is_traced_exactly():
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(3, 10)
+    at = run_page(PAGE)
+    assert not at.exception
+    upload_model(at, "mine.pt", saved(module.state_dict()))
+    assert not at.exception
+    assert any("LSTM, input size 3, hidden size 10" in s.value for s in at.success)
+    want = rnnviz.trace(module, rnnviz.inputs.make("impulse", 200, 3))
+    figs = figures(at)
+    np.testing.assert_allclose(decode(trace_named(figs["user_grad"], "LSTM")["y"]), want.log10_grad_norm,
+                               rtol=1e-12)
+    np.testing.assert_allclose(decode(figs["user_h"]["data"][0]["z"]), want.hidden.T, rtol=1e-6)
+
+
+def test_malicious_pickle_is_refused_and_the_previous_model_kept(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    at = run_page(PAGE)
+    at.button(key="example_model").click().run()
+    assert any("example" in s.value for s in at.success)
+    upload_model(at, "evil.pt", pickle.dumps(Evil()))
+    assert not at.exception
+    assert not marker.exists()  # nothing in the file ran
+    errors = " ".join(e.value for e in at.error)
+    assert "evil.pt" in errors and "Nothing in it was run" in errors
+    assert any("Still showing the model from example LSTM" in c.value for c in at.caption)
+    assert "user_grad" in figures(at)  # the page still shows the example
+
+
+def test_bad_files_get_their_messages():
+    at = run_page(PAGE)
+    upload_model(at, "notes.txt", b"1,2,3\n4,5,6\n")
+    assert "This is not a PyTorch file" in " ".join(e.value for e in at.error)
+    two_layers = torch.nn.GRU(2, 4, num_layers=2).state_dict()
+    upload_model(at, "deep.pt", saved(two_layers))
+    assert "2-layer network" in " ".join(e.value for e in at.error)
+    assert not at.exception
+
+
+def test_csv_sequence_upload_and_mismatch():
+    torch.manual_seed(1)
+    module = torch.nn.RNN(2, 6)
+    at = run_page(PAGE)
+    upload_model(at, "rnn.pt", saved(module.state_dict()))
+    at.segmented_control(key="input_source").set_value("CSV file").run()
+    x = np.round(np.random.default_rng(0).normal(size=(40, 2)), 4)
+    csv = "a,b\n" + "\n".join(f"{u},{v}" for u, v in x)
+    at.file_uploader(key="csv_file").set_value(("seq.csv", csv.encode(), "text/csv")).run()
+    assert not at.exception
+    want = rnnviz.trace(module, x.astype(np.float32))
+    np.testing.assert_allclose(decode(trace_named(figures(at)["user_grad"], "RNN")["y"]), want.log10_grad_norm,
+                               rtol=1e-12)
+    three = "\n".join("1,2,3" for _ in range(5))
+    at.file_uploader(key="csv_file").set_value(("wide.csv", three.encode(), "text/csv")).run()
+    assert "has 3 features per time step (columns) but the model reads 2" in " ".join(e.value for e in at.error)
+    ragged = "1,2\n3\n"
+    at.file_uploader(key="csv_file").set_value(("ragged.csv", ragged.encode(), "text/csv")).run()
+    assert "Ragged rows: line 2 has 1 value but the first row has 2" in " ".join(e.value for e in at.error)
+    assert not at.exception
+
+
+def test_downloaded_checkpoint_uploads_to_the_identical_trace():
+    model = rnnviz.build_model(rnnviz.ModelSpec(cell="gru", input_size=1, hidden_size=7, seed=5))
+    data = export.model_to_bytes(model, {"note": "saved by rnnviz"})
+    at = run_page(PAGE)
+    upload_model(at, "rnnviz_model.pt", data)
+    want = rnnviz.trace(model, rnnviz.inputs.make("impulse", 200, 1))
+    np.testing.assert_array_equal(decode(trace_named(figures(at)["user_grad"], "GRU")["y"]), want.log10_grad_norm)
+    labels = [b.label for b in at.get("download_button")]
+    assert {"Trace as CSV", "Trace as NPZ", "PyTorch script", "Model weights (.pt)"} <= set(labels)
