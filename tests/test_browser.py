@@ -178,3 +178,21 @@ def test_eight_sessions_at_once_each_see_their_own_numbers(browser, app_server):
     for pg in pages:
         pg.context.close()
     assert peak_rss_mb(proc.pid) < 3000
+
+
+def test_trace_csv_download_holds_the_numbers(page, app_url):
+    from rnnviz.export import read_csv_metadata
+
+    open_page(page, f"{app_url}/Step_Through?cell=GRU&seq_len=40&hidden_size=6")
+    page.get_by_text("Export these numbers").click()
+    with page.expect_download(timeout=60000) as info:
+        page.get_by_role("button", name="Trace as CSV").click()
+    data = open(info.value.path(), "rb").read()
+    meta = read_csv_metadata(data)
+    assert meta["cell"] == "gru" and meta["seq_len"] == 40 and meta["hidden_size"] == 6
+    lines = [ln for ln in data.decode().splitlines() if not ln.startswith("#")]
+    header = lines[0].split(",")
+    rows = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]])
+    want = engine_trace("gru", seq_len=40, hidden_size=6)
+    np.testing.assert_array_equal(rows[:, header.index("h_0")].astype(np.float32), want.hidden[:, 0])  # exact float32
+    np.testing.assert_allclose(rows[:, header.index("log10_grad_norm")], want.log10_grad_norm, rtol=1e-12)
