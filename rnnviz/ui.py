@@ -23,8 +23,9 @@ from pathlib import Path
 import streamlit as st
 
 from . import inputs as inputs_mod
-from .model import build_model
+from .model import RecurrentModel, build_model
 from .spec import KNOBS, ModelSpec
+from .tasks import get_task
 from .trace import Trace, trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -160,7 +161,7 @@ def check_url(names, limits: dict | None = None) -> list[str]:
             lo, hi = limits.get(name, (None, None))
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 raise ValueError(f"{name} must be in [{lo}, {hi}] on this page")
-            st.session_state[name] = token(name, value) if knob.kind == "choice" else value
+            st.session_state[name] = widget_value(name, value)
         except ValueError:
             allowed = knob.allowed()
             if name in limits:
@@ -187,8 +188,20 @@ def show_notes(notes: list[str], key: str = "url_notes"):
 
 
 def token(name: str, value) -> str:
-    """How a knob's value is shown in its widget and written in links."""
-    return str(value).upper() if name == "cell" else str(value)
+    """How a knob's value is shown in its widget and written in links ("LSTM"; "RNN,GRU" for a
+    multi knob)."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(token(name, v) for v in value)
+    return str(value).upper() if name in ("cell", "cells") else str(value)
+
+
+def widget_value(name: str, value):
+    """A validated knob value as its widget holds it: tokens for choices, a list of them for a
+    multi knob, the number itself otherwise."""
+    kind = KNOBS[name].kind
+    if kind == "multi":
+        return [token(name, v) for v in value]
+    return token(name, value) if kind == "choice" else value
 
 
 def link_params(values: dict) -> dict:
@@ -198,7 +211,7 @@ def link_params(values: dict) -> dict:
         k = KNOBS[name]
         if value == k.default:
             continue
-        out[name] = token(name, value) if k.kind == "choice" else _fmt(value)
+        out[name] = token(name, value) if k.kind in ("choice", "multi") else _fmt(value)
     return out
 
 
@@ -229,7 +242,8 @@ def knob(name: str, container=None, *, limits: tuple | None = None, options=None
     """The widget for one knob of KNOBS (its value also goes into the page's URL)."""
     value = _knob(name, container, limits=limits, options=options, label=label, help=help, number=number,
                   disabled=disabled)
-    st.session_state["_shown"][name] = value
+    if value != ():  # an empty multi knob is not a shareable state
+        st.session_state["_shown"][name] = value
     return value
 
 
@@ -252,6 +266,19 @@ def _knob(name, container, *, limits, options, label, help, number, disabled):
         kw = {} if name in ss else {"index": opts.index(k.default) if k.default in opts else 0}
         picked = c.selectbox(text, shown, **kw, **common)
         return opts[shown.index(picked)] if picked in shown else k.default
+    if k.kind == "multi":  # toggles; may come back empty (the page says what to do then)
+        opts = list(options or k.choices)
+        shown = [token(name, o) for o in opts]
+        if name in ss and (not isinstance(ss[name], list) or not set(ss[name]) <= set(shown)):
+            ss.pop(name)
+        kw = {} if name in ss else {"default": [token(name, o) for o in k.default if o in opts]}
+        picked = c.pills(text, shown, selection_mode="multi", **kw, **common) or []
+        return tuple(o for o, s in zip(opts, shown) if s in picked)
+    if k.values:  # a fixed set of numbers, e.g. a log-spaced grid of learning rates
+        if name in ss and ss[name] not in k.values:
+            ss.pop(name)
+        kw = {} if name in ss else {"value": k.default}
+        return c.select_slider(text, options=list(k.values), format_func=_fmt, **kw, **common)
     lo, hi = limits or UI_LIMITS.get(name, (k.min, k.max))
     default = _default(name, {name: (lo, hi)})
     if name in ss:  # keep a carried or remembered value inside this page's range
@@ -304,7 +331,7 @@ def sync_url(name: str, value):
         if name in st.query_params:
             del st.query_params[name]
     else:
-        text = token(name, value) if k.kind == "choice" else _fmt(value)
+        text = token(name, value) if k.kind in ("choice", "multi") else _fmt(value)
         if st.query_params.get(name) != text:
             st.query_params[name] = text
 
@@ -357,3 +384,76 @@ def controls(container=None):
 
 def escape(text: str) -> str:
     return html.escape(str(text))
+
+
+# --------------------------------------------------------------------------- trained models
+# The Training Lab keeps the models it trained in this session (never in a shared cache):
+#   st.session_state[TRAINED_KEY] = {label: {"model": RecurrentModel, "task": task name,
+#                                            "seq_len": int, "settings": dict}}
+# and the explorer pages offer them next to the model built from their settings.
+TRAINED_KEY = "trained_models"
+MODEL_SOURCE_KEY = "model_source"
+BUILT = "Built from the settings"
+
+
+@dataclass
+class TrainedModel:
+    """A model trained in the Training Lab, as an explorer page receives it."""
+
+    label: str
+    model: RecurrentModel
+    task: str
+    seq_len: int
+    settings: dict
+
+    @property
+    def title(self) -> str:
+        """"the trained GRU (Adding problem, T=50)"."""
+        return f"the trained {self.label.split(' · ')[0]} ({get_task(self.task).title}, T={self.seq_len})"
+
+
+def model_source(container=None) -> TrainedModel | None:
+    """On an explorer page: when this session has trained models, a selectbox "Model" offering
+    "Built from the settings" or one of them. Returns the trained model picked, or None (use the
+    page's own settings). Shows nothing and returns None when nothing has been trained."""
+    models = st.session_state.get(TRAINED_KEY) or {}
+    if not models:
+        return None
+    options = [BUILT, *models]
+    if st.session_state.get(MODEL_SOURCE_KEY) not in options:
+        st.session_state.pop(MODEL_SOURCE_KEY, None)
+    c = container if container is not None else st
+    picked = c.selectbox("Model", options, key=MODEL_SOURCE_KEY, persist_state="session",
+                         help="A model trained in the Training Lab in this session, or the untrained one the "
+                              "settings below build.")
+    if picked not in models:
+        return None
+    entry = models[picked]
+    return TrainedModel(picked, entry["model"], entry["task"], entry["seq_len"], entry["settings"])
+
+
+def trace_trained(picked: TrainedModel, seed: int = 0, loss: str | None = None) -> Trace:
+    """Trace a trained model on sample `seed` of its own task (not cached: the model belongs to this
+    session). `loss` defaults to where the task's loss sits."""
+    task = get_task(picked.task)
+    x, _ = task.sample(picked.seq_len, seed)
+    return trace(picked.model, x, loss=loss or task.loss_on)
+
+
+def remember_trained(label: str, model: RecurrentModel, task: str, seq_len: int, settings: dict,
+                     keep: int = 9) -> None:
+    """Add a trained model to this session's list (the same label replaces the older one); at most
+    `keep` models are kept, the oldest dropped first."""
+    models = st.session_state.setdefault(TRAINED_KEY, {})
+    if label in models and models[label]["model"] is model:
+        return
+    models.pop(label, None)
+    models[label] = {"model": model, "task": task, "seq_len": seq_len, "settings": settings}
+    while len(models) > keep:
+        models.pop(next(iter(models)))
+
+
+def open_trained(label: str, page: str):
+    """Switch to an explorer page with the trained model `label` picked (and the shared settings)."""
+    st.session_state[MODEL_SOURCE_KEY] = label
+    st.switch_page(page, query_params=_carried_params())
