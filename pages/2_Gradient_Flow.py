@@ -18,6 +18,7 @@ NAMES = ["recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size"
          "input_kind", "loss"]
 ui.show_notes(ui.check_url(NAMES))
 with ui.controls():
+    trained = ui.model_source()  # a model from the Training Lab, shown next to the three built cells
     st.subheader("Weights")
     gain = ui.knob("recurrent_gain")
     input_gain = ui.knob("input_gain")
@@ -37,19 +38,27 @@ common = dict(activation=activation, init=init, hidden_size=H, recurrent_gain=ga
               forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind, loss=loss)
 cells = ("rnn", "lstm", "gru")
 traces = {plots.CELL_LABELS[c]: ui.cached_trace(cell=c, **common) for c in cells}
+dotted = ()
+if trained is not None:
+    trained_label = f"Trained {plots.CELL_LABELS[trained.model.cell]}"
+    traces[trained_label] = ui.trace_trained(trained, seed=seed, loss=loss)
+    dotted = (trained_label,)
+    st.info(f"**{trained_label}** (dotted) is {trained.title}, reading sample {seed} of its task "
+            f"({traces[trained_label].T} steps), not the input set here. The three other curves are the untrained "
+            "cells the settings build.", icon=":material/model_training:")
 
 # ---- what happened, in numbers
-cols = st.columns(4)
+cols = st.columns(len(traces) + 1)
 for col, (label, tr) in zip(cols, traces.items()):
     h = tr.memory_horizon(fraction)
-    col.metric(f"{label} memory horizon", f"{h} steps" if h is not None else f"≥ {T - 1} steps",
+    col.metric(f"{label} memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
                help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
 rnn = traces["RNN"]
 threshold = 1 / rnn.gamma
-cols[3].metric("RNN σ_max(W_hh) against 1/γ",
-               f"{rnn.sigma_max:.3f} {'>' if rnn.sigma_max > threshold else '<'} {threshold:g}",
-               help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
-                    "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
+cols[-1].metric("RNN σ_max(W_hh) against 1/γ",
+                f"{rnn.sigma_max:.3f} {'>' if rnn.sigma_max > threshold else '<'} {threshold:g}",
+                help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
+                     "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
 
 for label, tr in traces.items():
     if tr.forward_overflow_step is not None:
@@ -64,13 +73,13 @@ for label, tr in traces.items():
                    f"exact value.", icon=":material/warning:")
 
 loss_text = "the last step" if loss == "last" else "every step"
-ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction,
+ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction, dotted=dotted,
                                title=f"‖∂L/∂h_k‖ against steps back (loss on {loss_text}; ◆ memory horizon)"),
          key="grad")
 
 left, right = st.columns([3, 2])
 with left:
-    limits = {label: ui.jacobian_lag_limit(tr.cell_type, H, T) for label, tr in traces.items()}
+    limits = {label: ui.jacobian_lag_limit(tr.cell_type, tr.hidden_size, tr.T) for label, tr in traces.items()}
     jac = {label: tr.jacobian_norms(limits[label]) for label, tr in traces.items()}
 
     class _View:  # the Jacobian figure reads .log10_jacobian_norm: hand it the (possibly partial) sweep
@@ -81,9 +90,9 @@ with left:
             return getattr(self._tr, name)
 
     views = {label: _View(tr, jac[label]) for label, tr in traces.items()}
-    ui.chart(plots.jacobian_vs_lag(views, scale=ctx.scale, height=430,
+    ui.chart(plots.jacobian_vs_lag(views, scale=ctx.scale, height=430, dotted=dotted,
                                    title="‖∂h_{T−1}/∂h_k‖₂ and the Pascanu bound (RNN, dashed)"), key="jac")
-    short = [f"{label}: last {limits[label]} steps" for label in traces if limits[label] < T - 1]
+    short = [f"{label}: last {limits[label]} steps" for label, tr in traces.items() if limits[label] < tr.T - 1]
     if short:
         st.caption("Each step of a Jacobian product costs H³ operations, so at this size they are computed over "
                    + ", ".join(short) + ".")
@@ -97,7 +106,7 @@ with right:
 st.subheader("A product of T factors")
 pick = st.segmented_control("Cell", list(traces), default="RNN", key="chain_cell")
 tr = traces[pick or "RNN"]
-last = min(60, T - 1)
+last = min(60, tr.T - 1)
 norms = tr.step_jacobian_norms(last + 1)
 
 
