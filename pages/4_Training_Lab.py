@@ -201,8 +201,8 @@ st.caption(f"Each row is one moment of training ({lab.CHECKPOINTS} checkpoints, 
 if task_done.name == "binary_addition":
     st.subheader("A worked example")
     c1, c2 = st.columns([2, 1])
-    pick = c1.segmented_control("Model", list(results), default=list(results)[-1], key="example_model") \
-        or list(results)[-1]
+    best = min(results, key=lambda label: results[label].final_test_loss)
+    pick = c1.segmented_control("Model", list(results), default=best, key="example_model") or best
     example_seed = c2.number_input("Example", min_value=0, max_value=10**6, value=0, step=1, key="example_seed",
                                    help="Which random pair of numbers to add.")
     ex = lab.addition_example(results[pick], seed=int(example_seed))

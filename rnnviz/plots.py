@@ -12,13 +12,27 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
 CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 STATE_SCALE = "RdBu"      # -1 red, 0 white, +1 blue
 GATE_SCALE = "Viridis"    # 0 dark purple, 1 yellow
-GRAD_SCALE = "Magma"
+
+
+def _clear_of_streamlit_placeholders(colors: list) -> list:
+    """Streamlit's chart frontend replaces the colours #000001 ... #000040 (its theme's placeholders)
+    in every Plotly figure, theme=None included: Magma's first stop #000004 turned violet. Nudge any
+    such colour to a visually identical one."""
+    def safe(c):
+        if isinstance(c, str) and c.startswith("#0000") and len(c) == 7 and int(c[1:], 16) <= 0x40:
+            return "#010005"
+        return c
+    return [[k / (len(colors) - 1), safe(c)] for k, c in enumerate(colors)]
+
+
+GRAD_SCALE = _clear_of_streamlit_placeholders(plotly.colors.sequential.Magma)
 BOUND_COLOR = "#444444"
 F32_MAX_LOG10 = math.log10(float(np.finfo(np.float32).max))   # 38.53
 F32_TINY_LOG10 = math.log10(float(np.finfo(np.float32).tiny))  # -37.93

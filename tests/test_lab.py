@@ -1,4 +1,6 @@
 """The Training Lab's engine side (rnnviz.lab), its knobs and its figures, without Streamlit."""
+import re
+
 import numpy as np
 import pytest
 
@@ -179,3 +181,14 @@ def test_reach_heatmaps_share_one_colour_scale(runs):
     assert heat["LSTM"].zmin == heat["RNN"].zmin == pytest.approx(both.min())
     assert heat["LSTM"].zmax == heat["RNN"].zmax == pytest.approx(both.max())
     assert [d.showscale for d in fig.data] == [True, False]
+
+
+def test_no_figure_uses_streamlits_placeholder_colours(runs):
+    """Streamlit's frontend swaps #000001 ... #000040 for its theme colours in every chart."""
+    spec = rnnviz.ModelSpec(cell="gru", hidden_size=4)
+    added = rnnviz.fit(spec, "binary_addition", seq_len=6, steps=2, test_size=4, checkpoints=2)
+    figs = [plots.loss_curves(runs), plots.grad_norm_steps(runs, clip=1.0), plots.reach_heatmaps(runs),
+            plots.addition_example(lab.addition_example(added)), plots.heatmap(np.zeros((5, 3)), kind="grad")]
+    for fig in figs:
+        colours = re.findall(r"#0000([0-9a-fA-F]{2})\b", fig.to_json())
+        assert not [c for c in colours if int(c, 16) <= 0x40], colours
