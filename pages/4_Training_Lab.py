@@ -71,7 +71,7 @@ with st.container(border=True):
 refusal = None if cells else "Choose at least one cell to train."
 refusal = refusal or lab.over_budget(settings)
 estimate = lab.estimate_seconds(settings) if cells else 0.0
-b1, b2, info = st.columns([1, 1, 5], vertical_alignment="center")
+b1, b2, info = st.columns([1.4, 1.4, 4.2], vertical_alignment="center")
 train = b1.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=refusal is not None,
                   use_container_width=True)
 b2.button("Stop", key="stop", icon=":material/stop:", disabled=not train, on_click=_request_stop,
@@ -170,7 +170,8 @@ for col, (label, r) in zip(cols, results.items()):
     text, learned = lab.against_baseline(r.final_test_loss, r.baseline)
     col.metric(f"{label} · test loss", f"{r.final_test_loss:.3g}", delta=text,
                delta_color="green" if learned else "gray", delta_arrow="down" if learned else "off",
-               help="Loss on 1000 fixed test sequences after training; the baseline is the best loss without memory.")
+               help=f"Loss on 1000 fixed test sequences after training. The baseline, {r.baseline:.3g}, is the best "
+                    "loss without memory.")
     col.caption(f"{lab.accuracy_label(trained.task)}: {100 * r.test_accuracy[-1]:.1f}%  \n"
                 f"{r.model_step} steps in {r.seconds:.0f} s")
 

@@ -122,8 +122,8 @@ def over_budget(settings: Settings) -> str | None:
 
 def format_seconds(seconds: float) -> str:
     if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    return f"{seconds / 60:.0f} min" if seconds >= 600 else f"{seconds / 60:.1f} min"
+        return f"{max(1, round(seconds))}\u00a0s"
+    return f"{seconds / 60:.0f}\u00a0min" if seconds >= 600 else f"{seconds / 60:.1f}\u00a0min"
 
 
 # ------------------------------------------------------------------------------------------ suggestions
@@ -184,13 +184,12 @@ def accuracy_label(task: str) -> str:
 
 
 def against_baseline(loss: float, baseline: float) -> tuple[str, bool]:
-    """("83% below the baseline 0.167", True), or ("at the baseline 0.167", False) when the loss is
-    within 10% of it or above: nothing that needs memory was learned."""
+    """("83% below baseline", True), or ("at baseline", False) when the loss is within 10% of it,
+    ("3.0 × baseline", False) above: nothing that needs memory was learned."""
     ratio = loss / baseline
     if ratio >= 0.9:
-        where = "at" if ratio <= 1.1 else f"{ratio:.1f} × "
-        return f"{where} the baseline {baseline:.3g}".replace("×  ", "× "), False
-    return f"{1 - ratio:.0%} below the baseline {baseline:.3g}", True
+        return ("at baseline" if ratio <= 1.1 else f"{ratio:.1f} × baseline"), False
+    return f"{1 - ratio:.0%} below baseline", True
 
 
 # ------------------------------------------------------------------------------------------ binary addition

@@ -53,7 +53,8 @@ _PRESENT_CSS = """
 <style>
 html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
 h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
-[data-testid="stMetricValue"] {font-size: 2.6rem;}
+h1 [data-heading-text], h2 [data-heading-text], h3 [data-heading-text] {font-size: inherit !important;}
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * {font-size: 1.8rem !important;}
 </style>
 """
 _HIDDEN_CSS = """
@@ -393,6 +394,7 @@ def escape(text: str) -> str:
 # and the explorer pages offer them next to the model built from their settings.
 TRAINED_KEY = "trained_models"
 MODEL_SOURCE_KEY = "model_source"
+_PICKED = "_model_source_picked"  # the last pick, kept outside the widget's own state
 BUILT = "Built from the settings"
 
 
@@ -419,13 +421,19 @@ def model_source(container=None) -> TrainedModel | None:
     models = st.session_state.get(TRAINED_KEY) or {}
     if not models:
         return None
+    ss = st.session_state
     options = [BUILT, *models]
-    if st.session_state.get(MODEL_SOURCE_KEY) not in options:
-        st.session_state.pop(MODEL_SOURCE_KEY, None)
+    if ss.get(MODEL_SOURCE_KEY) not in options:
+        ss.pop(MODEL_SOURCE_KEY, None)
+    if ss.get(_PICKED) in options and (ss.get("_first_run", True) or MODEL_SOURCE_KEY not in ss):
+        # A page switch: the previous page's widget state does not carry to this page's widget
+        # (another element), so set it, as check_url does for the knobs.
+        ss[MODEL_SOURCE_KEY] = ss[_PICKED]
     c = container if container is not None else st
     picked = c.selectbox("Model", options, key=MODEL_SOURCE_KEY, persist_state="session",
                          help="A model trained in the Training Lab in this session, or the untrained one the "
                               "settings below build.")
+    ss[_PICKED] = picked
     if picked not in models:
         return None
     entry = models[picked]
@@ -455,5 +463,5 @@ def remember_trained(label: str, model: RecurrentModel, task: str, seq_len: int,
 
 def open_trained(label: str, page: str):
     """Switch to an explorer page with the trained model `label` picked (and the shared settings)."""
-    st.session_state[MODEL_SOURCE_KEY] = label
+    st.session_state[MODEL_SOURCE_KEY] = st.session_state[_PICKED] = label
     st.switch_page(page, query_params=_carried_params())

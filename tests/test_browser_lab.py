@@ -29,3 +29,14 @@ def test_stop_button_keeps_what_was_learned(page, app_url):
     assert len(chart_y(page, 0, 0)) == k  # the loss of every step learned, and no more
     assert page.get_by_test_id("stButton").get_by_role("button", name="GRU in Step Through").is_visible()
     assert exceptions(page) == 0
+
+
+def test_classroom_link_keeps_the_train_button_and_enlarges_the_title(page, app_url):
+    page.goto(f"{app_url}/Training_Lab?controls=hidden&present=true")
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=90000)
+    wait_idle(page, 90000)
+    assert not page.get_by_test_id("stSidebar").is_visible()
+    assert page.get_by_test_id("stButton").get_by_role("button", name="Train").is_visible()
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('h1 [data-heading-text]')).fontSize)")
+    assert size >= 40  # the heading's text, not only its box, is large on a projector
+    assert exceptions(page) == 0
