@@ -44,8 +44,8 @@ if trained is not None:
     traces[trained_label] = ui.trace_trained(trained, seed=seed, loss=loss)
     dotted = (trained_label,)
     st.info(f"**{trained_label}** (dotted) is {trained.title}, reading sample {seed} of its task "
-            f"({traces[trained_label].T} steps), not the input set here. The three other curves are the untrained "
-            "cells the settings build.", icon=":material/model_training:")
+            f"({traces[trained_label].T} steps), not the input set here. The other curves are the untrained cells "
+            "the settings build.", icon=":material/model_training:")
 
 # ---- what happened, in numbers
 cols = st.columns(len(traces) + 1)

@@ -151,7 +151,8 @@ def gradient_vs_lag(traces: dict, *, cell_path: bool = True, title: str | None =
         y = tr.log10_grad_norm
         arrays.append(y)
         fig.add_trace(go.Scatter(x=lag, y=y, name=f"{label}  ‖∂L/∂h‖", mode="lines",
-                                 line=dict(color=color, width=3 * scale, dash="dot" if label in dotted else None),
+                                 line=dict(color=color, width=(4.5 if label in dotted else 3) * scale,
+                                           dash="dot" if label in dotted else None),
                                  hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label + "</extra>"))
         if cell_path and tr.log10_cell_grad_norm is not None:
             yc = tr.log10_cell_grad_norm

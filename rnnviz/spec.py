@@ -163,7 +163,7 @@ _KNOB_LIST = [
          help="The plain RNN's nonlinearity. ReLU does not saturate: its state and gradient can explode."),
     Knob("train_seq_len", "Sequence length T", 50, "int", 1, 200, 1,
          help="Time steps per sequence (for Copy: the gap between reading and recalling)."),
-    Knob("train_steps", "Training steps", 1200, "int", 10, 5000, 10,
+    Knob("train_steps", "Training steps", 1500, "int", 10, 5000, 10,
          help="Each step draws a fresh batch of sequences and makes one Adam update."),
     Knob("batch_size", "Batch size", 50, "int", 1, 256, 1, help="Sequences per training step."),
     Knob("lr", "Learning rate", 3e-3, "float", 1e-4, 1.0, values=LEARNING_RATES,

@@ -40,7 +40,7 @@ def test_defaults_run_and_promise_a_short_demonstration():
     assert not at.button(key="train").disabled and at.button(key="stop").disabled
     assert figures(at) == {}  # nothing trained yet
     page = texts(at)
-    assert "RNN, LSTM, GRU: 1200 steps each" in page and "Adding problem" in page
+    assert "RNN, LSTM, GRU: 1500 steps each" in page and "Adding problem" in page
     seconds = lab.estimate_seconds(lab.Settings())
     assert seconds < 75 and f"about **{lab.format_seconds(seconds)}**" in page
 
@@ -144,7 +144,7 @@ def test_bad_url_values_are_noted_and_replaced():
     for name in ("task='chess'", "cells='RNN,TPU'", "lr='0.0042'", "train_steps='999999'", "clip_threshold='-1'",
                  "batch_size='ten'"):
         assert f"{name} was ignored" in notes
-    assert at.selectbox(key="task").value == "adding" and at.slider(key="train_steps").value == 1200
+    assert at.selectbox(key="task").value == "adding" and at.slider(key="train_steps").value == 1500
     short = run_page(LAB, {"task": "temporal_order", "train_seq_len": "3"})
     assert "train_seq_len='3' was ignored: train_seq_len must be in [8, 200]" in " ".join(w.value for w in short.warning)
     assert short.slider(key="train_seq_len").value == 50
