@@ -188,8 +188,8 @@ ui.chart(plots.grad_norm_steps(results, clip=clip_value, clip_mode=trained.clip,
 st.caption("The norm of the whole gradient (all weights) before clipping, in the cell's colour"
            + (", and after clipping, grey. Each tick at the bottom is a step where clipping changed the gradient."
               if clip_value is not None else ". Clipping was off.")
-           + " Spikes are steps where the gradient suddenly grew: clipping keeps one of them from throwing the "
-             "weights far away.")
+           + " A cell that starts to learn a long dependency often shows a burst of large gradients, where clipping "
+             "acts most: it keeps one huge step from throwing the weights far away.")
 
 ui.chart(plots.reach_heatmaps(results, scale=ctx.scale,
                               title="How far back the gradient reaches while the cells learn"),

@@ -188,7 +188,9 @@ def against_baseline(loss: float, baseline: float) -> tuple[str, bool]:
     ("3.0 × baseline", False) above: nothing that needs memory was learned."""
     ratio = loss / baseline
     if ratio >= 0.9:
-        return ("at baseline" if ratio <= 1.1 else f"{ratio:.1f} × baseline"), False
+        if ratio <= 1.1:
+            return "at baseline", False
+        return (f"{ratio:.1f} × baseline" if ratio < 10 else f"{ratio:.2g} × baseline"), False
     return f"{1 - ratio:.0%} below baseline", True
 
 

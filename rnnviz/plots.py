@@ -527,7 +527,8 @@ def loss_curves(results: dict, *, title: str | None = None, scale: float = 1.0, 
                                  legendgroup=label, showlegend=False, opacity=0.3,
                                  line=dict(color=color, width=1),
                                  hovertemplate="step %{x}<br>batch loss %{y:.4g}<extra>" + label + "</extra>"))
-        fig.add_trace(go.Scatter(x=steps, y=moving_average(r.loss, window), mode="lines", legendgroup=label,
+        fig.add_trace(go.Scatter(x=steps, y=moving_average(r.loss, window), legendgroup=label,
+                                 mode="lines+markers" if n < 20 else "lines", marker=dict(size=6 * scale),
                                  name=label, line=dict(color=color, width=3 * scale),
                                  hovertemplate="step %{x}<br>mean loss %{y:.4g}<extra>" + label + "</extra>"))
         fig.add_trace(go.Scatter(x=r.test_steps, y=r.test_loss, mode="markers", name=f"{label} · test loss",
@@ -550,7 +551,8 @@ def loss_curves(results: dict, *, title: str | None = None, scale: float = 1.0, 
     if log:
         values = [r.loss for r in results.values()] + [r.test_loss for r in results.values()] + [[baseline or 1.0]]
         ticks = one_two_five_ticks(np.concatenate([np.asarray(v, dtype=np.float64) for v in values]))
-        fig.update_yaxes(title_text="loss (log scale)", type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+        text = [f"{t:g}" if 1e-4 <= t < 1e5 else power_label(round(math.log10(t))) for t in ticks]
+        fig.update_yaxes(title_text="loss (log scale)", type="log", tickvals=ticks, ticktext=text)
     else:
         fig.update_yaxes(title_text="loss")
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
@@ -565,7 +567,8 @@ def one_two_five_ticks(values) -> list[float]:
         return [1.0]
     lo, hi = math.floor(math.log10(v.min())), math.ceil(math.log10(v.max()))
     mantissas = (1, 2, 5) if hi - lo <= 3 else (1,)
-    ticks = [m * 10.0 ** e for e in range(lo, hi + 1) for m in mantissas]
+    every = max(1, math.ceil((hi - lo) / 7))  # at most about 8 powers of ten, 1 among them
+    ticks = [m * 10.0 ** e for e in range(math.floor(lo / every) * every, hi + 1, every) for m in mantissas]
     inside = [t for t in ticks if v.min() / 1.5 <= t <= v.max() * 1.5]
     return [float(f"{t:.12g}") for t in inside] or [float(10.0 ** lo)]
 
@@ -604,7 +607,8 @@ def grad_norm_steps(results: dict, *, clip: float | None = None, clip_mode: str 
                                      line=dict(color=AFTER_CLIP_COLOR, width=3.5 * scale),
                                      hovertemplate="step %{x}<br>after: log10 ‖g‖ = %{y:.2f}<extra></extra>"),
                           row=row, col=1)
-        fig.add_trace(go.Scatter(x=steps, y=logs[label], mode="lines", name=f"{label} before clipping",
+        fig.add_trace(go.Scatter(x=steps, y=logs[label], mode="lines+markers" if r.steps_done < 20 else "lines",
+                                 name=f"{label} before clipping", marker=dict(size=7 * scale),
                                  showlegend=False, line=dict(color=color, width=1.3 * scale),
                                  hovertemplate="step %{x}<br>log10 ‖g‖ = %{y:.2f}<extra>" + label + "</extra>"),
                       row=row, col=1)
@@ -626,7 +630,8 @@ def grad_norm_steps(results: dict, *, clip: float | None = None, clip_mode: str 
             k = int(bad[0]) + 1
             fig.add_trace(go.Scatter(x=[k], y=[hi - 0.08 * (hi - lo)], mode="markers+text",
                                      name=f"{label} non-finite gradient", showlegend=False,
-                                     text=[f"‖g‖ = {r.grad_norm[k - 1]} at step {k}"], textposition="middle left",
+                                     text=[f"  ‖g‖ = {r.grad_norm[k - 1]} at step {k}: training stopped"],
+                                     textposition="middle right",
                                      textfont=dict(color=color, size=int(14 * scale)),
                                      marker=dict(symbol="x", size=14 * scale, color=color, line=dict(width=2))),
                           row=row, col=1)
@@ -635,10 +640,9 @@ def grad_norm_steps(results: dict, *, clip: float | None = None, clip_mode: str 
     legend = [("‖g‖" + (" before clipping" if clip is not None else "") + " (in the cell's colour)",
                dict(mode="lines", line=dict(color="#555", width=2)))]
     if clip is not None:
+        tick = dict(symbol="line-ns", size=10, line=dict(color="#555", width=1.5))
         legend += [("after clipping", dict(mode="lines", line=dict(color=AFTER_CLIP_COLOR, width=5))),
-                   ("| a step where clipping acted", dict(mode="markers", marker=dict(symbol="line-ns", size=10,
-                                                                                     line=dict(color="#555",
-                                                                                               width=1.5))))]
+                   ("a step where clipping acted", dict(mode="markers", marker=tick))]
     for name, kw in legend:
         fig.add_trace(go.Scatter(x=[None], y=[None], name=name, hoverinfo="skip", **kw), row=1, col=1)
     fig.update_xaxes(range=[0, longest])

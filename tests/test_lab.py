@@ -75,6 +75,7 @@ def test_every_task_has_valid_suggested_settings_within_a_minute(task):
 def test_against_baseline_wording():
     assert lab.against_baseline(0.166, 1 / 6) == ("at baseline", False)
     assert lab.against_baseline(0.5, 1 / 6) == ("3.0 × baseline", False)
+    assert lab.against_baseline(1.17e25, 1 / 6) == ("7e+25 × baseline", False)
     assert lab.against_baseline(0.0017, 1 / 6) == ("99% below baseline", True)
 
 
@@ -135,6 +136,7 @@ def test_one_two_five_ticks():
     assert plots.one_two_five_ticks([0.15, 0.9]) == [0.1, 0.2, 0.5, 1.0]
     assert plots.one_two_five_ticks([1e-4, 2.0]) == [1e-4, 1e-3, 0.01, 0.1, 1.0]
     assert plots.one_two_five_ticks([np.nan, 0.0]) == [1.0]
+    assert plots.one_two_five_ticks([1e-3, 1.2e25]) == [1.0, 1e5, 1e10, 1e15, 1e20, 1e25]
 
 
 def test_gradient_norm_figure(runs):
