@@ -61,6 +61,8 @@ st.markdown(
     "- **Gradient Flow**: RNN, LSTM and GRU side by side: gradient norms, Jacobian products, the Pascanu bound, "
     "eigenvalues of W_hh and the memory horizon.\n"
     "- **One Neuron**: the one-unit picture: why a product of T factors fades or explodes, fixed points and the "
-    "bistable neuron."
+    "bistable neuron.\n"
+    "- **Training Lab**: train RNN, LSTM and GRU side by side on a task that needs memory and watch the plain RNN "
+    "stay at the baseline while the gated cells break through, with the gradient's reach as they learn."
 )
 ui.finish("viz_app.py")

@@ -10,34 +10,45 @@ NAMES = ["cell", "activation", "init", "recurrent_gain", "input_gain", "forget_b
          "seed", "input_kind"]
 notes = ui.check_url(NAMES)
 with ui.controls():
+    trained = ui.model_source()  # a model from the Training Lab, if any was trained in this session
+    fixed = trained is not None  # its cell, weights and input come with it
     st.subheader("Cell")
-    cell = ui.knob("cell")
-    activation = ui.knob("activation", disabled=cell != "rnn")
+    cell = ui.knob("cell", disabled=fixed)
+    activation = ui.knob("activation", disabled=fixed or cell != "rnn")
     st.subheader("Weights")
-    gain = ui.knob("recurrent_gain")
-    input_gain = ui.knob("input_gain")
-    forget_bias = ui.knob("forget_bias", disabled=cell == "rnn")
-    init = ui.knob("init")
+    gain = ui.knob("recurrent_gain", disabled=fixed)
+    input_gain = ui.knob("input_gain", disabled=fixed)
+    forget_bias = ui.knob("forget_bias", disabled=fixed or cell == "rnn")
+    init = ui.knob("init", disabled=fixed)
     st.subheader("Sequence")
-    input_kind = ui.knob("input_kind")
+    input_kind = ui.knob("input_kind", disabled=fixed)
     text = inputs.DEFAULT_TEXT
-    if input_kind == "text":
+    if input_kind == "text" and not fixed:
         text = st.text_input("Text", value=inputs.DEFAULT_TEXT, max_chars=400, key="text",
                              help="Read one character per step, one-hot over the text's characters.") \
             or inputs.DEFAULT_TEXT
-    T = ui.knob("seq_len")
+    T = ui.knob("seq_len", disabled=fixed)
     st.subheader("Size and seed")
-    H = ui.knob("hidden_size")
-    seed = ui.knob("seed", number=True)
+    H = ui.knob("hidden_size", disabled=fixed)
+    seed = ui.knob("seed", number=True, help="Random seed of weights and inputs; for a trained model, which sample "
+                                             "of its task it reads.")
 
-tr = ui.cached_trace(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
-                     input_gain=input_gain, forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind,
-                     loss="last", text=text)
+if trained is None:
+    tr = ui.cached_trace(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
+                         input_gain=input_gain, forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind,
+                         loss="last", text=text)
+else:
+    tr = ui.trace_trained(trained, seed=seed)
+    cell, activation, H, T = trained.model.cell, trained.model.activation, tr.hidden_size, tr.T
 notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
 label = plots.CELL_LABELS[cell]
+article = "An" if cell in ("rnn", "lstm") else "A"
+what = (f"{article} {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input." if trained is None else
+        f"**{trained.title[0].upper() + trained.title[1:]}**, with {H} hidden units, reads **{T} steps**: sample "
+        f"{seed} of its task.")
 st.markdown(
-    f"{'An' if cell in ('rnn', 'lstm') else 'A'} {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input. Move the cursor (or press ▶) "
+    f"{what} Move the cursor (or press ▶) "
     "and every panel shows the same step: the states and gates of all units over time, and the equations of one "
     "unit with the numbers of that step."
 )
@@ -166,8 +177,11 @@ else:
         "ReLU and linear units do not saturate; their gradient depends on W_hh alone (and on which ReLUs are "
         "active)."))
 
-spec = ui.make_spec(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
-                    input_gain=input_gain, forget_bias=forget_bias, seed=seed, input_kind=input_kind, text=text)
-ui.spec_export_box(tr, spec, seq_len=T, input_kind=input_kind, loss="last", text=text, key="export")
+if trained is None:
+    spec = ui.make_spec(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
+                        input_gain=input_gain, forget_bias=forget_bias, seed=seed, input_kind=input_kind, text=text)
+    ui.spec_export_box(tr, spec, seq_len=T, input_kind=input_kind, loss="last", text=text, key="export")
+else:
+    ui.model_export_box(tr, trained.model, trained.title, key="export")
 
 ui.finish("pages/1_Step_Through.py")

@@ -18,6 +18,7 @@ NAMES = ["recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size"
          "input_kind", "loss"]
 ui.show_notes(ui.check_url(NAMES))
 with ui.controls():
+    trained = ui.model_source()  # a model from the Training Lab, shown next to the three built cells
     st.subheader("Weights")
     gain = ui.knob("recurrent_gain")
     input_gain = ui.knob("input_gain")
@@ -37,26 +38,34 @@ common = dict(activation=activation, init=init, hidden_size=H, recurrent_gain=ga
               forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind, loss=loss)
 cells = ("rnn", "lstm", "gru")
 traces = {plots.CELL_LABELS[c]: tr for c, tr in ui.cached_traces(cells, **common).items()}
+dotted = ()
+metrics_box = st.container()
+if trained is not None:
+    trained_label = f"Trained {plots.CELL_LABELS[trained.model.cell]}"
+    traces[trained_label] = ui.trace_trained(trained, seed=seed, loss=loss)
+    dotted = (trained_label,)
+    metrics_box.info(f"**{trained_label}** (dotted) is {trained.title}, reading sample {seed} of its task "
+                     f"({traces[trained_label].T} steps), not the input set here. The other curves are the untrained "
+                     "cells the settings build.", icon=":material/model_training:")
 
 # The main figure first: it is what a slider change is for, so it is computed and sent before the rest.
-metrics_box = st.container()
 loss_text = "the last step" if loss == "last" else "every step"
-ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction,
+ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction, dotted=dotted,
                                title=f"‖∂L/∂h_k‖ against steps back (loss on {loss_text}; ◆ memory horizon)"),
          key="grad")
 
 # ---- what happened, in numbers (shown above the figure)
-cols = metrics_box.columns(4)
+cols = metrics_box.columns(len(traces) + 1)
 for col, (label, tr) in zip(cols, traces.items()):
     h = tr.memory_horizon(fraction)
-    col.metric(f"{label} memory horizon", f"{h} steps" if h is not None else f"≥ {T - 1} steps",
+    col.metric(f"{label} memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
                help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
 rnn = traces["RNN"]
 threshold = 1 / rnn.gamma
-cols[3].metric("RNN σ_max(W_hh) against 1/γ",
-               f"{rnn.sigma_max:.3f} {'>' if rnn.sigma_max > threshold else '<'} {threshold:g}",
-               help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
-                    "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
+cols[-1].metric("RNN σ_max(W_hh) against 1/γ",
+                f"{rnn.sigma_max:.3f} {'>' if rnn.sigma_max > threshold else '<'} {threshold:g}",
+                help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
+                     "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
 
 for label, tr in traces.items():
     if tr.forward_overflow_step is not None:
@@ -73,12 +82,12 @@ for label, tr in traces.items():
 
 left, right = st.columns([3, 2])
 with left:
-    limits = {label: ui.jacobian_lag_limit(tr.cell_type, H, T) for label, tr in traces.items()}
+    limits = {label: ui.jacobian_lag_limit(tr.cell_type, tr.hidden_size, tr.T) for label, tr in traces.items()}
     jac = {label: tr.jacobian_norms(limits[label]) for label, tr in traces.items()}
 
-    ui.chart(plots.jacobian_vs_lag(traces, values=jac, scale=ctx.scale, height=430,
+    ui.chart(plots.jacobian_vs_lag(traces, values=jac, scale=ctx.scale, height=430, dotted=dotted,
                                    title="‖∂h_{T−1}/∂h_k‖₂ and the Pascanu bound (RNN, dashed)"), key="jac")
-    short = [f"{label}: last {limits[label]} steps" for label in traces if limits[label] < T - 1]
+    short = [f"{label}: last {limits[label]} steps" for label, tr in traces.items() if limits[label] < tr.T - 1]
     if short:
         st.caption("Each step of a Jacobian product costs H³ operations, so at this size they are computed over "
                    + ", ".join(short) + ".")
@@ -92,10 +101,8 @@ with right:
 st.subheader("A product of T factors")
 pick = st.segmented_control("Cell", list(traces), default="RNN", key="chain_cell")
 tr = traces[pick or "RNN"]
-last = min(60, T - 1)
+last = min(60, tr.T - 1)
 norms = tr.step_jacobian_norms(last + 1)
-
-
 ui.chart(plots.jacobian_chain(tr, last=last, step_norms=norms, product=jac[pick or "RNN"], scale=ctx.scale,
                               height=540, title=f"{pick or 'RNN'}: the Jacobian of each of the last {last} steps, "
                                                 "and their product"), key="chain")
@@ -108,8 +115,11 @@ st.caption(f"Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange
 with st.expander("Export these numbers", icon=":material/download:"):
     which = st.segmented_control("Cell to export", list(traces), default="RNN", key="export_cell") or "RNN"
     cell_of = {plots.CELL_LABELS[c]: c for c in cells}
-    ui.spec_export_box(traces[which], ui.make_spec(cell=cell_of[which], **common), seq_len=T, input_kind=input_kind,
-                       loss=loss, key="export", container=st.container())
+    if which in cell_of:
+        ui.spec_export_box(traces[which], ui.make_spec(cell=cell_of[which], **common), seq_len=T,
+                           input_kind=input_kind, loss=loss, key="export", container=st.container())
+    else:
+        ui.model_export_box(traces[which], trained.model, trained.title, key="export", container=st.container())
 
 with st.expander("What am I looking at?"):
     st.markdown(

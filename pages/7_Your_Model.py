@@ -4,7 +4,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from rnnviz import export, inputs, plots, ui
+from rnnviz import inputs, plots, ui
 from rnnviz import io as uploads
 from rnnviz.model import build_model
 from rnnviz.spec import ModelSpec
@@ -165,7 +165,13 @@ with c2:
     ui.chart(plots.eigenvalue_plane(tr, scale=ctx.scale, title="Eigenvalues of W_hh" +
                                     (" (candidate block)" if tr.cell_type != "rnn" else "")), key="user_eig")
 
-stem = "".join(ch if ch.isalnum() else "_" for ch in name.rsplit(".", 1)[0])[:40] or "model"
-ui.export_box(tr, f"rnnviz_{stem}", meta={"source": f"uploaded {name}"}, model=model, key="user_export",
-              script=lambda: export.reproduce_script(model=model, x=x, loss=loss))
+st.subheader("Use it on the other pages")
+label = f"{name} · uploaded"
+a, b = st.columns(2)
+for col, page, text in ((a, "pages/1_Step_Through.py", "Open in Step Through"),
+                        (b, "pages/2_Gradient_Flow.py", "Open in Gradient Flow")):
+    if col.button(text, key=f"open_{page}", icon=":material/open_in_new:"):
+        ui.remember_trained(label, model, None, int(x.shape[0]), {}, x=x)
+        ui.open_trained(label, page)
+ui.model_export_box(tr, model, name.rsplit(".", 1)[0], key="user_export")
 ui.finish("pages/7_Your_Model.py")

@@ -17,6 +17,13 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("orthogonal", "gaussian", "identity", "torch")
 INPUT_KINDS = ("impulse", "noise", "sine", "binary", "text")
 LOSSES = ("last", "all")
+# The Training Lab's tasks (rnnviz.tasks.TASKS; listed here because tasks.py imports this module).
+TASK_NAMES = ("adding", "copy", "binary_addition", "temporal_order", "parity", "sentiment")
+TASK_LABELS = {"adding": "Adding problem", "copy": "Copy", "binary_addition": "Binary addition",
+               "temporal_order": "Temporal order", "parity": "Parity", "sentiment": "Sentiment with negation"}
+CLIP_CHOICES = ("off", "norm", "value")
+LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
+CLIP_THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -26,25 +33,42 @@ class Knob:
     name: str
     label: str
     default: Any
-    kind: str  # "int", "float" or "choice"
+    kind: str  # "int", "float", "choice" or "multi" (a non-empty subset of the choices)
     min: float | None = None
     max: float | None = None
     step: float | None = None
     choices: tuple = ()
     labels: Mapping[str, str] | None = None
     help: str = ""
+    values: tuple = ()  # numbers only: the allowed values (a select slider), e.g. a log-spaced grid
 
     def allowed(self) -> str:
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "multi":
+            return "one or more of " + ", ".join(repr(c) for c in self.choices) + ", separated by commas"
+        if self.values:
+            return "one of " + ", ".join(_fmt(v) for v in self.values)
         return f"a{'n integer' if self.kind == 'int' else ' number'} in [{_fmt(self.min)}, {_fmt(self.max)}]"
 
     def validate(self, value: Any) -> Any:
-        """Return `value` converted to this knob's type, or raise ValueError naming the knob."""
+        """Return `value` converted to this knob's type, or raise ValueError naming the knob.
+
+        A "multi" knob takes a comma-separated string or a sequence of choices and returns a tuple
+        in the order of `choices`, without repeats."""
         if self.kind == "choice":
             if isinstance(value, str) and value.strip().lower() in self.choices:
                 return value.strip().lower()
             raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
+        if self.kind == "multi":
+            items = value.split(",") if isinstance(value, str) else value
+            try:
+                picked = {str(v).strip().lower() for v in items}
+            except TypeError:
+                picked = set()
+            if not picked or not picked <= set(self.choices) or not all(isinstance(v, str) for v in items):
+                raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
+            return tuple(c for c in self.choices if c in picked)
         try:
             if isinstance(value, bool):
                 raise TypeError
@@ -68,6 +92,11 @@ class Knob:
             raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}") from None
         if not math.isfinite(number) or number < self.min or number > self.max:
             raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
+        if self.values:
+            match = [v for v in self.values if math.isclose(number, v, rel_tol=1e-9)]
+            if not match:
+                raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
+            return match[0]
         return number
 
     def label_of(self, choice: str) -> str:
@@ -125,6 +154,28 @@ _KNOB_LIST = [
     Knob("loss", "Loss on", "last", "choice", choices=LOSSES,
          labels={"last": "the last step only (many-to-one)", "all": "every step (many-to-many)"},
          help="Where the probe loss L = v·h sits"),
+    # Training Lab
+    Knob("task", "Task", "adding", "choice", choices=TASK_NAMES, labels=TASK_LABELS,
+         help="What the networks learn. Each task needs memory; its baseline is the best loss without any."),
+    Knob("cells", "Cells to train", CELLS, "multi", choices=CELLS,
+         help="Trained one after another, each from the same seed on the same batches."),
+    Knob("rnn_activation", "RNN activation", "tanh", "choice", choices=("tanh", "relu"),
+         help="The plain RNN's nonlinearity. ReLU does not saturate: its state and gradient can explode."),
+    Knob("train_seq_len", "Sequence length T", 50, "int", 1, 200, 1,
+         help="Time steps per sequence (for Copy: the gap between reading and recalling)."),
+    Knob("train_steps", "Training steps", 1500, "int", 10, 5000, 10,
+         help="Each step draws a fresh batch of sequences and makes one Adam update."),
+    Knob("batch_size", "Batch size", 50, "int", 1, 256, 1, help="Sequences per training step."),
+    Knob("lr", "Learning rate", 3e-3, "float", 1e-4, 1.0, values=LEARNING_RATES,
+         help="Adam's step size."),
+    Knob("clip", "Gradient clipping", "norm", "choice", choices=CLIP_CHOICES,
+         labels={"off": "off", "norm": "by norm: rescale the whole gradient to norm ≤ threshold",
+                 "value": "by value: clamp every element to [−threshold, threshold]"},
+         help="Clipping stops one exploding gradient from throwing the weights far away (Pascanu et al. 2013)."),
+    Knob("clip_threshold", "Clipping threshold", 1.0, "float", 0.01, 100.0, values=CLIP_THRESHOLDS),
+    Knob("train_hidden", "Hidden size H", 64, "int", 1, 128, 1, help="Hidden units of every cell."),
+    Knob("train_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
+         help="Seed of the initial weights and of the training batches: the same for every cell."),
 ]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 
@@ -183,8 +234,11 @@ def spec_fields() -> list[str]:
 
 
 def format_value(value: Any) -> str:
+    """A knob value as URL text: numbers in %g, a multi-choice value as "rnn,lstm"."""
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
     return str(value)
 
 

@@ -23,8 +23,9 @@ from pathlib import Path
 import streamlit as st
 
 from . import inputs as inputs_mod
-from .model import build_model
-from .spec import KNOBS, ModelSpec
+from .model import RecurrentModel, build_model
+from .spec import KNOBS, ModelSpec, format_value
+from .tasks import get_task
 from .trace import Trace, trace, trace_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,8 @@ _PRESENT_CSS = """
 <style>
 html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
 h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
-[data-testid="stMetricValue"] {font-size: 2.6rem;}
+h1 [data-heading-text], h2 [data-heading-text], h3 [data-heading-text] {font-size: inherit !important;}
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * {font-size: 1.8rem !important;}
 </style>
 """
 _HIDDEN_CSS = """
@@ -157,14 +159,14 @@ def check_url(names, limits: dict | None = None) -> list[str]:
             lo, hi = limits.get(name, (None, None))
             if (lo is not None and value < lo) or (hi is not None and value > hi):
                 raise ValueError(f"{name} must be in [{lo}, {hi}] on this page")
-            st.session_state[name] = token(name, value) if knob.kind == "choice" else value
+            st.session_state[name] = widget_value(name, value)
         except ValueError:
             allowed = knob.allowed()
             if name in limits:
                 allowed = f"in [{limits[name][0]}, {limits[name][1]}] on this page"
             shown = raw if len(raw) <= 40 else raw[:40] + "…"
             notes.append(f"The link's value {name}={shown!r} was ignored: {name} must be {allowed}. "
-                         f"Using {_fmt(_default(name, limits))} instead.")
+                         f"Using {format_value(_default(name, limits))} instead.")
             st.session_state.pop(name, None)
     return notes
 
@@ -184,8 +186,20 @@ def show_notes(notes: list[str], key: str = "url_notes"):
 
 
 def token(name: str, value) -> str:
-    """How a knob's value is shown in its widget and written in links."""
-    return str(value).upper() if name == "cell" else str(value)
+    """How a knob's value is shown in its widget and written in links ("LSTM"; "RNN,GRU" for a
+    multi knob)."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(token(name, v) for v in value)
+    return str(value).upper() if name in ("cell", "cells") else str(value)
+
+
+def widget_value(name: str, value):
+    """A validated knob value as its widget holds it: tokens for choices, a list of them for a
+    multi knob, the number itself otherwise."""
+    kind = KNOBS[name].kind
+    if kind == "multi":
+        return [token(name, v) for v in value]
+    return token(name, value) if kind == "choice" else value
 
 
 def link_params(values: dict) -> dict:
@@ -195,7 +209,7 @@ def link_params(values: dict) -> dict:
         k = KNOBS[name]
         if value == k.default:
             continue
-        out[name] = token(name, value) if k.kind == "choice" else _fmt(value)
+        out[name] = token(name, value) if k.kind in ("choice", "multi") else format_value(value)
     return out
 
 
@@ -209,16 +223,13 @@ def _default(name, limits):
     return d
 
 
-def _fmt(v):
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
 def knob(name: str, container=None, *, limits: tuple | None = None, options=None, label: str | None = None,
          help: str | None = None, number: bool = False, disabled: bool = False):
     """The widget for one knob of KNOBS (its value also goes into the page's URL)."""
     value = _knob(name, container, limits=limits, options=options, label=label, help=help, number=number,
                   disabled=disabled)
-    st.session_state["_shown"][name] = value
+    if value != ():  # an empty multi knob is not a shareable state
+        st.session_state["_shown"][name] = value
     return value
 
 
@@ -241,6 +252,19 @@ def _knob(name, container, *, limits, options, label, help, number, disabled):
         kw = {} if name in ss else {"index": opts.index(k.default) if k.default in opts else 0}
         picked = c.selectbox(text, shown, **kw, **common)
         return opts[shown.index(picked)] if picked in shown else k.default
+    if k.kind == "multi":  # toggles; may come back empty (the page says what to do then)
+        opts = list(options or k.choices)
+        shown = [token(name, o) for o in opts]
+        if name in ss and (not isinstance(ss[name], list) or not set(ss[name]) <= set(shown)):
+            ss.pop(name)
+        kw = {} if name in ss else {"default": [token(name, o) for o in k.default if o in opts]}
+        picked = c.pills(text, shown, selection_mode="multi", **kw, **common) or []
+        return tuple(o for o, s in zip(opts, shown) if s in picked)
+    if k.values:  # a fixed set of numbers, e.g. a log-spaced grid of learning rates
+        if name in ss and ss[name] not in k.values:
+            ss.pop(name)
+        kw = {} if name in ss else {"value": k.default}
+        return c.select_slider(text, options=list(k.values), format_func=format_value, **kw, **common)
     lo, hi = limits or UI_LIMITS.get(name, (k.min, k.max))
     default = _default(name, {name: (lo, hi)})
     if name in ss:  # keep a carried or remembered value inside this page's range
@@ -293,7 +317,7 @@ def sync_url(name: str, value):
         if name in st.query_params:
             del st.query_params[name]
     else:
-        text = token(name, value) if k.kind == "choice" else _fmt(value)
+        text = token(name, value) if k.kind in ("choice", "multi") else format_value(value)
         if st.query_params.get(name) != text:
             st.query_params[name] = text
 
@@ -407,5 +431,101 @@ def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key:
     c.caption("Figures: the camera icon in each chart's toolbar saves a PNG.")
 
 
+def model_export_box(tr: Trace, model: RecurrentModel, title: str, *, key: str = "export", container=None):
+    """export_box for a trained or uploaded model: the files carry its weights and input."""
+    from . import export
+
+    stem = "".join(ch if ch.isalnum() else "_" for ch in title)[:40].strip("_") or "model"
+    export_box(tr, f"rnnviz_{stem}", meta={"source": title}, model=model, key=key, container=container,
+               script=lambda: export.reproduce_script(model=model, x=tr.inputs, loss=tr.loss))
+
+
 def escape(text: str) -> str:
     return html.escape(str(text))
+
+
+# --------------------------------------------------------------------------- trained models
+# The Training Lab keeps the models it trained in this session (never in a shared cache), and the
+# Your Model page the uploaded ones:
+#   st.session_state[TRAINED_KEY] = {label: {"model": RecurrentModel, "task": task name or None,
+#                                            "seq_len": int, "settings": dict, "x": input or None}}
+# An uploaded model has no task: it reads the sequence uploaded with it ("x").
+# The explorer pages offer them next to the model built from their settings.
+TRAINED_KEY = "trained_models"
+MODEL_SOURCE_KEY = "model_source"
+_PICKED = "_model_source_picked"  # the last pick, kept outside the widget's own state
+BUILT = "Built from the settings"
+
+
+@dataclass
+class TrainedModel:
+    """A model trained in the Training Lab, as an explorer page receives it."""
+
+    label: str
+    model: RecurrentModel
+    task: str | None
+    seq_len: int
+    settings: dict
+    x: object = None  # an uploaded model's own input [T, I]
+
+    @property
+    def title(self) -> str:
+        """"the trained GRU (Adding problem, T=50)", or "your model (mine.pt)" for an upload."""
+        if self.task is None:
+            return f"your model ({self.label.split(' · ')[0]})"
+        return f"the trained {self.label.split(' · ')[0]} ({get_task(self.task).title}, T={self.seq_len})"
+
+
+def model_source(container=None) -> TrainedModel | None:
+    """On an explorer page: when this session has trained models, a selectbox "Model" offering
+    "Built from the settings" or one of them. Returns the trained model picked, or None (use the
+    page's own settings). Shows nothing and returns None when nothing has been trained."""
+    models = st.session_state.get(TRAINED_KEY) or {}
+    if not models:
+        return None
+    ss = st.session_state
+    options = [BUILT, *models]
+    if ss.get(MODEL_SOURCE_KEY) not in options:
+        ss.pop(MODEL_SOURCE_KEY, None)
+    if ss.get(_PICKED) in options and (ss.get("_first_run", True) or MODEL_SOURCE_KEY not in ss):
+        # A page switch: the previous page's widget state does not carry to this page's widget
+        # (another element), so set it, as check_url does for the knobs.
+        ss[MODEL_SOURCE_KEY] = ss[_PICKED]
+    c = container if container is not None else st
+    picked = c.selectbox("Model", options, key=MODEL_SOURCE_KEY, persist_state="session",
+                         help="A model trained in the Training Lab in this session, or the untrained one the "
+                              "settings below build.")
+    ss[_PICKED] = picked
+    if picked not in models:
+        return None
+    entry = models[picked]
+    return TrainedModel(picked, entry["model"], entry["task"], entry["seq_len"], entry["settings"], entry.get("x"))
+
+
+def trace_trained(picked: TrainedModel, seed: int = 0, loss: str | None = None) -> Trace:
+    """Trace a trained model on sample `seed` of its own task (not cached: the model belongs to this
+    session). `loss` defaults to where the task's loss sits."""
+    if picked.task is None:  # an uploaded model reads its own sequence
+        return trace(picked.model, picked.x, loss=loss or "last")
+    task = get_task(picked.task)
+    x, _ = task.sample(picked.seq_len, seed)
+    return trace(picked.model, x, loss=loss or task.loss_on)
+
+
+def remember_trained(label: str, model: RecurrentModel, task: str | None, seq_len: int, settings: dict,
+                     keep: int = 9, x=None) -> None:
+    """Add a trained (or, with task None and its input `x`, uploaded) model to this session's list
+    (the same label replaces the older one); at most `keep` models are kept, the oldest dropped first."""
+    models = st.session_state.setdefault(TRAINED_KEY, {})
+    if label in models and models[label]["model"] is model and models[label].get("x") is x:
+        return
+    models.pop(label, None)
+    models[label] = {"model": model, "task": task, "seq_len": seq_len, "settings": settings, "x": x}
+    while len(models) > keep:
+        models.pop(next(iter(models)))
+
+
+def open_trained(label: str, page: str):
+    """Switch to an explorer page with the trained model `label` picked (and the shared settings)."""
+    st.session_state[MODEL_SOURCE_KEY] = st.session_state[_PICKED] = label
+    st.switch_page(page, query_params=_carried_params())

@@ -1,0 +1,245 @@
+"""Training Lab: train RNN, LSTM and GRU side by side on a task that needs memory, and watch
+them learn, or fail to. Results live in this session's state, so changing a view keeps them."""
+import threading
+import time
+
+import streamlit as st
+
+import rnnviz
+from rnnviz import lab, plots, ui
+from rnnviz.spec import KNOBS
+from rnnviz.tasks import get_task
+
+ctx = ui.page_setup("Training Lab", icon=":material/model_training:")
+ss = st.session_state
+st.title("Training lab: watch RNN, LSTM and GRU learn, or fail to")
+st.markdown(
+    "Each cell starts from the same seed and sees the same batches. A task that needs memory shows the "
+    "difference: the plain RNN's loss stays at the **baseline**, the best a network can do without memory, "
+    "while the gated LSTM and GRU break through. The gradient figures below show why."
+)
+
+NAMES = ["task", "cells", "rnn_activation", "train_steps", "batch_size", "lr", "clip", "clip_threshold",
+         "train_hidden", "train_seed"]
+notes = ui.check_url(NAMES)
+T_MAX = int(KNOBS["train_seq_len"].max)
+
+
+def _suggest(task_name: str):
+    for name, value in lab.suggested(task_name).values.items():
+        ss[name] = ui.widget_value(name, value)
+
+
+def _request_stop():
+    ss["lab_stop_requested"] = True
+
+
+with ui.controls():
+    st.subheader("Task")
+    task_name = ui.knob("task")
+    task = get_task(task_name)
+    st.button("Use the suggested settings", key="suggest", on_click=_suggest, args=(task_name,),
+              icon=":material/auto_fix:", help="Sequence length, size and training settings that show what this "
+                                               "task teaches within about a minute.")
+    st.subheader("Cells")
+    cells = ui.knob("cells")
+    rnn_activation = ui.knob("rnn_activation", disabled="rnn" not in cells)
+    st.subheader("Data")
+    notes += ui.check_url(["train_seq_len"], {"train_seq_len": (task.min_seq_len, T_MAX)})
+    seq_len = ui.knob("train_seq_len", limits=(task.min_seq_len, T_MAX))
+    seed = ui.knob("train_seed", number=True)
+    st.subheader("Training")
+    steps = ui.knob("train_steps")
+    batch_size = ui.knob("batch_size")
+    lr = ui.knob("lr")
+    clip = ui.knob("clip")
+    clip_threshold = ui.knob("clip_threshold", disabled=clip == "off")
+    st.subheader("Model")
+    hidden = ui.knob("train_hidden")
+    st.caption("Every cell starts from PyTorch's default initialisation and trains with Adam.")
+ui.show_notes(notes)
+
+settings = lab.Settings(task=task_name, cells=cells, rnn_activation=rnn_activation, seq_len=seq_len, steps=steps,
+                        batch_size=batch_size, lr=lr, clip=clip, clip_threshold=clip_threshold, hidden_size=hidden,
+                        seed=seed)
+suggestion = lab.suggested(task_name)
+with st.container(border=True):
+    st.markdown(f"**{task.title}.** {task.description}")
+    st.caption(f"With the suggested settings: {suggestion.expect}")
+
+# ---- train
+refusal = None if cells else "Choose at least one cell to train."
+refusal = refusal or lab.over_budget(settings)
+estimate = lab.estimate_seconds(settings) if cells else 0.0
+b1, b2, info = st.columns([1.4, 1.4, 4.2], vertical_alignment="center")
+train = b1.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=refusal is not None,
+                  use_container_width=True)
+b2.button("Stop", key="stop", icon=":material/stop:", disabled=not train, on_click=_request_stop,
+          use_container_width=True, help="Stop training; every cell keeps what it has learned so far.")
+if refusal:
+    info.warning(refusal, icon=":material/block:")
+else:
+    names = ", ".join(settings.cell_label(c) for c in cells)
+    info.markdown(f"{names}: {steps} steps each, one after another · about **{lab.format_seconds(estimate)}** "
+                  "on this machine")
+progress_slot = st.empty()
+live_slot = st.empty()
+
+
+def train_all(settings: lab.Settings):
+    """Train every cell one after another. The run's record is in session state from the first step
+    on, so a Stop click keeps what was learned. The click starts a new script run at once, in parallel;
+    this one stops at its next st.* call (inside on_step), where fit finishes the record and re-raises.
+    `done` tells the new run when that has happened."""
+    run = {"settings": settings, "results": {}, "done": threading.Event()}
+    ss["lab_run"] = run
+    ss["lab_stop_requested"] = False
+    try:
+        _train_cells(run, settings)
+    finally:
+        run["done"].set()
+
+
+def _train_cells(run: dict, settings: lab.Settings):
+    bar = progress_slot.progress(0.0, text="Starting…")
+    total = len(settings.cells) * settings.steps
+    for n, cell in enumerate(settings.cells):
+        label = settings.cell_label(cell)
+        shown = {"bar": 0.0, "chart": time.perf_counter()}
+
+        def on_step(info: rnnviz.StepInfo):
+            run["results"][cell] = info.result
+            now = time.perf_counter()
+            if now - shown["bar"] >= 0.2 or info.step == info.steps:
+                shown["bar"] = now
+                bar.progress((n * settings.steps + info.step) / total,
+                             text=f"Training {label} ({n + 1} of {len(settings.cells)}): step {info.step} of "
+                                  f"{info.steps} · batch loss {info.loss:.4g} · {info.elapsed:.0f} s")
+            if now - shown["chart"] >= 1.5:
+                shown["chart"] = now
+                live_slot.plotly_chart(plots.loss_curves(_labelled(run), scale=ctx.scale, height=380,
+                                                         title="Loss so far"),
+                                       theme=None, config=ui.CHART_CONFIG)
+
+        run["results"][cell] = rnnviz.fit(settings.spec(cell), on_step=on_step, **settings.fit_kwargs())
+    seconds = sum(r.seconds for r in run["results"].values())
+    bar.progress(1.0, text=f"Done: {len(settings.cells)} × {settings.steps} steps in {seconds:.0f} s")
+    live_slot.empty()
+
+
+def _labelled(run) -> dict:
+    s = run["settings"]
+    return {s.cell_label(c): r for c, r in run["results"].items()}
+
+
+if train:
+    train_all(settings)
+
+run = ss.get("lab_run")
+if run is not None and not run["done"].is_set():
+    with st.spinner("Stopping the training…"):  # the interrupted run is finishing its record
+        run["done"].wait(timeout=60)
+if run is None:
+    st.info("Press **Train** to train the chosen cells. With the defaults this takes about a minute; the loss "
+            "curves appear here while they learn.", icon=":material/school:")
+    ui.finish("pages/4_Training_Lab.py")
+    st.stop()
+
+# ---- results (of the last run; they survive reruns and page switches)
+trained, results = run["settings"], _labelled(run)
+for cell, r in run["results"].items():
+    ui.remember_trained(trained.model_label(cell), r.model, trained.task, trained.seq_len,
+                        {**trained.to_dict(), "cell": cell, "steps_done": r.model_step})
+changes = settings.changes_from(trained)
+if changes:
+    st.info("The results below are for the previous settings (" + "; ".join(changes) + "). Press **Train** to "
+            "train with the current ones.", icon=":material/history:")
+for label, r in results.items():
+    if r.stop_reason == "nonfinite":
+        st.error(f"**{label}:** {r.message}", icon=":material/warning:")
+    elif r.stop_reason in ("interrupted", "on_step"):
+        why = "" if ss.get("lab_stop_requested") else " (by a change on the page while it trained)"
+        st.warning(f"**{label}:** training was stopped at step {r.model_step} of {r.steps}{why}. The model keeps "
+                   f"what it learned in those {r.model_step} steps.", icon=":material/stop_circle:")
+missing = [trained.cell_label(c) for c in trained.cells if c not in run["results"]]
+if missing:
+    st.caption("Not trained (stopped before their turn): " + ", ".join(missing) + ".")
+
+cols = st.columns(max(3, len(results)))
+for col, (label, r) in zip(cols, results.items()):
+    text, learned = lab.against_baseline(r.final_test_loss, r.baseline)
+    col.metric(f"{label} · test loss", f"{r.final_test_loss:.3g}", delta=text,
+               delta_color="green" if learned else "gray", delta_arrow="down" if learned else "off",
+               help=f"Loss on 1000 fixed test sequences after training. The baseline, {r.baseline:.3g}, is the best "
+                    "loss without memory.")
+    col.caption(f"{lab.accuracy_label(trained.task)}: {100 * r.test_accuracy[-1]:.1f}%  \n"
+                f"{r.model_step} steps in {r.seconds:.0f} s")
+
+task_done = get_task(trained.task)
+ui.chart(plots.loss_curves(results, scale=ctx.scale, height=470,
+                           title=f"Loss while learning {task_done.title.lower()} (T = {trained.seq_len})"), key="loss")
+st.caption("Thin lines: the loss of every training batch; bold: their running mean; dots: the loss on 1000 fixed test "
+           "sequences. Dashed: the baseline, the best possible loss for a network that remembers nothing. A curve that "
+           "stays on it has learned nothing that needs memory.")
+
+clip_value = None if trained.clip == "off" else trained.clip_threshold
+ui.chart(plots.grad_norm_steps(results, clip=clip_value, clip_mode=trained.clip, scale=ctx.scale,
+                               title="Gradient norm ‖g‖ of every training step"), key="grad")
+st.caption("The norm of the whole gradient (all weights) before clipping, in the cell's colour"
+           + (", and after clipping, grey. Each tick at the bottom is a step where clipping changed the gradient."
+              if clip_value is not None else ". Clipping was off.")
+           + " A cell that starts to learn a long dependency often shows a burst of large gradients, where clipping "
+             "acts most: it keeps one huge step from throwing the weights far away.")
+
+ui.chart(plots.reach_heatmaps(results, scale=ctx.scale,
+                              title="How far back the gradient reaches while the cells learn"),
+         key="reach")
+st.caption(f"Each row is one moment of training ({lab.CHECKPOINTS} checkpoints, bottom: the untrained model), each "
+           "column a number of steps back from the last step, measured on the same test sequence. Bright: the loss "
+           "still feels that step; dark: the gradient has vanished. A cell can only learn to use an input its "
+           "gradient reaches.")
+
+if task_done.name == "binary_addition":
+    st.subheader("A worked example")
+    c1, c2 = st.columns([2, 1])
+    best = min(results, key=lambda label: results[label].final_test_loss)
+    pick = c1.segmented_control("Model", list(results), default=best, key="example_model") or best
+    example_seed = c2.number_input("Example", min_value=0, max_value=10**6, value=0, step=1, key="example_seed",
+                                   help="Which random pair of numbers to add.")
+    ex = lab.addition_example(results[pick], seed=int(example_seed))
+    ui.chart(plots.addition_example(ex, label=pick, scale=ctx.scale,
+                                    title=f"{pick} adds {ex.value(ex.a)} + {ex.value(ex.b)}: "
+                                          f"{int(ex.correct.sum())} of {len(ex.a)} bits right"), key="example")
+    st.caption(f"Top: the two numbers and their sum, least-significant bit first, and what the {pick} predicts "
+               f"(wrong bits red; the true sum mod 2^{len(ex.a)} is {ex.value(ex.total)}, the prediction "
+               f"{ex.value(ex.predicted)}). Middle: the {len(ex.units)} hidden units whose state follows the carry "
+               "most closely (r: correlation with the carry over this example). Bottom: the carry itself.")
+
+st.subheader("Open a trained model")
+st.markdown("Step through it on a sample of its task, or compare its gradient with the untrained cells.")
+buttons = st.columns(max(3, len(results)))
+for col, (cell, r) in zip(buttons, run["results"].items()):
+    label = trained.model_label(cell)
+    short = trained.cell_label(cell)
+    if col.button(f"{short} in Step Through", key=f"open_st_{cell}", icon=":material/footprint:",
+                  use_container_width=True):
+        ui.open_trained(label, "pages/1_Step_Through.py")
+    if col.button(f"{short} in Gradient Flow", key=f"open_gf_{cell}", icon=":material/trending_down:",
+                  use_container_width=True):
+        ui.open_trained(label, "pages/2_Gradient_Flow.py")
+
+with st.expander("What am I looking at?"):
+    st.markdown(
+        """
+- **Baseline.** The loss of the best prediction that ignores the past (for the adding problem: always answer 1,
+  whose mean squared error is 1/6). Beating it needs memory.
+- **Why the RNN stays there.** Its gradient with respect to an input k steps back is a product of k Jacobians,
+  each shrinking it; the third figure shows it fading within a few steps, so the RNN never learns that the
+  marked numbers matter. The LSTM's cell state and the GRU's update gate pass the gradient on almost untouched.
+- **Clipping.** Rescaling the gradient to a maximum norm (Pascanu et al. 2013) tames the rare huge steps of an
+  exploding gradient; it does nothing against a vanishing one.
+- **Same seed.** Every cell draws the same batches in the same order from the seed; the test set is fixed.
+"""
+    )
+
+ui.finish("pages/4_Training_Lab.py")
