@@ -45,8 +45,8 @@ ui.show_notes(notes)
 label = plots.CELL_LABELS[cell]
 article = "An" if cell in ("rnn", "lstm") else "A"
 what = (f"{article} {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input." if trained is None else
-        f"**{trained.title[0].upper() + trained.title[1:]}**, with {H} hidden units, reads **{T} steps**: sample "
-        f"{seed} of its task.")
+        f"**{trained.title[0].upper() + trained.title[1:]}**, with {H} hidden units, reads "
+        f"{trained.reads(seed, T)}.")
 st.markdown(
     f"{what} Move the cursor (or press ▶) "
     "and every panel shows the same step: the states and gates of all units over time, and the equations of one "

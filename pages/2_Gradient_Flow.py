@@ -41,12 +41,12 @@ traces = {plots.CELL_LABELS[c]: tr for c, tr in ui.cached_traces(cells, **common
 dotted = ()
 metrics_box = st.container()
 if trained is not None:
-    trained_label = f"Trained {plots.CELL_LABELS[trained.model.cell]}"
+    trained_label = trained.short
     traces[trained_label] = ui.trace_trained(trained, seed=seed, loss=loss)
     dotted = (trained_label,)
-    metrics_box.info(f"**{trained_label}** (dotted) is {trained.title}, reading sample {seed} of its task "
-                     f"({traces[trained_label].T} steps), not the input set here. The other curves are the untrained "
-                     "cells the settings build.", icon=":material/model_training:")
+    metrics_box.info(f"**{trained_label}** (dotted) is {trained.title}, reading "
+                     f"{trained.reads(seed, traces[trained_label].T)}, not the input set here. The other curves are "
+                     "the untrained cells the settings build.", icon=":material/model_training:")
 
 # The main figure first: it is what a slider change is for, so it is computed and sent before the rest.
 loss_text = "the last step" if loss == "last" else "every step"

@@ -469,6 +469,19 @@ class TrainedModel:
     x: object = None  # an uploaded model's own input [T, I]
 
     @property
+    def uploaded(self) -> bool:
+        return self.task is None
+
+    @property
+    def short(self) -> str:
+        """"Trained GRU" or "Your LSTM": a legend label."""
+        return f"{'Your' if self.uploaded else 'Trained'} {self.model.cell.upper()}"
+
+    def reads(self, seed: int, T: int) -> str:
+        """What its trace reads, in words."""
+        return f"its own uploaded sequence ({T} steps)" if self.uploaded else f"sample {seed} of its task ({T} steps)"
+
+    @property
     def title(self) -> str:
         """"the trained GRU (Adding problem, T=50)", or "your model (mine.pt)" for an upload."""
         if self.task is None:

@@ -98,3 +98,19 @@ def test_downloaded_checkpoint_uploads_to_the_identical_trace():
     np.testing.assert_array_equal(decode(trace_named(figures(at)["user_grad"], "GRU")["y"]), want.log10_grad_norm)
     labels = [b.label for b in at.get("download_button")]
     assert {"Trace as CSV", "Trace as NPZ", "PyTorch script", "Model weights (.pt)"} <= set(labels)
+
+
+def test_uploaded_model_opens_in_gradient_flow_and_step_through():
+    torch.manual_seed(3)
+    module = torch.nn.GRU(3, 5)
+    at = run_page(PAGE)
+    upload_model(at, "mine.pt", saved(module.state_dict()))
+    at.button(key="open_pages/2_Gradient_Flow.py").click().run()
+    assert not at.exception
+    want = rnnviz.trace(module, rnnviz.inputs.make("impulse", 200, 3))
+    fig = figures(at)["grad"]
+    np.testing.assert_allclose(decode(trace_named(fig, "Your GRU")["y"]), want.log10_grad_norm, rtol=1e-12)
+    assert any("its own uploaded sequence (200 steps)" in i.value for i in at.info)
+    at.switch_page("pages/1_Step_Through.py").run()
+    assert not at.exception
+    np.testing.assert_allclose(decode(figures(at)["hm_h"]["data"][0]["z"]), want.hidden.T, rtol=1e-6)
