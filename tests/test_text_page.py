@@ -12,6 +12,7 @@ import torch
 import rnnviz
 from rnnviz import text as tx
 from tests.apphelp import decode, figures, run_page, texts, trace_named
+from tests.test_text import Payload
 
 PAGE = "pages/5_Text_Lab.py"
 TINY = {"lm_steps": "20", "lm_hidden": "8", "lm_seq_len": "24", "lm_batch": "8"}
@@ -119,14 +120,6 @@ def test_uploaded_text_is_learned_and_shown_as_text_never_as_html():
     assert not any("<script" in b or "<img" in b for b in bodies)
     assert evil in blocks(at)                                            # the text, escaped, character by character
     assert at.get("code")[0].proto.code_text.startswith(evil[:60])        # a code block shows it literally
-
-
-class Payload:
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
 
 
 def test_model_files_round_trip_and_a_malicious_one_is_refused(tmp_path):
