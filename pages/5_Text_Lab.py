@@ -8,9 +8,11 @@ import streamlit as st
 
 import rnnviz
 from rnnviz import plots, text as tx, ui
+from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Text Lab", icon=":material/text_fields:")
 ss = st.session_state
+FONT = int(18 * ctx.scale)   # coloured text, larger in presentation mode
 st.title("Text lab: a character language model")
 st.markdown(
     "A recurrent network reads a text one character at a time and, at every step, predicts the next "
@@ -196,8 +198,7 @@ else:
 if lm is not None:
     st.header("2 · Let it write")
     p1, p2, p3, p4, p5 = st.columns([3, 2, 2, 2, 2])
-    first_line = corpus.text.lstrip().split("\n", 1)[0]
-    prompt = p1.text_input("Prompt", value=" ".join(first_line.split(" ")[:2])[:40], max_chars=200,
+    prompt = p1.text_input("Prompt", value=tx.default_prompt(corpus), max_chars=200,
                            key=f"lm_prompt_{corpus_key[0]}", help="The model reads this first, then writes on.")
     temperature = ui.knob("temperature", p2)
     top_k = ui.knob("top_k", p3, limits=(0, len(lm.vocab)))
@@ -218,9 +219,9 @@ if lm is not None:
         cands = " · ".join(f"{lm.vocab.label(c)} {p:.0%}" for c, p, _ in smp.top(i, 5))
         tips.append(f"#{i}: '{lm.vocab.label(smp.codes[i])}' had p = {chosen_p[i]:.1%}. Candidates: {cands}")
     st.html(plots.colour_legend_html("gate", 0, 1, "model's probability of each character it wrote",
-                                     ticks=["0", "50%", "100%"]))
+                                     ticks=["0", "50%", "100%"], scale=ctx.scale))
     st.html(plots.text_colour_html(prompt + smp.text, np.concatenate([np.full(len(prompt), np.nan), chosen_p]),
-                                   kind="gate", tips=tips))
+                                   kind="gate", tips=tips, font_px=FONT))
     st.caption("Grey: your prompt. Coloured: what the model wrote, bright where it was sure and dark where it "
                "took a less likely character. Hover a character to see the candidates it was drawn from. "
                f"Temperature {temperature:g}" + (" (greedy: always the most likely character)" if temperature == 0
@@ -254,6 +255,9 @@ if lm is not None:
     def _symbol(state: str) -> str:   # its letter in the equations: h, c, i f g o, r z n
         return state[0] if state in ("hidden", "cell") else plots.gate_symbol(lm.cell, state)
 
+    def _label(state: str) -> str:
+        return KNOBS["lm_state"].label_of(state)
+
     def _pick_from_ranking():
         rows = ss["lm_ranking"].selection.rows
         if rows:
@@ -265,15 +269,14 @@ if lm is not None:
         st.markdown("**Units that track a feature of the text** (select a row to colour the text by it)")
         table = {"feature": [r.feature for r in ranking],
                  "unit": [f"{_symbol(r.state)}[{r.unit}]" for r in ranking],
-                 "r": [round(r.r, 3) for r in ranking]}
+                 "correlation": [round(r.r, 3) for r in ranking]}
         st.dataframe(table, hide_index=True, key="lm_ranking", on_select=_pick_from_ranking,
                      selection_mode="single-row",
-                     column_config={"r": st.column_config.NumberColumn(format="%+.2f", help="Pearson correlation")})
+                     column_config={"correlation": st.column_config.NumberColumn(format="%+.2f")})
         absent = [f for f in tx.FEATURES if f not in {r.feature for r in ranking}]
-        st.caption("h[12]: unit 12 of the hidden state; c: the LSTM's cell state; "
-                   + ", ".join(f"{_symbol(g)}: {tx.STATE_LABELS[g]}" for g in states
-                               if g not in ("hidden", "cell"))
-                   + ". r: Pearson correlation between the feature and the unit's activation over the text. "
+        st.caption("h[12]: unit 12 of the hidden state; "
+                   + ", ".join(f"{_symbol(g)}: {_label(g)}" for g in states if g != "hidden")
+                   + ". Correlation: Pearson's r between the feature and the unit's activation over the text. "
                    + "; ".join(f"*{f}*: {d}" for f, d in tx.FEATURES.items() if f not in absent) + "."
                    + (f" Not in this text: {', '.join(absent)}." if absent else ""))
     with left:
@@ -284,12 +287,13 @@ if lm is not None:
         values = states[state][:, unit]
         kind = "gate" if state in ("input", "forget", "output", "reset", "update") else "state"
         shown = np.tanh(values) if state == "cell" else values
-        label = {"cell": "tanh(c)"}.get(state, tx.STATE_LABELS[state])
-        st.html(plots.colour_legend_html(kind, *((0, 1) if kind == "gate" else (-1, 1)), f"{label} of unit {unit}"))
+        label = {"cell": "tanh(c)"}.get(state, _label(state))
+        st.html(plots.colour_legend_html(kind, *((0, 1) if kind == "gate" else (-1, 1)), f"{label} of unit {unit}",
+                                         scale=ctx.scale))
         tips = [f"#{t} '{tx.display_char(ch)}': {v:+.3f}" for t, ch, v in zip(range(len(look)), look, values)]
-        st.html(plots.text_colour_html(look, shown, kind=kind, tips=tips))
+        st.html(plots.text_colour_html(look, shown, kind=kind, tips=tips, font_px=FONT))
         scored = [r for r in ranking if r.state == state and r.unit == unit]
-        st.caption(f"Each character is coloured by the {tx.STATE_LABELS[state]} of unit {unit} just after the "
+        st.caption(f"Each character is coloured by the {_label(state)} of unit {unit} just after the "
                    f"model read it" + (" (the cell state through tanh, so that it fits the same scale)"
                                        if state == "cell" else "") + ". "
                    + (f"It tracks *{scored[0].feature}*: r = {scored[0].r:+.2f}. " if scored else "")
@@ -312,11 +316,10 @@ if lm is not None:
                                                f"'{tx.display_char(target)}')"), key="reach")
     window = max(0, pos + 1 - 160)
     logs = {c: np.log10(np.maximum(g, 1e-300)) for c, g in grads.items()}
-    hi = max(float(np.max(v)) for v in logs.values())
+    hi = float(np.ceil(max(float(np.max(v)) for v in logs.values())))   # six decades, whole powers of ten
     lo = hi - 6.0
     st.html(plots.colour_legend_html("grad", lo, hi, "gradient magnitude",
-                                     ticks=[plots.power_label(round(lo)), plots.power_label(round((lo + hi) / 2)),
-                                            plots.power_label(round(hi))]))
+                                     ticks=[plots.power_label(int(x)) for x in (lo, hi - 3, hi)], scale=ctx.scale))
     cols = st.columns(len(grads))
     for col, (c, v) in zip(cols, logs.items()):
         with col:
@@ -324,7 +327,7 @@ if lm is not None:
             seg = look[window:pos + 1]
             tips = [f"{pos - s} characters back: 10^{v[s]:.1f}" for s in range(window, pos + 1)]
             st.html(plots.text_colour_html(seg, v[window:pos + 1], kind="grad", lo=lo, hi=hi, tips=tips,
-                                           font_px=16, max_height_px=300))
+                                           font_px=int(FONT * 0.9), max_height_px=300))
     missing_cells = [c.upper() for c in ("rnn", "lstm", "gru") if c not in grads]
     st.caption("The gradient of the log-probability the model gives the next character with respect to each "
                "input character (its one-hot vector): bright characters still move the prediction, dark ones have "

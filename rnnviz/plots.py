@@ -530,7 +530,7 @@ def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, cel
     fig = go.Figure()
     fig.add_trace(go.Bar(y=y, x=p_model, orientation="h", name="model (temperature 1)", marker_color=color,
                          text=[f"{p:.1%}" for p in p_model], textposition="outside", cliponaxis=False,
-                         textfont=dict(size=int(14 * scale)),
+                         textfont=dict(size=int(14 * scale)), constraintext="none",
                          hovertemplate="%{customdata}: %{x:.3f}<extra>model</extra>", customdata=labels))
     fig.add_trace(go.Bar(y=y, x=p_sampled, orientation="h", name="sampled from (temperature, top-k)",
                          marker_color="#aaaaaa", hovertemplate="%{customdata}: %{x:.3f}<extra>sampling</extra>",
@@ -626,7 +626,8 @@ def text_colour_html(text: str, values, *, kind: str = "state", lo: float | None
             f'{body}</div>')
 
 
-def colour_legend_html(kind: str, lo: float, hi: float, label: str, *, ticks: list[str] | None = None) -> str:
+def colour_legend_html(kind: str, lo: float, hi: float, label: str, *, ticks: list[str] | None = None,
+                       scale: float = 1.0) -> str:
     """A horizontal colour bar for text_colour_html: the scale from lo to hi, with end and middle labels."""
     import html
 
@@ -634,9 +635,9 @@ def colour_legend_html(kind: str, lo: float, hi: float, label: str, *, ticks: li
     stops = ",".join(backs[::10])
     ticks = ticks or [f"{lo:g}", f"{(lo + hi) / 2:g}", f"{hi:g}"]
     tick_html = "".join(f"<span>{html.escape(t)}</span>" for t in ticks)
-    return (f'<div style="display:flex;align-items:center;gap:14px;font-size:15px;margin:4px 0 8px 0">'
+    return (f'<div style="display:flex;align-items:center;gap:14px;font-size:{int(16 * scale)}px;margin:4px 0 8px 0">'
             f'<span style="white-space:nowrap">{html.escape(label)}</span>'
-            f'<div style="flex:0 1 420px"><div style="height:14px;border-radius:3px;'
+            f'<div style="flex:0 1 {int(420 * scale)}px"><div style="height:{int(14 * scale)}px;border-radius:3px;'
             f'background:linear-gradient(to right,{stops})"></div>'
-            f'<div style="display:flex;justify-content:space-between;font-size:13px;color:#444">{tick_html}</div>'
-            f'</div></div>')
+            f'<div style="display:flex;justify-content:space-between;font-size:{int(14 * scale)}px;color:#444">'
+            f'{tick_html}</div></div></div>')

@@ -151,7 +151,7 @@ _KNOB_LIST = [
          help="The same seed, prompt and model give the same text."),
     Knob("lm_state", "Colour the text by", "hidden", "choice", choices=LM_STATES,
          labels={"hidden": "hidden state h", "cell": "cell state c (LSTM)", "input": "input gate i",
-                 "forget": "forget gate f", "candidate": "candidate", "output": "output gate o",
+                 "forget": "forget gate f", "candidate": "candidate (tanh)", "output": "output gate o",
                  "reset": "reset gate r", "update": "update gate z"}),
     Knob("lm_unit", "Unit", 0, "int", 0, 1023, 1, help="Which unit's activation colours the text."),
     Knob("look_len", "Characters to look at", 1000, "int", 100, 5000, 100,

@@ -50,6 +50,7 @@ MAX_VOCAB = 256                   # distinct characters; rarer ones become UNKNO
 MIN_CHARS = 50                    # a corpus needs this many characters
 HELD_OUT = 0.1                    # the last tenth of a corpus is held out
 STDLIB_CHARS = 200_000            # size of the standard-library corpus
+MODULE_MARK = "module"            # each module of the standard-library corpus starts with "# module name.py"
 UNKNOWN = "\ufffd"                # stands for the characters beyond MAX_VOCAB
 FORMAT = "rnnviz.charlm"
 FORMAT_VERSION = 1
@@ -116,7 +117,8 @@ def zen_of_python() -> str:
 @functools.lru_cache(maxsize=4)
 def stdlib_source(max_chars: int = STDLIB_CHARS) -> str:
     """Python source code: the standard library's own modules of STDLIB_FILES (then any others, sorted
-    by name, if this Python lacks them), concatenated up to `max_chars`, cut at a line end."""
+    by name, if this Python lacks them), each after a line "# module <name>.py", concatenated up to
+    `max_chars`, cut at a line end."""
     root = Path(sysconfig.get_paths()["stdlib"])
     paths = [root / name for name in STDLIB_FILES]
     paths += sorted(p for p in root.glob("*.py") if p.name not in STDLIB_FILES)
@@ -127,7 +129,7 @@ def stdlib_source(max_chars: int = STDLIB_CHARS) -> str:
         if not path.is_file():
             continue
         code = path.read_text(encoding="utf-8", errors="replace")
-        part = f"# ---- {path.name}\n{code.rstrip()}\n\n"
+        part = f"# {MODULE_MARK} {path.name}\n{code.rstrip()}\n\n"
         parts.append(part)
         total += len(part)
     text = "".join(parts)
@@ -179,6 +181,16 @@ CORPUS_TITLES = {"zen": "The Zen of Python", "stdlib": "Python source code (the 
            "upload": "Your own text"}
 
 
+def default_prompt(corpus: Corpus) -> str:
+    """A prompt to start sampling from: the opening words of a line of the text."""
+    if corpus.name == "zen":
+        return "Beautiful is"
+    if corpus.name == "stdlib":
+        return "    def "
+    words = corpus.text.lstrip().split("\n", 1)[0].split(" ")
+    return " ".join(words[:2])[:40]
+
+
 def get_corpus(name: str, text: str | None = None) -> Corpus:
     """A corpus by name: "zen", "stdlib", or "upload" (then `text` is the uploaded text)."""
     if name == "zen":
@@ -187,7 +199,7 @@ def get_corpus(name: str, text: str | None = None) -> Corpus:
     if name == "stdlib":
         text = stdlib_source()
         return Corpus("stdlib", CORPUS_TITLES["stdlib"], text,
-                      f"{text.count('# ---- ')} modules of this Python's standard library, as in the char-RNN "
+                      f"{text.count(f'# {MODULE_MARK} ')} modules of this Python's standard library, as in the char-RNN "
                       "experiments on source code.")
     if name == "upload":
         if not text or len(text) < MIN_CHARS:
@@ -619,12 +631,6 @@ def input_gradient(lm: CharLM, text: str, position: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ looking inside
-STATE_NAMES = LM_STATES
-STATE_LABELS = {"hidden": "hidden state h", "cell": "cell state c", "input": "input gate i",
-                "forget": "forget gate f", "candidate": "candidate (tanh)", "output": "output gate o",
-                "reset": "reset gate r", "update": "update gate z"}
-
-
 def unit_states(tr: Trace) -> dict[str, np.ndarray]:
     """Every per-unit signal of a trace, [T, H] each: the hidden state, the LSTM cell state, the gates."""
     out = {"hidden": tr.hidden}
@@ -690,7 +696,7 @@ def rank_units(states: dict, features: dict, per_feature: int = 3) -> list[UnitS
         if len(f) == 0 or np.ptp(f) == 0:
             continue
         scores = [(abs(r), sname, u, r) for sname, v in states.items() for u, r in enumerate(correlations(v, f))]
-        scores.sort(key=lambda s: (-s[0], STATE_NAMES.index(s[1]) if s[1] in STATE_NAMES else 99, s[2]))
+        scores.sort(key=lambda s: (-s[0], LM_STATES.index(s[1]) if s[1] in LM_STATES else 99, s[2]))
         rows += [UnitScore(fname, s, int(u), float(r)) for _, s, u, r in scores[:per_feature]]
     rows.sort(key=lambda row: -abs(row.r))
     return rows

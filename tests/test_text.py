@@ -103,7 +103,7 @@ def test_stdlib_corpus_is_python_source_bounded_and_deterministic():
     tx.stdlib_source.cache_clear()
     b = tx.stdlib_source(50_000)
     assert a == b and 40_000 < len(a) <= 50_000 and a.endswith("\n")
-    assert a.startswith("# ---- textwrap.py\n") and "def " in a and "import " in a
+    assert a.startswith("# module textwrap.py\n") and "def " in a and "import " in a
     corpus = tx.get_corpus("stdlib")
     assert len(corpus.text) <= tx.STDLIB_CHARS
 

@@ -67,7 +67,7 @@ def test_tiny_training_run_shows_its_curve_a_sample_and_the_units():
     values = [float(v) for v in re.findall(r'title="#\d+ [^:]*: ([-+0-9.]+)"', html.unescape(coloured))]
     np.testing.assert_allclose(values, lm.trace(look).hidden[:, 0], atol=5e-4)
     table = at.dataframe[0].value
-    assert list(table.columns) == ["feature", "unit", "r"] and len(table) > 0
+    assert list(table.columns) == ["feature", "unit", "correlation"] and len(table) > 0
     # how far back it looks: the page's curve is input_gradient at the default position
     reach = decode(figures(at)["reach"]["data"][0]["y"])
     np.testing.assert_allclose(reach, np.log10(tx.input_gradient(lm, look, 200))[::-1], rtol=1e-9)
