@@ -98,7 +98,7 @@ with st.expander("Read the text"):
 
 # ---------------------------------------------------------------------------------- training
 def _a(cell: str) -> str:
-    return "an" if cell == "rnn" else "a"   # "an RNN", "a GRU"
+    return "a" if cell == "gru" else "an"   # "an RNN", "an LSTM", "a GRU"
 
 
 st.header("1 · Train")
@@ -119,8 +119,6 @@ def train():
     spec = tx.lm_spec(cell, H, seed)
     job = {"done": threading.Event(), "result": None}
     ss["lm_job"] = job
-    bar = st.progress(0.0, text="Starting…")
-    live = st.empty()
     shown = {"bar": 0.0, "chart": time.perf_counter()}
 
     def on_step(info: rnnviz.StepInfo):
@@ -139,6 +137,8 @@ def train():
                                           title="Training… (Stop keeps the model)"))
 
     try:
+        bar = st.progress(0.0, text="Starting…")
+        live = st.empty()
         rnnviz.fit(spec, task, seq_len=seq_len, steps=steps, batch_size=batch, lr=lr, clip=tx.CLIP, seed=seed,
                    on_step=on_step, **tx.FIT_RECORDS)
     finally:
@@ -188,10 +188,9 @@ else:
         st.success(f"Loaded a {lm.cell.upper()} with H = {lm.hidden_size} and {len(lm.vocab)} characters "
                    f"(trained on {tx.CORPUS_TITLES.get(lm.corpus, 'another text')}).", icon=":material/upload:")
         m1, m2 = st.columns(2)
-        held = lm.__dict__.setdefault("_held_bpc", {})
-        if corpus_key not in held:
-            held[corpus_key] = lm.bits_per_char(corpus.held_out_text)
-        m1.metric("Held-out text", f"{held[corpus_key]:.2f} bits/char", help="Read in one pass.")
+        if ss.get("lm_held_bpc", (None,))[0] != lm.uid:
+            ss["lm_held_bpc"] = (lm.uid, lm.bits_per_char(corpus.held_out_text))
+        m1.metric("Held-out text", f"{ss['lm_held_bpc'][1]:.2f} bits/char", help="Read in one pass.")
         m2.metric("Unigram entropy", f"{baseline:.2f} bits/char")
 
 # ---------------------------------------------------------------------------------- sampling
@@ -228,7 +227,11 @@ if lm is not None:
                                                   else "") + (f", top-{top_k}" if top_k else "") +
                f", seed {sample_seed}: the same settings always write the same text.")
     if len(smp.codes):
-        pos = st.slider("Look at the choice of character number", 0, len(smp.codes) - 1, 0, key="lm_sample_pos")
+        pos = 0
+        if len(smp.codes) > 1:
+            if ss.get("lm_sample_pos", 0) > len(smp.codes) - 1:   # a shorter sample than before
+                ss["lm_sample_pos"] = len(smp.codes) - 1
+            pos = st.slider("Look at the choice of character number", 0, len(smp.codes) - 1, key="lm_sample_pos")
         top = smp.top(pos, 8)
         codes = [c for c, _, _ in top]
         wrote = int(smp.codes[pos])

@@ -156,3 +156,22 @@ def test_model_for_another_vocabulary_is_refused_with_the_reason():
     errors = " ".join(e.value for e in at.error)
     assert "vocabulary does not match this text" in errors and "The Zen of Python" in errors
     assert "rnn" not in at.session_state["lm_models"]
+
+
+def test_bad_url_values_are_noted_and_edge_settings_run():
+    at = run_page(PAGE, {"temperature": "hot", "lm_hidden": "99999", "corpus": "<script>", "top_k": "-1"})
+    assert not at.exception
+    notes = " ".join(w.value for w in at.warning)
+    for name in ("temperature='hot'", "lm_hidden='99999'", "corpus='<script>'", "top_k='-1'"):
+        assert f"{name} was ignored" in notes
+    # the smallest model and sample, greedy and top-1, a sample shorter than the chosen position
+    at = trained({"lm_hidden": "4", "lm_seq_len": "2", "lm_batch": "1", "temperature": "0", "top_k": "1",
+                  "sample_len": "40"})
+    at.slider(key="lm_sample_pos").set_value(35).run()
+    at.slider(key="sample_len").set_value(1).run()
+    assert not at.exception and "next_char" in figures(at)
+    at.slider(key="sample_len").set_value(12).run()
+    assert not at.exception and at.slider(key="lm_sample_pos").max == 11
+    lm = at.session_state["lm_models"]["rnn"]["lm"]
+    prompt = at.text_input(key="lm_prompt_zen").value
+    assert prompt + lm.sample(prompt, 12, temperature=0).text in blocks(at)
