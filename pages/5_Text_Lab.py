@@ -239,8 +239,8 @@ if lm is not None:
         ui.chart(plots.next_char_bars([lm.vocab.label(c) for c in codes], [p for _, p, _ in top],
                                       [q for _, _, q in top], codes.index(wrote) if wrote in codes else None,
                                       cell=lm.cell, scale=ctx.scale, height=360,
-                                      title=f"After “…{before}”: the next character (it wrote "
-                                            f"'{lm.vocab.label(wrote)}')"),
+                                      title=f"After “…{plots.plain(before)}”: the next character (it wrote "
+                                            f"'{plots.plain(lm.vocab.label(wrote))}')"),
                  key="next_char")
 
 # ---------------------------------------------------------------------------------- looking inside
@@ -316,7 +316,7 @@ if lm is not None:
         curves[f"{c.upper()} (H = {m.hidden_size})"] = (c, grads[c])
     ui.chart(plots.input_gradient_figure(curves, scale=ctx.scale, height=420,
                                          title=f"Gradient reaching each earlier character (predicting "
-                                               f"'{tx.display_char(target)}')"), key="reach")
+                                               f"'{plots.plain(tx.display_char(target))}')"), key="reach")
     window = max(0, pos + 1 - 160)
     logs = {c: np.log10(np.maximum(g, 1e-300)) for c, g in grads.items()}
     hi = float(np.ceil(max(float(np.max(v)) for v in logs.values())))   # six decades, whole powers of ten
@@ -326,7 +326,7 @@ if lm is not None:
     cols = st.columns(len(grads))
     for col, (c, v) in zip(cols, logs.items()):
         with col:
-            st.markdown(f"**{c.upper()}** → predicting **'{tx.display_char(target)}'**")
+            st.markdown(f"**{c.upper()}** → predicting {_quoted(tx.display_char(target))}")
             seg = look[window:pos + 1]
             tips = [f"{pos - s} characters back: 10^{v[s]:.1f}" for s in range(window, pos + 1)]
             st.html(plots.text_colour_html(seg, v[window:pos + 1], kind="grad", lo=lo, hi=hi, tips=tips,

@@ -520,11 +520,20 @@ def bpc_curves(runs: dict, baseline: float, *, smooth: int = 20, title: str | No
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
+def plain(text: str) -> str:
+    """User text for a Plotly title, label or hover text: Plotly reads a subset of HTML there (<b>,
+    <a href=...>), so the text is escaped and shows as typed."""
+    import html
+
+    return html.escape(str(text), quote=False)
+
+
 def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, cell: str = "lstm",
                    title: str | None = None, scale: float = 1.0, height: int = 330) -> go.Figure:
     """The most likely next characters (most likely on top): the model's probability and the one
-    sampling used (temperature and top-k applied). `chosen` is the index of the sampled one."""
-    labels = [f"'{c}'" for c in labels]
+    sampling used (temperature and top-k applied). `chosen` is the index of the sampled one.
+    `labels` are shown as text (escaped); `title` must already be safe (see `plain`)."""
+    labels = [f"'{plain(c)}'" for c in labels]
     y = list(range(len(labels)))[::-1]
     color = CELL_COLORS.get(cell, "#555")
     fig = go.Figure()

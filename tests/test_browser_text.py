@@ -52,7 +52,7 @@ def test_user_text_stays_text_and_5000_coloured_characters_render(page, app_url)
                          "e => window.__long.push(e.duration))).observe({type: 'longtask', buffered: true});")
     _open(page, f"{app_url}/Text_Lab?corpus=stdlib&cell=RNN&lm_steps=20&lm_hidden=16&look_len=5000")
     _train(page)
-    prompt = '<img src=x onerror=alert(1)><script>alert(2)</script>"'
+    prompt = '<img src=x onerror=alert(1)><script>alert(2)</script>" <b>B</b>'
     page.get_by_role("textbox", name="Prompt").fill(prompt)
     page.keyboard.press("Enter")
     page.wait_for_timeout(300)
@@ -60,6 +60,8 @@ def test_user_text_stays_text_and_5000_coloured_characters_render(page, app_url)
     assert page.locator(COLOURED).first.inner_text().startswith(prompt)
     assert page.locator("[data-testid='stHtml'] img, [data-testid='stHtml'] script").count() == 0
     assert dialogs == []
+    title = page.locator(".js-plotly-plot .gtitle").filter(has_text="the next character").first.text_content()
+    assert prompt[-30:] in title                                               # Plotly shows it as typed too
     # the "neuron over text" block: 5000 characters, one span each; re-colour it by another unit
     block = page.locator(COLOURED).nth(1)
     assert block.locator("span").count() == 5000

@@ -407,6 +407,13 @@ def test_colour_levels_follow_the_fixed_scales():
     np.testing.assert_array_equal(plots.colour_levels([-8, -5, -2], "grad", lo=-8, hi=-2), [0, 50, 100])
 
 
+def test_user_text_in_figures_is_escaped_for_plotly():
+    fig = plots.next_char_bars(["<", "b", "&"], [0.5, 0.3, 0.2], [0.6, 0.3, 0.1], 0,
+                               title=plots.plain("after <b>x</b>"))
+    assert list(fig.layout.yaxis.ticktext) == ["'&lt;'", "'b'", "'&amp;'"]
+    assert fig.layout.title.text == "after &lt;b&gt;x&lt;/b&gt;"
+
+
 def test_bpc_and_gradient_figures_hold_the_arrays():
     steps = np.arange(1, 101)
     train = np.linspace(5, 2, 100)
