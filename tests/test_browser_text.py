@@ -38,6 +38,13 @@ def test_train_stop_keeps_the_model_and_it_writes(page, app_url):
     sample = page.locator(COLOURED).first.inner_text()
     assert sample.startswith(page.get_by_role("textbox", name="Prompt").input_value())
     assert len(sample) > 300
+    # select the first row of the ranking: the text is coloured by that unit, which tracks its feature
+    table = page.get_by_test_id("stDataFrame")
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)                       # the first row's checkbox
+    page.get_by_text("It tracks", exact=False).wait_for(timeout=30000)
+    wait_idle(page)
     page.get_by_role("slider", name="Temperature").focus()
     page.keyboard.press("Home")                                                # temperature 0: greedy
     wait_idle(page)
