@@ -63,6 +63,12 @@ st.markdown(
     "- **One Neuron**: the one-unit picture: why a product of T factors fades or explodes, fixed points and the "
     "bistable neuron.\n"
     "- **Training Lab**: train RNN, LSTM and GRU side by side on a task that needs memory and watch the plain RNN "
-    "stay at the baseline while the gated cells break through, with the gradient's reach as they learn."
+    "stay at the baseline while the gated cells break through, with the gradient's reach as they learn.\n"
+    "- **Translation**: an encoder squeezes a date written in words into one vector; a decoder writes it as "
+    "2026-11-22. See the states and the single context vector, and what a fixed-size memory costs.\n"
+    "- **Text Lab**: train a character language model in a minute, sample from it at a temperature, colour the "
+    "text by one neuron and see how far back each prediction looks.\n"
+    "- **Your Model**: upload the weights of your own RNN / LSTM / GRU and a sequence (CSV or text) and see all of "
+    "the above for them; download traces, weights and a PyTorch script."
 )
 ui.finish("viz_app.py")

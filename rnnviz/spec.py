@@ -24,6 +24,8 @@ TASK_LABELS = {"adding": "Adding problem", "copy": "Copy", "binary_addition": "B
 CLIP_CHOICES = ("off", "norm", "value")
 LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
 CLIP_THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0)
+CORPORA = ("zen", "stdlib", "upload")
+LM_STATES = ("hidden", "cell", "input", "forget", "candidate", "output", "reset", "update")
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,37 @@ _KNOB_LIST = [
     Knob("train_hidden", "Hidden size H", 64, "int", 1, 128, 1, help="Hidden units of every cell."),
     Knob("train_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Seed of the initial weights and of the training batches: the same for every cell."),
+    # Text Lab
+    Knob("corpus", "Text to learn from", "zen", "choice", choices=CORPORA,
+         labels={"zen": "the Zen of Python (19 short lines)", "stdlib": "Python source code (200 kB of the standard library)",
+                 "upload": "your own .txt file"},
+         help="The text the character model learns to continue."),
+    Knob("lm_hidden", "Hidden size H", 128, "int", 4, 512, 1,
+         help="Hidden units of the character model."),
+    Knob("lm_steps", "Training steps", 600, "int", 10, 20000, 10,
+         help="Each step trains on one batch of windows of the text. Stop ends training early and keeps "
+              "the model."),
+    Knob("lm_seq_len", "Characters per window", 64, "int", 2, 400, 1,
+         help="Backpropagation through time runs over windows of this many characters, from a zero state."),
+    Knob("lm_batch", "Batch size", 32, "int", 1, 256, 1, help="Windows per training step."),
+    Knob("lm_lr", "Learning rate (Adam)", 0.005, "float", 0.0005, 0.05, 0.0005),
+    Knob("temperature", "Temperature", 0.8, "float", 0.0, 2.0, 0.05,
+         help="Divides the logits before the softmax: near 0 the most likely character always wins (0 is greedy "
+              "decoding), 1 samples the model's own distribution, above 1 flattens it."),
+    Knob("top_k", "Top-k (0: no limit)", 0, "int", 0, 256, 1,
+         help="Sample only among the k most likely characters."),
+    Knob("sample_len", "Characters to generate", 300, "int", 1, 2000, 1),
+    Knob("sample_seed", "Sampling seed", 0, "int", 0, 2**31 - 1, 1,
+         help="The same seed, prompt and model give the same text."),
+    Knob("lm_state", "Colour the text by", "hidden", "choice", choices=LM_STATES,
+         labels={"hidden": "hidden state h", "cell": "cell state c (LSTM)", "input": "input gate i",
+                 "forget": "forget gate f", "candidate": "candidate (tanh)", "output": "output gate o",
+                 "reset": "reset gate r", "update": "update gate z"}),
+    Knob("lm_unit", "Unit", 0, "int", 0, 1023, 1, help="Which unit's activation colours the text."),
+    Knob("look_len", "Characters to look at", 1000, "int", 100, 5000, 100,
+         help="How much of the text the model reads for the views below."),
+    Knob("grad_pos", "Predicting the character after position", 200, "int", 0, 4999, 1,
+         help="The output whose gradient is traced back to every earlier input character."),
 ]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 

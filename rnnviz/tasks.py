@@ -65,6 +65,11 @@ class Task:
         """The loss of the best predictor that remembers nothing (closed form)."""
         raise NotImplementedError
 
+    def test_batch(self, batch_size: int, seq_len: int, generator: torch.Generator):
+        """The fixed test set `fit` evaluates on. Drawn like training batches unless a task holds
+        data out (the text task's held-out text)."""
+        return self.batch(batch_size, seq_len, generator)
+
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.classification:
             return F.cross_entropy(output.reshape(-1, self.output_size), target.reshape(-1))

@@ -241,7 +241,7 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
     params = list(model.parameters()) + list(readout.parameters())
     optimizer = torch.optim.Adam(params, lr=lr)
     generator = torch.Generator().manual_seed(seed)
-    x_test, y_test = task.batch(max(test_size, 1), seq_len, torch.Generator().manual_seed(TEST_SEED))
+    x_test, y_test = task.test_batch(max(test_size, 1), seq_len, torch.Generator().manual_seed(TEST_SEED))
     result = FitResult(spec=spec, task=task, seq_len=seq_len, steps=steps, batch_size=batch_size, lr=float(lr),
                        clip=None if clip is None else float(clip), clip_mode=clip_mode, seed=seed, model=model,
                        readout=readout, baseline=task.baseline(seq_len), probe=x_test[0].numpy(),

@@ -1,0 +1,707 @@
+"""A character language model: corpora, vocabulary, a text task for `rnnviz.fit`, sampling, and
+what the Text lab looks at inside the trained network.
+
+    corpus = get_corpus("zen")                       # or "stdlib", or ("upload", text_from_upload(data))
+    task = CharTask(corpus)                          # vocabulary, training / held-out split
+    result = rnnviz.fit(ModelSpec(cell="lstm", hidden_size=128), task, seq_len=100, steps=500, lr=3e-3)
+    lm = CharLM.from_fit(result)
+    lm.sample("Beautiful", 200, temperature=0.8, seed=0).text
+    states = unit_states(lm.trace(corpus.text[:1000]))
+    rank_units(states, text_features(corpus.text[:1000]))
+    input_gradient(lm, corpus.text[:400], position=399)
+
+Everything is per code point (a Python `str` character): emoji, CJK and combining marks are
+characters like any other. The model reads one-hot characters and predicts the next one at every
+step (many-to-many); its loss is the cross-entropy in nats, shown in bits per character
+(nats / ln 2). Nothing here imports Streamlit; user files are only ever decoded as text
+(`text_from_upload`) or loaded with `torch.load(..., weights_only=True)` (`CharLM.from_bytes`).
+"""
+from __future__ import annotations
+
+import ast
+import codecs
+import copy
+import functools
+import io
+import itertools
+import math
+import re
+import sysconfig
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .cells import NUM_BLOCKS
+from .model import PARAM_NAMES, RecurrentModel
+from .spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
+from .tasks import Task
+from .trace import Trace, trace
+
+LN2 = math.log(2.0)
+MAX_UPLOAD_BYTES = 1_000_000      # an uploaded .txt
+MAX_MODEL_BYTES = 20_000_000      # an uploaded model file
+MAX_VOCAB = 256                   # distinct characters; rarer ones become UNKNOWN
+MIN_CHARS = 50                    # a corpus needs this many characters
+HELD_OUT = 0.1                    # the last tenth of a corpus is held out
+STDLIB_CHARS = 200_000            # size of the standard-library corpus
+MODULE_MARK = "module"            # each module of the standard-library corpus starts with "# module name.py"
+UNKNOWN = "\ufffd"                # stands for the characters beyond MAX_VOCAB
+FORMAT = "rnnviz.charlm"
+FORMAT_VERSION = 1
+CLIP = 1.0                        # gradient clipping (by norm) while training
+# What fit records while training a character model: a held-out test set of 16 windows every
+# 25 steps; no gradient-reach checkpoints (the page measures the reach over characters instead).
+FIT_RECORDS = dict(test_size=16, test_every=25, checkpoints=0)
+
+# Readable, self-contained standard-library modules, in this order (those this Python has).
+STDLIB_FILES = ("textwrap.py", "heapq.py", "bisect.py", "fnmatch.py", "glob.py", "shlex.py", "colorsys.py",
+                "keyword.py", "string.py", "graphlib.py", "sched.py", "queue.py", "numbers.py", "copy.py",
+                "reprlib.py", "linecache.py", "genericpath.py", "posixpath.py", "abc.py", "fractions.py",
+                "statistics.py", "random.py", "calendar.py", "difflib.py", "dataclasses.py", "functools.py")
+
+
+# ------------------------------------------------------------------------------------ corpora
+@dataclass(frozen=True)
+class Corpus:
+    """A text to learn from. The last tenth (from a line start, when there is one) is held out."""
+
+    name: str           # "zen", "stdlib" or "upload"
+    title: str
+    text: str
+    source: str         # where the text came from, in a sentence
+
+    @functools.cached_property
+    def split_at(self) -> int:
+        return split_point(self.text)
+
+    @property
+    def train_text(self) -> str:
+        return self.text[:self.split_at]
+
+    @property
+    def held_out_text(self) -> str:
+        return self.text[self.split_at:]
+
+
+def split_point(text: str, held_out: float = HELD_OUT) -> int:
+    """Where the held-out part of `text` starts: about the last `held_out` of it, moved back to the
+    start of a line if one begins in the previous tenth. Both parts keep at least 2 characters."""
+    n = len(text)
+    if n < 4:
+        raise ValueError(f"a corpus needs at least 4 characters; got {n}")
+    cut = int(round(n * (1 - held_out)))
+    newline = text.rfind("\n", int(n * (1 - 2 * held_out)), cut)
+    if newline >= 0:
+        cut = newline + 1
+    return min(max(cut, 2), n - 2)
+
+
+@functools.lru_cache(maxsize=1)
+def zen_of_python() -> str:
+    """The Zen of Python, from the standard library's `this` module, without importing it (importing
+    prints it): the module's rot13 string is read from its source and decoded."""
+    path = Path(sysconfig.get_paths()["stdlib"]) / "this.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "s" for t in node.targets):
+            return codecs.decode(ast.literal_eval(node.value), "rot13")
+    raise RuntimeError(f"no rot13 string 's' in {path}")
+
+
+@functools.lru_cache(maxsize=4)
+def stdlib_source(max_chars: int = STDLIB_CHARS) -> str:
+    """Python source code: the standard library's own modules of STDLIB_FILES (then any others, sorted
+    by name, if this Python lacks them), each after a line "# module <name>.py", concatenated up to
+    `max_chars`, cut at a line end."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    paths = [root / name for name in STDLIB_FILES]
+    paths += sorted(p for p in root.glob("*.py") if p.name not in STDLIB_FILES)
+    parts, total = [], 0
+    for path in paths:
+        if total >= max_chars:
+            break
+        if not path.is_file():
+            continue
+        code = path.read_text(encoding="utf-8", errors="replace")
+        part = f"# {MODULE_MARK} {path.name}\n{code.rstrip()}\n\n"
+        parts.append(part)
+        total += len(part)
+    text = "".join(parts)
+    if len(text) > max_chars:
+        end = text.rfind("\n", 0, max_chars)
+        text = text[:end + 1 if end > 0 else max_chars]
+    return text
+
+
+def text_from_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
+    """The text of an uploaded file, or a ValueError whose message says what is wrong with it.
+
+    UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark; line ends become
+    "\\n". The bytes are only decoded, never interpreted.
+    """
+    size = len(data)
+    if size == 0:
+        raise ValueError("The file is empty: there is no text to learn from.")
+    if size > max_bytes:
+        raise ValueError(f"The file has {_size(size)}; the limit is {_size(max_bytes)}. Upload a shorter text "
+                         "(a few hundred kilobytes are plenty for a character model).")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+        if b"\x00" in data:
+            raise ValueError("The file contains zero bytes: it looks like a binary file, not text. Upload a "
+                             "plain-text (.txt) file saved as UTF-8.")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start:exc.start + 1].hex()
+        raise ValueError(f"The file is not valid {'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text: the byte "
+                         f"0x{bad} at position {exc.start} cannot be decoded. Save the file as UTF-8 and upload "
+                         "it again.") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise ValueError("The file holds only white space: there is no text to learn from.")
+    if len(text) < MIN_CHARS:
+        raise ValueError(f"The text has {len(text)} characters; a character model needs at least {MIN_CHARS}.")
+    return text
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n} bytes"
+
+
+CORPUS_TITLES = {"zen": "The Zen of Python", "stdlib": "Python source code (the standard library)",
+           "upload": "Your own text"}
+
+
+def default_prompt(corpus: Corpus) -> str:
+    """A prompt to start sampling from: the opening words of a line of the text."""
+    if corpus.name == "zen":
+        return "Beautiful is"
+    if corpus.name == "stdlib":
+        return "    def "
+    words = corpus.text.lstrip().split("\n", 1)[0].split(" ")
+    return " ".join(words[:2])[:40]
+
+
+def get_corpus(name: str, text: str | None = None) -> Corpus:
+    """A corpus by name: "zen", "stdlib", or "upload" (then `text` is the uploaded text)."""
+    if name == "zen":
+        return Corpus("zen", CORPUS_TITLES["zen"], zen_of_python(),
+                      "Tim Peters' 19 aphorisms, from the standard library's `this` module.")
+    if name == "stdlib":
+        text = stdlib_source()
+        return Corpus("stdlib", CORPUS_TITLES["stdlib"], text,
+                      f"{text.count(f'# {MODULE_MARK} ')} modules of this Python's standard library, as in the char-RNN "
+                      "experiments on source code.")
+    if name == "upload":
+        if not text or len(text) < MIN_CHARS:
+            raise ValueError(f"an uploaded corpus needs at least {MIN_CHARS} characters")
+        return Corpus("upload", CORPUS_TITLES["upload"], text, "The text file you uploaded.")
+    raise ValueError(f"corpus must be one of {', '.join(CORPUS_TITLES)}; got {name!r}")
+
+
+# ------------------------------------------------------------------------------------ vocabulary
+class Vocab:
+    """The characters a model knows, in a fixed order; code k is the k-th character."""
+
+    def __init__(self, chars):
+        chars = tuple(chars)
+        if not chars:
+            raise ValueError("a vocabulary needs at least one character")
+        for ch in chars:
+            if not isinstance(ch, str) or len(ch) != 1:
+                raise ValueError(f"every vocabulary entry must be one character; got {ch!r}")
+        if len(set(chars)) != len(chars):
+            dup = [ch for ch, n in Counter(chars).items() if n > 1]
+            raise ValueError(f"the vocabulary lists a character twice: {dup[0]!r}")
+        self.chars = chars
+        self.index = {ch: k for k, ch in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str, max_size: int = MAX_VOCAB) -> "Vocab":
+        """The sorted distinct characters of `text`. Beyond `max_size` of them the most frequent
+        max_size - 1 are kept and the others are all read as UNKNOWN (then listed last)."""
+        counts = Counter(text)
+        if len(counts) <= max_size:
+            return cls(sorted(counts))
+        kept = sorted(ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_size - 1]
+                      if ch != UNKNOWN)
+        return cls(kept + [UNKNOWN])
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, ch) -> bool:
+        return ch in self.index
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocab) and other.chars == self.chars
+
+    def __hash__(self) -> int:
+        return hash(self.chars)
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} characters)"
+
+    @property
+    def unknown(self) -> int | None:
+        """The code that stands for characters outside the vocabulary, if it has one."""
+        return self.index.get(UNKNOWN)
+
+    def missing(self, text: str) -> list[str]:
+        """The distinct characters of `text` that are not in the vocabulary, sorted."""
+        return sorted(set(text) - set(self.index))
+
+    def encode(self, text: str) -> np.ndarray:
+        """Codes [len(text)] int64. A character outside the vocabulary becomes UNKNOWN's code if there
+        is one; otherwise it is a ValueError naming it."""
+        unk = self.unknown
+        try:
+            return np.fromiter((self.index[ch] if unk is None else self.index.get(ch, unk) for ch in text),
+                               dtype=np.int64, count=len(text))
+        except KeyError:
+            missing = self.missing(text)
+            shown = ", ".join(repr(ch) for ch in missing[:8]) + (" …" if len(missing) > 8 else "")
+            raise ValueError(f"{len(missing)} character{'s' * (len(missing) != 1)} of the text "
+                             f"{'are' if len(missing) != 1 else 'is'} not in the model's vocabulary: {shown}") from None
+
+    def decode(self, codes) -> str:
+        return "".join(self.chars[int(k)] for k in np.asarray(codes).reshape(-1))
+
+    def one_hot(self, codes) -> np.ndarray:
+        """[T, len(vocab)] float32 one-hot rows of codes (a str is encoded first)."""
+        if isinstance(codes, str):
+            codes = self.encode(codes)
+        codes = np.asarray(codes, dtype=np.int64)
+        x = np.zeros((len(codes), len(self)), dtype=np.float32)
+        x[np.arange(len(codes)), codes] = 1.0
+        return x
+
+    def label(self, k: int) -> str:
+        """A character as it can be read in a table or on an axis: '↵' for a newline, '␣' for a space."""
+        return display_char(self.chars[int(k)])
+
+
+def display_char(ch: str) -> str:
+    return {"\n": "↵", " ": "␣", "\t": "⇥", "\r": "␍"}.get(ch, ch if ch.isprintable() else f"U+{ord(ch):04X}")
+
+
+def unigram_entropy(codes, size: int) -> float:
+    """Entropy in nats of the characters' frequencies: the loss of the best model that ignores
+    context (it always predicts these frequencies)."""
+    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=size).astype(np.float64)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+# ------------------------------------------------------------------------------------ the task
+class CharTask(Task):
+    """Predict the next character at every step (many-to-many) of a window of the corpus.
+
+    Training batches are windows of the training text at random starts (from fit's generator);
+    the test set is `batch_size` windows evenly spaced over the held-out text. A window longer than
+    a text allows is shortened to fit (see `check`).
+    """
+
+    name = "text"
+    title = "Character language model"
+    loss_on = "all"
+    classification = True
+    min_seq_len = 1
+
+    def __init__(self, corpus: Corpus, vocab: Vocab | None = None):
+        self.corpus = corpus
+        self.vocab = vocab if vocab is not None else Vocab.from_text(corpus.text)
+        self.train_codes = torch.from_numpy(self.vocab.encode(corpus.train_text))
+        self.held_out_codes = torch.from_numpy(self.vocab.encode(corpus.held_out_text))
+        self._entropy = unigram_entropy(self.train_codes.numpy(), len(self.vocab))
+
+    @property
+    def input_size(self):
+        return len(self.vocab)
+
+    @property
+    def output_size(self):
+        return len(self.vocab)
+
+    @property
+    def description(self):
+        return (f"Read {self.corpus.title} one character at a time (one-hot over {len(self.vocab)} characters) and "
+                "predict the next character at every step. Loss: cross-entropy per character. Without memory "
+                "the best one can do is the characters' frequencies: the unigram entropy, "
+                f"{self._entropy / LN2:.2f} bits per character.")
+
+    def check(self, seq_len) -> int:
+        """seq_len, shortened so that a window plus its next character fits in the training text."""
+        seq_len = super().check(seq_len)
+        return min(seq_len, len(self.train_codes) - 1)
+
+    def _windows(self, codes: torch.Tensor, starts: torch.Tensor, seq_len: int):
+        idx = starts[:, None] + torch.arange(seq_len + 1)
+        chunk = codes[idx]
+        return F.one_hot(chunk[:, :-1], len(self.vocab)).to(torch.float32), chunk[:, 1:]
+
+    def batch(self, batch_size, seq_len, generator):
+        L = min(seq_len, len(self.train_codes) - 1)
+        starts = torch.randint(0, len(self.train_codes) - L, (batch_size,), generator=generator)
+        return self._windows(self.train_codes, starts, L)
+
+    def test_batch(self, batch_size, seq_len, generator):
+        L = min(seq_len, len(self.held_out_codes) - 1)
+        last = len(self.held_out_codes) - 1 - L
+        starts = torch.from_numpy(np.linspace(0, last, batch_size).round().astype(np.int64))
+        return self._windows(self.held_out_codes, starts, L)
+
+    def baseline(self, seq_len):
+        return self._entropy
+
+    def __repr__(self):
+        return f"CharTask({self.corpus.name!r}, {len(self.vocab)} characters)"
+
+
+def lm_spec(cell: str, hidden_size: int, seed: int = 0, activation: str = "tanh") -> ModelSpec:
+    """The model the Text lab trains: orthogonal recurrent weights (gain 1) and a forget / update
+    gate bias of 1 (Jozefowicz et al. 2015), which train quickly on text. The input size is set by fit."""
+    return ModelSpec(cell=cell, hidden_size=hidden_size, activation=activation, init="orthogonal",
+                     recurrent_gain=1.0, input_gain=1.0, forget_bias=1.0, seed=seed)
+
+
+# ------------------------------------------------------------------------------------ the model
+@dataclass
+class Sample:
+    """Generated text and, at each generated character, the distribution it was drawn from."""
+
+    prompt: str
+    text: str                   # the generated characters (after the prompt)
+    codes: np.ndarray           # [n] their codes
+    probs: np.ndarray           # [n, V] float32: the model's own next-character distribution (temperature 1)
+    sampling_probs: np.ndarray  # [n, V] float32: what was sampled from (temperature and top-k applied)
+    temperature: float
+    top_k: int
+    seed: int
+
+    def top(self, i: int, k: int = 5) -> list[tuple[int, float, float]]:
+        """The k most likely next characters at generated position i: (code, p model, p sampled)."""
+        order = np.argsort(-self.probs[i], kind="stable")[:k]
+        return [(int(c), float(self.probs[i, c]), float(self.sampling_probs[i, c])) for c in order]
+
+
+_UIDS = itertools.count(1)
+
+
+class CharLM:
+    """A trained (or loaded) character model: recurrent cell + linear readout + vocabulary."""
+
+    def __init__(self, vocab: Vocab, model: RecurrentModel, readout: nn.Linear, corpus: str = "",
+                 history=None):
+        if model.input_size != len(vocab) or readout.out_features != len(vocab):
+            raise ValueError(f"the model reads {model.input_size} and predicts {readout.out_features} characters "
+                             f"but the vocabulary has {len(vocab)}")
+        if readout.in_features != model.hidden_size:
+            raise ValueError("the readout does not match the hidden size")
+        self.vocab, self.model, self.readout = vocab, model, readout
+        self.corpus = corpus      # name of the corpus it was trained on ("" if unknown)
+        self.history = history    # the FitResult that trained it (None for a loaded model)
+        self.uid = next(_UIDS)    # unique in this process (unlike id()): a key for caches of its outputs
+        self._double = None
+
+    @classmethod
+    def from_fit(cls, result) -> "CharLM":
+        """The model a `rnnviz.fit` run on a CharTask left behind (also a stopped run's)."""
+        task = result.task
+        if not isinstance(task, CharTask):
+            raise ValueError(f"from_fit needs a run on a CharTask; got {task!r}")
+        return cls(task.vocab, result.model, result.readout, task.corpus.name, result)
+
+    @property
+    def cell(self) -> str:
+        return self.model.cell
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.hidden_size
+
+    # ----- evaluation ------------------------------------------------------------------------
+    def logits(self, text: str) -> np.ndarray:
+        """[len(text), V] float32: the next-character logits after each character of `text`."""
+        x = torch.from_numpy(self.vocab.one_hot(text))
+        with torch.no_grad():
+            h, _ = self.model(x)
+            return self.readout(h).numpy()
+
+    def bits_per_char(self, text: str) -> float:
+        """Mean -log2 p(next character) over `text` read as one sequence from the zero state."""
+        codes = self.vocab.encode(text)
+        if len(codes) < 2:
+            raise ValueError("bits per character needs at least 2 characters")
+        with torch.no_grad():
+            h, _ = self.model(torch.from_numpy(self.vocab.one_hot(codes[:-1])))
+            loss = F.cross_entropy(self.readout(h), torch.from_numpy(codes[1:]))
+        return float(loss) / LN2
+
+    def trace(self, text: str) -> Trace:
+        """rnnviz.trace of the model reading `text` (states and gates after each character)."""
+        return trace(self.model, self.vocab.one_hot(text), loss="all")
+
+    # ----- sampling -------------------------------------------------------------------------
+    def sample(self, prompt: str, length: int, temperature: float = 1.0, top_k: int = 0, seed: int = 0) -> Sample:
+        """Read `prompt`, then generate `length` characters, each drawn from the next-character
+        distribution softmax(logits / temperature), restricted to the `top_k` most likely ones
+        (0: all). temperature 0 is greedy decoding (always the most likely character), which is
+        also what temperatures near 0 give. The same seed gives the same text."""
+        length = int(length)
+        if length < 0:
+            raise ValueError(f"length must be >= 0; got {length}")
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"temperature must be a number >= 0; got {temperature!r}")
+        top_k = int(top_k or 0)
+        if top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0: no limit); got {top_k}")
+        seed = KNOBS["seed"].validate(seed)
+        codes = self.vocab.encode(prompt)
+        V = len(self.vocab)
+        gen = torch.Generator().manual_seed(seed)
+        out = np.empty(length, dtype=np.int64)
+        probs = np.empty((length, V), dtype=np.float32)
+        sprobs = np.empty((length, V), dtype=np.float32)
+        with torch.no_grad():
+            if len(codes):
+                h, state = self.model(torch.from_numpy(self.vocab.one_hot(codes)))
+                last = h[-1]
+            else:
+                state, last = None, torch.zeros(self.hidden_size)
+            for i in range(length):
+                logits = self.readout(last).double()
+                p = torch.softmax(logits, -1)
+                q = sampling_distribution(logits, temperature, top_k)
+                u = torch.rand((), generator=gen, dtype=torch.float64)
+                cdf = torch.cumsum(q, 0)
+                k = int(torch.searchsorted(cdf, (u * cdf[-1]).reshape(1), right=True).clamp(max=V - 1))
+                out[i], probs[i], sprobs[i] = k, p.numpy(), q.numpy()
+                x = torch.zeros(1, V)
+                x[0, k] = 1.0
+                h, state = self.model(x, state)
+                last = h[-1]
+        return Sample(prompt, self.vocab.decode(out), out, probs, sprobs, float(temperature), top_k, seed)
+
+    # ----- files ------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Weights and vocabulary, loadable with torch.load(weights_only=True). The tensors are named
+        as in torch.nn.RNN / LSTM / GRU (`rnn.weight_ih_l0`, ...) and torch.nn.Linear (`readout.weight`),
+        so plain torch modules can load them too."""
+        sd = {"format": FORMAT, "version": FORMAT_VERSION, "cell": self.cell, "activation": self.model.activation,
+              "hidden_size": self.hidden_size, "vocab": list(self.vocab.chars), "corpus": self.corpus}
+        for name in PARAM_NAMES:
+            sd[f"rnn.{name}_l0"] = getattr(self.model, name).detach().clone()
+        sd["readout.weight"] = self.readout.weight.detach().clone()
+        sd["readout.bias"] = self.readout.bias.detach().clone()
+        return sd
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        torch.save(self.state_dict(), buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, max_bytes: int = MAX_MODEL_BYTES) -> "CharLM":
+        """Load a model file (untrusted): torch.load with weights_only=True, which refuses anything but
+        tensors and plain containers without running any code; then every key and shape is checked.
+        A file that is not a compatible model is a ValueError saying why."""
+        if not data:
+            raise ValueError("The model file is empty.")
+        if len(data) > max_bytes:
+            raise ValueError(f"The model file has {_size(len(data))}; the limit is {_size(max_bytes)}.")
+        try:
+            with warnings.catch_warnings():   # torch warns about pickle protocols of odd files; the answer is below
+                warnings.simplefilter("ignore")
+                sd = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        except Exception as exc:  # noqa: BLE001 - whatever the bytes are, the answer is a message
+            refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+            if refused:
+                raise ValueError(f"This file was refused: loading it would call the Python object "
+                                 f"`{refused.group(1)[:80]}`, and a model file may hold only tensors, numbers, "
+                                 "strings, lists and dicts (a state dict). Nothing in it was run.") from None
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail = lines[0][:160] if lines else type(exc).__name__
+            raise ValueError(f"This is not a PyTorch model file that can be read ({detail}). Upload a .pt file "
+                             "saved by this page's download button.") from None
+        return cls.from_state_dict(sd)
+
+    @classmethod
+    def from_state_dict(cls, sd) -> "CharLM":
+        """A CharLM from `state_dict()`'s layout, every key and shape checked (ValueError if wrong)."""
+        if not isinstance(sd, dict):
+            raise ValueError(f"The file holds a {type(sd).__name__}, not a state dict (a dict of tensors).")
+        if sd.get("format") != FORMAT:
+            keys = ", ".join(map(str, list(sd)[:6])) + (" …" if len(sd) > 6 else "")
+            raise ValueError("This state dict is not an rnnviz character model: it has no "
+                             f"format = '{FORMAT}' entry (its keys: {keys or 'none'}). Upload a file saved by this "
+                             "page's download button.")
+        cell, act = sd.get("cell"), sd.get("activation", "tanh")
+        if cell not in CELLS:
+            raise ValueError(f"The file's cell must be one of {', '.join(CELLS)}; got {cell!r}.")
+        if act not in ACTIVATIONS or (cell != "rnn" and act != "tanh"):
+            raise ValueError(f"The file's activation {act!r} is not valid for a {cell.upper()}.")
+        chars = sd.get("vocab")
+        if not isinstance(chars, (list, tuple)) or not 1 <= len(chars) <= MAX_VOCAB:
+            raise ValueError(f"The file's vocabulary must be a list of 1 to {MAX_VOCAB} characters.")
+        try:
+            vocab = Vocab(chars)
+        except ValueError as exc:
+            raise ValueError(f"The file's vocabulary is not valid: {exc}.") from None
+        V, G = len(vocab), NUM_BLOCKS[cell]
+        w = sd.get("rnn.weight_hh_l0")
+        H = w.shape[1] if isinstance(w, torch.Tensor) and w.dim() == 2 else None
+        if H is None or not 1 <= H <= KNOBS["hidden_size"].max:
+            raise ValueError("The file has no valid 'rnn.weight_hh_l0' matrix (hidden size 1 to "
+                             f"{KNOBS['hidden_size'].max}).")
+        want = {"rnn.weight_hh_l0": (G * H, H), "rnn.weight_ih_l0": (G * H, V), "rnn.bias_ih_l0": (G * H,),
+                "rnn.bias_hh_l0": (G * H,), "readout.weight": (V, H), "readout.bias": (V,)}
+        vocab_axis = {"rnn.weight_ih_l0": 1, "readout.weight": 0, "readout.bias": 0}
+        for key, shape in want.items():
+            t = sd.get(key)
+            if not isinstance(t, torch.Tensor):
+                raise ValueError(f"The file has no tensor '{key}'.")
+            if tuple(t.shape) != shape:
+                axis = vocab_axis.get(key)
+                only_vocab = axis is not None and t.dim() == len(shape) and all(
+                    n == m for k, (n, m) in enumerate(zip(t.shape, shape)) if k != axis)
+                hint = (f" Its vocabulary has {V} characters but its weights are for {t.shape[axis]}: they do not "
+                        "match." if only_vocab else "")
+                raise ValueError(f"'{key}' has shape {list(t.shape)}; a {cell.upper()} with H = {H} and "
+                                 f"{V} characters needs {list(shape)}.{hint}")
+            if not t.is_floating_point() or not torch.isfinite(t).all():
+                raise ValueError(f"'{key}' must hold finite floating-point numbers.")
+        model = RecurrentModel(cell, V, H, act)
+        readout = nn.Linear(H, V)
+        with torch.no_grad():
+            for name in PARAM_NAMES:
+                getattr(model, name).copy_(sd[f"rnn.{name}_l0"].to(torch.float32))
+            readout.weight.copy_(sd["readout.weight"].to(torch.float32))
+            readout.bias.copy_(sd["readout.bias"].to(torch.float32))
+        corpus = sd.get("corpus", "")
+        return cls(vocab, model, readout, corpus if isinstance(corpus, str) else "")
+
+    # ----- gradients with respect to the input ---------------------------------------------------------
+    def _float64(self):
+        if self._double is None:
+            self._double = (copy.deepcopy(self.model).double(), copy.deepcopy(self.readout).double())
+        return self._double
+
+
+def sampling_distribution(logits: torch.Tensor, temperature: float, top_k: int = 0) -> torch.Tensor:
+    """softmax(logits / temperature) over the top_k largest logits (0: all), float64. Temperature 0
+    puts all the mass on the most likely character (the first one of a tie)."""
+    logits = logits.double()
+    V = logits.shape[-1]
+    keep = torch.ones(V, dtype=torch.bool)
+    if 0 < top_k < V:
+        keep[:] = False
+        keep[torch.argsort(-logits, stable=True)[:top_k]] = True
+    if temperature == 0:
+        q = torch.zeros(V, dtype=torch.float64)
+        q[int(torch.argmax(logits))] = 1.0
+        return q
+    z = torch.where(keep, logits / temperature, torch.tensor(-math.inf, dtype=torch.float64))
+    return torch.softmax(z, -1)
+
+
+def input_gradient(lm: CharLM, text: str, position: int) -> np.ndarray:
+    """How far back does the model look? After reading text[0..position] the model predicts
+    text[position + 1]; returns ||d log p(text[position+1]) / d x_s||_2 for s = 0..position
+    (x_s the one-hot input vector of character s), float64 throughout so that tiny values do not
+    round to zero."""
+    codes = lm.vocab.encode(text)
+    if not 0 <= position < len(codes) - 1:
+        raise ValueError(f"position must be in [0, {len(codes) - 2}] (the next character must exist); got {position}")
+    model, readout = lm._float64()
+    x = torch.from_numpy(lm.vocab.one_hot(codes[:position + 1])).double().requires_grad_(True)
+    h, _ = model(x)
+    logp = torch.log_softmax(readout(h[-1]), -1)[int(codes[position + 1])]
+    (grad,) = torch.autograd.grad(logp, x)
+    return grad.norm(dim=1).numpy()
+
+
+# ------------------------------------------------------------------------------------ looking inside
+def unit_states(tr: Trace) -> dict[str, np.ndarray]:
+    """Every per-unit signal of a trace, [T, H] each: the hidden state, the LSTM cell state, the gates."""
+    out = {"hidden": tr.hidden}
+    if tr.cell is not None:
+        out["cell"] = tr.cell
+    out.update(tr.gates)
+    return out
+
+
+FEATURES = {"inside quotes": 'after an opening " and before its closing one',
+            "bracket depth": "how many ( [ { are open",
+            "position in line": "characters since the last newline",
+            "after a newline": "the character just read is a newline",
+            "after a space": "the character just read is a space",
+            "digit": "the character just read is a digit 0-9"}
+
+
+def text_features(text: str) -> dict[str, np.ndarray]:
+    """Simple features of each position t of `text` (the situation after reading text[t]), float64 [T]."""
+    T = len(text)
+    quotes, depth, column = np.zeros(T), np.zeros(T), np.zeros(T)
+    inside, d, col = False, 0, 0
+    for t, ch in enumerate(text):
+        if ch == '"':
+            inside = not inside
+        elif ch in "([{":
+            d += 1
+        elif ch in ")]}":
+            d = max(0, d - 1)
+        col = 0 if ch == "\n" else col + 1
+        quotes[t], depth[t], column[t] = inside, d, col
+    chars = np.array(list(text)) if T else np.array([], dtype="<U1")
+    return {"inside quotes": quotes, "bracket depth": depth, "position in line": column,
+            "after a newline": (chars == "\n").astype(np.float64),
+            "after a space": (chars == " ").astype(np.float64),
+            "digit": np.char.isdigit(chars).astype(np.float64) if T else np.zeros(0)}
+
+
+def correlations(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each column of values [T, H] with feature [T] (0 where either is constant)."""
+    v = np.asarray(values, dtype=np.float64)
+    f = np.asarray(feature, dtype=np.float64)
+    dv, df = v - v.mean(0), f - f.mean()
+    den = np.sqrt((dv ** 2).sum(0) * (df ** 2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = df @ dv / den
+    return np.where(den > 1e-12, r, 0.0)
+
+
+@dataclass(frozen=True)
+class UnitScore:
+    feature: str
+    state: str        # a key of unit_states
+    unit: int
+    r: float          # Pearson correlation of the unit's activation with the feature
+
+
+def rank_units(states: dict, features: dict, per_feature: int = 3) -> list[UnitScore]:
+    """For each feature that varies in the text, the `per_feature` (state, unit) pairs whose activation
+    correlates most strongly with it (largest |r|), all sorted by |r|, strongest first."""
+    rows = []
+    for fname, f in features.items():
+        if len(f) == 0 or np.ptp(f) == 0:
+            continue
+        scores = [(abs(r), sname, u, r) for sname, v in states.items() for u, r in enumerate(correlations(v, f))]
+        scores.sort(key=lambda s: (-s[0], LM_STATES.index(s[1]) if s[1] in LM_STATES else 99, s[2]))
+        rows += [UnitScore(fname, s, int(u), float(r)) for _, s, u, r in scores[:per_feature]]
+    rows.sort(key=lambda row: -abs(row.r))
+    return rows
+
+
+def bpc(nats):
+    """Nats per character to bits per character (a number or an array)."""
+    return nats / LN2 if isinstance(nats, (int, float)) else np.asarray(nats, dtype=np.float64) / LN2

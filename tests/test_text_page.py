@@ -1,0 +1,177 @@
+"""The Text Lab page under AppTest: defaults, a tiny training run whose figures hold the engine's
+numbers, sampling, looking inside, uploads of text and of models (bad ones answered with a
+message, a malicious one refused without running it)."""
+import html
+import io
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import rnnviz
+from rnnviz import text as tx
+from tests.apphelp import decode, figures, run_page, texts, trace_named
+from tests.test_text import Payload
+
+PAGE = "pages/6_Text_Lab.py"
+TINY = {"lm_steps": "20", "lm_hidden": "8", "lm_seq_len": "24", "lm_batch": "8"}
+
+
+def shown_text(body: str) -> str:
+    """The characters of a coloured-text block (text_colour_html), unescaped, newlines restored."""
+    return "".join(html.unescape(s) for s in re.findall(r"<span [^>]*>(.*?)</span>", body)).replace("↵", "\n")
+
+
+def blocks(at) -> list[str]:
+    return [shown_text(h.proto.body) for h in at.get("html") if "<span style=\"background" in h.proto.body]
+
+
+def trained(query=None):
+    at = run_page(PAGE, {**TINY, **(query or {})})
+    at.button(key="lm_train").click().run()
+    assert not at.exception
+    return at
+
+
+def test_defaults_describe_the_corpus_and_ask_for_training():
+    at = run_page(PAGE)
+    assert not at.exception
+    task = tx.CharTask(tx.get_corpus("zen"))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Distinct characters"] == str(len(task.vocab))
+    assert metrics["Unigram entropy"] == f"{tx.bpc(task.baseline(0)):.2f} bits/char"
+    assert metrics["Training characters"] == f"{len(task.corpus.train_text):,}"
+    assert "No RNN has been trained on this text yet" in texts(at)
+    assert not figures(at)
+
+
+def test_tiny_training_run_shows_its_curve_a_sample_and_the_units():
+    at = trained({"cell": "GRU", "temperature": "0.5", "sample_len": "60", "sample_seed": "7"})
+    lm = at.session_state["lm_models"]["gru"]["lm"]
+    hist = lm.history
+    assert hist.model_step == 20 and lm.cell == "gru" and lm.hidden_size == 8
+    figs = figures(at)
+    np.testing.assert_allclose(decode(trace_named(figs["bpc"], "GRU held-out")["y"]), tx.bpc(hist.test_loss))
+    assert any(s.get("y0") == pytest.approx(tx.bpc(hist.baseline)) for s in figs["bpc"]["layout"]["shapes"])
+    # the sample on the page is the engine's for these settings: prompt, temperature, length, seed
+    prompt = at.text_input(key="lm_prompt_zen").value
+    want = lm.sample(prompt, 60, temperature=0.5, seed=7)
+    assert prompt + want.text in blocks(at)
+    bars = figures(at)["next_char"]["data"][0]
+    np.testing.assert_allclose(decode(bars["x"]), np.sort(want.probs[0])[::-1][:8], rtol=1e-6)
+    # the text coloured by hidden unit 0, and the ranking table
+    look = tx.get_corpus("zen").text
+    assert look in blocks(at)
+    coloured = next(h.proto.body for h in at.get("html") if shown_text(h.proto.body) == look)
+    values = [float(v) for v in re.findall(r'title="#\d+ [^:]*: ([-+0-9.]+)"', html.unescape(coloured))]
+    np.testing.assert_allclose(values, lm.trace(look).hidden[:, 0], atol=5e-4)
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["feature", "unit", "correlation"] and len(table) > 0
+    # how far back it looks: the page's curve is input_gradient at the default position
+    reach = decode(figures(at)["reach"]["data"][0]["y"])
+    np.testing.assert_allclose(reach, np.log10(tx.input_gradient(lm, look, 200))[::-1], rtol=1e-9)
+
+
+def test_colouring_follows_the_state_and_unit_pickers_and_cells_compare():
+    at = trained({"cell": "LSTM"})
+    at.selectbox(key="lm_state").set_value("forget").run()
+    at.number_input(key="lm_unit").set_value(3).run()
+    assert not at.exception
+    lm = at.session_state["lm_models"]["lstm"]["lm"]
+    look = tx.get_corpus("zen").text
+    assert any("forget gate f of unit 3" in h.proto.body for h in at.get("html"))   # the legend says what colours it
+    want = lm.trace(look).gates["forget"][:, 3]
+    coloured = next(h.proto.body for h in at.get("html") if shown_text(h.proto.body) == look)
+    values = [float(v) for v in re.findall(r'title="#\d+ [^:]*: ([-+0-9.]+)"', html.unescape(coloured))]
+    np.testing.assert_allclose(values, want, atol=5e-4)
+    # a second cell trained on the same text: both curves, side by side
+    at.selectbox(key="cell").set_value("RNN").run()
+    at.button(key="lm_train").click().run()
+    assert not at.exception
+    names = [d["name"] for d in figures(at)["reach"]["data"]]
+    assert any(n.startswith("RNN") for n in names) and any(n.startswith("LSTM") for n in names)
+    assert {"RNN held-out text", "LSTM held-out text"} <= {d.get("name") for d in figures(at)["bpc"]["data"]}
+
+
+def _upload_corpus(at, data: bytes, name="mine.txt"):
+    at.selectbox(key="corpus").set_value("upload").run()
+    at.file_uploader(key="lm_text_file").upload(name, data, "text/plain").run()
+    assert not at.exception
+    return at
+
+
+@pytest.mark.parametrize("data, message", [(b"caf\xe9 au lait " * 10, "byte 0xe9 at position 3"),
+                                           (b"", "empty"), (b"\x00\x01\x02" * 40, "binary file")])
+def test_bad_text_upload_shows_its_message(data, message):
+    at = _upload_corpus(run_page(PAGE), data, "bad.txt")
+    errors = " ".join(e.value for e in at.error)
+    assert "`bad.txt`" in errors and message in errors
+    assert "Upload a .txt file" in texts(at)   # still on the Zen of Python meanwhile
+
+
+def test_uploaded_text_is_learned_and_shown_as_text_never_as_html():
+    evil = "<script>alert('x')</script> <img src=x onerror=alert(1)> \"quoted\" (1 + 2) [3]\n" * 4
+    at = _upload_corpus(run_page(PAGE, TINY), evil.encode())
+    assert {m.label: m.value for m in at.metric}["Distinct characters"] == str(len(set(evil)))
+    at.button(key="lm_train").click().run()
+    assert not at.exception and at.session_state["lm_models"]["rnn"]["corpus"][0] == "upload"
+    bodies = [h.proto.body for h in at.get("html")]
+    assert not any("<script" in b or "<img" in b for b in bodies)
+    assert evil in blocks(at)                                            # the text, escaped, character by character
+    assert at.get("code")[0].proto.code_text.startswith(evil[:60])        # a code block shows it literally
+
+
+def test_model_files_round_trip_and_a_malicious_one_is_refused(tmp_path):
+    at = trained({"cell": "GRU"})
+    lm = at.session_state["lm_models"]["gru"]["lm"]
+    data = at.get("download_button")[0].proto  # the download offers this model's file
+    assert data.label.startswith("Download this GRU")
+    target = tmp_path / "pwned.txt"
+    buf = io.BytesIO()
+    torch.save({"format": tx.FORMAT, "x": Payload(target)}, buf)
+    at.file_uploader(key="lm_model_file").upload("evil.pt", buf.getvalue()).run()
+    assert not at.exception and not target.exists()
+    errors = " ".join(e.value for e in at.error)
+    assert "`evil.pt` was not loaded" in errors and "refused" in errors and "Nothing in it was run" in errors
+    # a good file: a different model, loaded in place of the trained one
+    other = tx.CharLM.from_bytes(lm.to_bytes())
+    with torch.no_grad():
+        other.readout.bias.add_(1.0)
+    at.file_uploader(key="lm_model_file").clear().run()
+    at.file_uploader(key="lm_model_file").upload("mine.pt", other.to_bytes()).run()
+    assert not at.exception
+    assert "Loaded `mine.pt`: a GRU with H = 8" in " ".join(s.value for s in at.success)
+    loaded = at.session_state["lm_models"]["gru"]["lm"]
+    np.testing.assert_array_equal(loaded.logits("Beautiful"), other.logits("Beautiful"))
+    assert loaded.history is None and "bpc" not in figures(at)
+
+
+def test_model_for_another_vocabulary_is_refused_with_the_reason():
+    at = run_page(PAGE, {"corpus": "stdlib"})
+    vocab = tx.Vocab.from_text("abc ")
+    spec = tx.lm_spec("rnn", 4).replace(input_size=len(vocab))
+    small = tx.CharLM(vocab, rnnviz.build_model(spec), rnnviz.train.make_readout(spec, len(vocab)), corpus="zen")
+    at.file_uploader(key="lm_model_file").upload("small.pt", small.to_bytes()).run()
+    errors = " ".join(e.value for e in at.error)
+    assert "vocabulary does not match this text" in errors and "The Zen of Python" in errors
+    assert "rnn" not in at.session_state["lm_models"]
+
+
+def test_bad_url_values_are_noted_and_edge_settings_run():
+    at = run_page(PAGE, {"temperature": "hot", "lm_hidden": "99999", "corpus": "<script>", "top_k": "-1"})
+    assert not at.exception
+    notes = " ".join(w.value for w in at.warning)
+    for name in ("temperature='hot'", "lm_hidden='99999'", "corpus='<script>'", "top_k='-1'"):
+        assert f"{name} was ignored" in notes
+    # the smallest model and sample, greedy and top-1, a sample shorter than the chosen position
+    at = trained({"lm_hidden": "4", "lm_seq_len": "2", "lm_batch": "1", "temperature": "0", "top_k": "1",
+                  "sample_len": "40"})
+    at.slider(key="lm_sample_pos").set_value(35).run()
+    at.slider(key="sample_len").set_value(1).run()
+    assert not at.exception and "next_char" in figures(at)
+    at.slider(key="sample_len").set_value(12).run()
+    assert not at.exception and at.slider(key="lm_sample_pos").max == 11
+    lm = at.session_state["lm_models"]["rnn"]["lm"]
+    prompt = at.text_input(key="lm_prompt_zen").value
+    assert prompt + lm.sample(prompt, 12, temperature=0).text in blocks(at)
