@@ -51,18 +51,18 @@ if trained is not None:
 # The main figure first: it is what a slider change is for, so it is computed and sent before the rest.
 loss_text = "the last step" if loss == "last" else "every step"
 ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction, dotted=dotted,
-                               title=f"‖∂L/∂h_k‖ against steps back (loss on {loss_text}; ◆ memory horizon)"),
+                               title=f"‖∂L/∂h_k‖ against steps back · loss on {loss_text} · ◆ horizon"),
          key="grad")
 
 # ---- what happened, in numbers (shown above the figure)
 cols = metrics_box.columns(len(traces) + 1)
 for col, (label, tr) in zip(cols, traces.items()):
     h = tr.memory_horizon(fraction)
-    col.metric(f"{label} memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
-               help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
+    col.metric(f"{label} horizon (steps)", f"{h}" if h is not None else f"≥ {tr.T - 1}",
+               help="Memory horizon: steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
 rnn = traces["RNN"]
 threshold = 1 / rnn.gamma
-cols[-1].metric("RNN σ_max(W_hh) against 1/γ",
+cols[-1].metric("RNN σ_max vs 1/γ",
                 f"{rnn.sigma_max:.3f} {'>' if rnn.sigma_max > threshold else '<'} {threshold:g}",
                 help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
                      "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")

@@ -54,7 +54,7 @@ _PRESENT_CSS = """
 html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
 h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
 h1 [data-heading-text], h2 [data-heading-text], h3 [data-heading-text] {font-size: inherit !important;}
-[data-testid="stMetricValue"] {font-size: 2.6rem;}
+[data-testid="stMetricValue"] {font-size: 2.1rem;}
 h1 *, h2 *, h3 *, [data-testid="stMetricValue"] * {font-size: inherit !important;}
 </style>
 """

@@ -76,7 +76,7 @@ def test_gradient_flow_defaults_show_engine_numbers_and_metrics():
     np.testing.assert_allclose(decode(trace_named(figs["jac"], "RNN  bound")["y"]), rnn.log10_pascanu_bound[[0, -1]])
     page_text = texts(at)
     h = rnn.memory_horizon(1e-3)
-    assert f"RNN memory horizon: {h} steps" in page_text
+    assert f"RNN horizon (steps): {h}" in page_text
     assert f"{rnn.sigma_max:.3f} < 1" in page_text
 
 
