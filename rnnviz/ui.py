@@ -53,6 +53,7 @@ _PRESENT_CSS = """
 html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
 h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
 [data-testid="stMetricValue"] {font-size: 2.6rem;}
+h1 *, h2 *, h3 *, [data-testid="stMetricValue"] * {font-size: inherit !important;}
 </style>
 """
 _HIDDEN_CSS = """
