@@ -186,7 +186,7 @@ def show_notes(notes: list[str], key: str = "url_notes"):
 
 def token(name: str, value) -> str:
     """How a knob's value is shown in its widget and written in links."""
-    return str(value).upper() if name == "cell" else str(value)
+    return str(value).upper() if name in ("cell", "tr_cell") else str(value)
 
 
 def link_params(values: dict) -> dict:
