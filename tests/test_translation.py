@@ -122,6 +122,23 @@ def test_bad_url_values_fall_back_with_a_note():
     assert at.slider(key="tr_hidden").value == 128 and at.selectbox(key="tr_cell").value == "LSTM"
 
 
+@pytest.mark.slow
+def test_default_training_through_the_page_passes_90_percent_within_the_time_shown():
+    """The issue's promise, through the page at its defaults (LSTM, H = 128, 60 s budget): held-out
+    exact match passes 90% within the training time the page shows, and the fresh held-out set
+    agrees."""
+    at = run_page(TR)
+    at.button(key="tr_train").click().run()
+    assert not at.exception
+    history = at.session_state["tr_result"]["history"]
+    reach = history.seconds_to(0.9)
+    assert reach is not None and reach <= history.seconds[-1] <= 62
+    page = texts(at)
+    assert f"90% exact match after: {reach:.0f} s" in page and f"Training time: {history.seconds[-1]:.0f} s" in page
+    fresh = at.session_state["tr_result"]["assessment"].exact_match
+    assert fresh > 0.9 and f"Held-out exact match: {fresh:.1%}" in page
+
+
 # ------------------------------------------------------------------------------- figures
 def test_translation_figures_carry_the_numbers():
     top = [[("2", 0.7), ("1", 0.2), ("9", 0.05)]] * 10
