@@ -47,9 +47,9 @@ b1.button("Train", key="tr_train", type="primary", icon=":material/model_trainin
           disabled=training, help=f"Train a new model: {describe(config)}.")
 b2.button("Stop", key="tr_stop", icon=":material/stop:", use_container_width=True, disabled=not training,
           help="Stop training; the model learned so far is kept.")
-b3.caption(f"About {seconds} s on this machine at most, stopping early at {target}% of held-out dates exactly "
-           "right. Each step shows the model 64 training dates; every 100 steps it translates 1000 held-out dates "
-           "(dates it never trains on).")
+b3.caption(f"Stops once {target}% of held-out dates come out exactly right (on this machine usually within a "
+           f"minute), or after {seconds} s. Each step shows the model 64 training dates; every 100 steps it "
+           "translates 1000 held-out dates (dates it never trains on).")
 results = st.container()
 
 if training:  # the model is trained at the end of this run, into these placeholders

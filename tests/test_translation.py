@@ -124,15 +124,15 @@ def test_bad_url_values_fall_back_with_a_note():
 
 @pytest.mark.slow
 def test_default_training_through_the_page_passes_90_percent_within_the_time_shown():
-    """The issue's promise, through the page at its defaults (LSTM, H = 128, 60 s budget): held-out
-    exact match passes 90% within the training time the page shows, and the fresh held-out set
-    agrees."""
+    """The issue's promise, through the page at its defaults (LSTM, H = 128): held-out
+    exact match passes 90% within the training time the page shows (at most its 90 s budget; most
+    runs stop at 95% well within a minute), and the fresh held-out set agrees."""
     at = run_page(TR)
     at.button(key="tr_train").click().run()
     assert not at.exception
     history = at.session_state["tr_result"]["history"]
     reach = history.seconds_to(0.9)
-    assert reach is not None and reach <= history.seconds[-1] <= 62
+    assert reach is not None and reach <= history.seconds[-1] <= 92
     page = texts(at)
     assert f"90% exact match after: {reach:.0f} s" in page and f"Training time: {history.seconds[-1]:.0f} s" in page
     fresh = at.session_state["tr_result"]["assessment"].exact_match
