@@ -5,7 +5,10 @@
 Trains `rnnviz.seq2seq` with its default settings on this machine and prints, at every
 evaluation, the seconds since the start (evaluations included), the training steps, the
 exact-match and per-character accuracy on the held-out dates, then exact match against input
-length at a few moments of training and on a fresh held-out set at the end.
+length at a few moments of training and on a fresh held-out set at the end, and (what the
+Translation page shows) exact match with filler words after / before the date.
+
+    python benchmarks/bench_seq2seq.py --cell gru --seed 2 --target 0.95   # as the page trains
 """
 from __future__ import annotations
 
@@ -26,8 +29,9 @@ def main() -> None:
     parser.add_argument("--cell", default="lstm", choices=("lstm", "gru"))
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--target", type=float, default=None, help="stop at this held-out exact match")
     args = parser.parse_args()
-    config = seq2seq.TrainConfig(cell=args.cell, seconds=args.seconds, seed=args.seed)
+    config = seq2seq.TrainConfig(cell=args.cell, seconds=args.seconds, seed=args.seed, target_accuracy=args.target)
     print(f"config: {config}")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     t0 = time.perf_counter()
@@ -47,6 +51,12 @@ def main() -> None:
         print(f"  at {history.seconds[k]:5.1f} s: {row}")
     fresh = seq2seq.held_out(2000, seed=config.data_seed)
     print(f"fresh held-out set (2000 dates never trained on): exact match {seq2seq.exact_match(model, fresh):.3f}")
+    t1 = time.perf_counter()
+    a = seq2seq.assess(model, config.data_seed)
+    print(f"filler words around {a.gap_n} held-out dates (assess: {time.perf_counter() - t1:.1f} s):")
+    print(f"  {'characters':>10} {'after':>6} {'before':>7}")
+    for g, x, y in zip(a.gaps, a.after, a.before):
+        print(f"  {g:10d} {x:6.2f} {y:7.2f}")
     print(f"wall clock {wall:.1f} s, stop reason {history.stop_reason}, load average after {os.getloadavg()[0]:.2f}")
     _ = np
 

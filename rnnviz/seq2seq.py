@@ -11,7 +11,8 @@ then writes the ten characters of the ISO date, each step reading the character 
     translate(model, ["22 Nov 2026"])                        # -> ["2026-11-22"]
     look = look_inside(model, "Sunday, November 22, 2026")  # encoder states, context, decoder states,
                                                              # top candidates per output character
-    accuracy_by_length(model, held_out(...))                 # how accuracy falls as inputs get longer
+    accuracy_by_length(model, held_out(...))                 # exact match against input length
+    accuracy_by_gap(model, held_out(...), gaps=[0, 16, 64])  # ... against the characters after the date
 
 Dates run from 1969-01-01 to 2068-12-31, so two-digit years follow the POSIX rule that Python's
 `datetime.strptime("%y")` uses (69-99: 19xx, 00-68: 20xx). Training and held-out dates are
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -81,6 +83,37 @@ def iso(date: dt.date) -> str:
     return date.isoformat()
 
 
+# Each placeholder of FORMATS as a pattern, for reading a date back out of a text.
+_FIELD_PATTERNS = dict(d=r"(?P<d>\d{1,2})", dd=r"(?P<d>\d{2})", mm=r"(?P<m>\d{2})", yyyy=r"(?P<y>\d{4})",
+                       yy=r"(?P<yy>\d{2})", month="(?P<month>" + "|".join(MONTHS) + ")",
+                       mon="(?P<mon>" + "|".join(m[:3] for m in MONTHS) + ")",
+                       weekday="(?:" + "|".join(WEEKDAYS) + ")", wkd="(?:" + "|".join(w[:3] for w in WEEKDAYS) + ")",
+                       th=r"(?P<d>\d{1,2})(?:st|nd|rd|th)")
+_READERS = {fmt: re.compile(r"(?<![\w])" + re.escape(template).replace(r"\{", "{").replace(r"\}", "}")
+                            .format(**_FIELD_PATTERNS) + r"(?![\w])", re.IGNORECASE)
+            for fmt, template in FORMATS.items()}
+
+
+def read_date(text: str) -> dt.date | None:
+    """The date written in `text` in one of FORMATS, wherever it stands among other words (the
+    longest match wins); None if there is none or it is not a real date in [FIRST_DATE, LAST_DATE].
+    A weekday is read but not checked: the date is what the numbers and the month say."""
+    found = []
+    for regex in _READERS.values():
+        for match in regex.finditer(text):
+            g = match.groupdict()
+            name = (g.get("month") or g.get("mon") or "").lower()
+            month = int(g["m"]) if g.get("m") else [m[:3].lower() for m in MONTHS].index(name[:3]) + 1
+            year = int(g["y"]) if g.get("y") else (1900 if int(g["yy"]) >= 69 else 2000) + int(g["yy"])
+            try:
+                date = dt.date(year, month, int(g["d"]))
+            except ValueError:
+                continue
+            if FIRST_DATE <= date <= LAST_DATE:
+                found.append((match.end() - match.start(), date))
+    return max(found, key=lambda f: f[0])[1] if found else None
+
+
 @dataclass(frozen=True)
 class Example:
     text: str     # the human-readable input
@@ -100,6 +133,29 @@ def split_dates(seed: int = 0, held_out_fraction: float = 0.1) -> tuple[np.ndarr
 # Words around the date (drawn with it when phrases are on): the date must then be carried past them.
 PREFIXES = ("", "", "", "", "on ", "due ", "date: ", "from ", "meeting on ", "deadline: ")
 SUFFIXES = ("", "", "", "", " sharp", " at noon", ", all day", " (tentative)", " in the morning", ", please confirm")
+
+
+# Filler for the length experiment: words made of the vocabulary's letters, none used in training.
+FILLER_WORDS = ("and", "then", "we", "will", "meet", "by", "old", "town", "hall", "for", "a", "long", "chat", "about",
+                "plans", "new", "year", "after", "lunch", "with", "our", "friends", "school", "bring", "your",
+                "notes", "tea", "is", "served", "garden", "music", "games", "dinner", "party", "bus")
+WHERE = ("after", "before")
+
+
+def filler(n: int, generator: torch.Generator, where: str = "after") -> str:
+    """Exactly `n` characters of filler words drawn from `generator` (the last one may be cut), to
+    put `where` the date goes: "after" starts with a space (" then we wi"), "before" ends with one
+    ("then we wi "); the same characters otherwise."""
+    if where not in WHERE:
+        raise ValueError(f"where must be 'after' or 'before'; got {where!r}")
+    if n <= 0:
+        return ""
+    words, total = [], -1
+    while total < n - 1:
+        words.append(FILLER_WORDS[int(torch.randint(len(FILLER_WORDS), (1,), generator=generator))])
+        total += len(words[-1]) + 1
+    body = " ".join(words)[:n - 1]
+    return " " + body if where == "after" else body + " "
 
 
 def sample(day_numbers: Sequence[int], n: int, generator: torch.Generator, formats: Sequence[str] = FORMAT_NAMES,
@@ -298,6 +354,81 @@ def accuracy_by_length(model: DateTranslator, data: Sequence[Example], predictio
                           np.array([(n == L).sum() for L in lengths]))
 
 
+def with_filler(data: Sequence[Example], n: int, where: str = "after", seed: int = 0) -> list[Example]:
+    """`data` with `n` characters of filler words after (or before) each text; the same words for
+    the same `seed`, whichever side they go."""
+    gen = torch.Generator().manual_seed(int(seed))
+    return [Example(e.text + filler(n, gen, where) if where == "after" else filler(n, gen, where) + e.text,
+                    e.target, e.fmt) for e in data]
+
+
+def accuracy_by_gap(model: DateTranslator, data: Sequence[Example], gaps: Sequence[int], where: str = "after",
+                    seed: int = 0) -> np.ndarray:
+    """Exact match when `gap` characters of filler follow (or, with where="before", precede) each
+    input, for every gap in `gaps`. After the date, the encoder must carry it `gap` steps further
+    to its final state; before it, the input is as long but the date is read last."""
+    return np.array([exact_match(model, with_filler(data, int(g), where, seed)) for g in gaps])
+
+
+# Characters after the date in training inputs: at most the longest suffix.
+TRAINED_GAP = max(len(x) for x in SUFFIXES)
+GAPS = (0, 16, 32, 48, 64, 80, 96)
+
+
+@dataclass
+class Assessment:
+    """How good a trained model is, on dates it never saw."""
+
+    exact_match: float          # on `n` fresh held-out examples (phrases as in training)
+    n: int
+    by_length: LengthAccuracy   # ... by input length
+    gaps: np.ndarray            # filler characters
+    after: np.ndarray           # exact match with that much filler after the date
+    before: np.ndarray          # ... before it (same words)
+    gap_n: int                  # examples per gap
+
+
+def assess(model: DateTranslator, data_seed: int = 0, n: int = 2000, gap_n: int = 200, gaps: Sequence[int] = GAPS,
+           bin_width: int = 10) -> Assessment:
+    """Exact match on a fresh held-out set (overall and by input length) and against filler
+    characters after / before the date (`gap_n` held-out dates without phrases per gap)."""
+    fresh = held_out(n, data_seed, sample_seed=424242)
+    predictions = translate(model, [e.text for e in fresh])
+    by_length = accuracy_by_length(model, fresh, predictions, bin_width=bin_width)
+    plain = held_out(gap_n, data_seed, phrases=False, sample_seed=99)
+    return Assessment(exact_match=float(np.mean([p == e.target for p, e in zip(predictions, fresh)])), n=n,
+                      by_length=by_length, gaps=np.asarray(gaps), after=accuracy_by_gap(model, plain, gaps, "after"),
+                      before=accuracy_by_gap(model, plain, gaps, "before"), gap_n=gap_n)
+
+
+def showcase(data_seed: int = 0) -> list[Example]:
+    """Examples to pick on the page: one held-out date in every format, with words around it, and
+    with filler after it."""
+    held = split_dates(data_seed)[1]
+    date = FIRST_DATE + dt.timedelta(days=int(held[len(held) // 3]))
+    out = [Example(render(date, f), iso(date), f) for f in FORMAT_NAMES]
+    phrase = "meeting on " + render(date, "Mon d, yyyy") + ", please confirm"
+    long = render(date, "d Mon yyyy") + " and then we will meet our friends for a long lunch and a chat about plans"
+    return out + [Example(phrase, iso(date), "Mon d, yyyy"), Example(long, iso(date), "d Mon yyyy")]
+
+# The example a user types on the page: at most this many characters.
+MAX_EXAMPLE_CHARS = 120
+
+
+def check_example(text: str) -> tuple[list[str], list[str]]:
+    """Problems of a typed example: (errors: the model cannot be shown it, warnings: it can)."""
+    if not text.strip():
+        return ["Type a date, for example “22 Nov 2026” or “Sunday, November 22, 2026”."], []
+    if len(text) > MAX_EXAMPLE_CHARS:
+        return [f"The example is {len(text)} characters long; this page reads at most {MAX_EXAMPLE_CHARS}. "
+                "Shorten it."], []
+    unknown = SOURCE_VOCAB.unknown(text)
+    if unknown:
+        shown = ", ".join(f"“{ch}”" if ch.strip() else repr(ch) for ch in unknown)
+        return [], [f"The model has never seen {shown}: {'it is' if len(unknown) == 1 else 'each is'} read as the "
+                    "one “unknown” symbol (shown as ? below)."]
+    return [], []
+
 # =============================================================================== training
 @dataclass
 class TrainConfig:
@@ -364,6 +495,9 @@ def train(config: TrainConfig = TrainConfig(), on_step: Callable[[Progress], boo
 
     Stops at the first of: the step budget, the time budget, the target accuracy, or `on_step`
     returning False (what was learned so far is kept: pass `model` to train one you hold on to).
+    An exception raised by `on_step` (Streamlit's rerun when a Stop button is clicked, a
+    KeyboardInterrupt) propagates after the history that `on_step` saw as `progress.history` has
+    been finished like a stopped run (a last evaluation, stop_reason "interrupted").
     Evaluates greedy exact match on `eval_size` held-out dates every `eval_every` steps and at
     the end.
     """
@@ -422,7 +556,16 @@ def train(config: TrainConfig = TrainConfig(), on_step: Callable[[Progress], boo
                 history.stop_reason = "target"
                 break
         progress = Progress(step, time.perf_counter() - start, float(loss.detach()), accuracy, history)
-        if on_step is not None and on_step(progress) is False:
+        try:
+            go_on = on_step is None or on_step(progress) is not False
+        except BaseException:
+            # e.g. Streamlit's rerun when a Stop button is clicked: leave a finished record behind
+            history.stop_reason = "interrupted"
+            if history.steps[-1] != step:
+                evaluate(step)
+            model.eval()
+            raise
+        if not go_on:
             history.stop_reason = "stopped"
             break
     if history.steps[-1] != step:

@@ -209,6 +209,23 @@ _KNOB_LIST = [
          help="How much of the text the model reads for the views below."),
     Knob("grad_pos", "Predicting the character after position", 200, "int", 0, 4999, 1,
          help="The output whose gradient is traced back to every earlier input character."),
+    # Translation: the date translator (rnnviz.seq2seq) and its training.
+    Knob("tr_cell", "Cell", "lstm", "choice", choices=("lstm", "gru"),
+         help="The encoder and the decoder are both this cell."),
+    Knob("tr_hidden", "Hidden size H", 128, "int", 8, 256, 1,
+         help="Units of the encoder and of the decoder: the context vector has H numbers (an LSTM passes its "
+              "cell state c on too)."),
+    Knob("tr_seconds", "Time budget (seconds)", 90, "int", 5, 300, 1,
+         help="Training stops after this much wall-clock time (held-out evaluations included). Most runs stop "
+              "earlier, at the exact-match level below; the margin is for a busy machine."),
+    Knob("tr_target", "Stop early at exact match (%)", 95, "int", 50, 100, 1,
+         help="Training stops as soon as this share of held-out dates is translated exactly right."),
+    Knob("tr_steps", "Step limit (0: none)", 0, "int", 0, 20000, 1,
+         help="Training stops after this many steps (64 dates each). A step limit reached within the time "
+              "budget gives the same model on every machine."),
+    Knob("tr_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
+         help="Initial weights and the order of training dates: the same seed and step limit give the same "
+              "model everywhere."),
 ]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 

@@ -191,7 +191,7 @@ def token(name: str, value) -> str:
     multi knob)."""
     if isinstance(value, (tuple, list)):
         return ",".join(token(name, v) for v in value)
-    return str(value).upper() if name in ("cell", "cells") else str(value)
+    return str(value).upper() if name in ("cell", "cells", "tr_cell") else str(value)
 
 
 def widget_value(name: str, value):

@@ -8,7 +8,9 @@ from tests.test_pages import engine_trace
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["", "Step_Through", "Gradient_Flow", "One_Neuron"]
+PAGES = ["", "Step_Through", "Gradient_Flow", "One_Neuron", "Translation"]
+# Pages whose figures appear once the user trains or uploads something: they must load cleanly.
+WAITING_PAGES = {"Training_Lab": "Training lab", "Text_Lab": "Text lab", "Your_Model": "Look inside your own model"}
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -17,6 +19,14 @@ def test_each_page_loads_with_its_charts(page, app_url, path):
     assert exceptions(page) == 0
     assert page.locator(".js-plotly-plot").count() >= 1
     assert page.get_by_test_id("stSidebar").is_visible()
+
+
+@pytest.mark.parametrize("path", WAITING_PAGES)
+def test_pages_that_wait_for_the_user_load_cleanly(page, app_url, path):
+    page.goto(f"{app_url}/{path}")
+    wait_idle(page, 90000)
+    assert WAITING_PAGES[path].lower() in page.locator("h1").first.inner_text().lower()
+    assert exceptions(page) == 0
 
 
 def _wait_chart_change(page, before, index=0, trace=0, timeout=30000):

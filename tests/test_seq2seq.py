@@ -175,3 +175,86 @@ def test_translation_reaches_90_percent_on_held_out_dates_within_a_minute():
     assert history.seconds_to(0.9) is not None and history.seconds[-1] <= 62
     fresh = s2s.held_out(2000, sample_seed=424242)
     assert s2s.exact_match(model, fresh) > 0.9
+
+
+def test_interrupting_training_keeps_a_finished_history():
+    """An exception from on_step (Streamlit's rerun when Stop is clicked) propagates, and the history
+    that on_step saw ends with an evaluation of the model as it is."""
+    config = s2s.TrainConfig(hidden_size=16, embed_size=8, batch_size=8, steps=100, seconds=None, eval_size=20,
+                             eval_every=50)
+    model = s2s.new_model(config)
+    seen = {}
+
+    def on_step(p):
+        seen["history"] = p.history
+        if p.step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        s2s.train(config, on_step=on_step, model=model)
+    history = seen["history"]
+    assert history.stop_reason == "interrupted" and history.steps == [0, 4] and not model.training
+    assert history.accuracy[-1] == s2s.exact_match(model, s2s.held_out(20))
+
+
+def test_read_date_finds_the_date_in_every_format_and_among_words():
+    for date in some_dates()[:60]:
+        for fmt in s2s.FORMAT_NAMES:
+            text = s2s.render(date, fmt)
+            assert s2s.read_date(text) == date, (text, fmt)
+            assert s2s.read_date("deadline: " + text + ", please confirm") == date
+    for e in s2s.examples(s2s.split_dates(0)[1], 200, seed=3):  # with phrases
+        assert s2s.read_date(e.text).isoformat() == e.target
+    assert s2s.read_date("Monday, November 22, 2026") == dt.date(2026, 11, 22)  # the weekday is not checked
+    assert s2s.read_date("12/31/68") == dt.date(2068, 12, 31) and s2s.read_date("01/01/69") == dt.date(1969, 1, 1)
+    for bad in ("", "hello", "31 Feb 2020", "5 May 2100", "11/22/2026", "122 Nov 2026", "22 Nov 20266"):
+        assert s2s.read_date(bad) is None, bad
+
+
+def test_filler_has_the_asked_length_known_characters_and_the_same_words_on_both_sides():
+    for n in (0, 1, 7, 16, 96):
+        after = s2s.filler(n, torch.Generator().manual_seed(n))
+        before = s2s.filler(n, torch.Generator().manual_seed(n), "before")
+        assert len(after) == len(before) == n and not s2s.SOURCE_VOCAB.unknown(after + before)
+        if n:
+            assert after[0] == " " and before[-1] == " "
+    assert not set(s2s.FILLER_WORDS) & set(" ".join(s2s.PREFIXES + s2s.SUFFIXES).split())  # never in training
+    data = s2s.held_out(20, phrases=False)
+    late, early = s2s.with_filler(data, 30), s2s.with_filler(data, 30, "before")
+    for e, a, b in zip(data, late, early):
+        assert a.text.startswith(e.text) and b.text.endswith(e.text) and len(a.text) == len(b.text) == len(e.text) + 30
+        assert a.target == b.target == e.target and s2s.read_date(a.text).isoformat() == e.target
+        assert a.text[len(e.text) + 1:] == b.text[:-len(e.text) - 1]  # the same words
+    assert s2s.with_filler(data, 30) == late and s2s.with_filler(data, 30, seed=1) != late
+    with pytest.raises(ValueError, match="where must be"):
+        s2s.filler(3, torch.Generator(), "middle")
+
+
+def test_accuracy_by_gap_and_assess_are_exact_match_on_the_filled_inputs():
+    model, _ = tiny(3)
+    data = s2s.held_out(30, phrases=False)
+    gaps = [0, 5, 40]
+    for where in s2s.WHERE:
+        got = s2s.accuracy_by_gap(model, data, gaps, where)
+        want = [s2s.exact_match(model, s2s.with_filler(data, g, where)) for g in gaps]
+        np.testing.assert_array_equal(got, want)
+    a = s2s.assess(model, n=50, gap_n=30, gaps=gaps)
+    assert a.exact_match == s2s.exact_match(model, s2s.held_out(50, sample_seed=424242))
+    np.testing.assert_array_equal(a.after, s2s.accuracy_by_gap(model, data, gaps))
+    assert a.by_length.counts.sum() == 50 and a.after[0] == a.before[0]  # no filler: the same inputs
+    assert s2s.TRAINED_GAP == 16
+
+
+def test_check_example_and_showcase():
+    assert s2s.check_example("22 Nov 2026") == ([], [])
+    errors, _ = s2s.check_example("x" * (s2s.MAX_EXAMPLE_CHARS + 1))
+    assert "121 characters long" in errors[0]
+    assert s2s.check_example("x" * s2s.MAX_EXAMPLE_CHARS)[0] == []
+    assert "Type a date" in s2s.check_example("   ")[0][0]
+    _, warnings = s2s.check_example("22 Nov 2026 €k")
+    assert "never seen “k”, “€”" in warnings[0]
+    shown = s2s.showcase()
+    held = {(s2s.FIRST_DATE + dt.timedelta(days=int(k))).isoformat() for k in s2s.split_dates(0)[1]}
+    assert {e.fmt for e in shown} == set(s2s.FORMAT_NAMES) and {e.target for e in shown} <= held
+    for e in shown:
+        assert s2s.read_date(e.text).isoformat() == e.target and s2s.check_example(e.text) == ([], [])

@@ -1,0 +1,191 @@
+"""The Translation page: its figures carry the engine's numbers, a training run through the page
+equals the same run called directly, bad examples get a note; and the page in a real browser."""
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz import plots, seq2seq
+from tests.apphelp import decode, figures, run_page, texts, trace_named
+from tests.browser import exceptions, open_page, wait_idle
+
+TR = "pages/5_Translation.py"
+SMALL = {"tr_hidden": "16", "tr_steps": "5", "tr_seconds": "300"}  # a step-budgeted run: the same on any machine
+
+
+def small_config(**over):
+    """What the page should train for SMALL, written out independently of the page."""
+    return seq2seq.TrainConfig(**{**dict(cell="lstm", hidden_size=16, seconds=300.0, steps=5, target_accuracy=0.95,
+                                         seed=0), **over})
+
+
+def trace_of(fig: dict, name: str) -> dict:
+    return next(d for d in fig["data"] if d.get("name") == name)
+
+
+def candidates(fig: dict):
+    """The top-candidates figure as (probabilities [k, 10], characters [k][10])."""
+    heat = fig["data"][0]
+    return decode(heat["z"]), heat["customdata"]
+
+
+def assert_shows_inspection(at, look: seq2seq.Inspection):
+    figs = figures(at)
+    enc = trace_of(figs["tr_states"], "encoder")
+    z = decode(enc["z"])
+    H = look.encoder_states.shape[1]
+    assert z.shape == (H, len(look.text))  # one column per input character
+    order = np.argsort(look.context, kind="stable")
+    np.testing.assert_allclose(z, look.encoder_states[:, order].T, rtol=1e-6)
+    np.testing.assert_allclose(decode(trace_of(figs["tr_states"], "decoder")["z"]), look.decoder_states[:, order].T,
+                               rtol=1e-6)
+    np.testing.assert_allclose(decode(trace_of(figs["tr_states"], "context")["z"])[:, 0], look.context[order],
+                               rtol=1e-6)
+    ticks = figs["tr_states"]["layout"]["xaxis"]["ticktext"]
+    assert ticks == ["?" if ch in look.unknown else "␣" if ch == " " else ch for ch in look.text]
+    p, chars = candidates(figs["tr_top"])
+    assert p.shape == (3, 10) and np.all(p.sum(0) <= 1 + 1e-6)
+    np.testing.assert_allclose(p, [[look.top[t][r][1] for t in range(10)] for r in range(3)], rtol=1e-6)
+    assert chars == [[look.top[t][r][0] for t in range(10)] for r in range(3)]
+    assert "".join(chars[0]) == look.output
+    assert f"The model writes: {look.output}" in texts(at)
+
+
+def test_page_runs_at_defaults_and_shows_the_untrained_model():
+    at = run_page(TR)
+    assert not at.exception
+    assert "No model yet" in texts(at)
+    assert {"tr_states", "tr_top"} <= set(figures(at)) and "tr_curve" not in figures(at)
+    text = at.text_input(key="tr_text").value
+    assert text == seq2seq.showcase()[1].text
+    untrained = seq2seq.new_model(seq2seq.TrainConfig())  # the page's defaults: LSTM, H = 128, seed 0
+    assert_shows_inspection(at, seq2seq.look_inside(untrained, text, top_k=3))
+    assert f"Correct ISO date: {seq2seq.showcase()[1].target}" in texts(at)
+
+
+def test_training_through_the_page_equals_the_engine():
+    at = run_page(TR, SMALL)
+    at.button(key="tr_train").click().run()
+    assert not at.exception
+    run = at.session_state["tr_result"]
+    model, history = seq2seq.train(small_config())
+    got = run["history"]
+    assert got.steps == history.steps == [0, 5] and got.stop_reason == "steps"
+    assert got.accuracy == history.accuracy and got.char_accuracy == history.char_accuracy
+    np.testing.assert_array_equal(got.loss, history.loss)
+    for (name, p), q in zip(run["model"].named_parameters(), model.parameters()):
+        assert torch.equal(p, q), name
+    figs = figures(at)
+    np.testing.assert_array_equal(decode(trace_named(figs["tr_curve"], "whole date")["y"]), history.accuracy)
+    a = seq2seq.assess(model)
+    assert f"Held-out exact match: {a.exact_match:.1%}" in texts(at)
+    np.testing.assert_array_equal(decode(trace_named(figs["tr_gap"], "filler after")["y"]), a.after)
+    np.testing.assert_array_equal(decode(trace_named(figs["tr_gap"], "filler before")["y"]), a.before)
+    # the example view now shows the trained model, and the settings are usable again
+    assert_shows_inspection(at, seq2seq.look_inside(model, at.text_input(key="tr_text").value, top_k=3))
+    assert not at.slider(key="tr_hidden").disabled
+    # changing a setting afterwards is announced; the model shown stays the trained one
+    at.slider(key="tr_hidden").set_value(24).run()
+    assert any("settings changed after training (hidden size)" in w.value for w in at.warning)
+    assert decode(trace_of(figures(at)["tr_states"], "encoder")["z"]).shape[0] == 16
+
+
+def test_bad_examples_get_a_note():
+    at = run_page(TR)
+    at.text_input(key="tr_text").set_value("22 Nov 2026 " * 11).run()  # 132 characters
+    assert not at.exception
+    assert any(f"at most {seq2seq.MAX_EXAMPLE_CHARS}" in e.value and "132 characters" in e.value for e in at.error)
+    assert "tr_states" not in figures(at)
+    at.text_input(key="tr_text").set_value("22 Nov 2026 €").run()
+    assert any("never seen “€”" in w.value for w in at.warning)
+    states = figures(at)["tr_states"]
+    assert decode(trace_of(states, "encoder")["z"]).shape[1] == len("22 Nov 2026 €")
+    assert states["layout"]["xaxis"]["ticktext"][-2:] == ["␣", "?"]  # read as the unknown symbol
+    at.text_input(key="tr_text").set_value("").run()
+    assert any("Type a date" in e.value for e in at.error)
+
+
+def test_picking_an_example_sets_the_text_and_the_answer():
+    at = run_page(TR)
+    pick = seq2seq.showcase()[2]  # mm/dd/yy
+    at.selectbox(key="tr_pick").set_value(pick.text).run()
+    assert at.text_input(key="tr_text").value == pick.text
+    assert f"Correct ISO date: {pick.target}" in texts(at)
+
+
+def test_bad_url_values_fall_back_with_a_note():
+    at = run_page(TR, {"tr_hidden": "4096", "tr_cell": "rnn"})
+    assert not at.exception
+    notes = " ".join(w.value for w in at.warning)
+    assert "tr_hidden='4096' was ignored" in notes and "tr_cell='rnn' was ignored" in notes
+    assert at.slider(key="tr_hidden").value == 128 and at.selectbox(key="tr_cell").value == "LSTM"
+
+
+@pytest.mark.slow
+def test_default_training_through_the_page_passes_90_percent_within_the_time_shown():
+    """The issue's promise, through the page at its defaults (LSTM, H = 128): held-out
+    exact match passes 90% within the training time the page shows (at most its 90 s budget; most
+    runs stop at 95% well within a minute), and the fresh held-out set agrees."""
+    at = run_page(TR)
+    at.button(key="tr_train").click().run()
+    assert not at.exception
+    history = at.session_state["tr_result"]["history"]
+    reach = history.seconds_to(0.9)
+    assert reach is not None and reach <= history.seconds[-1] <= 92
+    page = texts(at)
+    assert f"90% exact match after: {reach:.0f} s" in page and f"Training time: {history.seconds[-1]:.0f} s" in page
+    fresh = at.session_state["tr_result"]["assessment"].exact_match
+    assert fresh > 0.9 and f"Held-out exact match: {fresh:.1%}" in page
+
+
+# ------------------------------------------------------------------------------- figures
+def test_translation_figures_carry_the_numbers():
+    top = [[("2", 0.7), ("1", 0.2), ("9", 0.05)]] * 10
+    fig = plots.top_candidates(top, target="1222222222")
+    z = np.asarray(fig.data[0].z)
+    np.testing.assert_allclose(z[:, 0], [0.7, 0.2, 0.05])
+    colours = [s.line.color for s in fig.layout.shapes]
+    assert colours == ["#d62728"] + ["#2ca02c"] * 9  # the right answer lost in column 1 only
+    curve = plots.accuracy_over_time([0, 10, 20, 30], [0.0, 0.5, 0.92, 0.97], level=0.9)
+    assert any("90% after 20 s" in a.text for a in curve.layout.annotations)
+    never = plots.accuracy_over_time([0, 10], [0.0, 0.5], level=0.9)
+    assert not any("after" in (a.text or "") for a in never.layout.annotations)
+    gap = plots.accuracy_by_gap([0, 16, 32], [1.0, 0.8, 0.5], [1.0, 0.9, 0.9], trained_max=16)
+    assert [d.name for d in gap.data] == ["filler before the date (date read last)",
+                                         "filler after the date (carried to the end)"]
+
+
+# ------------------------------------------------------------------------------- browser
+@pytest.mark.browser
+def test_browser_short_training_run(page, app_url):
+    open_page(page, f"{app_url}/Translation?tr_hidden=16&tr_steps=30&tr_seconds=120&present=true")
+    assert exceptions(page) == 0
+    assert page.get_by_text("No model yet").is_visible()
+    # presentation mode enlarges metric values and headings, including the elements inside them
+    sizes = page.evaluate("""() => [document.querySelector('[data-testid=stMetricValue] p'),
+                                     document.querySelector('h2 span')]
+                                    .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+    assert sizes[0] >= 40 and sizes[1] >= 34, sizes
+    page.get_by_test_id("stButton").get_by_role("button", name="Train").click()
+    page.get_by_test_id("stMetric").filter(has_text="Training time").wait_for(timeout=120000)
+    wait_idle(page)
+    metrics = " ".join(page.get_by_test_id("stMetric").all_inner_texts())
+    assert "30 steps; reached its step limit" in metrics
+    assert page.locator(".js-plotly-plot").count() >= 5
+    assert exceptions(page) == 0
+
+
+@pytest.mark.browser
+def test_browser_stop_keeps_the_model(page, app_url):
+    open_page(page, f"{app_url}/Translation?tr_hidden=32&tr_seconds=300")
+    page.get_by_test_id("stButton").get_by_role("button", name="Train").click()
+    page.wait_for_selector("text=/Step \\d+ ·/", timeout=60000)
+    page.wait_for_timeout(1000)
+    page.get_by_test_id("stButton").get_by_role("button", name="Stop").click()
+    page.get_by_test_id("stMetric").filter(has_text="was stopped").wait_for(timeout=60000)
+    wait_idle(page)
+    seconds = page.get_by_test_id("stMetric").filter(has_text="Training time").inner_text()
+    assert int(re.search(r"(\d+) s", seconds).group(1)) < 60  # stopped long before the 300 s budget
+    assert page.get_by_role("slider", name="Hidden size H").is_enabled()
+    assert exceptions(page) == 0
