@@ -86,7 +86,7 @@ with left:
     jac = {label: tr.jacobian_norms(limits[label]) for label, tr in traces.items()}
 
     ui.chart(plots.jacobian_vs_lag(traces, values=jac, scale=ctx.scale, height=430, dotted=dotted,
-                                   title="‖∂h_{T−1}/∂h_k‖₂ and the Pascanu bound (RNN, dashed)"), key="jac")
+                                   title="‖∂h_{T−1}/∂h_k‖₂ · Pascanu bound dashed"), key="jac")
     short = [f"{label}: last {limits[label]} steps" for label, tr in traces.items() if limits[label] < tr.T - 1]
     if short:
         st.caption("Each step of a Jacobian product costs H³ operations, so at this size they are computed over "

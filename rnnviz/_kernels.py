@@ -91,7 +91,7 @@ def rnn_forward(gi, W_T, h0, act, out):
 def grad_sweep_rnn(W, D, v, every, out_h, exps):
     T, H = D.shape
     dh = v.copy()
-    a = np.empty(H)
+    a = np.empty(H, dtype=W.dtype)  # the mat-vec runs in W's precision; the adjoint stays float64
     e = 0
     for k in range(T - 1, -1, -1):
         mx = 0.0
@@ -109,7 +109,7 @@ def grad_sweep_rnn(W, D, v, every, out_h, exps):
             break
         for j in range(H):
             a[j] = dh[j] * D[k, j]
-        dh = np.dot(a, W)
+        dh = np.dot(a, W).astype(np.float64)
         if every:
             _add_direct(dh, v, e)
 
@@ -120,7 +120,7 @@ def grad_sweep_lstm(W, B3, Bo, K, F, v, every, out_h, out_c, exps):
     dh = v.copy()
     dc = np.zeros(H)
     carry = np.zeros(H)
-    buf = np.empty(4 * H)
+    buf = np.empty(4 * H, dtype=W.dtype)
     e = 0
     for k in range(T - 1, -1, -1):
         mx = 0.0
@@ -145,7 +145,7 @@ def grad_sweep_lstm(W, B3, Bo, K, F, v, every, out_h, out_c, exps):
             buf[2 * H + j] = dc[j] * B3[k, 2, j]
             buf[3 * H + j] = dh[j] * Bo[k, j]
             carry[j] = dc[j] * F[k, j]
-        dh = np.dot(buf, W)
+        dh = np.dot(buf, W).astype(np.float64)
         if every:
             _add_direct(dh, v, e)
 
@@ -154,7 +154,7 @@ def grad_sweep_lstm(W, B3, Bo, K, F, v, every, out_h, out_c, exps):
 def grad_sweep_gru(W, B3, Z, v, every, out_h, exps):
     T, _, H = B3.shape
     dh = v.copy()
-    buf = np.empty(3 * H)
+    buf = np.empty(3 * H, dtype=W.dtype)
     e = 0
     for k in range(T - 1, -1, -1):
         mx = 0.0
@@ -174,7 +174,7 @@ def grad_sweep_gru(W, B3, Z, v, every, out_h, exps):
             buf[j] = dh[j] * B3[k, 0, j]
             buf[H + j] = dh[j] * B3[k, 1, j]
             buf[2 * H + j] = dh[j] * B3[k, 2, j]
-        new = np.dot(buf, W)
+        new = np.dot(buf, W).astype(np.float64)
         for j in range(H):
             new[j] += dh[j] * Z[k, j]
         dh = new

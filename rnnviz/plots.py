@@ -88,12 +88,20 @@ def log_ticks(lo: float, hi: float, target: int = 7) -> tuple[list[float], list[
     return vals, [power_label(int(v)) for v in vals]
 
 
+_GRID = "#ebf0f8"
+_COLORWAY = ["#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880", "#FF97FF",
+             "#FECB52"]
+
+
 def style(fig: go.Figure, *, height: int = 420, scale: float = 1.0, title: str | None = None,
           legend: bool = True, legend_below: bool = False) -> go.Figure:
     """Large, readable defaults (a classroom projector): fonts, margins, white background."""
     legend_pos = dict(orientation="h", yanchor="top", y=-0.26, xanchor="left", x=0) if legend_below else {}
     fig.update_layout(
-        template="plotly_white",
+        # The look of plotly's "plotly_white", set directly: assigning a template object costs
+        # ~17 ms per figure, most of a page's figure-building time.
+        template="none", paper_bgcolor="white", plot_bgcolor="white", colorway=_COLORWAY,
+        font_color="#2a3f5f",
         height=int(height * (1 + 0.25 * (scale - 1))),
         font=dict(size=int(15 * scale)),
         title=dict(text=title, font=dict(size=int(19 * scale)), x=0.01, xanchor="left") if title else None,
@@ -103,10 +111,11 @@ def style(fig: go.Figure, *, height: int = 420, scale: float = 1.0, title: str |
         legend=dict(font=dict(size=int(14 * scale)), bgcolor="rgba(255,255,255,0.85)", **legend_pos),
         hoverlabel=dict(font=dict(size=int(14 * scale))),
     )
+    axes = dict(gridcolor=_GRID, zerolinecolor=_GRID, zerolinewidth=2, automargin=True, ticks="")
     fig.update_xaxes(title_font=dict(size=int(16 * scale)), tickfont=dict(size=int(14 * scale)), showline=True,
-                     linecolor="#888", mirror=False)
+                     linecolor="#888", mirror=False, **axes)
     fig.update_yaxes(title_font=dict(size=int(16 * scale)), tickfont=dict(size=int(14 * scale)), showline=True,
-                     linecolor="#888")
+                     linecolor="#888", **axes)
     return fig
 
 
@@ -140,21 +149,24 @@ MAX_LINE_POINTS = 2000  # about two points per pixel of a wide chart
 def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_LINE_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """Thin a long line for drawing without hiding anything: per bucket keep the smallest and the
     largest value (in time order), so every spike and dip stays visible. Short lines pass through."""
+    y = np.asarray(y)
     n = len(y)
     if n <= max_points:
         return x, y
     buckets = max_points // 2
-    edges = np.linspace(0, n, buckets + 1).astype(int)
-    keep = []
-    yy = np.where(np.isfinite(y), y, np.nan)
-    for a, b in zip(edges[:-1], edges[1:]):
-        seg = yy[a:b]
-        if np.all(np.isnan(seg)):
-            keep.append(a)
-            continue
-        i, j = a + int(np.nanargmin(seg)), a + int(np.nanargmax(seg))
-        keep.extend(sorted({i, j}))
-    idx = np.array(keep)
+    width = -(-n // buckets)
+    rows = -(-n // width)
+    grid = np.full(rows * width, np.nan)
+    grid[:n] = np.where(np.isfinite(y), y, np.nan)
+    grid = grid.reshape(rows, width)
+    seen = ~np.isnan(grid)
+    start = np.arange(rows) * width
+    lo = start + np.where(seen, grid, np.inf).argmin(axis=1)
+    hi = start + np.where(seen, grid, -np.inf).argmax(axis=1)
+    empty = ~seen.any(axis=1)  # a bucket with no finite value: keep its first point (a gap)
+    lo[empty] = hi[empty] = start[empty]
+    idx = np.unique(np.concatenate([lo, hi]))
+    idx = idx[idx < n]
     return x[idx], y[idx]
 
 

@@ -29,6 +29,7 @@ How it is computed (and why it is fast):
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -43,9 +44,10 @@ LOG10_2 = math.log10(2.0)
 LOG10_F32_MAX = math.log10(float(np.finfo(np.float32).max))  # 38.53
 LOSSES = ("last", "all")
 _ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
-# Above this many multiply-adds (T x G*H x (I+H)) the vectorised gate evaluation and the
-# Jacobian factors use float32 (relative error ~1e-7 per factor; the sweeps still accumulate
-# in float64). Below it everything is float64, so the closed-form oracles hold to ~1e-12.
+# Above this many multiply-adds (T x G*H x (I+H)) the vectorised gate evaluation, the Jacobian
+# factors and the backward sweep's mat-vec use float32 (relative error ~1e-7 per step; the adjoint
+# itself stays float64 with its power-of-two exponent). Below it everything is float64, so the
+# closed-form oracles hold to ~1e-12.
 EVAL_FLOAT32_ABOVE = 5e7
 
 
@@ -296,7 +298,8 @@ def trace(model, x, loss: str = "last", h0=None) -> Trace:
             c_prev = np.vstack([c0_64[None], c64[:-1]]).astype(dt, copy=False)
         ctx = _factors(cell, act, pre, gates, hidden64.astype(dt, copy=False), h_prev,
                        None if c64 is None else c64.astype(dt, copy=False), c_prev)
-        ctx.update(cell=cell, act=act, T=T, H=H, weights=w64, W=np.ascontiguousarray(w64["weight_hh"]))
+        ctx.update(cell=cell, act=act, T=T, H=H, weights=w64, W=np.ascontiguousarray(w64["weight_hh"]),
+                   W_sweep=np.ascontiguousarray(w64["weight_hh"], dtype=dt))
         log10_gh, log10_g, log10_gc = _grad_sweep(ctx, loss)
 
     with np.errstate(over="ignore", invalid="ignore"):
@@ -403,13 +406,14 @@ def _grad_sweep(ctx: dict, loss: str):
     rec_h = np.empty((T, H))
     exps = np.empty(T, dtype=np.int64)
     rec_c = None
+    W = ctx["W_sweep"]
     if cell == "rnn":
-        _kernels.grad_sweep_rnn(ctx["W"], ctx["D"], v, every, rec_h, exps)
+        _kernels.grad_sweep_rnn(W, ctx["D"], v, every, rec_h, exps)
     elif cell == "lstm":
         rec_c = np.empty((T, H))
-        _kernels.grad_sweep_lstm(ctx["W"], ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], v, every, rec_h, rec_c, exps)
+        _kernels.grad_sweep_lstm(W, ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], v, every, rec_h, rec_c, exps)
     else:
-        _kernels.grad_sweep_gru(ctx["W"], ctx["B3"], ctx["Z"], v, every, rec_h, exps)
+        _kernels.grad_sweep_gru(W, ctx["B3"], ctx["Z"], v, every, rec_h, exps)
     shift = exps * LOG10_2
     log10_gh = np.log10(np.abs(rec_h)) + shift[:, None]
     log10_g = np.log10(np.linalg.norm(rec_h, axis=1)) + shift
@@ -475,16 +479,34 @@ def _step_jacobian_norms(ctx: dict, k0: int) -> np.ndarray:
         return np.log10(out)
 
 
-def trace_all(models: dict, x, loss: str = "last") -> dict:
-    """trace() of several models on the same input, in parallel threads (the compiled loops,
-    torch's kernels and large numpy operations release the GIL). {label: model} -> {label: Trace}."""
-    from concurrent.futures import ThreadPoolExecutor
+_POOL = None
+_POOL_LOCK = threading.Lock()
+PARALLEL_ABOVE = 2e7  # multiply-adds (T x H^2 summed over the models) below which threads do not pay
 
-    if len(models) < 2:
+
+def _pool():
+    """Two long-lived worker threads. Fresh threads cost ~0.1 s each time (torch and numba set up
+    per-thread state, and a new thread's OpenMP would use every core), so they are kept."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rnnviz-trace",
+                                       initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),))
+        return _POOL
+
+
+def trace_all(models: dict, x, loss: str = "last") -> dict:
+    """trace() of several models on the same input, in parallel threads when the work is large
+    enough (the compiled loops, torch's kernels and large numpy operations release the GIL).
+    {label: model} -> {label: Trace}."""
+    T = len(x)
+    work = sum(T * m.hidden_size ** 2 * NUM_BLOCKS[m.cell] for m in models.values())
+    if len(models) < 2 or work < PARALLEL_ABOVE:
         return {label: trace(m, x, loss=loss) for label, m in models.items()}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {label: pool.submit(trace, m, x, loss) for label, m in models.items()}
-        return {label: f.result() for label, f in futures.items()}
+    futures = {label: _pool().submit(trace, m, x, loss) for label, m in models.items()}
+    return {label: f.result() for label, f in futures.items()}
 
 
 def warm_up() -> None:
