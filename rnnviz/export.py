@@ -25,10 +25,10 @@ from . import inputs as inputs_mod
 from .io import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 from .model import PARAM_NAMES, RecurrentModel, build_model
 from .spec import ModelSpec, to_query
-from .trace import Trace
+from .trace import Trace, jacobian_cost
 
 MAX_CSV_CELLS = 5_000_000   # beyond this a CSV is too large to be useful: use NPZ
-JACOBIAN_BUDGET = 1e11      # T * H^3 (LSTM: (2H)^3) above which exports leave out the Jacobian norms
+JACOBIAN_BUDGET = 1e10      # multiply-adds (trace.jacobian_cost) above which exports leave out the Jacobian norms
 
 
 # =============================================================================== metadata
@@ -80,8 +80,8 @@ def include_jacobian(tr: Trace, jacobian: bool | None = None) -> bool:
     their sweep costs about T * H^3 operations, minutes for the largest traces."""
     if jacobian is not None:
         return bool(jacobian)
-    n = 2 * tr.hidden_size if tr.cell_type == "lstm" else tr.hidden_size
-    return "log10_jacobian_norm" in tr.__dict__ or tr.T * n ** 3 <= JACOBIAN_BUDGET
+    return ("log10_jacobian_norm" in tr.__dict__
+            or jacobian_cost(tr.cell_type, tr.hidden_size, tr.T) <= JACOBIAN_BUDGET)
 
 
 def trace_arrays(tr: Trace, jacobian: bool | None = None) -> dict[str, np.ndarray]:

@@ -41,6 +41,7 @@ from .cells import GATES, NUM_BLOCKS, activation_derivative, evaluate
 from .model import PARAM_NAMES, RecurrentModel, from_torch
 
 LOG10_2 = math.log10(2.0)
+_TRACE_LOCK = threading.Lock()  # guards the creation of each trace's own lock
 LOG10_F32_MAX = math.log10(float(np.finfo(np.float32).max))  # 38.53
 LOSSES = ("last", "all")
 _ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
@@ -99,6 +100,17 @@ class Trace:
         """||dL/dc_k||_2 for LSTM (the cell path), else None."""
         return None if self.log10_cell_grad_norm is None else _pow10(self.log10_cell_grad_norm)
 
+    @property
+    def _lock(self) -> threading.Lock:
+        """This trace's own lock (created on first use; not pickled)."""
+        with _TRACE_LOCK:
+            return self.__dict__.setdefault("_lock_obj", threading.Lock())
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_lock_obj", None)
+        return state
+
     @cached_property
     def log10_jacobian_norm(self) -> np.ndarray:
         """log10 ||dh_{T-1}/dh_k||_2 for k = 0..T-1 (last entry 0). For LSTM c_k is held fixed."""
@@ -112,16 +124,16 @@ class Trace:
         """
         T = self.T
         lag = T - 1 if max_lag is None else max(0, min(int(max_lag), T - 1))
-        have = self.__dict__.get("_jac_partial")
-        if have is not None and have[0] >= lag:
-            out = have[1].copy()
-            out[:T - 1 - lag] = np.nan
-            return out
-        out = _jacobian_sweep(self._ctx, T - 1 - lag)
-        self.__dict__["_jac_partial"] = (lag, out)
-        if lag == T - 1:
-            self.__dict__["log10_jacobian_norm"] = out
-        return out.copy()
+        with self._lock:  # traces are shared between sessions: one sweep, not one per visitor
+            have = self.__dict__.get("_jac_partial")
+            if have is None or have[0] < lag:
+                have = (lag, _jacobian_sweep(self._ctx, T - 1 - lag))
+                self.__dict__["_jac_partial"] = have
+                if lag == T - 1:
+                    self.__dict__["log10_jacobian_norm"] = have[1]
+        out = have[1].copy()
+        out[:T - 1 - lag] = np.nan
+        return out
 
     @property
     def jacobian_norm(self) -> np.ndarray:
@@ -137,10 +149,18 @@ class Trace:
         return _step_jacobian_norms(self._ctx, 0)
 
     def step_jacobian_norms(self, last: int | None = None) -> np.ndarray:
-        """log10 ||ds_k/ds_{k-1}||_2 for the last `last` steps only (NaN before)."""
+        """log10 ||ds_k/ds_{k-1}||_2 for the last `last` steps only (NaN before); kept for reuse."""
         if last is None or last >= self.T or "log10_step_jacobian_norm" in self.__dict__:
             return self.log10_step_jacobian_norm
-        return _step_jacobian_norms(self._ctx, self.T - max(0, int(last)))
+        last = max(0, int(last))
+        with self._lock:
+            have = self.__dict__.get("_step_partial")
+            if have is None or have[0] < last:
+                have = (last, _step_jacobian_norms(self._ctx, self.T - last))
+                self.__dict__["_step_partial"] = have
+        out = have[1].copy()
+        out[:self.T - last] = np.nan
+        return out
 
     @property
     def step_jacobian_norm(self) -> np.ndarray:
@@ -255,7 +275,7 @@ def _pow10(log10_values: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------
-def trace(model, x, loss: str = "last", h0=None) -> Trace:
+def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None = None) -> Trace:
     """Run `model` over `x` ([T, input_size]) and record states, gates, gradients and norms.
 
     `model` is a RecurrentModel (from build_model / from_torch) or a torch.nn.RNN / LSTM / GRU.
@@ -285,7 +305,8 @@ def trace(model, x, loss: str = "last", h0=None) -> Trace:
             hidden64 = np.empty((T, H))
             _kernels.rnn_forward(gi, np.ascontiguousarray(w64["weight_hh"].T), h0_64, _ACT_CODE[act], hidden64)
         work = T * NUM_BLOCKS[cell] * H * (I + H)
-        dt = np.float32 if work > EVAL_FLOAT32_ABOVE else np.float64
+        threshold = EVAL_FLOAT32_ABOVE if _float32_above is None else _float32_above
+        dt = np.float32 if work > threshold else np.float64
         h_prev = np.vstack([h0_64[None], hidden64[:-1]]).astype(dt, copy=False)
         w_eval = w64 if dt == np.float64 else {n: w.astype(dt) for n, w in w64.items()}
         pre, gates = evaluate(cell, act, w_eval, x32.astype(dt), h_prev)
@@ -312,7 +333,14 @@ def _make_trace(cell, act, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64, l
     bad = ~np.isfinite(hidden64.astype(np.float32)).all(axis=1)
     if c64 is not None:
         bad |= ~np.isfinite(c64.astype(np.float32)).all(axis=1)
-    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    def f32(a):  # the arrays of a trace are read-only: traces are shared between sessions
+        out = np.array(a, dtype=np.float32, order="C")
+        out.setflags(write=False)
+        return out
+
+    log10_g.setflags(write=False)
+    if log10_gc is not None:
+        log10_gc.setflags(write=False)
     return Trace(
         cell_type=cell, activation=act, loss=loss,
         inputs=x32, hidden=f32(hidden64), cell=None if c64 is None else f32(c64),
@@ -429,6 +457,12 @@ def _grad_sweep(ctx: dict, loss: str):
 EXACT_NORM_MAX_H = 32
 
 
+def jacobian_cost(cell: str, H: int, steps: int) -> float:
+    """Multiply-adds of `steps` steps of the Jacobian-product sweep (H^3 per step; 2 H^3 for an
+    LSTM, whose state is (h, c)). Pages and exports bound their work with it."""
+    return (2.0 if cell == "lstm" else 1.0) * float(H) ** 3 * steps
+
+
 def _norm_method(n: int):
     """(tol, max_iter) for spectral_norm of n x n matrices: max_iter = 0 means exact."""
     return (0.0, 0) if n <= EXACT_NORM_MAX_H else (1e-6, 40)
@@ -514,19 +548,13 @@ def trace_all(models: dict, x, loss: str = "last") -> dict:
 
 def warm_up() -> None:
     """Compile (or load from the on-disk cache) every compiled loop, with tiny inputs."""
-    global EVAL_FLOAT32_ABOVE
     from .model import build_model
     from .spec import ModelSpec
 
-    saved = EVAL_FLOAT32_ABOVE
-    try:
-        for threshold in (saved, -1):  # float64 and float32 gate factors
-            EVAL_FLOAT32_ABOVE = threshold
-            for cell, act in (("rnn", "tanh"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")):
-                for H in (2, 40):  # float64 and float32 Jacobian sweeps
-                    model = build_model(ModelSpec(cell=cell, activation=act, hidden_size=H))
-                    for loss in LOSSES:
-                        tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss)
-                    _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm
-    finally:
-        EVAL_FLOAT32_ABOVE = saved
+    for threshold in (None, -1):  # float64 and float32 gate factors and sweeps
+        for cell, act in (("rnn", "tanh"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")):
+            for H in (2, 40):  # float64 and float32 Jacobian sweeps
+                model = build_model(ModelSpec(cell=cell, activation=act, hidden_size=H))
+                for loss in LOSSES:
+                    tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss, _float32_above=threshold)
+                _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm

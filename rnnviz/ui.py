@@ -26,7 +26,7 @@ from . import inputs as inputs_mod
 from .model import RecurrentModel, build_model
 from .spec import KNOBS, ModelSpec, format_value
 from .tasks import get_task
-from .trace import Trace, trace, trace_all
+from .trace import Trace, jacobian_cost, trace, trace_all
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
@@ -165,11 +165,17 @@ def check_url(names, limits: dict | None = None) -> list[str]:
             allowed = knob.allowed()
             if name in limits:
                 allowed = f"in [{limits[name][0]}, {limits[name][1]}] on this page"
-            shown = raw if len(raw) <= 40 else raw[:40] + "…"
-            notes.append(f"The link's value {name}={shown!r} was ignored: {name} must be {allowed}. "
+            shown = _literal(raw if len(raw) <= 40 else raw[:40] + "…")
+            notes.append(f"The link's value {name}={shown} was ignored: {name} must be {allowed}. "
                          f"Using {format_value(_default(name, limits))} instead.")
             st.session_state.pop(name, None)
     return notes
+
+
+def _literal(text: str) -> str:
+    """URL text shown as inert text in markdown: quoted, markdown and HTML characters escaped."""
+    out = "".join("\\" + ch if ch in "\\`*_{}[]()<>#+-.!|~" else ch for ch in str(text))
+    return "'" + out.replace("\n", " ") + "'"
 
 
 def show_notes(notes: list[str], key: str = "url_notes"):
@@ -267,6 +273,11 @@ def _knob(name, container, *, limits, options, label, help, number, disabled):
         kw = {} if name in ss else {"value": k.default}
         return c.select_slider(text, options=list(k.values), format_func=format_value, **kw, **common)
     lo, hi = limits or UI_LIMITS.get(name, (k.min, k.max))
+    if lo >= hi:  # one possible value (a one-step sequence, a tiny text): nothing to slide
+        value = type(k.default)(lo) if k.kind == "int" else float(lo)
+        ss.pop(name, None)
+        c.caption(f"{text}: {format_value(value)} (the only possible value here)")
+        return value
     default = _default(name, {name: (lo, hi)})
     if name in ss:  # keep a carried or remembered value inside this page's range
         v = ss[name]
@@ -388,9 +399,8 @@ def spec_export_box(tr: Trace, spec: ModelSpec, *, seq_len: int, input_kind: str
 
 
 def jacobian_lag_limit(cell: str, H: int, T: int) -> int:
-    """How many lags of Jacobian products fit the page's budget (each costs ~H^3, 2H^3 for LSTM)."""
-    per_step = (2 if cell == "lstm" else 1) * float(H) ** 3
-    return int(min(T - 1, max(50, JACOBIAN_BUDGET // per_step)))
+    """How many lags of Jacobian products fit the page's budget."""
+    return int(min(T - 1, max(1, JACOBIAN_BUDGET // jacobian_cost(cell, H, 1))))
 
 
 def controls(container=None):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import json
 from pathlib import Path
 
@@ -56,3 +57,8 @@ def texts(at: AppTest) -> str:
         parts += [str(e.value) for e in at.get(kind)]
     parts += [f"{m.label}: {m.value} ({m.delta})" for m in at.metric]
     return "\n".join(parts)
+
+
+def url_notes(at: AppTest) -> str:
+    """The page's warnings as a reader sees them (markdown escapes of quoted link values removed)."""
+    return re.sub(r"\\(.)", r"\1", " ".join(w.value for w in at.warning))

@@ -8,7 +8,7 @@ import pytest
 
 import rnnviz
 from rnnviz import ui
-from tests.apphelp import ROOT, decode, figures, run_page, texts, trace_named
+from tests.apphelp import ROOT, decode, figures, run_page, texts, trace_named, url_notes
 
 
 def engine_trace(cell, **over):
@@ -49,7 +49,7 @@ def test_home_shows_the_three_cells_and_reacts_to_the_gain_slider():
 def test_home_bad_url_values_fall_back_with_a_note():
     at = run_page("viz_app.py", {"recurrent_gain": "lots", "seq_len": "999999"})
     assert not at.exception
-    notes = " ".join(w.value for w in at.warning)
+    notes = url_notes(at)
     assert "recurrent_gain='lots' was ignored" in notes and "seq_len='999999' was ignored" in notes
     assert at.slider(key="recurrent_gain").value == rnnviz.KNOBS["recurrent_gain"].default
     assert at.slider(key="seq_len").value == rnnviz.KNOBS["seq_len"].default
@@ -166,7 +166,7 @@ def test_step_through_buttons_move_the_cursor():
 def test_step_through_cursor_outside_the_sequence_is_noted():
     at = run_page(ST, {"t": "900", "seq_len": "50"})
     assert not at.exception
-    assert any("t='900' was ignored" in w.value for w in at.warning)
+    assert "t='900' was ignored" in url_notes(at)
     assert 0 <= at.slider(key="t").value < 50
 
 
@@ -229,3 +229,15 @@ def test_explorer_pages_offer_exports():
         at = run_page(page)
         labels = {b.label for b in at.get("download_button")}
         assert {"Trace as CSV", "Trace as NPZ", "PyTorch script"} <= labels, page
+
+
+def test_link_values_are_shown_as_inert_text():
+    """A link cannot put a clickable link or an image into the page through a bad value."""
+    import re
+
+    at = run_page(GF, {"seed": "[Sign in](https://evil.example)", "seq_len": "![x](https://t.example/p.png)"})
+    assert not at.exception
+    source = " ".join(w.value for w in at.warning)
+    assert not re.search(r"(?<!\\)\]\(", source)  # every "](" that could make a link is escaped
+    assert "seed='[Sign in](https://evil.example)' was ignored" in url_notes(at)
+    assert "seq_len='![x](https://t.example/p.png)' was ignored" in url_notes(at)

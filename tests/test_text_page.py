@@ -11,7 +11,7 @@ import torch
 
 import rnnviz
 from rnnviz import text as tx
-from tests.apphelp import decode, figures, run_page, texts, trace_named
+from tests.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 from tests.test_text import Payload
 
 PAGE = "pages/6_Text_Lab.py"
@@ -161,7 +161,7 @@ def test_model_for_another_vocabulary_is_refused_with_the_reason():
 def test_bad_url_values_are_noted_and_edge_settings_run():
     at = run_page(PAGE, {"temperature": "hot", "lm_hidden": "99999", "corpus": "<script>", "top_k": "-1"})
     assert not at.exception
-    notes = " ".join(w.value for w in at.warning)
+    notes = url_notes(at)
     for name in ("temperature='hot'", "lm_hidden='99999'", "corpus='<script>'", "top_k='-1'"):
         assert f"{name} was ignored" in notes
     # the smallest model and sample, greedy and top-1, a sample shorter than the chosen position

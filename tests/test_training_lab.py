@@ -8,7 +8,7 @@ import torch
 import rnnviz
 from rnnviz import lab
 from rnnviz.tasks import TASKS
-from tests.apphelp import decode, figures, run_page, texts, trace_named
+from tests.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 
 LAB = "pages/4_Training_Lab.py"
 TINY = {"train_steps": "20", "train_hidden": "4", "train_seq_len": "10", "batch_size": "8"}
@@ -140,13 +140,13 @@ def test_bad_url_values_are_noted_and_replaced():
     at = run_page(LAB, {"task": "chess", "cells": "RNN,TPU", "lr": "0.0042", "train_steps": "999999",
                         "clip_threshold": "-1", "batch_size": "ten"})
     assert not at.exception
-    notes = " ".join(w.value for w in at.warning)
+    notes = url_notes(at)
     for name in ("task='chess'", "cells='RNN,TPU'", "lr='0.0042'", "train_steps='999999'", "clip_threshold='-1'",
                  "batch_size='ten'"):
         assert f"{name} was ignored" in notes
     assert at.selectbox(key="task").value == "adding" and at.slider(key="train_steps").value == 1500
     short = run_page(LAB, {"task": "temporal_order", "train_seq_len": "3"})
-    assert "train_seq_len='3' was ignored: train_seq_len must be in [8, 200]" in " ".join(w.value for w in short.warning)
+    assert "train_seq_len='3' was ignored: train_seq_len must be in [8, 200]" in url_notes(short)
     assert short.slider(key="train_seq_len").value == 50
 
 

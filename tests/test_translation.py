@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnnviz import plots, seq2seq
-from tests.apphelp import decode, figures, run_page, texts, trace_named
+from tests.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 from tests.browser import exceptions, open_page, wait_idle
 
 TR = "pages/5_Translation.py"
@@ -117,7 +117,7 @@ def test_picking_an_example_sets_the_text_and_the_answer():
 def test_bad_url_values_fall_back_with_a_note():
     at = run_page(TR, {"tr_hidden": "4096", "tr_cell": "rnn"})
     assert not at.exception
-    notes = " ".join(w.value for w in at.warning)
+    notes = url_notes(at)
     assert "tr_hidden='4096' was ignored" in notes and "tr_cell='rnn' was ignored" in notes
     assert at.slider(key="tr_hidden").value == 128 and at.selectbox(key="tr_cell").value == "LSTM"
 
