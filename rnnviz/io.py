@@ -41,6 +41,7 @@ MAX_TEXT_BYTES = 1 * MiB
 MAX_TEXT_CHARS = MAX_ROWS
 
 CHECKPOINT_FORMAT = "rnnviz.checkpoint"
+CHARLM_FORMAT = "rnnviz.charlm"  # a Text Lab character model (rnnviz.text.CharLM.to_bytes)
 CHECKPOINT_VERSION = 1
 CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 ROWS_PER_CELL = {"rnn": "H", "gru": "3H", "lstm": "4H"}
@@ -123,6 +124,17 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
         if activation is not None and activation != saved_act and saved_cell == "rnn":
             notes.append(f"The checkpoint says its RNN uses {saved_act}; using {activation} as you asked.")
         activation = activation or saved_act
+    elif isinstance(obj, Mapping) and obj.get("format") == CHARLM_FORMAT:
+        meta = {"vocab": _vocab(obj.get("vocab"), "This Text Lab model's vocabulary"),
+                "corpus": str(obj.get("corpus", ""))[:80]}
+        saved_act = obj.get("activation", "tanh")
+        if saved_act not in ACTIVATIONS:
+            raise UploadError(f"This Text Lab model names an unknown activation {saved_act!r}.")
+        activation = activation or saved_act
+        state, _, _ = _find_layer({k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, "rnn")
+        source = "a Text Lab character model"
+        notes.append("A character model from the Text Lab: its readout (hidden state to next-character scores) "
+                     "is not shown here, and text is one-hot encoded with its own vocabulary.")
     else:
         if not isinstance(obj, Mapping):
             raise UploadError(
@@ -257,6 +269,8 @@ def _read_checkpoint(obj: Mapping):
     extra = obj.get("extra") or {}
     if not isinstance(meta, Mapping) or not isinstance(extra, Mapping):
         raise UploadError("This rnnviz checkpoint's metadata is damaged.")
+    if "vocab" in meta:
+        meta = {**meta, "vocab": _vocab(meta["vocab"], "This rnnviz checkpoint's vocabulary")}
     for name, value in extra.items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             raise UploadError(f"This rnnviz checkpoint's extra entry {name!r} is not a float tensor.")
@@ -266,6 +280,14 @@ def _read_checkpoint(obj: Mapping):
     spec = dict(spec) if isinstance(spec, Mapping) else None
     layer, _, _ = _find_layer(state, "")
     return layer, cell, act, spec, dict(meta), {k: v.to(torch.float32) for k, v in extra.items()}
+
+
+def _vocab(value, what: str) -> list:
+    """A saved vocabulary: a list of distinct single characters, or UploadError."""
+    if (not isinstance(value, (list, tuple)) or not value or len(value) > MAX_INPUT
+            or any(not isinstance(c, str) or len(c) != 1 for c in value) or len(set(value)) != len(value)):
+        raise UploadError(f"{what} is damaged: it must be a list of distinct single characters.")
+    return list(value)
 
 
 def _spec_or_none(spec: Mapping | None, model: RecurrentModel, notes: list) -> ModelSpec | None:

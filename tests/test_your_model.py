@@ -114,3 +114,40 @@ def test_uploaded_model_opens_in_gradient_flow_and_step_through():
     at.switch_page("pages/1_Step_Through.py").run()
     assert not at.exception
     np.testing.assert_allclose(decode(figures(at)["hm_h"]["data"][0]["z"]), want.hidden.T, rtol=1e-6)
+
+
+def test_text_lab_model_reads_text_with_its_own_vocabulary():
+    """A Text Lab file carries its vocabulary: text fed to it is one-hot in that order, not the text's own."""
+    from rnnviz import io as uploads
+    from rnnviz import text as textmod
+
+    corpus = textmod.get_corpus("upload", "abcdef " * 20)
+    task = textmod.CharTask(corpus)
+    result = rnnviz.fit(textmod.lm_spec("gru", 6), task, seq_len=8, steps=2, **textmod.FIT_RECORDS)
+    lm = textmod.CharLM.from_fit(result)
+    assert uploads.CHARLM_FORMAT == textmod.FORMAT
+    loaded = uploads.load_model(lm.to_bytes())
+    assert loaded.meta["vocab"] == list(lm.vocab.chars) and loaded.model.cell == "gru"
+    at = run_page(PAGE)
+    upload_model(at, "lm.pt", lm.to_bytes())
+    at.segmented_control(key="input_source").set_value("Text").run()
+    at.text_area(key="text_in").set_value("fed").run()
+    assert not at.exception
+    x_want = np.zeros((3, len(lm.vocab.chars)), dtype=np.float32)
+    for t, ch in enumerate("fed"):
+        x_want[t, lm.vocab.chars.index(ch)] = 1.0
+    want = rnnviz.trace(loaded.model, x_want)
+    np.testing.assert_allclose(decode(trace_named(figures(at)["user_grad"], "GRU")["y"]), want.log10_grad_norm,
+                               rtol=1e-12)
+
+
+def test_damaged_saved_vocabulary_is_named():
+    from rnnviz import io as uploads
+
+    model = rnnviz.build_model(rnnviz.ModelSpec(cell="rnn", input_size=3, hidden_size=4))
+    bad = export.model_to_bytes(model, {"vocab": 5})
+    at = run_page(PAGE)
+    upload_model(at, "bad.pt", bad)
+    assert "vocabulary is damaged" in " ".join(e.value for e in at.error)
+    assert not at.exception
+    assert isinstance(uploads.UploadError("x"), ValueError)
