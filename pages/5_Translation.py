@@ -1,4 +1,5 @@
 """Translation: an encoder-decoder without attention turns written dates into ISO dates."""
+import threading
 import time
 
 import streamlit as st
@@ -53,7 +54,8 @@ b3.caption(f"Stops once {target}% of held-out dates come out exactly right (on t
 results = st.container()
 
 if training:  # the model is trained at the end of this run, into these placeholders
-    ss["tr_result"] = {"config": config, "model": seq2seq.new_model(config), "history": None, "assessment": None}
+    ss["tr_result"] = {"config": config, "model": seq2seq.new_model(config), "history": None, "assessment": None,
+                       "done": threading.Event()}  # set when the training thread has let go of the model
     bar = results.progress(0.0, text="Starting: drawing the held-out dates…")
     live = results.empty()
 run = ss.get("tr_result")
@@ -61,6 +63,9 @@ if run is not None and not training and run["history"] is None:  # stopped befor
     run = ss["tr_result"] = None
 if run is not None and not training and run["assessment"] is None:  # trained, or stopped: measure it once
     with results, st.spinner("Measuring the model on fresh held-out dates and on longer inputs…"):
+        # A Stop starts this run at once while the training run finishes its step: wait for it, so the
+        # numbers shown are those of the model that is kept.
+        run["done"].wait(30)
         run["assessment"] = seq2seq.assess(run["model"], run["config"].data_seed)
 with results:
     if training:
@@ -241,5 +246,8 @@ if training:
             bar.progress(min(1.0, done), text=f"Step {p.step} · {p.seconds:.0f} s of {seconds} s · held-out exact "
                                               f"match {p.accuracy:.0%} (last evaluation)")
 
-    _, run["history"] = seq2seq.train(config, on_step=on_step, model=run["model"])
+    try:
+        _, run["history"] = seq2seq.train(config, on_step=on_step, model=run["model"])
+    finally:
+        run["done"].set()
     st.rerun()  # measure the model and draw the page again with everything enabled
