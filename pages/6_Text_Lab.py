@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 import rnnviz
-from rnnviz import plots, text as tx, ui
+from rnnviz import lab, plots, text as tx, ui
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Text Lab", icon=":material/text_fields:")
@@ -102,9 +102,12 @@ def _a(cell: str) -> str:
 
 
 st.header("1 · Train")
+too_long = lab.refusal(steps * lab.seconds_per_step(cell, H, seq_len, batch))  # bounded work per click
 b1, b2, _ = st.columns([1, 1, 4], vertical_alignment="bottom")
 train_clicked = b1.button(f"Train {_a(cell)} {cell.upper()}", type="primary", icon=":material/model_training:",
-                          key="lm_train", use_container_width=True)
+                          key="lm_train", use_container_width=True, disabled=too_long is not None)
+if too_long:
+    st.warning(too_long, icon=":material/timer_off:")
 b2.button("Stop", icon=":material/stop_circle:", key="lm_stop", disabled=not train_clicked,
           use_container_width=True, help="Stop training now and keep the model as it is.")
 

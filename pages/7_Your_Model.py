@@ -36,11 +36,12 @@ with left:
     if up is not None and up.file_id != ss.get("_model_file_id"):
         ss["_model_file_id"] = up.file_id
         try:
-            loaded = uploads.load_model(up.getvalue(), max_bytes=MAX_MB << 20)
+            loaded = uploads.load_model(up.getvalue(), max_bytes=MAX_MB << 20,
+                                        max_hidden=ui.UI_LIMITS["hidden_size"][1])
             ss["user_model"] = {"loaded": loaded, "name": up.name}
             ss.pop("model_error", None)
         except uploads.UploadError as exc:  # keep whatever model was there before
-            ss["model_error"] = f"**{up.name}** could not be used: {exc}"
+            ss["model_error"] = f"{ui.inert(up.name)} could not be used: {exc}"
     if st.button("Or try an example: a random LSTM", key="example_model", icon=":material/science:"):
         model = build_model(ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch", seed=1))
         ss["user_model"] = {"loaded": uploads.LoadedModel(model, "an example built here"), "name": "example LSTM"}
@@ -48,7 +49,7 @@ with left:
     if ss.get("model_error"):
         st.error(ss["model_error"], icon=":material/error:")
         if "user_model" in ss:
-            st.caption(f"Still showing the model from {ss['user_model']['name']}.")
+            st.caption(f"Still showing the model from {ui.inert(ss['user_model']['name'])}.")
     if "user_model" in ss:
         loaded = ss["user_model"]["loaded"]
         st.success(loaded.summary, icon=":material/check_circle:")
@@ -68,11 +69,11 @@ with right:
         if csv is not None and csv.file_id != ss.get("_csv_file_id"):
             ss["_csv_file_id"] = csv.file_id
             try:
-                seq = uploads.read_sequence_csv(csv.getvalue())
+                seq = uploads.read_sequence_csv(csv.getvalue(), max_rows=ui.UI_LIMITS["seq_len"][1])
                 ss["user_x"] = {"x": seq.values, "name": csv.name}
                 ss.pop("x_error", None)
             except uploads.UploadError as exc:
-                ss["x_error"] = f"**{csv.name}** could not be used: {exc}"
+                ss["x_error"] = f"{ui.inert(csv.name)} could not be used: {exc}"
     elif source == "Text":
         text = st.text_area("Text, one character per time step", value="hello world", max_chars=5000, key="text_in")
         vocab = ss["user_model"]["loaded"].meta.get("vocab") if "user_model" in ss else None
@@ -95,7 +96,7 @@ with right:
         st.error(ss["x_error"], icon=":material/error:")
     if "user_x" in ss:
         shape = ss["user_x"]["x"].shape
-        st.caption(f"Using {ss['user_x']['name']}: {shape[0]} time steps × {shape[1]} feature(s).")
+        st.caption(f"Using {ui.inert(ss['user_x']['name'])}: {shape[0]} time steps × {shape[1]} feature(s).")
     loss = ui.knob("loss", st)
 
 if model is None:
@@ -134,7 +135,7 @@ if tr.overflow:
                icon=":material/warning:")
 
 ui.chart(plots.gradient_vs_lag({label: tr}, scale=ctx.scale, height=440, horizon_fraction=1e-3,
-                               title=f"{name}: ‖∂L/∂h_k‖ against steps back"), key="user_grad")
+                               title=f"{plots.plain(name)}: ‖∂L/∂h_k‖ against steps back"), key="user_grad")
 hm = dict(scale=ctx.scale, height=260 if tr.hidden_size <= 64 else 340)
 a, b = st.columns(2)
 a.plotly_chart(plots.heatmap(tr.hidden, kind="state", title="Hidden state h", colorbar_title="h", **hm), theme=None,

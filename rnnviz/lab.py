@@ -112,7 +112,12 @@ def estimate_seconds(settings: Settings) -> float:
 
 def over_budget(settings: Settings) -> str | None:
     """None, or why this run is refused: its estimated time exceeds BUDGET_SECONDS."""
-    seconds = estimate_seconds(settings)
+    return refusal(estimate_seconds(settings))
+
+
+def refusal(seconds: float) -> str | None:
+    """None, or why a training run of this estimated length is refused (more than BUDGET_SECONDS):
+    one click must not be able to keep a shared server busy for long."""
     if seconds <= BUDGET_SECONDS:
         return None
     return (f"This run would take about {format_seconds(seconds)}, more than the {format_seconds(BUDGET_SECONDS)} "

@@ -165,14 +165,14 @@ def check_url(names, limits: dict | None = None) -> list[str]:
             allowed = knob.allowed()
             if name in limits:
                 allowed = f"in [{limits[name][0]}, {limits[name][1]}] on this page"
-            shown = _literal(raw if len(raw) <= 40 else raw[:40] + "…")
+            shown = inert(raw if len(raw) <= 40 else raw[:40] + "…")
             notes.append(f"The link's value {name}={shown} was ignored: {name} must be {allowed}. "
                          f"Using {format_value(_default(name, limits))} instead.")
             st.session_state.pop(name, None)
     return notes
 
 
-def _literal(text: str) -> str:
+def inert(text: str) -> str:
     """URL text shown as inert text in markdown: quoted, markdown and HTML characters escaped."""
     out = "".join("\\" + ch if ch in "\\`*_{}[]()<>#+-.!|~" else ch for ch in str(text))
     return "'" + out.replace("\n", " ") + "'"
@@ -365,22 +365,43 @@ def make_spec(cell: str, activation: str, init: str, hidden_size: int, recurrent
                      recurrent_gain=recurrent_gain, input_gain=input_gain, forget_bias=forget_bias, seed=seed)
 
 
-@st.cache_resource(max_entries=32, ttl=1800, show_spinner=False)
-def cached_trace(cell: str, activation: str, init: str, hidden_size: int, recurrent_gain: float,
-                 input_gain: float, forget_bias: float, seed: int, seq_len: int, input_kind: str,
-                 loss: str, input_size: int = 1, text: str = inputs_mod.DEFAULT_TEXT) -> Trace:
-    """A trace keyed on small scalars only. Shared read-only between sessions."""
-    spec = make_spec(cell, activation, init, hidden_size, recurrent_gain, input_gain, forget_bias, seed,
-                     input_kind, input_size, text)
-    x = inputs_mod.make(input_kind, seq_len, spec.input_size, seed=seed, text=text)
-    return trace(build_model(spec), x, loss=loss)
+# Traces shared between sessions are bounded in memory: up to SHARED_TRACE_BYTES each (estimated),
+# a few dozen of them; a larger trace is kept for its own session only (the latest one).
+SHARED_TRACE_BYTES = 64 << 20
+_BYTES_PER_STATE = {"rnn": 40, "lstm": 100, "gru": 80}  # arrays and factors per (time step, unit), measured
 
 
-@st.cache_resource(max_entries=16, ttl=1800, show_spinner=False)
-def cached_traces(cells: tuple, activation: str, init: str, hidden_size: int, recurrent_gain: float,
-                  input_gain: float, forget_bias: float, seed: int, seq_len: int, input_kind: str, loss: str,
-                  input_size: int = 1, text: str = inputs_mod.DEFAULT_TEXT) -> dict:
-    """Traces of several cells on the same input and seed, computed in parallel. {cell: Trace}."""
+def _trace_bytes(cells, hidden_size: int, seq_len: int) -> float:
+    return sum(_BYTES_PER_STATE[c] for c in cells) * hidden_size * seq_len
+
+
+def cached_trace(cell: str, **settings) -> Trace:
+    """The trace of one built model (see `cached_traces` for the caching)."""
+    return cached_traces((cell,), **settings)[cell]
+
+
+def cached_traces(cells: tuple, **settings) -> dict:
+    """Traces of these cells on the same input and seed, computed in parallel. {cell: Trace}.
+
+    Keyed on small scalars only. Small traces are shared read-only between sessions; a trace too
+    large to share is kept for this session alone."""
+    if _trace_bytes(cells, settings["hidden_size"], settings["seq_len"]) <= SHARED_TRACE_BYTES:
+        return _shared_traces(tuple(cells), **settings)
+    key = (tuple(cells), tuple(sorted(settings.items())))
+    mine = st.session_state.get("_own_traces")
+    if mine is None or mine[0] != key:
+        mine = st.session_state["_own_traces"] = (key, _compute_traces(tuple(cells), **settings))
+    return mine[1]
+
+
+@st.cache_resource(max_entries=24, ttl=1800, show_spinner=False)
+def _shared_traces(cells: tuple, **settings) -> dict:
+    return _compute_traces(cells, **settings)
+
+
+def _compute_traces(cells: tuple, activation: str, init: str, hidden_size: int, recurrent_gain: float,
+                    input_gain: float, forget_bias: float, seed: int, seq_len: int, input_kind: str, loss: str,
+                    input_size: int = 1, text: str = inputs_mod.DEFAULT_TEXT) -> dict:
     specs = {cell: make_spec(cell, activation, init, hidden_size, recurrent_gain, input_gain, forget_bias, seed,
                              input_kind, input_size, text) for cell in cells}
     size = next(iter(specs.values())).input_size
@@ -527,13 +548,21 @@ def model_source(container=None) -> TrainedModel | None:
 
 
 def trace_trained(picked: TrainedModel, seed: int = 0, loss: str | None = None) -> Trace:
-    """Trace a trained model on sample `seed` of its own task (not cached: the model belongs to this
-    session). `loss` defaults to where the task's loss sits."""
-    if picked.task is None:  # an uploaded model reads its own sequence
-        return trace(picked.model, picked.x, loss=loss or "last")
-    task = get_task(picked.task)
-    x, _ = task.sample(picked.seq_len, seed)
-    return trace(picked.model, x, loss=loss or task.loss_on)
+    """Trace a trained model on sample `seed` of its own task, or an uploaded one on its sequence.
+    Kept for this session (the model is this user's own): reruns reuse it and its Jacobian norms."""
+    key = (picked.label, id(picked.model), id(picked.x), seed, loss)
+    kept = st.session_state.setdefault("_trained_traces", {})
+    if key not in kept:
+        if picked.task is None:
+            tr = trace(picked.model, picked.x, loss=loss or "last")
+        else:
+            task = get_task(picked.task)
+            x, _ = task.sample(picked.seq_len, seed)
+            tr = trace(picked.model, x, loss=loss or task.loss_on)
+        while len(kept) >= 4:  # the last few, for switching back and forth
+            kept.pop(next(iter(kept)))
+        kept[key] = tr
+    return kept[key]
 
 
 def remember_trained(label: str, model: RecurrentModel, task: str | None, seq_len: int, settings: dict,

@@ -175,3 +175,13 @@ def test_bad_url_values_are_noted_and_edge_settings_run():
     lm = at.session_state["lm_models"]["rnn"]["lm"]
     prompt = at.text_input(key="lm_prompt_zen").value
     assert prompt + lm.sample(prompt, 12, temperature=0).text in blocks(at)
+
+
+def test_training_that_would_take_too_long_is_refused():
+    """A link cannot start hours of training: the largest settings disable Train and say why."""
+    at = run_page(PAGE, {"lm_steps": "20000", "lm_hidden": "512", "lm_seq_len": "400", "lm_batch": "256"})
+    assert not at.exception
+    assert at.button(key="lm_train").disabled
+    assert any("more than the 10" in w.value and "one click may start here" in w.value for w in at.warning)
+    small = run_page(PAGE)
+    assert not small.button(key="lm_train").disabled
