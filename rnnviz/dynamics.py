@@ -160,16 +160,13 @@ def fixed_points(w: float, b: float, activation: str) -> list[dict]:
             found.append(b / (1 - w))
     else:
         lo, hi = (-1.0, 1.0) if activation == "tanh" else (0.0, 1.0)
-        g = lambda h: float(activate(activation, np.array([w * h + b]))[0]) - h  # noqa: E731
+        g = (lambda h: math.tanh(w * h + b) - h) if activation == "tanh" else \
+            (lambda h: 1.0 / (1.0 + math.exp(-(w * h + b))) - h if w * h + b > -700 else -h)
         grid = np.linspace(lo, hi, 4001)
-        vals = np.array([g(v) for v in grid])
-        for i in range(len(grid) - 1):
-            if vals[i] == 0:
-                found.append(float(grid[i]))
-            elif vals[i] * vals[i + 1] < 0:
-                found.append(float(brentq(g, grid[i], grid[i + 1], xtol=1e-15, rtol=1e-15)))
-        if vals[-1] == 0:
-            found.append(float(grid[-1]))
+        vals = activate(activation, w * grid + b) - grid  # the whole grid at once; roots refined below
+        found += [float(h) for h in grid[vals == 0]]
+        for i in np.nonzero(vals[:-1] * vals[1:] < 0)[0]:
+            found.append(float(brentq(g, grid[i], grid[i + 1], xtol=1e-15, rtol=1e-15)))
     out = []
     for h in sorted(found):
         s = slope(h)
