@@ -194,9 +194,13 @@ def trace_to_csv(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, 
     lines = ["# rnnviz trace"] + [f"# {k}: {json.dumps(v)}" for k, v in meta.items()]
     lines += [f"# - {line}" for line in legend]
     lines.append(",".join(names))
-    text_cols = np.stack([np.asarray(c).astype(str) for c in cols], axis=1)
-    lines += [",".join(row) for row in text_cols]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+    out = io.BytesIO()
+    out.write(("\n".join(lines) + "\n").encode("utf-8"))
+    for a in range(0, tr.T, 256):  # a few hundred rows at a time: text is ~30x the numbers' size
+        b = min(tr.T, a + 256)
+        text_cols = np.stack([np.asarray(c[a:b]).astype(str) for c in cols], axis=1)
+        out.write(("\n".join(",".join(row) for row in text_cols) + "\n").encode("utf-8"))
+    return out.getvalue()
 
 
 def read_csv_metadata(data: bytes) -> dict:
