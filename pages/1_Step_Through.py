@@ -74,7 +74,7 @@ def _toggle_play():
 def equations(t: int, unit: int) -> str:
     """LaTeX of the cell's equations with unit `unit`'s numbers at step t."""
     s = tr.step_terms(t, unit)
-    x, h, pre, val = s["x_term"], s["h_term"], s["pre"], s["value"]
+    x, h, val = s["x_term"], s["h_term"], s["value"]
 
     def gate(sym, name, fn):
         return rf"{sym}_t &= {fn}({x[name]:.3f} {h[name]:+.3f}) = {val[name]:.3f}"
@@ -85,7 +85,7 @@ def equations(t: int, unit: int) -> str:
     elif cell == "lstm":
         lines = [gate("i", "input", r"\sigma"), gate("f", "forget", r"\sigma"), gate("g", "candidate", r"\tanh"),
                  gate("o", "output", r"\sigma"),
-                 rf"c_t &= f_t\,c_{{t-1}} + i_t\,g_t",
+                 r"c_t &= f_t\,c_{t-1} + i_t\,g_t",
                  rf"&= {val['forget']:.3f}\cdot({s['c_prev']:.3f}) + {val['input']:.3f}\cdot({val['candidate']:.3f})",
                  rf"&= {s['c']:.3f}",
                  rf"h_t &= o_t \tanh(c_t) = {val['output']:.3f}\cdot\tanh({s['c']:.3f})",
@@ -93,7 +93,7 @@ def equations(t: int, unit: int) -> str:
     else:
         lines = [gate("r", "reset", r"\sigma"), gate("z", "update", r"\sigma"),
                  rf"n_t &= \tanh({x['candidate']:.3f} + r_t\cdot({h['candidate']:.3f})) = {val['candidate']:.3f}",
-                 rf"h_t &= (1 - z_t)\,n_t + z_t\,h_{{t-1}}",
+                 r"h_t &= (1 - z_t)\,n_t + z_t\,h_{t-1}",
                  rf"&= {1 - val['update']:.3f}\cdot({val['candidate']:.3f}) + {val['update']:.3f}\cdot({s['h_prev']:.3f})",
                  rf"&= {s['h']:.3f}"]
     return r"\begin{aligned}" + r"\\[4pt]".join(lines) + r"\end{aligned}"

@@ -3,7 +3,6 @@ import numpy as np
 import streamlit as st
 
 from rnnviz import plots, ui
-from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Gradient Flow", icon=":material/trending_down:")
 st.title("Gradient flow: why gradients vanish or explode")

@@ -369,11 +369,12 @@ st.header("Save or load the model")
 f1, f2 = st.columns(2)
 with f1:
     if lm is not None:
-        st.download_button(f"Download this {lm.cell.upper()} (.pt state dict)", data=lm.to_bytes(),
+        st.download_button(f"Download this {lm.cell.upper()} (.pt state dict)", data=lm.to_bytes,
                            file_name=f"rnnviz_charlm_{lm.cell}_h{lm.hidden_size}_{corpus_key[0]}.pt",
-                           mime="application/octet-stream", icon=":material/download:", key="lm_download")
+                           mime="application/octet-stream", icon=":material/download:", key="lm_download",
+                           on_click="ignore")  # the file is written only when asked for
         st.caption("Weights and vocabulary. Load it in plain PyTorch with `torch.load(path, weights_only=True)`: "
-                   "`rnn.*` are the parameters of a `torch.nn." + {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[lm.cell]
+                   "`rnn.*` are the parameters of a `torch.nn." + plots.CELL_LABELS[lm.cell]
                    + "`, `readout.*` those of a `torch.nn.Linear`, `vocab` the characters in order.")
     else:
         st.caption("Train a model to download it.")

@@ -1,7 +1,6 @@
 """Your Model: upload the weights of your own single-layer RNN / LSTM / GRU and a sequence."""
 import hashlib
 
-import numpy as np
 import streamlit as st
 
 from rnnviz import inputs, plots, ui

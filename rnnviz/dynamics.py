@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .cells import GAMMA, NUM_BLOCKS
+from .cells import GAMMA
 
 LOG10_2 = math.log10(2.0)
 
@@ -99,9 +99,6 @@ def gamma(cell: str, activation: str) -> float:
     """Bound of the activation derivative used by the Pascanu bound (tanh/relu/linear 1, sigmoid 1/4)."""
     return GAMMA[activation] if cell == "rnn" else 1.0
 
-
-def num_blocks(cell: str) -> int:
-    return NUM_BLOCKS[cell]
 
 
 # ------------------------------------------------------------------------------ one neuron

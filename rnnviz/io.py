@@ -15,7 +15,6 @@ torch's restricted unpickler before anything in it runs. Every problem raises `U
 from __future__ import annotations
 
 import io
-import math
 import pickle
 import re
 import warnings

@@ -15,6 +15,8 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 
+from .cells import GATE_SYMBOL
+
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
 CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 STATE_SCALE = "RdBu"      # -1 red, 0 white, +1 blue
@@ -42,9 +44,9 @@ GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": 
 
 def gate_symbol(cell: str, name: str) -> str:
     """The letter a gate has in the equations: i f g o for LSTM, r z n for GRU."""
-    if name == "candidate":
-        return "n" if cell == "gru" else "g"
-    return {"input": "i", "forget": "f", "output": "o", "reset": "r", "update": "z"}.get(name, name)
+    if name == "candidate" and cell == "gru":
+        return "n"
+    return GATE_SYMBOL.get(name, name)
 
 
 def gate_title(cell: str, name: str) -> str:
@@ -776,16 +778,9 @@ def addition_example(ex, *, label: str = "", title: str | None = None, scale: fl
     fig.update_xaxes(title_text="step t  (bit t, least-significant first)", dtick=1 if T <= 32 else None,
                      showline=False, row=3, col=1)
     return style(fig, height=height, scale=scale, title=title, legend=False)
+
+
 # --------------------------------------------------------------------------------- text lab
-def moving_mean(values: np.ndarray, window: int) -> np.ndarray:
-    """Mean of the last `window` values at each point (fewer at the start)."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size == 0 or window <= 1:
-        return v
-    c = np.concatenate([[0.0], np.cumsum(v)])
-    n = np.arange(1, v.size + 1)
-    lo = np.maximum(0, n - window)
-    return (c[n] - c[lo]) / (n - lo)
 
 
 def bpc_curves(runs: dict, baseline: float, *, smooth: int = 20, title: str | None = None, scale: float = 1.0,
@@ -804,7 +799,7 @@ def bpc_curves(runs: dict, baseline: float, *, smooth: int = 20, title: str | No
             fig.add_trace(go.Scatter(x=steps, y=train, mode="lines", name=f"{label} training batches",
                                      line=dict(color=color, width=1), opacity=0.3, hoverinfo="skip"))
         if train.size:
-            fig.add_trace(go.Scatter(x=steps, y=moving_mean(train, smooth), mode="lines",
+            fig.add_trace(go.Scatter(x=steps, y=moving_average(train, smooth), mode="lines",
                                      name=f"{label} training text", line=dict(color=color, width=3 * scale),
                                      hovertemplate="step %{x}<br>%{y:.3f} bits/char<extra>" + label +
                                      " training</extra>"))

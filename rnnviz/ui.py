@@ -16,7 +16,6 @@ page switch, which would lose a preset's or the previous page's settings.
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -470,10 +469,6 @@ def model_export_box(tr: Trace, model: RecurrentModel, title: str, *, key: str =
     stem = "".join(ch if ch.isalnum() else "_" for ch in title)[:40].strip("_") or "model"
     export_box(tr, f"rnnviz_{stem}", meta={"source": title}, model=model, key=key, container=container,
                script=lambda: export.reproduce_script(model=model, x=tr.inputs, loss=tr.loss))
-
-
-def escape(text: str) -> str:
-    return html.escape(str(text))
 
 
 # --------------------------------------------------------------------------- trained models
