@@ -47,7 +47,6 @@ for n, preset in enumerate(PRESETS.values()):
     with cols[n % 3].container(border=True):
         st.markdown(f"#### {preset.title}")
         st.markdown(preset.explanation)
-        st.caption(f"Look for: {preset.look_for}")
         a, b = st.columns(2)
         a.page_link(preset.page, label="Open", icon=":material/play_circle:", query_params=preset.query())
         b.page_link(preset.page, label="Classroom", icon=":material/co_present:",

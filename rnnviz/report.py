@@ -111,17 +111,7 @@ def preset_sections(preset: Preset | str, scale: float = 1.0) -> list[Section]:
     return sections
 
 
-def sci(log10_value: float) -> str:
-    """10**log10_value as text, even far beyond float64: 3.2 × 10⁻²⁰."""
-    if not np.isfinite(log10_value):
-        return "0" if log10_value == -np.inf else "undefined (overflow)"
-    n = math.floor(log10_value)
-    mantissa = 10 ** (log10_value - n)
-    if round(mantissa, 1) >= 10:
-        n, mantissa = n + 1, mantissa / 10
-    if -3 <= n <= 3:
-        return np.format_float_positional(mantissa * 10.0 ** n, precision=2, unique=False, fractional=False, trim="-")
-    return f"{mantissa:.2g} × {plots.power_label(n)}"
+sci = plots.sci  # numbers read the same in the report as in the app: 3.16 × 10⁻²⁰
 
 
 def _reach(tr: Trace) -> str:

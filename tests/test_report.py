@@ -90,7 +90,7 @@ def test_relu_identity_preset_explanation_holds():
 
 
 def test_sci_formats_far_beyond_float64():
-    assert sci(-19.49) == "3.2 × 10⁻²⁰" and sci(400.2) == "1.6 × 10⁴⁰⁰" and sci(-0.7) == "0.2"
+    assert sci(-19.49) == "3.24 × 10⁻²⁰" and sci(400.2) == "1.58 × 10⁴⁰⁰" and sci(-0.7) == "0.2"
     assert sci(float("-inf")) == "0" and sci(2.9956) == "990"
 
 
