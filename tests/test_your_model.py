@@ -151,3 +151,19 @@ def test_damaged_saved_vocabulary_is_named():
     assert "vocabulary is damaged" in " ".join(e.value for e in at.error)
     assert not at.exception
     assert isinstance(uploads.UploadError("x"), ValueError)
+
+
+def test_one_step_sequence_opens_in_step_through():
+    """A one-row CSV leaves the time cursor a single value: shown as text, not a slider that breaks."""
+    torch.manual_seed(4)
+    module = torch.nn.LSTM(2, 3)
+    at = run_page(PAGE)
+    upload_model(at, "m.pt", saved(module.state_dict()))
+    at.segmented_control(key="input_source").set_value("CSV file").run()
+    at.file_uploader(key="csv_file").set_value(("one.csv", b"0.5,-1\n", "text/csv")).run()
+    assert not at.exception
+    at.button(key="open_pages/1_Step_Through.py").click().run()
+    assert not at.exception
+    assert any("Time step t: 0 (the only possible value here)" in c.value for c in at.caption)
+    want = rnnviz.trace(module, np.array([[0.5, -1.0]], dtype=np.float32))
+    np.testing.assert_allclose(decode(figures(at)["hm_h"]["data"][0]["z"]), want.hidden.T, rtol=1e-6)
