@@ -519,6 +519,9 @@ class CharLM:
             raise ValueError("The model file is empty.")
         if len(data) > max_bytes:
             raise ValueError(f"The model file has {_size(len(data))}; the limit is {_size(max_bytes)}.")
+        from . import io as uploads
+
+        uploads._check_archive(data)  # a zip that is no checkpoint, or unpacks to too much, is refused first
         try:
             with warnings.catch_warnings():   # torch warns about pickle protocols of odd files; the answer is below
                 warnings.simplefilter("ignore")
