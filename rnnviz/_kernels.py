@@ -85,6 +85,37 @@ def rnn_forward(gi, W_T, h0, act, out):
             out[t, j] = x
 
 
+@njit(**_OPTS)
+def relu_forward_scaled(gi, W_T, h0, out, D):
+    """h_t = relu(gi_t + h_{t-1} W_hh^T) with h kept as mantissa * 2**e, so the signs of the
+    pre-activations (D[t] = relu'(a_t)) stay exact after h has left float64's range (relu is
+    positively homogeneous: relu(2**e a) = 2**e relu(a)). out[t] = h_t, inf where it overflows."""
+    T, H = gi.shape
+    m = h0.copy()
+    e = 0
+    for t in range(T):
+        a = np.dot(m, W_T)
+        if e < 1100:  # the input's share in the current scale (nothing once h is 2**1100 larger)
+            half = e // 2
+            sa = math.ldexp(1.0, -half)
+            sb = math.ldexp(1.0, -(e - half))
+            for j in range(H):
+                a[j] += gi[t, j] * sa * sb
+        mx = 0.0
+        for j in range(H):
+            x = a[j]
+            D[t, j] = 1.0 if x > 0.0 else 0.0
+            m[j] = x if x > 0.0 else 0.0
+            if m[j] > mx:
+                mx = m[j]
+        if mx > 2.0 ** 100:  # only ever scaled down: small states are plain float64
+            s = math.frexp(mx)[1]
+            _scale(m, s)
+            e += s
+        for j in range(H):
+            out[t, j] = math.ldexp(m[j], e) if e > 0 else m[j]
+
+
 # ----------------------------------------------------------------------------------------
 # Gradient sweeps: one adjoint row, float64. out_h[k] * 2**exps[k] = dL/dh_k.
 @njit(**_OPTS)
@@ -196,6 +227,12 @@ def exact_norm(P, u):
     return math.sqrt(max(vals[-1], 0.0))
 
 
+# A fixed, dense, sign-mixed vector (values of a low-discrepancy sequence, not random: the
+# same matrix always gives the same number).
+_START_MIX = 1e-2  # weight of the dense component in the start vector
+_DENSE = np.array([((i * 0.6180339887498949 + 0.3) % 1.0) - 0.5 for i in range(97)])
+
+
 @njit(**_OPTS)
 def spectral_norm(P, u, tol, max_iter):
     """Largest singular value of P (m x n).
@@ -221,6 +258,13 @@ def spectral_norm(P, u, tol, max_iter):
     qn = math.sqrt(np.sum(q * q))
     if qn == 0.0 or not math.isfinite(qn):
         return exact_norm(P, u)
+    # The warm start alone can be an exact eigenvector of P P^T that is not the top one (P
+    # diagonal, as with identity init): its Krylov space is then one-dimensional and Lanczos
+    # would stop at the wrong value. A fixed dense component in every direction prevents that;
+    # a check against a lower bound of sigma_max below catches what is left.
+    for r in range(m):
+        q[r] = q[r] / qn + _START_MIX * _DENSE[r % _DENSE.size] / math.sqrt(m)
+    qn = math.sqrt(np.sum(q * q))
     q = q / qn
     Q[0] = q
     prev = -1.0
@@ -258,6 +302,19 @@ def spectral_norm(P, u, tol, max_iter):
         beta[j] = b
         q = z / b
         Q[j + 1] = q
+    # Every row and column norm of P is a lower bound on sigma_max (exact for a diagonal P).
+    lb = 0.0
+    cols = np.zeros(P.shape[1])
+    for r in range(m):
+        row = 0.0
+        for c in range(P.shape[1]):
+            x2 = float(P[r, c]) * float(P[r, c])
+            row += x2
+            cols[c] += x2
+        lb = max(lb, row)
+    lb = max(lb, np.max(cols))
+    if est < lb * (1.0 - 1e-4):
+        return exact_norm(P, u)
     top = np.zeros(m)
     for i in range(j_last + 1):
         top += vec[i] * Q[i]

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import numpy as np
+
 CELLS = ("rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("orthogonal", "gaussian", "identity", "torch")
@@ -72,7 +74,7 @@ class Knob:
                 raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
             return tuple(c for c in self.choices if c in picked)
         try:
-            if isinstance(value, bool):
+            if isinstance(value, (bool, np.bool_)):
                 raise TypeError
             if self.kind == "int":
                 if isinstance(value, str):

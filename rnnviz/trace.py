@@ -253,12 +253,11 @@ class Trace:
 
     @property
     def overflow(self) -> bool:
-        """True when any forward or backward value left float32's range (or is undefined)."""
+        """True when a state (forward) or the gradient of the probe loss (backward) left
+        float32's range, or is undefined. The Jacobian products are a separate readout: their
+        size is in `log10_jacobian_norm`, which stays exact far beyond float range."""
         if self.forward_overflow_step is not None or self.backward_overflow_step is not None:
             return True
-        if "log10_jacobian_norm" in self.__dict__:
-            j = self.log10_jacobian_norm
-            return bool(np.any(~(j <= LOG10_F32_MAX) & ~np.isneginf(j)))
         return False
 
     # ----- summaries ---------------------------------------------------------------------
@@ -297,13 +296,19 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
 
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         out32 = _fused_forward(model, w32, x32, h0_64, c0_64) if model.fused else None
+        relu_D = None  # exact relu derivatives when the states overflow (see relu_forward_scaled)
         if out32 is not None and np.all(np.isfinite(out32)):
             hidden64 = out32.astype(np.float64)
         else:  # sigmoid / linear RNN, or a float32 forward that overflowed
             x64 = x32.astype(np.float64)
             gi = x64 @ w64["weight_ih"].T + (w64["bias_ih"] + w64["bias_hh"])
             hidden64 = np.empty((T, H))
-            _kernels.rnn_forward(gi, np.ascontiguousarray(w64["weight_hh"].T), h0_64, _ACT_CODE[act], hidden64)
+            W_T = np.ascontiguousarray(w64["weight_hh"].T)
+            if act == "relu":
+                relu_D = np.empty((T, H))
+                _kernels.relu_forward_scaled(gi, W_T, h0_64, hidden64, relu_D)
+            else:
+                _kernels.rnn_forward(gi, W_T, h0_64, _ACT_CODE[act], hidden64)
         work = T * NUM_BLOCKS[cell] * H * (I + H)
         threshold = EVAL_FLOAT32_ABOVE if _float32_above is None else _float32_above
         dt = np.float32 if work > threshold else np.float64
@@ -319,6 +324,8 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
             c_prev = np.vstack([c0_64[None], c64[:-1]]).astype(dt, copy=False)
         ctx = _factors(cell, act, pre, gates, hidden64.astype(dt, copy=False), h_prev,
                        None if c64 is None else c64.astype(dt, copy=False), c_prev)
+        if relu_D is not None:
+            ctx["D"] = np.ascontiguousarray(relu_D, dtype=dt)
         ctx.update(cell=cell, act=act, T=T, H=H, weights=w64, W=np.ascontiguousarray(w64["weight_hh"]),
                    W_sweep=np.ascontiguousarray(w64["weight_hh"], dtype=dt))
         log10_gh, log10_g, log10_gc = _grad_sweep(ctx, loss)
@@ -357,7 +364,8 @@ def _as_input(x, input_size: int) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     try:
-        arr = np.asarray(x, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"x must be a numeric array of shape [T, {input_size}]: {exc}") from None
     if arr.ndim == 1 and input_size == 1:
@@ -367,6 +375,10 @@ def _as_input(x, input_size: int) -> np.ndarray:
     if arr.shape[0] < 1:
         raise ValueError("x must contain at least one time step")
     if not np.all(np.isfinite(arr)):
+        with np.errstate(over="ignore", invalid="ignore"):
+            wide = np.asarray(x, dtype=np.float64)
+        if np.all(np.isfinite(wide)):
+            raise ValueError("x has values beyond float32's range (about ±3.4e38); the models run in float32")
         raise ValueError("x contains NaN or infinite values")
     return np.ascontiguousarray(arr)
 
@@ -384,7 +396,10 @@ def _as_initial_state(h0, cell: str, H: int):
 def _vector(v, H: int, name: str) -> np.ndarray:
     if isinstance(v, torch.Tensor):
         v = v.detach().cpu().numpy()
-    arr = np.asarray(v, dtype=np.float64).reshape(-1)
+    try:
+        arr = np.asarray(v, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric vector of {H} entries: {exc}") from None
     if arr.shape != (H,):
         raise ValueError(f"{name} must have {H} entries; got {arr.size}")
     if not np.all(np.isfinite(arr)):

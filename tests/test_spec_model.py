@@ -26,6 +26,9 @@ from rnnviz.spec import KNOBS, parse_query
     ("forget_bias", 11.0, "[-10, 10]"),
     ("seed", -1, "[0, 2147483647]"),
     ("seed", "abc", "[0, 2147483647]"),
+    ("hidden_size", True, "[1, 1024]"),
+    ("hidden_size", np.True_, "[1, 1024]"),
+    ("recurrent_gain", np.True_, "[0, 4]"),
 ])
 def test_invalid_spec_names_field_and_range(field, bad, allowed):
     with pytest.raises(ValueError) as err:

@@ -147,6 +147,39 @@ def test_jacobian_norm_float32_path_matches_svd(cell):
     np.testing.assert_allclose(tr.log10_jacobian_norm, np.log10(want), atol=2e-4)
 
 
+@pytest.mark.parametrize("H", [32, 64, 128])
+def test_jacobian_norm_when_the_start_vector_is_an_eigenvector(H):
+    """W = I + 0.5 e e^T with e = (+1, -1, +1, ...)/sqrt(H) is symmetric with top eigenvalue 1.5 (along e)
+    and W 1 = 1: the uniform start vector is an eigenvector, but not the top one. Linear RNN:
+    dh_{T-1}/dh_k = W^(T-1-k), so log10 ||.||_2 = (T-1-k) log10 1.5 and every step's norm is 1.5."""
+    T = 30
+    e = np.where(np.arange(H) % 2 == 0, 1.0, -1.0) / math.sqrt(H)
+    model = RecurrentModel("rnn", 1, H, "linear")
+    with torch.no_grad():
+        model.weight_hh.copy_(torch.tensor(np.eye(H) + 0.5 * np.outer(e, e)))
+    tr = trace(model, rnnviz.inputs.noise(T, 1, seed=0))
+    want = np.arange(T - 1, -1, -1) * math.log10(1.5)
+    np.testing.assert_allclose(tr.log10_jacobian_norm, want, atol=1e-5)
+    np.testing.assert_allclose(tr.log10_step_jacobian_norm, math.log10(1.5), atol=1e-5)
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_jacobian_norm_of_diagonal_products(act):
+    """Identity init: every step Jacobian diag(act'(a_k)) g I is diagonal, so the product is diagonal
+    and its norm is the largest |entry|: prod_j act'(a_j) per unit, maximised over units (an exact
+    closed form, here for H = 96 where the iterative method runs)."""
+    H, T, g = 96, 150, 1.0
+    model = build_model(ModelSpec(activation=act, init="identity", recurrent_gain=g, hidden_size=H,
+                                  input_gain=2.0, seed=3))
+    tr = trace(model, rnnviz.inputs.noise(T, 1, seed=5))
+    a = tr.pre["a"].astype(np.float64)
+    y = np.tanh(a) if act == "tanh" else 1 / (1 + np.exp(-a))
+    d = np.log10(g * (1 - y * y) if act == "tanh" else g * y * (1 - y))
+    # log10 |(dh_{T-1}/dh_k)_jj| = sum_{i=k+1}^{T-1} log10 d_ij
+    per_unit = np.vstack([np.cumsum(d[:0:-1], axis=0)[::-1], np.zeros((1, H))])
+    np.testing.assert_allclose(tr.log10_jacobian_norm, per_unit.max(axis=1), atol=1e-3)
+
+
 # ---------------------------------------------------------------- closed forms
 
 def scalar_linear(w: float, u: float = 1.0) -> RecurrentModel:
@@ -299,6 +332,27 @@ def test_exploding_relu_rnn_no_exception_and_marked():
     assert tr.forward_overflow_step is not None
 
 
+@pytest.mark.parametrize("T", [1000, 1100, 3000])
+def test_relu_rnn_gradient_exact_after_states_leave_float64(T):
+    """ReLU, identity init with gain 2, zero bias, an impulse at t = 0: h_t = 2^t relu(W_ih), which
+    passes float64's 1.8e308 at t = 1024. The p units with W_ih > 0 stay active, so
+    dh_{T-1}/dh_k = 2^(T-1-k) diag(active) and with v = ones/sqrt(H):
+    ||dL/dh_k|| = 2^(T-1-k) sqrt(p/H) for k < T-1 (1 at k = T-1); the Jacobian norm is 2^(T-1-k)."""
+    H = 6
+    model = build_model(ModelSpec(activation="relu", init="identity", recurrent_gain=2.0, hidden_size=H, seed=1))
+    with torch.no_grad():
+        model.bias_ih.zero_()
+        model.bias_hh.zero_()
+    p = int((model.weight_ih.detach().numpy()[:, 0] > 0).sum())
+    assert 0 < p < H
+    tr = trace(model, rnnviz.inputs.impulse(T))
+    n = np.arange(T - 1, -1, -1)
+    want = n * math.log10(2.0) + np.where(n > 0, 0.5 * math.log10(p / H), 0.0)
+    np.testing.assert_allclose(tr.log10_grad_norm, want, atol=1e-9)
+    np.testing.assert_allclose(tr.log10_jacobian_norm, n * math.log10(2.0), atol=1e-9)
+    assert tr.overflow and tr.forward_overflow_step is not None
+
+
 def test_tanh_rnn_at_max_gain_is_finite():
     model = build_model(ModelSpec(init="gaussian", recurrent_gain=4.0, hidden_size=16))
     tr = trace(model, rnnviz.inputs.noise(500, 1, seed=0))
@@ -318,6 +372,10 @@ def test_bad_inputs_raise_clear_errors():
         trace(model, np.zeros((5, 2)), loss="middle")
     with pytest.raises(ValueError, match="h0"):
         trace(model, np.zeros((5, 2)), h0=np.zeros(4))
+    with pytest.raises(ValueError, match="h0 must be a numeric vector"):
+        trace(model, np.zeros((5, 2)), h0="abc")
+    with pytest.raises(ValueError, match="beyond float32's range"):  # finite, but not in float32
+        trace(model, np.full((5, 2), 1e39))
 
 
 def test_initial_state_is_used():
