@@ -8,7 +8,6 @@ ctx = ui.page_setup("Home")
 
 HERO = dict(activation="tanh", init="orthogonal", hidden_size=32, input_gain=1.0, forget_bias=3.0, seed=0,
             input_kind="impulse", loss="last")
-T_LIMITS = (10, 1000)
 
 st.title("See inside a recurrent network")
 st.markdown(
@@ -17,13 +16,13 @@ st.markdown(
     "Below, an RNN, an LSTM and a GRU read the same input (a single kick at t = 0)."
 )
 
-ui.show_notes(ui.check_url(["recurrent_gain", "seq_len"], {"seq_len": T_LIMITS}))
+ui.show_notes(ui.check_url(["recurrent_gain", "seq_len"]))  # the same ranges as on every other page
 controls = st.container(key="hero_controls")
 c1, c2 = controls.columns(2)
 with c1:
     gain = ui.knob("recurrent_gain", st, help="Every recurrent weight block is gain × an orthogonal matrix.")
 with c2:
-    T = ui.knob("seq_len", st, limits=T_LIMITS)
+    T = ui.knob("seq_len", st)
 
 traces = {plots.CELL_LABELS[c]: tr
           for c, tr in ui.cached_traces(("rnn", "lstm", "gru"), recurrent_gain=gain, seq_len=T, **HERO).items()}

@@ -57,26 +57,31 @@ ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_frac
 cols = metrics_box.columns(len(traces) + 1)
 for col, (label, tr) in zip(cols, traces.items()):
     h = tr.memory_horizon(fraction)
-    col.metric(f"{label} horizon (steps)", f"{h}" if h is not None else f"≥ {tr.T - 1}",
-               help="Memory horizon: steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
+    g = tr.log10_grad_norm
+    growing = h is None and (tr.backward_overflow_step is not None or np.nanmax(g) > g[-1] + 3)
+    col.metric(f"{label} horizon (steps)", f"{h}" if h is not None else ("explodes" if growing else f"≥ {tr.T - 1}"),
+               help="Memory horizon: steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step. "
+                    "'explodes': it grows instead (by over 1000×), so it never falls; the memory is unusable, "
+                    "not perfect.")
 rnn = traces["RNN"]
 threshold = 1 / rnn.gamma
-cols[-1].metric("RNN σ_max vs 1/γ",
-                f"{rnn.sigma_max:.3f} {'>' if rnn.sigma_max > threshold else '<'} {threshold:g}",
+relation = ("≈" if abs(rnn.sigma_max - threshold) < 5e-4 * threshold
+            else ">" if rnn.sigma_max > threshold else "<")
+cols[-1].metric("RNN σ_max vs 1/γ", f"{rnn.sigma_max:.3f} {relation} {threshold:g}",
                 help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
                      "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
 
 for label, tr in traces.items():
     if tr.forward_overflow_step is not None:
-        metrics_box.error(f"**{label} exploded:** its hidden state left float32's range at step "
+        metrics_box.error(f"**{label} exploded:** its hidden state left float32's range at t = "
                  f"{tr.forward_overflow_step}. From there on the states are inf / NaN (shown as gaps).",
                  icon=":material/warning:")
     k = tr.backward_overflow_step
     if k is not None:
-        metrics_box.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at step {k} "
-                   f"(10^{tr.log10_grad_norm[k]:.0f} at step {int(np.nanargmax(tr.log10_grad_norm))} "
-                   f"at most). torch's own float32 backward would return inf there; the figure shows the "
-                   f"exact value.", icon=":material/warning:")
+        top = int(np.nanargmax(tr.log10_grad_norm))
+        metrics_box.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at t = {k} "
+                   f"and reaches 10^{tr.log10_grad_norm[top]:.0f} at t = {top}. torch's own float32 backward "
+                   f"would return inf there; the figure shows the exact value.", icon=":material/warning:")
 
 
 left, right = st.columns([3, 2])

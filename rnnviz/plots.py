@@ -222,14 +222,21 @@ def gradient_vs_lag(traces: dict, *, cell_path: bool = True, title: str | None =
         notes += _overflow_notes(label, tr, y)
     lo, hi = _finite_range(arrays)
     _add_float32_limits(fig, lo, hi, scale)
+    T_max = max(tr.T for tr in traces.values())
     for k, (x, yv, text, color) in enumerate(notes):
         fig.add_trace(go.Scatter(x=[x], y=[yv], mode="markers", showlegend=False,
                                  marker=dict(symbol="x", size=14 * scale, color=color, line=dict(width=3)),
                                  hovertemplate=text + "<extra></extra>"))
-        fig.add_annotation(x=x, y=yv, text=text, showarrow=True, arrowhead=2, ax=-40, ay=-30 - 28 * k,
+        # Point from inside the plot: text on the side with room, below a mark in the upper half.
+        upper = hi > lo and (yv - lo) / (hi - lo) > 0.5
+        right = x > (T_max - 1) / 2
+        fig.add_annotation(x=x, y=yv, text=text, showarrow=True, arrowhead=2,
+                           ax=-40 if right else 40, ay=(1 if upper else -1) * (30 + 28 * k),
+                           xanchor="right" if right else "left",
                            font=dict(size=int(13 * scale), color=color), bgcolor="rgba(255,255,255,0.85)")
     _set_log_y(fig, lo, hi, "‖∂L/∂h_k‖  (log scale)")
-    fig.update_xaxes(title_text="steps back in time  (T−1−k)")
+    # A fixed range: annotations must not stretch the axis to negative "steps back".
+    fig.update_xaxes(title_text="steps back in time  (T−1−k)", range=[-0.01 * (T_max - 1), 1.01 * (T_max - 1)])
     return style(fig, height=height, scale=scale, title=title)
 
 
@@ -240,21 +247,27 @@ def _overflow_notes(label: str, tr, y: np.ndarray) -> list:
     k = tr.backward_overflow_step
     if k is not None:
         lag = tr.T - 1 - k
-        notes.append((lag, float(y[k]), f"{label}: exploded past float32 at step {k}", color))
+        notes.append((lag, float(y[k]), f"{label}: gradient past float32 at t = {k}", color))
     if tr.forward_overflow_step is not None:
         k = tr.forward_overflow_step
         yk = y[k] if np.isfinite(y[k]) else np.nanmax(np.where(np.isfinite(y), y, np.nan))
         notes.append((tr.T - 1 - k, float(yk) if np.isfinite(yk) else 0.0,
-                      f"{label}: state overflowed at step {k}", color))
+                      f"{label}: state overflowed at t = {k}", color))
     return notes
 
 
 def _add_float32_limits(fig: go.Figure, lo: float, hi: float, scale: float):
-    for level, text in ((F32_MAX_LOG10, "float32 overflow: torch's backward gives inf above"),
-                        (F32_TINY_LOG10, "float32 underflow: torch's backward gives 0 below")):
+    limits = ((F32_MAX_LOG10, "float32 overflow: torch's backward gives inf above"),
+              (F32_TINY_LOG10, "float32 underflow: torch's backward gives 0 below"))
+    where = "top left"
+    if hi - lo > 12 * (F32_MAX_LOG10 - F32_TINY_LOG10):  # the two lines would print on top of each other
+        limits = ((F32_MAX_LOG10, "float32's range: torch's backward gives inf above, 0 below"),
+                  (F32_TINY_LOG10, ""))
+        where = "top right"  # clear of the explosion marks, which sit at few steps back
+    for level, text in limits:
         if lo <= level <= hi:
             fig.add_hline(y=level, line=dict(color="#999", width=1.5, dash="dot"),
-                          annotation_text=text, annotation_position="top left",
+                          annotation_text=text, annotation_position=where,
                           annotation_font=dict(size=int(12 * scale), color="#666"))
 
 

@@ -172,9 +172,11 @@ def check_url(names, limits: dict | None = None) -> list[str]:
 
 
 def inert(text: str) -> str:
-    """URL text shown as inert text in markdown: quoted, markdown and HTML characters escaped."""
-    out = "".join("\\" + ch if ch in "\\`*_{}[]()<>#+-.!|~" else ch for ch in str(text))
-    return "'" + out.replace("\n", " ") + "'"
+    """Untrusted text (a link value, a file name) shown inert in markdown: as a code span, where
+    nothing is a link, an autolinked address, an icon shortcode, a formula or HTML. Backticks,
+    which would end the span, and control characters are replaced."""
+    clean = "".join(" " if (ord(ch) < 32 or ord(ch) == 127) else "ˋ" if ch == "`" else ch for ch in str(text))
+    return "`" + (clean.strip() or " ") + "`"
 
 
 def show_notes(notes: list[str], key: str = "url_notes"):

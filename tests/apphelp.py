@@ -60,5 +60,5 @@ def texts(at: AppTest) -> str:
 
 
 def url_notes(at: AppTest) -> str:
-    """The page's warnings as a reader sees them (markdown escapes of quoted link values removed)."""
-    return re.sub(r"\\(.)", r"\1", " ".join(w.value for w in at.warning))
+    """The page's warnings as a reader sees them: link values, shown as code spans, in quotes."""
+    return re.sub(r"`([^`]*)`", r"'\1'", " ".join(w.value for w in at.warning))

@@ -76,8 +76,27 @@ def test_bad_url_values_show_a_note_not_a_traceback(page, app_url):
     open_page(page, f"{app_url}/Gradient_Flow?recurrent_gain=abc&seq_len=-4&cell=%3Cscript%3E")
     assert exceptions(page) == 0
     alerts = page.get_by_test_id("stAlert").all_inner_texts()
-    assert any("recurrent_gain='abc' was ignored" in a for a in alerts)
-    assert any("seq_len='-4' was ignored" in a for a in alerts)
+    assert any("recurrent_gain=abc was ignored" in a for a in alerts)
+    assert any("seq_len=-4 was ignored" in a for a in alerts)
+
+
+def test_link_values_in_notes_are_plain_text(page, app_url):
+    """A crafted link cannot put a live link, a mail link, an icon or a formula into the page's notes."""
+    from urllib.parse import quote
+
+    bad = {"seed": "www.evil.example", "seq_len": "mail@evil.example", "hidden_size": ":material/warning:",
+           "input_gain": "$x^2$", "recurrent_gain": "http://evil.example/a_b"}
+    open_page(page, f"{app_url}/Gradient_Flow?" + "&".join(f"{k}={quote(v)}" for k, v in bad.items()))
+    alerts = page.get_by_test_id("stAlert")
+    text = " ".join(alerts.all_inner_texts())
+    for name, value in bad.items():
+        if name != "hidden_size":  # (the frontend rewrites an icon code to ':material_warning:', as text)
+            assert f"{name}={value} was ignored" in text  # shown exactly as written, no stray backslashes
+    assert "hidden_size=:material" in text
+    assert alerts.locator("a").count() == 0
+    assert alerts.locator(".katex").count() == 0
+    assert alerts.locator("[data-testid='stIconMaterial']").count() == 0  # the notes' own icon is stAlertDynamicIcon
+    assert exceptions(page) == 0
 
 
 def test_settings_follow_the_user_to_another_page(page, app_url):

@@ -66,6 +66,15 @@ def test_url_parameters_set_the_widgets():
 GF = "pages/2_Gradient_Flow.py"
 
 
+def test_home_takes_every_sequence_length_the_other_pages_allow():
+    """A setting carried from Gradient Flow (T up to 5000) is shown on Home, not refused and reset."""
+    at = run_page("viz_app.py", {"seq_len": "3000"})
+    assert not at.exception
+    assert not url_notes(at)
+    x = decode(trace_named(figures(at)["hero"], "RNN")["x"])
+    assert x.max() == 2999
+
+
 def test_gradient_flow_defaults_show_engine_numbers_and_metrics():
     at = run_page(GF)
     assert not at.exception
@@ -116,7 +125,28 @@ def test_gradient_flow_explosion_is_announced_not_a_crash():
     warnings = " ".join(w.value for w in at.warning)
     assert "RNN's gradient exploded" in warnings
     fig = figures(at)["grad"]
-    assert any("exploded past float32" in a["text"] for a in fig["layout"]["annotations"])
+    assert any("gradient past float32" in a["text"] for a in fig["layout"]["annotations"])
+
+
+def test_gradient_flow_explosion_numbers_agree_with_the_figure():
+    """ReLU, identity init, gain 4: the warning quotes the largest gradient and where it is, the
+    horizon says the memory explodes rather than 'reaches everything'."""
+    at = run_page(GF, {"activation": "relu", "init": "identity", "recurrent_gain": "4"})
+    assert not at.exception
+    rnn = engine_trace("rnn", activation="relu", init="identity", recurrent_gain=4.0)
+    top = int(np.nanargmax(rnn.log10_grad_norm))
+    warnings = " ".join(w.value for w in at.warning)
+    assert (f"passes float32's largest number at t = {rnn.backward_overflow_step} and reaches "
+            f"10^{rnn.log10_grad_norm[top]:.0f} at t = {top}") in warnings
+    assert np.nanmax(rnn_curve(at, "grad")) == pytest.approx(rnn.log10_grad_norm[top])
+    assert "RNN horizon (steps): explodes" in texts(at)
+
+
+def test_gradient_flow_sigma_max_at_the_threshold_reads_approximately_equal():
+    """ReLU (γ = 1) with identity init and gain 1: σ_max = 1 = 1/γ up to float32 rounding."""
+    at = run_page(GF, {"activation": "relu", "init": "identity", "recurrent_gain": "1"})
+    assert not at.exception
+    assert "1.000 ≈ 1" in texts(at)
 
 
 def test_gradient_flow_loss_switch_changes_the_curve():
@@ -233,11 +263,11 @@ def test_explorer_pages_offer_exports():
 
 def test_link_values_are_shown_as_inert_text():
     """A link cannot put a clickable link or an image into the page through a bad value."""
-    import re
-
     at = run_page(GF, {"seed": "[Sign in](https://evil.example)", "seq_len": "![x](https://t.example/p.png)"})
     assert not at.exception
     source = " ".join(w.value for w in at.warning)
-    assert not re.search(r"(?<!\\)\]\(", source)  # every "](" that could make a link is escaped
+    # each value sits inside a code span, where markdown makes no link, image, icon or formula
+    assert "`[Sign in](https://evil.example)`" in source and "`![x](https://t.example/p.png)`" in source
+    assert ui.inert("a`b\nc") == "`aˋb c`"  # a backtick cannot end the span early
     assert "seed='[Sign in](https://evil.example)' was ignored" in url_notes(at)
     assert "seq_len='![x](https://t.example/p.png)' was ignored" in url_notes(at)

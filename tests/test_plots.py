@@ -39,8 +39,11 @@ def test_exploding_gradient_is_marked_not_blank():
     tr = trace(model, rnnviz.inputs.impulse(300))
     fig = plots.gradient_vs_lag({"RNN": tr})
     notes = [a.text for a in fig.layout.annotations]
-    assert any("exploded past float32 at step" in t for t in notes)
-    assert any("state overflowed at step" in t for t in notes)
+    assert any(f"gradient past float32 at t = {tr.backward_overflow_step}" in t for t in notes)
+    assert any(f"state overflowed at t = {tr.forward_overflow_step}" in t for t in notes)
+    # the notes do not stretch the axis: steps back run from 0 to T-1, never negative
+    lo, hi = fig.layout.xaxis.range
+    assert -0.02 * (tr.T - 1) <= lo <= 0 and tr.T - 1 <= hi <= 1.02 * (tr.T - 1)
     line = fig.data[0]
     assert np.isfinite(_arr(line.y)).all()  # the exact log values, not inf
     # the float32 overflow level is drawn
