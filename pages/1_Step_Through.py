@@ -3,7 +3,7 @@ import streamlit as st
 
 from rnnviz import inputs, plots, ui
 
-ctx = ui.page_setup("Step Through", icon=":material/footprint:")
+ctx = ui.page_setup("Step Through")
 st.title("Step through a recurrent network")
 
 NAMES = ["cell", "activation", "init", "recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size",

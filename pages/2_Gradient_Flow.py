@@ -4,7 +4,7 @@ import streamlit as st
 
 from rnnviz import plots, ui
 
-ctx = ui.page_setup("Gradient Flow", icon=":material/trending_down:")
+ctx = ui.page_setup("Gradient Flow")
 st.title("Gradient flow: why gradients vanish or explode")
 st.markdown(
     r"The loss reaches step $k$ only through the product of every later step's Jacobian, "

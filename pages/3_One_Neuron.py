@@ -4,7 +4,7 @@ import streamlit as st
 
 from rnnviz import dynamics, plots, ui
 
-ctx = ui.page_setup("One Neuron", icon=":material/replay:")
+ctx = ui.page_setup("One Neuron")
 st.title("One neuron: why a product of many factors fades or explodes")
 st.markdown(
     r"One unit feeding itself: $h_t = \mathrm{act}(w\,h_{t-1} + u\,x_t + b)$. "

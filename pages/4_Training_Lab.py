@@ -10,7 +10,7 @@ from rnnviz import lab, plots, ui
 from rnnviz.spec import KNOBS
 from rnnviz.tasks import get_task
 
-ctx = ui.page_setup("Training Lab", icon=":material/model_training:")
+ctx = ui.page_setup("Training Lab")
 ss = st.session_state
 st.title("Training lab: watch RNN, LSTM and GRU learn, or fail to")
 st.markdown(

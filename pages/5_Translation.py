@@ -6,7 +6,7 @@ import streamlit as st
 
 from rnnviz import plots, seq2seq, ui
 
-ctx = ui.page_setup("Translation", icon=":material/translate:")
+ctx = ui.page_setup("Translation")
 st.title("Translation: an encoder-decoder without attention")
 st.markdown(
     "An **encoder** reads a date as people write it, *“Sunday, November 22, 2026”*, one character at a time. "

@@ -10,7 +10,7 @@ import rnnviz
 from rnnviz import lab, plots, text as tx, ui
 from rnnviz.spec import KNOBS
 
-ctx = ui.page_setup("Text Lab", icon=":material/text_fields:")
+ctx = ui.page_setup("Text Lab")
 ss = st.session_state
 FONT = int(18 * ctx.scale)   # coloured text, larger in presentation mode
 st.title("Text lab: a character language model")

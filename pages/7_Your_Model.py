@@ -9,7 +9,7 @@ from rnnviz.model import build_model
 from rnnviz.spec import ModelSpec
 from rnnviz.trace import trace
 
-ctx = ui.page_setup("Your Model", icon=":material/upload_file:")
+ctx = ui.page_setup("Your Model")
 st.title("Look inside your own model")
 st.markdown(
     "Upload the weights of a single-layer `torch.nn.RNN`, `LSTM` or `GRU` (its `state_dict`, or a model saved "

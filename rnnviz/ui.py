@@ -28,6 +28,7 @@ from .tasks import get_task
 from .trace import Trace, jacobian_cost, trace, trace_all
 
 ROOT = Path(__file__).resolve().parent.parent
+FAVICON = Path(__file__).resolve().parent / "favicon.png"  # a file, so the tab icon needs no network
 PAGES = [
     ("viz_app.py", "Home", ":material/home:"),
     ("pages/1_Step_Through.py", "Step Through", ":material/footprint:"),
@@ -82,7 +83,7 @@ class PageContext:
     controls_hidden: bool  # classroom link: ?controls=hidden
 
 
-def page_setup(title: str, *, icon: str = ":material/replay:") -> PageContext:
+def page_setup(title: str) -> PageContext:
     """Page config, navigation, classroom and presentation modes. Call first on every page."""
     ss = st.session_state
     first = ss.get("_page") != title  # first run of this page: a new visit, a link or a page switch
@@ -94,7 +95,7 @@ def page_setup(title: str, *, icon: str = ":material/replay:") -> PageContext:
         if _query_value("present") is not None:
             ss["present"] = _query_value("present") == "true"
     hidden = ss.get("_controls_hidden", False)
-    st.set_page_config(page_title=f"{title} · rnnviz", page_icon=icon, layout="wide",
+    st.set_page_config(page_title=f"{title} · rnnviz", page_icon=str(FAVICON), layout="wide",
                        initial_sidebar_state="collapsed" if hidden else "expanded")
     st.html(_BASE_CSS)
     with st.sidebar:

@@ -225,3 +225,14 @@ def test_trace_csv_download_holds_the_numbers(page, app_url):
     want = engine_trace("gru", seq_len=40, hidden_size=6)
     np.testing.assert_array_equal(rows[:, header.index("h_0")].astype(np.float32), want.hidden[:, 0])  # exact float32
     np.testing.assert_allclose(rows[:, header.index("log10_grad_norm")], want.log10_grad_norm, rtol=1e-12)
+
+
+def test_pages_need_no_network_beyond_the_app(page, app_url):
+    """A classroom may be offline: nothing (fonts, icons, the tab's icon) is fetched from elsewhere."""
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(app_url) else None)
+    for path in ("", "Gradient_Flow", "Step_Through"):
+        open_page(page, f"{app_url}/{path}")
+    icons = page.evaluate("Array.from(document.querySelectorAll('link[rel*=icon]')).map(l => l.href)")
+    assert icons and all(h.startswith(app_url) for h in icons)
+    assert outside == []
