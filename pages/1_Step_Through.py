@@ -109,7 +109,9 @@ def stepper():
             st.rerun()
         else:
             _move(+1)
-    bar = st.container(key="controls_stepper")
+    # The time controls are the demonstration itself: their key must not start with "controls"
+    # (the classroom link hides those containers).
+    bar = st.container(key="stepper")
     b1, b2, b3, b4, sl = bar.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
     b1.button("Reset", icon=":material/first_page:", key="reset", help="Back to the first step", on_click=_move,
               kwargs={"to": 0}, use_container_width=True)

@@ -206,3 +206,16 @@ def test_trace_csv_download_holds_the_numbers(page, app_url):
     want = engine_trace("gru", seq_len=40, hidden_size=6)
     np.testing.assert_array_equal(rows[:, header.index("h_0")].astype(np.float32), want.hidden[:, 0])  # exact float32
     np.testing.assert_allclose(rows[:, header.index("log10_grad_norm")], want.log10_grad_norm, rtol=1e-12)
+
+def test_step_through_classroom_link_keeps_the_time_controls(page, app_url):
+    open_page(page, f"{app_url}/Step_Through?controls=hidden&present=true&seq_len=30")
+    for name in ("Reset", "Back", "Play", "Step"):
+        assert page.get_by_role("button", name=name, exact=True).is_visible(), name
+    assert page.get_by_role("slider", name="Time step t").is_visible()
+    assert page.get_by_role("spinbutton", name="Unit (0 … 31) shown in the equations").is_visible()
+    gain = page.get_by_role("slider", name="Recurrent gain")
+    assert gain.count() == 0 or not gain.is_visible()  # the model's settings stay hidden
+    page.get_by_role("button", name="Step", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("slider", name="Time step t").and_(page.locator("[aria-valuetext='1']")).wait_for(timeout=15000)
+    assert exceptions(page) == 0
