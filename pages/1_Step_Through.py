@@ -150,20 +150,20 @@ def stepper():
                 ui.chart(plots.heatmap(tr.gates[name], kind=kind, title=plots.gate_title(cell, name),
                                        zmax=1.0 if kind == "state" else None,
                                        colorbar_title=plots.gate_symbol(cell, name), **hm), key=f"hm_{name}")
+    # Inside the fragment too: every chart with a cursor shows the step the buttons and Play move to.
+    st.subheader("Chosen units over time")
+    units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
+    lines = st.columns(2 if tr.cell is not None else 1)
+    with lines[0]:
+        ui.chart(plots.unit_lines(tr.hidden, units, title="Hidden state h_t", cursor=t, scale=ctx.scale, ytitle="h"),
+                 key="lines_h")
+    if tr.cell is not None:
+        with lines[1]:
+            ui.chart(plots.unit_lines(tr.cell, units, title="Cell state c_t", cursor=t, scale=ctx.scale,
+                                      ytitle="c"), key="lines_c")
 
 
 stepper()
-
-st.subheader("Chosen units over time")
-units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
-lines = st.columns(2 if tr.cell is not None else 1)
-cursor = st.session_state.get("t", 0)
-lines[0].plotly_chart(plots.unit_lines(tr.hidden, units, title="Hidden state h_t", cursor=cursor,
-                                       scale=ctx.scale, ytitle="h"), theme=None, key="lines_h",
-                      config=ui.CHART_CONFIG)
-if tr.cell is not None:
-    lines[1].plotly_chart(plots.unit_lines(tr.cell, units, title="Cell state c_t", cursor=cursor, scale=ctx.scale,
-                                           ytitle="c"), theme=None, key="lines_c", config=ui.CHART_CONFIG)
 
 st.subheader("Saturation")
 if tr.gate_names:

@@ -387,7 +387,7 @@ def heatmap(values: np.ndarray, *, kind: str = "state", title: str | None = None
         hovertemplate="t = %{x:.0f}<br>unit %{y}<br>value %{z:.3f}<extra></extra>",
     ))
     if cursor is not None:
-        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale))
+        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale), name="cursor")
     fig.update_xaxes(title_text="time step t", range=[-0.5, values.shape[0] - 0.5])
     fig.update_yaxes(title_text="unit")
     return style(fig, height=height, scale=scale, title=title, legend=False)
@@ -403,7 +403,7 @@ def unit_lines(values: np.ndarray, units, *, title: str | None = None, cursor: i
         fig.add_trace(go.Scatter(x=centres, y=v[:, u], mode="lines", name=f"unit {u}",
                                  line=dict(width=2.5 * scale, color=palette[n % len(palette)])))
     if cursor is not None:
-        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale))
+        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale), name="cursor")
     fig.update_xaxes(title_text="time step t", range=[-0.5, values.shape[0] - 0.5])
     fig.update_yaxes(title_text=ytitle)
     return style(fig, height=height, scale=scale, title=title)
