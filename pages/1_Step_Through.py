@@ -7,7 +7,7 @@ ctx = ui.page_setup("Step Through", icon=":material/footprint:")
 st.title("Step through a recurrent network")
 
 NAMES = ["cell", "activation", "init", "recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size",
-         "seed", "input_kind"]
+         "seed", "input_kind", "text"]
 notes = ui.check_url(NAMES)
 with ui.controls():
     trained = ui.model_source()  # a model from the Training Lab, if any was trained in this session
@@ -22,11 +22,7 @@ with ui.controls():
     init = ui.knob("init", disabled=fixed)
     st.subheader("Sequence")
     input_kind = ui.knob("input_kind", disabled=fixed)
-    text = inputs.DEFAULT_TEXT
-    if input_kind == "text" and not fixed:
-        text = st.text_input("Text", value=inputs.DEFAULT_TEXT, max_chars=400, key="text",
-                             help="Read one character per step, one-hot over the text's characters.") \
-            or inputs.DEFAULT_TEXT
+    text = ui.knob("text") if input_kind == "text" and not fixed else inputs.DEFAULT_TEXT
     T = ui.knob("seq_len", disabled=fixed)
     st.subheader("Size and seed")
     H = ui.knob("hidden_size", disabled=fixed)

@@ -177,6 +177,45 @@ def test_step_through_at_maximum_size():
     assert z.shape == (512, 800)  # 5000 steps pooled to the chart's width
 
 
+
+def _share_link(at) -> str:
+    import re
+
+    links = [m for e in at.markdown for m in re.findall(r"\[Link to exactly this view\]\((.*?)\)", e.value)]
+    assert links, "no share link"
+    return links[0]
+
+
+def test_step_through_text_input_goes_into_the_link():
+    from urllib.parse import parse_qs, urlsplit
+
+    at = run_page(ST, {"input_kind": "text", "seq_len": "30"})
+    assert not at.exception
+    typed = "to be or not to be & 100% #1"
+    at.text_input(key="text").set_value(typed).run()
+    assert not at.exception
+    assert at.query_params["text"] == [typed] or at.query_params["text"] == typed
+    query = parse_qs(urlsplit(_share_link(at)).query)
+    assert query["text"] == [typed] and query["input_kind"] == ["text"]
+    # the link reproduces the numbers on screen
+    again = run_page(ST, {"input_kind": "text", "seq_len": "30", "text": typed})
+    assert not again.exception and again.text_input(key="text").value == typed
+    np.testing.assert_array_equal(decode(figures(again)["hm_h"]["data"][0]["z"]),
+                                  decode(figures(at)["hm_h"]["data"][0]["z"]))
+    default = run_page(ST, {"input_kind": "text", "seq_len": "30"})
+    assert not np.array_equal(decode(figures(default)["hm_h"]["data"][0]["z"]),
+                              decode(figures(again)["hm_h"]["data"][0]["z"]))
+
+
+@pytest.mark.parametrize("bad", ["x" * 401, "two\nlines", ""])
+def test_step_through_bad_text_in_the_link_falls_back_with_a_note(bad):
+    at = run_page(ST, {"input_kind": "text", "seq_len": "30", "text": bad})
+    assert not at.exception
+    assert "text=" in url_notes(at) and "was ignored" in url_notes(at)
+    assert at.text_input(key="text").value == rnnviz.inputs.DEFAULT_TEXT
+    assert "text" not in at.query_params
+
+
 # ------------------------------------------------------------------------------- one neuron
 ON = "pages/3_One_Neuron.py"
 
