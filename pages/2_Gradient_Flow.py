@@ -1,5 +1,4 @@
 """Gradient Flow: the vanishing / exploding lab. RNN, LSTM and GRU on the same input and seed."""
-import numpy as np
 import streamlit as st
 
 from rnnviz import plots, ui
@@ -66,18 +65,7 @@ cols[-1].metric("RNN σ_max vs 1/γ",
                 help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
                      "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
 
-for label, tr in traces.items():
-    if tr.forward_overflow_step is not None:
-        metrics_box.error(f"**{label} exploded:** its hidden state left float32's range at step "
-                 f"{tr.forward_overflow_step}. From there on the states are inf / NaN (shown as gaps).",
-                 icon=":material/warning:")
-    k = tr.backward_overflow_step
-    if k is not None:
-        metrics_box.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at step {k} "
-                   f"(10^{tr.log10_grad_norm[k]:.0f} at step {int(np.nanargmax(tr.log10_grad_norm))} "
-                   f"at most). torch's own float32 backward would return inf there; the figure shows the "
-                   f"exact value.", icon=":material/warning:")
-
+ui.overflow_alerts(traces, metrics_box)
 
 left, right = st.columns([3, 2])
 with left:

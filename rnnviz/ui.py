@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+import numpy as np
 import streamlit as st
 
 from . import inputs as inputs_mod
@@ -368,6 +369,24 @@ def share_box(page: str, params: dict):
         st.markdown(f"[Link to exactly this view]({link})")
         st.markdown(f"[Classroom link (no controls, large text)]({classroom})")
         st.caption("Every setting is in the address bar, so a copied URL reproduces the numbers on screen.")
+
+
+def overflow_alerts(traces: dict, container=None, *, shown: str = "shown as gaps", gradient: bool = True):
+    """Say plainly where a trace exploded: an error when its state left float32's range (from which
+    step, and how the page's figures show it), a warning when its gradient did (with `gradient`).
+    `traces` is {label: Trace}."""
+    c = container if container is not None else st
+    for label, tr in traces.items():
+        if tr.forward_overflow_step is not None:
+            c.error(f"**{label} exploded:** its hidden state left float32's range at step "
+                    f"{tr.forward_overflow_step}. From there on the states are inf / NaN ({shown}).",
+                    icon=":material/warning:")
+        k = tr.backward_overflow_step
+        if gradient and k is not None:
+            c.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at step {k} "
+                      f"(10^{tr.log10_grad_norm[k]:.0f} at step {int(np.nanargmax(tr.log10_grad_norm))} "
+                      f"at most). torch's own float32 backward would return inf there; the figure shows the "
+                      f"exact value.", icon=":material/warning:")
 
 
 def chart(fig, key: str | None = None, **kwargs):

@@ -178,6 +178,43 @@ def test_step_through_at_maximum_size():
 
 
 
+EXPLODING = {"activation": "relu", "init": "identity", "recurrent_gain": "4", "t": "150"}
+
+
+@pytest.mark.parametrize("query", [EXPLODING, {**EXPLODING, "input_gain": "4", "seq_len": "5000",
+                                               "hidden_size": "512"}])
+def test_step_through_overflow_is_announced_and_drawn(query):
+    at = run_page(ST, query)
+    assert not at.exception
+    over = {"activation": "relu", "init": "identity", "recurrent_gain": 4.0,
+            **{k: float(v) if k == "input_gain" else int(v) for k, v in query.items() if k in
+               ("input_gain", "seq_len", "hidden_size")}}
+    k = engine_trace("rnn", **over).forward_overflow_step
+    assert k is not None and k < 150
+    errors = " ".join(e.value for e in at.error)
+    assert "RNN exploded" in errors and f"at step {k}" in errors
+    assert f"past the overflow at step {k}" in " ".join(w.value for w in at.warning)
+    latex = " ".join(e.value for e in at.latex)
+    assert "nan" not in latex
+    figs = figures(at)
+    hm = figs["hm_h"]
+    assert hm["data"][0]["zmax"] < 50  # readable colours: a signed log scale, not ±3e38
+    assert any(d.get("name") == "overflow" for d in hm["data"])  # overflowed cells painted
+    assert any(sh.get("name") == "overflow" and sh["x0"] == k - 0.5 for sh in hm["layout"]["shapes"])
+    lines = figs["lines_h"]
+    assert lines["layout"]["yaxis"].get("ticktext")
+    assert any(sh.get("type") == "rect" and sh["x0"] == k - 0.5 for sh in lines["layout"]["shapes"])
+
+
+def test_step_through_equation_of_an_overflowed_unit_says_infinity():
+    tr = engine_trace("rnn", activation="relu", init="identity", recurrent_gain=4.0)
+    unit = int(np.flatnonzero(np.isinf(tr.hidden[150]))[0])
+    at = run_page(ST, {**EXPLODING, "unit": str(unit)})
+    assert not at.exception
+    latex = " ".join(e.value for e in at.latex)
+    assert r"\infty" in latex and "nan" not in latex and "inf)" not in latex
+
+
 def _share_link(at) -> str:
     import re
 
