@@ -443,7 +443,7 @@ def heatmap(values: np.ndarray, *, kind: str = "state", title: str | None = None
         shown = symlog(shown).astype(np.float32)
         extra["customdata"] = np.where(bad, np.nan, z).astype(np.float32)
         hover = "t = %{x:.0f}<br>unit %{y}<br>value %{customdata:.3g}<extra></extra>"
-        ticks, labels = symlog_ticks(m)
+        ticks, labels = symlog_ticks(m, target=2)  # a short colour bar: few labels
         colorbar.update(tickvals=ticks, ticktext=labels,
                         title=dict(text=f"{colorbar_title or ''} (log)", side="top"))
         colors = dict(colorscale=STATE_SCALE, zmid=0.0, zmin=-m, zmax=m)
