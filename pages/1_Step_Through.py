@@ -1,4 +1,5 @@
 """Step Through: move a time cursor through the sequence and watch states and gates."""
+import numpy as np
 import streamlit as st
 
 from rnnviz import inputs, plots, ui
@@ -7,7 +8,7 @@ ctx = ui.page_setup("Step Through")
 st.title("Step through a recurrent network")
 
 NAMES = ["cell", "activation", "init", "recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size",
-         "seed", "input_kind"]
+         "seed", "input_kind", "text"]
 notes = ui.check_url(NAMES)
 with ui.controls():
     trained = ui.model_source()  # a model from the Training Lab, if any was trained in this session
@@ -22,11 +23,7 @@ with ui.controls():
     init = ui.knob("init", disabled=fixed)
     st.subheader("Sequence")
     input_kind = ui.knob("input_kind", disabled=fixed)
-    text = inputs.DEFAULT_TEXT
-    if input_kind == "text" and not fixed:
-        text = st.text_input("Text", value=inputs.DEFAULT_TEXT, max_chars=400, key="text",
-                             help="Read one character per step, one-hot over the text's characters.") \
-            or inputs.DEFAULT_TEXT
+    text = ui.knob("text") if input_kind == "text" and not fixed else inputs.DEFAULT_TEXT
     T = ui.knob("seq_len", disabled=fixed)
     st.subheader("Size and seed")
     H = ui.knob("hidden_size", disabled=fixed)
@@ -42,6 +39,8 @@ else:
     cell, activation, H, T = trained.model.cell, trained.model.activation, tr.hidden_size, tr.T
 notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
+ui.overflow_alerts({plots.CELL_LABELS[cell]: tr}, shown="grey in the heatmaps, shaded in the line charts",
+                   gradient=False)
 label = plots.CELL_LABELS[cell]
 article = "An" if cell in ("rnn", "lstm") else "A"
 what = (f"{article} {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input." if trained is None else
@@ -72,12 +71,13 @@ def _toggle_play():
 
 
 def equations(t: int, unit: int) -> str:
-    """LaTeX of the cell's equations with unit `unit`'s numbers at step t."""
+    """LaTeX of the cell's equations with unit `unit`'s numbers at step t (∞ / "overflow" past an overflow)."""
     s = tr.step_terms(t, unit)
     x, h, val = s["x_term"], s["h_term"], s["value"]
+    n = plots.tex_number
 
     def gate(sym, name, fn):
-        return rf"{sym}_t &= {fn}({x[name]:.3f} {h[name]:+.3f}) = {val[name]:.3f}"
+        return rf"{sym}_t &= {fn}({n(x[name])} {n(h[name], sign=True)}) = {n(val[name])}"
 
     if cell == "rnn":
         fn = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "linear": r"\mathrm{id}"}[activation]
@@ -86,16 +86,16 @@ def equations(t: int, unit: int) -> str:
         lines = [gate("i", "input", r"\sigma"), gate("f", "forget", r"\sigma"), gate("g", "candidate", r"\tanh"),
                  gate("o", "output", r"\sigma"),
                  r"c_t &= f_t\,c_{t-1} + i_t\,g_t",
-                 rf"&= {val['forget']:.3f}\cdot({s['c_prev']:.3f}) + {val['input']:.3f}\cdot({val['candidate']:.3f})",
-                 rf"&= {s['c']:.3f}",
-                 rf"h_t &= o_t \tanh(c_t) = {val['output']:.3f}\cdot\tanh({s['c']:.3f})",
-                 rf"&= {s['h']:.3f}"]
+                 rf"&= {n(val['forget'])}\cdot({n(s['c_prev'])}) + {n(val['input'])}\cdot({n(val['candidate'])})",
+                 rf"&= {n(s['c'])}",
+                 rf"h_t &= o_t \tanh(c_t) = {n(val['output'])}\cdot\tanh({n(s['c'])})",
+                 rf"&= {n(s['h'])}"]
     else:
         lines = [gate("r", "reset", r"\sigma"), gate("z", "update", r"\sigma"),
-                 rf"n_t &= \tanh({x['candidate']:.3f} + r_t\cdot({h['candidate']:.3f})) = {val['candidate']:.3f}",
+                 rf"n_t &= \tanh({n(x['candidate'])} + r_t\cdot({n(h['candidate'])})) = {n(val['candidate'])}",
                  r"h_t &= (1 - z_t)\,n_t + z_t\,h_{t-1}",
-                 rf"&= {1 - val['update']:.3f}\cdot({val['candidate']:.3f}) + {val['update']:.3f}\cdot({s['h_prev']:.3f})",
-                 rf"&= {s['h']:.3f}"]
+                 rf"&= {n(1 - val['update'])}\cdot({n(val['candidate'])}) + {n(val['update'])}\cdot({n(s['h_prev'])})",
+                 rf"&= {n(s['h'])}"]
     return r"\begin{aligned}" + r"\\[4pt]".join(lines) + r"\end{aligned}"
 
 
@@ -109,7 +109,9 @@ def stepper():
             st.rerun()
         else:
             _move(+1)
-    bar = st.container(key="controls_stepper")
+    # The time controls are the demonstration itself: their key must not start with "controls"
+    # (the classroom link hides those containers).
+    bar = st.container(key="stepper")
     b1, b2, b3, b4, sl = bar.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
     b1.button("Reset", icon=":material/first_page:", key="reset", help="Back to the first step", on_click=_move,
               kwargs={"to": 0}, use_container_width=True)
@@ -131,6 +133,12 @@ def stepper():
         unit = ui.knob("unit", st, limits=(0, H - 1), number=True,
                        label=f"Unit (0 … {H - 1}) shown in the equations")
         st.latex(equations(t, unit))
+        k = tr.forward_overflow_step
+        if k is not None and t >= k:
+            bad = int((~np.isfinite(tr.hidden[t])).sum())
+            st.warning(f"**Step {t} is past the overflow at step {k}:** {bad} of {H} units are beyond float32 "
+                       "here. In the equations ∞ stands for a value beyond float32's ±3.4 × 10³⁸, “overflow” for a "
+                       "term that became undefined (∞ − ∞).", icon=":material/warning:")
         shown = ", ".join(f"{v:.2f}" for v in tr.inputs[t][:8])
         st.caption(f"Step {t}: input x_t = ({shown}{', …' if tr.inputs.shape[1] > 8 else ''}). In each gate the "
                    "first number is the input's contribution W·x_t + b, the second the recurrent one W·h_(t−1) + b.")
@@ -148,20 +156,20 @@ def stepper():
                 ui.chart(plots.heatmap(tr.gates[name], kind=kind, title=plots.gate_title(cell, name),
                                        zmax=1.0 if kind == "state" else None,
                                        colorbar_title=plots.gate_symbol(cell, name), **hm), key=f"hm_{name}")
+    # Inside the fragment too: every chart with a cursor shows the step the buttons and Play move to.
+    st.subheader("Chosen units over time")
+    units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
+    lines = st.columns(2 if tr.cell is not None else 1)
+    with lines[0]:
+        ui.chart(plots.unit_lines(tr.hidden, units, title="Hidden state h_t", cursor=t, scale=ctx.scale, ytitle="h"),
+                 key="lines_h")
+    if tr.cell is not None:
+        with lines[1]:
+            ui.chart(plots.unit_lines(tr.cell, units, title="Cell state c_t", cursor=t, scale=ctx.scale,
+                                      ytitle="c"), key="lines_c")
 
 
 stepper()
-
-st.subheader("Chosen units over time")
-units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
-lines = st.columns(2 if tr.cell is not None else 1)
-cursor = st.session_state.get("t", 0)
-lines[0].plotly_chart(plots.unit_lines(tr.hidden, units, title="Hidden state h_t", cursor=cursor,
-                                       scale=ctx.scale, ytitle="h"), theme=None, key="lines_h",
-                      config=ui.CHART_CONFIG)
-if tr.cell is not None:
-    lines[1].plotly_chart(plots.unit_lines(tr.cell, units, title="Cell state c_t", cursor=cursor, scale=ctx.scale,
-                                           ytitle="c"), theme=None, key="lines_c", config=ui.CHART_CONFIG)
 
 st.subheader("Saturation")
 if tr.gate_names:

@@ -73,18 +73,7 @@ cols[-1].metric("RNN σ_max vs 1/γ", f"{rnn.sigma_max:.3f} {relation} {threshol
                 help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
                      "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
 
-for label, tr in traces.items():
-    if tr.forward_overflow_step is not None:
-        metrics_box.error(f"**{label} exploded:** its hidden state left float32's range at t = "
-                 f"{tr.forward_overflow_step}. From there on the states are inf / NaN (shown as gaps).",
-                 icon=":material/warning:")
-    k = tr.backward_overflow_step
-    if k is not None:
-        top = int(np.nanargmax(tr.log10_grad_norm))
-        metrics_box.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at t = {k} "
-                   f"and reaches 10^{tr.log10_grad_norm[top]:.0f} at t = {top}. torch's own float32 backward "
-                   f"would return inf there; the figure shows the exact value.", icon=":material/warning:")
-
+ui.overflow_alerts(traces, metrics_box)
 
 left, right = st.columns([3, 2])
 with left:

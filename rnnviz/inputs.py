@@ -13,7 +13,7 @@ import torch
 
 from .spec import INPUT_KINDS, KNOBS
 
-DEFAULT_TEXT = "the quick brown fox jumps over the lazy dog"
+DEFAULT_TEXT = KNOBS["text"].default
 
 
 def impulse(T: int, input_size: int = 1) -> np.ndarray:

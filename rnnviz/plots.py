@@ -75,6 +75,24 @@ def sci(log10_value: float, digits: int = 3) -> str:
     return f"{m:.2f} × {power_label(e)}"
 
 
+def tex_number(value: float, sign: bool = False) -> str:
+    """A number for a LaTeX equation: 0.123, 4.29 \\times 10^{37} when large, \\infty beyond float
+    range and "overflow" when undefined (∞ − ∞ after a state overflowed). `sign` writes "+" too."""
+    v = float(value)
+    plus = "+" if sign else ""
+    if math.isnan(v):
+        return (plus + " " if sign else "") + r"\text{overflow}"
+    if math.isinf(v):
+        return ("-" if v < 0 else plus) + r"\infty"
+    if abs(v) < 1e4:
+        return f"{v:+.3f}" if sign else f"{v:.3f}"
+    e = math.floor(math.log10(abs(v)))
+    m = abs(v) / 10 ** e
+    if round(m, 2) >= 10:
+        m, e = m / 10, e + 1
+    return f"{'-' if v < 0 else plus}{m:.2f}\\times 10^{{{e}}}"
+
+
 def log_ticks(lo: float, hi: float, target: int = 7) -> tuple[list[float], list[str]]:
     """Tick positions (integers n) and labels (10^n) covering [lo, hi] with about `target` ticks."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -378,47 +396,131 @@ def downsample_time(values: np.ndarray, max_cols: int) -> tuple[np.ndarray, np.n
     return (sums / counts).astype(np.float32), centres
 
 
+# States beyond this size (an exploding ReLU or linear RNN) are drawn on a signed log scale; a state
+# that left float32's range (inf / NaN) is painted OVERFLOW_COLOR and the step where it did is marked.
+STATE_LINEAR_MAX = 100.0
+OVERFLOW_COLOR = "#8c8c8c"
+
+
+def symlog(values) -> np.ndarray:
+    """A signed log scale that is the identity on [-1, 1] and sign(v)·(1 + log10|v|) beyond it:
+    10 → 2, 10³⁸ → 39. inf and NaN pass through."""
+    v = np.asarray(values, dtype=np.float64)
+    a = np.abs(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(a > 1, np.sign(v) * (1 + np.log10(np.where(a > 1, a, 1.0))), v)
+
+
+def symlog_ticks(top: float, target: int = 4) -> tuple[list[float], list[str]]:
+    """Ticks of a symlog axis running to ±top (a symlog value ≥ 1): 0 and ± round powers of ten
+    (±1 too when the axis is short enough for it not to crowd 0)."""
+    n = max(0, int(math.floor(top - 1 + 1e-9)))  # the largest power of ten inside
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 1000) if s >= n / target)
+    powers = list(range(0 if n <= 2 else step, n + 1, step))
+    vals = [0.0] + [float(1 + p) for p in powers]
+    text = ["0"] + [power_label(p) for p in powers]
+    return [-v for v in vals[:0:-1]] + vals, ["−" + t for t in text[:0:-1]] + text
+
+
+def _overflow_step(values: np.ndarray) -> int | None:
+    """First time step of a [T, H] array holding inf or NaN, or None."""
+    bad = ~np.isfinite(values).all(axis=1)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _large(values: np.ndarray) -> float | None:
+    """The largest finite |value| when it is too large for a linear colour scale / axis, else None."""
+    finite = np.abs(values[np.isfinite(values)])
+    big = float(finite.max()) if finite.size else 0.0
+    return big if big > STATE_LINEAR_MAX else None
+
+
 def heatmap(values: np.ndarray, *, kind: str = "state", title: str | None = None, cursor: int | None = None,
             max_cols: int = 800, scale: float = 1.0, height: int = 300, zmax: float | None = None,
             colorbar_title: str | None = None) -> go.Figure:
     """Units x time heatmap of a [T, H] array. kind: "state" (diverging, centred at 0),
-    "gate" (sequential, [0, 1]) or "grad" (log10 values, sequential)."""
+    "gate" (sequential, [0, 1]) or "grad" (log10 values, sequential).
+
+    States larger than STATE_LINEAR_MAX get a signed log colour scale (the hover shows the value);
+    values beyond float32 (inf / NaN) are painted grey from the step where they first appear."""
     z, centres = downsample_time(values, max_cols)
     z = np.ascontiguousarray(z.T)  # [H, bins]
     H = z.shape[0]
-    if kind == "state":
-        finite = np.abs(z[np.isfinite(z)])
+    bad = ~np.isfinite(z)
+    shown, extra = np.where(bad, np.nan, z).astype(np.float32), {}
+    colorbar = dict(title=dict(text=colorbar_title or "", side="top"), thickness=14, len=0.9)
+    hover = "t = %{x:.0f}<br>unit %{y}<br>value %{z:.3f}<extra></extra>"
+    big = _large(z) if kind == "state" and zmax is None else None
+    if big is not None:
+        m = float(symlog(big))
+        shown = symlog(shown).astype(np.float32)
+        extra["customdata"] = np.where(bad, np.nan, z).astype(np.float32)
+        hover = "t = %{x:.0f}<br>unit %{y}<br>value %{customdata:.3g}<extra></extra>"
+        ticks, labels = symlog_ticks(m, target=2)  # a short colour bar: few labels
+        colorbar.update(tickvals=ticks, ticktext=labels,
+                        title=dict(text=f"{colorbar_title or ''} (log)", side="top"))
+        colors = dict(colorscale=STATE_SCALE, zmid=0.0, zmin=-m, zmax=m)
+    elif kind == "state":
+        finite = np.abs(z[~bad])
         m = zmax if zmax is not None else max(1.0, float(finite.max()) if finite.size else 1.0)
         colors = dict(colorscale=STATE_SCALE, zmid=0.0, zmin=-m, zmax=m)
     elif kind == "gate":
         colors = dict(colorscale=GATE_SCALE, zmin=0.0, zmax=1.0)
     else:
         colors = dict(colorscale=GRAD_SCALE)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=centres, y=np.arange(H), **colors,
-        colorbar=dict(title=dict(text=colorbar_title or "", side="top"), thickness=14, len=0.9),
-        hovertemplate="t = %{x:.0f}<br>unit %{y}<br>value %{z:.3f}<extra></extra>",
-    ))
+    fig = go.Figure(go.Heatmap(z=shown, x=centres, y=np.arange(H), **colors, **extra, colorbar=colorbar,
+                               hovertemplate=hover))
     if cursor is not None:
-        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale))
+        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale), name="cursor")
+    k = _overflow_step(values) if bad.any() else None
+    if k is not None:
+        fig.add_trace(go.Heatmap(
+            z=np.where(bad, 1.0, np.nan).astype(np.float32), x=centres, y=np.arange(H), showscale=False,
+            colorscale=[[0, OVERFLOW_COLOR], [1, OVERFLOW_COLOR]], name="overflow",
+            hovertemplate="t = %{x:.0f}<br>unit %{y}<br>beyond float32 (±∞ or undefined)<extra></extra>"))
+        _mark_overflow(fig, k, values.shape[0], scale, shade=False)
     fig.update_xaxes(title_text="time step t", range=[-0.5, values.shape[0] - 0.5])
     fig.update_yaxes(title_text="unit")
     return style(fig, height=height, scale=scale, title=title, legend=False)
 
 
+def _mark_overflow(fig: go.Figure, k: int, T: int, scale: float, shade: bool):
+    """A dashed line where the state left float32's range, labelled; `shade` greys the rest."""
+    text = f"overflow from step {k}" + ("" if shade else " (grey)")
+    if shade:
+        fig.add_vrect(x0=k - 0.5, x1=T - 0.5, fillcolor=OVERFLOW_COLOR, opacity=0.25, line_width=0)
+    fig.add_vline(x=k - 0.5, line=dict(color="#444", width=2 * scale, dash="dash"), name="overflow",
+                  annotation_text=text, annotation_position="top right" if k < 0.7 * T else "top left",
+                  annotation_font=dict(size=int(13 * scale), color="#333"),
+                  annotation_bgcolor="rgba(255,255,255,0.85)")
+
+
 def unit_lines(values: np.ndarray, units, *, title: str | None = None, cursor: int | None = None,
                scale: float = 1.0, height: int = 280, ytitle: str = "value", max_points: int = 2000) -> go.Figure:
-    """Chosen units' values over time, one line each."""
+    """Chosen units' values over time, one line each. Values larger than STATE_LINEAR_MAX go on a
+    signed log axis; from the step where the state left float32's range the chart is shaded."""
     v, centres = downsample_time(values, max_points)
+    chosen = v[:, list(units)].astype(np.float64)
+    chosen[~np.isfinite(chosen)] = np.nan
+    big = _large(chosen)
+    y = symlog(chosen) if big is not None else chosen
     fig = go.Figure()
     palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
     for n, u in enumerate(units):
-        fig.add_trace(go.Scatter(x=centres, y=v[:, u], mode="lines", name=f"unit {u}",
-                                 line=dict(width=2.5 * scale, color=palette[n % len(palette)])))
+        extra = dict(customdata=chosen[:, n], hovertemplate="t = %{x:.0f}: %{customdata:.3g}") if big else {}
+        fig.add_trace(go.Scatter(x=centres, y=y[:, n], mode="lines", name=f"unit {u}",
+                                 line=dict(width=2.5 * scale, color=palette[n % len(palette)]), **extra))
     if cursor is not None:
-        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale))
+        fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale), name="cursor")
+    k = _overflow_step(values)
+    if k is not None:
+        _mark_overflow(fig, k, values.shape[0], scale, shade=True)
     fig.update_xaxes(title_text="time step t", range=[-0.5, values.shape[0] - 0.5])
-    fig.update_yaxes(title_text=ytitle)
+    if big is not None:
+        ticks, labels = symlog_ticks(float(symlog(big)))
+        fig.update_yaxes(tickvals=ticks, ticktext=labels, title_text=f"{ytitle} (log beyond ±1)")
+    else:
+        fig.update_yaxes(title_text=ytitle)
     return style(fig, height=height, scale=scale, title=title)
 
 

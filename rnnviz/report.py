@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlencode
 
 import numpy as np
 import plotly.graph_objects as go
@@ -160,7 +161,7 @@ def build_report(preset: Preset | str, scale: float = 1.0) -> str:
     values = preset.values()
     shown = {k: KNOBS[k].label_of(v) if KNOBS[k].kind == "choice" else format_value(v) for k, v in values.items()}
     rows = "".join(f"<tr><th>{esc(KNOBS[k].label)}</th><td>{esc(v)}</td></tr>" for k, v in shown.items())
-    query = "&".join(f"{k}={v}" for k, v in preset.query().items())
+    query = urlencode(preset.query(), safe=",")
     page = Path(preset.page).stem.split("_", 1)[-1]
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

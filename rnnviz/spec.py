@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -37,8 +38,8 @@ class Knob:
     name: str
     label: str
     default: Any
-    kind: str  # "int", "float", "choice" or "multi" (a non-empty subset of the choices)
-    min: float | None = None
+    kind: str  # "int", "float", "choice", "multi" (a non-empty subset of the choices) or "text"
+    min: float | None = None  # for "text": the fewest and most characters
     max: float | None = None
     step: float | None = None
     choices: tuple = ()
@@ -53,6 +54,8 @@ class Knob:
             return "one or more of " + ", ".join(repr(c) for c in self.choices) + ", separated by commas"
         if self.values:
             return "one of " + ", ".join(_fmt(v) for v in self.values)
+        if self.kind == "text":
+            return f"text of {_fmt(self.min)} to {_fmt(self.max)} characters on one line"
         return f"a{'n integer' if self.kind == 'int' else ' number'} in [{_fmt(self.min)}, {_fmt(self.max)}]"
 
     def validate(self, value: Any) -> Any:
@@ -73,6 +76,11 @@ class Knob:
             if not picked or not picked <= set(self.choices) or not all(isinstance(v, str) for v in items):
                 raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
             return tuple(c for c in self.choices if c in picked)
+        if self.kind == "text":  # no control characters (line breaks, tabs, escapes) and no lone surrogates
+            if (isinstance(value, str) and self.min <= len(value) <= self.max
+                    and not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)):
+                return value
+            raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
         try:
             if isinstance(value, (bool, np.bool_)):
                 raise TypeError
@@ -144,6 +152,8 @@ _KNOB_LIST = [
          labels={"impulse": "impulse at t=0", "noise": "Gaussian noise", "sine": "sine wave",
                  "binary": "binary addition (two numbers, LSB first)", "text": "text (one-hot characters)"},
          help="What the network reads."),
+    Knob("text", "Text", "the quick brown fox jumps over the lazy dog", "text", 1, 400,
+         help="Read one character per step, one-hot over the text's characters."),
     Knob("t", "Time step t", 0, "int", 0, 9999, 1, help="The time cursor."),
     Knob("unit", "Unit", 0, "int", 0, 1023, 1, help="The hidden unit whose numbers the equations show."),
     # The one-neuron page: h_t = act(w h_{t-1} + u x_t + b).

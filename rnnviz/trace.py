@@ -189,8 +189,8 @@ class Trace:
                "h": float(self.hidden[t, unit])}
         for g, name in enumerate(names):
             row = g * H + unit
-            out["x_term"][name] = float(w["weight_ih"][row] @ x + w["bias_ih"][row])
-            out["h_term"][name] = float(w["weight_hh"][row] @ h_prev + w["bias_hh"][row])
+            out["x_term"][name] = _weighted_sum(w["weight_ih"][row], x) + float(w["bias_ih"][row])
+            out["h_term"][name] = _weighted_sum(w["weight_hh"][row], h_prev) + float(w["bias_hh"][row])
             out["pre"][name] = float(self.pre[name][t, unit]) if name in self.pre else float(self.pre["a"][t, unit])
             out["value"][name] = float(self.gates[name][t, unit]) if name in self.gates else out["h"]
         if self.cell is not None:
@@ -266,6 +266,14 @@ class Trace:
 
     def saturation(self, low: float = 0.1, high: float = 0.9) -> dict:
         return dynamics.saturation(self.gates, low, high)
+
+
+def _weighted_sum(weights: np.ndarray, values: np.ndarray) -> float:
+    """weights · values where a zero weight adds nothing, even against a state that overflowed to inf
+    (0 · inf would be NaN); inf − inf stays NaN (undefined)."""
+    used = weights != 0
+    with np.errstate(invalid="ignore", over="ignore"):
+        return float(weights[used] @ values[used])
 
 
 def _pow10(log10_values: np.ndarray) -> np.ndarray:

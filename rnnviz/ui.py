@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
+import numpy as np
 import streamlit as st
 
 from . import inputs as inputs_mod
@@ -69,8 +71,8 @@ _HIDDEN_CSS = """
 UI_LIMITS = {"seq_len": (2, 5000), "hidden_size": (1, 512), "input_size": (1, 16)}
 # Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
 JACOBIAN_BUDGET = 3e9
-# Knobs whose value belongs to one page only (a cursor, a unit index): never carried.
-_PAGE_ONLY = {"t", "unit"}
+# Knobs whose value belongs to one page only (a cursor, a unit index, Step Through's text): never carried.
+_PAGE_ONLY = {"t", "unit", "text"}
 # URL parameters that are not knobs: the classroom mode and presentation mode.
 _FLAGS = ("controls", "present")
 
@@ -248,6 +250,8 @@ def _knob(name, container, *, limits, options, label, help, number, disabled):
     ss = st.session_state
     common = dict(key=name, help=help or k.help, persist_state="session", disabled=disabled)
     text = label or k.label
+    if k.kind == "text":
+        return _text_knob(k, c, text, common)
     if k.kind == "choice":
         # Options are shown as short tokens ("LSTM", "gaussian"), the same text links carry;
         # the longer descriptions go into the help text.
@@ -300,6 +304,24 @@ def _knob(name, container, *, limits, options, label, help, number, disabled):
     return c.slider(text, min_value=float(lo), max_value=float(hi), step=float(k.step), **kw, **common)
 
 
+def _text_knob(k, c, label, common):
+    """A text box for a "text" knob: empty means the default; text the knob refuses (a control
+    character pasted in) gets a note under the box and the default is used."""
+    ss = st.session_state
+    if k.name in ss and not isinstance(ss[k.name], str):
+        ss.pop(k.name)
+    kw = {} if k.name in ss else {"value": k.default}
+    typed = c.text_input(label, max_chars=int(k.max), **kw, **common)
+    if not typed:
+        return k.default
+    try:
+        return k.validate(typed)
+    except ValueError:
+        c.warning(f"This text cannot be used: it must be {k.allowed()}. Using {inert(k.default)} instead.",
+                  icon=":material/warning:")
+        return k.default
+
+
 def finish(page: str):
     """End of every page: the URL, navigation links that carry the settings, share links."""
     ss = st.session_state
@@ -343,13 +365,31 @@ def share_box(page: str, params: dict):
     if not base:
         base = "/" + Path(page).stem.split("_", 1)[-1] if page != "viz_app.py" else "/"
     plain = {k: v for k, v in params.items() if k not in _FLAGS}
-    query = "&".join(f"{k}={v}" for k, v in plain.items())
+    query = urlencode(plain, safe=",")  # a typed text may hold spaces, "&" or "#"
     link = base + ("?" + query if query else "")
     classroom = base + "?" + "&".join(filter(None, [query, "controls=hidden", "present=true"]))
     with st.sidebar.expander("Share this view", icon=":material/share:"):
         st.markdown(f"[Link to exactly this view]({link})")
         st.markdown(f"[Classroom link (no controls, large text)]({classroom})")
         st.caption("Every setting is in the address bar, so a copied URL reproduces the numbers on screen.")
+
+
+def overflow_alerts(traces: dict, container=None, *, shown: str = "shown as gaps", gradient: bool = True):
+    """Say plainly where a trace exploded: an error when its state left float32's range (from which
+    step, and how the page's figures show it), a warning when its gradient did (with `gradient`).
+    `traces` is {label: Trace}."""
+    c = container if container is not None else st
+    for label, tr in traces.items():
+        if tr.forward_overflow_step is not None:
+            c.error(f"**{label} exploded:** its hidden state left float32's range at t = "
+                    f"{tr.forward_overflow_step}. From there on the states are inf / NaN ({shown}).",
+                    icon=":material/warning:")
+        k = tr.backward_overflow_step
+        if gradient and k is not None:
+            top = int(np.nanargmax(tr.log10_grad_norm))
+            c.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at t = {k} "
+                      f"and reaches 10^{tr.log10_grad_norm[top]:.0f} at t = {top}. torch's own float32 backward "
+                      f"would return inf there; the figure shows the exact value.", icon=":material/warning:")
 
 
 def chart(fig, key: str | None = None, **kwargs):

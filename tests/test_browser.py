@@ -236,3 +236,76 @@ def test_pages_need_no_network_beyond_the_app(page, app_url):
     icons = page.evaluate("Array.from(document.querySelectorAll('link[rel*=icon]')).map(l => l.href)")
     assert icons and all(h.startswith(app_url) for h in icons)
     assert outside == []
+
+
+def _cursors(page) -> dict:
+    """{chart title: x of its time cursor} for every chart on a time axis."""
+    return page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('.js-plotly-plot'))
+              .filter(el => el.layout && el.layout.xaxis && el.layout.xaxis.title &&
+                            el.layout.xaxis.title.text === 'time step t')
+              .map((el, i) => { const shapes = el.layout.shapes || [];
+                                const s = shapes.find(s => s.name === 'cursor') || shapes[0];
+                                return [(el.layout.title && el.layout.title.text) || String(i), s ? s.x0 : null]; }))""")
+
+
+def _wait_cursors(page, t, timeout=30000):
+    """Wait until the t slider and every chart's cursor show step t."""
+    slider = page.get_by_role("slider", name="Time step t")
+    try:
+        slider.and_(page.locator(f"[aria-valuetext='{t}']")).wait_for(timeout=timeout)
+        _wait_chart_cursors(page, t, timeout)
+    except Exception:  # noqa: BLE001 - say what the page shows instead
+        raise AssertionError(f"want t={t}; slider at {slider.get_attribute('aria-valuetext')}, "
+                             f"chart cursors at {_cursors(page)}") from None
+
+
+def _wait_chart_cursors(page, t, timeout):
+    page.wait_for_function(
+        """(t) => { const charts = Array.from(document.querySelectorAll('.js-plotly-plot')).filter(el =>
+                        el.layout && el.layout.xaxis && el.layout.xaxis.title &&
+                        el.layout.xaxis.title.text === 'time step t');
+                    return charts.length > 0 && charts.every(el => { const sh = el.layout.shapes || [];
+                        const c = sh.find(x => x.name === 'cursor') || sh[0]; return c && c.x0 === t; }); }""",
+        arg=t, timeout=timeout)
+
+
+def test_step_through_every_cursor_shows_the_same_step(page, app_url):
+    open_page(page, f"{app_url}/Step_Through?cell=LSTM&seq_len=30&hidden_size=8")
+    titles = set(_cursors(page))
+    assert {"Hidden state h_t", "Cell state c_t", "Hidden state h (units × time)"} <= titles
+    for button, t in (("Step", 1), ("Step", 2), ("Step", 3), ("Back", 2)):
+        page.get_by_role("button", name=button, exact=True).click()
+        wait_idle(page)
+        _wait_cursors(page, t, timeout=15000)
+    page.get_by_role("button", name="Play").click()
+    cursor = page.get_by_role("slider", name="Time step t")
+    for _ in range(40):
+        page.wait_for_timeout(250)
+        if int(cursor.get_attribute("aria-valuetext")) >= 5:
+            break
+    page.get_by_role("button", name="Pause").click()
+    wait_idle(page)
+    page.wait_for_timeout(800)  # a tick already on its way when Pause was pressed
+    wait_idle(page)
+    stopped = int(cursor.get_attribute("aria-valuetext"))
+    _wait_cursors(page, stopped)
+    page.get_by_role("button", name="Reset", exact=True).click()
+    wait_idle(page)
+    _wait_cursors(page, 0)
+    assert set(_cursors(page).values()) == {0}
+    assert exceptions(page) == 0
+
+
+def test_step_through_classroom_link_keeps_the_time_controls(page, app_url):
+    open_page(page, f"{app_url}/Step_Through?controls=hidden&present=true&seq_len=30")
+    for name in ("Reset", "Back", "Play", "Step"):
+        assert page.get_by_role("button", name=name, exact=True).is_visible(), name
+    assert page.get_by_role("slider", name="Time step t").is_visible()
+    assert page.get_by_role("spinbutton", name="Unit (0 … 31) shown in the equations").is_visible()
+    gain = page.get_by_role("slider", name="Recurrent gain")
+    assert gain.count() == 0 or not gain.is_visible()  # the model's settings stay hidden
+    page.get_by_role("button", name="Step", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("slider", name="Time step t").and_(page.locator("[aria-valuetext='1']")).wait_for(timeout=15000)
+    assert exceptions(page) == 0

@@ -149,3 +149,58 @@ def test_sci_and_power_labels():
     assert plots.sci(math.log10(0.0123)) == "0.0123"
     assert plots.sci(-math.inf) == "0"
     assert plots.sci(400.0) == "1.00 × 10⁴⁰⁰"
+
+
+def _exploding_relu(T=200):
+    model = build_model(ModelSpec(activation="relu", init="identity", recurrent_gain=4.0, hidden_size=8))
+    return trace(model, rnnviz.inputs.impulse(T))
+
+
+def test_state_heatmap_stays_readable_when_the_state_overflows():
+    tr = _exploding_relu()
+    k = tr.forward_overflow_step
+    assert k is not None and np.isinf(tr.hidden).any()
+    fig = plots.heatmap(tr.hidden, kind="state", cursor=150, colorbar_title="h")
+    main = fig.data[0]
+    z = _arr(main.z)
+    assert main.zmax < 50 and main.zmin == -main.zmax  # a signed log scale, not ±3e38
+    assert "log" in main.colorbar.title.text
+    assert "10²⁰" in main.colorbar.ticktext
+    # values up to 10 are still told apart: 1e3 sits at 4 of the scale's ~39.5, not at 1e3 / 3e38
+    finite = np.isfinite(tr.hidden.T)
+    np.testing.assert_allclose(z[finite], plots.symlog(tr.hidden.T[finite]), rtol=1e-6)
+    np.testing.assert_allclose(_arr(main.customdata)[finite], tr.hidden.T[finite], rtol=1e-6)
+    # the overflowed cells are painted, not blank, and the step is marked
+    over = next(d for d in fig.data if d.name == "overflow")
+    np.testing.assert_array_equal(np.isfinite(_arr(over.z)), ~finite)
+    assert fig.layout.shapes[0].name == "cursor" and fig.layout.shapes[0].x0 == 150
+    mark = next(s for s in fig.layout.shapes if s.name == "overflow")
+    assert mark.x0 == k - 0.5
+    assert any(f"overflow from step {k}" in a.text for a in fig.layout.annotations)
+
+
+def test_normal_states_keep_the_linear_colour_scale(traces):
+    tr = traces["RNN"]
+    fig = plots.heatmap(tr.hidden, kind="state")
+    np.testing.assert_array_equal(_arr(fig.data[0].z), tr.hidden.T)
+    assert len(fig.data) == 1 and fig.data[0].zmax == 1.0 and fig.data[0].customdata is None
+
+
+def test_unit_lines_stay_readable_when_the_state_overflows():
+    tr = _exploding_relu()
+    k = tr.forward_overflow_step
+    units = [u for u in range(8) if np.isinf(tr.hidden[:, u]).any()][:3]
+    fig = plots.unit_lines(tr.hidden, units, cursor=10)
+    ys = np.concatenate([_arr(d.y) for d in fig.data])
+    assert np.nanmax(np.abs(ys)) < 50  # one log-ish axis: the growth is a slope, not a single spike
+    assert np.isfinite(ys[: k]).all()
+    assert "log" in fig.layout.yaxis.title.text and fig.layout.yaxis.ticktext
+    assert any(s.type == "rect" and s.x0 == k - 0.5 for s in fig.layout.shapes)  # the overflowed part shaded
+
+
+def test_equation_numbers_say_overflow_plainly():
+    assert plots.tex_number(0.12345) == "0.123" and plots.tex_number(-0.5, sign=True) == "-0.500"
+    assert plots.tex_number(4.2912285e37) == r"4.29\times 10^{37}"
+    assert plots.tex_number(math.inf) == r"\infty" and plots.tex_number(-math.inf, sign=True) == r"-\infty"
+    assert plots.tex_number(math.nan, sign=True) == r"+ \text{overflow}"
+    assert "nan" not in plots.tex_number(math.nan)

@@ -198,3 +198,12 @@ def test_to_torch_round_trip():
 def test_public_api_names():
     for name in ("ModelSpec", "build_model", "from_torch", "trace", "Trace", "inputs", "dynamics"):
         assert hasattr(rnnviz, name)
+
+
+def test_text_knob_takes_one_line_of_bounded_text():
+    knob = KNOBS["text"]
+    assert knob.validate("hello, world & more") == "hello, world & more"
+    assert knob.validate("x" * 400) == "x" * 400
+    for bad in ("", "x" * 401, "a\nb", "tab\there", "\x1b[31m", 42, None):
+        with pytest.raises(ValueError, match="text must be text of 1 to 400 characters"):
+            knob.validate(bad)

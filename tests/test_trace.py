@@ -416,3 +416,16 @@ def test_float32_gate_evaluation_for_large_sizes_agrees(cell, monkeypatch):
     np.testing.assert_allclose(fast.log10_jacobian_norm, exact.log10_jacobian_norm, atol=5e-5)
     for name in exact.gates:
         np.testing.assert_allclose(fast.gates[name], exact.gates[name], atol=1e-6)
+
+
+def test_step_terms_after_an_overflow_are_not_nan_for_zero_weights():
+    """With identity weights a unit sees only itself: 0 · ∞ from the other, overflowed units is no term."""
+    model = build_model(ModelSpec(activation="relu", init="identity", recurrent_gain=4.0, hidden_size=8))
+    tr = trace(model, rnnviz.inputs.impulse(200))
+    k = tr.forward_overflow_step
+    quiet = [u for u in range(8) if (tr.hidden[:, u] == 0).all()]
+    loud = [u for u in range(8) if np.isinf(tr.hidden[-1, u])]
+    assert k is not None and quiet and loud
+    terms = tr.step_terms(150, quiet[0])
+    assert terms["h_term"]["a"] == 0.0 and terms["h"] == 0.0
+    assert np.isinf(tr.step_terms(150, loud[0])["h_term"]["a"])
