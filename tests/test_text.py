@@ -286,13 +286,14 @@ def test_a_malicious_pickle_is_refused_without_running_it(tmp_path):
             tx.CharLM.from_bytes(data)
         assert not target.exists()
         message = str(err.value)
-        assert "refused" in message or "not a PyTorch model file" in message
-    with pytest.raises(ValueError, match=r"refused: loading it would call the Python object `(io|builtins)\.open`.*"
-                                         "Nothing in it was run"):
+        assert message.startswith("Refused: the file is a pickle") and "Nothing in it was run" in message
+    with pytest.raises(ValueError, match=r"Refused: the file is a pickle that refers to the Python object "
+                                         r"(io|builtins)\.open.*Nothing in it was run"):
         tx.CharLM.from_bytes(as_torch.getvalue())
     module = io.BytesIO()
     torch.save(torch.nn.Linear(2, 2), module)                   # a whole pickled module, not a state dict
-    with pytest.raises(ValueError, match="refused.*torch.nn.modules.linear.Linear"):
+    with pytest.raises(ValueError, match=r"whole pickled Python object \(torch.nn.modules.linear.Linear\).*"
+                                         "nothing in the file was run"):
         tx.CharLM.from_bytes(module.getvalue())
 
 
@@ -306,7 +307,7 @@ def test_incompatible_files_get_a_clear_message():
     lm = small_lm("gru", H=6)
     good = lm.state_dict()
     cases = [
-        (b"definitely not a model", "not a PyTorch model file"),
+        (b"definitely not a model", "not a PyTorch file"),
         (b"", "empty"),
         (_saved(torch.zeros(3)), "holds a Tensor, not a state dict"),
         (_saved(torch.nn.LSTM(5, 4).state_dict()), "not an rnnviz character model.*weight_ih_l0"),
@@ -321,6 +322,27 @@ def test_incompatible_files_get_a_clear_message():
     for data, message in cases:
         with pytest.raises(ValueError, match=message):
             tx.CharLM.from_bytes(data)
+
+
+def test_a_file_that_is_no_model_gets_the_message_every_model_upload_gets():
+    """Random bytes, text, a zip: read by the same code as on Your Model, in plain words (never a decoder's
+    error text), ending with this page's own advice."""
+    from rnnviz import io as uploads
+
+    rng = np.random.default_rng(0)
+    advice = "Upload a .pt file saved by this page's download button."
+    for data in (rng.bytes(4096), b"\x80\x80" + rng.bytes(4096), b"hello, this is not a model\n" * 5,
+                 b"PK\x03\x04" + rng.bytes(300)):
+        with pytest.raises(ValueError) as here:
+            tx.CharLM.from_bytes(data)
+        with pytest.raises(uploads.UploadError) as there:
+            uploads.load_model(data)
+        message, theirs = str(here.value), str(there.value)
+        assert "codec" not in message and "decode" not in message, message
+        if message.endswith(advice):   # the same words, this page's advice in place of Your Model's
+            assert theirs.startswith(message[:-len(advice)]), (message, theirs)
+        else:
+            assert message == theirs
 
 
 # ------------------------------------------------------------------------------------ looking inside

@@ -185,3 +185,13 @@ def test_training_that_would_take_too_long_is_refused():
     assert any("more than the 10" in w.value and "one click may start here" in w.value for w in at.warning)
     small = run_page(PAGE)
     assert not small.button(key="lm_train").disabled
+
+
+
+def test_a_model_file_of_random_bytes_gets_a_plain_message():
+    at = run_page(PAGE)
+    at.file_uploader(key="lm_model_file").upload("random.pt", np.random.default_rng(1).bytes(3000)).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "`random.pt` was not loaded. This is not a PyTorch file" in errors
+    assert "codec" not in errors and "decode" not in errors
