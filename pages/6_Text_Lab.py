@@ -271,20 +271,6 @@ if lm is not None:
             ss["lm_state"], ss["lm_unit"] = row.state, row.unit
 
     left, right = st.columns([11, 9])
-    with right:
-        st.markdown("**Units that track a feature of the text** (select a row to colour the text by it)")
-        table = {"feature": [r.feature for r in ranking],
-                 "unit": [f"{_symbol(r.state)}[{r.unit}]" for r in ranking],
-                 "correlation": [round(r.r, 3) for r in ranking]}
-        st.dataframe(table, hide_index=True, key="lm_ranking", on_select=_pick_from_ranking,
-                     selection_mode="single-row",
-                     column_config={"correlation": st.column_config.NumberColumn(format="%+.2f")})
-        absent = [f for f in tx.FEATURES if f not in {r.feature for r in ranking}]
-        st.caption("h[12]: unit 12 of the hidden state; "
-                   + ", ".join(f"{_symbol(g)}: {_label(g)}" for g in states if g != "hidden")
-                   + ". Correlation: Pearson's r between the feature and the unit's activation over the text. "
-                   + "; ".join(f"*{f}*: {d}" for f, d in tx.FEATURES.items() if f not in absent) + "."
-                   + (f" Not in this text: {', '.join(absent)}." if absent else ""))
     with left:
         s1, s2 = st.columns(2)
         state = ui.knob("lm_state", s1, options=list(states))
@@ -304,6 +290,22 @@ if lm is not None:
                                        if state == "cell" else "") + ". "
                    + (f"It tracks *{scored[0].feature}*: r = {scored[0].r:+.2f}. " if scored else "")
                    + "Hover a character for the exact value.")
+    with right:
+        st.markdown("**Units that track a feature of the text** (select a row to colour the text by it)")
+        table = {"feature": [r.feature for r in ranking],
+                 "unit": [f"{_symbol(r.state)}[{r.unit}]" for r in ranking],
+                 "correlation": [round(r.r, 3) for r in ranking]}
+        st.dataframe(table, hide_index=True, key="lm_ranking", on_select=_pick_from_ranking,
+                     selection_mode="single-row",
+                     column_config={"correlation": st.column_config.NumberColumn(format="%+.2f")})
+        present = [f"*{f}*: {d}" for f, d in tx.FEATURES.items() if f in {r.feature for r in ranking}]
+        absent = [f for f in tx.FEATURES if f not in {r.feature for r in ranking}]
+        others = [f"{_symbol(g)} = {_label(g)}" for g in states if g != state]
+        st.caption(f"{_symbol(state)}[{unit}]: unit {unit} of the {_label(state)}, the one colouring the text. "
+                   + (f"Other letters: {', '.join(others)}. " if others else "")
+                   + "Correlation: Pearson's r between the feature and the unit's activation over the text."
+                   + (f" {'; '.join(present)}." if present else "")
+                   + (f" Not in this text: {', '.join(absent)}." if absent else ""))
 
     # ------------------------------------------------------------------------------ gradient reach
     st.header("4 · How far back does it look?")

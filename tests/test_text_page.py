@@ -195,3 +195,27 @@ def test_a_model_file_of_random_bytes_gets_a_plain_message():
     errors = " ".join(e.value for e in at.error)
     assert "`random.pt` was not loaded. This is not a PyTorch file" in errors
     assert "codec" not in errors and "decode" not in errors
+
+
+def _unit_caption(at) -> str:
+    return next(c.value for c in at.caption if "the one colouring the text" in c.value)
+
+
+@pytest.mark.parametrize("cell, state, symbol, others", [
+    ("RNN", "hidden", "h", []),
+    ("LSTM", "cell", "c", ["h = hidden state h", "i = input gate i", "f = forget gate f", "o = output gate o"]),
+    ("GRU", "update", "z", ["h = hidden state h", "r = reset gate r"]),
+])
+def test_unit_caption_names_the_unit_that_colours_the_text(cell, state, symbol, others):
+    at = trained({"cell": cell})
+    at.selectbox(key="lm_state").set_value(state).run()
+    at.number_input(key="lm_unit").set_value(5).run()
+    assert not at.exception
+    caption = _unit_caption(at)
+    assert caption.startswith(f"{symbol}[5]: unit 5 of the ") and "[12]" not in caption
+    assert "; ." not in caption and ". ." not in caption and ", ." not in caption
+    for other in others:
+        assert other in caption
+    if not others:
+        assert "Other letters" not in caption
+    assert any("of unit 5" in h.proto.body for h in at.get("html"))   # the legend names the same unit
