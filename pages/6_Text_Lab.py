@@ -235,16 +235,22 @@ if lm is not None:
             if ss.get("lm_sample_pos", 0) > len(smp.codes) - 1:   # a shorter sample than before
                 ss["lm_sample_pos"] = len(smp.codes) - 1
             pos = st.slider("Look at the choice of character number", 0, len(smp.codes) - 1, key="lm_sample_pos")
-        top = smp.top(pos, 8)
-        codes = [c for c, _, _ in top]
+        rows = smp.choice(pos, 8)   # the 8 most likely, and the one it wrote if it is not among them
+        codes = [c for c, *_ in rows]
         wrote = int(smp.codes[pos])
         before = (prompt + smp.text[:pos])[-30:].replace("\n", "↵")
-        ui.chart(plots.next_char_bars([lm.vocab.label(c) for c in codes], [p for _, p, _ in top],
-                                      [q for _, _, q in top], codes.index(wrote) if wrote in codes else None,
-                                      cell=lm.cell, scale=ctx.scale, height=360,
+        ui.chart(plots.next_char_bars([lm.vocab.label(c) for c in codes], [p for _, p, _, _ in rows],
+                                      [q for _, _, q, _ in rows], codes.index(wrote),
+                                      added_rank=rows[-1][3] if len(rows) > 8 else None, cell=lm.cell,
+                                      scale=ctx.scale, height=360 if len(rows) <= 8 else 395,
                                       title=f"After “…{plots.plain(before)}”: the next character (it wrote "
                                             f"'{plots.plain(lm.vocab.label(wrote))}')"),
                  key="next_char")
+        if len(rows) > 8:
+            st.caption(f"It wrote {_quoted(lm.vocab.label(wrote))}, number {rows[-1][3]} of {len(lm.vocab)} in "
+                       "the model's ranking: not among the 8 most likely, so it is added at the bottom. Sampling "
+                       "sometimes picks such an unlikely character, more often at a temperature above 1, which "
+                       "flattens the distribution.")
 
 # ---------------------------------------------------------------------------------- looking inside
 if lm is not None:

@@ -392,6 +392,21 @@ class Sample:
         order = np.argsort(-self.probs[i], kind="stable")[:k]
         return [(int(c), float(self.probs[i, c]), float(self.sampling_probs[i, c])) for c in order]
 
+    def rank(self, i: int) -> int:
+        """Where the character written at position i stood among the model's candidates (1: the most
+        likely; ties in the order of `top`)."""
+        order = np.argsort(-self.probs[i], kind="stable")
+        return int(np.flatnonzero(order == self.codes[i])[0]) + 1
+
+    def choice(self, i: int, k: int = 8) -> list[tuple[int, float, float, int]]:
+        """The k most likely next characters at position i and, when it is not among them, the one
+        that was written (last): (code, p model, p sampled, rank), rank 1 for the most likely."""
+        rows = [(c, p, q, r) for r, (c, p, q) in enumerate(self.top(i, k), 1)]
+        wrote = int(self.codes[i])
+        if wrote not in [c for c, *_ in rows]:
+            rows.append((wrote, float(self.probs[i, wrote]), float(self.sampling_probs[i, wrote]), self.rank(i)))
+        return rows
+
 
 _UIDS = itertools.count(1)
 

@@ -246,6 +246,26 @@ def test_bad_sampling_settings_are_refused(kwargs, message):
         small_lm().sample("a", 5, **kwargs)
 
 
+def test_choice_always_holds_the_written_character_with_its_rank():
+    lm = small_lm("gru", H=8)
+    smp = lm.sample("ab", 200, temperature=2.0, seed=1)
+    added = 0
+    for i in range(len(smp.codes)):
+        wrote = int(smp.codes[i])
+        order = list(np.argsort(-smp.probs[i], kind="stable"))
+        assert smp.rank(i) == order.index(wrote) + 1
+        rows = smp.choice(i, 3)
+        assert [c for c, *_ in rows[:3]] == [int(c) for c in order[:3]]
+        assert [r for *_, r in rows[:3]] == [1, 2, 3]
+        if smp.rank(i) > 3:
+            added += 1
+            assert len(rows) == 4 and rows[-1] == (wrote, pytest.approx(smp.probs[i, wrote]),
+                                                   pytest.approx(smp.sampling_probs[i, wrote]), smp.rank(i))
+        else:
+            assert len(rows) == 3
+    assert added   # at temperature 2 some written characters are not among the 3 most likely
+
+
 # ------------------------------------------------------------------------------------ files
 def test_state_dict_round_trip_and_plain_torch_modules_load_it():
     lm = small_lm("lstm", H=9, text="hello world\n" + "".join(UNICODE_SAMPLES))

@@ -187,16 +187,6 @@ def test_training_that_would_take_too_long_is_refused():
     assert not small.button(key="lm_train").disabled
 
 
-
-def test_a_model_file_of_random_bytes_gets_a_plain_message():
-    at = run_page(PAGE)
-    at.file_uploader(key="lm_model_file").upload("random.pt", np.random.default_rng(1).bytes(3000)).run()
-    assert not at.exception
-    errors = " ".join(e.value for e in at.error)
-    assert "`random.pt` was not loaded. This is not a PyTorch file" in errors
-    assert "codec" not in errors and "decode" not in errors
-
-
 def _unit_caption(at) -> str:
     return next(c.value for c in at.caption if "the one colouring the text" in c.value)
 
@@ -219,3 +209,43 @@ def test_unit_caption_names_the_unit_that_colours_the_text(cell, state, symbol, 
     if not others:
         assert "Other letters" not in caption
     assert any("of unit 5" in h.proto.body for h in at.get("html"))   # the legend names the same unit
+
+
+def test_a_model_file_of_random_bytes_gets_a_plain_message():
+    at = run_page(PAGE)
+    at.file_uploader(key="lm_model_file").upload("random.pt", np.random.default_rng(1).bytes(3000)).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "`random.pt` was not loaded. This is not a PyTorch file" in errors
+    assert "codec" not in errors and "decode" not in errors
+
+
+def test_the_written_character_is_always_in_the_bar_chart():
+    """At temperature 2 an unlikely character is often written: it gets its own bar, with its rank."""
+    at = trained({"temperature": "2", "sample_len": "300", "sample_seed": "3"})
+    smp = at.session_state["lm_sample"][1]
+    lm = at.session_state["lm_models"]["rnn"]["lm"]
+    far = [i for i in range(len(smp.codes)) if smp.rank(i) > 8]
+    near = [i for i in range(len(smp.codes)) if smp.rank(i) <= 8]
+    assert far and near
+    at.slider(key="lm_sample_pos").set_value(far[0]).run()
+    assert not at.exception
+    fig = figures(at)["next_char"]
+    model, sampled = fig["data"]
+    wrote = int(smp.codes[far[0]])
+    assert len(decode(model["x"])) == 9
+    assert decode(model["x"])[-1] == pytest.approx(smp.probs[far[0], wrote], rel=1e-6)
+    assert decode(sampled["x"])[-1] == pytest.approx(smp.sampling_probs[far[0], wrote], rel=1e-6)
+    ticks = fig["layout"]["yaxis"]["ticktext"]
+    label = html.escape(lm.vocab.label(wrote), quote=False)
+    assert ticks[-1] == f"<b>'{label}' #{smp.rank(far[0])}</b>"                # bold, with its rank
+    assert sum(t.startswith("<b>") for t in ticks) == 1
+    widths = decode(model["marker"]["line"]["width"])
+    assert widths[-1] > 0 and not widths[:-1].any()                                 # only its bars outlined
+    assert f"number {smp.rank(far[0])} of {len(lm.vocab)}" in texts(at)
+    # a character among the 8 most likely: 8 bars, the written one highlighted in its place
+    at.slider(key="lm_sample_pos").set_value(near[0]).run()
+    fig = figures(at)["next_char"]
+    ticks = fig["layout"]["yaxis"]["ticktext"]
+    assert len(ticks) == 8 and ticks[smp.rank(near[0]) - 1].startswith("<b>")
+    assert sum(t.startswith("<b>") for t in ticks) == 1
