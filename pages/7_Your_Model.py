@@ -122,13 +122,16 @@ label = plots.CELL_LABELS[tr.cell_type]
 name = ss["user_model"]["name"]
 
 st.divider()
-cols = st.columns(4)
+block = plots.recurrent_block(tr.cell_type)   # W_hh, or the candidate block W_hg / W_hn of a gated cell
+block_help = (f" {block} is the candidate block of W_hh (the rows that compute "
+              f"{plots.gate_symbol(tr.cell_type, 'candidate')})." if tr.cell_type != "rnn" else "")
+row = st.container(horizontal=True, gap="medium")   # wraps onto a second line where four do not fit
 h = tr.memory_horizon(1e-3)
-cols[0].metric("Memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
-               help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
-cols[1].metric("‖∂L/∂h‖ at the first step", plots.sci(float(tr.log10_grad_norm[0])))
-cols[2].metric("σ_max of W_hh" + (" (candidate block)" if tr.cell_type != "rnn" else ""), f"{tr.sigma_max:.3f}")
-cols[3].metric("Spectral radius", f"{tr.spectral_radius:.3f}")
+row.metric("Memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
+           help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
+row.metric("‖∂L/∂h‖ at the first step", plots.sci(float(tr.log10_grad_norm[0])))
+row.metric(f"σ_max of {block}", f"{tr.sigma_max:.3f}", help="Its largest singular value." + block_help)
+row.metric("Spectral radius", f"{tr.spectral_radius:.3f}", help=f"The largest |eigenvalue| of {block}." + block_help)
 if tr.overflow:
     st.warning("Something left float32's range (an exploding state or gradient): the figures mark where.",
                icon=":material/warning:")
@@ -162,8 +165,9 @@ with c1:
     if lag < tr.T - 1:
         st.caption(f"Computed over the last {lag} steps (each step of a Jacobian product costs H³ operations).")
 with c2:
-    ui.chart(plots.eigenvalue_plane(tr, scale=ctx.scale, title="Eigenvalues of W_hh" +
-                                    (" (candidate block)" if tr.cell_type != "rnn" else "")), key="user_eig")
+    ui.chart(plots.eigenvalue_plane(tr, scale=ctx.scale, title=f"Eigenvalues of {block}"), key="user_eig")
+    if block_help:
+        st.caption(block_help.strip())
 
 st.subheader("Use it on the other pages")
 label = f"{name} · uploaded"

@@ -49,6 +49,12 @@ def gate_symbol(cell: str, name: str) -> str:
     return GATE_SYMBOL.get(name, name)
 
 
+def recurrent_block(cell: str) -> str:
+    """The recurrent matrix a cell's spectrum is read from: W_hh for an RNN, its candidate block for
+    an LSTM (W_hg) and a GRU (W_hn)."""
+    return "W_hh" if cell == "rnn" else f"W_h{gate_symbol(cell, 'candidate')}"
+
+
 def gate_title(cell: str, name: str) -> str:
     if name == "candidate":
         return f"Candidate {gate_symbol(cell, name)} (tanh, in [−1, 1])"
