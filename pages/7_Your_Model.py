@@ -65,6 +65,8 @@ with right:
     if source == "CSV file":
         csv = st.file_uploader("Sequence (.csv: one row per time step, one column per feature)",
                                key="csv_file", max_upload_size=MAX_MB)
+        if csv is None and ss.pop("_csv_file_id", None):   # the rejected file was removed: so is its error
+            ss.pop("x_error", None)
         if csv is not None and csv.file_id != ss.get("_csv_file_id"):
             ss["_csv_file_id"] = csv.file_id
             try:
@@ -91,24 +93,35 @@ with right:
         if model is not None:
             ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{kind}, T = {T}"}
             ss.pop("x_error", None)
-    if ss.get("x_error"):
+    fit_error = None   # why the model cannot read the sequence in use
+    if model is not None and "user_x" in ss:
+        try:
+            x = uploads.check_compatible(model, ss["user_x"]["x"])
+        except uploads.UploadError as exc:
+            fit_error = str(exc)
+    if ss.get("x_error"):   # a new sequence was refused: say so once, and what is used instead
         st.error(ss["x_error"], icon=":material/error:")
     if "user_x" in ss:
         shape = ss["user_x"]["x"].shape
-        st.caption(f"Using {ui.inert(ss['user_x']['name'])}: {shape[0]} time steps × {shape[1]} feature(s).")
+        what = f"{ui.inert(ss['user_x']['name'])} ({shape[0]} time steps × {shape[1]} feature(s))"
+        if not ss.get("x_error"):
+            st.caption(f"Using {what}.")
+            if fit_error:
+                st.error(f"{ui.inert(ss['user_x']['name'])} does not fit the model. {fit_error}",
+                         icon=":material/error:")
+        elif fit_error:
+            st.info(f"The previous sequence, {what}, does not fit this model either, so there is nothing to "
+                    f"show yet. {fit_error}", icon=":material/history:")
+        else:
+            st.info(f"Still using the previous sequence, {what}: everything below is computed from it.",
+                    icon=":material/history:")
     loss = ui.knob("loss", st)
 
 if model is None:
     st.info("Upload a model (or try the example) to see inside it.", icon=":material/arrow_upward:")
     ui.finish("pages/7_Your_Model.py")
     st.stop()
-if "user_x" not in ss:
-    ui.finish("pages/7_Your_Model.py")
-    st.stop()
-try:
-    x = uploads.check_compatible(model, ss["user_x"]["x"])
-except uploads.UploadError as exc:
-    st.error(str(exc), icon=":material/error:")
+if "user_x" not in ss or fit_error:   # said above, next to the sequence
     ui.finish("pages/7_Your_Model.py")
     st.stop()
 

@@ -182,6 +182,36 @@ def test_one_step_sequence_opens_in_step_through():
     np.testing.assert_allclose(decode(figures(at)["hm_h"]["data"][0]["z"]), want.hidden.T, rtol=1e-6)
 
 
+def test_a_refused_csv_keeps_the_previous_sequence_and_says_so():
+    torch.manual_seed(5)
+    module = torch.nn.RNN(1, 4)
+    good = np.round(np.random.default_rng(2).normal(size=(30, 1)), 3)
+    at = with_csv(module, "one_col.csv", csv_bytes(good))
+    assert not at.error
+    bad = b"1\n2\ninf\n4\n"
+    at.file_uploader(key="csv_file").set_value(("inf.csv", bad, "text/csv")).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "inf\\.csv" in errors[0] and "Infinite" in errors[0]   # one error, the new file's
+    shown = unescaped(at.info)
+    assert "Still using the previous sequence, 'one_col.csv' (30 time steps × 1 feature(s))" in shown
+    assert not any(c.value.startswith("Using ") for c in at.caption)
+    want = rnnviz.trace(module, good.astype(np.float32))   # and it is what the page shows
+    np.testing.assert_allclose(decode(trace_named(figures(at)["user_grad"], "RNN")["y"]), want.log10_grad_norm,
+                               rtol=1e-12)
+    # a model the kept sequence does not fit (3 inputs): still one error, and the note says why nothing is shown
+    at.button(key="example_model").click().run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "inf\\.csv" in errors[0]
+    shown = unescaped(at.info)
+    assert "The previous sequence, 'one_col.csv' (30 time steps × 1 feature(s)), does not fit this model" in shown
+    assert "the model reads 3" in shown and "user_grad" not in figures(at)
+    # removing the refused file removes its error; the sequence in use is named as usual
+    at.file_uploader(key="csv_file").clear().run()
+    assert not any("inf" in e.value for e in at.error)
+    assert any("does not fit the model" in e.value and "one\\_col" in e.value for e in at.error)
+
+
 @pytest.mark.parametrize("make, block", [
     (lambda: torch.nn.LSTM(2, 5), "W_hg"), (lambda: torch.nn.GRU(2, 5), "W_hn"), (lambda: torch.nn.RNN(2, 5), "W_hh")])
 def test_the_spectrum_names_its_matrix_in_a_few_words(make, block):
