@@ -71,7 +71,8 @@ with right:
             ss["_csv_file_id"] = csv.file_id
             try:
                 seq = uploads.read_sequence_csv(csv.getvalue(), max_rows=ui.UI_LIMITS["seq_len"][1])
-                ss["user_x"] = {"x": seq.values, "name": csv.name}
+                ss["user_x"] = {"x": seq.values, "name": csv.name,
+                                "reads": f"the sequence uploaded as {ui.inert(csv.name)}"}
                 ss.pop("x_error", None)
             except uploads.UploadError as exc:
                 ss["x_error"] = f"{ui.inert(csv.name)} could not be used: {exc}"
@@ -81,7 +82,7 @@ with right:
         if model is not None and text:
             try:
                 x_text, _, notes = uploads.text_to_inputs(text, input_size=model.input_size, vocab=vocab)
-                ss["user_x"] = {"x": x_text, "name": "your text"}
+                ss["user_x"] = {"x": x_text, "name": "your text", "reads": "the text typed on Your Model"}
                 ss.pop("x_error", None)
                 for note in notes:
                     st.info(note, icon=":material/info:")
@@ -91,7 +92,8 @@ with right:
         kind = st.selectbox("Sequence", ["impulse", "noise", "sine"], key="named_kind")
         T = st.slider("Length T", 2, 2000, 200, key="named_T")
         if model is not None:
-            ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{kind}, T = {T}"}
+            ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{kind}, T = {T}",
+                            "reads": f"the named sequence “{kind}” of Your Model"}
             ss.pop("x_error", None)
     fit_error = None   # why the model cannot read the sequence in use
     if model is not None and "user_x" in ss:
@@ -188,7 +190,7 @@ a, b = st.columns(2)
 for col, page, text in ((a, "pages/1_Step_Through.py", "Open in Step Through"),
                         (b, "pages/2_Gradient_Flow.py", "Open in Gradient Flow")):
     if col.button(text, key=f"open_{page}", icon=":material/open_in_new:"):
-        ui.remember_trained(label, model, None, int(x.shape[0]), {}, x=x)
+        ui.remember_trained(label, model, None, int(x.shape[0]), {"reads": ss["user_x"].get("reads")}, x=x)
         ui.open_trained(label, page)
 ui.model_export_box(tr, model, name.rsplit(".", 1)[0], key="user_export")
 ui.finish("pages/7_Your_Model.py")

@@ -505,8 +505,11 @@ class TrainedModel:
         return f"{'Your' if self.uploaded else 'Trained'} {self.model.cell.upper()}"
 
     def reads(self, seed: int, T: int) -> str:
-        """What its trace reads, in words."""
-        return f"its own uploaded sequence ({T} steps)" if self.uploaded else f"sample {seed} of its task ({T} steps)"
+        """What its trace reads, in words: for a model from Your Model, the sequence given there
+        (settings["reads"], e.g. "the named sequence “sine” of Your Model")."""
+        if self.uploaded:
+            return f"{self.settings.get('reads') or 'the sequence given with it'} ({T} steps)"
+        return f"sample {seed} of its task ({T} steps)"
 
     @property
     def title(self) -> str:

@@ -126,7 +126,7 @@ def test_uploaded_model_opens_in_gradient_flow_and_step_through():
     want = rnnviz.trace(module, rnnviz.inputs.make("impulse", 200, 3))
     fig = figures(at)["grad"]
     np.testing.assert_allclose(decode(trace_named(fig, "Your GRU")["y"]), want.log10_grad_norm, rtol=1e-12)
-    assert any("its own uploaded sequence (200 steps)" in i.value for i in at.info)
+    assert any("reading the named sequence “impulse” of Your Model (200 steps)" in i.value for i in at.info)
     at.switch_page("pages/1_Step_Through.py").run()
     assert not at.exception
     np.testing.assert_allclose(decode(figures(at)["hm_h"]["data"][0]["z"]), want.hidden.T, rtol=1e-6)
@@ -226,3 +226,17 @@ def test_the_spectrum_names_its_matrix_in_a_few_words(make, block):
     assert f"σ_max of {block}" in labels and max(len(label) for label in labels) <= 26
     explained = any(f"{block} is the candidate block of W_hh" in c.value for c in at.caption)
     assert explained == (block != "W_hh")
+
+
+def test_gradient_flow_says_which_sequence_the_model_reads():
+    """A model opened from this page reads the sequence given here: a named one or an uploaded file."""
+    at = run_page(PAGE)
+    at.button(key="example_model").click().run()
+    at.button(key="open_pages/2_Gradient_Flow.py").click().run()
+    info = unescaped(at.info)
+    assert "reading the named sequence “impulse” of Your Model (200 steps)" in info and "uploaded" not in info
+    torch.manual_seed(7)
+    at = with_csv(torch.nn.RNN(1, 3), "my_seq.csv", csv_bytes(np.arange(12.0)[:, None]))
+    at.button(key="open_pages/2_Gradient_Flow.py").click().run()
+    assert not at.exception
+    assert "reading the sequence uploaded as 'my_seq.csv' (12 steps)" in unescaped(at.info)
