@@ -11,6 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import numpy as np
 
@@ -37,7 +38,7 @@ class Knob:
     name: str
     label: str
     default: Any
-    kind: str  # "int", "float", "choice" or "multi" (a non-empty subset of the choices)
+    kind: str  # "int", "float", "choice", "multi" (a non-empty subset of the choices) or "text" (up to max characters)
     min: float | None = None
     max: float | None = None
     step: float | None = None
@@ -53,6 +54,8 @@ class Knob:
             return "one or more of " + ", ".join(repr(c) for c in self.choices) + ", separated by commas"
         if self.values:
             return "one of " + ", ".join(_fmt(v) for v in self.values)
+        if self.kind == "text":
+            return f"a text of 1 to {_fmt(self.max)} printable characters"
         return f"a{'n integer' if self.kind == 'int' else ' number'} in [{_fmt(self.min)}, {_fmt(self.max)}]"
 
     def validate(self, value: Any) -> Any:
@@ -73,6 +76,10 @@ class Knob:
             if not picked or not picked <= set(self.choices) or not all(isinstance(v, str) for v in items):
                 raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
             return tuple(c for c in self.choices if c in picked)
+        if self.kind == "text":
+            if not isinstance(value, str) or not value.strip() or len(value) > self.max or not value.isprintable():
+                raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
+            return value
         try:
             if isinstance(value, (bool, np.bool_)):
                 raise TypeError
@@ -228,6 +235,10 @@ _KNOB_LIST = [
     Knob("tr_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Initial weights and the order of training dates: the same seed and step limit give the same "
               "model everywhere."),
+    # The default is the second example of seq2seq.showcase(), a held-out date.
+    Knob("tr_text", "…or type a date", "Wednesday, June 20, 2001", "text", max=120,
+         help="At most 120 characters. Dates from 1969 to 2068 in the formats of the examples; two-digit years "
+              "69–99 are 19xx, 00–68 are 20xx."),
 ]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 
@@ -304,6 +315,12 @@ def to_query(values: Mapping[str, Any]) -> dict[str, str]:
         if value != knob.default:
             out[name] = format_value(value)
     return out
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """URL query text "a=1&b=x%20y" of these parameters: typed text is percent-encoded (a link in
+    markdown or HTML stays whole); the commas of multi-choice values stay readable."""
+    return "&".join(f"{k}={quote(str(v), safe=',')}" for k, v in params.items())
 
 
 def parse_query(params: Mapping[str, Any], names) -> tuple[dict[str, Any], list[str]]:

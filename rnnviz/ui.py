@@ -23,7 +23,7 @@ import streamlit as st
 
 from . import inputs as inputs_mod
 from .model import RecurrentModel, build_model
-from .spec import KNOBS, ModelSpec, format_value
+from .spec import KNOBS, ModelSpec, format_value, query_string
 from .tasks import get_task
 from .trace import Trace, jacobian_cost, trace, trace_all
 
@@ -68,8 +68,8 @@ _HIDDEN_CSS = """
 UI_LIMITS = {"seq_len": (2, 5000), "hidden_size": (1, 512), "input_size": (1, 16)}
 # Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
 JACOBIAN_BUDGET = 3e9
-# Knobs whose value belongs to one page only (a cursor, a unit index): never carried.
-_PAGE_ONLY = {"t", "unit"}
+# Knobs whose value belongs to one page only (a cursor, a unit index, a typed example): never carried.
+_PAGE_ONLY = {"t", "unit", "tr_text"}
 # URL parameters that are not knobs: the classroom mode and presentation mode.
 _FLAGS = ("controls", "present")
 
@@ -239,6 +239,15 @@ def knob(name: str, container=None, *, limits: tuple | None = None, options=None
     return value
 
 
+def url_value(name: str, value):
+    """Put the value of a page's own widget for knob `name` into the page's URL, as `knob` does for
+    its widgets, when it is valid; an invalid one (e.g. too long) is left out of links."""
+    try:
+        st.session_state["_shown"][name] = KNOBS[name].validate(value)
+    except ValueError:
+        st.session_state["_shown"].pop(name, None)
+
+
 def _knob(name, container, *, limits, options, label, help, number, disabled):
     k = KNOBS[name]
     c = container if container is not None else st
@@ -340,7 +349,7 @@ def share_box(page: str, params: dict):
     if not base:
         base = "/" + Path(page).stem.split("_", 1)[-1] if page != "viz_app.py" else "/"
     plain = {k: v for k, v in params.items() if k not in _FLAGS}
-    query = "&".join(f"{k}={v}" for k, v in plain.items())
+    query = query_string(plain)
     link = base + ("?" + query if query else "")
     classroom = base + "?" + "&".join(filter(None, [query, "controls=hidden", "present=true"]))
     with st.sidebar.expander("Share this view", icon=":material/share:"):
