@@ -248,9 +248,10 @@ if lm is not None:
                  key="next_char")
         if len(rows) > 8:
             st.caption(f"It wrote {_quoted(lm.vocab.label(wrote))}, number {rows[-1][3]} of {len(lm.vocab)} in "
-                       "the model's ranking: not among the 8 most likely, so it is added at the bottom. Sampling "
-                       "sometimes picks such an unlikely character, more often at a temperature above 1, which "
-                       "flattens the distribution.")
+                       f"the model's ranking (p = {plots.percent(rows[-1][1])}; {plots.percent(rows[-1][2])} in the "
+                       "distribution it was sampled from): not among the 8 most likely, so it is added at the "
+                       "bottom. Sampling sometimes picks such an unlikely character, more often at a temperature "
+                       "above 1, which flattens the distribution.")
 
 # ---------------------------------------------------------------------------------- looking inside
 if lm is not None:

@@ -837,6 +837,11 @@ def plain(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
+def percent(p: float) -> str:
+    """A probability in percent: one decimal, or two significant digits below 0.1% (0.03%, not 0.0%)."""
+    return f"{p:.1%}" if p >= 1e-3 or p == 0 else f"{100 * p:.2g}%"
+
+
 def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, added_rank: int | None = None,
                    cell: str = "lstm", title: str | None = None, scale: float = 1.0, height: int = 330) -> go.Figure:
     """The most likely next characters (most likely on top): the model's probability and the one
@@ -856,7 +861,7 @@ def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, add
     color = CELL_COLORS.get(cell, "#555")
     fig = go.Figure()
     fig.add_trace(go.Bar(y=y, x=p_model, orientation="h", name="model (temperature 1)", marker_color=color,
-                         marker_line=outline, text=[f"{p:.1%}" for p in p_model], textposition="outside",
+                         marker_line=outline, text=[percent(p) for p in p_model], textposition="outside",
                          cliponaxis=False, textfont=dict(size=int(14 * scale)), constraintext="none",
                          hovertemplate="%{customdata}: %{x:.3f}<extra>model</extra>", customdata=shown))
     fig.add_trace(go.Bar(y=y, x=p_sampled, orientation="h", name="sampled from (temperature, top-k)",

@@ -146,3 +146,8 @@ def test_sci_and_power_labels():
     assert plots.sci(math.log10(0.0123)) == "0.0123"
     assert plots.sci(-math.inf) == "0"
     assert plots.sci(400.0) == "1.00 × 10⁴⁰⁰"
+
+
+def test_percent_keeps_small_probabilities_visible():
+    assert [plots.percent(p) for p in (0.954, 0.001, 0.00031, 2.5e-6, 0.0)] == ["95.4%", "0.1%", "0.031%", "0.00025%",
+                                                                              "0.0%"]

@@ -243,6 +243,7 @@ def test_the_written_character_is_always_in_the_bar_chart():
     widths = decode(model["marker"]["line"]["width"])
     assert widths[-1] > 0 and not widths[:-1].any()                                 # only its bars outlined
     assert f"number {smp.rank(far[0])} of {len(lm.vocab)}" in texts(at)
+    assert "0.0%" not in decode(model["text"]).tolist()[-1]                    # a tiny probability, not zero
     # a character among the 8 most likely: 8 bars, the written one highlighted in its place
     at.slider(key="lm_sample_pos").set_value(near[0]).run()
     fig = figures(at)["next_char"]
