@@ -452,7 +452,7 @@ def test_colour_levels_follow_the_fixed_scales():
 def test_user_text_in_figures_is_escaped_for_plotly():
     fig = plots.next_char_bars(["<", "b", "&"], [0.5, 0.3, 0.2], [0.6, 0.3, 0.1], 0,
                                title=plots.plain("after <b>x</b>"))
-    assert list(fig.layout.yaxis.ticktext) == ["'&lt;'", "'b'", "'&amp;'"]
+    assert list(fig.layout.yaxis.ticktext) == ["<b>'&lt;'</b>", "'b'", "'&amp;'"]   # the chosen one bold
     assert fig.layout.title.text == "after &lt;b&gt;x&lt;/b&gt;"
 
 
