@@ -55,7 +55,7 @@ ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_frac
 
 # ---- what happened, in numbers (shown above the figure)
 n_metrics = len(traces) + 1
-per_row = 2 if ctx.scale > 1 else n_metrics  # large text: two per row, so no label is cut
+per_row = 2 if ctx.scale > 1 else n_metrics if n_metrics <= 4 else 3  # rows narrow enough that no label is cut
 cols = [c for _ in range(-(-n_metrics // per_row)) for c in metrics_box.columns(per_row)][:n_metrics]
 for col, (label, tr) in zip(cols, traces.items()):
     h = tr.memory_horizon(fraction)

@@ -5,6 +5,7 @@ import time
 import streamlit as st
 
 from rnnviz import plots, seq2seq, ui
+from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Translation")
 st.title("Translation: an encoder-decoder without attention")
@@ -15,7 +16,7 @@ st.markdown(
     "translation and see where a single context vector stops being enough."
 )
 
-NAMES = ["tr_cell", "tr_hidden", "tr_seconds", "tr_target", "tr_steps", "tr_seed"]
+NAMES = ["tr_cell", "tr_hidden", "tr_seconds", "tr_target", "tr_steps", "tr_seed", "tr_text"]
 ui.show_notes(ui.check_url(NAMES))
 ss = st.session_state
 training = bool(ss.get("tr_train"))  # this run was started by the Train button
@@ -109,7 +110,7 @@ with results:
 st.header("2 · Look inside one translation", divider="gray")
 EXAMPLES = seq2seq.showcase()
 PICKS = {e.text: f"{e.text}   ({e.fmt})" for e in EXAMPLES}
-ss.setdefault("tr_text", EXAMPLES[1].text)
+ss.setdefault("tr_text", KNOBS["tr_text"].default)   # EXAMPLES[1], unless a link gave another
 
 
 def _pick():
@@ -121,9 +122,9 @@ c1, c2 = st.columns([1, 1])
 c1.selectbox("Pick an example (a date held out from training)", list(PICKS), format_func=PICKS.get,
              key="tr_pick", index=None, placeholder="Choose one of the 12 formats…", on_change=_pick,
              disabled=training)
-text = c2.text_input("…or type a date", key="tr_text", max_chars=400, disabled=training,
-                     help=f"At most {seq2seq.MAX_EXAMPLE_CHARS} characters. Dates from 1969 to 2068 in the formats "
-                          "of the examples; two-digit years 69–99 are 19xx, 00–68 are 20xx.")
+text = c2.text_input(KNOBS["tr_text"].label, key="tr_text", max_chars=400, disabled=training,
+                     help=KNOBS["tr_text"].help)   # longer than allowed is said below, not cut off
+ui.url_value("tr_text", text)   # a link to this view opens this example
 errors, warnings = seq2seq.check_example(text)
 if training:
     errors, warnings = [], []

@@ -235,16 +235,23 @@ if lm is not None:
             if ss.get("lm_sample_pos", 0) > len(smp.codes) - 1:   # a shorter sample than before
                 ss["lm_sample_pos"] = len(smp.codes) - 1
             pos = st.slider("Look at the choice of character number", 0, len(smp.codes) - 1, key="lm_sample_pos")
-        top = smp.top(pos, 8)
-        codes = [c for c, _, _ in top]
+        rows = smp.choice(pos, 8)   # the 8 most likely, and the one it wrote if it is not among them
+        codes = [c for c, *_ in rows]
         wrote = int(smp.codes[pos])
         before = (prompt + smp.text[:pos])[-30:].replace("\n", "↵")
-        ui.chart(plots.next_char_bars([lm.vocab.label(c) for c in codes], [p for _, p, _ in top],
-                                      [q for _, _, q in top], codes.index(wrote) if wrote in codes else None,
-                                      cell=lm.cell, scale=ctx.scale, height=360,
+        ui.chart(plots.next_char_bars([lm.vocab.label(c) for c in codes], [p for _, p, _, _ in rows],
+                                      [q for _, _, q, _ in rows], codes.index(wrote),
+                                      added_rank=rows[-1][3] if len(rows) > 8 else None, cell=lm.cell,
+                                      scale=ctx.scale, height=360 if len(rows) <= 8 else 395,
                                       title=f"After “…{plots.plain(before)}”: the next character (it wrote "
                                             f"'{plots.plain(lm.vocab.label(wrote))}')"),
                  key="next_char")
+        if len(rows) > 8:
+            st.caption(f"It wrote {_quoted(lm.vocab.label(wrote))}, number {rows[-1][3]} of {len(lm.vocab)} in "
+                       f"the model's ranking (p = {plots.percent(rows[-1][1])}; {plots.percent(rows[-1][2])} in the "
+                       "distribution it was sampled from): not among the 8 most likely, so it is added at the "
+                       "bottom. Sampling sometimes picks such an unlikely character, more often at a temperature "
+                       "above 1, which flattens the distribution.")
 
 # ---------------------------------------------------------------------------------- looking inside
 if lm is not None:
@@ -271,20 +278,6 @@ if lm is not None:
             ss["lm_state"], ss["lm_unit"] = row.state, row.unit
 
     left, right = st.columns([11, 9])
-    with right:
-        st.markdown("**Units that track a feature of the text** (select a row to colour the text by it)")
-        table = {"feature": [r.feature for r in ranking],
-                 "unit": [f"{_symbol(r.state)}[{r.unit}]" for r in ranking],
-                 "correlation": [round(r.r, 3) for r in ranking]}
-        st.dataframe(table, hide_index=True, key="lm_ranking", on_select=_pick_from_ranking,
-                     selection_mode="single-row",
-                     column_config={"correlation": st.column_config.NumberColumn(format="%+.2f")})
-        absent = [f for f in tx.FEATURES if f not in {r.feature for r in ranking}]
-        st.caption("h[12]: unit 12 of the hidden state; "
-                   + ", ".join(f"{_symbol(g)}: {_label(g)}" for g in states if g != "hidden")
-                   + ". Correlation: Pearson's r between the feature and the unit's activation over the text. "
-                   + "; ".join(f"*{f}*: {d}" for f, d in tx.FEATURES.items() if f not in absent) + "."
-                   + (f" Not in this text: {', '.join(absent)}." if absent else ""))
     with left:
         s1, s2 = st.columns(2)
         state = ui.knob("lm_state", s1, options=list(states))
@@ -304,6 +297,22 @@ if lm is not None:
                                        if state == "cell" else "") + ". "
                    + (f"It tracks *{scored[0].feature}*: r = {scored[0].r:+.2f}. " if scored else "")
                    + "Hover a character for the exact value.")
+    with right:
+        st.markdown("**Units that track a feature of the text** (select a row to colour the text by it)")
+        table = {"feature": [r.feature for r in ranking],
+                 "unit": [f"{_symbol(r.state)}[{r.unit}]" for r in ranking],
+                 "correlation": [round(r.r, 3) for r in ranking]}
+        st.dataframe(table, hide_index=True, key="lm_ranking", on_select=_pick_from_ranking,
+                     selection_mode="single-row",
+                     column_config={"correlation": st.column_config.NumberColumn(format="%+.2f")})
+        present = [f"*{f}*: {d}" for f, d in tx.FEATURES.items() if f in {r.feature for r in ranking}]
+        absent = [f for f in tx.FEATURES if f not in {r.feature for r in ranking}]
+        others = [f"{_symbol(g)} = {_label(g)}" for g in states if g != state]
+        st.caption(f"{_symbol(state)}[{unit}]: unit {unit} of the {_label(state)}, the one colouring the text. "
+                   + (f"Other letters: {', '.join(others)}. " if others else "")
+                   + "Correlation: Pearson's r between the feature and the unit's activation over the text."
+                   + (f" {'; '.join(present)}." if present else "")
+                   + (f" Not in this text: {', '.join(absent)}." if absent else ""))
 
     # ------------------------------------------------------------------------------ gradient reach
     st.header("4 · How far back does it look?")

@@ -65,11 +65,14 @@ with right:
     if source == "CSV file":
         csv = st.file_uploader("Sequence (.csv: one row per time step, one column per feature)",
                                key="csv_file", max_upload_size=MAX_MB)
+        if csv is None and ss.pop("_csv_file_id", None):   # the rejected file was removed: so is its error
+            ss.pop("x_error", None)
         if csv is not None and csv.file_id != ss.get("_csv_file_id"):
             ss["_csv_file_id"] = csv.file_id
             try:
                 seq = uploads.read_sequence_csv(csv.getvalue(), max_rows=ui.UI_LIMITS["seq_len"][1])
-                ss["user_x"] = {"x": seq.values, "name": csv.name}
+                ss["user_x"] = {"x": seq.values, "name": csv.name,
+                                "reads": f"the sequence uploaded as {ui.inert(csv.name)}"}
                 ss.pop("x_error", None)
             except uploads.UploadError as exc:
                 ss["x_error"] = f"{ui.inert(csv.name)} could not be used: {exc}"
@@ -79,7 +82,7 @@ with right:
         if model is not None and text:
             try:
                 x_text, _, notes = uploads.text_to_inputs(text, input_size=model.input_size, vocab=vocab)
-                ss["user_x"] = {"x": x_text, "name": "your text"}
+                ss["user_x"] = {"x": x_text, "name": "your text", "reads": "the text typed on Your Model"}
                 ss.pop("x_error", None)
                 for note in notes:
                     st.info(note, icon=":material/info:")
@@ -89,26 +92,38 @@ with right:
         kind = st.selectbox("Sequence", ["impulse", "noise", "sine"], key="named_kind")
         T = st.slider("Length T", 2, 2000, 200, key="named_T")
         if model is not None:
-            ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{kind}, T = {T}"}
+            ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{kind}, T = {T}",
+                            "reads": f"the named sequence “{kind}” of Your Model"}
             ss.pop("x_error", None)
-    if ss.get("x_error"):
+    fit_error = None   # why the model cannot read the sequence in use
+    if model is not None and "user_x" in ss:
+        try:
+            x = uploads.check_compatible(model, ss["user_x"]["x"])
+        except uploads.UploadError as exc:
+            fit_error = str(exc)
+    if ss.get("x_error"):   # a new sequence was refused: say so once, and what is used instead
         st.error(ss["x_error"], icon=":material/error:")
     if "user_x" in ss:
         shape = ss["user_x"]["x"].shape
-        st.caption(f"Using {ui.inert(ss['user_x']['name'])}: {shape[0]} time steps × {shape[1]} feature(s).")
+        what = f"{ui.inert(ss['user_x']['name'])} ({shape[0]} time steps × {shape[1]} feature(s))"
+        if not ss.get("x_error"):
+            st.caption(f"Using {what}.")
+            if fit_error:
+                st.error(f"{ui.inert(ss['user_x']['name'])} does not fit the model. {fit_error}",
+                         icon=":material/error:")
+        elif fit_error:
+            st.info(f"The previous sequence, {what}, does not fit this model either, so there is nothing to "
+                    f"show yet. {fit_error}", icon=":material/history:")
+        else:
+            st.info(f"Still using the previous sequence, {what}: everything below is computed from it.",
+                    icon=":material/history:")
     loss = ui.knob("loss", st)
 
 if model is None:
     st.info("Upload a model (or try the example) to see inside it.", icon=":material/arrow_upward:")
     ui.finish("pages/7_Your_Model.py")
     st.stop()
-if "user_x" not in ss:
-    ui.finish("pages/7_Your_Model.py")
-    st.stop()
-try:
-    x = uploads.check_compatible(model, ss["user_x"]["x"])
-except uploads.UploadError as exc:
-    st.error(str(exc), icon=":material/error:")
+if "user_x" not in ss or fit_error:   # said above, next to the sequence
     ui.finish("pages/7_Your_Model.py")
     st.stop()
 
@@ -122,13 +137,16 @@ label = plots.CELL_LABELS[tr.cell_type]
 name = ss["user_model"]["name"]
 
 st.divider()
-cols = st.columns(4)
+block = plots.recurrent_block(tr.cell_type)   # W_hh, or the candidate block W_hg / W_hn of a gated cell
+block_help = (f" {block} is the candidate block of W_hh (the rows that compute "
+              f"{plots.gate_symbol(tr.cell_type, 'candidate')})." if tr.cell_type != "rnn" else "")
+row = st.container(horizontal=True, gap="medium")   # wraps onto a second line where four do not fit
 h = tr.memory_horizon(1e-3)
-cols[0].metric("Memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
-               help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
-cols[1].metric("‖∂L/∂h‖ at the first step", plots.sci(float(tr.log10_grad_norm[0])))
-cols[2].metric("σ_max of W_hh" + (" (candidate block)" if tr.cell_type != "rnn" else ""), f"{tr.sigma_max:.3f}")
-cols[3].metric("Spectral radius", f"{tr.spectral_radius:.3f}")
+row.metric("Memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
+           help="Steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step.")
+row.metric("‖∂L/∂h‖ at the first step", plots.sci(float(tr.log10_grad_norm[0])))
+row.metric(f"σ_max of {block}", f"{tr.sigma_max:.3f}", help="Its largest singular value." + block_help)
+row.metric("Spectral radius", f"{tr.spectral_radius:.3f}", help=f"The largest |eigenvalue| of {block}." + block_help)
 if tr.overflow:
     st.warning("Something left float32's range (an exploding state or gradient): the figures mark where.",
                icon=":material/warning:")
@@ -162,8 +180,9 @@ with c1:
     if lag < tr.T - 1:
         st.caption(f"Computed over the last {lag} steps (each step of a Jacobian product costs H³ operations).")
 with c2:
-    ui.chart(plots.eigenvalue_plane(tr, scale=ctx.scale, title="Eigenvalues of W_hh" +
-                                    (" (candidate block)" if tr.cell_type != "rnn" else "")), key="user_eig")
+    ui.chart(plots.eigenvalue_plane(tr, scale=ctx.scale, title=f"Eigenvalues of {block}"), key="user_eig")
+    if block_help:
+        st.caption(block_help.strip())
 
 st.subheader("Use it on the other pages")
 label = f"{name} · uploaded"
@@ -171,7 +190,7 @@ a, b = st.columns(2)
 for col, page, text in ((a, "pages/1_Step_Through.py", "Open in Step Through"),
                         (b, "pages/2_Gradient_Flow.py", "Open in Gradient Flow")):
     if col.button(text, key=f"open_{page}", icon=":material/open_in_new:"):
-        ui.remember_trained(label, model, None, int(x.shape[0]), {}, x=x)
+        ui.remember_trained(label, model, None, int(x.shape[0]), {"reads": ss["user_x"].get("reads")}, x=x)
         ui.open_trained(label, page)
 ui.model_export_box(tr, model, name.rsplit(".", 1)[0], key="user_export")
 ui.finish("pages/7_Your_Model.py")

@@ -4,6 +4,7 @@
     loaded.model, loaded.notes                 # of a RecurrentModel, or a checkpoint this app saved
     x = load_sequence_csv(csv_bytes)           # [T, I] float32: rows are time steps
     text = load_text(text_bytes)               # UTF-8 text, for a character model
+    obj = read_torch_file(file_bytes)          # what any .pt file holds (weights only), or UploadError
     x, vocab, notes = text_to_inputs(text, input_size=model.input_size)
     check_compatible(model, x)
 
@@ -172,18 +173,25 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
     return LoadedModel(model=model, source=source, meta=meta, extra=extra, notes=notes)
 
 
-def _torch_load(data: bytes) -> Any:
+def read_torch_file(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, advice: str | None = None) -> Any:
+    """What an uploaded .pt file holds, read with torch.load(weights_only=True), or UploadError in
+    plain words. `advice` replaces the closing "save it like this" sentence of the messages (a page
+    whose files come from its own download button says so)."""
+    return _torch_load(_check_bytes(data, max_bytes, "model file"), advice)
+
+
+def _torch_load(data: bytes, advice: str | None = None) -> Any:
     """torch.load with weights_only=True, its failures turned into plain words."""
-    _check_archive(data)
+    _check_archive(data, advice)
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols mean nothing to the uploader
             warnings.simplefilter("ignore")
             return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - every failure of an untrusted file becomes a message
-        raise UploadError(_load_failure(data, exc)) from None
+        raise UploadError(_load_failure(data, exc, advice)) from None
 
 
-def _check_archive(data: bytes) -> None:
+def _check_archive(data: bytes, advice: str | None = None) -> None:
     """Refuse zip archives that are not torch checkpoints, or that would unpack to too much."""
     if not data.startswith(b"PK\x03\x04"):
         return
@@ -193,12 +201,11 @@ def _check_archive(data: bytes) -> None:
     except (zipfile.BadZipFile, OSError, ValueError):
         return  # torch reports the damage below
     names = [i.filename for i in infos]
+    save = advice or f"Save the module's weights with {_SAVE_HINT}."
     if names and all(n.endswith(".npy") for n in names):
-        raise UploadError("This is a NumPy .npz archive, not a PyTorch file. Save the module's weights with "
-                          f"{_SAVE_HINT}.")
+        raise UploadError(f"This is a NumPy .npz archive, not a PyTorch file. {save}")
     if not any(n.endswith("/data.pkl") for n in names):
-        raise UploadError("This is a zip archive but not a PyTorch checkpoint (it has no data.pkl). Save the "
-                          f"module's weights with {_SAVE_HINT}.")
+        raise UploadError(f"This is a zip archive but not a PyTorch checkpoint (it has no data.pkl). {save}")
     unpacked = sum(i.file_size for i in infos)
     if unpacked > 2 * MAX_MODEL_BYTES:
         raise UploadError(f"The checkpoint unpacks to {_size(unpacked)}; the largest this app reads is "
@@ -208,29 +215,31 @@ def _check_archive(data: bytes) -> None:
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
-def _load_failure(data: bytes, exc: Exception) -> str:
+def _load_failure(data: bytes, exc: Exception, advice: str | None = None) -> str:
     text = str(exc)
     found = _GLOBAL.search(text)
     if found:
         name = found.group(1)
         if name.startswith("torch.nn.modules") or name.startswith("__main__"):
             return (f"The file holds a whole pickled Python object ({name}), not just weights. For safety this "
-                    f"app only loads weights (nothing in the file was run). Save the weights with {_SAVE_HINT}.")
+                    "app only loads weights (nothing in the file was run). "
+                    + (advice or f"Save the weights with {_SAVE_HINT}."))
         if name.startswith("numpy"):
-            return ("The file holds NumPy arrays, which a weights-only load does not accept. Convert them to "
-                    f"torch tensors (torch.from_numpy) and save with {_SAVE_HINT}.")
+            return ("The file holds NumPy arrays, which a weights-only load does not accept. "
+                    + (advice or f"Convert them to torch tensors (torch.from_numpy) and save with {_SAVE_HINT}."))
         return (f"Refused: the file is a pickle that refers to the Python object {name}, so it is not a "
-                f"weights-only file. Nothing in it was run. Save the weights with {_SAVE_HINT}.")
+                "weights-only file. Nothing in it was run. " + (advice or f"Save the weights with {_SAVE_HINT}."))
     if data.startswith(b"\x80") and (isinstance(exc, pickle.UnpicklingError) or "Weights only" in text):
         return ("Refused: the file is a pickle that is not a weights-only PyTorch file (it uses instructions "
-                "or objects beyond tensors and plain data). Nothing in it was run. Save the weights with "
-                f"{_SAVE_HINT}.")
+                "or objects beyond tensors and plain data). Nothing in it was run. "
+                + (advice or f"Save the weights with {_SAVE_HINT}."))
     if data.startswith(b"PK\x03\x04"):
         return "The PyTorch checkpoint is damaged or incomplete (its zip archive cannot be read). Save it again."
     if data.startswith(b"\x80"):
         return ("The file looks like a PyTorch file in the old format (torch before 1.6) but it is damaged or "
                 "incomplete. Save it again.")
-    return f"This is not a PyTorch file ({_sniff(data)}). Save the module's weights with {_SAVE_HINT}."
+    return (f"This is not a PyTorch file ({_sniff(data)}). "
+            + (advice or f"Save the module's weights with {_SAVE_HINT}."))
 
 
 def _sniff(data: bytes) -> str:

@@ -49,6 +49,12 @@ def gate_symbol(cell: str, name: str) -> str:
     return GATE_SYMBOL.get(name, name)
 
 
+def recurrent_block(cell: str) -> str:
+    """The recurrent matrix a cell's spectrum is read from: W_hh for an RNN, its candidate block for
+    an LSTM (W_hg) and a GRU (W_hn)."""
+    return "W_hh" if cell == "rnn" else f"W_h{gate_symbol(cell, 'candidate')}"
+
+
 def gate_title(cell: str, name: str) -> str:
     if name == "candidate":
         return f"Candidate {gate_symbol(cell, name)} (tanh, in [−1, 1])"
@@ -946,28 +952,42 @@ def plain(text: str) -> str:
     return html.escape(str(text), quote=False)
 
 
-def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, cell: str = "lstm",
-                   title: str | None = None, scale: float = 1.0, height: int = 330) -> go.Figure:
+def percent(p: float) -> str:
+    """A probability in percent: one decimal, or two significant digits below 0.1% (0.03%, not 0.0%)."""
+    return f"{p:.1%}" if p >= 1e-3 or p == 0 else f"{100 * p:.2g}%"
+
+
+def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, added_rank: int | None = None,
+                   cell: str = "lstm", title: str | None = None, scale: float = 1.0, height: int = 330) -> go.Figure:
     """The most likely next characters (most likely on top): the model's probability and the one
-    sampling used (temperature and top-k applied). `chosen` is the index of the sampled one.
-    `labels` are shown as text (escaped); `title` must already be safe (see `plain`)."""
-    labels = [f"'{plain(c)}'" for c in labels]
-    y = list(range(len(labels)))[::-1]
+    sampling used (temperature and top-k applied). `chosen` is the index of the sampled one: its bars
+    are outlined and its label bold. With `added_rank`, the last row is a character added below the
+    most likely ones (the sampled one, when it is not among them): it stands after a gap, labelled with
+    its rank (1: the most likely). `labels` are shown as text (escaped); `title` must already be safe
+    (see `plain`)."""
+    n = len(labels)
+    added = added_rank is not None and n > 0
+    y = [-j - (0.6 if added and j == n - 1 else 0) for j in range(n)]
+    shown = [f"'{plain(c)}'" for c in labels]
+    if added:
+        shown[-1] += f" #{added_rank}"
+    ticks = [f"<b>{t}</b>" if j == chosen else t for j, t in enumerate(shown)]
+    outline = dict(color="#111", width=[2.5 * scale if j == chosen else 0 for j in range(n)])
     color = CELL_COLORS.get(cell, "#555")
     fig = go.Figure()
     fig.add_trace(go.Bar(y=y, x=p_model, orientation="h", name="model (temperature 1)", marker_color=color,
-                         text=[f"{p:.1%}" for p in p_model], textposition="outside", cliponaxis=False,
-                         textfont=dict(size=int(14 * scale)), constraintext="none",
-                         hovertemplate="%{customdata}: %{x:.3f}<extra>model</extra>", customdata=labels))
+                         marker_line=outline, text=[percent(p) for p in p_model], textposition="outside",
+                         cliponaxis=False, textfont=dict(size=int(14 * scale)), constraintext="none",
+                         hovertemplate="%{customdata}: %{x:.3f}<extra>model</extra>", customdata=shown))
     fig.add_trace(go.Bar(y=y, x=p_sampled, orientation="h", name="sampled from (temperature, top-k)",
-                         marker_color="#aaaaaa", hovertemplate="%{customdata}: %{x:.3f}<extra>sampling</extra>",
-                         customdata=labels))
-    if chosen is not None and 0 <= chosen < len(labels):
+                         marker_color="#aaaaaa", marker_line=outline, customdata=shown,
+                         hovertemplate="%{customdata}: %{x:.3f}<extra>sampling</extra>"))
+    if chosen is not None and 0 <= chosen < n:
         fig.add_annotation(x=max(p_model[chosen], p_sampled[chosen]), y=y[chosen], text="◀ sampled",
                            showarrow=False, xanchor="left", xshift=58 * scale,
                            font=dict(size=int(14 * scale), color="#111"))
     fig.update_layout(barmode="group", bargap=0.25)
-    fig.update_yaxes(tickvals=y, ticktext=labels, tickfont=dict(family="monospace", size=int(17 * scale)))
+    fig.update_yaxes(tickvals=y, ticktext=ticks, tickfont=dict(family="monospace", size=int(17 * scale)))
     fig.update_xaxes(range=[0, 1.18], tickformat=".0%", title_text="probability of being next")
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 

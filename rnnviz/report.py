@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlencode
 
 import numpy as np
 import plotly.graph_objects as go
@@ -25,7 +24,7 @@ import torch
 from . import inputs, plots
 from .model import build_model
 from .presets import Preset, get_preset
-from .spec import KNOBS, ModelSpec, format_value, spec_fields
+from .spec import KNOBS, ModelSpec, format_value, query_string, spec_fields
 from .trace import Trace, trace
 
 CELLS = ("rnn", "lstm", "gru")
@@ -161,7 +160,7 @@ def build_report(preset: Preset | str, scale: float = 1.0) -> str:
     values = preset.values()
     shown = {k: KNOBS[k].label_of(v) if KNOBS[k].kind == "choice" else format_value(v) for k, v in values.items()}
     rows = "".join(f"<tr><th>{esc(KNOBS[k].label)}</th><td>{esc(v)}</td></tr>" for k, v in shown.items())
-    query = urlencode(preset.query(), safe=",")
+    query = query_string(preset.query())
     page = Path(preset.page).stem.split("_", 1)[-1]
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

@@ -33,6 +33,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from .spec import KNOBS
+
 FIRST_DATE = dt.date(1969, 1, 1)
 LAST_DATE = dt.date(2068, 12, 31)
 N_DAYS = (LAST_DATE - FIRST_DATE).days + 1
@@ -411,8 +413,8 @@ def showcase(data_seed: int = 0) -> list[Example]:
     long = render(date, "d Mon yyyy") + " and then we will meet our friends for a long lunch and a chat about plans"
     return out + [Example(phrase, iso(date), "Mon d, yyyy"), Example(long, iso(date), "d Mon yyyy")]
 
-# The example a user types on the page: at most this many characters.
-MAX_EXAMPLE_CHARS = 120
+# The example a user types on the page: at most this many characters (also in a link).
+MAX_EXAMPLE_CHARS = int(KNOBS["tr_text"].max)
 
 
 def check_example(text: str) -> tuple[list[str], list[str]]:

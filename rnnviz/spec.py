@@ -12,6 +12,7 @@ import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class Knob:
         if self.values:
             return "one of " + ", ".join(_fmt(v) for v in self.values)
         if self.kind == "text":
-            return f"text of {_fmt(self.min)} to {_fmt(self.max)} characters on one line"
+            return f"text of {_fmt(self.min)} to {_fmt(self.max)} characters on one line, not only spaces"
         return f"a{'n integer' if self.kind == 'int' else ' number'} in [{_fmt(self.min)}, {_fmt(self.max)}]"
 
     def validate(self, value: Any) -> Any:
@@ -77,7 +78,7 @@ class Knob:
                 raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
             return tuple(c for c in self.choices if c in picked)
         if self.kind == "text":  # no control characters (line breaks, tabs, escapes) and no lone surrogates
-            if (isinstance(value, str) and self.min <= len(value) <= self.max
+            if (isinstance(value, str) and self.min <= len(value) <= self.max and value.strip()
                     and not any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value)):
                 return value
             raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
@@ -238,6 +239,10 @@ _KNOB_LIST = [
     Knob("tr_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Initial weights and the order of training dates: the same seed and step limit give the same "
               "model everywhere."),
+    # The default is the second example of seq2seq.showcase(), a held-out date.
+    Knob("tr_text", "…or type a date", "Wednesday, June 20, 2001", "text", 1, 120,
+         help="At most 120 characters. Dates from 1969 to 2068 in the formats of the examples; two-digit years "
+              "69–99 are 19xx, 00–68 are 20xx."),
 ]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 
@@ -314,6 +319,12 @@ def to_query(values: Mapping[str, Any]) -> dict[str, str]:
         if value != knob.default:
             out[name] = format_value(value)
     return out
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """URL query text "a=1&b=x%20y" of these parameters: typed text is percent-encoded (a link in
+    markdown or HTML stays whole); the commas of multi-choice values stay readable."""
+    return "&".join(f"{k}={quote(str(v), safe=',')}" for k, v in params.items())
 
 
 def parse_query(params: Mapping[str, Any], names) -> tuple[dict[str, Any], list[str]]:

@@ -25,9 +25,7 @@ import functools
 import io
 import itertools
 import math
-import re
 import sysconfig
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import io as uploads
 from .cells import NUM_BLOCKS
 from .model import PARAM_NAMES, RecurrentModel
 from .spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
@@ -393,6 +392,21 @@ class Sample:
         order = np.argsort(-self.probs[i], kind="stable")[:k]
         return [(int(c), float(self.probs[i, c]), float(self.sampling_probs[i, c])) for c in order]
 
+    def rank(self, i: int) -> int:
+        """Where the character written at position i stood among the model's candidates (1: the most
+        likely; ties in the order of `top`)."""
+        order = np.argsort(-self.probs[i], kind="stable")
+        return int(np.flatnonzero(order == self.codes[i])[0]) + 1
+
+    def choice(self, i: int, k: int = 8) -> list[tuple[int, float, float, int]]:
+        """The k most likely next characters at position i and, when it is not among them, the one
+        that was written (last): (code, p model, p sampled, rank), rank 1 for the most likely."""
+        rows = [(c, p, q, r) for r, (c, p, q) in enumerate(self.top(i, k), 1)]
+        wrote = int(self.codes[i])
+        if wrote not in [c for c, *_ in rows]:
+            rows.append((wrote, float(self.probs[i, wrote]), float(self.sampling_probs[i, wrote]), self.rank(i)))
+        return rows
+
 
 _UIDS = itertools.count(1)
 
@@ -515,27 +529,8 @@ class CharLM:
         """Load a model file (untrusted): torch.load with weights_only=True, which refuses anything but
         tensors and plain containers without running any code; then every key and shape is checked.
         A file that is not a compatible model is a ValueError saying why."""
-        if not data:
-            raise ValueError("The model file is empty.")
-        if len(data) > max_bytes:
-            raise ValueError(f"The model file has {_size(len(data))}; the limit is {_size(max_bytes)}.")
-        from . import io as uploads
-
-        uploads._check_archive(data)  # a zip that is no checkpoint, or unpacks to too much, is refused first
-        try:
-            with warnings.catch_warnings():   # torch warns about pickle protocols of odd files; the answer is below
-                warnings.simplefilter("ignore")
-                sd = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-        except Exception as exc:  # noqa: BLE001 - whatever the bytes are, the answer is a message
-            refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
-            if refused:
-                raise ValueError(f"This file was refused: loading it would call the Python object "
-                                 f"`{refused.group(1)[:80]}`, and a model file may hold only tensors, numbers, "
-                                 "strings, lists and dicts (a state dict). Nothing in it was run.") from None
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            detail = lines[0][:160] if lines else type(exc).__name__
-            raise ValueError(f"This is not a PyTorch model file that can be read ({detail}). Upload a .pt file "
-                             "saved by this page's download button.") from None
+        sd = uploads.read_torch_file(data, max_bytes=max_bytes,  # as every other model upload
+                                     advice="Upload a .pt file saved by this page's download button.")
         return cls.from_state_dict(sd)
 
     @classmethod

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
 from . import inputs as inputs_mod
 from .model import RecurrentModel, build_model
-from .spec import KNOBS, ModelSpec, format_value
+from .spec import KNOBS, ModelSpec, format_value, query_string
 from .tasks import get_task
 from .trace import Trace, jacobian_cost, trace, trace_all
 
@@ -71,8 +70,8 @@ _HIDDEN_CSS = """
 UI_LIMITS = {"seq_len": (2, 5000), "hidden_size": (1, 512), "input_size": (1, 16)}
 # Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
 JACOBIAN_BUDGET = 3e9
-# Knobs whose value belongs to one page only (a cursor, a unit index, Step Through's text): never carried.
-_PAGE_ONLY = {"t", "unit", "text"}
+# Knobs whose value belongs to one page only (a cursor, a unit index, a typed text or date): never carried.
+_PAGE_ONLY = {"t", "unit", "text", "tr_text"}
 # URL parameters that are not knobs: the classroom mode and presentation mode.
 _FLAGS = ("controls", "present")
 
@@ -244,6 +243,15 @@ def knob(name: str, container=None, *, limits: tuple | None = None, options=None
     return value
 
 
+def url_value(name: str, value):
+    """Put the value of a page's own widget for knob `name` into the page's URL, as `knob` does for
+    its widgets, when it is valid; an invalid one (e.g. too long) is left out of links."""
+    try:
+        st.session_state["_shown"][name] = KNOBS[name].validate(value)
+    except ValueError:
+        st.session_state["_shown"].pop(name, None)
+
+
 def _knob(name, container, *, limits, options, label, help, number, disabled):
     k = KNOBS[name]
     c = container if container is not None else st
@@ -365,7 +373,7 @@ def share_box(page: str, params: dict):
     if not base:
         base = "/" + Path(page).stem.split("_", 1)[-1] if page != "viz_app.py" else "/"
     plain = {k: v for k, v in params.items() if k not in _FLAGS}
-    query = urlencode(plain, safe=",")  # a typed text may hold spaces, "&" or "#"
+    query = query_string(plain)  # a typed text may hold spaces, "&" or "#"
     link = base + ("?" + query if query else "")
     classroom = base + "?" + "&".join(filter(None, [query, "controls=hidden", "present=true"]))
     with st.sidebar.expander("Share this view", icon=":material/share:"):
@@ -548,8 +556,11 @@ class TrainedModel:
         return f"{'Your' if self.uploaded else 'Trained'} {self.model.cell.upper()}"
 
     def reads(self, seed: int, T: int) -> str:
-        """What its trace reads, in words."""
-        return f"its own uploaded sequence ({T} steps)" if self.uploaded else f"sample {seed} of its task ({T} steps)"
+        """What its trace reads, in words: for a model from Your Model, the sequence given there
+        (settings["reads"], e.g. "the named sequence “sine” of Your Model")."""
+        if self.uploaded:
+            return f"{self.settings.get('reads') or 'the sequence given with it'} ({T} steps)"
+        return f"sample {seed} of its task ({T} steps)"
 
     @property
     def title(self) -> str:

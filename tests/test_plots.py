@@ -204,3 +204,8 @@ def test_equation_numbers_say_overflow_plainly():
     assert plots.tex_number(math.inf) == r"\infty" and plots.tex_number(-math.inf, sign=True) == r"-\infty"
     assert plots.tex_number(math.nan, sign=True) == r"+ \text{overflow}"
     assert "nan" not in plots.tex_number(math.nan)
+
+
+def test_percent_keeps_small_probabilities_visible():
+    assert [plots.percent(p) for p in (0.954, 0.001, 0.00031, 2.5e-6, 0.0)] == ["95.4%", "0.1%", "0.031%", "0.00025%",
+                                                                              "0.0%"]

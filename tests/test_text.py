@@ -246,6 +246,26 @@ def test_bad_sampling_settings_are_refused(kwargs, message):
         small_lm().sample("a", 5, **kwargs)
 
 
+def test_choice_always_holds_the_written_character_with_its_rank():
+    lm = small_lm("gru", H=8)
+    smp = lm.sample("ab", 200, temperature=2.0, seed=1)
+    added = 0
+    for i in range(len(smp.codes)):
+        wrote = int(smp.codes[i])
+        order = list(np.argsort(-smp.probs[i], kind="stable"))
+        assert smp.rank(i) == order.index(wrote) + 1
+        rows = smp.choice(i, 3)
+        assert [c for c, *_ in rows[:3]] == [int(c) for c in order[:3]]
+        assert [r for *_, r in rows[:3]] == [1, 2, 3]
+        if smp.rank(i) > 3:
+            added += 1
+            assert len(rows) == 4 and rows[-1] == (wrote, pytest.approx(smp.probs[i, wrote]),
+                                                   pytest.approx(smp.sampling_probs[i, wrote]), smp.rank(i))
+        else:
+            assert len(rows) == 3
+    assert added   # at temperature 2 some written characters are not among the 3 most likely
+
+
 # ------------------------------------------------------------------------------------ files
 def test_state_dict_round_trip_and_plain_torch_modules_load_it():
     lm = small_lm("lstm", H=9, text="hello world\n" + "".join(UNICODE_SAMPLES))
@@ -286,13 +306,14 @@ def test_a_malicious_pickle_is_refused_without_running_it(tmp_path):
             tx.CharLM.from_bytes(data)
         assert not target.exists()
         message = str(err.value)
-        assert "refused" in message or "not a PyTorch model file" in message
-    with pytest.raises(ValueError, match=r"refused: loading it would call the Python object `(io|builtins)\.open`.*"
-                                         "Nothing in it was run"):
+        assert message.startswith("Refused: the file is a pickle") and "Nothing in it was run" in message
+    with pytest.raises(ValueError, match=r"Refused: the file is a pickle that refers to the Python object "
+                                         r"(io|builtins)\.open.*Nothing in it was run"):
         tx.CharLM.from_bytes(as_torch.getvalue())
     module = io.BytesIO()
     torch.save(torch.nn.Linear(2, 2), module)                   # a whole pickled module, not a state dict
-    with pytest.raises(ValueError, match="refused.*torch.nn.modules.linear.Linear"):
+    with pytest.raises(ValueError, match=r"whole pickled Python object \(torch.nn.modules.linear.Linear\).*"
+                                         "nothing in the file was run"):
         tx.CharLM.from_bytes(module.getvalue())
 
 
@@ -306,7 +327,7 @@ def test_incompatible_files_get_a_clear_message():
     lm = small_lm("gru", H=6)
     good = lm.state_dict()
     cases = [
-        (b"definitely not a model", "not a PyTorch model file"),
+        (b"definitely not a model", "not a PyTorch file"),
         (b"", "empty"),
         (_saved(torch.zeros(3)), "holds a Tensor, not a state dict"),
         (_saved(torch.nn.LSTM(5, 4).state_dict()), "not an rnnviz character model.*weight_ih_l0"),
@@ -321,6 +342,27 @@ def test_incompatible_files_get_a_clear_message():
     for data, message in cases:
         with pytest.raises(ValueError, match=message):
             tx.CharLM.from_bytes(data)
+
+
+def test_a_file_that_is_no_model_gets_the_message_every_model_upload_gets():
+    """Random bytes, text, a zip: read by the same code as on Your Model, in plain words (never a decoder's
+    error text), ending with this page's own advice."""
+    from rnnviz import io as uploads
+
+    rng = np.random.default_rng(0)
+    advice = "Upload a .pt file saved by this page's download button."
+    for data in (rng.bytes(4096), b"\x80\x80" + rng.bytes(4096), b"hello, this is not a model\n" * 5,
+                 b"PK\x03\x04" + rng.bytes(300)):
+        with pytest.raises(ValueError) as here:
+            tx.CharLM.from_bytes(data)
+        with pytest.raises(uploads.UploadError) as there:
+            uploads.load_model(data)
+        message, theirs = str(here.value), str(there.value)
+        assert "codec" not in message and "decode" not in message, message
+        if message.endswith(advice):   # the same words, this page's advice in place of Your Model's
+            assert theirs.startswith(message[:-len(advice)]), (message, theirs)
+        else:
+            assert message == theirs
 
 
 # ------------------------------------------------------------------------------------ looking inside
@@ -410,7 +452,7 @@ def test_colour_levels_follow_the_fixed_scales():
 def test_user_text_in_figures_is_escaped_for_plotly():
     fig = plots.next_char_bars(["<", "b", "&"], [0.5, 0.3, 0.2], [0.6, 0.3, 0.1], 0,
                                title=plots.plain("after <b>x</b>"))
-    assert list(fig.layout.yaxis.ticktext) == ["'&lt;'", "'b'", "'&amp;'"]
+    assert list(fig.layout.yaxis.ticktext) == ["<b>'&lt;'</b>", "'b'", "'&amp;'"]   # the chosen one bold
     assert fig.layout.title.text == "after &lt;b&gt;x&lt;/b&gt;"
 
 

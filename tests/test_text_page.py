@@ -59,7 +59,10 @@ def test_tiny_training_run_shows_its_curve_a_sample_and_the_units():
     want = lm.sample(prompt, 60, temperature=0.5, seed=7)
     assert prompt + want.text in blocks(at)
     bars = figures(at)["next_char"]["data"][0]
-    np.testing.assert_allclose(decode(bars["x"]), np.sort(want.probs[0])[::-1][:8], rtol=1e-6)
+    shown = decode(bars["x"])   # the 8 most likely, then the written one if it is not among them
+    np.testing.assert_allclose(shown[:8], np.sort(want.probs[0])[::-1][:8], rtol=1e-6)
+    assert len(shown) == 8 + (want.rank(0) > 8) and want.probs[0, want.codes[0]] == pytest.approx(
+        shown[min(want.rank(0), 9) - 1], rel=1e-6)
     # the text coloured by hidden unit 0, and the ranking table
     look = tx.get_corpus("zen").text
     assert look in blocks(at)
@@ -133,7 +136,7 @@ def test_model_files_round_trip_and_a_malicious_one_is_refused(tmp_path):
     at.file_uploader(key="lm_model_file").upload("evil.pt", buf.getvalue()).run()
     assert not at.exception and not target.exists()
     errors = " ".join(e.value for e in at.error)
-    assert "`evil.pt` was not loaded" in errors and "refused" in errors and "Nothing in it was run" in errors
+    assert "`evil.pt` was not loaded. Refused" in errors and "Nothing in it was run" in errors
     # a good file: a different model, loaded in place of the trained one
     other = tx.CharLM.from_bytes(lm.to_bytes())
     with torch.no_grad():
@@ -185,3 +188,68 @@ def test_training_that_would_take_too_long_is_refused():
     assert any("more than the 10" in w.value and "one click may start here" in w.value for w in at.warning)
     small = run_page(PAGE)
     assert not small.button(key="lm_train").disabled
+
+
+def _unit_caption(at) -> str:
+    return next(c.value for c in at.caption if "the one colouring the text" in c.value)
+
+
+@pytest.mark.parametrize("cell, state, symbol, others", [
+    ("RNN", "hidden", "h", []),
+    ("LSTM", "cell", "c", ["h = hidden state h", "i = input gate i", "f = forget gate f", "o = output gate o"]),
+    ("GRU", "update", "z", ["h = hidden state h", "r = reset gate r"]),
+])
+def test_unit_caption_names_the_unit_that_colours_the_text(cell, state, symbol, others):
+    at = trained({"cell": cell})
+    at.selectbox(key="lm_state").set_value(state).run()
+    at.number_input(key="lm_unit").set_value(5).run()
+    assert not at.exception
+    caption = _unit_caption(at)
+    assert caption.startswith(f"{symbol}[5]: unit 5 of the ") and "[12]" not in caption
+    assert "; ." not in caption and ". ." not in caption and ", ." not in caption
+    for other in others:
+        assert other in caption
+    if not others:
+        assert "Other letters" not in caption
+    assert any("of unit 5" in h.proto.body for h in at.get("html"))   # the legend names the same unit
+
+
+def test_a_model_file_of_random_bytes_gets_a_plain_message():
+    at = run_page(PAGE)
+    at.file_uploader(key="lm_model_file").upload("random.pt", np.random.default_rng(1).bytes(3000)).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "`random.pt` was not loaded. This is not a PyTorch file" in errors
+    assert "codec" not in errors and "decode" not in errors
+
+
+def test_the_written_character_is_always_in_the_bar_chart():
+    """At temperature 2 an unlikely character is often written: it gets its own bar, with its rank."""
+    at = trained({"temperature": "2", "sample_len": "300", "sample_seed": "3"})
+    smp = at.session_state["lm_sample"][1]
+    lm = at.session_state["lm_models"]["rnn"]["lm"]
+    far = [i for i in range(len(smp.codes)) if smp.rank(i) > 8]
+    near = [i for i in range(len(smp.codes)) if smp.rank(i) <= 8]
+    assert far and near
+    at.slider(key="lm_sample_pos").set_value(far[0]).run()
+    assert not at.exception
+    fig = figures(at)["next_char"]
+    model, sampled = fig["data"]
+    wrote = int(smp.codes[far[0]])
+    assert len(decode(model["x"])) == 9
+    assert decode(model["x"])[-1] == pytest.approx(smp.probs[far[0], wrote], rel=1e-6)
+    assert decode(sampled["x"])[-1] == pytest.approx(smp.sampling_probs[far[0], wrote], rel=1e-6)
+    ticks = fig["layout"]["yaxis"]["ticktext"]
+    label = html.escape(lm.vocab.label(wrote), quote=False)
+    assert ticks[-1] == f"<b>'{label}' #{smp.rank(far[0])}</b>"                # bold, with its rank
+    assert sum(t.startswith("<b>") for t in ticks) == 1
+    widths = decode(model["marker"]["line"]["width"])
+    assert widths[-1] > 0 and not widths[:-1].any()                                 # only its bars outlined
+    assert f"number {smp.rank(far[0])} of {len(lm.vocab)}" in texts(at)
+    assert "0.0%" not in decode(model["text"]).tolist()[-1]                    # a tiny probability, not zero
+    # a character among the 8 most likely: 8 bars, the written one highlighted in its place
+    at.slider(key="lm_sample_pos").set_value(near[0]).run()
+    fig = figures(at)["next_char"]
+    ticks = fig["layout"]["yaxis"]["ticktext"]
+    assert len(ticks) == 8 and ticks[smp.rank(near[0]) - 1].startswith("<b>")
+    assert sum(t.startswith("<b>") for t in ticks) == 1

@@ -1,12 +1,14 @@
 """The Translation page: its figures carry the engine's numbers, a training run through the page
 equals the same run called directly, bad examples get a note; and the page in a real browser."""
 import re
+from urllib.parse import quote
 
 import numpy as np
 import pytest
 import torch
 
 from rnnviz import plots, seq2seq
+from rnnviz.spec import KNOBS
 from tests.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 from tests.browser import exceptions, open_page, wait_idle
 
@@ -120,6 +122,38 @@ def test_bad_url_values_fall_back_with_a_note():
     notes = url_notes(at)
     assert "tr_hidden='4096' was ignored" in notes and "tr_cell='rnn' was ignored" in notes
     assert at.slider(key="tr_hidden").value == 128 and at.selectbox(key="tr_cell").value == "LSTM"
+
+
+def test_the_typed_date_is_in_the_link_and_a_link_opens_it():
+    at = run_page(TR)
+    assert "tr_text" not in at.query_params                       # the default example needs no parameter
+    typed = "meet me on 22 Nov 2026 (Sunday) & bring *cake*"
+    at.text_input(key="tr_text").set_value(typed).run()
+    assert at.query_params["tr_text"] == typed
+    link = next(m.value for m in at.markdown if m.value.startswith("[Link to exactly this view]"))
+    url = link.split("](", 1)[1][:-1]
+    assert url.endswith("tr_text=" + quote(typed, safe=",")) and not re.search(r"[ ()*&]", url.split("?")[1])
+    opened = run_page(TR, {"tr_text": typed})
+    assert not opened.exception and "was ignored" not in url_notes(opened)
+    assert opened.text_input(key="tr_text").value == typed
+    assert_shows_inspection(opened, seq2seq.look_inside(seq2seq.new_model(seq2seq.TrainConfig()), typed, top_k=3))
+    at.switch_page("pages/2_Gradient_Flow.py").run()               # it belongs to this page: never carried
+    assert "tr_text" not in at.query_params
+    # a text too long to translate is left out of the link (which then opens the default example)
+    at = run_page(TR)
+    at.text_input(key="tr_text").set_value("22 Nov 2026 " * 11).run()
+    assert "tr_text" not in at.query_params
+
+
+@pytest.mark.parametrize("raw", ["x" * 121, "   ", "22 Nov\n2026"])
+def test_a_bad_date_in_a_link_is_noted_and_the_default_used(raw):
+    with pytest.raises(ValueError):
+        KNOBS["tr_text"].validate(raw)
+    at = run_page(TR, {"tr_text": raw})
+    assert not at.exception
+    assert "was ignored: tr_text must be text of 1 to 120 characters on one line" in url_notes(at)
+    assert at.text_input(key="tr_text").value == seq2seq.showcase()[1].text
+    assert KNOBS["tr_text"].validate("x" * seq2seq.MAX_EXAMPLE_CHARS) == "x" * 120
 
 
 @pytest.mark.slow

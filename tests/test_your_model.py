@@ -1,8 +1,10 @@
 """The Your Model page: uploads are untrusted; good ones are shown exactly, bad ones are named."""
 import io
 import pickle
+import re
 
 import numpy as np
+import pytest
 import torch
 
 import rnnviz
@@ -21,6 +23,24 @@ def saved(obj) -> bytes:
 def upload_model(at, name, data):
     at.file_uploader(key="model_file").set_value((name, data, "application/octet-stream")).run()
     return at
+
+
+def with_csv(module, name: str, data: bytes):
+    """The page with `module`'s weights uploaded and the CSV `data` as the sequence."""
+    at = run_page(PAGE)
+    upload_model(at, "m.pt", saved(module.state_dict()))
+    at.segmented_control(key="input_source").set_value("CSV file").run()
+    at.file_uploader(key="csv_file").set_value((name, data, "text/csv")).run()
+    return at
+
+
+def csv_bytes(x) -> bytes:
+    return "\n".join(",".join(str(v) for v in row) for row in np.atleast_2d(x)).encode()
+
+
+def unescaped(elements) -> str:
+    """The text of alerts as a reader sees it: file names, shown as code spans, in quotes."""
+    return " ".join(re.sub(r"`([^`]*)`", r"'\1'", e.value) for e in elements)
 
 
 def test_uploaded_lstm_is_traced_exactly():
@@ -70,12 +90,8 @@ def test_bad_files_get_their_messages():
 def test_csv_sequence_upload_and_mismatch():
     torch.manual_seed(1)
     module = torch.nn.RNN(2, 6)
-    at = run_page(PAGE)
-    upload_model(at, "rnn.pt", saved(module.state_dict()))
-    at.segmented_control(key="input_source").set_value("CSV file").run()
     x = np.round(np.random.default_rng(0).normal(size=(40, 2)), 4)
-    csv = "a,b\n" + "\n".join(f"{u},{v}" for u, v in x)
-    at.file_uploader(key="csv_file").set_value(("seq.csv", csv.encode(), "text/csv")).run()
+    at = with_csv(module, "seq.csv", ("a,b\n" + "\n".join(f"{u},{v}" for u, v in x)).encode())
     assert not at.exception
     want = rnnviz.trace(module, x.astype(np.float32))
     np.testing.assert_allclose(decode(trace_named(figures(at)["user_grad"], "RNN")["y"]), want.log10_grad_norm,
@@ -110,7 +126,7 @@ def test_uploaded_model_opens_in_gradient_flow_and_step_through():
     want = rnnviz.trace(module, rnnviz.inputs.make("impulse", 200, 3))
     fig = figures(at)["grad"]
     np.testing.assert_allclose(decode(trace_named(fig, "Your GRU")["y"]), want.log10_grad_norm, rtol=1e-12)
-    assert any("its own uploaded sequence (200 steps)" in i.value for i in at.info)
+    assert any("reading the named sequence “impulse” of Your Model (200 steps)" in i.value for i in at.info)
     at.switch_page("pages/1_Step_Through.py").run()
     assert not at.exception
     np.testing.assert_allclose(decode(figures(at)["hm_h"]["data"][0]["z"]), want.hidden.T, rtol=1e-6)
@@ -157,13 +173,70 @@ def test_one_step_sequence_opens_in_step_through():
     """A one-row CSV leaves the time cursor a single value: shown as text, not a slider that breaks."""
     torch.manual_seed(4)
     module = torch.nn.LSTM(2, 3)
-    at = run_page(PAGE)
-    upload_model(at, "m.pt", saved(module.state_dict()))
-    at.segmented_control(key="input_source").set_value("CSV file").run()
-    at.file_uploader(key="csv_file").set_value(("one.csv", b"0.5,-1\n", "text/csv")).run()
+    at = with_csv(module, "one.csv", b"0.5,-1\n")
     assert not at.exception
     at.button(key="open_pages/1_Step_Through.py").click().run()
     assert not at.exception
     assert any("Time step t: 0 (the only possible value here)" in c.value for c in at.caption)
     want = rnnviz.trace(module, np.array([[0.5, -1.0]], dtype=np.float32))
     np.testing.assert_allclose(decode(figures(at)["hm_h"]["data"][0]["z"]), want.hidden.T, rtol=1e-6)
+
+
+def test_a_refused_csv_keeps_the_previous_sequence_and_says_so():
+    torch.manual_seed(5)
+    module = torch.nn.RNN(1, 4)
+    good = np.round(np.random.default_rng(2).normal(size=(30, 1)), 3)
+    at = with_csv(module, "one_col.csv", csv_bytes(good))
+    assert not at.error
+    bad = b"1\n2\ninf\n4\n"
+    at.file_uploader(key="csv_file").set_value(("inf.csv", bad, "text/csv")).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "`inf.csv`" in errors[0] and "Infinite" in errors[0]   # one error, the new file's
+    shown = unescaped(at.info)
+    assert "Still using the previous sequence, 'one_col.csv' (30 time steps × 1 feature(s))" in shown
+    assert not any(c.value.startswith("Using ") for c in at.caption)
+    want = rnnviz.trace(module, good.astype(np.float32))   # and it is what the page shows
+    np.testing.assert_allclose(decode(trace_named(figures(at)["user_grad"], "RNN")["y"]), want.log10_grad_norm,
+                               rtol=1e-12)
+    # a model the kept sequence does not fit (3 inputs): still one error, and the note says why nothing is shown
+    at.button(key="example_model").click().run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "`inf.csv`" in errors[0]
+    shown = unescaped(at.info)
+    assert "The previous sequence, 'one_col.csv' (30 time steps × 1 feature(s)), does not fit this model" in shown
+    assert "the model reads 3" in shown and "user_grad" not in figures(at)
+    # removing the refused file removes its error; the sequence in use is named as usual
+    at.file_uploader(key="csv_file").clear().run()
+    assert not any("inf" in e.value for e in at.error)
+    assert any("does not fit the model" in e.value and "`one_col.csv`" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("make, block", [
+    (lambda: torch.nn.LSTM(2, 5), "W_hg"), (lambda: torch.nn.GRU(2, 5), "W_hn"), (lambda: torch.nn.RNN(2, 5), "W_hh")])
+def test_the_spectrum_names_its_matrix_in_a_few_words(make, block):
+    """The eigenvalue chart shares a row with another: its title and the metric labels stay short enough
+    for a narrow column, the candidate block is explained below it."""
+    torch.manual_seed(6)
+    at = run_page(PAGE)
+    upload_model(at, "m.pt", saved(make().state_dict()))
+    assert not at.exception
+    assert figures(at)["user_eig"]["layout"]["title"]["text"] == f"Eigenvalues of {block}"
+    labels = [m.label for m in at.metric]
+    assert f"σ_max of {block}" in labels and max(len(label) for label in labels) <= 26
+    explained = any(f"{block} is the candidate block of W_hh" in c.value for c in at.caption)
+    assert explained == (block != "W_hh")
+
+
+def test_gradient_flow_says_which_sequence_the_model_reads():
+    """A model opened from this page reads the sequence given here: a named one or an uploaded file."""
+    at = run_page(PAGE)
+    at.button(key="example_model").click().run()
+    at.button(key="open_pages/2_Gradient_Flow.py").click().run()
+    info = unescaped(at.info)
+    assert "reading the named sequence “impulse” of Your Model (200 steps)" in info and "uploaded" not in info
+    torch.manual_seed(7)
+    at = with_csv(torch.nn.RNN(1, 3), "my_seq.csv", csv_bytes(np.arange(12.0)[:, None]))
+    at.button(key="open_pages/2_Gradient_Flow.py").click().run()
+    assert not at.exception
+    assert "reading the sequence uploaded as 'my_seq.csv' (12 steps)" in unescaped(at.info)
