@@ -157,10 +157,11 @@ def build_report(preset: Preset | str, scale: float = 1.0) -> str:
     preset = get_preset(preset) if isinstance(preset, str) else preset
     sections = preset_sections(preset, scale=scale)
     esc = html.escape
-    values = preset.values()
+    params = preset.query()
+    values = {k: v for k, v in preset.values().items() if k in params}  # the settings a link sets
     shown = {k: KNOBS[k].label_of(v) if KNOBS[k].kind == "choice" else format_value(v) for k, v in values.items()}
     rows = "".join(f"<tr><th>{esc(KNOBS[k].label)}</th><td>{esc(v)}</td></tr>" for k, v in shown.items())
-    query = query_string(preset.query())
+    query = query_string(params)
     page = Path(preset.page).stem.split("_", 1)[-1]
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

@@ -321,6 +321,11 @@ def to_query(values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+# Knobs whose value belongs to one page only (a time cursor, a unit index, a typed text or date):
+# never carried to another page, and a link need not reset them.
+PAGE_ONLY = frozenset({"t", "unit", "text", "tr_text"})
+
+
 def query_string(params: Mapping[str, str]) -> str:
     """URL query text "a=1&b=x%20y" of these parameters: typed text is percent-encoded (a link in
     markdown or HTML stays whole); the commas of multi-choice values stay readable."""

@@ -24,7 +24,7 @@ import streamlit as st
 
 from . import inputs as inputs_mod
 from .model import RecurrentModel, build_model
-from .spec import KNOBS, ModelSpec, format_value, query_string
+from .spec import KNOBS, PAGE_ONLY, ModelSpec, format_value, query_string
 from .tasks import get_task
 from .trace import Trace, jacobian_cost, trace, trace_all
 
@@ -70,8 +70,6 @@ _HIDDEN_CSS = """
 UI_LIMITS = {"seq_len": (2, 5000), "hidden_size": (1, 512), "input_size": (1, 16)}
 # Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
 JACOBIAN_BUDGET = 3e9
-# Knobs whose value belongs to one page only (a cursor, a unit index, a typed text or date): never carried.
-_PAGE_ONLY = {"t", "unit", "text", "tr_text"}
 # URL parameters that are not knobs: the classroom mode and presentation mode.
 _FLAGS = ("controls", "present")
 
@@ -127,7 +125,7 @@ def _carried_params() -> dict:
     ss = st.session_state
     values = {}
     for name in KNOBS:
-        if name in _PAGE_ONLY or name not in ss:
+        if name in PAGE_ONLY or name not in ss:
             continue
         try:
             values[name] = KNOBS[name].validate(ss[name])

@@ -13,6 +13,7 @@ import pytest
 from rnnviz import KNOBS, build_model, inputs, trace
 from rnnviz.presets import PRESETS, get_preset
 from rnnviz.report import build_report, sci, trace_for_knobs
+from rnnviz.spec import PAGE_ONLY
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "screenshots"
@@ -34,7 +35,8 @@ def test_every_preset_sets_every_knob_validly_and_opens_a_page_of_the_app():
 
     pages = {path for path, _, _ in ui.PAGES}
     for p in PRESETS.values():
-        assert set(p.query()) == set(KNOBS)
+        assert set(p.query()) == set(KNOBS) - PAGE_ONLY | set(p.knobs)
+        assert "text" not in p.query() and "tr_text" not in p.query()  # no long default text in every link
         for name, value in p.query().items():
             KNOBS[name].validate(value)  # the link's strings parse back
         assert p.page in pages
