@@ -37,13 +37,14 @@ with left:
         try:
             loaded = uploads.load_model(up.getvalue(), max_bytes=MAX_MB << 20,
                                         max_hidden=ui.UI_LIMITS["hidden_size"][1])
-            ss["user_model"] = {"loaded": loaded, "name": up.name}
+            ss["user_model"] = {"loaded": loaded, "name": up.name, "label": f"{up.name} · uploaded"}
             ss.pop("model_error", None)
         except uploads.UploadError as exc:  # keep whatever model was there before
             ss["model_error"] = f"{ui.inert(up.name)} could not be used: {exc}"
     if st.button("Or try an example: a random LSTM", key="example_model", icon=":material/science:"):
         model = build_model(ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch", seed=1))
-        ss["user_model"] = {"loaded": uploads.LoadedModel(model, "an example built here"), "name": "example LSTM"}
+        ss["user_model"] = {"loaded": uploads.LoadedModel(model, "an example built here"), "name": "example LSTM",
+                            "label": "example LSTM"}
         ss.pop("model_error", None)
     if ss.get("model_error"):
         st.error(ss["model_error"], icon=":material/error:")
@@ -185,7 +186,7 @@ with c2:
         st.caption(block_help.strip())
 
 st.subheader("Use it on the other pages")
-label = f"{name} · uploaded"
+label = ss["user_model"]["label"]  # how the other pages' model picker names it
 a, b = st.columns(2)
 for col, page, text in ((a, "pages/1_Step_Through.py", "Open in Step Through"),
                         (b, "pages/2_Gradient_Flow.py", "Open in Gradient Flow")):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import rnnviz
-from rnnviz import export
+from rnnviz import export, ui
 from tests.apphelp import decode, figures, run_page, trace_named
 
 PAGE = "pages/7_Your_Model.py"
@@ -235,8 +235,10 @@ def test_gradient_flow_says_which_sequence_the_model_reads():
     at.button(key="open_pages/2_Gradient_Flow.py").click().run()
     info = unescaped(at.info)
     assert "reading the named sequence “impulse” of Your Model (200 steps)" in info and "uploaded" not in info
+    assert at.selectbox(key=ui.MODEL_SOURCE_KEY).value == "example LSTM"  # the example was not uploaded
     torch.manual_seed(7)
     at = with_csv(torch.nn.RNN(1, 3), "my_seq.csv", csv_bytes(np.arange(12.0)[:, None]))
     at.button(key="open_pages/2_Gradient_Flow.py").click().run()
     assert not at.exception
     assert "reading the sequence uploaded as 'my_seq.csv' (12 steps)" in unescaped(at.info)
+    assert at.selectbox(key=ui.MODEL_SOURCE_KEY).value.endswith("· uploaded")
