@@ -25,11 +25,6 @@ ui.show_notes(ui.check_url(TRAIN + VIEW))
 models = ss.setdefault("lm_models", {})   # cell -> {"lm": CharLM, "corpus": corpus key}; this user's only
 
 
-def _quoted(name: str) -> str:
-    """A user's file name, shown literally inside markdown (as inline code)."""
-    return "`" + name.replace("`", "'")[:80] + "`"
-
-
 def _read_upload():
     """on_change of the text uploader: decode the file (never run it) or keep a message."""
     f = ss.get("lm_text_file")
@@ -39,7 +34,7 @@ def _read_upload():
     try:
         ss["lm_upload"] = {"name": f.name, "text": tx.text_from_upload(f.getvalue())}
     except ValueError as exc:
-        ss["lm_upload_error"] = f"{_quoted(f.name)}: {exc}"
+        ss["lm_upload_error"] = f"{ui.inert(f.name)}: {exc}"
 
 
 with ui.controls():
@@ -80,7 +75,7 @@ if cached is None or cached[0] != corpus_key:
 task = cached[1]
 baseline = tx.bpc(task.baseline(0))
 
-title = corpus.title + (f" ({_quoted(ss['lm_upload']['name'])})" if corpus_name == "upload" else "")
+title = corpus.title + (f" ({ui.inert(ss['lm_upload']['name'])})" if corpus_name == "upload" else "")
 st.markdown(f"**{title}**: {corpus.source}")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Training characters", f"{len(corpus.train_text):,}")
@@ -247,7 +242,7 @@ if lm is not None:
                                             f"'{plots.plain(lm.vocab.label(wrote))}')"),
                  key="next_char")
         if len(rows) > 8:
-            st.caption(f"It wrote {_quoted(lm.vocab.label(wrote))}, number {rows[-1][3]} of {len(lm.vocab)} in "
+            st.caption(f"It wrote {ui.inert(lm.vocab.label(wrote))}, number {rows[-1][3]} of {len(lm.vocab)} in "
                        f"the model's ranking (p = {plots.percent(rows[-1][1])}; {plots.percent(rows[-1][2])} in the "
                        "distribution it was sampled from): not among the 8 most likely, so it is added at the "
                        "bottom. Sampling sometimes picks such an unlikely character, more often at a temperature "
@@ -338,7 +333,7 @@ if lm is not None:
     cols = st.columns(len(grads))
     for col, (c, v) in zip(cols, logs.items()):
         with col:
-            st.markdown(f"**{c.upper()}** → predicting {_quoted(tx.display_char(target))}")
+            st.markdown(f"**{c.upper()}** → predicting {ui.inert(tx.display_char(target))}")
             seg = look[window:pos + 1]
             tips = [f"{pos - s} characters back: 10^{v[s]:.1f}" for s in range(window, pos + 1)]
             st.html(plots.text_colour_html(seg, v[window:pos + 1], kind="grad", lo=lo, hi=hi, tips=tips,
@@ -366,12 +361,12 @@ def _load_model():
                              f"{tx.CORPUS_TITLES.get(loaded.corpus, 'another text')}: choose that text, then load "
                              "it again.")
     except ValueError as exc:
-        ss["lm_model_message"] = ("error", f"{_quoted(f.name)} was not loaded. {exc}")
+        ss["lm_model_message"] = ("error", f"{ui.inert(f.name)} was not loaded. {exc}")
         return
     models[loaded.cell] = {"lm": loaded, "corpus": corpus_key}
     ss["cell"] = ui.token("cell", loaded.cell)
     ss["lm_model_message"] = ("success",
-                              f"Loaded {_quoted(f.name)}: a {loaded.cell.upper()} with H = {loaded.hidden_size}.")
+                              f"Loaded {ui.inert(f.name)}: a {loaded.cell.upper()} with H = {loaded.hidden_size}.")
 
 
 st.header("Save or load the model")
