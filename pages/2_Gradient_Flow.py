@@ -1,5 +1,4 @@
 """Gradient Flow: the vanishing / exploding lab. RNN, LSTM and GRU on the same input and seed."""
-import numpy as np
 import streamlit as st
 
 from rnnviz import plots, ui
@@ -59,9 +58,8 @@ per_row = 2 if ctx.scale > 1 else n_metrics if n_metrics <= 4 else 3  # rows nar
 cols = [c for _ in range(-(-n_metrics // per_row)) for c in metrics_box.columns(per_row)][:n_metrics]
 for col, (label, tr) in zip(cols, traces.items()):
     h = tr.memory_horizon(fraction)
-    g = tr.log10_grad_norm
-    growing = h is None and (tr.backward_overflow_step is not None or np.nanmax(g) > g[-1] + 3)
-    col.metric(f"{label} horizon (steps)", f"{h}" if h is not None else ("explodes" if growing else f"≥ {tr.T - 1}"),
+    col.metric(f"{label} horizon (steps)",
+               f"{h}" if h is not None else ("explodes" if tr.gradient_explodes else f"≥ {tr.T - 1}"),
                help="Memory horizon: steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step. "
                     "'explodes': it grows instead (by over 1000×), so it never falls; the memory is unusable, "
                     "not perfect.")

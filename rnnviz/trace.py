@@ -264,6 +264,13 @@ class Trace:
     def memory_horizon(self, fraction: float = 1e-3) -> int | None:
         return dynamics.memory_horizon(self.log10_grad_norm, fraction)
 
+    @property
+    def gradient_explodes(self) -> bool:
+        """The gradient grows going back in time (by over 1000× past its value at the last step, or
+        beyond float32): a memory horizon that is never reached means useless memory, not perfect."""
+        g = self.log10_grad_norm
+        return self.backward_overflow_step is not None or bool(np.nanmax(g) > g[-1] + 3)
+
     def saturation(self, low: float = 0.1, high: float = 0.9) -> dict:
         return dynamics.saturation(self.gates, low, high)
 

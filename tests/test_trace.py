@@ -325,6 +325,14 @@ def test_exploding_linear_rnn_reports_overflow_without_raising():
     assert np.isfinite(tr.log10_grad_norm).all()
 
 
+def test_gradient_explodes_tells_growth_from_a_long_memory():
+    """Scalar linear RNN, loss on the last step: |dL/dh_k| = |w|^(T-1-k). w = 1.1 over 100 steps grows
+    by 1.1^99 ≈ 1.3e4 (> 1000×): explodes; w = 1.05 grows 1.05^99 ≈ 125×: no; w = 0.9 fades: no."""
+    assert trace(scalar_linear(1.1), np.ones((100, 1))).gradient_explodes
+    assert not trace(scalar_linear(1.05), np.ones((100, 1))).gradient_explodes
+    assert not trace(scalar_linear(0.9), np.ones((100, 1))).gradient_explodes
+
+
 def test_exploding_relu_rnn_no_exception_and_marked():
     model = build_model(ModelSpec(activation="relu", init="identity", recurrent_gain=2.5, hidden_size=4))
     tr = trace(model, np.ones((2000, 1)))
