@@ -2,7 +2,8 @@
 
 Browser tests are marked `browser`. They need Chromium (`/usr/bin/chromium`, or the path in
 $CHROMIUM); without it they are skipped with the reason, unless RNNVIZ_REQUIRE_BROWSER is set
-(as in CI), where a missing browser is an error.
+(as in CI), where a missing browser is an error. Tests marked `nginx` serve the app through nginx
+(Debian's package); the same holds with RNNVIZ_REQUIRE_NGINX.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploy.processes import start_streamlit
+from deploy.serve import find_nginx
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -24,17 +26,23 @@ def chromium_available() -> bool:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives a real Chromium against a running app")
+    config.addinivalue_line("markers", "nginx: serves the app through nginx (deploy/)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if chromium_available():
-        return
-    if os.environ.get("RNNVIZ_REQUIRE_BROWSER"):
-        raise pytest.UsageError(f"RNNVIZ_REQUIRE_BROWSER is set but no Chromium at {CHROMIUM}")
-    skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (install Debian's 'chromium' or set CHROMIUM=)")
-    for item in items:
-        if "browser" in item.keywords:
-            item.add_marker(skip)
+    missing = {
+        "browser": (not chromium_available(), "RNNVIZ_REQUIRE_BROWSER",
+                    f"no Chromium at {CHROMIUM} (install Debian's 'chromium' or set CHROMIUM=)"),
+        "nginx": (find_nginx() is None, "RNNVIZ_REQUIRE_NGINX", "no nginx (install Debian's 'nginx')"),
+    }
+    for marker, (absent, required, reason) in missing.items():
+        if not absent or not any(marker in item.keywords for item in items):
+            continue
+        if os.environ.get(required):
+            raise pytest.UsageError(f"{required} is set but there is {reason}")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
