@@ -50,6 +50,9 @@ def cores() -> int:
 
 
 def find_nginx() -> str | None:
+    """The nginx binary: $NGINX if set, else nginx on PATH or in the usual sbin folders; None if absent."""
+    if os.environ.get("NGINX"):
+        return shutil.which(os.environ["NGINX"])
     return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
                                           if os.access(p, os.X_OK)), None)
 

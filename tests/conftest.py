@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(config, items):
     missing = {
         "browser": (not chromium_available(), "RNNVIZ_REQUIRE_BROWSER",
                     f"no Chromium at {CHROMIUM} (install Debian's 'chromium' or set CHROMIUM=)"),
-        "nginx": (find_nginx() is None, "RNNVIZ_REQUIRE_NGINX", "no nginx (install Debian's 'nginx')"),
+        "nginx": (find_nginx() is None, "RNNVIZ_REQUIRE_NGINX", "no nginx (install Debian's 'nginx' or set NGINX=)"),
     }
     for marker, (absent, required, reason) in missing.items():
         if not absent or not any(marker in item.keywords for item in items):
