@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -269,6 +270,7 @@ async def run_config(p, n_replicas: int, args, oracle: Oracle) -> dict:
             await browser.close()
         room.stop()
     runs = read_profiles(room)
+    shutil.rmtree(run_dir, ignore_errors=True)
     return {"replicas": n_replicas, "students": students, "load": (load_start, os.getloadavg()),
             "open_wall": open_wall, "slide_wall": slide_wall,
             "cpu_open": cpu_delta(cpu0, cpu1), "cpu_slide": cpu_delta(cpu1, cpu2),

@@ -55,6 +55,7 @@ class Process:
         self.cmd = list(cmd)
         self.name = name or Path(self.cmd[0]).name
         self.url = url
+        self._own_log = log is None  # a temporary log, removed when the process is stopped
         if log is None:
             fd, log = tempfile.mkstemp(prefix=f"rnnviz-{self.name}-", suffix=".log")
             os.close(fd)
@@ -106,6 +107,8 @@ class Process:
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
         """SIGTERM to the group, wait up to `timeout`, SIGKILL to the group, wait. Returns the exit code."""
         stop_all([self], timeout)
+        if self._own_log:
+            self.log.unlink(missing_ok=True)
         return self.popen.returncode
 
     def __enter__(self):

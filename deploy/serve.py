@@ -112,6 +112,7 @@ class Classroom:
         self.n, self.port, self.host = replicas, port, host
         self.replica_ports = list(replica_ports or range(first_port, first_port + replicas))
         self.script, self.launcher = script, list(launcher)
+        self.keep_logs = run_dir is not None  # a temporary run directory goes when the class is stopped
         self.run_dir = Path(run_dir or tempfile.mkdtemp(prefix="rnnviz-serve-"))
         self.nginx_bin = nginx or find_nginx()
         self.options = {"server.disconnectedSessionTTL": session_ttl}
@@ -185,6 +186,8 @@ class Classroom:
         if self.nginx is not None:
             self.nginx.stop()
         stop_all([p for p in self.replicas if p is not None])
+        if not self.keep_logs:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
@@ -240,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     nginx = ensure_nginx()
     room = Classroom(args.replicas, args.port, first_port=args.first_port, host=args.host,
-                     script=args.script, session_ttl=args.session_ttl, nginx=nginx)
+                     script=args.script, session_ttl=args.session_ttl, nginx=nginx,
+                     run_dir=Path(tempfile.mkdtemp(prefix="rnnviz-serve-")))  # logs kept for a look afterwards
     print(f"Starting {args.replicas} replica(s) on ports {room.replica_ports[0]}-{room.replica_ports[-1]} "
           f"and nginx on port {args.port} (logs in {room.run_dir})...", flush=True)
     try:
@@ -256,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("\nStopping nginx and the replicas...", flush=True)
     finally:
         room.stop()
-    print("Stopped.", flush=True)
+    print(f"Stopped. The logs are in {room.run_dir}", flush=True)
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def test_a_killed_owner_takes_its_servers_along(tmp_path):
     """Even when the benchmark or test that started a server is killed outright, the server dies."""
     owner_code = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
                   "from deploy.processes import Process\n"
-                  f"p = Process({stubborn(tmp_path, child=False)!r}, name='stubborn')\n"
+                  f"p = Process({stubborn(tmp_path, child=False)!r}, log={str(tmp_path / 'log')!r})\n"
                   "print(p.pid, flush=True)\n"
                   "import time; time.sleep(600)\n")
     owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE, text=True)
@@ -171,7 +171,8 @@ def test_serve_command_stops_every_process(tmp_path, how):
     with open(log, "wb") as out:
         launcher = subprocess.Popen([sys.executable, "-m", "deploy.serve", "--replicas", "2", "--port", str(port),
                                      "--first-port", str(first), "--script", "benchmarks/minimal_app.py"],
-                                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, "TMPDIR": str(tmp_path)})  # its logs stay in tmp_path
     try:
         deadline = time.monotonic() + 120
         while "Ctrl-C stops everything" not in log.read_text() and time.monotonic() < deadline:
