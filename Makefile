@@ -1,12 +1,15 @@
 # make run   : set up (first time only) and open the app
 # make test  : set up (first time only) and run every test
+# make serve : serve a class: REPLICAS app processes (default: one per core) behind nginx on SERVE_PORT
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8501
+SERVE_PORT ?= 8500
+REPLICAS   ?=
 
-.PHONY: setup run test bench clean
+.PHONY: setup run serve test bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +22,9 @@ $(STAMP): requirements.txt rnnviz/_kernels.py
 
 run: setup
 	$(PY) -m streamlit run viz_app.py --server.port $(PORT)
+
+serve: setup
+	$(PY) -m deploy.serve --port $(SERVE_PORT) $(if $(REPLICAS),--replicas $(REPLICAS))
 
 test: setup
 	$(PY) -m pytest

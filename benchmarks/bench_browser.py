@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.conftest import CHROMIUM, start_server  # noqa: E402
+from deploy.processes import start_streamlit, stop_all  # noqa: E402
+from tests.conftest import CHROMIUM  # noqa: E402
 
 WATCH = """() => { window.__longest = 0;
   new PerformanceObserver(l => { for (const e of l.getEntries())
@@ -59,8 +60,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
-    app, app_url = start_server("viz_app.py")
-    ref, ref_url = start_server(str(ROOT / "benchmarks" / "minimal_app.py"), cwd=ROOT / "benchmarks")
+    app = start_streamlit("viz_app.py")
+    ref = start_streamlit(str(ROOT / "benchmarks" / "minimal_app.py"), cwd=ROOT / "benchmarks")
+    app_url, ref_url = app.url, ref.url
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
@@ -84,8 +86,7 @@ def main():
             big, long_big = measure(page, f"{app_url}/Gradient_Flow?seq_len=5000&hidden_size=256", 5)
             browser.close()
     finally:
-        for proc in (app, ref):
-            proc.terminate()
+        stop_all([app, ref])  # gone before anything is printed: no server keeps burning CPU afterwards
     m, f, b = statistics.median(minimal), statistics.median(flow), statistics.median(big)
     print(f"machine load (1 min): {os.getloadavg()[0]:.2f}")
     print(f"minimal one-slider one-heatmap page : median {m * 1000:7.0f} ms  (n={len(minimal)}), "

@@ -20,8 +20,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from deploy.processes import peak_rss_mb, start_streamlit  # noqa: E402
 from tests.browser import chart_y  # noqa: E402
-from tests.conftest import CHROMIUM, peak_rss_mb, start_server  # noqa: E402
+from tests.conftest import CHROMIUM  # noqa: E402
 from tests.test_pages import engine_trace  # noqa: E402
 
 
@@ -31,7 +32,8 @@ def main():
     ap.add_argument("--seq-len", type=int, default=1000)
     ap.add_argument("--hidden", type=int, default=64)
     args = ap.parse_args()
-    proc, url = start_server()
+    server = start_streamlit()
+    url = server.url
     wrong = errors = 0
     try:
         with sync_playwright() as p:
@@ -69,9 +71,9 @@ def main():
                 errors += pg.locator("[data-testid='stException']").count()
             t_move = time.perf_counter() - t0
             browser.close()
-        rss = peak_rss_mb(proc.pid)
+        rss = peak_rss_mb(server.pid)
     finally:
-        proc.terminate()
+        server.stop()  # gone before anything is printed: no server keeps burning CPU afterwards
     print(f"machine load (1 min): {os.getloadavg()[0]:.2f}")
     print(f"{args.sessions} sessions, Gradient Flow at T={args.seq_len}, H={args.hidden}")
     print(f"  all pages open and computed : {t_open:6.1f} s")

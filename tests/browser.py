@@ -36,3 +36,30 @@ def exceptions(page) -> int:
 
 def slider(page, label):
     return page.get_by_role("slider", name=label)
+
+
+def set_slider(page, label, value: str, tries: int = 60):
+    """Move a slider with the arrow keys until it reads `value` (a key press that lands during a rerun
+    can be dropped by the widget, so the value is checked after each press)."""
+    s = slider(page, label)
+    s.focus()
+    for _ in range(tries):
+        now = s.get_attribute("aria-valuetext")
+        if now == value:
+            return
+        s.press("ArrowRight" if float(now) < float(value) else "ArrowLeft")
+        page.wait_for_timeout(50)
+    assert s.get_attribute("aria-valuetext") == value
+
+
+def wait_chart_y(page, want, index=0, trace=0, timeout=60000, rtol=1e-9):
+    """Wait until the index-th chart's trace holds `want` (first value, then every value)."""
+    want = [float(v) for v in want]
+    page.wait_for_function(
+        """([i, t, n, w]) => { const el = document.querySelectorAll('.js-plotly-plot')[i];
+                               if (!el || !el._fullData || !el._fullData[t]) return false;
+                               const y = el._fullData[t].y;
+                               return y.length === n && Math.abs(y[0] - w) <= 1e-9 * Math.max(1, Math.abs(w)); }""",
+        arg=[index, trace, len(want), want[0]], timeout=timeout)
+    got = chart_y(page, index, trace)
+    assert all(abs(g - w) <= rtol * max(1.0, abs(w)) for g, w in zip(got, want)), "chart differs from the engine"

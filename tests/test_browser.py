@@ -162,7 +162,7 @@ def test_step_through_play_advances_the_cursor(page, app_url):
 def test_eight_sessions_at_once_each_see_their_own_numbers(browser, app_server):
     """Eight visitors with different settings at the same time: each chart holds its own settings'
     numbers, before and after every visitor moves a slider at once; no errors; memory bounded."""
-    from tests.conftest import peak_rss_mb
+    from deploy.processes import peak_rss_mb
 
     proc, url = app_server
     settings = [dict(recurrent_gain=round(0.5 + 0.15 * i, 2), hidden_size=8 + 4 * i, seq_len=60 + 20 * i)

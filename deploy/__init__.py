@@ -1,0 +1,1 @@
+"""Serving the app: process control, nginx in front of replicas (make serve), container files."""
