@@ -9,23 +9,30 @@ Exact numbers in every regime
 -----------------------------
 A number that is multiplied along time is held as a mantissa and a power-of-two exponent,
 value = m * 2**e, with the exponent a float64 holding a whole number (so it can exceed int64: an
-input of 1e30 makes factors like e^{-1e30}). Three layers use this:
+input of 1e30 makes factors like e^{-1e29}). Three layers use this:
 
-- Derivative factors (`lstm_factors` etc.) are computed per step from the float64 pre-activations
-  with formulas that stay exact in the tails (sech^2(a) = 4u/(1+u)^2, u = e^{-2|a|}, and so on; see
-  `_exp_neg`), each with its own exponent. None is ever computed from a unit's output, so a
-  saturated unit's derivative is 1e-52 or 1e-3000, not 0. `tails` applies them to arrays (cells.py).
-- The gradient sweeps keep one exponent per element of each adjoint (dL/dh_k, dL/dc_k): products
-  with factors are exact whatever the spread between units, and sums align their terms first.
-  The mat-vec with W_hh (one BLAS call, float32 for large traces) runs on the terms within
-  2**-band of the largest (band = 1000 binary orders in float64, 100 in float32); an output that
-  those leave exactly 0 (a zero in W_hh, e.g. identity init) is summed from the smaller terms one
-  by one, so no component is lost.
-- The Jacobian-product sweeps keep one exponent per row (an adjoint row of dh_{T-1}/dh_k): a
-  column scaling by a step's factors aligns each row on its own largest product (`_scale_cols`).
+- Derivative factors (`factors_*`) are computed for every step from the float64 pre-activations
+  with formulas that stay exact in the tails (sech^2(a) = 4u/(1+u)^2, u = e^{-2|a|}; see
+  `_exp_neg` and the `*_s` functions), never from a unit's output, so a saturated unit's
+  derivative is 1e-52 or 1e-3000, not 0. A step whose factors of one group lie within 2**NARROW
+  of each other (nearly every step) stores them as mantissas on one exponent per group; any other
+  step keeps an exponent per factor (the "wide" rows). `tails` applies the scalar formulas to
+  arrays (cells.py).
+- The gradient sweeps keep an adjoint on one exponent while its entries lie within 2**lim of each
+  other and the step is narrow: then a step is the plain mat-vec of the formula (the fast path).
+  Otherwise that step runs with an exponent per element (`_matvec`: one BLAS call on the terms
+  within 2**band of the largest; an output those leave exactly 0, a zero in W_hh, is summed from
+  the smaller terms one by one), and the adjoint goes back to one exponent when it can.
+- The Jacobian-product sweeps keep an exponent per row (an adjoint row of dh_{T-1}/dh_k; one
+  shared while the rows share it) and align each row on its own largest product where a step's
+  factors are far apart (`_scale_cols`).
 
-A term more than 2**-1074 below the other terms of its own sum drops out, as in any float64 sum,
-and that is all that is lost: log10 norms are exact to float64's relative precision.
+Where terms with different exponents add (an LSTM's dL/dc_k = dL/dh_k o_k tanh'(c_k) +
+dL/dc_{k+1} f_{k+1}, a GRU's z-path beside its gates, the h and c parts of one mat-vec) they are
+brought to the larger exponent, or computed per element when that could drop a term that matters.
+A term more than 2**-1074 below the other terms of its own sum drops out, as in any float64 sum
+(2**-149 in float32 mat-vecs), and that is all that is lost: log10 norms are exact to float64's
+relative precision (float32's for the mat-vecs of large traces).
 """
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def activate(name: str, a):
 # to ~10^6; beyond that its log2 (~|a| / ln 2) has float64's relative precision, which is all the
 # float64 pre-activation itself has. The scalar formulas live in `_kernels` (the sweeps compute
 # each step's factors with them); the functions below apply them to arrays.
-_ACT_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
+ACT_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}  # as the compiled loops take them
 
 
 class Scaled(NamedTuple):
@@ -154,9 +154,9 @@ def activation_derivative_scaled(name: str, a) -> Scaled:
     """act'(a) from the pre-activation a, exact in the tails (see above). For relu a NaN
     pre-activation (an overflowed state) gives a NaN derivative, so an undefined Jacobian is never
     silently treated as zero; relu'(0) = 0 (torch's convention)."""
-    if name not in _ACT_CODES:
+    if name not in ACT_CODES:
         raise ValueError(f"unknown activation {name!r}")
-    return _tails(10 + _ACT_CODES[name], a)
+    return _tails(10 + ACT_CODES[name], a)
 
 
 def activation_derivative(name: str, a) -> np.ndarray:

@@ -47,14 +47,13 @@ import numpy as np
 import torch
 
 from . import _kernels, cells, dynamics
-from .cells import GATE_ACTIVATION, GATES, NUM_BLOCKS, evaluate
+from .cells import ACT_CODES, GATE_ACTIVATION, GATES, NUM_BLOCKS, evaluate
 from .model import PARAM_NAMES, RecurrentModel, from_torch
 
 LOG10_2 = math.log10(2.0)
 _TRACE_LOCK = threading.Lock()  # guards the creation of each trace's own lock
 LOG10_F32_MAX = math.log10(float(np.finfo(np.float32).max))  # 38.53
 LOSSES = ("last", "all")
-_ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 # Above this many multiply-adds (T x G*H x (I+H)) the factors' mantissas and the backward sweep's
 # mat-vec are float32 (relative error ~1e-7 per step; the adjoint itself stays float64, and every
 # exponent is exact, so no factor underflows float32's 1e-38). The pre-activations, gates and cell
@@ -343,7 +342,7 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
                 relu_D = np.empty((T, H))
                 _kernels.relu_forward_scaled(gi, W_T, h0_64, hidden64, relu_D)
             else:
-                _kernels.rnn_forward(gi, W_T, h0_64, _ACT_CODE[act], hidden64)
+                _kernels.rnn_forward(gi, W_T, h0_64, ACT_CODES[act], hidden64)
         # The gradient path is float64 from here: pre-activations from the (float32) states, gates,
         # the LSTM's cell state and every derivative factor. Large traces keep the factors' mantissas
         # and the sweep's mat-vec in float32 (their exponents stay exact).
@@ -487,7 +486,7 @@ def _factors(cell, act, pre, h_prev, c_all, relu_D, dtype) -> tuple:
     narrow = np.empty(T, dtype=bool)
     if cell == "rnn":
         a = pre["a"] if relu_D is None else relu_D - 0.5  # an overflowed ReLU RNN: the exact signs
-        args, pack, rows = (_ACT_CODE[act], a), _kernels.factors_rnn, _kernels.wide_rows_rnn
+        args, pack, rows = (ACT_CODES[act], a), _kernels.factors_rnn, _kernels.wide_rows_rnn
     elif cell == "lstm":
         args = tuple(pre[n] for n in GATES["lstm"]) + (c_all,)
         pack, rows = _kernels.factors_lstm, _kernels.wide_rows_lstm
@@ -641,4 +640,6 @@ def warm_up() -> None:
                 model = build_model(ModelSpec(cell=cell, activation=act, hidden_size=H))
                 for loss in LOSSES:
                     tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss, _float32_above=threshold)
-                _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm
+                _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm, tr.step_jacobian(1), tr.step_terms(1, 0)
+    dynamics.one_neuron(2.0, 1.0, 0.0, "tanh", np.zeros(3))  # the elementwise tail formulas (cells.Scaled)
+    cells.minus_tanh_scaled(np.zeros(2), np.ones(2))
