@@ -892,8 +892,8 @@ def grad_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, e
 
 
 @njit(**_OPTS)
-def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, every, out_m, out_e, out_cm,
-                    out_ce):
+def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, dense, v, every, out_m, out_e,
+                    out_cm, out_ce):
     T, nf, H = F.shape
     hm, he = np.empty(H), np.zeros(H)
     _start(v, hm, he)
@@ -906,7 +906,7 @@ def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, 
     buf = np.empty(4 * H, dtype=W.dtype)
     for k in range(T - 1, -1, -1):
         h_spread = q_spread = 0.0
-        q_zero = True
+        h_zero = q_zero = True
         if h_uni:
             sh, h_spread, h_zero = _u_normalise(hm)
             eh += sh
@@ -929,7 +929,11 @@ def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, 
             sd, d_spread, d_zero = _u_normalise(dm)
             ed += sd
             eb = max(ed, eh)
-            fast = max(d_spread + eb - ed, h_spread + eb - eh) + 60.0 <= buf_lim
+            # the mat-vec input spans what both parts span; terms below float range may go only where
+            # every output also has a term of the larger part (W_hh without zeros, no zero entry there)
+            fast = max(d_spread + eb - ed, h_spread + eb - eh) + 60.0 <= buf_lim or (
+                dense and (d_spread + 60.0 <= buf_lim and not d_zero if ed >= eh
+                           else h_spread + 60.0 <= buf_lim and not h_zero))
         if fast:
             _out(out_m, out_e, k, hm, he, True, eh)
             _out(out_cm, out_ce, k, dm, de, True, ed)
@@ -1241,7 +1245,8 @@ def jac_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, to
     u = _start_vectors(H)
     for k in range(T - 1, -1, -1):
         _renorm(Ph, eh, limit, 2 * limit)
-        _renorm(Pc, ec, limit, 2 * limit)
+        if not (wide[k] < 0 and _same(ec)):  # a fast step's Pc is Q diag(f) on Q's (renormed) scale
+            _renorm(Pc, ec, limit, 2 * limit)
         e1, e2 = eh[0] + s[k, 1], ec[0]
         if wide[k] < 0 and _same(eh) and _same(ec) and abs(e1 - e2) <= gap_lim:
             e = max(e1, e2)     # Q = Ph diag(o tanh'(c_k)) + Pc, on one exponent
@@ -1267,12 +1272,12 @@ def jac_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, to
             wh, wq = _pow2(eh[0] - e), _pow2(eq[0] - e)
             for i in range(H):
                 bo, bi, bf, bg = F[k, 3, i] * wh, F[k, 0, i] * wq, F[k, 1, i] * wq, F[k, 2, i] * wq
-                f = F[k, 5, i]
                 for j in range(H):
                     X[i, j] = bo * W[3 * H + i, j]
                     M[i, j] = bi * W[i, j] + bf * W[H + i, j] + bg * W[2 * H + i, j]
-                for r in range(H):
-                    Pc[r, i] = Q[r, i] * f                  # the cell path: Q diag(f_k)
+            for r in range(H):
+                for i in range(H):
+                    Pc[r, i] = Q[r, i] * F[k, 5, i]       # the cell path: Q diag(f_k)
             ec[:] = eq[0] + s[k, 2]
             np.dot(Ph, X, Y)
             np.dot(Q, M, Ph)

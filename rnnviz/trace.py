@@ -519,7 +519,8 @@ def _grad_sweep(ctx: dict, loss: str):
     m, e = np.empty((T, H)), np.empty((T, H))
     sweep = {"rnn": _kernels.grad_sweep_rnn, "lstm": _kernels.grad_sweep_lstm, "gru": _kernels.grad_sweep_gru}[cell]
     extra = (np.empty((T, H)), np.empty((T, H))) if cell == "lstm" else ()
-    sweep(*ctx["factors"], W, ctx["eW"], lim, buf_lim, v, loss == "all", m, e, *extra)
+    dense = (bool(np.all(W != 0)),) if cell == "lstm" else ()  # every output gets a term from every input
+    sweep(*ctx["factors"], W, ctx["eW"], lim, buf_lim, *dense, v, loss == "all", m, e, *extra)
     log10_gh = cells.Scaled(m, e).log10_abs()
     log10_gc = _log10_norms(*extra) if extra else None
     return log10_gh, _log10_norms(m, e), log10_gc
