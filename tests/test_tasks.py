@@ -183,7 +183,7 @@ def test_binary_addition_baselines_by_what_they_know(T):
     assert best_cross_entropy((step * 4 + k).ravel(), target.numpy().ravel(), (step * 4 + k2).ravel(),
                               target2.numpy().ravel(), 2) == pytest.approx(timed.value, abs=3e-3)
     want = {4: (0.578, 0.477), 8: (0.662, 0.585), 16: (0.685, 0.639)}.get(T)
-    if want:  # the figures quoted in the issue, to their 3 decimals
+    if want:  # the figures as usually quoted, to their 3 decimals
         assert (memoryless.value, timed.value) == pytest.approx(want, abs=1e-3)
     if T == 1:
         assert memoryless.value == timed.value == 0.0
