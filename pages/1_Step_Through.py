@@ -94,7 +94,7 @@ def equations(t: int, unit: int) -> str:
         lines = [gate("r", "reset", r"\sigma"), gate("z", "update", r"\sigma"),
                  rf"n_t &= \tanh({n(x['candidate'])} + r_t\cdot({n(h['candidate'])})) = {n(val['candidate'])}",
                  r"h_t &= (1 - z_t)\,n_t + z_t\,h_{t-1}",
-                 rf"&= {n(1 - val['update'])}\cdot({n(val['candidate'])}) + {n(val['update'])}\cdot({n(s['h_prev'])})",
+                 rf"&= {n(s['one_minus']['update'])}\cdot({n(val['candidate'])}) + {n(val['update'])}\cdot({n(s['h_prev'])})",
                  rf"&= {n(s['h'])}"]
     return r"\begin{aligned}" + r"\\[4pt]".join(lines) + r"\end{aligned}"
 

@@ -39,10 +39,12 @@ c1, c2, c3 = st.columns(3)
 g0 = run["log10_grad"][0]
 c1.metric("|∂h_T/∂h_0|", plots.sci(g0),
           help="The gradient that reaches the first step: the product of all T factors.")
-unstable = [f"{fp['h']:.4f}" for fp in fps if not fp["stable"]]
-c2.metric("Stable fixed points h*", ", ".join(f"{fp['h']:.3f}" for fp in fps if fp["stable"]) or "none",
+others = [f"{fp['h']:.4f} ({fp['kind']}: {fp['note']})" for fp in fps if not fp["stable"]]
+c2.metric("Stable fixed points h*", ", ".join(f"{fp['h']:.3f}" + (" (neutral)" if fp["kind"] == "neutral" else "")
+                                              for fp in fps if fp["stable"]) or "none",
           help="States h* = act(w h* + b) the iterates settle into. "
-               + (f"Unstable (repelling): {', '.join(unstable)}." if unstable else "No unstable ones."))
+               + "".join(f" {fp['h']:.4f}: {fp['note']}." for fp in fps if fp["kind"] == "neutral" and fp["stable"])
+               + (f" Not attracting from both sides: {'; '.join(others)}." if others else " No unstable ones."))
 if bistable is not None:
     inside = bistable[0] < b_eff < bistable[1]
     c3.metric("Bistable for b in", f"({bistable[0]:.4f}, {bistable[1]:.4f})",
@@ -68,9 +70,7 @@ left, right = st.columns(2)
 with left:
     ui.chart(plots.neuron_trajectory(run["h"], scale=ctx.scale, title="The state h_t", log=huge), key="traj")
 with right:
-    with np.errstate(divide="ignore"):
-        log_factors = np.log10(np.abs(run["factor"]))
-    ui.chart(plots.neuron_gradient(log_factors, run["log10_grad"], scale=ctx.scale,
+    ui.chart(plots.neuron_gradient(run["log10_factor"], run["log10_grad"], scale=ctx.scale,
                                    title="∂h_T/∂h_k as a product of factors"), key="grad")
     st.caption("Bars: log10 of each step's factor |w·act′(a_t)| (orange above 1, blue below). Line: their sum from "
                "step k to the end, log10 |∂h_T/∂h_k|.")
@@ -89,7 +89,8 @@ with left:
     ui.chart(plots.cobweb(grid, dynamics.neuron_map(w, b_eff, activation, grid), path, fps, scale=ctx.scale,
                           title="Cobweb: iterating h ↦ act(w h + b)"), key="cobweb")
     st.caption("Up to the curve, across to the diagonal, repeat: each zig-zag is one time step. Filled dots are "
-               "stable fixed points (|slope| < 1), hollow ones unstable. "
+               "stable fixed points (|slope| < 1, or a slope of exactly 1 whose cubic term pulls in), hollow ones unstable "
+               "or attracting from one side only (hover for which). "
                + ("With constant input the map is act(w h + u + b)." if kind == "constant" else ""))
 with right:
     centre = {"sigmoid": -w / 2, "tanh": 0.0}.get(activation, 0.0)

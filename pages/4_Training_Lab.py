@@ -15,7 +15,8 @@ ss = st.session_state
 st.title("Training lab: watch RNN, LSTM and GRU learn, or fail to")
 st.markdown(
     "Each cell starts from the same seed and sees the same batches. A task that needs memory shows the "
-    "difference: the plain RNN's loss stays at the **baseline**, the best a network can do without memory, "
+    "difference: the plain RNN's loss stays at the **baseline**, the best a network that sees only the current "
+    "input can do, "
     "while the gated LSTM and GRU break through. The gradient figures below show why."
 )
 
@@ -170,8 +171,7 @@ for col, (label, r) in zip(cols, results.items()):
     text, learned = lab.against_baseline(r.final_test_loss, r.baseline)
     col.metric(f"{label} · test loss", f"{r.final_test_loss:.3g}", delta=text,
                delta_color="green" if learned else "gray", delta_arrow="down" if learned else "off",
-               help=f"Loss on 1000 fixed test sequences after training. The baseline, {r.baseline:.3g}, is the best "
-                    "loss without memory.")
+               help="Loss on 1000 fixed test sequences after training. " + lab.baselines_sentence(r.baselines))
     col.caption(f"{lab.accuracy_label(trained.task)}: {100 * r.test_accuracy[-1]:.1f}%  \n"
                 f"{r.model_step} steps in {r.seconds:.0f} s")
 
@@ -179,8 +179,9 @@ task_done = get_task(trained.task)
 ui.chart(plots.loss_curves(results, scale=ctx.scale, height=470,
                            title=f"Loss while learning {task_done.title.lower()} (T = {trained.seq_len})"), key="loss")
 st.caption("Thin lines: the loss of every training batch; bold: their running mean; dots: the loss on 1000 fixed test "
-           "sequences. Dashed: the baseline, the best possible loss for a network that remembers nothing. A curve that "
-           "stays on it has learned nothing that needs memory.")
+           "sequences. Dashed: the memoryless baseline, the best loss of a network that sees only the current input; "
+           "dotted, where it differs: the literature's baseline, which also knows when to answer (or nothing). A curve "
+           "that stays on the dashed line has learned nothing that needs memory.")
 
 clip_value = None if trained.clip == "off" else trained.clip_threshold
 ui.chart(plots.grad_norm_steps(results, clip=clip_value, clip_mode=trained.clip, scale=ctx.scale,
@@ -231,8 +232,10 @@ for col, (cell, r) in zip(buttons, run["results"].items()):
 with st.expander("What am I looking at?"):
     st.markdown(
         """
-- **Baseline.** The loss of the best prediction that ignores the past (for the adding problem: always answer 1,
-  whose mean squared error is 1/6). Beating it needs memory.
+- **Baseline.** The loss of the best prediction that ignores the past but still sees the current input (for the
+  adding problem: 0.5 plus the last value when the last step is marked, else 1). Beating it needs memory. Papers
+  often quote one that also knows when to answer, or nothing at all (always answer 1: 1/6); where that differs it
+  is drawn dotted.
 - **Why the RNN stays there.** Its gradient with respect to an input k steps back is a product of k Jacobians,
   each shrinking it; the third figure shows it fading within a few steps, so the RNN never learns that the
   marked numbers matter. The LSTM's cell state and the GRU's update gate pass the gradient on almost untouched.

@@ -82,9 +82,10 @@ c1.metric("Training characters", f"{len(corpus.train_text):,}")
 c2.metric("Held-out characters", f"{len(corpus.held_out_text):,}",
           help="The last tenth of the text is never trained on: it measures whether the model generalises.")
 c3.metric("Distinct characters", len(task.vocab), help="The model reads and predicts one-hot vectors of this size.")
-c4.metric("Unigram entropy", f"{baseline:.2f} bits/char",
-          help="Bits per character of the best model that ignores context and only knows how frequent each "
-               "character is: the line to beat.")
+c4.metric("Memoryless floor", f"{baseline:.2f} bits/char",
+          help="Bits per character of the best model without memory: it reads the current character and predicts "
+               "how often each character follows it (the bigram entropy of the training text): the line to beat. "
+               f"Knowing nothing, the characters' frequencies give {tx.bpc(task.baselines(0)[1].value):.2f}.")
 if task.vocab.unknown is not None:
     st.caption(f"The text has more than {tx.MAX_VOCAB} distinct characters; the rarest are all read as "
                f"'{tx.UNKNOWN}'.")
@@ -174,7 +175,7 @@ else:
         if hist.final_test_loss is not None:
             m3.metric("Held-out text", f"{tx.bpc(hist.final_test_loss):.2f} bits/char",
                       help="The last tenth of the text, never trained on.")
-        m4.metric("Unigram entropy", f"{baseline:.2f} bits/char")
+        m4.metric("Memoryless floor", f"{baseline:.2f} bits/char")
         runs = {c.upper(): _run(m.history) for c, m in here.items() if m.history is not None}
         ui.chart(plots.bpc_curves(runs, baseline, scale=ctx.scale,
                                   title="Bits per character while training (lower is better)"), key="bpc")
@@ -189,7 +190,7 @@ else:
         if ss.get("lm_held_bpc", (None,))[0] != lm.uid:
             ss["lm_held_bpc"] = (lm.uid, lm.bits_per_char(corpus.held_out_text))
         m1.metric("Held-out text", f"{ss['lm_held_bpc'][1]:.2f} bits/char", help="Read in one pass.")
-        m2.metric("Unigram entropy", f"{baseline:.2f} bits/char")
+        m2.metric("Memoryless floor", f"{baseline:.2f} bits/char")
 
 # ---------------------------------------------------------------------------------- sampling
 if lm is not None:

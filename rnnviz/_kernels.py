@@ -1,13 +1,38 @@
-"""Compiled inner loops of the trace: the backward sweeps through time.
+"""Compiled inner loops of the trace: the forward loops torch has no kernel for, the derivative
+factors of every step, and the backward sweeps through time.
 
-Backpropagation through time is a sequential loop of small vector operations; in plain
-Python the per-operation overhead dominates, so these loops are compiled with numba.
-Each kernel is the literal recurrence written in `rnnviz.trace`'s docstring, with the
-per-step elementwise factors precomputed (vectorised) by the caller.
+Backpropagation through time is a sequential loop of small vector operations; in plain Python
+the per-operation overhead dominates, so these loops are compiled with numba. Each sweep is the
+literal recurrence written in `rnnviz.trace`'s docstring.
 
-Adjoints are kept as a mantissa array and a power-of-two exponent `e` (true value =
-array * 2**e): whenever the largest entry leaves [2**-limit, 2**limit] the array is
-rescaled exactly. So norms stay exact far beyond float64's range.
+Exact numbers in every regime
+-----------------------------
+A number that is multiplied along time is held as a mantissa and a power-of-two exponent,
+value = m * 2**e, with the exponent a float64 holding a whole number (so it can exceed int64: an
+input of 1e30 makes factors like e^{-1e29}). Three layers use this:
+
+- Derivative factors (`factors_*`) are computed for every step from the float64 pre-activations
+  with formulas that stay exact in the tails (sech^2(a) = 4u/(1+u)^2, u = e^{-2|a|}; see
+  `_exp_neg` and the `*_s` functions), never from a unit's output, so a saturated unit's
+  derivative is 1e-52 or 1e-3000, not 0. A step whose factors of one group lie within 2**NARROW
+  of each other (nearly every step) stores them as mantissas on one exponent per group; any other
+  step keeps an exponent per factor (the "wide" rows). `tails` applies the scalar formulas to
+  arrays (cells.py).
+- The gradient sweeps keep an adjoint on one exponent while its entries lie within 2**lim of each
+  other and the step is narrow: then a step is the plain mat-vec of the formula (the fast path).
+  Otherwise that step runs with an exponent per element (`_matvec`: one BLAS call on the terms
+  within 2**band of the largest; an output those leave exactly 0, a zero in W_hh, is summed from
+  the smaller terms one by one), and the adjoint goes back to one exponent when it can.
+- The Jacobian-product sweeps keep an exponent per row (an adjoint row of dh_{T-1}/dh_k; one
+  shared while the rows share it) and align each row on its own largest product where a step's
+  factors are far apart (`_scale_cols`).
+
+Where terms with different exponents add (an LSTM's dL/dc_k = dL/dh_k o_k tanh'(c_k) +
+dL/dc_{k+1} f_{k+1}, a GRU's z-path beside its gates, the h and c parts of one mat-vec) they are
+brought to the larger exponent, or computed per element when that could drop a term that matters.
+A term more than 2**-1074 below the other terms of its own sum drops out, as in any float64 sum
+(2**-149 in float32 mat-vecs), and that is all that is lost: log10 norms are exact to float64's
+relative precision (float32's for the mat-vecs of large traces).
 """
 from __future__ import annotations
 
@@ -17,43 +42,569 @@ import numpy as np
 from numba import njit
 
 _OPTS = dict(cache=True, nogil=True)
+_CLIP = 2200.0               # exponent differences beyond this leave nothing of the smaller part
+_LN2 = math.log(2.0)
+_LN2_HI = 6.93147180369123816490e-01   # ln 2 = _LN2_HI + _LN2_LO; n * _LN2_HI is exact for n < 2^21
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_FAR = 700.0             # e^{-x} is a normal float64 below this
+_FAST_SPREAD = 60.0          # factor exponents within this of each other share one shift (_scale_cols)
+
+
+# ----------------------------------------------------------------------------------------
+# Extended-range scalars: (m, e) = m * 2**e, |m| in [0.5, 1), or m = 0 (e = 0), or m NaN.
+@njit(**_OPTS)
+def _norm(m, e):
+    if m == 0.0 or not math.isfinite(m):
+        return m, 0.0
+    f, k = math.frexp(m)
+    return f, e + k
 
 
 @njit(**_OPTS)
-def _rescale_exponent(mx, limit):
-    """Exponent s with mx * 2**-s in [0.5, 1) when mx is outside [2**-limit, 2**limit], else 0."""
-    if math.isnan(mx) or math.isinf(mx):
-        return 0
-    if mx > 2.0 ** limit or (mx > 0.0 and mx < 2.0 ** -limit):
-        return math.frexp(mx)[1]
-    return 0
+def _ldexp(m, d):
+    """m * 2**d for a whole-number float d of any size (0 or inf beyond float range)."""
+    return math.ldexp(m, int(max(-_CLIP, min(_CLIP, d))))
 
 
 @njit(**_OPTS)
-def _scale(arr, s):
-    """arr *= 2**-s exactly (two steps so that 2**-s itself never under/overflows)."""
-    half = s // 2
-    a = math.ldexp(1.0, -half)
-    b = math.ldexp(1.0, -(s - half))
-    flat = arr.reshape(-1)
-    for i in range(flat.size):
-        flat[i] = flat[i] * a * b
+def _pow2(d):
+    """2**d as a float for a whole-number float d (0 below float range, clipped at 2**1023): a
+    multiplier that is exact wherever the product stays a normal number."""
+    return math.ldexp(1.0, int(max(-1100.0, min(1023.0, d))))
 
 
 @njit(**_OPTS)
-def _add_direct(dh, v, e):
-    """dh += v * 2**-e (the direct term of loss "all" in the current scale)."""
-    if e > 1100:
+def _mul(m1, e1, m2, e2):
+    return _norm(m1 * m2, e1 + e2)
+
+
+@njit(**_OPTS)
+def _add(m1, e1, m2, e2):
+    if m1 == 0.0:
+        return _norm(m2, e2)
+    if m2 == 0.0:
+        return _norm(m1, e1)
+    if e1 >= e2:
+        return _norm(m1 + _ldexp(m2, e2 - e1), e1)
+    return _norm(_ldexp(m1, e1 - e2) + m2, e2)
+
+
+
+@njit(**_OPTS)
+def _exp_neg(x):
+    """e^{-x} for x >= 0, however large x is: e^{-x} = 2^{-n} e^{-r}, x = n ln 2 + r."""
+    if x <= _EXP_FAR:
+        return _norm(math.exp(-x), 0.0)
+    if x != x:
+        return np.nan, 0.0
+    n = np.floor(x / _LN2)  # a float: n can be far beyond int64
+    r = min(max((x - n * _LN2_HI) - n * _LN2_LO, -1.0), 1.0)  # the clip acts only where x > 2^53
+    return _norm(math.exp(-r), -n)
+
+
+@njit(**_OPTS)
+def sigmoid_s(a):
+    """sigma(a) = 1 / (1 + t) (a >= 0), t / (1 + t) (a < 0), t = e^{-|a|}; 1 - sigma(a) = sigma(-a)."""
+    tm, te = _exp_neg(abs(a))
+    t = _ldexp(tm, te)
+    if a >= 0.0:
+        return _norm(1.0 / (1.0 + t), 0.0)
+    return _norm(tm / (1.0 + t), te)
+
+
+@njit(**_OPTS)
+def dsigmoid_s(a):
+    """sigma'(a) = t / (1 + t)^2, t = e^{-|a|}."""
+    tm, te = _exp_neg(abs(a))
+    t = _ldexp(tm, te)
+    return _norm(tm / ((1.0 + t) * (1.0 + t)), te)
+
+
+@njit(**_OPTS)
+def dtanh_s(a):
+    """tanh'(a) = sech^2(a) = 4u / (1 + u)^2, u = e^{-2|a|}."""
+    um, ue = _exp_neg(2.0 * abs(a))
+    u = _ldexp(um, ue)
+    return _norm(4.0 * um / ((1.0 + u) * (1.0 + u)), ue)
+
+
+@njit(**_OPTS)
+def tanh_tail_s(a):
+    """1 - |tanh(a)| = 2u / (1 + u), u = e^{-2|a|}."""
+    um, ue = _exp_neg(2.0 * abs(a))
+    return _norm(2.0 * um / (1.0 + _ldexp(um, ue)), ue)
+
+
+@njit(**_OPTS)
+def minus_tanh_s(h, a):
+    """h - tanh(a) = (h - s) + s (1 - |tanh a|), s = sign(a): exact also where tanh(a) rounds to h = +-1."""
+    if a == 0.0 or a != a:
+        return _norm(h - math.tanh(a), 0.0)
+    s = 1.0 if a > 0.0 else -1.0
+    tm, te = tanh_tail_s(a)
+    return _add(h - s, 0.0, s * tm, te)
+
+
+@njit(**_OPTS)
+def dact_s(act, a):
+    """act'(a) for act 0 tanh, 1 relu (relu'(0) = 0 as in torch; NaN stays NaN), 2 sigmoid, 3 linear."""
+    if act == 0:
+        return dtanh_s(a)
+    if act == 2:
+        return dsigmoid_s(a)
+    if act == 1:
+        if a != a:
+            return np.nan, 0.0
+        return (0.5, 1.0) if a > 0.0 else (0.0, 0.0)
+    return 0.5, 1.0
+
+
+@njit(**_OPTS)
+def tails(kind, a, out_m, out_e):
+    """Elementwise over flat arrays: kind 0 sigma, 1 sigma', 2 tanh', 3 1 - |tanh|, 10 + act: act'."""
+    for i in range(a.size):
+        x = a[i]
+        if kind == 0:
+            m, e = sigmoid_s(x)
+        elif kind == 1:
+            m, e = dsigmoid_s(x)
+        elif kind == 2:
+            m, e = dtanh_s(x)
+        elif kind == 3:
+            m, e = tanh_tail_s(x)
+        else:
+            m, e = dact_s(kind - 10, x)
+        out_m[i] = m
+        out_e[i] = e
+
+
+@njit(**_OPTS)
+def minus_tanh(h, a, out_m, out_e):
+    for i in range(a.size):
+        out_m[i], out_e[i] = minus_tanh_s(h[i], a[i])
+
+
+# ----------------------------------------------------------------------------------------
+# The factors of step k's Jacobian, per unit j, as (Fm, Fe) rows (see trace._factors for the maths).
+@njit(**_OPTS)
+def rnn_factors(act, a, k, Fm, Fe):
+    """Row 0: act'(a_kj)."""
+    for j in range(Fm.shape[1]):
+        Fm[0, j], Fe[0, j] = dact_s(act, a[k, j])
+
+
+@njit(**_OPTS)
+def lstm_factors(pi, pf, pg, po, c_all, k, Fm, Fe):
+    """Rows: 0 g sig'(a_i), 1 c_{k-1} sig'(a_f), 2 i tanh'(a_g), 3 tanh(c_k) sig'(a_o), 4 o tanh'(c_k), 5 f.
+    c_all [T+1, H]: c_{-1} = c0, then c_0 .. c_{T-1}."""
+    for j in range(Fm.shape[1]):
+        ai, af, ag, ao = pi[k, j], pf[k, j], pg[k, j], po[k, j]
+        c_prev, c = c_all[k, j], c_all[k + 1, j]
+        gm, ge = _norm(math.tanh(ag), 0.0)
+        im, ie = sigmoid_s(ai)
+        m, e = dsigmoid_s(ai)
+        Fm[0, j], Fe[0, j] = _mul(gm, ge, m, e)
+        cm, ce = _norm(c_prev, 0.0)
+        m, e = dsigmoid_s(af)
+        Fm[1, j], Fe[1, j] = _mul(cm, ce, m, e)
+        m, e = dtanh_s(ag)
+        Fm[2, j], Fe[2, j] = _mul(im, ie, m, e)
+        tm, te = _norm(math.tanh(c), 0.0)
+        m, e = dsigmoid_s(ao)
+        Fm[3, j], Fe[3, j] = _mul(tm, te, m, e)
+        om, oe = sigmoid_s(ao)
+        m, e = dtanh_s(c)
+        Fm[4, j], Fe[4, j] = _mul(om, oe, m, e)
+        Fm[5, j], Fe[5, j] = sigmoid_s(af)
+
+
+@njit(**_OPTS)
+def gru_factors(pr, pz, phn, pn, h_all, k, Fm, Fe):
+    """Rows: 0 (1-z) tanh'(a_n) hn sig'(a_r), 1 (h_{k-1} - n) sig'(a_z), 2 (1-z) tanh'(a_n) r, 3 z.
+    h_all [T, H]: the state before each step (h0 first); 1 - z = sigma(-a_z)."""
+    for j in range(Fm.shape[1]):
+        ar, az, hn, an = pr[k, j], pz[k, j], phn[k, j], pn[k, j]
+        zm, ze = sigmoid_s(-az)
+        m, e = dtanh_s(an)
+        gm, ge = _mul(zm, ze, m, e)                    # (1 - z) tanh'(a_n)
+        hm, he = _norm(hn, 0.0)
+        m, e = _mul(gm, ge, hm, he)
+        m2, e2 = dsigmoid_s(ar)
+        Fm[0, j], Fe[0, j] = _mul(m, e, m2, e2)
+        m, e = minus_tanh_s(h_all[k, j], an)
+        m2, e2 = dsigmoid_s(az)
+        Fm[1, j], Fe[1, j] = _mul(m, e, m2, e2)
+        m, e = sigmoid_s(ar)
+        Fm[2, j], Fe[2, j] = _mul(gm, ge, m, e)
+        Fm[3, j], Fe[3, j] = sigmoid_s(az)
+
+
+# ----------------------------------------------------------------------------------------
+# All steps' factors at once (trace._factors). Per step, the factors of one group share an exponent
+# when they span at most `narrow_lim` binary orders (F, s; narrow[k] True), else the step is "wide"
+# and `wide_rows_*` keeps its factors with an exponent per element. A step whose pre-activations
+# all lie within +-_PLAIN_MAX (and whose plain factors like c_{k-1} or hn are not tiny) is computed
+# in plain float64 with the same tail-exact formulas: nothing in it can underflow. Any other step
+# goes through the (m, e) functions above.
+_PLAIN_MAX = 100.0      # e^{-2 * 100} = 2^-289: products of three such factors stay normal
+_PLAIN_MIN = 2.0 ** -100
+
+
+@njit(**_OPTS)
+def _plain_sig(a):
+    """(sigma(a), sigma'(a)) in float64 (|a| <= _PLAIN_MAX)."""
+    t = math.exp(-abs(a))
+    r = 1.0 / (1.0 + t)
+    return (r if a >= 0.0 else t * r), t * r * r
+
+
+@njit(**_OPTS)
+def _plain_tanh(a):
+    """(tanh(a), tanh'(a), 1 - |tanh a|) in float64 from u = e^{-2|a|} (|a| <= _PLAIN_MAX)."""
+    x = 2.0 * abs(a)
+    if x < 1.0:  # u = e^{-x} close to 1: 1 - u from expm1, without cancellation
+        em = math.expm1(-x)
+        u, one_minus_u = 1.0 + em, -em
+    else:
+        u = math.exp(-x)
+        one_minus_u = 1.0 - u
+    d = 1.0 + u
+    t = one_minus_u / d
+    return (t if a >= 0.0 else -t), 4.0 * u / (d * d), 2.0 * u / d
+
+
+@njit(**_OPTS)
+def _plain_ok(x):
+    """A plain value that cannot make a product underflow: 0, or at least _PLAIN_MIN in size."""
+    return x == 0.0 or (abs(x) >= _PLAIN_MIN and math.isfinite(x))
+
+
+@njit(**_OPTS)
+def _pack(V, groups, k, F, s, narrow, narrow_lim):
+    """Step k's plain factor values V [factors, H] as mantissas F[k] and group exponents s[k]."""
+    nf, H = V.shape
+    ok = True
+    for g in range(s.shape[1]):
+        mx, mn = 0.0, np.inf
+        for f in range(nf):
+            if groups[f] == g:
+                for j in range(H):
+                    a = abs(V[f, j])
+                    if a > 0.0:
+                        mx = max(mx, a)
+                        mn = min(mn, a)
+                    elif a != a:
+                        mx = max(mx, 1.0)
+        e = math.frexp(mx)[1] if mx > 0.0 and math.isfinite(mx) else 0
+        s[k, g] = e
+        if mx > 0.0 and math.frexp(mn)[1] < e - narrow_lim:
+            ok = False
+    narrow[k] = ok
+    for f in range(nf):
+        w = _pow2(-s[k, groups[f]])
+        for j in range(H):
+            F[k, f, j] = V[f, j] * w
+
+
+@njit(**_OPTS)
+def _pack_scaled(Fm, Fe, groups, k, F, s, narrow, narrow_lim):
+    """The same for factors given as (m, e) per element."""
+    nf, H = Fm.shape
+    ok = True
+    for g in range(s.shape[1]):
+        top, low = -np.inf, np.inf
+        for f in range(nf):
+            if groups[f] == g:
+                for j in range(H):
+                    if Fm[f, j] != 0.0:
+                        top = max(top, Fe[f, j])
+                        low = min(low, Fe[f, j])
+        if top == -np.inf:
+            top = low = 0.0
+        s[k, g] = top
+        ok = ok and top - low <= narrow_lim
+    narrow[k] = ok
+    for f in range(nf):
+        for j in range(H):
+            F[k, f, j] = _ldexp(Fm[f, j], Fe[f, j] - s[k, groups[f]])
+
+
+@njit(**_OPTS)
+def factors_rnn(act, a, groups, narrow_lim, F, s, narrow):
+    T, nf, H = F.shape
+    V, Fm, Fe = np.empty((nf, H)), np.empty((nf, H)), np.empty((nf, H))
+    for k in range(T):
+        plain = True
+        for j in range(H):
+            x = a[k, j]
+            if act == 0:
+                if abs(x) > _PLAIN_MAX:
+                    plain = False
+                    break
+                V[0, j] = _plain_tanh(x)[1]
+            elif act == 2:
+                if abs(x) > _PLAIN_MAX:
+                    plain = False
+                    break
+                V[0, j] = _plain_sig(x)[1]
+            elif act == 1:
+                V[0, j] = np.nan if x != x else (1.0 if x > 0.0 else 0.0)
+            else:
+                V[0, j] = 1.0
+        if plain:
+            _pack(V, groups, k, F, s, narrow, narrow_lim)
+        else:
+            rnn_factors(act, a, k, Fm, Fe)
+            _pack_scaled(Fm, Fe, groups, k, F, s, narrow, narrow_lim)
+
+
+@njit(**_OPTS)
+def factors_lstm(pi, pf, pg, po, c_all, groups, narrow_lim, F, s, narrow):
+    T, nf, H = F.shape
+    V, Fm, Fe = np.empty((nf, H)), np.empty((nf, H)), np.empty((nf, H))
+    for k in range(T):
+        plain = True
+        for j in range(H):
+            ai, af, ag, ao = pi[k, j], pf[k, j], pg[k, j], po[k, j]
+            c_prev, c = c_all[k, j], c_all[k + 1, j]
+            if not (abs(ai) <= _PLAIN_MAX and abs(af) <= _PLAIN_MAX and abs(ag) <= _PLAIN_MAX
+                    and abs(ao) <= _PLAIN_MAX and abs(c) <= _PLAIN_MAX and _plain_ok(c_prev)):
+                plain = False
+                break
+            i, di = _plain_sig(ai)
+            f, df = _plain_sig(af)
+            g, dg, _ = _plain_tanh(ag)
+            o, do = _plain_sig(ao)
+            tc, dc, _ = _plain_tanh(c)
+            if not (_plain_ok(g) and _plain_ok(tc)):
+                plain = False
+                break
+            V[0, j] = g * di
+            V[1, j] = c_prev * df
+            V[2, j] = i * dg
+            V[3, j] = tc * do
+            V[4, j] = o * dc
+            V[5, j] = f
+        if plain:
+            _pack(V, groups, k, F, s, narrow, narrow_lim)
+        else:
+            lstm_factors(pi, pf, pg, po, c_all, k, Fm, Fe)
+            _pack_scaled(Fm, Fe, groups, k, F, s, narrow, narrow_lim)
+
+
+@njit(**_OPTS)
+def factors_gru(pr, pz, phn, pn, h_prev, groups, narrow_lim, F, s, narrow):
+    T, nf, H = F.shape
+    V, Fm, Fe = np.empty((nf, H)), np.empty((nf, H)), np.empty((nf, H))
+    for k in range(T):
+        plain = True
+        for j in range(H):
+            ar, az, hn, an, h = pr[k, j], pz[k, j], phn[k, j], pn[k, j], h_prev[k, j]
+            if not (abs(ar) <= _PLAIN_MAX and abs(az) <= _PLAIN_MAX and abs(an) <= _PLAIN_MAX and _plain_ok(hn)):
+                plain = False
+                break
+            r, dr = _plain_sig(ar)
+            z, dz = _plain_sig(az)
+            one_z = _plain_sig(-az)[0]
+            n, dn, tail = _plain_tanh(an)
+            diff = (h - 1.0) + tail if an > 0.0 else ((h + 1.0) - tail if an < 0.0 else h)  # h - n
+            if not _plain_ok(diff):
+                plain = False
+                break
+            gate_n = one_z * dn
+            V[0, j] = gate_n * hn * dr
+            V[1, j] = diff * dz
+            V[2, j] = gate_n * r
+            V[3, j] = z
+        if plain:
+            _pack(V, groups, k, F, s, narrow, narrow_lim)
+        else:
+            gru_factors(pr, pz, phn, pn, h_prev, k, Fm, Fe)
+            _pack_scaled(Fm, Fe, groups, k, F, s, narrow, narrow_lim)
+
+
+@njit(**_OPTS)
+def wide_rows_rnn(act, a, steps, wide_m, wide_e):
+    for w in range(steps.size):
+        rnn_factors(act, a, steps[w], wide_m[w], wide_e[w])
+
+
+@njit(**_OPTS)
+def wide_rows_lstm(pi, pf, pg, po, c_all, steps, wide_m, wide_e):
+    for w in range(steps.size):
+        lstm_factors(pi, pf, pg, po, c_all, steps[w], wide_m[w], wide_e[w])
+
+
+@njit(**_OPTS)
+def wide_rows_gru(pr, pz, phn, pn, h_prev, steps, wide_m, wide_e):
+    for w in range(steps.size):
+        gru_factors(pr, pz, phn, pn, h_prev, steps[w], wide_m[w], wide_e[w])
+
+
+# ----------------------------------------------------------------------------------------
+# Vectors with one exponent per element, and matrices with one exponent per row.
+@njit(**_OPTS)
+def _matvec(bm, be, W, band, out_m, out_e, tmp):
+    """out_j = sum_i b_i W[i, j] with b_i = bm[i] 2**be[i]; out as (m, e) per element.
+
+    One BLAS mat-vec on the terms within 2**-band of the largest; any output that leaves exactly 0
+    while smaller terms exist (a zero in W) is summed from those one by one, aligned on its largest
+    product. Undefined (NaN) terms propagate."""
+    n, n_out = W.shape
+    top = -np.inf
+    nan = False
+    for i in range(n):
+        if bm[i] != bm[i]:
+            nan = True
+        elif bm[i] != 0.0 and be[i] > top:
+            top = be[i]
+    if top == -np.inf:
+        top = 0.0
+    rest = 0
+    for i in range(n):
+        if bm[i] != bm[i]:
+            tmp[i] = np.nan
+        elif bm[i] != 0.0 and be[i] < top - band:
+            tmp[i] = 0.0
+            rest += 1
+        else:
+            tmp[i] = _ldexp(bm[i], be[i] - top)
+    res = np.dot(tmp, W)
+    for j in range(n_out):
+        out_m[j], out_e[j] = _norm(float(res[j]), top)
+    if rest == 0 or nan:
         return
-    if e < -1000:
-        e = -1000
-    half = e // 2
-    a = math.ldexp(1.0, -half)
-    b = math.ldexp(1.0, -(e - half))
-    for j in range(dh.size):
-        dh[j] += v[j] * a * b
+    for j in range(n_out):
+        if out_m[j] != 0.0:
+            continue
+        best = -np.inf
+        for i in range(n):
+            if bm[i] != 0.0 and be[i] < top - band and W[i, j] != 0.0:
+                x = be[i] + math.frexp(bm[i] * W[i, j])[1]
+                if x > best:
+                    best = x
+        if best == -np.inf:
+            continue
+        s = 0.0
+        for i in range(n):
+            if bm[i] != 0.0 and be[i] < top - band and W[i, j] != 0.0:
+                s += _ldexp(bm[i] * W[i, j], be[i] - best)
+        out_m[j], out_e[j] = _norm(s, best)
 
 
+@njit(**_OPTS)
+def _row_normalise(P, eP):
+    """Each row of P rescaled exactly to a largest |entry| in [0.5, 1), its exponent in eP."""
+    n, m = P.shape
+    for r in range(n):
+        mx = 0.0
+        for c in range(m):
+            a = abs(float(P[r, c]))
+            if a > mx or a != a:
+                mx = a
+        if mx == 0.0:
+            eP[r] = 0.0  # a zero row has no scale
+            continue
+        if not math.isfinite(mx):
+            continue
+        s = math.frexp(mx)[1]
+        if s != 0:  # two exact multipliers: 2**-s alone can overflow when the row is subnormal
+            a, b = _pow2(-(s // 2)), _pow2(-(s - s // 2))
+            for c in range(m):
+                P[r, c] = P[r, c] * a * b
+            eP[r] += s
+
+
+@njit(**_OPTS)
+def _scale_cols(P, eP, fm, fe, X, eX):
+    """X * 2**eX[r] (per row) = diag(2**eP) P diag(fm 2**fe): each row aligned on its own largest
+    product, so no row loses what matters to it however far apart the factors are."""
+    n, m = P.shape
+    fmax, fmin = -np.inf, np.inf
+    for i in range(m):
+        if fm[i] != 0.0 and fm[i] == fm[i]:
+            fmax = max(fmax, fe[i])
+            fmin = min(fmin, fe[i])
+    if fmax == -np.inf:
+        fmax = fmin = 0.0
+    if fmax - fmin <= _FAST_SPREAD:  # one shift for every row
+        col = np.empty(m)
+        for i in range(m):
+            col[i] = fm[i] * _pow2(fe[i] - fmax)
+        for r in range(n):
+            for i in range(m):
+                X[r, i] = P[r, i] * col[i]
+            eX[r] = eP[r] + fmax
+        return
+    for r in range(n):
+        t = -np.inf
+        for i in range(m):
+            p = float(P[r, i]) * fm[i]
+            if p != 0.0 and p == p:
+                t = max(t, fe[i] + math.frexp(p)[1])
+        if t == -np.inf:
+            t = 0.0
+        for i in range(m):
+            X[r, i] = _ldexp(float(P[r, i]) * fm[i], fe[i] - t)
+        eX[r] = eP[r] + t
+
+
+@njit(**_OPTS)
+def _combine_rows(A, eA, B, eB):
+    """A * 2**eA + B * 2**eB row by row, into A (both row-normalised: the larger row keeps its scale)."""
+    n, m = A.shape
+    for r in range(n):
+        za, zb = True, True
+        for c in range(m):
+            if A[r, c] != 0.0:
+                za = False
+            if B[r, c] != 0.0:
+                zb = False
+        if zb:
+            continue
+        if za:
+            for c in range(m):
+                A[r, c] = B[r, c]
+            eA[r] = eB[r]
+            continue
+        e = max(eA[r], eB[r])
+        wa, wb = _pow2(eA[r] - e), _pow2(eB[r] - e)
+        for c in range(m):
+            A[r, c] = A[r, c] * wa + B[r, c] * wb
+        eA[r] = e
+
+
+@njit(**_OPTS)
+def _norm_rows(P, eP, u, tol, max_iter, tmp):
+    """log10 of the spectral norm of diag(2**eP) P (rows brought to the largest exponent)."""
+    n = P.shape[0]
+    E = -np.inf
+    for r in range(n):
+        for c in range(P.shape[1]):
+            if P[r, c] != 0.0:
+                E = max(E, eP[r])
+                break
+    if E == -np.inf:
+        E = 0.0
+    for r in range(n):
+        w = _pow2(eP[r] - E)
+        for c in range(P.shape[1]):
+            tmp[r, c] = P[r, c] * w
+    return spectral_norm(tmp, u, tol, max_iter), E
+
+
+@njit(**_OPTS)
+def _record(out, k, sigma, e):
+    if sigma > 0.0:
+        out[k] = math.log10(sigma) + e * math.log10(2.0)
+    elif sigma == 0.0:
+        out[k] = -np.inf
+    else:
+        out[k] = np.nan
+
+
+# ----------------------------------------------------------------------------------------
+# Forward loops torch has no kernel for.
 @njit(**_OPTS)
 def lstm_cell_states(f, ig, c0, out):
     """c_t = f_t * c_{t-1} + i_t * g_t for every t."""
@@ -110,172 +661,387 @@ def relu_forward_scaled(gi, W_T, h0, out, D):
                 mx = m[j]
         if mx > 2.0 ** 100:  # only ever scaled down: small states are plain float64
             s = math.frexp(mx)[1]
-            _scale(m, s)
+            for j in range(H):
+                m[j] = math.ldexp(m[j], -s)
             e += s
         for j in range(H):
             out[t, j] = math.ldexp(m[j], e) if e > 0 else m[j]
 
 
 # ----------------------------------------------------------------------------------------
-# Gradient sweeps: one adjoint row, float64. out_h[k] * 2**exps[k] = dL/dh_k.
+# The factors of step k (see trace._factors): narrow steps from the mantissas F[k] (dtype) and one
+# exponent per factor group, s[k, group]; wide steps from a side table with an exponent per element.
 @njit(**_OPTS)
-def grad_sweep_rnn(W, D, v, every, out_h, exps):
-    T, H = D.shape
-    dh = v.copy()
-    a = np.empty(H, dtype=W.dtype)  # the mat-vec runs in W's precision; the adjoint stays float64
-    e = 0
-    for k in range(T - 1, -1, -1):
-        mx = 0.0
+def factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe):
+    """Fm * 2**Fe = the factors of step k, one row per factor."""
+    w = wide[k]
+    nf, H = Fm.shape
+    for f in range(nf):
         for j in range(H):
-            x = abs(dh[j])
-            if x > mx or math.isnan(x):
-                mx = x
-        s = _rescale_exponent(mx, 100)
-        if s != 0:
-            _scale(dh, s)
-            e += s
-        out_h[k] = dh
-        exps[k] = e
-        if k == 0:
-            break
-        for j in range(H):
-            a[j] = dh[j] * D[k, j]
-        dh = np.dot(a, W).astype(np.float64)
-        if every:
-            _add_direct(dh, v, e)
-
-
-@njit(**_OPTS)
-def grad_sweep_lstm(W, B3, Bo, K, F, v, every, out_h, out_c, exps):
-    T, _, H = B3.shape
-    dh = v.copy()
-    dc = np.zeros(H)
-    carry = np.zeros(H)
-    buf = np.empty(4 * H, dtype=W.dtype)
-    e = 0
-    for k in range(T - 1, -1, -1):
-        mx = 0.0
-        for j in range(H):
-            dc[j] = dh[j] * K[k, j] + carry[j]
-            x = max(abs(dh[j]), abs(dc[j]))
-            if x > mx or math.isnan(dh[j]) or math.isnan(dc[j]):
-                mx = x if not (math.isnan(dh[j]) or math.isnan(dc[j])) else np.nan
-        s = _rescale_exponent(mx, 100)
-        if s != 0:
-            _scale(dh, s)
-            _scale(dc, s)
-            e += s
-        out_h[k] = dh
-        out_c[k] = dc
-        exps[k] = e
-        if k == 0:
-            break
-        for j in range(H):
-            buf[j] = dc[j] * B3[k, 0, j]
-            buf[H + j] = dc[j] * B3[k, 1, j]
-            buf[2 * H + j] = dc[j] * B3[k, 2, j]
-            buf[3 * H + j] = dh[j] * Bo[k, j]
-            carry[j] = dc[j] * F[k, j]
-        dh = np.dot(buf, W).astype(np.float64)
-        if every:
-            _add_direct(dh, v, e)
-
-
-@njit(**_OPTS)
-def grad_sweep_gru(W, B3, Z, v, every, out_h, exps):
-    T, _, H = B3.shape
-    dh = v.copy()
-    buf = np.empty(3 * H, dtype=W.dtype)
-    e = 0
-    for k in range(T - 1, -1, -1):
-        mx = 0.0
-        for j in range(H):
-            x = abs(dh[j])
-            if x > mx or math.isnan(x):
-                mx = x
-        s = _rescale_exponent(mx, 100)
-        if s != 0:
-            _scale(dh, s)
-            e += s
-        out_h[k] = dh
-        exps[k] = e
-        if k == 0:
-            break
-        for j in range(H):
-            buf[j] = dh[j] * B3[k, 0, j]
-            buf[H + j] = dh[j] * B3[k, 1, j]
-            buf[2 * H + j] = dh[j] * B3[k, 2, j]
-        new = np.dot(buf, W).astype(np.float64)
-        for j in range(H):
-            new[j] += dh[j] * Z[k, j]
-        dh = new
-        if every:
-            _add_direct(dh, v, e)
+            if w >= 0:
+                Fm[f, j], Fe[f, j] = wide_m[w, f, j], wide_e[w, f, j]
+            else:
+                Fm[f, j], Fe[f, j] = F[k, f, j], s[k, groups[f]]
 
 
 # ----------------------------------------------------------------------------------------
-# Jacobian sweeps: H adjoint rows P = dh_{T-1}/dh_k, spectral norm of each by warm-started
-# power iteration. out[k] = log10 ||dh_{T-1}/dh_k||_2.
+# Gradient sweeps: one adjoint row, float64. dL/dh_k = out_m[k] * 2**out_e[k] (per element).
+#
+# Fast path (almost every step): a vector shares one exponent ("uniform") and a step's factors come
+# from the mantissa arrays, so a step is the plain mat-vec of the formula. The sweep takes the exact
+# path (an exponent per element, _matvec) for a step whenever the fast one could lose a term: a
+# vector whose entries span more than `lim` binary orders, a wide step, or two terms too far apart
+# to share an exponent (with a zero in the larger). `buf_lim`: how far below its largest term a
+# mat-vec input may go (1000 in float64, 120 in float32).
 @njit(**_OPTS)
-def exact_norm(P, u):
-    """Largest singular value of P from the top eigenpair of the Gram matrix P P^T (float64).
-    Also points u (m) at the top left singular vector."""
+def _u_normalise(m):
+    """Rescale a vector exactly so its largest |entry| is in [0.5, 1). Returns (shift, spread,
+    has_zero): spread = binary orders between its largest and smallest nonzero entries."""
+    mx, mn, zero, nan = 0.0, np.inf, False, False
+    for x in m:
+        a = abs(x)
+        if a != a:
+            nan = True
+        elif a == 0.0:
+            zero = True
+        else:
+            mx = max(mx, a)
+            mn = min(mn, a)
+    if nan or mx == 0.0 or not math.isfinite(mx):
+        return 0.0, 0.0, True
+    s = math.frexp(mx)[1]
+    if s != 0:
+        a, b = _pow2(-(s // 2)), _pow2(-(s - s // 2))
+        for j in range(m.size):
+            m[j] = m[j] * a * b
+    return float(s), float(s - math.frexp(mn)[1]), zero
+
+
+@njit(**_OPTS)
+def _u_expand(m, eu, e):
+    for j in range(m.size):
+        m[j], e[j] = _norm(m[j], eu)
+
+
+@njit(**_OPTS)
+def _u_compress(m, e, lim):
+    """Back to one exponent if the entries span at most `lim` binary orders: (True, exponent)."""
+    E, lo = -np.inf, np.inf
+    for j in range(m.size):
+        if m[j] != 0.0 and m[j] == m[j]:
+            E = max(E, e[j])
+            lo = min(lo, e[j])
+    if E == -np.inf:
+        for j in range(m.size):
+            m[j] = m[j] if m[j] != m[j] else 0.0
+        return True, 0.0
+    if E - lo > lim:
+        return False, 0.0
+    for j in range(m.size):
+        m[j] = m[j] * _pow2(e[j] - E)
+    return True, E
+
+
+@njit(**_OPTS)
+def _u_add(xm, ex, x_spread, x_zero, ym, ey, y_spread, y_zero):
+    """x * 2**ex + y * 2**ey into x, both uniform and normalised: (ok, exponent). Not ok when the
+    smaller would drop below float range where the larger has a zero entry."""
+    if ey > ex:
+        gap, small_spread, big_zero = ey - ex, x_spread, y_zero
+    else:
+        gap, small_spread, big_zero = ex - ey, y_spread, x_zero
+    if big_zero and gap + small_spread > 1000.0:
+        return False, 0.0
+    e = max(ex, ey)
+    wx, wy = _pow2(ex - e), _pow2(ey - e)
+    for j in range(xm.size):
+        xm[j] = xm[j] * wx + ym[j] * wy
+    return True, e
+
+
+@njit(**_OPTS)
+def _out(out_m, out_e, k, m, e, uni, eu):
+    for j in range(m.size):
+        out_m[k, j] = m[j]
+        out_e[k, j] = eu if uni else e[j]
+
+
+@njit(**_OPTS)
+def _direct_uniform(hm, eh, he, v):
+    """+ v (the direct term of loss "all") on a uniform vector: (still uniform, exponent); when it
+    cannot stay uniform, hm, he hold the result per element."""
+    sh, spread, zero = _u_normalise(hm)
+    eh += sh
+    ok, e = _u_add(hm, eh, spread, zero, v, 0.0, 0.0, False)
+    if ok:
+        return True, e
+    _u_expand(hm, eh, he)
+    _add_direct(hm, he, v)
+    return False, 0.0
+
+
+@njit(**_OPTS)
+def _start(v, m, e):
+    for j in range(v.size):
+        m[j], e[j] = v[j], 0.0
+
+
+@njit(**_OPTS)
+def _add_direct(m, e, v):
+    """+ v, per element."""
+    for j in range(v.size):
+        vm, ve = _norm(v[j], 0.0)
+        m[j], e[j] = _add(m[j], e[j], vm, ve)
+
+
+@njit(**_OPTS)
+def grad_sweep_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, every, out_m, out_e):
+    T, nf, H = F.shape
+    hm, he = np.empty(H), np.zeros(H)
+    _start(v, hm, he)
+    uni, eh = True, 0.0
+    Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
+    bm, be = np.empty(H), np.empty(H)
+    buf = np.empty(H, dtype=W.dtype)
+    for k in range(T - 1, -1, -1):
+        if uni:
+            sh, spread, zero = _u_normalise(hm)
+            eh += sh
+            if spread > lim:
+                _u_expand(hm, eh, he)
+                uni = False
+        _out(out_m, out_e, k, hm, he, uni, eh)
+        if k == 0:
+            break
+        if uni and wide[k] < 0:  # fast: dL/dh_{k-1} = W^T (act'(a_k) dL/dh_k)
+            for j in range(H):
+                buf[j] = hm[j] * F[k, 0, j]
+            res = np.dot(buf, W)
+            for j in range(H):
+                hm[j] = res[j]
+            eh += s[k, 0] + eW
+            if every:
+                uni, eh = _direct_uniform(hm, eh, he, v)
+            continue
+        if uni:
+            _u_expand(hm, eh, he)
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        for j in range(H):
+            bm[j], be[j] = _mul(hm[j], he[j], Fm[0, j], Fe[0, j])
+        _matvec(bm, be, W, buf_lim, hm, he, buf)
+        for j in range(H):
+            he[j] += eW
+        if every:
+            _add_direct(hm, he, v)
+        uni, eh = _u_compress(hm, he, lim)
+
+
+@njit(**_OPTS)
+def grad_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, every, out_m, out_e):
+    T, nf, H = F.shape
+    hm, he = np.empty(H), np.zeros(H)
+    _start(v, hm, he)
+    uni, eh = True, 0.0
+    Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
+    bm, be = np.empty(3 * H), np.empty(3 * H)
+    nm, ne, zm = np.empty(H), np.empty(H), np.empty(H)
+    buf = np.empty(3 * H, dtype=W.dtype)
+    for k in range(T - 1, -1, -1):
+        spread = 0.0
+        if uni:
+            sh, spread, zero = _u_normalise(hm)
+            eh += sh
+            if spread > lim:
+                _u_expand(hm, eh, he)
+                uni = False
+        _out(out_m, out_e, k, hm, he, uni, eh)
+        if k == 0:
+            break
+        if uni and wide[k] < 0 and spread + 60.0 <= buf_lim:
+            for j in range(H):  # the gates' path: W^T (dL/dh_k B3_k) ...
+                buf[j] = hm[j] * F[k, 0, j]
+                buf[H + j] = hm[j] * F[k, 1, j]
+                buf[2 * H + j] = hm[j] * F[k, 2, j]
+                zm[j] = hm[j] * F[k, 3, j]
+            res = np.dot(buf, W)
+            for j in range(H):
+                nm[j] = res[j]
+            sn, spn, zn = _u_normalise(nm)
+            sz, spz, zz = _u_normalise(zm)
+            ok, e = _u_add(nm, eh + s[k, 0] + eW + sn, spn, zn, zm, eh + s[k, 1] + sz, spz, zz)  # ... + z_k dL/dh_k
+            if ok:
+                for j in range(H):
+                    hm[j] = nm[j]
+                eh = e
+                if every:
+                    uni, eh = _direct_uniform(hm, eh, he, v)
+                continue
+        if uni:
+            _u_expand(hm, eh, he)
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        for j in range(H):
+            for g in range(3):
+                bm[g * H + j], be[g * H + j] = _mul(hm[j], he[j], Fm[g, j], Fe[g, j])
+        _matvec(bm, be, W, buf_lim, nm, ne, buf)
+        for j in range(H):
+            m, e = _mul(hm[j], he[j], Fm[3, j], Fe[3, j])
+            hm[j], he[j] = _add(nm[j], ne[j] + eW, m, e)
+        if every:
+            _add_direct(hm, he, v)
+        uni, eh = _u_compress(hm, he, lim)
+
+
+@njit(**_OPTS)
+def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, dense, v, every, out_m, out_e,
+                    out_cm, out_ce):
+    T, nf, H = F.shape
+    hm, he = np.empty(H), np.zeros(H)
+    _start(v, hm, he)
+    h_uni, eh = True, 0.0
+    qm, qe = np.zeros(H), np.zeros(H)    # the carry dL/dc_{k+1} f_{k+1}
+    q_uni, eq = True, 0.0
+    dm, de = np.empty(H), np.empty(H)    # dL/dc_k
+    Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
+    bm, be = np.empty(4 * H), np.empty(4 * H)
+    buf = np.empty(4 * H, dtype=W.dtype)
+    for k in range(T - 1, -1, -1):
+        h_spread = q_spread = 0.0
+        h_zero = q_zero = True
+        if h_uni:
+            sh, h_spread, h_zero = _u_normalise(hm)
+            eh += sh
+            if h_spread > lim:
+                _u_expand(hm, eh, he)
+                h_uni = False
+        if q_uni:
+            sq, q_spread, q_zero = _u_normalise(qm)
+            eq += sq
+            if q_spread > lim:
+                _u_expand(qm, eq, qe)
+                q_uni = False
+        fast = h_uni and q_uni and wide[k] < 0
+        if fast:  # dL/dc_k = dL/dh_k o_k tanh'(c_k) + carry, with one exponent
+            for j in range(H):
+                dm[j] = hm[j] * F[k, 4, j]
+            sd, d_spread, d_zero = _u_normalise(dm)
+            fast, ed = _u_add(dm, eh + s[k, 1] + sd, d_spread, d_zero, qm, eq, q_spread, q_zero)
+        if fast:
+            sd, d_spread, d_zero = _u_normalise(dm)
+            ed += sd
+            eb = max(ed, eh)
+            # the mat-vec input spans what both parts span; terms below float range may go only where
+            # every output also has a term of the larger part (W_hh without zeros, no zero entry there)
+            fast = max(d_spread + eb - ed, h_spread + eb - eh) + 60.0 <= buf_lim or (
+                dense and (d_spread + 60.0 <= buf_lim and not d_zero if ed >= eh
+                           else h_spread + 60.0 <= buf_lim and not h_zero))
+        if fast:
+            _out(out_m, out_e, k, hm, he, True, eh)
+            _out(out_cm, out_ce, k, dm, de, True, ed)
+            if k == 0:
+                break
+            wd, wh = _pow2(ed - eb), _pow2(eh - eb)
+            for j in range(H):
+                c = dm[j] * wd
+                buf[j] = c * F[k, 0, j]
+                buf[H + j] = c * F[k, 1, j]
+                buf[2 * H + j] = c * F[k, 2, j]
+                buf[3 * H + j] = hm[j] * wh * F[k, 3, j]
+                qm[j] = dm[j] * F[k, 5, j]
+            eq = ed + s[k, 2]
+            res = np.dot(buf, W)
+            for j in range(H):
+                hm[j] = res[j]
+            eh = eb + s[k, 0] + eW
+            if every:
+                h_uni, eh = _direct_uniform(hm, eh, he, v)
+            continue
+        # exact path: an exponent per element for this step
+        if h_uni:
+            _u_expand(hm, eh, he)
+        if q_uni:
+            _u_expand(qm, eq, qe)
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        for j in range(H):
+            m, e = _mul(hm[j], he[j], Fm[4, j], Fe[4, j])
+            dm[j], de[j] = _add(m, e, qm[j], qe[j])
+        _out(out_m, out_e, k, hm, he, False, 0.0)
+        _out(out_cm, out_ce, k, dm, de, False, 0.0)
+        if k == 0:
+            break
+        for j in range(H):
+            for g in range(3):
+                bm[g * H + j], be[g * H + j] = _mul(dm[j], de[j], Fm[g, j], Fe[g, j])
+            bm[3 * H + j], be[3 * H + j] = _mul(hm[j], he[j], Fm[3, j], Fe[3, j])
+            qm[j], qe[j] = _mul(dm[j], de[j], Fm[5, j], Fe[5, j])
+        _matvec(bm, be, W, buf_lim, hm, he, buf)
+        for j in range(H):
+            he[j] += eW
+        if every:
+            _add_direct(hm, he, v)
+        h_uni, eh = _u_compress(hm, he, lim)
+        q_uni, eq = _u_compress(qm, qe, lim)
+
+
+# ----------------------------------------------------------------------------------------
+# Spectral norms.
+@njit(**_OPTS)
+def exact_norm(P):
+    """Largest singular value of P from the largest eigenvalue of its Gram matrix P P^T (float64)."""
+    P64 = P.astype(np.float64)
+    return math.sqrt(max(np.linalg.eigvalsh(np.dot(P64, P64.T))[-1], 0.0))
+
+
+@njit(**_OPTS)
+def _exact_with_vectors(P, u):
+    """exact_norm, also pointing u [2, m] at the top two left singular vectors (the warm start of the
+    next, similar matrix)."""
     P64 = P.astype(np.float64)
     vals, vecs = np.linalg.eigh(np.dot(P64, P64.T))
-    for r in range(u.size):
-        u[r] = vecs[r, -1]
+    m = P.shape[0]
+    for r in range(m):
+        u[0, r] = vecs[r, -1]
+        u[1, r] = vecs[r, -2] if m > 1 else 0.0
     return math.sqrt(max(vals[-1], 0.0))
 
 
-# A fixed, dense, sign-mixed vector (values of a low-discrepancy sequence, not random: the
-# same matrix always gives the same number).
-_START_MIX = 1e-2  # weight of the dense component in the start vector
-_DENSE = np.array([((i * 0.6180339887498949 + 0.3) % 1.0) - 0.5 for i in range(97)])
+_START_MIX = 1e-2  # weight of the dense component in a warm start vector
 
 
 @njit(**_OPTS)
-def spectral_norm(P, u, tol, max_iter):
-    """Largest singular value of P (m x n).
+def _start_vectors(m):
+    """The first warm start of spectral_norm: the uniform vector, no second one."""
+    u = np.zeros((2, m))
+    u[0, :] = 1.0 / math.sqrt(m)
+    return u
 
-    max_iter = 0: exact (eigen-decomposition of P P^T). Otherwise Lanczos on A = P P^T with
-    full reorthogonalisation, started from the left vector u, which is updated in place to the
-    top Ritz vector so the next call (the next, similar matrix) starts close to the answer.
-    Lanczos estimates rise monotonically to sigma_max^2 and converge fast even when the top
-    singular values are close. If they have not settled to `tol` after `max_iter` steps the
-    exact computation takes over.
-    """
-    for x in P.reshape(-1):
-        if not math.isfinite(x):
-            return np.nan
-    if max_iter == 0:
-        return exact_norm(P, u)
+
+@njit(**_OPTS)
+def _dense_start(m):
+    """A fixed dense, sign-mixed unit vector (a Weyl sequence, not random: the same matrix always
+    gives the same number) with a component in every direction."""
+    q = np.empty(m)
+    for r in range(m):
+        q[r] = ((r + 1) * 0.6180339887498949 + 0.3) % 1.0 - 0.5
+    return q / math.sqrt(np.sum(q * q))
+
+
+@njit(**_OPTS)
+def _lanczos(P, q, tol, max_iter, top, second):
+    """The largest eigenvalue of A = P P^T by Lanczos from the unit vector q, with full
+    reorthogonalisation, stopped once the top Ritz pair (theta, y) has a residual
+    ||A y - theta y|| = beta_j |y_j| <= tol * theta (then theta is within tol * theta of an
+    eigenvalue of A). Returns theta and puts y in `top` (and the second Ritz vector in `second`);
+    -1 if it did not converge in max_iter."""
     m = P.shape[0]
     K = min(max_iter, m)
-    Q = np.zeros((K + 1, m))
+    Q = np.zeros((K, m))
     alpha = np.zeros(K)
     beta = np.zeros(K)
-    q = u.astype(np.float64)
-    qn = math.sqrt(np.sum(q * q))
-    if qn == 0.0 or not math.isfinite(qn):
-        return exact_norm(P, u)
-    # The warm start alone can be an exact eigenvector of P P^T that is not the top one (P
-    # diagonal, as with identity init): its Krylov space is then one-dimensional and Lanczos
-    # would stop at the wrong value. A fixed dense component in every direction prevents that;
-    # a check against a lower bound of sigma_max below catches what is left.
-    for r in range(m):
-        q[r] = q[r] / qn + _START_MIX * _DENSE[r % _DENSE.size] / math.sqrt(m)
-    qn = math.sqrt(np.sum(q * q))
-    q = q / qn
-    Q[0] = q
-    prev = -1.0
-    est = 0.0
-    vec = np.zeros(1)
-    j_last = 0
     for j in range(K):
+        Q[j] = q
         w = np.dot(q.astype(P.dtype), P)
         z = np.dot(P, w).astype(np.float64)
-        a = np.dot(q, z)
-        alpha[j] = a
+        alpha[j] = np.dot(q, z)
         for i in range(j + 1):  # full reorthogonalisation (twice is enough)
             z -= np.dot(Q[i], z) * Q[i]
         for i in range(j + 1):
@@ -288,22 +1054,59 @@ def spectral_norm(P, u, tol, max_iter):
                 Tm[i, i + 1] = beta[i]
                 Tm[i + 1, i] = beta[i]
         vals, vecs = np.linalg.eigh(Tm)
-        est = vals[-1]
-        vec = vecs[:, -1]
-        j_last = j
-        if est <= 0.0:
-            if j == 0:
-                return exact_norm(P, u)  # u orthogonal to P's range, or P = 0
-        if b <= 1e-13 * max(est, 1e-300) or (j > 0 and abs(est - prev) <= tol * est):
-            break
-        if j == K - 1:
-            return exact_norm(P, u)
-        prev = est
+        theta = vals[-1]
+        if theta <= 0.0:
+            return -1.0
+        if j == m - 1 or b <= 1e-14 * theta or b * abs(vecs[j, -1]) <= tol * theta:
+            for r in range(m):
+                top[r] = 0.0
+                second[r] = 0.0
+            for i in range(j + 1):
+                top += vecs[i, -1] * Q[i]
+                if j > 0:
+                    second += vecs[i, -2] * Q[i]
+            return theta
         beta[j] = b
         q = z / b
-        Q[j + 1] = q
-    # Every row and column norm of P is a lower bound on sigma_max (exact for a diagonal P).
-    lb = 0.0
+    return -1.0
+
+
+@njit(**_OPTS)
+def spectral_norm(P, u, tol, max_iter, cold=False):
+    """Largest singular value of P (m x n); u [2, m] holds the previous, similar matrix's top two
+    left singular vectors and is updated in place.
+
+    max_iter = 0: exact (the eigenvalues of P P^T). Otherwise Lanczos on A = P P^T (_lanczos) from
+    u[0] + u[1] / 2 (plus a small dense component): when the top two singular values change places
+    from one matrix to the next, the new top vector is close to the old second one, so the start has
+    a real component along it. `cold`: once more from a fixed dense vector, for matrices that need
+    not resemble the previous one (each step's own Jacobian); the larger of the two is the answer.
+    What does not converge, or falls below a lower bound of sigma_max (the largest row or column norm
+    of P), is computed exactly.
+    """
+    for x in P.reshape(-1):
+        if not math.isfinite(x):
+            return np.nan
+    if max_iter == 0:
+        return exact_norm(P)
+    m = P.shape[0]
+    dense = _dense_start(m)
+    q = u[0] + 0.5 * u[1] + _START_MIX * dense
+    qn = math.sqrt(np.sum(q * q))
+    if qn == 0.0 or not math.isfinite(qn):
+        q, qn = dense.copy(), 1.0
+    top, second = np.empty(m), np.empty(m)
+    theta = _lanczos(P, q / qn, tol, max_iter, top, second)
+    if theta < 0.0:
+        return _exact_with_vectors(P, u)
+    if cold:
+        top2, second2 = np.empty(m), np.empty(m)
+        theta2 = _lanczos(P, dense, tol, max_iter, top2, second2)
+        if theta2 < 0.0:
+            return _exact_with_vectors(P, u)
+        if theta2 > theta:
+            theta, top, second = theta2, top2, second2
+    lb = 0.0  # every row and column norm of P is a lower bound on sigma_max (exact for a diagonal P)
     cols = np.zeros(P.shape[1])
     for r in range(m):
         row = 0.0
@@ -313,178 +1116,345 @@ def spectral_norm(P, u, tol, max_iter):
             cols[c] += x2
         lb = max(lb, row)
     lb = max(lb, np.max(cols))
-    if est < lb * (1.0 - 1e-4):
-        return exact_norm(P, u)
-    top = np.zeros(m)
-    for i in range(j_last + 1):
-        top += vec[i] * Q[i]
-    tn = math.sqrt(np.sum(top * top))
-    if tn > 0.0:
-        for r in range(m):
-            u[r] = top[r] / tn
-    return math.sqrt(max(est, 0.0))
-
-
-@njit(**_OPTS)
-def _renormalise(a, b, limit):
-    mx = 0.0
-    for x in a.reshape(-1):
-        y = abs(x)
-        if y > mx:
-            mx = y
-    if b is not None:
-        for x in b.reshape(-1):
-            y = abs(x)
-            if y > mx:
-                mx = y
-    return _rescale_exponent(mx, limit)
-
-
-@njit(**_OPTS)
-def _record(out, k, sigma, e):
-    if sigma > 0.0:
-        out[k] = math.log10(sigma) + e * math.log10(2.0)
-    elif sigma == 0.0:
-        out[k] = -np.inf
-    else:
-        out[k] = np.nan
-
-
-@njit(**_OPTS)
-def jac_sweep_rnn(W, D, limit, tol, max_iter, k_min, out):
-    T, H = D.shape
-    dt = W.dtype
-    P = np.eye(H, dtype=dt)
-    Ps = np.empty((H, H), dtype=dt)
-    u = np.full(H, 1.0 / math.sqrt(H), dtype=dt)
-    e = 0
-    for k in range(T - 1, -1, -1):
-        s = _renormalise(P, None, limit)
-        if s != 0:
-            _scale(P, s)
-            e += s
-        _record(out, k, spectral_norm(P, u, tol, max_iter), e)
-        if k <= k_min:
-            break
-        for r in range(H):
-            for j in range(H):
-                Ps[r, j] = P[r, j] * D[k, j]  # P diag(act'(a_k))
-        np.dot(Ps, W, P)
-
-
-@njit(**_OPTS)
-def jac_sweep_lstm(W, B3, Bo, K, F, limit, tol, max_iter, k_min, out):
-    T, _, H = B3.shape
-    dt = W.dtype
-    Ph = np.eye(H, dtype=dt)
-    Pc = np.zeros((H, H), dtype=dt)
-    Q = np.empty((H, H), dtype=dt)
-    M = np.empty((H, H), dtype=dt)
-    A = np.empty((H, H), dtype=dt)
-    T1 = np.empty((H, H), dtype=dt)
-    u = np.full(H, 1.0 / math.sqrt(H), dtype=dt)
-    e = 0
-    for k in range(T - 1, -1, -1):
-        for r in range(H):
-            for j in range(H):
-                Q[r, j] = Ph[r, j] * K[k, j] + Pc[r, j]  # adjoint of c_k (rows)
-        s = _renormalise(Ph, Q, limit)
-        if s != 0:
-            _scale(Ph, s)
-            _scale(Q, s)
-            e += s
-        _record(out, k, spectral_norm(Ph, u, tol, max_iter), e)
-        if k <= k_min:
-            break
-        for i in range(H):
-            bi, bf, bg, bo = B3[k, 0, i], B3[k, 1, i], B3[k, 2, i], Bo[k, i]
-            for j in range(H):
-                M[i, j] = bi * W[i, j] + bf * W[H + i, j] + bg * W[2 * H + i, j]  # dc_k/dh_{k-1}
-                A[i, j] = bo * W[3 * H + i, j]                                     # dh_k/dh_{k-1} via o
-        np.dot(Ph, A, T1)
-        np.dot(Q, M, Ph)
-        for r in range(H):
-            for j in range(H):
-                Ph[r, j] += T1[r, j]
-                Pc[r, j] = Q[r, j] * F[k, j]
-
-
-@njit(**_OPTS)
-def jac_sweep_gru(W, B3, Z, limit, tol, max_iter, k_min, out):
-    T, _, H = B3.shape
-    dt = W.dtype
-    P = np.eye(H, dtype=dt)
-    Pn = np.empty((H, H), dtype=dt)
-    J = np.empty((H, H), dtype=dt)
-    u = np.full(H, 1.0 / math.sqrt(H), dtype=dt)
-    e = 0
-    for k in range(T - 1, -1, -1):
-        s = _renormalise(P, None, limit)
-        if s != 0:
-            _scale(P, s)
-            e += s
-        _record(out, k, spectral_norm(P, u, tol, max_iter), e)
-        if k <= k_min:
-            break
-        for i in range(H):
-            br, bz, bn = B3[k, 0, i], B3[k, 1, i], B3[k, 2, i]
-            for j in range(H):
-                J[i, j] = br * W[i, j] + bz * W[H + i, j] + bn * W[2 * H + i, j]
-            J[i, i] += Z[k, i]
-        np.dot(P, J, Pn)
-        P, Pn = Pn, P
+    if theta < lb * (1.0 - 1e-6):
+        return _exact_with_vectors(P, u)
+    for v, row in ((top, 0), (second, 1)):
+        vn = math.sqrt(np.sum(v * v))
+        if vn > 0.0:
+            for r in range(m):
+                u[row, r] = v[r] / vn
+    return math.sqrt(theta)
 
 
 # ----------------------------------------------------------------------------------------
-# Per-step Jacobian norms ||ds_k/ds_{k-1}||_2 (s = h, or (h, c) for LSTM).
+# Jacobian-product sweeps: H adjoint rows P = dh_{T-1}/dh_k (one exponent per row), the spectral
+# norm of each product by `spectral_norm`. out[k] = log10 ||dh_{T-1}/dh_k||_2.
 @njit(**_OPTS)
-def step_norms_rnn(W, D, tol, max_iter, k0, out):
-    T, H = D.shape
-    u = np.full(H, 1.0 / math.sqrt(H))
-    for k in range(k0, T):
-        J = D[k].reshape(H, 1) * W
-        out[k] = spectral_norm(J, u, tol, max_iter)
+def _renorm(P, eP, limit, spread_lim):
+    """Keep the rows of P (exponents eP) in range: nothing while every row's largest entry is within
+    2**+-limit; one shift for all rows while they share an exponent and lie within 2**spread_lim of
+    each other (so the norm needs no alignment); otherwise each row on its own."""
+    n, m = P.shape
+    gmax, gmin, same = 0.0, np.inf, True
+    for r in range(n):
+        mx = 0.0
+        for c in range(m):
+            a = abs(float(P[r, c]))
+            if a > mx or a != a:
+                mx = a
+        if mx > 0.0:
+            gmax = max(gmax, mx)
+            gmin = min(gmin, mx)
+        if eP[r] != eP[0]:
+            same = False
+    if gmax == 0.0 or not math.isfinite(gmax):
+        return
+    lo, hi = math.frexp(gmin)[1], math.frexp(gmax)[1]
+    if same and -limit <= lo and hi <= limit:
+        return
+    if same and hi - lo <= spread_lim:
+        a, b = _pow2(-(hi // 2)), _pow2(-(hi - hi // 2))
+        for r in range(n):
+            for c in range(m):
+                P[r, c] = P[r, c] * a * b
+            eP[r] += hi
+        return
+    _row_normalise(P, eP)
 
 
 @njit(**_OPTS)
-def step_jacobian_lstm(W, B3, Bo, K, F, k, J):
-    H = B3.shape[2]
+def _same(e):
+    for r in range(1, e.size):
+        if e[r] != e[0]:
+            return False
+    return True
+
+
+@njit(**_OPTS)
+def _norm_of(P, eP, u, tol, max_iter, tmp):
+    """log10 ||diag(2**eP) P||_2 (no copy while the rows share an exponent)."""
+    if _same(eP):
+        return spectral_norm(P, u, tol, max_iter), eP[0]
+    return _norm_rows(P, eP, u, tol, max_iter, tmp)
+
+
+@njit(**_OPTS)
+def jac_sweep_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, tol, max_iter, k_min, out):
+    T, _, H = F.shape
+    dt = W.dtype
+    P, X, J, tmp = np.eye(H, dtype=dt), np.empty((H, H), dtype=dt), np.empty((H, H), dtype=dt), np.empty((H, H), dtype=dt)
+    eP, eX = np.zeros(H), np.empty(H)
+    Fm, Fe = np.empty((1, H)), np.empty((1, H))
+    u = _start_vectors(H)
+    for k in range(T - 1, -1, -1):
+        _renorm(P, eP, limit, 2 * limit)
+        sigma, E = _norm_of(P, eP, u, tol, max_iter, tmp)
+        _record(out, k, sigma, E)
+        if k <= k_min:
+            break
+        if wide[k] < 0:  # P diag(act'(a_k)) W, the factors on one exponent
+            for i in range(H):
+                d = F[k, 0, i]
+                for j in range(H):
+                    J[i, j] = d * W[i, j]
+            np.dot(P, J, X)
+            P, X = X, P
+            for r in range(H):
+                eP[r] += s[k, 0] + eW
+            continue
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        _scale_cols(P, eP, Fm[0], Fe[0], X, eX)     # each row aligned on its own largest product
+        np.dot(X, W, P)
+        for r in range(H):
+            eP[r] = eX[r] + eW
+
+
+@njit(**_OPTS)
+def _gate_rows(Fm, Fe, W, M, eM):
+    """M * 2**eM[i] (per row i) = sum over the first three gates g of diag(F_g) W_g, with F_g =
+    Fm[g] * 2**Fe[g] and W_g = W[g H:(g+1) H]: each unit's gate rows, aligned on its largest factor."""
+    H = M.shape[0]
+    for i in range(H):
+        e = -np.inf
+        for g in range(3):
+            if Fm[g, i] != 0.0:
+                e = max(e, Fe[g, i])
+        if e == -np.inf:
+            e = 0.0
+        eM[i] = e
+        w0, w1, w2 = Fm[0, i] * _pow2(Fe[0, i] - e), Fm[1, i] * _pow2(Fe[1, i] - e), Fm[2, i] * _pow2(Fe[2, i] - e)
+        for j in range(H):
+            M[i, j] = w0 * W[i, j] + w1 * W[H + i, j] + w2 * W[2 * H + i, j]
+
+
+@njit(**_OPTS)
+def jac_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, tol, max_iter, k_min, out):
+    T, _, H = F.shape
+    dt = W.dtype
+    Ph = np.eye(H, dtype=dt)          # dh_{T-1}/dh_k
+    Pc = np.zeros((H, H), dtype=dt)   # dh_{T-1}/dc_{k+1} f_{k+1}
+    Q = np.empty((H, H), dtype=dt)    # dh_{T-1}/dc_k
+    X = np.empty((H, H), dtype=dt)
+    Y = np.empty((H, H), dtype=dt)
+    M = np.empty((H, H), dtype=dt)
+    tmp = np.empty((H, H), dtype=dt)
+    eh, ec, eq, eX, eY, eM = np.zeros(H), np.zeros(H), np.empty(H), np.empty(H), np.empty(H), np.empty(H)
+    ones = np.full(H, 0.5)
+    Fm, Fe = np.empty((6, H)), np.empty((6, H))
+    Wo = np.ascontiguousarray(W[3 * H:])
+    u = _start_vectors(H)
+    for k in range(T - 1, -1, -1):
+        _renorm(Ph, eh, limit, 2 * limit)
+        if not (wide[k] < 0 and _same(ec)):  # a fast step's Pc is Q diag(f) on Q's (renormed) scale
+            _renorm(Pc, ec, limit, 2 * limit)
+        e1, e2 = eh[0] + s[k, 1], ec[0]
+        if wide[k] < 0 and _same(eh) and _same(ec) and abs(e1 - e2) <= gap_lim:
+            e = max(e1, e2)     # Q = Ph diag(o tanh'(c_k)) + Pc, on one exponent
+            w1, w2 = _pow2(e1 - e), _pow2(e2 - e)
+            for j in range(H):
+                kj = F[k, 4, j] * w1
+                for r in range(H):
+                    Q[r, j] = Ph[r, j] * kj + Pc[r, j] * w2
+            eq[:] = e
+        else:
+            factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+            _scale_cols(Ph, eh, Fm[4], Fe[4], Q, eq)
+            _row_normalise(Q, eq)
+            _row_normalise(Pc, ec)
+            _combine_rows(Q, eq, Pc, ec)
+        _renorm(Q, eq, limit, 2 * limit)
+        sigma, E = _norm_of(Ph, eh, u, tol, max_iter, tmp)
+        _record(out, k, sigma, E)
+        if k <= k_min:
+            break
+        if wide[k] < 0 and _same(eh) and _same(eq) and abs(eh[0] - eq[0]) <= gap_lim:
+            e = max(eh[0], eq[0])  # Ph diag(Bo) W_o + Q sum diag(B3_g) W_g, on one exponent
+            wh, wq = _pow2(eh[0] - e), _pow2(eq[0] - e)
+            for i in range(H):
+                bo, bi, bf, bg = F[k, 3, i] * wh, F[k, 0, i] * wq, F[k, 1, i] * wq, F[k, 2, i] * wq
+                for j in range(H):
+                    X[i, j] = bo * W[3 * H + i, j]
+                    M[i, j] = bi * W[i, j] + bf * W[H + i, j] + bg * W[2 * H + i, j]
+            for r in range(H):
+                for i in range(H):
+                    Pc[r, i] = Q[r, i] * F[k, 5, i]       # the cell path: Q diag(f_k)
+            ec[:] = eq[0] + s[k, 2]
+            np.dot(Ph, X, Y)
+            np.dot(Q, M, Ph)
+            for r in range(H):
+                for j in range(H):
+                    Ph[r, j] += Y[r, j]
+            eh[:] = e + s[k, 0] + eW
+            continue
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        _scale_cols(Q, eq, Fm[5], Fe[5], Pc, ec)    # the cell path: Q diag(f_k)
+        _gate_rows(Fm, Fe, W, M, eM)                # dc_k/dh_{k-1} = sum diag(B3_g) W_g
+        _scale_cols(Ph, eh, Fm[3], Fe[3], X, eX)    # through the output gate: Ph diag(Bo) W_o
+        np.dot(X, Wo, Ph)
+        for i in range(H):
+            eM[i] += 1.0                            # ones = 0.5: 2**eM = 0.5 * 2**(eM + 1)
+        _scale_cols(Q, eq, ones, eM, X, eY)         # ... + Q M
+        np.dot(X, M, Y)
+        _row_normalise(Ph, eX)
+        _row_normalise(Y, eY)
+        _combine_rows(Ph, eX, Y, eY)
+        for r in range(H):
+            eh[r] = eX[r] + eW
+
+
+@njit(**_OPTS)
+def jac_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, tol, max_iter, k_min, out):
+    T, _, H = F.shape
+    dt = W.dtype
+    P = np.eye(H, dtype=dt)
+    X = np.empty((H, H), dtype=dt)
+    Y = np.empty((H, H), dtype=dt)
+    J = np.empty((H, H), dtype=dt)
+    tmp = np.empty((H, H), dtype=dt)
+    eP, eX, eZ, eJ = np.zeros(H), np.empty(H), np.empty(H), np.empty(H)
+    ones = np.full(H, 0.5)
+    Fm, Fe = np.empty((4, H)), np.empty((4, H))
+    u = _start_vectors(H)
+    for k in range(T - 1, -1, -1):
+        _renorm(P, eP, limit, 2 * limit)
+        sigma, E = _norm_of(P, eP, u, tol, max_iter, tmp)
+        _record(out, k, sigma, E)
+        if k <= k_min:
+            break
+        eb, ez = s[k, 0] + eW, s[k, 1]
+        if wide[k] < 0 and abs(eb - ez) <= gap_lim:  # J = sum diag(B3_g) W_g + diag(z_k), one exponent
+            e = max(eb, ez)
+            wb, wz = _pow2(eb - e), _pow2(ez - e)
+            for i in range(H):
+                br, bz, bn = F[k, 0, i] * wb, F[k, 1, i] * wb, F[k, 2, i] * wb
+                for j in range(H):
+                    J[i, j] = br * W[i, j] + bz * W[H + i, j] + bn * W[2 * H + i, j]
+                J[i, i] += F[k, 3, i] * wz
+            np.dot(P, J, X)
+            P, X = X, P
+            for r in range(H):
+                eP[r] += e
+            continue
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        _gate_rows(Fm, Fe, W, J, eJ)
+        for i in range(H):
+            eJ[i] += 1.0 + eW
+        _scale_cols(P, eP, ones, eJ, X, eX)         # P (sum diag(B3_g) W_g)
+        np.dot(X, J, Y)
+        _scale_cols(P, eP, Fm[3], Fe[3], X, eZ)     # + P diag(z_k)
+        _row_normalise(Y, eX)
+        _row_normalise(X, eZ)
+        _combine_rows(X, eZ, Y, eX)
+        P, X = X, P
+        eP[:] = eZ
+
+
+# ----------------------------------------------------------------------------------------
+# Per-step Jacobians ds_k/ds_{k-1} (s = h, or (h, c) for LSTM) as one matrix with one exponent:
+# each builder fills J and returns its exponent. out[k] = log10 ||ds_k/ds_{k-1}||_2.
+@njit(**_OPTS)
+def _any_nonzero(A, row, start):
+    for j in range(start, A.shape[1]):
+        if A[row, j] != 0.0:
+            return True
+    return False
+
+
+@njit(**_OPTS)
+def step_jacobian_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, J):
+    H = F.shape[2]
+    Fm, Fe = np.empty((1, H)), np.empty((1, H))
+    factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+    E = -np.inf
+    for i in range(H):
+        if Fm[0, i] != 0.0 and _any_nonzero(W, i, 0):
+            E = max(E, Fe[0, i])
+    E = 0.0 if E == -np.inf else E
+    for i in range(H):
+        w = _ldexp(Fm[0, i], Fe[0, i] - E)
+        for j in range(H):
+            J[i, j] = w * W[i, j]
+    return E + eW
+
+
+@njit(**_OPTS)
+def step_jacobian_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, J):
+    H = F.shape[2]
+    Fm, Fe = np.empty((6, H)), np.empty((6, H))
+    factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+    M, eM = np.empty((H, H)), np.empty(H)
+    _gate_rows(Fm, Fe, W, M, eM)  # dc_k/dh_{k-1} = M * 2**(eM + eW)
+    E = -np.inf  # the largest exponent of any nonzero term, then each term is brought to it
+    for i in range(H):
+        m_rows = _any_nonzero(M, i, 0)
+        terms = ((1.0 if m_rows else 0.0, eM[i] + eW),
+                 (Fm[3, i] if _any_nonzero(W, 3 * H + i, 0) else 0.0, Fe[3, i] + eW),
+                 (Fm[4, i] if m_rows else 0.0, Fe[4, i] + eM[i] + eW),
+                 (Fm[4, i] * Fm[5, i], Fe[4, i] + Fe[5, i]), (Fm[5, i], Fe[5, i]))
+        for m, e in terms:
+            if m != 0.0:
+                E = max(E, e)
+    E = 0.0 if E == -np.inf else E
     J[:] = 0.0
     for i in range(H):
-        bi, bf, bg, bo = B3[k, 0, i], B3[k, 1, i], B3[k, 2, i], Bo[k, i]
+        wm = _ldexp(1.0, eM[i] + eW - E)
+        wo = _ldexp(Fm[3, i], Fe[3, i] + eW - E)
+        wk = _ldexp(Fm[4, i], Fe[4, i] + eM[i] + eW - E)
         for j in range(H):
-            m = bi * W[i, j] + bf * W[H + i, j] + bg * W[2 * H + i, j]
-            J[H + i, j] = m                                   # dc_k/dh_{k-1}
-            J[i, j] = bo * W[3 * H + i, j] + K[k, i] * m      # dh_k/dh_{k-1}
-        J[i, H + i] = K[k, i] * F[k, i]                       # dh_k/dc_{k-1}
-        J[H + i, H + i] = F[k, i]                             # dc_k/dc_{k-1}
+            J[H + i, j] = M[i, j] * wm                                # dc_k/dh_{k-1}
+            J[i, j] = W[3 * H + i, j] * wo + M[i, j] * wk             # dh_k/dh_{k-1}
+        J[i, H + i] = _ldexp(Fm[4, i] * Fm[5, i], Fe[4, i] + Fe[5, i] - E)   # dh_k/dc_{k-1}
+        J[H + i, H + i] = _ldexp(Fm[5, i], Fe[5, i] - E)                    # dc_k/dc_{k-1}
+    return E
 
 
 @njit(**_OPTS)
-def step_norms_lstm(W, B3, Bo, K, F, tol, max_iter, k0, out):
-    T, _, H = B3.shape
-    J = np.empty((2 * H, 2 * H))
-    u = np.full(2 * H, 1.0 / math.sqrt(2 * H))
-    for k in range(k0, T):
-        step_jacobian_lstm(W, B3, Bo, K, F, k, J)
-        out[k] = spectral_norm(J, u, tol, max_iter)
-
-
-@njit(**_OPTS)
-def step_jacobian_gru(W, B3, Z, k, J):
-    H = B3.shape[2]
+def step_jacobian_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, J):
+    H = F.shape[2]
+    Fm, Fe = np.empty((4, H)), np.empty((4, H))
+    factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+    M, eM = np.empty((H, H)), np.empty(H)
+    _gate_rows(Fm, Fe, W, M, eM)
+    E = -np.inf
     for i in range(H):
-        br, bz, bn = B3[k, 0, i], B3[k, 1, i], B3[k, 2, i]
+        if Fm[3, i] != 0.0:
+            E = max(E, Fe[3, i])
+        if _any_nonzero(M, i, 0):
+            E = max(E, eM[i] + eW)
+    E = 0.0 if E == -np.inf else E
+    for i in range(H):
+        w = _ldexp(1.0, eM[i] + eW - E)
         for j in range(H):
-            J[i, j] = br * W[i, j] + bz * W[H + i, j] + bn * W[2 * H + i, j]
-        J[i, i] += Z[k, i]
+            J[i, j] = M[i, j] * w
+        J[i, i] += _ldexp(Fm[3, i], Fe[3, i] - E)
+    return E
 
 
 @njit(**_OPTS)
-def step_norms_gru(W, B3, Z, tol, max_iter, k0, out):
-    T, _, H = B3.shape
+def step_norms_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, tol, max_iter, k0, out):
+    T, _, H = F.shape
     J = np.empty((H, H))
-    u = np.full(H, 1.0 / math.sqrt(H))
+    u = _start_vectors(H)
     for k in range(k0, T):
-        step_jacobian_gru(W, B3, Z, k, J)
-        out[k] = spectral_norm(J, u, tol, max_iter)
+        E = step_jacobian_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, J)
+        _record(out, k, spectral_norm(J, u, tol, max_iter, True), E)
+
+
+@njit(**_OPTS)
+def step_norms_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, tol, max_iter, k0, out):
+    T, _, H = F.shape
+    J = np.empty((2 * H, 2 * H))
+    u = _start_vectors(2 * H)
+    for k in range(k0, T):
+        E = step_jacobian_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, J)
+        _record(out, k, spectral_norm(J, u, tol, max_iter, True), E)
+
+
+@njit(**_OPTS)
+def step_norms_gru(F, s, groups, wide, wide_m, wide_e, W, eW, tol, max_iter, k0, out):
+    T, _, H = F.shape
+    J = np.empty((H, H))
+    u = _start_vectors(H)
+    for k in range(k0, T):
+        E = step_jacobian_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, J)
+        _record(out, k, spectral_norm(J, u, tol, max_iter, True), E)

@@ -15,6 +15,9 @@ The functions work on numpy arrays or torch tensors alike for the step; the vect
 """
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import numpy as np
 
 GATES = {
@@ -25,6 +28,8 @@ GATES = {
 NUM_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
 # Bound of the activation's derivative (Pascanu et al. 2013): |act'(a)| <= gamma.
 GAMMA = {"tanh": 1.0, "relu": 1.0, "linear": 1.0, "sigmoid": 0.25}
+GATE_ACTIVATION = {"input": "sigmoid", "forget": "sigmoid", "output": "sigmoid", "reset": "sigmoid",
+                   "update": "sigmoid", "candidate": "tanh"}
 GATE_SYMBOL = {"input": "i", "forget": "f", "candidate": "g", "output": "o",
                "reset": "r", "update": "z"}
 
@@ -48,25 +53,116 @@ def activate(name: str, a):
     raise ValueError(f"unknown activation {name!r}")
 
 
-def activation_derivative(name: str, a, out=None):
-    """act'(a) given the pre-activation `a` (and optionally `out` = act(a)).
+# ------------------------------------------------------------------------------------------
+# Derivatives that stay exact in the tails.
+#
+# A derivative is never computed from the unit's output (1 - y^2, y(1 - y)): once y rounds to
+# +-1 (tanh) or 0 / 1 (sigmoid) that is exactly 0, in float32 from |a| ~ 9 and in float64 from
+# |a| ~ 19 (tanh) or a ~ 37 (sigmoid), although the true value is finite. Every factor comes from
+# the float64 pre-activation a, with t = e^{-|a|} and u = e^{-2|a|}:
+#
+#     sigma(a)     = 1 / (1 + t)  (a >= 0),   t / (1 + t)  (a < 0);   1 - sigma(a) = sigma(-a)
+#     sigma'(a)    = t / (1 + t)^2
+#     tanh'(a)     = sech^2(a) = 4u / (1 + u)^2
+#     1 - |tanh a| = 2u / (1 + u)
+#
+# The small factor t (or u) is kept as a mantissa and a power-of-two exponent (`Scaled`), so
+# e^{-2000} (sech^2 of a cell state of 1000) or e^{-10^30} (an input of 10^30) is a number, not 0:
+# e^{-x} = 2^{-n} e^{-r}, x = n ln 2 + r. Each value keeps float64's relative precision for |a| up
+# to ~10^6; beyond that its log2 (~|a| / ln 2) has float64's relative precision, which is all the
+# float64 pre-activation itself has. The scalar formulas live in `_kernels` (the sweeps compute
+# each step's factors with them); the functions below apply them to arrays.
+ACT_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}  # as the compiled loops take them
 
-    For relu a NaN pre-activation (an overflowed state) gives a NaN derivative, so an
-    undefined Jacobian is never silently treated as zero.
+
+class Scaled(NamedTuple):
+    """Arrays of numbers held as m * 2**e, so that products of tiny factors neither underflow nor
+    lose precision.
+
+    m: float64 mantissas, |m| in [0.5, 1), or 0 (the number is exactly 0), or NaN (undefined).
+    e: float64 exponents, whole numbers (exact below 2**53; beyond that a number's exponent has
+       float64's relative precision, which is also all its logarithm can have).
     """
-    if name == "tanh":
-        y = np.tanh(a) if out is None else out
-        return 1.0 - y * y
-    if name == "relu":
-        d = (a > 0).astype(np.result_type(a, np.float32))
-        d[np.isnan(a)] = np.nan
-        return d
-    if name == "sigmoid":
-        y = sigmoid(a) if out is None else out
-        return y * (1.0 - y)
-    if name == "linear":
-        return np.ones_like(a)
-    raise ValueError(f"unknown activation {name!r}")
+
+    m: np.ndarray
+    e: np.ndarray
+
+    @classmethod
+    def of(cls, x) -> "Scaled":
+        """Ordinary numbers (float64) as Scaled."""
+        m, e = np.frexp(np.asarray(x, dtype=np.float64))
+        return cls(m, e.astype(np.float64))
+
+    def __mul__(self, other: "Scaled") -> "Scaled":
+        m, de = np.frexp(self.m * other.m)
+        return Scaled(m, self.e + other.e + de)
+
+    def value(self) -> np.ndarray:
+        """The numbers as float64 (0 below float64's range, inf above)."""
+        e = np.clip(self.e, -2200, 2200).astype(np.int64)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            return self.m * np.exp2(e // 2) * np.exp2(e - e // 2)
+
+    def log10_abs(self) -> np.ndarray:
+        """log10 of the absolute values: exact far beyond float64's range (-inf for 0)."""
+        with np.errstate(divide="ignore"):
+            return np.log10(np.abs(self.m)) + self.e * math.log10(2.0)
+
+
+def _tails(kind: int, a) -> Scaled:
+    from . import _kernels
+
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    m, e = np.empty_like(a), np.empty_like(a)
+    _kernels.tails(kind, a.reshape(-1), m.reshape(-1), e.reshape(-1))
+    return Scaled(m, e)
+
+
+def sigmoid_scaled(a) -> Scaled:
+    """sigma(a) from the pre-activation; 1 - sigma(a) is sigmoid_scaled(-a)."""
+    return _tails(0, a)
+
+
+def sigmoid_derivative_scaled(a) -> Scaled:
+    """sigma'(a) = sigma(a) (1 - sigma(a)) = t / (1 + t)^2, t = e^{-|a|}."""
+    return _tails(1, a)
+
+
+def tanh_derivative_scaled(a) -> Scaled:
+    """tanh'(a) = sech^2(a) = 4u / (1 + u)^2, u = e^{-2|a|}."""
+    return _tails(2, a)
+
+
+def tanh_tail_scaled(a) -> Scaled:
+    """1 - |tanh(a)| = 2u / (1 + u), u = e^{-2|a|}: how far tanh(a) is from +-1."""
+    return _tails(3, a)
+
+
+def minus_tanh_scaled(h, a) -> Scaled:
+    """h - tanh(a), exact also where tanh(a) rounds to h = +-1 (a GRU's h_{t-1} - n_t when the
+    state sits at +-1): h - tanh(a) = (h - s) + s (1 - |tanh a|), s = sign(a)."""
+    from . import _kernels
+
+    h, a = np.broadcast_arrays(np.asarray(h, dtype=np.float64), np.asarray(a, dtype=np.float64))
+    h, a = np.ascontiguousarray(h), np.ascontiguousarray(a)
+    m, e = np.empty_like(a), np.empty_like(a)
+    _kernels.minus_tanh(h.reshape(-1), a.reshape(-1), m.reshape(-1), e.reshape(-1))
+    return Scaled(m, e)
+
+
+def activation_derivative_scaled(name: str, a) -> Scaled:
+    """act'(a) from the pre-activation a, exact in the tails (see above). For relu a NaN
+    pre-activation (an overflowed state) gives a NaN derivative, so an undefined Jacobian is never
+    silently treated as zero; relu'(0) = 0 (torch's convention)."""
+    if name not in ACT_CODES:
+        raise ValueError(f"unknown activation {name!r}")
+    return _tails(10 + ACT_CODES[name], a)
+
+
+def activation_derivative(name: str, a) -> np.ndarray:
+    """act'(a) as float64 from the pre-activation a (0 only where the true value is below
+    float64's range, ~1e-308: use activation_derivative_scaled or its log10_abs beyond that)."""
+    return activation_derivative_scaled(name, a).value()
 
 
 def step(cell: str, activation: str, weights: dict, x, h, c=None):

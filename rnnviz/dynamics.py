@@ -106,10 +106,12 @@ def one_neuron(w: float, u: float, b: float, activation: str, x, h0: float = 0.0
     """The one-unit RNN h_t = act(w h_{t-1} + u x_t + b), t = 1..T, from h_0.
 
     Returns float64 arrays: "h" [T+1] (h_0..h_T), "a" [T] pre-activations, "factor" [T] =
-    dh_t/dh_{t-1} = w act'(a_t), and "log10_grad" [T+1]: log10 |dh_T/dh_k| for k = 0..T, the
-    sum of log10 |factor| after k (-inf once a factor is exactly 0).
+    dh_t/dh_{t-1} = w act'(a_t) (0 where it is below float64's range), "log10_factor" [T] = log10 of
+    its size, exact however small (from the pre-activation, see cells), and "log10_grad" [T+1]:
+    log10 |dh_T/dh_k| for k = 0..T, the sum of log10_factor after k (-inf only where a factor is
+    exactly 0: w = 0, or a ReLU below its kink).
     """
-    from .cells import activate, activation_derivative
+    from .cells import activate, activation_derivative_scaled
 
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     T = x.size
@@ -120,12 +122,12 @@ def one_neuron(w: float, u: float, b: float, activation: str, x, h0: float = 0.0
         for t in range(T):
             a[t] = w * h[t] + u * x[t] + b
             h[t + 1] = activate(activation, a[t:t + 1])[0]
-        factor = w * activation_derivative(activation, a.copy(), None if activation in ("relu", "linear")
-                                           else h[1:].copy())
+        d = activation_derivative_scaled(activation, a)
+        factor = w * d.value()
     with np.errstate(divide="ignore"):
-        logf = np.log10(np.abs(factor))
-    log10_grad = np.concatenate([np.cumsum(logf[::-1])[::-1], [0.0]])
-    return {"h": h, "a": a, "factor": factor, "log10_grad": log10_grad}
+        log10_factor = d.log10_abs() + math.log10(abs(w)) if w != 0 else np.full(T, -np.inf)
+    log10_grad = np.concatenate([np.cumsum(log10_factor[::-1])[::-1], [0.0]])
+    return {"h": h, "a": a, "factor": factor, "log10_factor": log10_factor, "log10_grad": log10_grad}
 
 
 def neuron_map(w: float, b: float, activation: str, grid) -> np.ndarray:
@@ -136,20 +138,30 @@ def neuron_map(w: float, b: float, activation: str, grid) -> np.ndarray:
         return activate(activation, w * np.asarray(grid, dtype=np.float64) + b)
 
 
+NEUTRAL_TOL = 1e-7  # |slope| this close to 1 is slope 1: the linear term neither shrinks nor grows
+
+
 def fixed_points(w: float, b: float, activation: str) -> list[dict]:
-    """Fixed points h* = act(w h* + b), each with its slope w act'(w h* + b) and stability (|slope| < 1)."""
-    from scipy.optimize import brentq
+    """Fixed points h* = act(w h* + b) of the map f(h) = act(w h + b), each classified.
 
-    from .cells import activate, activation_derivative
+    Each entry: "h"; "slopes" (f'(h*-), f'(h*+)), the one-sided derivatives, which differ only at a
+    kink (a ReLU at a* = w h* + b = 0); "slope", the one of them larger in size; "kind":
+    "stable" (every start close enough converges to it), "unstable" (starts close to it on either
+    side leave), "semi-stable" (attracts from one side, repels on the other) or "neutral" (|slope|
+    exactly 1: the linear term neither shrinks nor grows a displacement and the higher-order terms
+    decide); "stable": whether every start close enough converges to it (True for a neutral point
+    whose cubic term pulls them in, slowly); "note": what happens near it, in words.
+    """
+    from scipy.optimize import brentq, minimize_scalar
 
-    def slope(h):
-        a = np.array([w * h + b])
-        return float(w * activation_derivative(activation, a)[0])
+    from .cells import activate
 
     found = []
     if activation == "linear":
         if w != 1:
             found = [b / (1 - w)]
+        elif b == 0:
+            found = [0.0]  # every h is fixed; 0 stands for them (see the note)
     elif activation == "relu":
         if b <= 0:
             found.append(0.0)
@@ -164,11 +176,103 @@ def fixed_points(w: float, b: float, activation: str) -> list[dict]:
         found += [float(h) for h in grid[vals == 0]]
         for i in np.nonzero(vals[:-1] * vals[1:] < 0)[0]:
             found.append(float(brentq(g, grid[i], grid[i + 1], xtol=1e-15, rtol=1e-15)))
-    out = []
-    for h in sorted(found):
-        s = slope(h)
-        out.append({"h": h, "slope": s, "stable": abs(s) < 1})
-    return out
+        # A fold (saddle-node) touches the diagonal without crossing it: a double root, no sign change.
+        mid = np.abs(vals[1:-1])
+        touch = np.nonzero((mid <= np.abs(vals[:-2])) & (mid <= np.abs(vals[2:])) & (vals[:-2] * vals[2:] > 0)
+                           & (mid < 1e-3))[0] + 1
+        for i in touch:
+            sign = 1.0 if vals[i] > 0 else -1.0
+            res = minimize_scalar(lambda h: sign * g(h), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+                                  options={"xatol": 1e-14})
+            if abs(g(res.x)) < 1e-13 and all(abs(res.x - h) > 1e-6 for h in found):
+                found.append(float(res.x))
+    return [_classify(w, b, activation, h) for h in sorted(found)]
+
+
+def _classify(w: float, b: float, activation: str, h: float) -> dict:
+    """One fixed point's slopes, kind and note (see fixed_points)."""
+    a = w * h + b
+    if activation == "relu" and a == 0:  # the kink: relu' is 0 from the left, 1 from the right
+        left, right = (0.0, w) if w >= 0 else (w, 0.0)  # with w > 0, h above h* puts a above 0
+        return _entry(h, (left, right), *_at_kink(left, right))
+    d1, d2, d3 = _act_derivatives(activation, a)
+    s = w * d1
+    if abs(abs(s) - 1.0) > NEUTRAL_TOL:
+        if abs(s) < 1:
+            return _entry(h, (s, s), "stable", "attracts: a displacement shrinks by |slope| each step")
+        return _entry(h, (s, s), "unstable", "repels: a displacement grows by |slope| each step")
+    # |slope| = 1: f(h* + d) = h* + s d + c2 d^2 + c3 d^3 + ...
+    c2, c3 = w * w * d2 / 2.0, w ** 3 * d3 / 6.0
+    eps = 1e-9
+    if s > 0:
+        if abs(c2) > eps:  # f(h* + d) - (h* + d) = c2 d^2: the same sign on both sides
+            up, down = ("below", "above") if c2 > 0 else ("above", "below")
+            return _entry(h, (s, s), "semi-stable",
+                          f"slope exactly 1 with a quadratic term (a fold): attracts from {up}, repels {down}")
+        if abs(c3) > eps:
+            pulls = c3 < 0
+            return _entry(h, (s, s), "neutral",
+                          f"slope exactly 1; the cubic term {c3:+.3g}·δ³ {'pulls' if pulls else 'pushes'} a "
+                          f"displacement δ {'in' if pulls else 'out'}, slowly (like 1/√t, not exponentially)",
+                          stable=pulls)
+        return _entry(h, (s, s), "neutral", "slope exactly 1 and no higher-order terms: every h nearby is a "
+                                            "fixed point too")
+    q = c3 + c2 * c2  # two steps: f(f(h* + d)) = h* + d - 2 (c3 + c2^2) d^3 + ...
+    if abs(q) > eps:
+        pulls = q > 0
+        return _entry(h, (s, s), "neutral",
+                      f"slope exactly −1: a displacement flips sign every step, and over two steps the cubic "
+                      f"terms {'pull it in' if pulls else 'push it out'}, slowly (like 1/√t)", stable=pulls)
+    return _entry(h, (s, s), "neutral", "slope exactly −1 and no higher-order terms: every start nearby is on a "
+                                        "2-cycle around it")
+
+
+def _at_kink(left: float, right: float) -> tuple[str, str]:
+    """(kind, note) of a fixed point at a kink, from its one-sided slopes (the map is linear on each
+    side of it, up to the kink)."""
+    def fate(s):
+        return "attracts" if s < 1 else "repels" if s > 1 else "keeps"
+
+    if left >= 0 and right >= 0:  # each side maps into itself
+        below, above = fate(left), fate(right)
+        if below == above == "attracts":
+            return "stable", f"a kink (slopes {left:g} below, {right:g} above): attracts from both sides"
+        if below == above == "repels":
+            return "unstable", f"a kink (slopes {left:g} below, {right:g} above): repels on both sides"
+        if "keeps" in (below, above):
+            flat, other = ("above", below) if above == "keeps" else ("below", above)
+            return "neutral", (f"a kink with slope exactly 1 {flat} it: every h {flat} it is a fixed point too; on "
+                               f"the other side it {other}")
+        good, bad = ("below", "above") if below == "attracts" else ("above", "below")
+        return "semi-stable", (f"a kink (slope {left:g} below, {right:g} above): attracts from {good}, repels "
+                               f"{bad}, so a start just {bad} it leaves")
+    if left < 0 and right < 0:  # the sides swap every step: two steps multiply by left * right
+        two = left * right
+        kind = "stable" if two < 1 else "unstable" if two > 1 else "neutral"
+        return kind, f"a kink; a start alternates sides, and two steps multiply its distance by {two:g}"
+    stay = left if right < 0 else right  # one side maps onto the other, which keeps to itself
+    kind = "stable" if stay < 1 else "unstable" if stay > 1 else "neutral"
+    return kind, (f"a kink; one side maps to the other at once, where the distance is multiplied by {stay:g} "
+                  "each step")
+
+
+def _entry(h: float, slopes: tuple, kind: str, note: str, stable: bool | None = None) -> dict:
+    return {"h": float(h), "slope": float(max(slopes, key=abs)), "slopes": tuple(float(s) for s in slopes),
+            "kind": kind, "stable": kind == "stable" if stable is None else bool(stable), "note": note}
+
+
+def _act_derivatives(activation: str, a: float) -> tuple[float, float, float]:
+    """act', act'', act''' at a smooth point a (act' from the pre-activation, exact in the tails)."""
+    from .cells import activation_derivative
+
+    d1 = float(activation_derivative(activation, np.array([a]))[0])
+    if activation == "tanh":
+        y = math.tanh(a)
+        return d1, -2 * y * d1, (6 * y * y - 2) * d1
+    if activation == "sigmoid":
+        y = 1.0 / (1.0 + math.exp(-a)) if a >= 0 else math.exp(a) / (1.0 + math.exp(a))
+        return d1, d1 * (1 - 2 * y), d1 * (1 - 6 * y + 6 * y * y)
+    return d1, 0.0, 0.0
 
 
 def bistable_range(w: float, activation: str) -> tuple[float, float] | None:

@@ -612,6 +612,11 @@ def neuron_gradient(log10_factors: np.ndarray, log10_grad: np.ndarray, *, title:
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
+def _slopes(fp: dict) -> str:
+    left, right = fp.get("slopes", (fp["slope"], fp["slope"]))
+    return f"{right:.3f}" if left == right else f"{left:.3g} below, {right:.3g} above"
+
+
 def cobweb(grid: np.ndarray, curve: np.ndarray, path: np.ndarray, fixed_points, *, title: str | None = None,
            scale: float = 1.0, height: int = 420):
     """The map h -> f(h), the diagonal, the iterates' cobweb and the fixed points (stable filled)."""
@@ -629,8 +634,9 @@ def cobweb(grid: np.ndarray, curve: np.ndarray, path: np.ndarray, fixed_points, 
         fig.add_trace(go.Scatter(x=[fp["h"]], y=[fp["h"]], mode="markers", showlegend=False,
                                  marker=dict(size=13 * scale, color="#111" if fp["stable"] else "white",
                                              line=dict(color="#111", width=2)),
-                                 hovertemplate=("stable" if fp["stable"] else "unstable") +
-                                 f" fixed point h* = {fp['h']:.4f}, slope {fp['slope']:.3f}<extra></extra>"))
+                                 hovertemplate=f"{fp.get('kind', 'stable' if fp['stable'] else 'unstable')} fixed "
+                                 f"point h* = {fp['h']:.4f}, slope {_slopes(fp)}<br>{fp.get('note', '')}"
+                                 "<extra></extra>"))
     fig.update_xaxes(title_text="h_{t−1}", range=[float(grid[0]), float(grid[-1])], constrain="domain")
     fig.update_yaxes(title_text="h_t", scaleanchor="x", scaleratio=1, range=[float(grid[0]), float(grid[-1])],
                      constrain="domain")
@@ -690,13 +696,14 @@ def smoothing_window(steps: int) -> int:
 def loss_curves(results: dict, *, title: str | None = None, scale: float = 1.0, height: int = 460,
                 log: bool = True) -> go.Figure:
     """Training loss of every step (thin), its moving average (bold), the test loss (dots) and the
-    memoryless baseline (dashed), one colour per cell. `results` maps a label to a FitResult."""
+    baselines (dashed: memoryless, it knows only the current input; dotted: the literature's, where it
+    differs), one colour per cell. `results` maps a label to a FitResult."""
     fig = go.Figure()
-    longest, baseline = 1, None
+    longest, baselines = 1, ()
     for label, r in results.items():
         color, n = _run_color(r), r.steps_done
         longest = max(longest, r.steps, n)
-        baseline = r.baseline
+        baselines = r.baselines
         steps = np.arange(1, n + 1)
         window = smoothing_window(n)
         fig.add_trace(go.Scatter(x=steps, y=r.loss, mode="lines", name=f"{label} · training loss (each batch)",
@@ -718,14 +725,15 @@ def loss_curves(results: dict, *, title: str | None = None, scale: float = 1.0, 
                                      hovertemplate=f"{label}: {r.message}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="test loss",
                              marker=dict(color="#555", **{**TEST_MARKER, "size": 9 * scale})))
-    if baseline is not None:
-        fig.add_trace(go.Scatter(x=[0, longest], y=[baseline, baseline], mode="lines",
-                                 name=f"baseline: best loss without memory ({baseline:.3g})",
-                                 line=dict(color="#222", width=2 * scale, dash="dash"),
-                                 hovertemplate=f"memoryless baseline {baseline:.4g}<extra></extra>"))
+    for b, dash in zip(baselines, ("dash", "dot")):  # the memoryless one first, then the literature's
+        fig.add_trace(go.Scatter(x=[0, longest], y=[b.value, b.value], mode="lines",
+                                 name=f"baseline, {b.label} ({b.value:.3g})",
+                                 line=dict(color="#222", width=2 * scale, dash=dash),
+                                 hovertemplate=f"baseline {b.value:.4g}: {b.how}<extra></extra>"))
     fig.update_xaxes(title_text="training step", range=[0, longest])
     if log:
-        values = [r.loss for r in results.values()] + [r.test_loss for r in results.values()] + [[baseline or 1.0]]
+        values = ([r.loss for r in results.values()] + [r.test_loss for r in results.values()]
+                  + [[b.value for b in baselines if b.value > 0] or [1.0]])
         ticks = one_two_five_ticks(np.concatenate([np.asarray(v, dtype=np.float64) for v in values]))
         text = [f"{t:g}" if 1e-4 <= t < 1e5 else power_label(round(math.log10(t))) for t in ticks]
         fig.update_yaxes(title_text="loss (log scale)", type="log", tickvals=ticks, ticktext=text)
@@ -906,7 +914,8 @@ def addition_example(ex, *, label: str = "", title: str | None = None, scale: fl
 
 def bpc_curves(runs: dict, baseline: float, *, smooth: int = 20, title: str | None = None, scale: float = 1.0,
                height: int = 420) -> go.Figure:
-    """Bits per character against training step for one or more runs, with the unigram baseline.
+    """Bits per character against training step for one or more runs, with the memoryless floor
+    (the bigram entropy: the best a model without memory can do, reading the current character).
 
     `runs` maps a legend label to {"cell", "steps", "train", "test_steps", "test"} (bits per
     character). Training: the mean over the last `smooth` batches (solid; with one run the single
@@ -937,7 +946,7 @@ def bpc_curves(runs: dict, baseline: float, *, smooth: int = 20, title: str | No
             if finite.size:
                 top = max(top, float(min(finite.max(), 2.5 * baseline)))
     fig.add_hline(y=baseline, line=dict(color=BOUND_COLOR, width=2, dash="dot"),
-                  annotation_text=f"unigram entropy {baseline:.2f} bits: letter frequencies, no context",
+                  annotation_text=f"memoryless floor {baseline:.2f} bits: the next character from the current one",
                   annotation_position="top right", annotation_font=dict(size=int(13 * scale), color="#444"))
     fig.update_xaxes(title_text="training step", rangemode="tozero")
     fig.update_yaxes(title_text="bits per character", range=[0, top * 1.08])

@@ -5,12 +5,19 @@ A task is a seeded generator of batches plus the loss to train on:
     x, target = task.batch(batch_size, seq_len, generator)   # x [B, T, input_size] float32
     loss = task.loss(output, target)                          # output: the readout's, see below
     task.baseline(seq_len)                                    # loss of the best predictor without memory
+    task.baselines(seq_len)                                   # ... and the literature's, named by what they know
 
 `task.loss_on` says where the loss sits: "last" (many-to-one: one prediction from the last
 hidden state, output [B, output_size]) or "all" (many-to-many: one prediction per step, output
 [B, T, output_size]). Classification tasks take logits and integer targets and use the
 cross-entropy in nats averaged over every prediction; the adding problem uses the mean squared
 error. All randomness comes from the `torch.Generator` passed in, never the global RNG.
+
+Baselines are computed from each task's own generator, in closed form, and named by what the
+predictor behind them knows. The memoryless baseline knows only the current input: it is the best
+loss of a network whose state is reset every step (it still sees x_t). The literature often quotes
+a predictor that also knows when to answer (the time step), or nothing at all; where that differs
+it is the second entry of `baselines`.
 
     adding           Arjovsky et al. (2016)'s adding problem: sum the two marked values
     copy             Arjovsky et al. (2016)'s copy task: recall 10 symbols after a long gap
@@ -32,6 +39,27 @@ from .inputs import add_bits
 from .spec import KNOBS
 
 LN2 = math.log(2.0)
+CURRENT_INPUT = "only the current input"
+TIME_STEP = "the current input and the time step (when to answer)"
+NOTHING = "nothing (always the same answer)"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A loss reached without memory: its value and what the predictor behind it knows."""
+
+    value: float
+    knows: str      # CURRENT_INPUT, TIME_STEP or NOTHING
+    how: str        # the predictor, in words
+
+    @property
+    def memoryless(self) -> bool:
+        """The floor of a network without memory: it knows only the current input."""
+        return self.knows == CURRENT_INPUT
+
+    @property
+    def label(self) -> str:
+        return "memoryless: knows only the current input" if self.memoryless else f"knows {self.knows}"
 
 
 class Task:
@@ -61,9 +89,14 @@ class Task:
         """(x [B, T, input_size] float32, target) drawn with `generator`."""
         raise NotImplementedError
 
-    def baseline(self, seq_len: int) -> float:
-        """The loss of the best predictor that remembers nothing (closed form)."""
+    def baselines(self, seq_len: int) -> tuple:
+        """(the memoryless Baseline, then the literature's where it differs): closed forms from the
+        task's own generator."""
         raise NotImplementedError
+
+    def baseline(self, seq_len: int) -> float:
+        """The loss of the best predictor that remembers nothing: it knows only the current input."""
+        return self.baselines(seq_len)[0].value
 
     def test_batch(self, batch_size: int, seq_len: int, generator: torch.Generator):
         """The fixed test set `fit` evaluates on. Drawn like training batches unless a task holds
@@ -92,6 +125,13 @@ def _one_hot(symbols: torch.Tensor, n: int) -> torch.Tensor:
     return F.one_hot(symbols, n).to(torch.float32)
 
 
+def _entropy_nats(p) -> float:
+    """Entropy in nats of a distribution (0 log 0 = 0)."""
+    p = np.asarray(p, dtype=np.float64)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
 def _binary_entropy(p: np.ndarray) -> np.ndarray:
     """H(p) in nats, with H(0) = H(1) = 0."""
     p = np.asarray(p, dtype=np.float64)
@@ -106,8 +146,9 @@ class AddingProblem(Task):
     title = "Adding problem"
     description = ("Each step reads a value drawn from U[0, 1] and a marker. Exactly two steps are marked, "
                    "one in each half of the sequence; after the last step the network must output the sum "
-                   "of the two marked values. Loss: mean squared error. Without memory the best guess is "
-                   "the mean, 1, whose error is Var(X1 + X2) = 1/6.")
+                   "of the two marked values. Loss: mean squared error. Without memory a network still sees "
+                   "the last step: when it is marked it answers 0.5 plus its value, else the mean 1, an error "
+                   "of 1/6 − 1/(12⌈T/2⌉). The literature's baseline 1/6 is always answering 1.")
     input_size = 2            # (value, marker)
     output_size = 1
     loss_on = "last"
@@ -127,8 +168,13 @@ class AddingProblem(Task):
         target = (values[rows, first] + values[rows, second])[:, None]
         return torch.stack([values, markers], -1), target
 
-    def baseline(self, seq_len):
-        return 1.0 / 6.0
+    def baselines(self, seq_len):
+        """The second marker is uniform over the last ceil(T/2) steps. If it is the last one (chance
+        1/n) the memoryless answer is 0.5 + x_{T-1}, error Var(X1) = 1/12; else 1, error 1/6."""
+        n = seq_len - seq_len // 2
+        return (Baseline(1 / 6 - 1 / (12 * n), CURRENT_INPUT,
+                         f"answers 0.5 + the last value when the last step is marked (chance 1/{n}), else 1"),
+                Baseline(1 / 6, NOTHING, "always answers 1, the mean of the sum (the literature's 1/6)"))
 
     def accuracy(self, output, target):
         """Fraction of answers within 0.04 of the sum."""
@@ -151,9 +197,10 @@ class CopyTask(Task):
     def description(self):
         return (f"Read {self.n_copy} symbols (out of {self.n_symbols}), then T - 1 blanks, then a delimiter; "
                 f"then output the {self.n_copy} symbols in order. Targets are blank until then. Loss: "
-                f"cross-entropy per step over all T + {2 * self.n_copy} steps. Without memory the best one can "
-                f"do is blanks, then a uniform guess over the {self.n_symbols} symbols: "
-                f"{self.n_copy} ln {self.n_symbols} / (T + {2 * self.n_copy}) nats per step.")
+                f"cross-entropy per step over all T + {2 * self.n_copy} steps. Without memory a network sees a "
+                f"blank both in the gap and where the symbols are due, so it hedges between the two. The "
+                f"literature's baseline, {self.n_copy} ln {self.n_symbols} / (T + {2 * self.n_copy}) nats per step, "
+                f"also knows when to answer: blanks, then a uniform guess.")
 
     @property
     def blank(self) -> int:
@@ -184,8 +231,19 @@ class CopyTask(Task):
         target[:, T + K:] = symbols
         return _one_hot(seq, self.input_size), target
 
-    def baseline(self, seq_len):
-        return self.n_copy * math.log(self.n_symbols) / (seq_len + 2 * self.n_copy)
+    def baselines(self, seq_len):
+        """A blank input comes T - 1 times before the delimiter (target blank) and K times after it
+        (target one of n symbols, uniform): knowing only the input, the best prediction on a blank is
+        blank with p = (T - 1) / (T - 1 + K), each symbol with (1 - p) / n. Symbols and the delimiter
+        are always followed by a blank target (loss 0)."""
+        T, K, n = seq_len, self.n_copy, self.n_symbols
+        p = (T - 1) / (T - 1 + K)
+        blank = float(_entropy_nats([p] + [(1 - p) / n] * n))
+        length = T + 2 * K
+        return (Baseline((T - 1 + K) / length * blank, CURRENT_INPUT,
+                         f"on a blank predicts blank with p = {p:.3g}, else a uniform symbol"),
+                Baseline(K * math.log(n) / length, TIME_STEP,
+                         f"blanks, then a uniform guess over the {n} symbols (the literature's)"))
 
     def accuracy(self, output, target):
         """Fraction of the recalled symbols (the last n_copy steps) that are right."""
@@ -199,8 +257,9 @@ class BinaryAddition(Task):
                    "at every step the network outputs that bit of their sum (mod 2^T). Bit t is "
                    "a_t xor b_t xor carry, so the carry must be remembered from one step to the next. Loss: "
                    "cross-entropy per step. Without memory a network can still xor the two bits it sees but "
-                   "must guess the carry, which is 1 with probability (1 - 2^-t) / 2 at step t: the baseline is "
-                   "the mean over t of that probability's binary entropy (close to ln 2 = 0.693 for long T).")
+                   "must guess the carry, 1 with probability (1 - 2^-t) / 2 at step t; not knowing t either it "
+                   "guesses with the average of these. The literature's baseline also knows t (close to "
+                   "ln 2 = 0.693 for long T either way).")
     input_size = 2            # (bit of a, bit of b)
     output_size = 2
     loss_on = "all"
@@ -211,9 +270,14 @@ class BinaryAddition(Task):
         total, _ = add_bits(bits[..., 0].numpy(), bits[..., 1].numpy())
         return bits.to(torch.float32), torch.from_numpy(total)
 
-    def baseline(self, seq_len):
-        t = np.arange(seq_len)
-        return float(_binary_entropy((1 - 0.5 ** t) / 2).mean())
+    def baselines(self, seq_len):
+        """The carry into step t is 1 with probability p_t = (1 - 2^-t) / 2, independent of the bits at
+        step t. Knowing t: the mean of H(p_t); knowing only the bits: H(mean of p_t)."""
+        p = (1 - 0.5 ** np.arange(seq_len)) / 2
+        return (Baseline(float(_binary_entropy(p.mean())), CURRENT_INPUT,
+                         "xors the two bits it sees and guesses the carry with its average probability"),
+                Baseline(float(_binary_entropy(p).mean()), TIME_STEP,
+                         "xors the two bits and guesses the carry with its probability at step t (the literature's)"))
 
     @staticmethod
     def carries(x) -> np.ndarray:
@@ -273,8 +337,8 @@ class TemporalOrder(Task):
         seq[rows, t2] = 6 + which[:, 1]
         return _one_hot(seq, self.input_size), 2 * which[:, 0] + which[:, 1]
 
-    def baseline(self, seq_len):
-        return math.log(4.0)
+    def baselines(self, seq_len):
+        return (Baseline(math.log(4.0), CURRENT_INPUT, "the last input is always the end marker: a guess among 4"),)
 
 
 class Parity(Task):
@@ -282,7 +346,7 @@ class Parity(Task):
     title = "Parity"
     description = ("Read a string of random bits; after the last one say whether the number of ones was odd. "
                    "Every bit matters equally, however far back. Loss: cross-entropy. Without memory the "
-                   "answer is a coin flip: ln 2 = 0.693 nats.")
+                   "answer is a coin flip, ln 2 = 0.693 nats (for a single bit the last input is the answer).")
     input_size = 1
     output_size = 2
     loss_on = "last"
@@ -292,8 +356,10 @@ class Parity(Task):
         bits = torch.randint(0, 2, (batch_size, seq_len), generator=generator)
         return bits[..., None].to(torch.float32), bits.sum(1) % 2
 
-    def baseline(self, seq_len):
-        return LN2
+    def baselines(self, seq_len):
+        if seq_len == 1:
+            return (Baseline(0.0, CURRENT_INPUT, "the only bit is the answer"),)
+        return (Baseline(LN2, CURRENT_INPUT, "the last bit says nothing about the others: a coin flip"),)
 
 
 class Sentiment(Task):
@@ -310,7 +376,9 @@ class Sentiment(Task):
                    "awful, boring, dull), negated half of the time by a 'not' just before it ('not good', "
                    "'not very good'). After the last word the network says positive or negative; 'not' flips "
                    "the opinion, and the opinion can be anywhere in the review, so both must be remembered. "
-                   "Loss: cross-entropy. Without memory it is a coin flip: ln 2 = 0.693 nats.")
+                   "Loss: cross-entropy. Without memory it is nearly a coin flip (ln 2 = 0.693 nats): only when "
+                   "the review ends with its opinion word does the last word help, and even then it may be "
+                   "negated.")
     input_size = len(vocab)
     output_size = 2
     loss_on = "last"
@@ -335,8 +403,17 @@ class Sentiment(Task):
         is_positive = (opinion < n_pos).long()
         return _one_hot(seq, self.input_size), is_positive ^ negated
 
-    def baseline(self, seq_len):
-        return LN2
+    def baselines(self, seq_len):
+        """The phrase is 1 word (chance 1/2), 'not' + word (1/4) or 'not very' + word (1/4), starting
+        uniformly in 0..T - length. The last word is the opinion with chance sum P(L) / (T - L + 1);
+        then the label is its polarity unless negated (chance q given that), else a coin flip."""
+        T = seq_len
+        ends = {1: 0.5 / T, 2: 0.25 / (T - 1), 3: 0.25 / (T - 2)}
+        last = sum(ends.values())
+        q = (ends[2] + ends[3]) / last
+        value = last * float(_binary_entropy(q)) + (1 - last) * LN2
+        return (Baseline(value, CURRENT_INPUT, f"reads the opinion when the review ends with it (chance {last:.3g}), "
+                                               "else a coin flip"),)
 
     def words(self, x) -> list[str]:
         """The words of one sequence x [T, input_size]."""

@@ -39,7 +39,7 @@ from . import io as uploads
 from .cells import NUM_BLOCKS
 from .model import PARAM_NAMES, RecurrentModel
 from .spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
-from .tasks import Task
+from .tasks import CURRENT_INPUT, NOTHING, Baseline, Task
 from .trace import Trace, trace
 
 LN2 = math.log(2.0)
@@ -301,6 +301,19 @@ def unigram_entropy(codes, size: int) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def bigram_entropy(codes, size: int) -> float:
+    """Conditional entropy in nats of a character given the one before it, over consecutive pairs:
+    the loss of the best model without memory, which still reads the current character and
+    predicts the next from how often each character follows it."""
+    codes = np.asarray(codes, dtype=np.int64)
+    pairs = np.bincount(codes[:-1] * size + codes[1:], minlength=size * size).reshape(size, size).astype(np.float64)
+    rows = pairs.sum(1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = pairs / rows
+        terms = np.where(pairs > 0, pairs * np.log(p), 0.0)
+    return float(-terms.sum() / max(pairs.sum(), 1.0))
+
+
 # ------------------------------------------------------------------------------------ the task
 class CharTask(Task):
     """Predict the next character at every step (many-to-many) of a window of the corpus.
@@ -322,6 +335,7 @@ class CharTask(Task):
         self.train_codes = torch.from_numpy(self.vocab.encode(corpus.train_text))
         self.held_out_codes = torch.from_numpy(self.vocab.encode(corpus.held_out_text))
         self._entropy = unigram_entropy(self.train_codes.numpy(), len(self.vocab))
+        self._bigram = bigram_entropy(self.train_codes.numpy(), len(self.vocab))
 
     @property
     def input_size(self):
@@ -335,8 +349,9 @@ class CharTask(Task):
     def description(self):
         return (f"Read {self.corpus.title} one character at a time (one-hot over {len(self.vocab)} characters) and "
                 "predict the next character at every step. Loss: cross-entropy per character. Without memory "
-                "the best one can do is the characters' frequencies: the unigram entropy, "
-                f"{self._entropy / LN2:.2f} bits per character.")
+                "a model still reads the current character: the best it can do is predict how often each "
+                f"character follows it, {self._bigram / LN2:.2f} bits per character on the training text (the "
+                f"bigram entropy; knowing nothing, the characters' frequencies give {self._entropy / LN2:.2f}).")
 
     def check(self, seq_len) -> int:
         """seq_len, shortened so that a window plus its next character fits in the training text."""
@@ -359,8 +374,10 @@ class CharTask(Task):
         starts = torch.from_numpy(np.linspace(0, last, batch_size).round().astype(np.int64))
         return self._windows(self.held_out_codes, starts, L)
 
-    def baseline(self, seq_len):
-        return self._entropy
+    def baselines(self, seq_len):
+        return (Baseline(self._bigram, CURRENT_INPUT, "predicts the next character from how often each follows the "
+                                                      "current one (the bigram entropy of the training text)"),
+                Baseline(self._entropy, NOTHING, "predicts the characters' frequencies (the unigram entropy)"))
 
     def __repr__(self):
         return f"CharTask({self.corpus.name!r}, {len(self.vocab)} characters)"

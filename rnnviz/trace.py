@@ -9,22 +9,32 @@ How it is computed (and why it is fast):
   are torch's float32 numbers bit for bit. Sigmoid and linear RNNs, which torch has no
   kernel for, and float32 forwards that overflow run in float64.
 - Everything that depends only on h_{k-1} and x_k is vectorised over time once the states
-  are known: gates and pre-activations are one matmul, and so are the elementwise factors
-  of every step's Jacobian.
+  are known: gates and pre-activations are one float64 matmul, and the elementwise factors of
+  every step's Jacobian are one compiled pass.
 - The gradient is one backward sweep through time in float64 (compiled, see _kernels.py):
 
       RNN   dL/dh_{k-1} = W_hh^T (act'(a_k) * dL/dh_k)                       + direct
-      LSTM  dL/dc_k     = dL/dh_k * o_k (1 - tanh^2 c_k) + dL/dc_{k+1} * f_{k+1}
-            dL/dh_{k-1} = W_hh^T [dL/dc_k * (g i(1-i), c_{k-1} f(1-f), i(1-g^2)),
-                                  dL/dh_k * tanh(c_k) o(1-o)]                 + direct
-      GRU   dL/dh_{k-1} = dL/dh_k * z_k + W_hh^T [dL/dh_k * ((1-z)(1-n^2) hn r(1-r),
-                                  (h_{k-1} - n) z(1-z), (1-z)(1-n^2) r)]      + direct
+      LSTM  dL/dc_k     = dL/dh_k * o_k tanh'(c_k) + dL/dc_{k+1} * f_{k+1}
+            dL/dh_{k-1} = W_hh^T [dL/dc_k * (g sig'(a_i), c_{k-1} sig'(a_f), i tanh'(a_g)),
+                                  dL/dh_k * tanh(c_k) sig'(a_o)]              + direct
+      GRU   dL/dh_{k-1} = dL/dh_k * z_k + W_hh^T [dL/dh_k * ((1-z) tanh'(a_n) hn sig'(a_r),
+                                  (h_{k-1} - n) sig'(a_z), (1-z) tanh'(a_n) r)] + direct
 
-  with "direct" = v for loss "all" (0 for "last"). The adjoint is kept as a mantissa and a
-  power-of-two exponent, so log10 norms are exact far beyond float64's range.
-- Jacobian product norms run the same recurrence with H adjoint rows (the identity as
-  seed) and a warm-started power iteration for the spectral norm of each product. They
-  are computed the first time they are read.
+  with "direct" = v for loss "all" (0 for "last").
+- Exact in every regime. Every derivative factor comes from the float64 pre-activation a (and
+  the LSTM's float64 cell state), with formulas that keep their precision in the tails
+  (tanh'(a) = 4u/(1+u)^2 with u = e^{-2|a|}, sig'(a) = t/(1+t)^2 with t = e^{-|a|}, 1 - z =
+  sig(-a_z), h - n = (h - 1) + (1 - tanh a_n), ...; see cells), never from a unit's output: a unit
+  saturated at a = 60 has tanh'(a) = 3e-52, not 0, and the gradient through 3000 such steps is
+  about 10^-150000, shown as such. Factors, adjoints and Jacobian rows are held as a mantissa and
+  a power-of-two exponent (an exponent per element or row where the numbers in one vector spread
+  beyond float range, one shared exponent where they do not: the fast path), so log10 norms are
+  exact far beyond float64's range, also for inputs like 1e30 (pre-activations of 1e29) and in
+  the float32 mode of large traces. See _kernels for what exactly is kept.
+- Jacobian product norms run the same recurrence with H adjoint rows (the identity as seed);
+  each step's own Jacobian norm is exact up to EXACT_STEP_NORM_MAX rows and comes from Lanczos
+  above (a warm and a cold start, each run until its residual proves the value: within 1e-7).
+  They are computed the first time they are read.
 """
 from __future__ import annotations
 
@@ -36,19 +46,18 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from . import _kernels, dynamics
-from .cells import GATES, NUM_BLOCKS, activation_derivative, evaluate
+from . import _kernels, cells, dynamics
+from .cells import ACT_CODES, GATE_ACTIVATION, GATES, NUM_BLOCKS, evaluate
 from .model import PARAM_NAMES, RecurrentModel, from_torch
 
 LOG10_2 = math.log10(2.0)
 _TRACE_LOCK = threading.Lock()  # guards the creation of each trace's own lock
 LOG10_F32_MAX = math.log10(float(np.finfo(np.float32).max))  # 38.53
 LOSSES = ("last", "all")
-_ACT_CODE = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
-# Above this many multiply-adds (T x G*H x (I+H)) the vectorised gate evaluation, the Jacobian
-# factors and the backward sweep's mat-vec use float32 (relative error ~1e-7 per step; the adjoint
-# itself stays float64 with its power-of-two exponent). Below it everything is float64, so the
-# closed-form oracles hold to ~1e-12.
+# Above this many multiply-adds (T x G*H x (I+H)) the factors' mantissas and the backward sweep's
+# mat-vec are float32 (relative error ~1e-7 per step; the adjoint itself stays float64, and every
+# exponent is exact, so no factor underflows float32's 1e-38). The pre-activations, gates and cell
+# states on the gradient path are float64 at every size.
 EVAL_FLOAT32_ABOVE = 5e7
 
 
@@ -174,8 +183,9 @@ class Trace:
         """The numbers inside one unit's equations at step t, for showing the equations live.
 
         Returns {"x_term": {gate: (W_i? x_t)_j + b_i?}, "h_term": {gate: (W_h? h_{t-1})_j + b_h?},
-        "pre": {gate: pre-activation}, "value": {gate: gate value}, "h_prev", "h", and for LSTM
-        "c_prev", "c"}. Gate names as in `gates` ("a" for a plain RNN). For GRU the candidate's
+        "pre": {gate: pre-activation}, "value": {gate: gate value}, "one_minus": {sigmoid gate: 1 - its
+        value}, "h_prev", "h", and for LSTM "c_prev", "c"}; pre-activations, gates and 1 - gate in
+        float64 from the terms (1 - z is sigma(-a_z): not 0 where z rounds to 1). Gate names as in `gates` ("a" for a plain RNN). For GRU the candidate's
         h_term is the term the reset gate multiplies, (W_hn h_{t-1})_j + b_hn.
         """
         T, H = self.T, self.hidden_size
@@ -185,14 +195,23 @@ class Trace:
         x = self.inputs[t].astype(np.float64)
         h_prev = (self.h0 if t == 0 else self.hidden[t - 1]).astype(np.float64)
         names = self.gate_names or ("a",)
-        out = {"x_term": {}, "h_term": {}, "pre": {}, "value": {}, "h_prev": float(h_prev[unit]),
+        out = {"x_term": {}, "h_term": {}, "pre": {}, "value": {}, "one_minus": {}, "h_prev": float(h_prev[unit]),
                "h": float(self.hidden[t, unit])}
         for g, name in enumerate(names):
             row = g * H + unit
             out["x_term"][name] = _weighted_sum(w["weight_ih"][row], x) + float(w["bias_ih"][row])
             out["h_term"][name] = _weighted_sum(w["weight_hh"][row], h_prev) + float(w["bias_hh"][row])
-            out["pre"][name] = float(self.pre[name][t, unit]) if name in self.pre else float(self.pre["a"][t, unit])
-            out["value"][name] = float(self.gates[name][t, unit]) if name in self.gates else out["h"]
+            # the pre-activation in float64 (the GRU's candidate: its h_term times the reset gate)
+            gate = out["value"].get("reset", 1.0) if name == "candidate" and self.cell_type == "gru" else 1.0
+            pre = out["x_term"][name] + gate * out["h_term"][name]
+            out["pre"][name] = pre
+            if name == "a":
+                out["value"][name] = out["h"]
+            elif GATE_ACTIVATION.get(name) == "tanh":
+                out["value"][name] = math.tanh(pre)
+            else:  # a sigmoid gate, and 1 minus it as sigma(-a): exact where the gate rounds to 1
+                out["value"][name] = float(cells.sigmoid_scaled(np.array([pre])).value()[0])
+                out["one_minus"][name] = float(cells.sigmoid_scaled(np.array([-pre])).value()[0])
         if self.cell is not None:
             out["c_prev"] = float((self.c0 if t == 0 else self.cell[t - 1])[unit])
             out["c"] = float(self.cell[t, unit])
@@ -312,9 +331,9 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         out32 = _fused_forward(model, w32, x32, h0_64, c0_64) if model.fused else None
         relu_D = None  # exact relu derivatives when the states overflow (see relu_forward_scaled)
-        if out32 is not None and np.all(np.isfinite(out32)):
-            hidden64 = out32.astype(np.float64)
-        else:  # sigmoid / linear RNN, or a float32 forward that overflowed
+        if out32 is not None and (cell != "rnn" or np.all(np.isfinite(out32))):
+            hidden64 = out32.astype(np.float64)  # torch's states (an LSTM / GRU that overflowed keeps its NaN)
+        else:  # sigmoid / linear RNN, or a float32 RNN forward that overflowed
             x64 = x32.astype(np.float64)
             gi = x64 @ w64["weight_ih"].T + (w64["bias_ih"] + w64["bias_hh"])
             hidden64 = np.empty((T, H))
@@ -323,26 +342,24 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
                 relu_D = np.empty((T, H))
                 _kernels.relu_forward_scaled(gi, W_T, h0_64, hidden64, relu_D)
             else:
-                _kernels.rnn_forward(gi, W_T, h0_64, _ACT_CODE[act], hidden64)
+                _kernels.rnn_forward(gi, W_T, h0_64, ACT_CODES[act], hidden64)
+        # The gradient path is float64 from here: pre-activations from the (float32) states, gates,
+        # the LSTM's cell state and every derivative factor. Large traces keep the factors' mantissas
+        # and the sweep's mat-vec in float32 (their exponents stay exact).
         work = T * NUM_BLOCKS[cell] * H * (I + H)
         threshold = EVAL_FLOAT32_ABOVE if _float32_above is None else _float32_above
         dt = np.float32 if work > threshold else np.float64
-        h_prev = np.vstack([h0_64[None], hidden64[:-1]]).astype(dt, copy=False)
-        w_eval = w64 if dt == np.float64 else {n: w.astype(dt) for n, w in w64.items()}
-        pre, gates = evaluate(cell, act, w_eval, x32.astype(dt), h_prev)
-        c64 = c_prev = None
+        h_prev = np.vstack([h0_64[None], hidden64[:-1]])
+        pre, gates = evaluate(cell, act, w64, x32.astype(np.float64), h_prev)
+        c64 = None
         if cell == "lstm":
             c64 = np.empty((T, H))
-            _kernels.lstm_cell_states(np.ascontiguousarray(gates["forget"], dtype=np.float64),
-                                      np.ascontiguousarray(gates["input"] * gates["candidate"], dtype=np.float64),
-                                      c0_64, c64)
-            c_prev = np.vstack([c0_64[None], c64[:-1]]).astype(dt, copy=False)
-        ctx = _factors(cell, act, pre, gates, hidden64.astype(dt, copy=False), h_prev,
-                       None if c64 is None else c64.astype(dt, copy=False), c_prev)
-        if relu_D is not None:
-            ctx["D"] = np.ascontiguousarray(relu_D, dtype=dt)
-        ctx.update(cell=cell, act=act, T=T, H=H, weights=w64, W=np.ascontiguousarray(w64["weight_hh"]),
-                   W_sweep=np.ascontiguousarray(w64["weight_hh"], dtype=dt))
+            _kernels.lstm_cell_states(np.ascontiguousarray(gates["forget"]),
+                                      np.ascontiguousarray(gates["input"] * gates["candidate"]), c0_64, c64)
+        W_m, eW = _mantissa_matrix(w64["weight_hh"])
+        c_all = None if c64 is None else np.vstack([c0_64[None], c64])
+        ctx = dict(cell=cell, act=act, T=T, H=H, weights=w64, W=W_m, eW=eW, W_sweep=W_m.astype(dt),
+                   factors=_factors(cell, act, pre, h_prev, c_all, relu_D, dt))
         log10_gh, log10_g, log10_gc = _grad_sweep(ctx, loss)
 
     with np.errstate(over="ignore", invalid="ignore"):
@@ -440,51 +457,94 @@ def _fused_forward(model, w32, x32, h0, c0) -> np.ndarray:
     return out[:, 0].numpy()
 
 
-def _factors(cell, act, pre, gates, hidden, h_prev, c, c_prev) -> dict:
-    """Per-step elementwise factors of the Jacobians, so each backward step is one matmul."""
+# The factor rows of each cell (see _factors) and the group of each: factors of one group meet in
+# one mat-vec and share a power-of-two exponent per step.
+FACTOR_GROUPS = {"rnn": (0,), "lstm": (0, 0, 0, 0, 1, 2), "gru": (0, 0, 0, 1)}
+NARROW = 60.0        # binary orders the factors of a group may span in a step and share an exponent
+
+
+def _factors(cell, act, pre, h_prev, c_all, relu_D, dtype) -> tuple:
+    """The elementwise factors of every step's Jacobian, for the kernels (see _kernels.factors_at):
+
+        RNN   D  = act'(a)
+        LSTM  (B3, Bo) = ((g sig'(a_i), c_{k-1} sig'(a_f), i tanh'(a_g)), tanh(c_k) sig'(a_o)),
+              K = o tanh'(c_k),  F = f
+        GRU   B3 = ((1-z) tanh'(a_n) hn sig'(a_r), (h_{k-1} - n) sig'(a_z), (1-z) tanh'(a_n) r),  Z = z
+
+    Each is computed from the float64 pre-activations (and the LSTM's float64 cell state) with the
+    tail-exact formulas of `cells`, never from a unit's output, as a mantissa and an exponent. Returns
+    (F, s, groups, wide, wide_m, wide_e): F [T, factors, H] mantissas in `dtype` and s [T, groups] the
+    exponent of each group (value = F * 2**s), for the steps whose factors of one group span at most
+    NARROW binary orders (nearly all); the other steps' factors keep an exponent per element in
+    wide_m / wide_e [wide steps, factors, H], wide[k] being the row of step k there (-1: narrow).
+    So sech^2 of 60 (3e-52), of a cell state of 1000 (e^{-2000}) or of 10^30 is a number, never 0.
+    """
+    T, H = h_prev.shape
+    groups = np.array(FACTOR_GROUPS[cell], dtype=np.int64)
+    F = np.empty((T, groups.size, H), dtype)
+    s = np.empty((T, int(groups.max()) + 1))
+    narrow = np.empty(T, dtype=bool)
     if cell == "rnn":
-        D = activation_derivative(act, pre["a"], None if act in ("relu", "linear") else hidden)
-        return {"D": np.ascontiguousarray(D)}
-    if cell == "lstm":
-        i, f, g, o = (gates[k] for k in ("input", "forget", "candidate", "output"))
-        tc = np.tanh(c)
-        B3 = np.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], axis=1)
-        return {"B3": B3, "Bo": tc * o * (1 - o), "K": o * (1 - tc * tc), "F": np.ascontiguousarray(f)}
-    r, z, n = gates["reset"], gates["update"], gates["candidate"]
-    a = (1 - z) * (1 - n * n)
-    B3 = np.stack([a * pre["hn"] * r * (1 - r), (h_prev - n) * z * (1 - z), a * r], axis=1)
-    return {"B3": B3, "Z": np.ascontiguousarray(z)}
+        a = pre["a"] if relu_D is None else relu_D - 0.5  # an overflowed ReLU RNN: the exact signs
+        args, pack, rows = (ACT_CODES[act], a), _kernels.factors_rnn, _kernels.wide_rows_rnn
+    elif cell == "lstm":
+        args = tuple(pre[n] for n in GATES["lstm"]) + (c_all,)
+        pack, rows = _kernels.factors_lstm, _kernels.wide_rows_lstm
+    else:
+        args = (pre["reset"], pre["update"], pre["hn"], pre["candidate"], np.ascontiguousarray(h_prev))
+        pack, rows = _kernels.factors_gru, _kernels.wide_rows_gru
+    pack(*args, groups, NARROW, F, s, narrow)
+    steps = np.nonzero(~narrow)[0]
+    wide = np.full(T, -1, dtype=np.int64)
+    wide[steps] = np.arange(steps.size)
+    wide_m, wide_e = np.empty((steps.size, groups.size, H)), np.empty((steps.size, groups.size, H))
+    rows(*args, steps, wide_m, wide_e)
+    return F, s, groups, wide, wide_m, wide_e
+
+
+def _mantissa_matrix(W: np.ndarray) -> tuple[np.ndarray, float]:
+    """W = W_m * 2**eW with the largest |entry| of W_m in [0.5, 1): exact, and no float32 product
+    with an adjoint or a Jacobian row can overflow, whatever the weights."""
+    mx = float(np.max(np.abs(W))) if W.size else 0.0
+    eW = math.frexp(mx)[1] if 0 < mx < math.inf else 0
+    return np.ascontiguousarray(np.ldexp(W, -eW)), float(eW)
 
 
 def _grad_sweep(ctx: dict, loss: str):
     """log10 |dL/dh_k| per unit, log10 ||dL/dh_k||, log10 ||dL/dc_k|| (LSTM) for every k."""
     cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
     v = np.full(H, 1.0 / math.sqrt(H))
-    every = loss == "all"
-    rec_h = np.empty((T, H))
-    exps = np.empty(T, dtype=np.int64)
-    rec_c = None
     W = ctx["W_sweep"]
-    if cell == "rnn":
-        _kernels.grad_sweep_rnn(W, ctx["D"], v, every, rec_h, exps)
-    elif cell == "lstm":
-        rec_c = np.empty((T, H))
-        _kernels.grad_sweep_lstm(W, ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], v, every, rec_h, rec_c, exps)
-    else:
-        _kernels.grad_sweep_gru(W, ctx["B3"], ctx["Z"], v, every, rec_h, exps)
-    shift = exps * LOG10_2
-    log10_gh = np.log10(np.abs(rec_h)) + shift[:, None]
-    log10_g = np.log10(np.linalg.norm(rec_h, axis=1)) + shift
-    log10_gc = None if rec_c is None else np.log10(np.linalg.norm(rec_c, axis=1)) + shift
-    return log10_gh, log10_g, log10_gc
+    lim, buf_lim = (400.0, 1000.0) if W.dtype == np.float64 else (30.0, 120.0)
+    m, e = np.empty((T, H)), np.empty((T, H))
+    sweep = {"rnn": _kernels.grad_sweep_rnn, "lstm": _kernels.grad_sweep_lstm, "gru": _kernels.grad_sweep_gru}[cell]
+    extra = (np.empty((T, H)), np.empty((T, H))) if cell == "lstm" else ()
+    dense = (bool(np.all(W != 0)),) if cell == "lstm" else ()  # every output gets a term from every input
+    sweep(*ctx["factors"], W, ctx["eW"], lim, buf_lim, *dense, v, loss == "all", m, e, *extra)
+    log10_gh = cells.Scaled(m, e).log10_abs()
+    log10_gc = _log10_norms(*extra) if extra else None
+    return log10_gh, _log10_norms(m, e), log10_gc
 
 
-# Up to this hidden size the Jacobian products run in float64 and every spectral norm is
-# exact (an eigen-decomposition per step). Above it the H^3 products run in float32 (still
-# renormalised exactly by powers of two) and the norms come from a warm-started Lanczos
-# iteration (the eigen-decomposition takes over if it does not settle); measured against an
-# SVD of the float64 product they agree to about 1e-5 in log10.
+def _log10_norms(m: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """log10 of each row's 2-norm of m * 2**e (elementwise exponents), exact beyond float range."""
+    top = np.where(m != 0, e, -np.inf).max(axis=1)
+    top = np.where(np.isfinite(top), top, 0.0)
+    rows = np.ldexp(m, np.clip(e - top[:, None], -1100, 0).astype(np.int32))
+    return np.log10(np.linalg.norm(rows, axis=1)) + top * LOG10_2
+
+
+# Up to this hidden size the Jacobian products run in float64 and every spectral norm is exact (the
+# eigenvalues of P P^T). Above it the H^3 products run in float32 (still renormalised exactly by
+# powers of two) and their norms come from Lanczos, warm-started from the previous product's top two
+# singular vectors and run until the residual proves the value (see _kernels.spectral_norm); a
+# product's norm then agrees with an SVD of the float64 product to the float32 rounding of the
+# product itself (about 1e-6).
 EXACT_NORM_MAX_H = 32
+# Each step's own Jacobian (2H x 2H for an LSTM) has its norm computed exactly up to this size (where
+# that is cheaper than Lanczos, whose start vector tells it little about a new matrix), and above it
+# by Lanczos from the previous step's vectors and, as a check, from a fixed dense vector: within 1e-7.
+EXACT_STEP_NORM_MAX = 128
 
 
 def jacobian_cost(cell: str, H: int, steps: int) -> float:
@@ -493,54 +553,48 @@ def jacobian_cost(cell: str, H: int, steps: int) -> float:
     return (2.0 if cell == "lstm" else 1.0) * float(H) ** 3 * steps
 
 
-def _norm_method(n: int):
-    """(tol, max_iter) for spectral_norm of n x n matrices: max_iter = 0 means exact."""
-    return (0.0, 0) if n <= EXACT_NORM_MAX_H else (1e-6, 40)
+def _norm_method(n: int, exact_max: int, dtype=np.float64):
+    """(tol, max_iter) of spectral_norm for n x n matrices: max_iter = 0 means exact. The residual
+    tolerance is what float64 (or float32, the products above EXACT_NORM_MAX_H) can resolve."""
+    if n <= exact_max:
+        return 0.0, 0
+    return (1e-7 if dtype == np.float64 else 1e-6), 80
 
 
 def _jacobian_sweep(ctx: dict, k_min: int = 0) -> np.ndarray:
     """log10 ||dh_{T-1}/dh_k||_2 for k = T-1 down to k_min (NaN below)."""
     cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
     dtype = np.float64 if H <= EXACT_NORM_MAX_H else np.float32
-    limit = 100 if dtype == np.float64 else 40
-    tol, max_iter = _norm_method(H)
-    W = ctx["W"].astype(dtype)
+    tol, max_iter = _norm_method(H, EXACT_NORM_MAX_H, dtype)
     out = np.full(T, np.nan)
+    sweep = {"rnn": _kernels.jac_sweep_rnn, "lstm": _kernels.jac_sweep_lstm, "gru": _kernels.jac_sweep_gru}[cell]
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-        if cell == "rnn":
-            _kernels.jac_sweep_rnn(W, ctx["D"], limit, tol, max_iter, k_min, out)
-        elif cell == "lstm":
-            _kernels.jac_sweep_lstm(W, ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], limit, tol, max_iter, k_min, out)
-        else:
-            _kernels.jac_sweep_gru(W, ctx["B3"], ctx["Z"], limit, tol, max_iter, k_min, out)
+        # rows drift up to 2**+-limit before they are rescaled; two parts at most gap_lim binary orders apart
+        # share one exponent without an alignment of each row
+        limit, gap_lim = (100.0, 900.0) if dtype == np.float64 else (20.0, 60.0)
+        sweep(*ctx["factors"], ctx["W"].astype(dtype), ctx["eW"], limit, gap_lim, tol, max_iter, k_min, out)
     return out
 
 
+_STEP_JACOBIAN = {"rnn": _kernels.step_jacobian_rnn, "lstm": _kernels.step_jacobian_lstm,
+                  "gru": _kernels.step_jacobian_gru}
+
+
 def _step_jacobian(ctx: dict, k: int) -> np.ndarray:
-    cell, H, W = ctx["cell"], ctx["H"], ctx["W"]
-    if cell == "rnn":
-        return ctx["D"][k][:, None] * W
-    if cell == "lstm":
-        J = np.empty((2 * H, 2 * H))
-        _kernels.step_jacobian_lstm(W, ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], k, J)
-        return J
-    J = np.empty((H, H))
-    _kernels.step_jacobian_gru(W, ctx["B3"], ctx["Z"], k, J)
-    return J
+    n = 2 * ctx["H"] if ctx["cell"] == "lstm" else ctx["H"]
+    J = np.empty((n, n))
+    E = _STEP_JACOBIAN[ctx["cell"]](*ctx["factors"], ctx["W"], ctx["eW"], k, J)
+    return cells.Scaled(J, np.full(J.shape, E)).value()
 
 
 def _step_jacobian_norms(ctx: dict, k0: int) -> np.ndarray:
     cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
     out = np.full(T, np.nan)
-    tol, max_iter = _norm_method(2 * H if cell == "lstm" else H)
-    if cell == "rnn":
-        _kernels.step_norms_rnn(ctx["W"], ctx["D"], tol, max_iter, k0, out)
-    elif cell == "lstm":
-        _kernels.step_norms_lstm(ctx["W"], ctx["B3"], ctx["Bo"], ctx["K"], ctx["F"], tol, max_iter, k0, out)
-    else:
-        _kernels.step_norms_gru(ctx["W"], ctx["B3"], ctx["Z"], tol, max_iter, k0, out)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log10(out)
+    tol, max_iter = _norm_method(2 * H if cell == "lstm" else H, EXACT_STEP_NORM_MAX)
+    norms = {"rnn": _kernels.step_norms_rnn, "lstm": _kernels.step_norms_lstm, "gru": _kernels.step_norms_gru}[cell]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        norms(*ctx["factors"], ctx["W"], ctx["eW"], tol, max_iter, k0, out)
+    return out
 
 
 _POOL = None
@@ -587,4 +641,6 @@ def warm_up() -> None:
                 model = build_model(ModelSpec(cell=cell, activation=act, hidden_size=H))
                 for loss in LOSSES:
                     tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss, _float32_above=threshold)
-                _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm
+                _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm, tr.step_jacobian(1), tr.step_terms(1, 0)
+    dynamics.one_neuron(2.0, 1.0, 0.0, "tanh", np.zeros(3))  # the elementwise tail formulas (cells.Scaled)
+    cells.minus_tanh_scaled(np.zeros(2), np.ones(2))

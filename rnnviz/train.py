@@ -76,8 +76,9 @@ class FitResult:
     seed: int
     model: RecurrentModel     # trained; usable by rnnviz.trace
     readout: nn.Linear        # output = readout(h)
-    baseline: float           # task.baseline(seq_len)
+    baseline: float           # task.baseline(seq_len): the memoryless one
     probe: np.ndarray         # [T, input_size]: the test sequence the reach is measured on
+    baselines: tuple = ()     # task.baselines(seq_len): each tasks.Baseline, named by what it knows
     model_step: int = 0       # training steps that went into `model`
     stopped_early: bool = False
     stop_reason: str | None = None   # None, "on_step", "nonfinite" or "interrupted"
@@ -245,6 +246,7 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
     result = FitResult(spec=spec, task=task, seq_len=seq_len, steps=steps, batch_size=batch_size, lr=float(lr),
                        clip=None if clip is None else float(clip), clip_mode=clip_mode, seed=seed, model=model,
                        readout=readout, baseline=task.baseline(seq_len), probe=x_test[0].numpy(),
+                       baselines=task.baselines(seq_len),
                        _per_step=np.full((steps, 3), np.nan))
     reach_at = set(np.linspace(0, steps, checkpoints).round().astype(int).tolist()) if checkpoints else set()
 

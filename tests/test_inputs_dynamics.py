@@ -129,5 +129,95 @@ def test_step_terms_add_up_to_the_gates():
                 want = s["x_term"][name] + s["h_term"][name]
             assert pre == pytest.approx(want, abs=1e-5)
         assert s["h_prev"] == pytest.approx(float(tr.hidden[5, 3]))
+        for name, rest in s["one_minus"].items():  # 1 - gate, from sigma(-a)
+            assert rest == pytest.approx(1 - s["value"][name], abs=1e-12)
         with pytest.raises(ValueError, match="unit"):
             tr.step_terms(0, 5)
+
+
+# ------------------------------------------------------------------------ fixed points at a kink or at slope 1
+
+def test_step_terms_keep_one_minus_the_update_gate_where_it_rounds_to_one():
+    """A GRU whose update gate has pre-activation ~ 40: z rounds to 1 in float32 and float64, but 1 - z =
+    sigma(-40) = 4.25e-18 is what the equation h = (1 - z) n + z h_prev multiplies n by."""
+    import rnnviz
+    import torch
+
+    model = rnnviz.build_model(rnnviz.ModelSpec(cell="gru", hidden_size=3, recurrent_gain=0.0, input_gain=0.0))
+    with torch.no_grad():
+        model.bias_ih[3:6] = 40.0
+    s = rnnviz.trace(model, np.zeros((4, 1))).step_terms(2, 1)
+    a = s["pre"]["update"]
+    assert s["value"]["update"] == 1.0 and s["one_minus"]["update"] == pytest.approx(math.exp(-a) / (1 + math.exp(-a)))
+    assert s["one_minus"]["update"] > 1e-18
+
+
+def iterate(w, b, act, h0, steps):
+    return dynamics.one_neuron(w, 0.0, b, act, np.zeros(steps), h0=h0)["h"]
+
+
+def test_relu_kink_at_zero_repels_from_above():
+    """ReLU, b = 0, w = 1.5: h* = 0 sits on the kink. Its slope is 0 from below and 1.5 from above, so a start at
+    1e-6 reaches 1e-6 * 1.5^50 = 638 in 50 steps: not stable. A start below 0 lands on 0 at once."""
+    (fp,) = dynamics.fixed_points(1.5, 0.0, "relu")
+    assert fp["h"] == 0.0 and fp["slopes"] == (0.0, 1.5) and fp["kind"] == "semi-stable" and not fp["stable"]
+    assert iterate(1.5, 0.0, "relu", 1e-6, 50)[-1] == pytest.approx(638, rel=1e-3)
+    assert iterate(1.5, 0.0, "relu", -1e-6, 1)[-1] == 0.0
+    assert "above" in fp["note"] and "below" in fp["note"]
+
+
+@pytest.mark.parametrize("w, stable", [(0.5, True), (-2.0, True), (-0.5, True), (0.0, True)])
+def test_relu_kink_below_slope_one_or_folded_is_stable(w, stable):
+    """b = 0: for w < 1 both sides shrink (0 below); for w < 0 a start below maps above 0, then to 0."""
+    (fp,) = dynamics.fixed_points(w, 0.0, "relu")
+    assert fp["stable"] is stable
+    for h0 in (0.3, -0.3):
+        assert abs(iterate(w, 0.0, "relu", h0, 60)[-1]) < 1e-9
+
+
+@pytest.mark.parametrize("w, b, act, h_star", [(1.0, 0.0, "tanh", 0.0), (4.0, -2.0, "sigmoid", 0.5)])
+def test_slope_exactly_one_is_neutral_and_attracts_slowly(w, b, act, h_star):
+    """tanh w = 1, b = 0 and sigmoid w = 4, b = -2: slope exactly 1 at h*, and the cubic term (-h^3/3, -4/3 d^3)
+    pulls nearby starts in, slowly: after 2000 steps the distance is about 1/sqrt(2 |c3| t), not 0."""
+    (fp,) = dynamics.fixed_points(w, b, act)
+    assert fp["h"] == pytest.approx(h_star, abs=1e-12) and fp["slope"] == pytest.approx(1.0, abs=1e-12)
+    assert fp["kind"] == "neutral" and fp["stable"] and "cubic" in fp["note"]
+    c3 = -1 / 3 if act == "tanh" else -4 / 3
+    d = abs(iterate(w, b, act, h_star + 0.1, 2000)[-1] - h_star)
+    assert d == pytest.approx(1 / math.sqrt(2 * abs(c3) * 2000), rel=0.1)
+
+
+def test_slope_minus_one_alternates_and_attracts_slowly():
+    """tanh w = -1: slope -1 at 0; two steps give d - 2/3 d^3: attracts, alternating sides, after 2000 steps
+    (1000 double steps) to about 1/sqrt(2 (2/3) 1000)."""
+    (fp,) = dynamics.fixed_points(-1.0, 0.0, "tanh")
+    assert fp["kind"] == "neutral" and fp["stable"] and fp["slope"] == -1.0
+    h = iterate(-1.0, 0.0, "tanh", 0.1, 2000)
+    assert np.sign(h[-1]) != np.sign(h[-2])
+    assert abs(h[-1]) == pytest.approx(1 / math.sqrt(4 / 3 * 1000), rel=0.1)
+
+
+def test_linear_slope_one_and_minus_one_are_neutral_without_higher_terms():
+    """Linear w = 1, b = 0: every h is fixed; w = -1: h* = b / 2 and every other start is on a 2-cycle."""
+    (fp,) = dynamics.fixed_points(1.0, 0.0, "linear")
+    assert fp["kind"] == "neutral" and not fp["stable"] and "every h" in fp["note"]
+    (fp,) = dynamics.fixed_points(-1.0, 0.4, "linear")
+    assert fp["h"] == pytest.approx(0.2) and fp["kind"] == "neutral" and "2-cycle" in fp["note"]
+    h = dynamics.one_neuron(-1.0, 0.0, 0.4, "linear", np.zeros(4), h0=0.5)["h"]
+    np.testing.assert_allclose(h[::2], 0.5) and np.testing.assert_allclose(h[1::2], -0.1)
+
+
+@pytest.mark.parametrize("w, act", [(5.0, "sigmoid"), (2.0, "tanh")])
+def test_fold_points_at_the_ends_of_the_bistable_range(w, act):
+    """At b exactly at an end of the bistable range two fixed points merge: the diagonal touches the map
+    (a double root, no sign change), slope 1 with a quadratic term: semi-stable. It is found and classified,
+    and a start on its attracting side converges to it."""
+    for b in dynamics.bistable_range(w, act):
+        fps = dynamics.fixed_points(w, b, act)
+        folds = [fp for fp in fps if fp["kind"] == "semi-stable"]
+        assert len(fps) == 2 and len(folds) == 1
+        fold = folds[0]
+        assert fold["slope"] == pytest.approx(1.0, abs=1e-6)
+        side = 1.0 if "from above" in fold["note"] else -1.0
+        h = iterate(w, b, act, fold["h"] + side * 0.02, 20000)
+        assert abs(h[-1] - fold["h"]) < 2e-3

@@ -126,8 +126,11 @@ def test_loss_figure_holds_the_runs_and_the_baseline(runs):
         mean = next(d for d in fig.data if d.name == label)
         np.testing.assert_allclose(np.asarray(mean.y), plots.moving_average(r.loss, plots.smoothing_window(r.steps_done)))
         assert mean.line.color == plots.CELL_COLORS[r.spec.cell]
-    base = next(d for d in fig.data if d.name.startswith("baseline"))
-    assert list(base.y) == [1 / 6, 1 / 6] and list(base.x) == [0, 40]
+    # adding at T = 12: knowing only the last input 1/6 - 1/(12 * 6) (dashed), knowing nothing 1/6 (dotted)
+    memoryless, literature = (d for d in fig.data if d.name.startswith("baseline"))
+    assert list(memoryless.y) == [pytest.approx(1 / 6 - 1 / 72)] * 2 and list(memoryless.x) == [0, 40]
+    assert memoryless.line.dash == "dash" and "only the current input" in memoryless.name
+    assert list(literature.y) == [1 / 6, 1 / 6] and literature.line.dash == "dot" and "nothing" in literature.name
     assert fig.layout.yaxis.type == "log" and "test loss" in names
     assert set(fig.layout.yaxis.tickvals) <= {m * 10.0 ** e for e in range(-3, 2) for m in (1, 2, 5)}
 

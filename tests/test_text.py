@@ -156,19 +156,28 @@ def test_text_task_windows_are_the_text_shifted_by_one():
     assert xl.shape[1] == len(corpus.held_out_text) - 1
 
 
-def test_baseline_is_the_unigram_entropy_of_the_training_text():
+def test_baselines_are_the_bigram_and_unigram_entropies_of_the_training_text():
+    """Memoryless, a model still reads the current character: its floor is the entropy of the next character
+    given the current one, counted over the training text's consecutive pairs (2.76 bits/char on the Zen);
+    knowing nothing it is the characters' frequencies (4.50)."""
     corpus = tx.get_corpus("zen")
-    counts = Counter(corpus.train_text)
-    n = sum(counts.values())
-    entropy = -sum(c / n * math.log(c / n) for c in counts.values())
-    assert tx.CharTask(corpus).baseline(64) == pytest.approx(entropy, rel=1e-12)
+    text = corpus.train_text
+    pairs, firsts, counts = Counter(zip(text, text[1:])), Counter(text[:-1]), Counter(text)
+    n, m = len(text) - 1, len(text)
+    bigram = -sum(c / n * math.log(c / firsts[a]) for (a, _), c in pairs.items())
+    unigram = -sum(c / m * math.log(c / m) for c in counts.values())
+    task = tx.CharTask(corpus)
+    memoryless, nothing = task.baselines(64)
+    assert memoryless.value == pytest.approx(bigram, rel=1e-12) and task.baseline(64) == memoryless.value
+    assert nothing.value == pytest.approx(unigram, rel=1e-12)
+    assert round(tx.bpc(memoryless.value), 2) == 2.76 and round(tx.bpc(nothing.value), 2) == 4.50
 
 
 def test_short_training_beats_the_unigram_baseline_and_stop_keeps_the_model():
     rnnviz.warm_up()
     corpus = tx.get_corpus("stdlib")
     task = tx.CharTask(corpus)
-    baseline_bits = tx.bpc(task.baseline(0))
+    baseline_bits = tx.bpc(task.baselines(0)[1].value)  # the unigram entropy: what knows nothing
 
     def stop_at_150(info):
         if info.step == 150:

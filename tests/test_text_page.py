@@ -40,7 +40,7 @@ def test_defaults_describe_the_corpus_and_ask_for_training():
     task = tx.CharTask(tx.get_corpus("zen"))
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Distinct characters"] == str(len(task.vocab))
-    assert metrics["Unigram entropy"] == f"{tx.bpc(task.baseline(0)):.2f} bits/char"
+    assert metrics["Memoryless floor"] == f"{tx.bpc(task.baseline(0)):.2f} bits/char"
     assert metrics["Training characters"] == f"{len(task.corpus.train_text):,}"
     assert "No RNN has been trained on this text yet" in texts(at)
     assert not figures(at)
