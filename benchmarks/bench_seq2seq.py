@@ -21,7 +21,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 
+import rnnviz  # noqa: E402
 from rnnviz import seq2seq  # noqa: E402
+
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
 
 
 def main() -> None:

@@ -27,6 +27,8 @@ import rnnviz  # noqa: E402
 from rnnviz import text  # noqa: E402
 from rnnviz.spec import KNOBS  # noqa: E402
 
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
+
 
 def main() -> None:
     d = {name: KNOBS[name].default for name in ("lm_seq_len", "lm_batch", "lm_lr")}

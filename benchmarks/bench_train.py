@@ -31,6 +31,8 @@ from torch import nn  # noqa: E402
 import rnnviz  # noqa: E402
 from rnnviz.tasks import TASKS  # noqa: E402
 
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
+
 T, H, BATCH, LR, CLIP = 50, 64, 50, 1e-3, 1.0
 
 

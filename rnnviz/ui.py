@@ -16,12 +16,14 @@ page switch, which would lose a preset's or the previous page's settings.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
+from . import configure
 from . import inputs as inputs_mod
 from .model import RecurrentModel, build_model
 from .spec import KNOBS, PAGE_ONLY, ModelSpec, format_value, query_string
@@ -84,6 +86,7 @@ class PageContext:
 
 def page_setup(title: str) -> PageContext:
     """Page config, navigation, classroom and presentation modes. Call first on every page."""
+    _configure_process()
     ss = st.session_state
     first = ss.get("_page") != title  # first run of this page: a new visit, a link or a page switch
     ss["_page"] = title
@@ -110,6 +113,17 @@ def page_setup(title: str) -> PageContext:
     if hidden:
         st.html(_HIDDEN_CSS)
     return PageContext(scale=1.35 if present else 1.0, controls_hidden=hidden)
+
+
+_configured = []
+
+
+def _configure_process():
+    """Once per server process: one intra-op torch thread (see rnnviz.configure), unless
+    RNNVIZ_TORCH_THREADS says otherwise."""
+    if not _configured:
+        configure(threads=int(os.environ.get("RNNVIZ_TORCH_THREADS", "1")))
+        _configured.append(True)
 
 
 def _query_value(name: str) -> str | None:

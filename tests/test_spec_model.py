@@ -1,6 +1,7 @@
 """ModelSpec validation and URL round trips; build_model and from_torch layout and determinism."""
 import math
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +208,17 @@ def test_text_knob_takes_one_line_of_bounded_text():
     for bad in ("", "x" * 401, "a\nb", "tab\there", "\x1b[31m", 42, None):
         with pytest.raises(ValueError, match="text must be text of 1 to 400 characters"):
             knob.validate(bad)
+
+
+def test_import_leaves_torch_threads_alone_and_configure_sets_them():
+    """Importing rnnviz changes no process-wide state; rnnviz.configure(threads=...) does, when asked."""
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(2); import rnnviz; assert torch.get_num_threads() == 2;"
+            "rnnviz.configure(threads=1); assert torch.get_num_threads() == 1; rnnviz.configure();"
+            "assert torch.get_num_threads() == 1; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert out.stdout.strip() == "ok", out.stderr
+    with pytest.raises(ValueError, match="at least 1"):
+        rnnviz.configure(threads=0)
