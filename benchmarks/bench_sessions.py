@@ -22,9 +22,9 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 import rnnviz  # noqa: E402
 from deploy.processes import peak_rss_mb, start_streamlit  # noqa: E402
-from tests.browser import chart_y  # noqa: E402
 from tests.conftest import CHROMIUM  # noqa: E402
-from tests.test_pages import engine_trace  # noqa: E402
+from tests.support.browser import chart_y  # noqa: E402
+from tests.support.engine import engine_trace  # noqa: E402
 
 rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
 

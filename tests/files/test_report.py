@@ -1,7 +1,6 @@
 """Presets say true things; the static report is self-contained, holds the data and renders offline."""
 import base64
 import json
-import pathlib
 import re
 import subprocess
 import sys
@@ -14,8 +13,8 @@ from rnnviz import KNOBS, build_model, inputs, trace
 from rnnviz.presets import PRESETS, get_preset
 from rnnviz.report import build_report, sci, trace_for_knobs
 from rnnviz.spec import PAGE_ONLY
+from tests.support import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "screenshots"
 
 

@@ -8,7 +8,7 @@ import torch
 
 import rnnviz
 from rnnviz import ModelSpec, RecurrentModel, build_model, from_torch, trace
-from tests import reference
+from tests.support import reference
 
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("rnn", "linear"), ("lstm", "tanh"), ("gru", "tanh")]
 

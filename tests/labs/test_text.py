@@ -15,7 +15,9 @@ import pytest
 import torch
 
 import rnnviz
-from rnnviz import plots, text as tx
+from rnnviz import plots
+from rnnviz import text as tx
+from tests.support.payloads import Payload
 
 # Emoji (with a ZWJ sequence and a skin tone), CJK, combining marks, right-to-left scripts,
 # newlines of every kind, tabs, control and private-use characters, astral symbols.
@@ -291,16 +293,6 @@ def test_state_dict_round_trip_and_plain_torch_modules_load_it():
     with torch.no_grad():
         out = head(rnn(torch.nn.functional.one_hot(torch.tensor([codes]), len(lm.vocab)).float())[0])[0]
     np.testing.assert_allclose(out.numpy(), lm.logits(text), rtol=1e-5, atol=1e-6)
-
-
-class Payload:
-    """Unpickling this calls open(path, 'w'): it creates a file."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
 
 
 def test_a_malicious_pickle_is_refused_without_running_it(tmp_path):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.browser import chart_names, chart_y, exceptions, wait_idle
+from tests.support.browser import chart_names, chart_y, exceptions, wait_idle
 
 pytestmark = pytest.mark.browser
 

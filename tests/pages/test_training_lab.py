@@ -8,7 +8,7 @@ import torch
 import rnnviz
 from rnnviz import lab
 from rnnviz.tasks import TASKS
-from tests.apphelp import decode, figures, run_page, texts, trace_named, url_notes
+from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 
 LAB = "pages/4_Training_Lab.py"
 TINY = {"train_steps": "20", "train_hidden": "4", "train_seq_len": "10", "batch_size": "8"}

@@ -12,8 +12,8 @@ import torch
 
 from deploy.processes import free_port
 from deploy.serve import COOKIE, Classroom, sessions
-from tests.browser import exceptions, open_page, set_slider, wait_chart_y, wait_idle
-from tests.test_pages import engine_trace
+from tests.support.browser import exceptions, open_page, set_slider, wait_chart_y, wait_idle
+from tests.support.engine import engine_trace
 
 pytestmark = [pytest.mark.browser, pytest.mark.nginx]
 VIEW = {"width": 1280, "height": 800}

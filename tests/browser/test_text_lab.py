@@ -2,7 +2,7 @@
 text, never run; 5000 coloured characters render without freezing the page."""
 import pytest
 
-from tests.browser import exceptions, wait_idle
+from tests.support.browser import exceptions, wait_idle
 
 pytestmark = pytest.mark.browser
 

@@ -3,8 +3,8 @@ classroom links work, no exception box appears."""
 import numpy as np
 import pytest
 
-from tests.browser import chart_names, chart_y, exceptions, open_page, wait_idle
-from tests.test_pages import engine_trace
+from tests.support.browser import chart_names, chart_y, exceptions, open_page, wait_idle
+from tests.support.engine import engine_trace
 
 pytestmark = pytest.mark.browser
 

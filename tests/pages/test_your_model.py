@@ -9,7 +9,7 @@ import torch
 
 import rnnviz
 from rnnviz import export, ui
-from tests.apphelp import decode, figures, run_page, trace_named
+from tests.support.apphelp import decode, figures, run_page, trace_named
 
 PAGE = "pages/7_Your_Model.py"
 

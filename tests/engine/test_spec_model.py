@@ -1,7 +1,6 @@
 """ModelSpec validation and URL round trips; build_model and from_torch layout and determinism."""
 import math
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +9,7 @@ import torch
 import rnnviz
 from rnnviz import ModelSpec, build_model, from_torch
 from rnnviz.spec import KNOBS, parse_query
+from tests.support import ROOT
 
 # ---------------------------------------------------------------------------- spec
 
@@ -218,7 +218,7 @@ def test_import_leaves_torch_threads_alone_and_configure_sets_them():
     code = ("import torch; torch.set_num_threads(2); import rnnviz; assert torch.get_num_threads() == 2;"
             "rnnviz.configure(threads=1); assert torch.get_num_threads() == 1; rnnviz.configure();"
             "assert torch.get_num_threads() == 1; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "ok", out.stderr
     with pytest.raises(ValueError, match="at least 1"):
         rnnviz.configure(threads=0)

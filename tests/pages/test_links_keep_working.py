@@ -8,13 +8,11 @@ same text, the same URL and the same settings in its links. Re-record only when 
 page shows is intended (and say so in the commit).
 """
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.support import record_links
+from tests.support import ROOT, record_links
 
-ROOT = Path(__file__).resolve().parents[1]
 CORPUS = json.loads((ROOT / "tests" / "support" / "links.json").read_text())
 
 

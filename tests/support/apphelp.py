@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import base64
-import re
 import json
-from pathlib import Path
+import re
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 
 def run_page(path: str, query: dict | None = None, timeout: float = 120) -> AppTest:

@@ -11,8 +11,8 @@ import torch
 
 import rnnviz
 from rnnviz import text as tx
-from tests.apphelp import decode, figures, run_page, texts, trace_named, url_notes
-from tests.test_text import Payload
+from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
+from tests.support.payloads import Payload
 
 PAGE = "pages/6_Text_Lab.py"
 TINY = {"lm_steps": "20", "lm_hidden": "8", "lm_seq_len": "24", "lm_batch": "8"}
