@@ -1,7 +1,7 @@
 """rnnviz home: what this is, one live figure, presets."""
 import streamlit as st
 
-from rnnviz import plots, ui
+from rnnviz import cells, plots, ui
 from rnnviz.presets import PRESETS
 
 ctx = ui.page_setup("Home")
@@ -24,7 +24,7 @@ with c1:
 with c2:
     T = ui.knob("seq_len", st)
 
-traces = {plots.CELL_LABELS[c]: tr
+traces = {cells.LABELS[c]: tr
           for c, tr in ui.cached_traces(("rnn", "lstm", "gru"), recurrent_gain=gain, seq_len=T, **HERO).items()}
 fig = plots.gradient_vs_lag(traces, scale=ctx.scale, height=520,
                             title=f"How much of the loss at the last step reaches each earlier step "

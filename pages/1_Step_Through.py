@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from rnnviz import inputs, plots, ui
+from rnnviz import cells, inputs, plots, ui
 
 ctx = ui.page_setup("Step Through")
 st.title("Step through a recurrent network")
@@ -39,11 +39,10 @@ else:
     cell, activation, H, T = trained.model.cell, trained.model.activation, tr.hidden_size, tr.T
 notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
-ui.overflow_alerts({plots.CELL_LABELS[cell]: tr}, shown="grey in the heatmaps, shaded in the line charts",
+ui.overflow_alerts({cells.LABELS[cell]: tr}, shown="grey in the heatmaps, shaded in the line charts",
                    gradient=False)
-label = plots.CELL_LABELS[cell]
-article = "An" if cell in ("rnn", "lstm") else "A"
-what = (f"{article} {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input." if trained is None else
+a_cell = cells.article(cell)
+what = (f"{a_cell[0].upper() + a_cell[1:]} with {H} hidden units reads **{T} steps** of *{input_kind}* input." if trained is None else
         f"**{trained.title[0].upper() + trained.title[1:]}**, with {H} hidden units, reads "
         f"{trained.reads(seed, T)}.")
 st.markdown(
@@ -155,7 +154,7 @@ def stepper():
             with cols[n % 2]:
                 ui.chart(plots.heatmap(tr.gates[name], kind=kind, title=plots.gate_title(cell, name),
                                        zmax=1.0 if kind == "state" else None,
-                                       colorbar_title=plots.gate_symbol(cell, name), **hm), key=f"hm_{name}")
+                                       colorbar_title=cells.gate_symbol(cell, name), **hm), key=f"hm_{name}")
     # Inside the fragment too: every chart with a cursor shows the step the buttons and Play move to.
     st.subheader("Chosen units over time")
     units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)

@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from rnnviz import plots, seq2seq, ui
+from rnnviz import cells, plots, seq2seq, ui
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Translation")
@@ -32,7 +32,7 @@ with ui.controls():
 
 config = seq2seq.TrainConfig(cell=cell, hidden_size=H, seconds=float(seconds), steps=steps or None,
                              target_accuracy=target / 100, seed=seed)
-LABEL = plots.CELL_LABELS
+LABEL = cells.LABELS
 
 
 def describe(c: seq2seq.TrainConfig) -> str:

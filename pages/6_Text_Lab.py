@@ -7,7 +7,8 @@ import numpy as np
 import streamlit as st
 
 import rnnviz
-from rnnviz import lab, plots, text as tx, ui
+from rnnviz import cells, lab, plots, ui
+from rnnviz import text as tx
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Text Lab")
@@ -93,14 +94,10 @@ with st.expander("Read the text"):
     st.code(corpus.text[:3000] + ("\n…" if len(corpus.text) > 3000 else ""), language=None, wrap_lines=True)
 
 # ---------------------------------------------------------------------------------- training
-def _a(cell: str) -> str:
-    return "a" if cell == "gru" else "an"   # "an RNN", "an LSTM", "a GRU"
-
-
 st.header("1 · Train")
 too_long = lab.refusal(steps * lab.seconds_per_step(cell, H, seq_len, batch))  # bounded work per click
 b1, b2, _ = st.columns([1, 1, 4], vertical_alignment="bottom")
-train_clicked = b1.button(f"Train {_a(cell)} {cell.upper()}", type="primary", icon=":material/model_training:",
+train_clicked = b1.button(f"Train {cells.article(cell)}", type="primary", icon=":material/model_training:",
                           key="lm_train", use_container_width=True, disabled=too_long is not None)
 if too_long:
     st.warning(too_long, icon=":material/timer_off:")
@@ -132,7 +129,7 @@ def train():
         if now - shown["chart"] > 2.0:
             shown["chart"] = now
             with live:
-                ui.chart(plots.bpc_curves({cell.upper(): _run(info.result)}, baseline, scale=ctx.scale,
+                ui.chart(plots.bpc_curves({cells.LABELS[cell]: _run(info.result)}, baseline, scale=ctx.scale,
                                           title="Training… (Stop keeps the model)"))
 
     try:
@@ -160,13 +157,13 @@ if train_clicked:
 here = {c: m["lm"] for c, m in models.items() if m["corpus"] == corpus_key}   # models of this text
 lm = here.get(cell)
 if lm is None:
-    st.info(f"No {cell.upper()} has been trained on this text yet. Press **Train {_a(cell)} {cell.upper()}** (about "
+    st.info(f"No {cells.LABELS[cell]} has been trained on this text yet. Press **Train {cells.article(cell)}** (about "
             f"{steps} steps), or load a model file at the bottom of the page.", icon=":material/school:")
 else:
     hist = lm.history
     if hist is not None:
         if hist.stopped_early:
-            st.warning(f"{hist.message} The {cell.upper()} keeps what it learned in {hist.model_step} steps.",
+            st.warning(f"{hist.message} The {cells.LABELS[cell]} keeps what it learned in {hist.model_step} steps.",
                        icon=":material/stop_circle:")
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Steps trained", f"{hist.model_step:,}", help=f"{hist.seconds:.1f} s of training")
@@ -176,7 +173,7 @@ else:
             m3.metric("Held-out text", f"{tx.bpc(hist.final_test_loss):.2f} bits/char",
                       help="The last tenth of the text, never trained on.")
         m4.metric("Memoryless floor", f"{baseline:.2f} bits/char")
-        runs = {c.upper(): _run(m.history) for c, m in here.items() if m.history is not None}
+        runs = {cells.LABELS[c]: _run(m.history) for c, m in here.items() if m.history is not None}
         ui.chart(plots.bpc_curves(runs, baseline, scale=ctx.scale,
                                   title="Bits per character while training (lower is better)"), key="bpc")
         st.caption("Solid: the training text (mean of the last 20 batches). Dashed: the held-out text. When the "
@@ -184,7 +181,7 @@ else:
                    "training text rather than learning to write: on a text as short as the Zen of Python that "
                    "happens within seconds. Train the other cells too: their curves appear here.")
     else:
-        st.success(f"Loaded a {lm.cell.upper()} with H = {lm.hidden_size} and {len(lm.vocab)} characters "
+        st.success(f"Loaded {cells.article(lm.cell)} with H = {lm.hidden_size} and {len(lm.vocab)} characters "
                    f"(trained on {tx.CORPUS_TITLES.get(lm.corpus, 'another text')}).", icon=":material/upload:")
         m1, m2 = st.columns(2)
         if ss.get("lm_held_bpc", (None,))[0] != lm.uid:
@@ -262,7 +259,7 @@ if lm is not None:
     _, states, ranking = ss["lm_look"]
 
     def _symbol(state: str) -> str:   # its letter in the equations: h, c, i f g o, r z n
-        return state[0] if state in ("hidden", "cell") else plots.gate_symbol(lm.cell, state)
+        return state[0] if state in ("hidden", "cell") else cells.gate_symbol(lm.cell, state)
 
     def _label(state: str) -> str:
         return KNOBS["lm_state"].label_of(state)
@@ -321,7 +318,7 @@ if lm is not None:
         if cache.get(c, (None,))[0] != gkey:
             cache[c] = (gkey, tx.input_gradient(m, look, pos))
         grads[c] = cache[c][1]
-        curves[f"{c.upper()} (H = {m.hidden_size})"] = (c, grads[c])
+        curves[f"{cells.LABELS[c]} (H = {m.hidden_size})"] = (c, grads[c])
     ui.chart(plots.input_gradient_figure(curves, scale=ctx.scale, height=420,
                                          title=f"Gradient reaching each earlier character (predicting "
                                                f"'{plots.plain(tx.display_char(target))}')"), key="reach")
@@ -334,12 +331,12 @@ if lm is not None:
     cols = st.columns(len(grads))
     for col, (c, v) in zip(cols, logs.items()):
         with col:
-            st.markdown(f"**{c.upper()}** → predicting {ui.inert(tx.display_char(target))}")
+            st.markdown(f"**{cells.LABELS[c]}** → predicting {ui.inert(tx.display_char(target))}")
             seg = look[window:pos + 1]
             tips = [f"{pos - s} characters back: 10^{v[s]:.1f}" for s in range(window, pos + 1)]
             st.html(plots.text_colour_html(seg, v[window:pos + 1], kind="grad", lo=lo, hi=hi, tips=tips,
                                            font_px=int(FONT * 0.9), max_height_px=300))
-    missing_cells = [c.upper() for c in ("rnn", "lstm", "gru") if c not in grads]
+    missing_cells = [cells.LABELS[c] for c in ("rnn", "lstm", "gru") if c not in grads]
     st.caption("The gradient of the log-probability the model gives the next character with respect to each "
                "input character (its one-hot vector): bright characters still move the prediction, dark ones have "
                "been forgotten. Gradients shrink by a roughly constant factor per step back, so a straight line "
@@ -367,19 +364,19 @@ def _load_model():
     models[loaded.cell] = {"lm": loaded, "corpus": corpus_key}
     ss["cell"] = ui.token("cell", loaded.cell)
     ss["lm_model_message"] = ("success",
-                              f"Loaded {ui.inert(f.name)}: a {loaded.cell.upper()} with H = {loaded.hidden_size}.")
+                              f"Loaded {ui.inert(f.name)}: {cells.article(loaded.cell)} with H = {loaded.hidden_size}.")
 
 
 st.header("Save or load the model")
 f1, f2 = st.columns(2)
 with f1:
     if lm is not None:
-        st.download_button(f"Download this {lm.cell.upper()} (.pt state dict)", data=lm.to_bytes,
+        st.download_button(f"Download this {cells.LABELS[lm.cell]} (.pt state dict)", data=lm.to_bytes,
                            file_name=f"rnnviz_charlm_{lm.cell}_h{lm.hidden_size}_{corpus_key[0]}.pt",
                            mime="application/octet-stream", icon=":material/download:", key="lm_download",
                            on_click="ignore")  # the file is written only when asked for
         st.caption("Weights and vocabulary. Load it in plain PyTorch with `torch.load(path, weights_only=True)`: "
-                   "`rnn.*` are the parameters of a `torch.nn." + plots.CELL_LABELS[lm.cell]
+                   "`rnn.*` are the parameters of a `torch.nn." + cells.LABELS[lm.cell]
                    + "`, `readout.*` those of a `torch.nn.Linear`, `vocab` the characters in order.")
     else:
         st.caption("Train a model to download it.")

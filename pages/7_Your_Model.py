@@ -3,10 +3,10 @@ import hashlib
 
 import streamlit as st
 
-from rnnviz import inputs, plots, ui
+from rnnviz import cells, inputs, plots, ui
 from rnnviz import io as uploads
 from rnnviz.model import build_model
-from rnnviz.spec import ModelSpec
+from rnnviz.spec import KNOBS, ModelSpec
 from rnnviz.trace import trace
 
 ctx = ui.page_setup("Your Model")
@@ -36,7 +36,7 @@ with left:
         ss["_model_file_id"] = up.file_id
         try:
             loaded = uploads.load_model(up.getvalue(), max_bytes=MAX_MB << 20,
-                                        max_hidden=ui.UI_LIMITS["hidden_size"][1])
+                                        max_hidden=KNOBS["hidden_size"].page_range[1])
             ss["user_model"] = {"loaded": loaded, "name": up.name, "label": f"{up.name} · uploaded"}
             ss.pop("model_error", None)
         except uploads.UploadError as exc:  # keep whatever model was there before
@@ -71,7 +71,7 @@ with right:
         if csv is not None and csv.file_id != ss.get("_csv_file_id"):
             ss["_csv_file_id"] = csv.file_id
             try:
-                seq = uploads.read_sequence_csv(csv.getvalue(), max_rows=ui.UI_LIMITS["seq_len"][1])
+                seq = uploads.read_sequence_csv(csv.getvalue(), max_rows=KNOBS["seq_len"].page_range[1])
                 ss["user_x"] = {"x": seq.values, "name": csv.name,
                                 "reads": f"the sequence uploaded as {ui.inert(csv.name)}"}
                 ss.pop("x_error", None)
@@ -134,13 +134,13 @@ if ss.get("_user_trace_key") != key:  # per session: the model is this user's ow
     ss["_user_trace"] = trace(model, x, loss=loss)
     ss["_user_trace_key"] = key
 tr = ss["_user_trace"]
-label = plots.CELL_LABELS[tr.cell_type]
+label = cells.LABELS[tr.cell_type]
 name = ss["user_model"]["name"]
 
 st.divider()
-block = plots.recurrent_block(tr.cell_type)   # W_hh, or the candidate block W_hg / W_hn of a gated cell
+block = cells.block_name(tr.cell_type)   # W_hh, or the candidate block W_hg / W_hn of a gated cell
 block_help = (f" {block} is the candidate block of W_hh (the rows that compute "
-              f"{plots.gate_symbol(tr.cell_type, 'candidate')})." if tr.cell_type != "rnn" else "")
+              f"{cells.gate_symbol(tr.cell_type, 'candidate')})." if tr.cell_type != "rnn" else "")
 row = st.container(horizontal=True, gap="medium")   # wraps onto a second line where four do not fit
 h = tr.memory_horizon(1e-3)
 row.metric("Memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
@@ -166,7 +166,7 @@ for n, g in enumerate(tr.gate_names):
     kind = "state" if g == "candidate" else "gate"
     gate_cols[n % 2].plotly_chart(
         plots.heatmap(tr.gates[g], kind=kind, title=plots.gate_title(tr.cell_type, g),
-                      zmax=1.0 if kind == "state" else None, colorbar_title=plots.gate_symbol(tr.cell_type, g), **hm),
+                      zmax=1.0 if kind == "state" else None, colorbar_title=cells.gate_symbol(tr.cell_type, g), **hm),
         theme=None, key=f"user_{g}", config=ui.CHART_CONFIG)
 if tr.gate_names:
     ui.chart(plots.saturation_bars(tr.saturation(), scale=ctx.scale,

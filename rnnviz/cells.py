@@ -33,6 +33,34 @@ GATE_ACTIVATION = {"input": "sigmoid", "forget": "sigmoid", "output": "sigmoid",
 GATE_SYMBOL = {"input": "i", "forget": "f", "candidate": "g", "output": "o",
                "reset": "r", "update": "z"}
 
+# How cells and gates are named on screen: the one place these words are defined.
+LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": "candidate g",
+               "output": "output gate o", "reset": "reset gate r", "update": "update gate z"}
+
+
+def article(cell: str) -> str:
+    """The cell's name with its article: "an RNN", "an LSTM", "a GRU"."""
+    return ("a " if cell == "gru" else "an ") + LABELS[cell]
+
+
+def gate_symbol(cell: str, name: str) -> str:
+    """The letter a gate has in the equations: i f g o for LSTM, r z n for GRU."""
+    if name == "candidate" and cell == "gru":
+        return "n"
+    return GATE_SYMBOL.get(name, name)
+
+
+def gate_kind(name: str) -> str:
+    """"state" for the candidate (tanh, in [-1, 1]), "gate" for a sigmoid gate (in [0, 1])."""
+    return "state" if name == "candidate" else "gate"
+
+
+def block_name(cell: str) -> str:
+    """The recurrent matrix a cell's spectrum is read from: W_hh for an RNN, its candidate block for
+    an LSTM (W_hg) and a GRU (W_hn)."""
+    return "W_hh" if cell == "rnn" else f"W_h{gate_symbol(cell, 'candidate')}"
+
 
 def sigmoid(a):
     """Logistic function (numpy). exp overflow for a << 0 correctly gives 0; no cancellation."""

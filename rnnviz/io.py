@@ -20,13 +20,15 @@ import pickle
 import re
 import warnings
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from .cells import NUM_BLOCKS
+from .cells import LABELS, NUM_BLOCKS, article
+from .inputs import Vocab
 from .model import PARAM_NAMES, RecurrentModel
 from .spec import ACTIVATIONS, KNOBS, ModelSpec
 
@@ -43,7 +45,6 @@ MAX_TEXT_CHARS = MAX_ROWS
 CHECKPOINT_FORMAT = "rnnviz.checkpoint"
 CHARLM_FORMAT = "rnnviz.charlm"  # a Text Lab character model (rnnviz.text.CharLM.to_bytes)
 CHECKPOINT_VERSION = 1
-CELL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 ROWS_PER_CELL = {"rnn": "H", "gru": "3H", "lstm": "4H"}
 _CELL_OF_BLOCKS = {n: cell for cell, n in NUM_BLOCKS.items()}
 _SAVE_HINT = "torch.save(module.state_dict(), 'model.pt')"
@@ -87,7 +88,7 @@ class LoadedModel:
     def summary(self) -> str:
         m = self.model
         act = f" ({m.activation})" if m.cell == "rnn" else ""
-        return (f"{CELL_NAMES[m.cell]}{act}, input size {m.input_size}, hidden size {m.hidden_size}, "
+        return (f"{LABELS[m.cell]}{act}, input size {m.input_size}, hidden size {m.hidden_size}, "
                 f"from {self.source}")
 
 
@@ -159,8 +160,8 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
         notes.append("A state_dict does not record an RNN's nonlinearity: assuming tanh "
                      "(choose relu if the module was built with nonlinearity='relu').")
     if saved_cell is not None and saved_cell != cell:
-        raise UploadError(f"The checkpoint says it is {_a(saved_cell)} but its weights have the shapes of "
-                          f"{_a(cell)}: the file is damaged.")
+        raise UploadError(f"The checkpoint says it is {article(saved_cell)} but its weights have the shapes of "
+                          f"{article(cell)}: the file is damaged.")
     model = RecurrentModel(cell, I, H, activation or "tanh")
     model.spec = _spec_or_none(spec, model, notes)
     with torch.no_grad():
@@ -315,10 +316,6 @@ def _spec_or_none(spec: Mapping | None, model: RecurrentModel, notes: list) -> M
     return spec
 
 
-def _a(cell: str) -> str:
-    return ("a " if cell == "gru" else "an ") + CELL_NAMES[cell]
-
-
 # Names a recurrent layer's tensors may have, after the layer's prefix.
 _TORCH_NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
 _OWN_NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)$")
@@ -446,7 +443,7 @@ def _infer_shapes(t: dict, max_hidden: int, max_input: int) -> tuple[str, int, i
         raise UploadError(f"weight_ih has shape {_shape(w_ih)}: the input size is 0.")
     if w_ih.shape[0] != rows:
         raise UploadError(f"Shape mismatch: weight_ih has shape {_shape(w_ih)} but weight_hh has {_shape(w_hh)}; "
-                          f"both must have {rows} rows ({ROWS_PER_CELL[cell]} for {_a(cell)} with H = {H}).")
+                          f"both must have {rows} rows ({ROWS_PER_CELL[cell]} for {article(cell)} with H = {H}).")
     for name in ("bias_ih", "bias_hh"):
         if name in t and tuple(t[name].shape) != (rows,):
             raise UploadError(f"Shape mismatch: {name} has shape {_shape(t[name])} but weight_hh has "
@@ -591,16 +588,10 @@ def text_to_inputs(text: str, input_size: int | None = None,
             raise UploadError(f"The text has {len(vocab)} distinct characters but the model reads only {input_size} "
                               f"inputs per step (one per character). Give the model's vocabulary, or use fewer "
                               f"distinct characters.")
-    index = {ch: k for k, ch in enumerate(vocab)}
+    chars = Vocab(vocab)
     width = len(vocab) if input_size is None else max(input_size, len(vocab))
-    x = np.zeros((len(text), width), dtype=np.float32)
-    unknown: dict[str, int] = {}
-    for t, ch in enumerate(text):
-        k = index.get(ch)
-        if k is None:
-            unknown[ch] = unknown.get(ch, 0) + 1
-        else:
-            x[t, k] = 1.0
+    x = chars.one_hot(chars.encode(text, missing=-1), width)
+    unknown = Counter(ch for ch in text if ch not in chars)
     notes = []
     if unknown:
         shown = ", ".join(repr(c) for c in sorted(unknown)[:10])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cells import LABELS
 from .spec import KNOBS, ModelSpec
 from .tasks import BinaryAddition, get_task
 from .trace import trace
@@ -22,7 +23,6 @@ TEST_POINTS = 20
 CHECKPOINTS = 20          # rows of the gradient-reach heatmap
 BUDGET_SECONDS = 600.0    # one click of Train may start at most this much estimated work
 INIT = "torch"            # PyTorch's default initialisation, as in benchmarks/adding_repro.py
-CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 # The Training Lab knob behind each Settings field a suggestion sets.
 SETTING_OF_KNOB = {"train_seq_len": "seq_len", "train_hidden": "hidden_size", "train_steps": "steps", "lr": "lr",
                    "batch_size": "batch_size", "clip": "clip", "clip_threshold": "clip_threshold"}
@@ -64,7 +64,7 @@ class Settings:
 
     def cell_label(self, cell: str) -> str:
         """"RNN", "LSTM", "GRU"; "ReLU RNN" for an RNN with the ReLU activation."""
-        return "ReLU RNN" if cell == "rnn" and self.rnn_activation == "relu" else CELL_LABELS[cell]
+        return "ReLU RNN" if cell == "rnn" and self.rnn_activation == "relu" else LABELS[cell]
 
     def model_label(self, cell: str) -> str:
         """A name for the model this run trains for `cell`; the same settings give the same name."""
@@ -78,7 +78,7 @@ class Settings:
         for f in dataclasses.fields(self):
             a, b = getattr(other, f.name), getattr(self, f.name)
             if a != b:
-                fmt = (lambda v: ", ".join(CELL_LABELS[c] for c in v)) if f.name == "cells" else \
+                fmt = (lambda v: ", ".join(LABELS[c] for c in v)) if f.name == "cells" else \
                     (lambda v: f"{v:g}" if isinstance(v, float) else str(v))
                 out.append(f"{f.name.replace('_', ' ')} {fmt(a)} → {fmt(b)}")
         return out

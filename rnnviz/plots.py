@@ -15,10 +15,9 @@ import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
 
-from .cells import GATE_SYMBOL
+from .cells import GATE_LABELS, LABELS, gate_symbol
 
 CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
-CELL_LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 STATE_SCALE = "RdBu"      # -1 red, 0 white, +1 blue
 GATE_SCALE = "Viridis"    # 0 dark purple, 1 yellow
 
@@ -38,21 +37,6 @@ GRAD_SCALE = _clear_of_streamlit_placeholders(plotly.colors.sequential.Magma)
 BOUND_COLOR = "#444444"
 F32_MAX_LOG10 = math.log10(float(np.finfo(np.float32).max))   # 38.53
 F32_TINY_LOG10 = math.log10(float(np.finfo(np.float32).tiny))  # -37.93
-GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": "candidate g",
-               "output": "output gate o", "reset": "reset gate r", "update": "update gate z"}
-
-
-def gate_symbol(cell: str, name: str) -> str:
-    """The letter a gate has in the equations: i f g o for LSTM, r z n for GRU."""
-    if name == "candidate" and cell == "gru":
-        return "n"
-    return GATE_SYMBOL.get(name, name)
-
-
-def recurrent_block(cell: str) -> str:
-    """The recurrent matrix a cell's spectrum is read from: W_hh for an RNN, its candidate block for
-    an LSTM (W_hg) and a GRU (W_hn)."""
-    return "W_hh" if cell == "rnn" else f"W_h{gate_symbol(cell, 'candidate')}"
 
 
 def gate_title(cell: str, name: str) -> str:
@@ -564,7 +548,7 @@ def chain_diagram(T: int, cursor: int, *, cell: str = "rnn", window: int = 7, sc
         shapes.append(dict(type="rect", x0=x0, x1=x0 + 1, y0=0.6, y1=1.4,
                            line=dict(color=color, width=4 if current else 1.5),
                            fillcolor=color if current else "white", opacity=1 if current else 0.9))
-        annotations.append(dict(x=x0 + 0.5, y=1.0, text=f"{CELL_LABELS.get(cell, cell)}", showarrow=False,
+        annotations.append(dict(x=x0 + 0.5, y=1.0, text=f"{LABELS.get(cell, cell)}", showarrow=False,
                                 font=dict(size=int(15 * scale), color="white" if current else color)))
         annotations.append(dict(x=x0 + 0.5, y=0.15, text=f"x<sub>{t}</sub>", showarrow=False,
                                 font=dict(size=int(16 * scale))))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .spec import KNOBS, PAGE_ONLY, ModelSpec, format_value, spec_fields
+from .spec import KNOBS, PAGE_ONLY, ModelSpec, spec_fields
 
 GRADIENT_PAGE = "pages/2_Gradient_Flow.py"
 STEP_PAGE = "pages/1_Step_Through.py"
@@ -54,7 +54,7 @@ class Preset:
     def query(self) -> dict[str, str]:
         """URL query parameters that set every knob (defaults included: a link must not inherit state),
         except the page-only ones (a cursor, a typed text) the preset leaves alone: no page carries those."""
-        return {name: format_value(value) for name, value in self.values().items()
+        return {name: KNOBS[name].format(value) for name, value in self.values().items()
                 if name not in PAGE_ONLY or name in self.knobs}
 
 

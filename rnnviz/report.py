@@ -22,9 +22,10 @@ import plotly.offline
 import torch
 
 from . import inputs, plots
+from .cells import LABELS
 from .model import build_model
 from .presets import Preset, get_preset
-from .spec import KNOBS, ModelSpec, format_value, query_string, spec_fields
+from .spec import KNOBS, ModelSpec, query_string, spec_fields
 from .trace import Trace, trace
 
 CELLS = ("rnn", "lstm", "gru")
@@ -54,8 +55,8 @@ def preset_sections(preset: Preset | str, scale: float = 1.0) -> list[Section]:
     preset = get_preset(preset) if isinstance(preset, str) else preset
     values = preset.values()
     featured = values["cell"]
-    cells = {plots.CELL_LABELS[c]: trace_for_knobs({**values, "cell": c}) for c in CELLS}
-    main = cells[plots.CELL_LABELS[featured]]
+    cells = {LABELS[c]: trace_for_knobs({**values, "cell": c}) for c in CELLS}
+    main = cells[LABELS[featured]]
     T = values["seq_len"]
     sections = []
 
@@ -74,9 +75,9 @@ def preset_sections(preset: Preset | str, scale: float = 1.0) -> list[Section]:
     if preset.compare:
         variants = {label: trace_for_knobs({**values, **changes}) for label, changes in preset.compare}
         fig = plots.gradient_vs_lag(variants, scale=scale, horizon_fraction=1e-3,
-                                    title=f"{plots.CELL_LABELS[featured]}: " + ", ".join(variants))
+                                    title=f"{LABELS[featured]}: " + ", ".join(variants))
         _shade(fig, list(variants), plots.CELL_COLORS[featured])
-        sections.append(Section(f"One knob changed: {plots.CELL_LABELS[featured]}", fig, preset.look_for,
+        sections.append(Section(f"One knob changed: {LABELS[featured]}", fig, preset.look_for,
                                 [f"{label}: {_reach(tr)}" for label, tr in variants.items()]))
 
     fig = plots.jacobian_vs_lag(cells, scale=scale,
@@ -97,7 +98,7 @@ def preset_sections(preset: Preset | str, scale: float = 1.0) -> list[Section]:
     ))
 
     fig = plots.eigenvalue_plane(main, scale=scale,
-                                 title=f"Eigenvalues of the {plots.CELL_LABELS[featured]}'s recurrent weights")
+                                 title=f"Eigenvalues of the {LABELS[featured]}'s recurrent weights")
     which = {"rnn": "W_hh", "lstm": "the candidate block W_hg of W_hh", "gru": "the candidate block W_hn of W_hh"}
     sections.append(Section(
         "The recurrent weights: eigenvalues and the unit circle",
@@ -159,7 +160,7 @@ def build_report(preset: Preset | str, scale: float = 1.0) -> str:
     esc = html.escape
     params = preset.query()
     values = {k: v for k, v in preset.values().items() if k in params}  # the settings a link sets
-    shown = {k: KNOBS[k].label_of(v) if KNOBS[k].kind == "choice" else format_value(v) for k, v in values.items()}
+    shown = {k: KNOBS[k].label_of(v) if KNOBS[k].kind == "choice" else KNOBS[k].format(v) for k, v in values.items()}
     rows = "".join(f"<tr><th>{esc(KNOBS[k].label)}</th><td>{esc(v)}</td></tr>" for k, v in shown.items())
     query = query_string(params)
     page = Path(preset.page).stem.split("_", 1)[-1]

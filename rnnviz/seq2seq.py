@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from .inputs import UNKNOWN, Vocab
 from .spec import KNOBS
 
 FIRST_DATE = dt.date(1969, 1, 1)
@@ -189,42 +190,14 @@ def held_out(n: int = 2000, seed: int = 0, phrases: bool = True, sample_seed: in
     return examples(split_dates(seed)[1], n, seed=seed + sample_seed, phrases=phrases)
 
 
-class Vocab:
-    """Characters <-> integer ids. Id 0 is padding, id 1 stands for any unknown character."""
-
-    PAD, UNK = 0, 1
-
-    def __init__(self, chars: str):
-        self.chars = "".join(sorted(set(chars)))
-        self.index = {ch: k + 2 for k, ch in enumerate(self.chars)}
-
-    def __len__(self) -> int:
-        return len(self.chars) + 2
-
-    def encode(self, text: str) -> list[int]:
-        return [self.index.get(ch, self.UNK) for ch in text]
-
-    def decode(self, ids) -> str:
-        out = []
-        for k in ids:
-            k = int(k)
-            if k >= 2:
-                out.append(self.chars[k - 2])
-            elif k == self.UNK:
-                out.append("?")
-        return "".join(out)
-
-    def unknown(self, text: str) -> list[str]:
-        return sorted({ch for ch in text if ch not in self.index})
-
-
 def _all_chars() -> str:
     year = [FIRST_DATE + dt.timedelta(days=k) for k in range(366)]
     chars = {ch for d in year for f in FORMATS for ch in render(d, f)} | set("0123456789")
     return "".join(chars | set("".join(PREFIXES + SUFFIXES)))
 
 
-SOURCE_VOCAB = Vocab(_all_chars())
+# Id 0 is padding, id 1 stands for any unknown character, the characters follow in sorted order.
+SOURCE_VOCAB = Vocab([UNKNOWN, *sorted(set(_all_chars()) - {UNKNOWN})], padding=True)
 TARGET_CHARS = "0123456789-"          # the decoder's output classes
 BOS = len(TARGET_CHARS)               # the decoder's first input: "start"
 
@@ -424,7 +397,7 @@ def check_example(text: str) -> tuple[list[str], list[str]]:
     if len(text) > MAX_EXAMPLE_CHARS:
         return [f"The example is {len(text)} characters long; this page reads at most {MAX_EXAMPLE_CHARS}. "
                 "Shorten it."], []
-    unknown = SOURCE_VOCAB.unknown(text)
+    unknown = SOURCE_VOCAB.missing(text)
     if unknown:
         shown = ", ".join(f"“{ch}”" if ch.strip() else repr(ch) for ch in unknown)
         return [], [f"The model has never seen {shown}: {'it is' if len(unknown) == 1 else 'each is'} read as the "
@@ -612,7 +585,7 @@ def look_inside(model: DateTranslator, text: str, top_k: int = 3) -> Inspection:
     order = np.argsort(-p, axis=1, kind="stable")[:, :top_k]
     top = [[(TARGET_CHARS[k], float(p[t, k])) for k in order[t]] for t in range(OUTPUT_LENGTH)]
     return Inspection(
-        text=text, input_chars=list(text), unknown=SOURCE_VOCAB.unknown(text),
+        text=text, input_chars=list(text), unknown=SOURCE_VOCAB.missing(text),
         encoder_states=enc_out[0].numpy().astype(np.float32), encoder_cells=enc_cells,
         context=h_n[0, 0].numpy().astype(np.float32),
         context_cell=state[1][0, 0].numpy().astype(np.float32) if model.cell == "lstm" else None,

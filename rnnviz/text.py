@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import io as uploads
-from .cells import NUM_BLOCKS
+from .cells import NUM_BLOCKS, article
+from .inputs import MAX_VOCAB, UNKNOWN, Vocab, display_char, one_hot
 from .model import PARAM_NAMES, RecurrentModel
 from .spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
 from .tasks import CURRENT_INPUT, NOTHING, Baseline, Task
@@ -45,12 +46,10 @@ from .trace import Trace, trace
 LN2 = math.log(2.0)
 MAX_UPLOAD_BYTES = 1_000_000      # an uploaded .txt
 MAX_MODEL_BYTES = 20_000_000      # an uploaded model file
-MAX_VOCAB = 256                   # distinct characters; rarer ones become UNKNOWN
 MIN_CHARS = 50                    # a corpus needs this many characters
 HELD_OUT = 0.1                    # the last tenth of a corpus is held out
 STDLIB_CHARS = 200_000            # size of the standard-library corpus
 MODULE_MARK = "module"            # each module of the standard-library corpus starts with "# module name.py"
-UNKNOWN = "\ufffd"                # stands for the characters beyond MAX_VOCAB
 FORMAT = "rnnviz.charlm"
 FORMAT_VERSION = 1
 CLIP = 1.0                        # gradient clipping (by norm) while training
@@ -208,91 +207,6 @@ def get_corpus(name: str, text: str | None = None) -> Corpus:
 
 
 # ------------------------------------------------------------------------------------ vocabulary
-class Vocab:
-    """The characters a model knows, in a fixed order; code k is the k-th character."""
-
-    def __init__(self, chars):
-        chars = tuple(chars)
-        if not chars:
-            raise ValueError("a vocabulary needs at least one character")
-        for ch in chars:
-            if not isinstance(ch, str) or len(ch) != 1:
-                raise ValueError(f"every vocabulary entry must be one character; got {ch!r}")
-        if len(set(chars)) != len(chars):
-            dup = [ch for ch, n in Counter(chars).items() if n > 1]
-            raise ValueError(f"the vocabulary lists a character twice: {dup[0]!r}")
-        self.chars = chars
-        self.index = {ch: k for k, ch in enumerate(chars)}
-
-    @classmethod
-    def from_text(cls, text: str, max_size: int = MAX_VOCAB) -> "Vocab":
-        """The sorted distinct characters of `text`. Beyond `max_size` of them the most frequent
-        max_size - 1 are kept and the others are all read as UNKNOWN (then listed last)."""
-        counts = Counter(text)
-        if len(counts) <= max_size:
-            return cls(sorted(counts))
-        kept = sorted(ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_size - 1]
-                      if ch != UNKNOWN)
-        return cls(kept + [UNKNOWN])
-
-    def __len__(self) -> int:
-        return len(self.chars)
-
-    def __contains__(self, ch) -> bool:
-        return ch in self.index
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Vocab) and other.chars == self.chars
-
-    def __hash__(self) -> int:
-        return hash(self.chars)
-
-    def __repr__(self) -> str:
-        return f"Vocab({len(self)} characters)"
-
-    @property
-    def unknown(self) -> int | None:
-        """The code that stands for characters outside the vocabulary, if it has one."""
-        return self.index.get(UNKNOWN)
-
-    def missing(self, text: str) -> list[str]:
-        """The distinct characters of `text` that are not in the vocabulary, sorted."""
-        return sorted(set(text) - set(self.index))
-
-    def encode(self, text: str) -> np.ndarray:
-        """Codes [len(text)] int64. A character outside the vocabulary becomes UNKNOWN's code if there
-        is one; otherwise it is a ValueError naming it."""
-        unk = self.unknown
-        try:
-            return np.fromiter((self.index[ch] if unk is None else self.index.get(ch, unk) for ch in text),
-                               dtype=np.int64, count=len(text))
-        except KeyError:
-            missing = self.missing(text)
-            shown = ", ".join(repr(ch) for ch in missing[:8]) + (" …" if len(missing) > 8 else "")
-            raise ValueError(f"{len(missing)} character{'s' * (len(missing) != 1)} of the text "
-                             f"{'are' if len(missing) != 1 else 'is'} not in the model's vocabulary: {shown}") from None
-
-    def decode(self, codes) -> str:
-        return "".join(self.chars[int(k)] for k in np.asarray(codes).reshape(-1))
-
-    def one_hot(self, codes) -> np.ndarray:
-        """[T, len(vocab)] float32 one-hot rows of codes (a str is encoded first)."""
-        if isinstance(codes, str):
-            codes = self.encode(codes)
-        codes = np.asarray(codes, dtype=np.int64)
-        x = np.zeros((len(codes), len(self)), dtype=np.float32)
-        x[np.arange(len(codes)), codes] = 1.0
-        return x
-
-    def label(self, k: int) -> str:
-        """A character as it can be read in a table or on an axis: '↵' for a newline, '␣' for a space."""
-        return display_char(self.chars[int(k)])
-
-
-def display_char(ch: str) -> str:
-    return {"\n": "↵", " ": "␣", "\t": "⇥", "\r": "␍"}.get(ch, ch if ch.isprintable() else f"U+{ord(ch):04X}")
-
-
 def unigram_entropy(codes, size: int) -> float:
     """Entropy in nats of the characters' frequencies: the loss of the best model that ignores
     context (it always predicts these frequencies)."""
@@ -361,7 +275,7 @@ class CharTask(Task):
     def _windows(self, codes: torch.Tensor, starts: torch.Tensor, seq_len: int):
         idx = starts[:, None] + torch.arange(seq_len + 1)
         chunk = codes[idx]
-        return F.one_hot(chunk[:, :-1], len(self.vocab)).to(torch.float32), chunk[:, 1:]
+        return one_hot(chunk[:, :-1], len(self.vocab)), chunk[:, 1:]
 
     def batch(self, batch_size, seq_len, generator):
         L = min(seq_len, len(self.train_codes) - 1)
@@ -564,7 +478,7 @@ class CharLM:
         if cell not in CELLS:
             raise ValueError(f"The file's cell must be one of {', '.join(CELLS)}; got {cell!r}.")
         if act not in ACTIVATIONS or (cell != "rnn" and act != "tanh"):
-            raise ValueError(f"The file's activation {act!r} is not valid for a {cell.upper()}.")
+            raise ValueError(f"The file's activation {act!r} is not valid for {article(cell)}.")
         chars = sd.get("vocab")
         if not isinstance(chars, (list, tuple)) or not 1 <= len(chars) <= MAX_VOCAB:
             raise ValueError(f"The file's vocabulary must be a list of 1 to {MAX_VOCAB} characters.")
@@ -591,7 +505,7 @@ class CharLM:
                     n == m for k, (n, m) in enumerate(zip(t.shape, shape)) if k != axis)
                 hint = (f" Its vocabulary has {V} characters but its weights are for {t.shape[axis]}: they do not "
                         "match." if only_vocab else "")
-                raise ValueError(f"'{key}' has shape {list(t.shape)}; a {cell.upper()} with H = {H} and "
+                raise ValueError(f"'{key}' has shape {list(t.shape)}; {article(cell)} with H = {H} and "
                                  f"{V} characters needs {list(shape)}.{hint}")
             if not t.is_floating_point() or not torch.isfinite(t).all():
                 raise ValueError(f"'{key}' must hold finite floating-point numbers.")

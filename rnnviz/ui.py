@@ -25,8 +25,9 @@ import streamlit as st
 
 from . import configure
 from . import inputs as inputs_mod
+from .cells import LABELS
 from .model import RecurrentModel, build_model
-from .spec import KNOBS, PAGE_ONLY, ModelSpec, format_value, query_string
+from .spec import KNOBS, PAGE_ONLY, ModelSpec, default_within, format_value, parse_query, query_string, to_query
 from .tasks import get_task
 from .trace import Trace, jacobian_cost, trace, trace_all
 
@@ -68,8 +69,6 @@ _HIDDEN_CSS = """
 </style>
 """
 
-# The same range for a shared knob on every page (the value follows the user between pages).
-UI_LIMITS = {"seq_len": (2, 5000), "hidden_size": (1, 512), "input_size": (1, 16)}
 # Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
 JACOBIAN_BUDGET = 3e9
 # URL parameters that are not knobs: the classroom mode and presentation mode.
@@ -153,35 +152,27 @@ def _carried_params() -> dict:
 
 # --------------------------------------------------------------------------- knobs
 def check_url(names, limits: dict | None = None) -> list[str]:
-    """On a page's first run, seed these knobs' widgets from the URL.
+    """On a page's first run, seed these knobs' widgets from the URL (read by `spec.parse_query`).
 
     Valid values go into the widgets; each invalid one is replaced by the default and gets a
-    human note (returned, for `show_notes`). `limits` narrows a knob's range on this page:
-    {name: (min, max)}. Later runs return [] (the URL is then the page's own).
+    human note (returned, for `show_notes`). Numbers keep to their knob's page range; `limits`
+    narrows a knob's range on this page further: {name: (min, max)}. Later runs return [] (the
+    URL is then the page's own).
     """
     if not st.session_state.get("_first_run", True):
         return []
-    limits = {**{n: UI_LIMITS[n] for n in names if n in UI_LIMITS}, **(limits or {})}
+    limits = {**{n: KNOBS[n].page_range for n in names if KNOBS[n].page_range}, **(limits or {})}
     notes = []
     for name in names:
         raw = _query_value(name)
         if raw is None:
             continue
-        knob = KNOBS[name]
-        try:
-            value = knob.validate(raw)
-            lo, hi = limits.get(name, (None, None))
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise ValueError(f"{name} must be in [{lo}, {hi}] on this page")
-            st.session_state[name] = widget_value(name, value)
-        except ValueError:
-            allowed = knob.allowed()
-            if name in limits:
-                allowed = f"in [{limits[name][0]}, {limits[name][1]}] on this page"
-            shown = inert(raw if len(raw) <= 40 else raw[:40] + "…")
-            notes.append(f"The link's value {name}={shown} was ignored: {name} must be {allowed}. "
-                         f"Using {format_value(_default(name, limits))} instead.")
+        values, problems = parse_query({name: raw}, [name], limits, quote_value=inert)
+        if problems:
+            notes += problems
             st.session_state.pop(name, None)
+        else:
+            st.session_state[name] = widget_value(name, values[name])
     return notes
 
 
@@ -210,39 +201,21 @@ def show_notes(notes: list[str], key: str = "url_notes"):
 def token(name: str, value) -> str:
     """How a knob's value is shown in its widget and written in links ("LSTM"; "RNN,GRU" for a
     multi knob)."""
-    if isinstance(value, (tuple, list)):
-        return ",".join(token(name, v) for v in value)
-    return str(value).upper() if name in ("cell", "cells", "tr_cell") else str(value)
+    return KNOBS[name].format(value)
 
 
 def widget_value(name: str, value):
     """A validated knob value as its widget holds it: tokens for choices, a list of them for a
     multi knob, the number itself otherwise."""
-    kind = KNOBS[name].kind
-    if kind == "multi":
-        return [token(name, v) for v in value]
-    return token(name, value) if kind == "choice" else value
+    k = KNOBS[name]
+    if k.kind == "multi":
+        return [k.token(v) for v in value]
+    return k.token(value) if k.kind == "choice" else value
 
 
 def link_params(values: dict) -> dict:
     """Query parameters for a link that opens a page with these knob values (non-defaults only)."""
-    out = {}
-    for name, value in values.items():
-        k = KNOBS[name]
-        if value == k.default:
-            continue
-        out[name] = token(name, value) if k.kind in ("choice", "multi") else format_value(value)
-    return out
-
-
-def _default(name, limits):
-    d = KNOBS[name].default
-    lo, hi = (limits or {}).get(name, (None, None))
-    if hi is not None and isinstance(d, (int, float)):
-        d = min(d, hi)
-    if lo is not None and isinstance(d, (int, float)):
-        d = max(d, lo)
-    return d
+    return to_query(values)
 
 
 def knob(name: str, container=None, *, limits: tuple | None = None, options=None, label: str | None = None,
@@ -298,13 +271,13 @@ def _knob(name, container, *, limits, options, label, help, number, disabled):
             ss.pop(name)
         kw = {} if name in ss else {"value": k.default}
         return c.select_slider(text, options=list(k.values), format_func=format_value, **kw, **common)
-    lo, hi = limits or UI_LIMITS.get(name, (k.min, k.max))
+    lo, hi = limits or k.limits()
     if lo >= hi:  # one possible value (a one-step sequence, a tiny text): nothing to slide
         value = type(k.default)(lo) if k.kind == "int" else float(lo)
         ss.pop(name, None)
         c.caption(f"{text}: {format_value(value)} (the only possible value here)")
         return value
-    default = _default(name, {name: (lo, hi)})
+    default = default_within(name, (lo, hi))
     if name in ss:  # keep a carried or remembered value inside this page's range
         v = ss[name]
         if not isinstance(v, (int, float)) or isinstance(v, bool):
@@ -373,7 +346,7 @@ def sync_url(name: str, value):
         if name in st.query_params:
             del st.query_params[name]
     else:
-        text = token(name, value) if k.kind in ("choice", "multi") else format_value(value)
+        text = k.format(value)
         if st.query_params.get(name) != text:
             st.query_params[name] = text
 
@@ -565,7 +538,7 @@ class TrainedModel:
     @property
     def short(self) -> str:
         """"Trained GRU" or "Your LSTM": a legend label."""
-        return f"{'Your' if self.uploaded else 'Trained'} {self.model.cell.upper()}"
+        return f"{'Your' if self.uploaded else 'Trained'} {LABELS[self.model.cell]}"
 
     def reads(self, seed: int, T: int) -> str:
         """What its trace reads, in words: for a model from Your Model, the sequence given there

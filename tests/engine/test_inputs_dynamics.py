@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from rnnviz import dynamics, inputs
 
@@ -221,3 +222,29 @@ def test_fold_points_at_the_ends_of_the_bistable_range(w, act):
         side = 1.0 if "from above" in fold["note"] else -1.0
         h = iterate(w, b, act, fold["h"] + side * 0.02, 20000)
         assert abs(h[-1] - fold["h"]) < 2e-3
+
+
+def test_one_vocabulary_with_padding_and_unknown_and_one_one_hot_encoder():
+    from rnnviz.inputs import UNKNOWN, Vocab, one_hot
+
+    plain = Vocab("cab")
+    assert plain.encode("abc").tolist() == [1, 2, 0] and plain.decode([1, 2, 0]) == "abc"
+    assert plain.encode("axb", missing=-1).tolist() == [1, -1, 2] and plain.missing("axyb") == ["x", "y"]
+    with pytest.raises(ValueError, match="not in the model's vocabulary: 'x'"):
+        plain.encode("ax")
+    padded = Vocab([UNKNOWN, "a", "b"], padding=True)   # code 0: no character; UNKNOWN reads the others
+    assert len(padded) == 4 and padded.encode("ab?").tolist() == [2, 3, 1] and padded.decode([2, 0, 3]) == "ab"
+    x = one_hot(np.array([2, -1, 0]), 3)
+    np.testing.assert_array_equal(x, [[0, 0, 1], [0, 0, 0], [1, 0, 0]])
+    t = one_hot(torch.tensor([[2, 0]]), 3)
+    assert t.dtype == torch.float32 and t.tolist() == [[[0, 0, 1], [1, 0, 0]]]
+    np.testing.assert_array_equal(plain.one_hot("bc"), [[0, 0, 1], [1, 0, 0]])
+
+
+def test_cell_vocabulary():
+    from rnnviz import cells
+
+    assert [cells.article(c) for c in ("rnn", "lstm", "gru")] == ["an RNN", "an LSTM", "a GRU"]
+    assert cells.gate_symbol("gru", "candidate") == "n" and cells.gate_symbol("lstm", "candidate") == "g"
+    assert [cells.gate_kind(g) for g in cells.GATES["lstm"]] == ["gate", "gate", "state", "gate"]
+    assert [cells.block_name(c) for c in ("rnn", "lstm", "gru")] == ["W_hh", "W_hg", "W_hn"]

@@ -41,7 +41,7 @@ def test_invalid_spec_names_field_and_range(field, bad, allowed):
 def test_spec_query_round_trip_and_defaults_left_out():
     spec = ModelSpec(cell="lstm", hidden_size=48, recurrent_gain=1.25, forget_bias=-2.5, seed=7)
     q = spec.to_query()
-    assert q == {"cell": "lstm", "hidden_size": "48", "recurrent_gain": "1.25", "forget_bias": "-2.5", "seed": "7"}
+    assert q == {"cell": "LSTM", "hidden_size": "48", "recurrent_gain": "1.25", "forget_bias": "-2.5", "seed": "7"}
     back, notes = ModelSpec.from_query(q)
     assert back == spec and notes == []
     assert ModelSpec().to_query() == {}
@@ -222,3 +222,80 @@ def test_import_leaves_torch_threads_alone_and_configure_sets_them():
     assert out.stdout.strip() == "ok", out.stderr
     with pytest.raises(ValueError, match="at least 1"):
         rnnviz.configure(threads=0)
+
+
+# ---------------------------------------------------------------------------- the URL codec
+
+
+def test_one_spelling_for_every_knob_value_and_both_spellings_read():
+    """A link writes a value one way (the way its widget shows it); what older links wrote still reads."""
+    assert KNOBS["cell"].format("lstm") == "LSTM" and KNOBS["tr_cell"].format("gru") == "GRU"
+    assert KNOBS["cells"].format(("rnn", "gru")) == "RNN,GRU" and KNOBS["init"].format("torch") == "torch"
+    assert KNOBS["lr"].format(0.003) == "0.003" and KNOBS["seq_len"].format(200) == "200"
+    for raw in ("lstm", "LSTM", " Lstm "):
+        assert KNOBS["cell"].validate(raw) == "lstm"
+    assert KNOBS["cells"].validate("GRU,rnn") == ("rnn", "gru")
+    from rnnviz.spec import to_query
+
+    values = {"cell": "gru", "cells": ("lstm",), "recurrent_gain": 1.5, "seq_len": 200}
+    assert to_query(values) == {"cell": "GRU", "cells": "LSTM", "recurrent_gain": "1.5"}
+    back, notes = parse_query(to_query(values), list(values))
+    assert back == values and notes == []
+
+
+def test_parse_query_keeps_a_page_range_and_quotes_the_bad_value_as_asked():
+    values, notes = parse_query({"seq_len": "9000", "hidden_size": "[x](y)", "loss": "all"},
+                                ["seq_len", "hidden_size", "loss"], {"seq_len": (2, 5000)},
+                                quote_value=lambda s: f"<{s}>")
+    assert values == {"seq_len": 200, "hidden_size": 32, "loss": "all"}
+    assert notes == ["The link's value seq_len=<9000> was ignored: seq_len must be in [2, 5000] on this page. "
+                     "Using 200 instead.",
+                     "The link's value hidden_size=<[x](y)> was ignored: hidden_size must be an integer in "
+                     "[1, 1024]. Using 32 instead."]
+    # a default outside a page's range is moved inside it; a long value is cut in the note
+    values, notes = parse_query({"t": "x" * 100}, ["t"], {"t": (5, 9)})
+    assert values == {"t": 5} and "'" + "x" * 40 + "…'" in notes[0] and "Using 5 instead" in notes[0]
+
+
+def test_every_knob_has_a_group_and_the_page_only_knobs_are_marked():
+    from rnnviz.spec import GROUPS, PAGE_ONLY
+
+    assert all(k.group in GROUPS for k in KNOBS.values())
+    assert {k.name for k in KNOBS.values() if k.group == "translation"} == {n for n in KNOBS if n.startswith("tr_")}
+    assert PAGE_ONLY == {"t", "unit", "text", "tr_text"}
+    assert KNOBS["seq_len"].limits() == (2, 5000) and KNOBS["seq_len"].limits(page=False) == (1, 10000)
+
+
+# ---------------------------------------------------------------------------- Scenario
+
+
+def test_scenario_traces_what_its_knobs_describe():
+    """The scenario's trace equals the engine called with the same settings written out by hand."""
+    from rnnviz.spec import Scenario
+
+    sc = Scenario.from_values({"cell": "gru", "hidden_size": 6, "recurrent_gain": 1.3, "seed": 4, "seq_len": 30,
+                               "input_kind": "noise", "loss": "all", "w": 5.0})  # w: another page's knob
+    spec = ModelSpec(cell="gru", hidden_size=6, recurrent_gain=1.3, seed=4)
+    x = rnnviz.inputs.make("noise", 30, 1, seed=4)
+    want = rnnviz.trace(build_model(spec), x, loss="all")
+    got = sc.trace()
+    np.testing.assert_array_equal(got.hidden, want.hidden)
+    np.testing.assert_array_equal(got.log10_grad_norm, want.log10_grad_norm)
+    np.testing.assert_array_equal(sc.inputs(), x)
+    both = sc.traces(("rnn", "gru"))
+    np.testing.assert_array_equal(both["gru"].log10_grad_norm, want.log10_grad_norm)
+    rnn = rnnviz.trace(build_model(spec.replace(cell="rnn")), x, loss="all")
+    np.testing.assert_array_equal(both["rnn"].log10_grad_norm, rnn.log10_grad_norm)
+
+
+def test_scenario_input_size_follows_the_input_and_the_text_counts_only_for_text():
+    from rnnviz.spec import Scenario
+
+    assert Scenario.from_values({"input_kind": "binary"}).spec.input_size == 2
+    text = Scenario.from_values({"input_kind": "text", "text": "abcab"})
+    assert text.spec.input_size == 3 and text.inputs().shape == (200, 3)
+    assert Scenario.from_values({"text": "abcab"}) == Scenario()  # an impulse reads no text
+    assert hash(Scenario.from_values({"seq_len": 50})) == hash(Scenario().replace(seq_len=50))
+    assert Scenario().replace(cell="lstm", loss="all").values()["cell"] == "lstm"
+    with pytest.raises(ValueError, match="seq_len"):
+        Scenario(seq_len=0)

@@ -8,6 +8,7 @@ import torch
 
 import rnnviz
 from rnnviz import seq2seq as s2s
+from rnnviz.inputs import UNKNOWN
 
 # Each format as datetime.strptime reads it (after dropping ordinal suffixes "st", "nd", "rd", "th").
 STRPTIME = {
@@ -88,10 +89,12 @@ def test_vocabularies_round_trip():
     for e in s2s.examples(np.arange(s2s.N_DAYS), 500, seed=1):
         ids = vocab.encode(e.text)
         assert min(ids) >= 2 and vocab.decode(ids) == e.text
-    assert vocab.encode("2026€")[-1] == vocab.UNK and vocab.decode(vocab.encode("a€b")) == "a?b"
-    assert vocab.unknown("a€b£") == ["£", "€"]
+    # id 0 pads, id 1 stands for every unknown character (the ids the trained models were built with)
+    assert vocab.padding and vocab.unknown == 1 and len(vocab) == len(vocab.chars) + 1
+    assert vocab.encode("2026€")[-1] == 1 and vocab.decode(vocab.encode("a€b")) == f"a{UNKNOWN}b"
+    assert vocab.missing("a€b£") == ["£", "€"]
     src, lengths = s2s.encode_batch(["22 Nov 2026", "11/22/26"])
-    assert src.shape == (2, 11) and lengths.tolist() == [11, 8] and src[1, 8:].tolist() == [vocab.PAD] * 3
+    assert src.shape == (2, 11) and lengths.tolist() == [11, 8] and src[1, 8:].tolist() == [0] * 3
     tgt = s2s.encode_targets(["2026-11-22"])
     assert "".join(s2s.TARGET_CHARS[k] for k in tgt[0].tolist()) == "2026-11-22"
 
@@ -215,7 +218,7 @@ def test_filler_has_the_asked_length_known_characters_and_the_same_words_on_both
     for n in (0, 1, 7, 16, 96):
         after = s2s.filler(n, torch.Generator().manual_seed(n))
         before = s2s.filler(n, torch.Generator().manual_seed(n), "before")
-        assert len(after) == len(before) == n and not s2s.SOURCE_VOCAB.unknown(after + before)
+        assert len(after) == len(before) == n and not s2s.SOURCE_VOCAB.missing(after + before)
         if n:
             assert after[0] == " " and before[-1] == " "
     assert not set(s2s.FILLER_WORDS) & set(" ".join(s2s.PREFIXES + s2s.SUFFIXES).split())  # never in training

@@ -7,6 +7,7 @@ import pytest
 
 import rnnviz
 from rnnviz import ModelSpec, build_model, dynamics, plots, trace
+from rnnviz.cells import LABELS
 
 
 def _arr(v):
@@ -16,7 +17,7 @@ def _arr(v):
 @pytest.fixture(scope="module")
 def traces():
     x = rnnviz.inputs.impulse(120)
-    return {plots.CELL_LABELS[c]: trace(build_model(ModelSpec(cell=c, hidden_size=8, recurrent_gain=0.8)), x)
+    return {LABELS[c]: trace(build_model(ModelSpec(cell=c, hidden_size=8, recurrent_gain=0.8)), x)
             for c in ("rnn", "lstm", "gru")}
 
 
