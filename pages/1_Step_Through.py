@@ -69,35 +69,6 @@ def _toggle_play():
         st.session_state["t"] = 0
 
 
-def equations(t: int, unit: int) -> str:
-    """LaTeX of the cell's equations with unit `unit`'s numbers at step t (∞ / "overflow" past an overflow)."""
-    s = tr.step_terms(t, unit)
-    x, h, val = s["x_term"], s["h_term"], s["value"]
-    n = plots.tex_number
-
-    def gate(sym, name, fn):
-        return rf"{sym}_t &= {fn}({n(x[name])} {n(h[name], sign=True)}) = {n(val[name])}"
-
-    if cell == "rnn":
-        fn = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "linear": r"\mathrm{id}"}[activation]
-        lines = [gate("h", "a", fn)]
-    elif cell == "lstm":
-        lines = [gate("i", "input", r"\sigma"), gate("f", "forget", r"\sigma"), gate("g", "candidate", r"\tanh"),
-                 gate("o", "output", r"\sigma"),
-                 r"c_t &= f_t\,c_{t-1} + i_t\,g_t",
-                 rf"&= {n(val['forget'])}\cdot({n(s['c_prev'])}) + {n(val['input'])}\cdot({n(val['candidate'])})",
-                 rf"&= {n(s['c'])}",
-                 rf"h_t &= o_t \tanh(c_t) = {n(val['output'])}\cdot\tanh({n(s['c'])})",
-                 rf"&= {n(s['h'])}"]
-    else:
-        lines = [gate("r", "reset", r"\sigma"), gate("z", "update", r"\sigma"),
-                 rf"n_t &= \tanh({n(x['candidate'])} + r_t\cdot({n(h['candidate'])})) = {n(val['candidate'])}",
-                 r"h_t &= (1 - z_t)\,n_t + z_t\,h_{t-1}",
-                 rf"&= {n(s['one_minus']['update'])}\cdot({n(val['candidate'])}) + {n(val['update'])}\cdot({n(s['h_prev'])})",
-                 rf"&= {n(s['h'])}"]
-    return r"\begin{aligned}" + r"\\[4pt]".join(lines) + r"\end{aligned}"
-
-
 @st.fragment(run_every=0.6 if st.session_state["playing"] else None)
 def stepper():
     if st.session_state.pop("_restart_timer", False):
@@ -131,7 +102,7 @@ def stepper():
         ui.chart(plots.chain_diagram(T, t, cell=cell, scale=ctx.scale, window=5), key="chain")
         unit = ui.knob("unit", st, limits=(0, H - 1), number=True,
                        label=f"Unit (0 … {H - 1}) shown in the equations")
-        st.latex(equations(t, unit))
+        st.latex(plots.cell_equations_tex(cell, activation, tr.step_terms(t, unit)))
         k = tr.forward_overflow_step
         if k is not None and t >= k:
             bad = int((~np.isfinite(tr.hidden[t])).sum())

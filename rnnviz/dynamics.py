@@ -302,3 +302,9 @@ def bifurcation(w: float, activation: str, b_values) -> list[tuple[float, float,
         for fp in fixed_points(w, float(b), activation):
             points.append((float(b), fp["h"], fp["stable"]))
     return points
+
+
+def effective_bias(b: float, u: float, input_kind: str) -> float:
+    """The bias of the map h -> act(w h + b_eff) that One Neuron's iterates follow once its input
+    (`inputs.neuron_input`) is constant: b + u under a constant input x_t = 1, b otherwise."""
+    return b + (u if input_kind == "constant" else 0.0)

@@ -184,6 +184,19 @@ def one_hot_text(text: str, vocab: list[str] | None = None) -> np.ndarray:
     return chars.one_hot(chars.encode(text, missing=-1))
 
 
+def neuron_input(kind: str, T: int) -> np.ndarray:
+    """One Neuron's input x_1..x_T, float64 [T] (the one-unit model runs in float64): a kick at the
+    first step ("impulse"), 1 at every step ("constant") or nothing ("none")."""
+    x = np.zeros(T)
+    if kind == "impulse":
+        x[0] = 1.0
+    elif kind == "constant":
+        x[:] = 1.0
+    elif kind != "none":
+        raise ValueError(f"neuron input must be impulse, constant or none; got {kind!r}")
+    return x
+
+
 def input_size_for(kind: str, input_size: int, text: str = DEFAULT_TEXT) -> int:
     """The number of input channels a named sequence has."""
     if kind == "binary":

@@ -80,7 +80,8 @@ def preset_sections(preset: Preset | str, scale: float = 1.0) -> list[Section]:
         sections.append(Section(f"One knob changed: {LABELS[featured]}", fig, preset.look_for,
                                 [f"{label}: {_reach(tr)}" for label, tr in variants.items()]))
 
-    fig = plots.jacobian_vs_lag(cells, scale=scale,
+    fig = plots.jacobian_vs_lag(cells, values={label: tr.log10_jacobian_norm for label, tr in cells.items()},
+                                scale=scale,
                                 title="‖∂h_T/∂h_k‖₂: the product of step Jacobians, with the Pascanu bound")
     rnn = cells["RNN"]
     bound = rnn.gamma * rnn.sigma_max

@@ -248,3 +248,13 @@ def test_cell_vocabulary():
     assert cells.gate_symbol("gru", "candidate") == "n" and cells.gate_symbol("lstm", "candidate") == "g"
     assert [cells.gate_kind(g) for g in cells.GATES["lstm"]] == ["gate", "gate", "state", "gate"]
     assert [cells.block_name(c) for c in ("rnn", "lstm", "gru")] == ["W_hh", "W_hg", "W_hn"]
+
+
+def test_one_neuron_input_and_the_bias_its_map_follows():
+    np.testing.assert_array_equal(inputs.neuron_input("impulse", 4), [1, 0, 0, 0])
+    np.testing.assert_array_equal(inputs.neuron_input("constant", 3), [1, 1, 1])
+    np.testing.assert_array_equal(inputs.neuron_input("none", 2), [0, 0])
+    with pytest.raises(ValueError, match="neuron input"):
+        inputs.neuron_input("step", 3)
+    assert dynamics.effective_bias(-1.0, 0.5, "constant") == -0.5
+    assert dynamics.effective_bias(-1.0, 0.5, "impulse") == -1.0

@@ -67,7 +67,7 @@ def test_long_lines_are_thinned_without_losing_extremes():
 
 
 def test_jacobian_figure_and_bound(traces):
-    fig = plots.jacobian_vs_lag(traces)
+    fig = plots.jacobian_vs_lag(traces, values={label: tr.log10_jacobian_norm for label, tr in traces.items()})
     rnn = traces["RNN"]
     bound = next(d for d in fig.data if "bound" in d.name)
     # the bound (T-1-k) log10(gamma sigma_max) is a straight line through its two ends
@@ -80,7 +80,7 @@ def test_jacobian_figure_and_bound(traces):
 
 def test_chain_figure_factors_and_running_product(traces):
     tr = traces["GRU"]
-    fig = plots.jacobian_chain(tr, last=30)
+    fig = plots.jacobian_chain(tr, step_norms=tr.log10_step_jacobian_norm, product=tr.log10_jacobian_norm, last=30)
     bars = fig.data[0]
     np.testing.assert_allclose(_arr(bars.y), 10 ** tr.log10_step_jacobian_norm[tr.T - 30:])
     running = fig.data[1]
@@ -210,3 +210,29 @@ def test_equation_numbers_say_overflow_plainly():
 def test_percent_keeps_small_probabilities_visible():
     assert [plots.percent(p) for p in (0.954, 0.001, 0.00031, 2.5e-6, 0.0)] == ["95.4%", "0.1%", "0.031%", "0.00025%",
                                                                               "0.0%"]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_cell_equations_carry_the_step_terms(cell):
+    """The equations read the numbers of one unit at one step; the LSTM's cell update adds up."""
+    tr = trace(build_model(ModelSpec(cell=cell, hidden_size=4, seed=2)), rnnviz.inputs.make("noise", 12, 1, seed=2))
+    terms = tr.step_terms(7, 3)
+    latex = plots.cell_equations_tex(cell, "tanh", terms)
+    assert latex.startswith(r"\begin{aligned}") and f"{terms['h']:.3f}" in latex
+    for value in terms["value"].values():
+        assert f"{value:.3f}" in latex
+    if cell == "lstm":
+        v = terms["value"]
+        assert terms["c"] == pytest.approx(v["forget"] * terms["c_prev"] + v["input"] * v["candidate"], rel=1e-5)
+        assert f"{terms['c_prev']:.3f}" in latex
+
+
+def test_one_neuron_axes_hold_the_iterates_and_the_bistable_range():
+    h = np.array([0.0, 0.5, 3.0, np.inf, -0.2])
+    grid, path = plots.cobweb_axis(h, "tanh", start=1)
+    assert (grid[0], grid[-1], len(grid)) == (-1.05, 1.05, 401)
+    np.testing.assert_array_equal(path, [0.5, -0.2])  # outside the axis or not finite: left out
+    grid, path = plots.cobweb_axis(np.array([1.0, -20.0, np.nan]), "linear")
+    assert grid[0] == pytest.approx(-22.0) and grid[-1] == pytest.approx(22.0) and len(path) == 2
+    bs = plots.bias_grid(5.0, "sigmoid", -2.5, (-2.66, -2.34))
+    assert np.all(np.diff(bs) >= 0) and ((bs > -2.66) & (bs < -2.34)).sum() >= 60 and bs[0] < -2.5 - 3 + 1e-9
