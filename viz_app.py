@@ -2,7 +2,7 @@
 import streamlit as st
 
 from rnnviz import cells, plots, ui
-from rnnviz.presets import PRESETS
+from rnnviz.files.lessons import PRESETS
 
 ctx = ui.page_setup("Home")
 

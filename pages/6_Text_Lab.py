@@ -7,8 +7,9 @@ import numpy as np
 import streamlit as st
 
 import rnnviz
-from rnnviz import cells, lab, plots, ui
+from rnnviz import cells, inputs, lab, plots, ui
 from rnnviz import text as tx
+from rnnviz.files import uploads
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Text Lab")
@@ -43,7 +44,7 @@ with ui.controls():
     corpus_name = ui.knob("corpus")
     if corpus_name == "upload":
         st.file_uploader("A plain-text file (.txt, UTF-8, up to 1 MB)", type=["txt"], key="lm_text_file",
-                         on_change=_read_upload, max_upload_size=1,
+                         on_change=_read_upload, max_upload_size=uploads.MAX_TEXT_BYTES >> 20,
                          help="Read as text only. The last tenth is held out to measure generalisation.")
     st.subheader("Model")
     cell = ui.knob("cell")
@@ -88,8 +89,8 @@ c4.metric("Memoryless floor", f"{baseline:.2f} bits/char",
                "how often each character follows it (the bigram entropy of the training text): the line to beat. "
                f"Knowing nothing, the characters' frequencies give {tx.bpc(task.baselines(0)[1].value):.2f}.")
 if task.vocab.unknown is not None:
-    st.caption(f"The text has more than {tx.MAX_VOCAB} distinct characters; the rarest are all read as "
-               f"'{tx.UNKNOWN}'.")
+    st.caption(f"The text has more than {inputs.MAX_VOCAB} distinct characters; the rarest are all read as "
+               f"'{inputs.UNKNOWN}'.")
 with st.expander("Read the text"):
     st.code(corpus.text[:3000] + ("\n…" if len(corpus.text) > 3000 else ""), language=None, wrap_lines=True)
 
@@ -282,7 +283,7 @@ if lm is not None:
         label = {"cell": "tanh(c)"}.get(state, _label(state))
         st.html(plots.colour_legend_html(kind, *((0, 1) if kind == "gate" else (-1, 1)), f"{label} of unit {unit}",
                                          scale=ctx.scale))
-        tips = [f"#{t} '{tx.display_char(ch)}': {v:+.3f}" for t, ch, v in zip(range(len(look)), look, values)]
+        tips = [f"#{t} '{inputs.display_char(ch)}': {v:+.3f}" for t, ch, v in zip(range(len(look)), look, values)]
         st.html(plots.text_colour_html(look, shown, kind=kind, tips=tips, font_px=FONT))
         scored = [r for r in ranking if r.state == state and r.unit == unit]
         st.caption(f"Each character is coloured by the {_label(state)} of unit {unit} just after the "
@@ -321,7 +322,7 @@ if lm is not None:
         curves[f"{cells.LABELS[c]} (H = {m.hidden_size})"] = (c, grads[c])
     ui.chart(plots.input_gradient_figure(curves, scale=ctx.scale, height=420,
                                          title=f"Gradient reaching each earlier character (predicting "
-                                               f"'{plots.plain(tx.display_char(target))}')"), key="reach")
+                                               f"'{plots.plain(inputs.display_char(target))}')"), key="reach")
     window = max(0, pos + 1 - 160)
     logs = {c: np.log10(np.maximum(g, 1e-300)) for c, g in grads.items()}
     hi = float(np.ceil(max(float(np.max(v)) for v in logs.values())))   # six decades, whole powers of ten
@@ -331,7 +332,7 @@ if lm is not None:
     cols = st.columns(len(grads))
     for col, (c, v) in zip(cols, logs.items()):
         with col:
-            st.markdown(f"**{cells.LABELS[c]}** → predicting {ui.inert(tx.display_char(target))}")
+            st.markdown(f"**{cells.LABELS[c]}** → predicting {ui.inert(inputs.display_char(target))}")
             seg = look[window:pos + 1]
             tips = [f"{pos - s} characters back: 10^{v[s]:.1f}" for s in range(window, pos + 1)]
             st.html(plots.text_colour_html(seg, v[window:pos + 1], kind="grad", lo=lo, hi=hi, tips=tips,
@@ -382,7 +383,7 @@ with f1:
         st.caption("Train a model to download it.")
 with f2:
     st.file_uploader("Load a model saved by this page (.pt)", type=["pt", "pth"], key="lm_model_file",
-                     on_change=_load_model, max_upload_size=20,
+                     on_change=_load_model, max_upload_size=uploads.MAX_MODEL_BYTES >> 20,
                      help="Loaded with torch.load(weights_only=True): tensors and plain data only, no code runs.")
     message = ss.get("lm_model_message")
     if message:

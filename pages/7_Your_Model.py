@@ -4,7 +4,7 @@ import hashlib
 import streamlit as st
 
 from rnnviz import cells, inputs, plots, ui
-from rnnviz import io as uploads
+from rnnviz.files import sequences, uploads
 from rnnviz.model import build_model
 from rnnviz.spec import KNOBS, ModelSpec
 from rnnviz.trace import trace
@@ -23,7 +23,7 @@ with st.expander("How to save your model", icon=":material/help:"):
             "import numpy as np\nnp.savetxt('sequence.csv', x, delimiter=',')", language="python")
 
 ss = st.session_state
-MAX_MB = 20
+MAX_MB = uploads.MAX_MODEL_BYTES >> 20
 left, right = st.columns(2)
 
 # ---------------------------------------------------------------- the model
@@ -35,7 +35,7 @@ with left:
     if up is not None and up.file_id != ss.get("_model_file_id"):
         ss["_model_file_id"] = up.file_id
         try:
-            loaded = uploads.load_model(up.getvalue(), max_bytes=MAX_MB << 20,
+            loaded = uploads.load_model(up.getvalue(),
                                         max_hidden=KNOBS["hidden_size"].page_range[1])
             ss["user_model"] = {"loaded": loaded, "name": up.name, "label": f"{up.name} · uploaded"}
             ss.pop("model_error", None)
@@ -71,7 +71,7 @@ with right:
         if csv is not None and csv.file_id != ss.get("_csv_file_id"):
             ss["_csv_file_id"] = csv.file_id
             try:
-                seq = uploads.read_sequence_csv(csv.getvalue(), max_rows=KNOBS["seq_len"].page_range[1])
+                seq = sequences.read_sequence_csv(csv.getvalue(), max_rows=KNOBS["seq_len"].page_range[1])
                 ss["user_x"] = {"x": seq.values, "name": csv.name,
                                 "reads": f"the sequence uploaded as {ui.inert(csv.name)}"}
                 ss.pop("x_error", None)
@@ -82,7 +82,7 @@ with right:
         vocab = ss["user_model"]["loaded"].meta.get("vocab") if "user_model" in ss else None
         if model is not None and text:
             try:
-                x_text, _, notes = uploads.text_to_inputs(text, input_size=model.input_size, vocab=vocab)
+                x_text, _, notes = sequences.text_to_inputs(text, input_size=model.input_size, vocab=vocab)
                 ss["user_x"] = {"x": x_text, "name": "your text", "reads": "the text typed on Your Model"}
                 ss.pop("x_error", None)
                 for note in notes:
@@ -99,7 +99,7 @@ with right:
     fit_error = None   # why the model cannot read the sequence in use
     if model is not None and "user_x" in ss:
         try:
-            x = uploads.check_compatible(model, ss["user_x"]["x"])
+            x = sequences.check_compatible(model, ss["user_x"]["x"])
         except uploads.UploadError as exc:
             fit_error = str(exc)
     if ss.get("x_error"):   # a new sequence was refused: say so once, and what is used instead

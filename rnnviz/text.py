@@ -26,7 +26,6 @@ import io
 import itertools
 import math
 import sysconfig
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,23 +34,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import io as uploads
 from .cells import NUM_BLOCKS, article
-from .inputs import MAX_VOCAB, UNKNOWN, Vocab, display_char, one_hot
+from .files import sequences, uploads
+from .files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES, MAX_TEXT_BYTES
+from .inputs import MAX_VOCAB, Vocab, one_hot
 from .model import PARAM_NAMES, RecurrentModel
 from .spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
 from .tasks import CURRENT_INPUT, NOTHING, Baseline, Task
 from .trace import Trace, trace
 
 LN2 = math.log(2.0)
-MAX_UPLOAD_BYTES = 1_000_000      # an uploaded .txt
-MAX_MODEL_BYTES = 20_000_000      # an uploaded model file
 MIN_CHARS = 50                    # a corpus needs this many characters
 HELD_OUT = 0.1                    # the last tenth of a corpus is held out
 STDLIB_CHARS = 200_000            # size of the standard-library corpus
 MODULE_MARK = "module"            # each module of the standard-library corpus starts with "# module name.py"
-FORMAT = "rnnviz.charlm"
-FORMAT_VERSION = 1
 CLIP = 1.0                        # gradient clipping (by norm) while training
 # What fit records while training a character model: a held-out test set of 16 windows every
 # 25 steps; no gradient-reach checkpoints (the page measures the reach over characters instead).
@@ -137,42 +133,13 @@ def stdlib_source(max_chars: int = STDLIB_CHARS) -> str:
     return text
 
 
-def text_from_upload(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> str:
-    """The text of an uploaded file, or a ValueError whose message says what is wrong with it.
-
-    UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark; line ends become
-    "\\n". The bytes are only decoded, never interpreted.
-    """
-    size = len(data)
-    if size == 0:
-        raise ValueError("The file is empty: there is no text to learn from.")
-    if size > max_bytes:
-        raise ValueError(f"The file has {_size(size)}; the limit is {_size(max_bytes)}. Upload a shorter text "
-                         "(a few hundred kilobytes are plenty for a character model).")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
-        if b"\x00" in data:
-            raise ValueError("The file contains zero bytes: it looks like a binary file, not text. Upload a "
-                             "plain-text (.txt) file saved as UTF-8.")
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        bad = data[exc.start:exc.start + 1].hex()
-        raise ValueError(f"The file is not valid {'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text: the byte "
-                         f"0x{bad} at position {exc.start} cannot be decoded. Save the file as UTF-8 and upload "
-                         "it again.") from None
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise ValueError("The file holds only white space: there is no text to learn from.")
+def text_from_upload(data: bytes) -> str:
+    """The text of an uploaded file to learn from (decoded by `rnnviz.files.sequences.read_text`), at
+    least MIN_CHARS characters long, or a ValueError whose message says what is wrong with it."""
+    text = sequences.read_text(data, max_bytes=MAX_TEXT_BYTES, max_chars=MAX_TEXT_BYTES)
     if len(text) < MIN_CHARS:
         raise ValueError(f"The text has {len(text)} characters; a character model needs at least {MIN_CHARS}.")
     return text
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB" if n >= 1e3 else f"{n} bytes"
 
 
 CORPUS_TITLES = {"zen": "The Zen of Python", "stdlib": "Python source code (the standard library)",
@@ -442,7 +409,7 @@ class CharLM:
         """Weights and vocabulary, loadable with torch.load(weights_only=True). The tensors are named
         as in torch.nn.RNN / LSTM / GRU (`rnn.weight_ih_l0`, ...) and torch.nn.Linear (`readout.weight`),
         so plain torch modules can load them too."""
-        sd = {"format": FORMAT, "version": FORMAT_VERSION, "cell": self.cell, "activation": self.model.activation,
+        sd = {"format": CHARLM_FORMAT, "version": CHARLM_VERSION, "cell": self.cell, "activation": self.model.activation,
               "hidden_size": self.hidden_size, "vocab": list(self.vocab.chars), "corpus": self.corpus}
         for name in PARAM_NAMES:
             sd[f"rnn.{name}_l0"] = getattr(self.model, name).detach().clone()
@@ -469,10 +436,10 @@ class CharLM:
         """A CharLM from `state_dict()`'s layout, every key and shape checked (ValueError if wrong)."""
         if not isinstance(sd, dict):
             raise ValueError(f"The file holds a {type(sd).__name__}, not a state dict (a dict of tensors).")
-        if sd.get("format") != FORMAT:
+        if sd.get("format") != CHARLM_FORMAT:
             keys = ", ".join(map(str, list(sd)[:6])) + (" …" if len(sd) > 6 else "")
             raise ValueError("This state dict is not an rnnviz character model: it has no "
-                             f"format = '{FORMAT}' entry (its keys: {keys or 'none'}). Upload a file saved by this "
+                             f"format = '{CHARLM_FORMAT}' entry (its keys: {keys or 'none'}). Upload a file saved by this "
                              "page's download button.")
         cell, act = sd.get("cell"), sd.get("activation", "tanh")
         if cell not in CELLS:

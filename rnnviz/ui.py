@@ -447,7 +447,7 @@ def _compute_traces(cells: tuple, activation: str, init: str, hidden_size: int, 
 def spec_export_box(tr: Trace, spec: ModelSpec, *, seq_len: int, input_kind: str, loss: str,
                     text: str = inputs_mod.DEFAULT_TEXT, key: str = "export", container=None):
     """export_box for a trace built from a spec: the files carry the spec, the script rebuilds it."""
-    from . import export
+    from .files import export
 
     name = f"rnnviz_{spec.cell}_T{seq_len}"
     export_box(tr, name, meta=spec, key=key, container=container, seq_len=seq_len, input_kind=input_kind,
@@ -470,7 +470,7 @@ def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key:
     """Download buttons for a trace: CSV and NPZ (every array, with the settings as metadata), and
     optionally the model's weights and a PyTorch script reproducing the numbers. Files are built
     only when a button is clicked. `script` is a callable returning the script's text."""
-    from . import export
+    from .files import export
 
     c = container if container is not None else st.expander("Export these numbers", icon=":material/download:")
     cols = c.columns(4 if model is not None else 3)
@@ -500,7 +500,7 @@ def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key:
 
 def model_export_box(tr: Trace, model: RecurrentModel, title: str, *, key: str = "export", container=None):
     """export_box for a trained or uploaded model: the files carry its weights and input."""
-    from . import export
+    from .files import export
 
     stem = "".join(ch if ch.isalnum() else "_" for ch in title)[:40].strip("_") or "model"
     export_box(tr, f"rnnviz_{stem}", meta={"source": title}, model=model, key=key, container=container,

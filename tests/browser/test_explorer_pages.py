@@ -109,7 +109,7 @@ def test_settings_follow_the_user_to_another_page(page, app_url):
 
 
 def test_preset_link_opens_page_with_its_settings(page, app_url):
-    from rnnviz.presets import PRESETS
+    from rnnviz.files.lessons import PRESETS
 
     preset = next(iter(PRESETS.values()))  # the first card on the home page
     assert preset.page.endswith("Gradient_Flow.py")
@@ -210,7 +210,7 @@ def test_eight_sessions_at_once_each_see_their_own_numbers(browser, app_server):
 
 
 def test_trace_csv_download_holds_the_numbers(page, app_url):
-    from rnnviz.export import read_csv_metadata
+    from rnnviz.files.export import read_csv_metadata
 
     open_page(page, f"{app_url}/Step_Through?cell=GRU&seq_len=40&hidden_size=6")
     page.get_by_text("Export these numbers").click()

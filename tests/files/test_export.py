@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import rnnviz
-from rnnviz import ModelSpec, build_model, export, inputs, trace
+from rnnviz import ModelSpec, build_model, inputs, trace
+from rnnviz.files import export
 
 
 def lstm_trace(T=30, H=4, loss="all"):

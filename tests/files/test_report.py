@@ -9,10 +9,11 @@ import numpy as np
 import plotly.offline
 import pytest
 
+import rnnviz
 from rnnviz import KNOBS, build_model, inputs, trace
-from rnnviz.presets import PRESETS, get_preset
-from rnnviz.report import build_report, sci, trace_for_knobs
-from rnnviz.spec import PAGE_ONLY
+from rnnviz.files.lessons import PRESETS, get_preset
+from rnnviz.files.report import build_report, sci
+from rnnviz.spec import PAGE_ONLY, Scenario, spec_fields
 from tests.support import ROOT
 
 SCREENSHOTS = ROOT / "screenshots"
@@ -20,7 +21,7 @@ SCREENSHOTS = ROOT / "screenshots"
 
 def variant(preset, label):
     changes = dict(preset.compare)[label]
-    return trace_for_knobs({**preset.values(), **changes})
+    return _trace_values({**preset.values(), **changes})
 
 
 def log10_at_lag(tr, lag):
@@ -40,16 +41,16 @@ def test_every_preset_sets_every_knob_validly_and_opens_a_page_of_the_app():
             KNOBS[name].validate(value)  # the link's strings parse back
         assert p.page in pages
         assert p.title and len(p.explanation) > 200 and p.look_for
-        assert p.values()["cell"] == p.spec().cell
+        assert p.values()["cell"] == p.scenario().cell and p.scenario().seq_len == p.values()["seq_len"]
     with pytest.raises(ValueError, match="unknown preset 'nope'; choose one of vanishing, exploding"):
         get_preset("nope")
 
 
 def test_vanishing_preset_explanation_holds():
     p = PRESETS["vanishing"]
-    rnn = trace_for_knobs(p.values())
+    rnn = _trace_values(p.values())
     assert log10_at_lag(rnn, 100) < -9                       # "less than 10^-9 ... after 100 steps"
-    lstm = trace_for_knobs({**p.values(), "cell": "lstm"})
+    lstm = _trace_values({**p.values(), "cell": "lstm"})
     assert lstm.log10_cell_grad_norm.min() > -2             # "passes the gradient on almost unchanged"
     lags = np.arange(1, 150)
     slope = np.polyfit(lags, [log10_at_lag(rnn, k) for k in lags], 1)[0]
@@ -58,7 +59,7 @@ def test_vanishing_preset_explanation_holds():
 
 def test_exploding_preset_explanation_holds():
     p = PRESETS["exploding"]
-    rnn = trace_for_knobs(p.values())
+    rnn = _trace_values(p.values())
     assert log10_at_lag(rnn, rnn.T - 1) > 18                 # "10^20 times larger for early steps"
     assert log10_at_lag(variant(p, "gain 1"), 199) < 0
 
@@ -74,7 +75,7 @@ def test_edge_of_chaos_preset_explanation_holds():
 def test_gate_bias_presets_explanations_hold():
     p = PRESETS["lstm-forget-bias"]
     closed, open_ = variant(p, "forget bias 0"), variant(p, "forget bias 3")
-    rnn = trace_for_knobs({**p.values(), "cell": "rnn"})
+    rnn = _trace_values({**p.values(), "cell": "rnn"})
     assert log10_at_lag(closed, 199) < log10_at_lag(rnn, 199) - 5   # "even faster than a plain RNN"
     assert open_.log10_cell_grad_norm.min() > -2                   # "survives hundreds of steps"
     g = PRESETS["gru-update-gate"]
@@ -96,6 +97,10 @@ def test_sci_formats_far_beyond_float64():
 
 
 # ------------------------------------------------------------------------------ the report
+
+def _trace_values(values):
+    return Scenario.from_values(values).trace()
+
 
 @pytest.fixture(scope="module")
 def vanishing_report(tmp_path_factory):
@@ -124,7 +129,7 @@ def test_report_command_writes_a_self_contained_page_holding_the_figures_data(va
     assert html.count("Plotly.newPlot(") == 4 and "Vanishing gradients" in html
     # the RNN's gradient curve, computed here independently, is in the page exactly
     p = PRESETS["vanishing"]
-    spec = p.spec()
+    spec = rnnviz.ModelSpec(**{k: v for k, v in p.values().items() if k in spec_fields()})
     tr = trace(build_model(spec), inputs.impulse(p.values()["seq_len"]), loss="last")
     arrays = float_arrays(html)
     assert any(a.shape == tr.log10_grad_norm.shape and np.array_equal(a, tr.log10_grad_norm) for a in arrays)

@@ -17,6 +17,8 @@ import torch
 import rnnviz
 from rnnviz import plots
 from rnnviz import text as tx
+from rnnviz.files import uploads
+from rnnviz.inputs import UNKNOWN, Vocab
 from tests.support.payloads import Payload
 
 # Emoji (with a ZWJ sequence and a skin tone), CJK, combining marks, right-to-left scripts,
@@ -37,7 +39,7 @@ UNICODE_SAMPLES = [
 
 
 def small_lm(cell="lstm", H=12, text="abcabc ab\nxyz", seed=0):
-    vocab = tx.Vocab.from_text(text)
+    vocab = Vocab.from_text(text)
     spec = tx.lm_spec(cell, H, seed).replace(input_size=len(vocab))
     model = rnnviz.build_model(spec)
     readout = rnnviz.train.make_readout(spec, len(vocab))
@@ -47,7 +49,7 @@ def small_lm(cell="lstm", H=12, text="abcabc ab\nxyz", seed=0):
 # ------------------------------------------------------------------------------------ vocabulary
 @pytest.mark.parametrize("text", UNICODE_SAMPLES)
 def test_encode_decode_round_trip_on_unicode(text):
-    vocab = tx.Vocab.from_text(text) if text else tx.Vocab(["a"])
+    vocab = Vocab.from_text(text) if text else Vocab(["a"])
     codes = vocab.encode(text)
     assert codes.dtype == np.int64 and codes.shape == (len(text),)
     assert vocab.decode(codes) == text
@@ -59,7 +61,7 @@ def test_encode_decode_round_trip_on_unicode(text):
 
 def test_all_samples_share_one_vocabulary_and_round_trip():
     joined = "".join(UNICODE_SAMPLES)
-    vocab = tx.Vocab.from_text(joined)
+    vocab = Vocab.from_text(joined)
     assert len(vocab) == len(set(joined))
     for text in UNICODE_SAMPLES:
         assert vocab.decode(vocab.encode(text)) == text
@@ -67,17 +69,17 @@ def test_all_samples_share_one_vocabulary_and_round_trip():
 
 def test_more_characters_than_the_vocabulary_holds_become_unknown():
     text = "".join(chr(0x4E00 + k) * (k + 1) for k in range(300))   # 300 CJK characters, distinct counts
-    vocab = tx.Vocab.from_text(text, max_size=256)
-    assert len(vocab) == 256 and vocab.unknown == 255 and vocab.chars[-1] == tx.UNKNOWN
+    vocab = Vocab.from_text(text, max_size=256)
+    assert len(vocab) == 256 and vocab.unknown == 255 and vocab.chars[-1] == UNKNOWN
     counts = Counter(text)
     kept = set(vocab.chars[:-1])
     assert kept == {ch for ch, _ in counts.most_common(255)}            # the most frequent are kept
     decoded = vocab.decode(vocab.encode(text))
-    assert decoded == "".join(ch if ch in kept else tx.UNKNOWN for ch in text)
+    assert decoded == "".join(ch if ch in kept else UNKNOWN for ch in text)
 
 
 def test_unknown_characters_are_named_when_there_is_no_unknown_code():
-    vocab = tx.Vocab.from_text("abc")
+    vocab = Vocab.from_text("abc")
     with pytest.raises(ValueError, match=r"2 characters of the text are not in the model's vocabulary: 'x', 'y'"):
         vocab.encode("axby")
     assert vocab.missing("axby") == ["x", "y"]
@@ -87,7 +89,7 @@ def test_unknown_characters_are_named_when_there_is_no_unknown_code():
                                              ([1], "one character")])
 def test_invalid_vocabularies_are_refused(chars, message):
     with pytest.raises(ValueError, match=message):
-        tx.Vocab(chars)
+        Vocab(chars)
 
 
 # ------------------------------------------------------------------------------------ corpora
@@ -119,12 +121,12 @@ def test_held_out_split_starts_a_line_and_covers_the_last_tenth():
 
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
-    (b"x" * (tx.MAX_UPLOAD_BYTES + 1), "limit is 1.0 MB"),
+    (b"x" * (uploads.MAX_TEXT_BYTES + 1), "the largest this app reads is 1.0 MB"),
     (b"caf\xe9 au lait " * 10, "byte 0xe9 at position 3 cannot be decoded"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 60, "binary file"),
-    (b" \n\t \r\n" * 20, "only white space"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 60, "looks binary"),
+    (b" \n\t \r\n" * 20, "no visible characters"),
     (b"too short", "at least 50"),
-    (codecs.BOM_UTF16_LE + b"\x00\xd8" + b"a\x00" * 60, "not valid UTF-16"),
+    (codecs.BOM_UTF16_LE + b"\x00\xd8" + b"a\x00" * 60, "is not UTF-16 text"),
 ])
 def test_bad_uploads_get_a_clear_message(data, message):
     with pytest.raises(ValueError, match=message):
@@ -301,7 +303,7 @@ def test_a_malicious_pickle_is_refused_without_running_it(tmp_path):
     assert control.exists()
     target = tmp_path / "pwned.txt"
     as_torch = io.BytesIO()
-    torch.save({"format": tx.FORMAT, "weights": Payload(target)}, as_torch)
+    torch.save({"format": uploads.CHARLM_FORMAT, "weights": Payload(target)}, as_torch)
     for data in (as_torch.getvalue(), pickle.dumps(Payload(target)), pickle.dumps(Payload(target), protocol=0)):
         with pytest.raises(ValueError) as err:
             tx.CharLM.from_bytes(data)
@@ -348,7 +350,7 @@ def test_incompatible_files_get_a_clear_message():
 def test_a_file_that_is_no_model_gets_the_message_every_model_upload_gets():
     """Random bytes, text, a zip: read by the same code as on Your Model, in plain words (never a decoder's
     error text), ending with this page's own advice."""
-    from rnnviz import io as uploads
+    from rnnviz.files import uploads
 
     rng = np.random.default_rng(0)
     advice = "Upload a .pt file saved by this page's download button."

@@ -11,6 +11,7 @@ import torch
 
 import rnnviz
 from rnnviz import text as tx
+from rnnviz.files import uploads
 from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 from tests.support.payloads import Payload
 
@@ -105,7 +106,7 @@ def _upload_corpus(at, data: bytes, name="mine.txt"):
 
 
 @pytest.mark.parametrize("data, message", [(b"caf\xe9 au lait " * 10, "byte 0xe9 at position 3"),
-                                           (b"", "empty"), (b"\x00\x01\x02" * 40, "binary file")])
+                                           (b"", "empty"), (b"\x00\x01\x02" * 40, "looks binary")])
 def test_bad_text_upload_shows_its_message(data, message):
     at = _upload_corpus(run_page(PAGE), data, "bad.txt")
     errors = " ".join(e.value for e in at.error)
@@ -132,7 +133,7 @@ def test_model_files_round_trip_and_a_malicious_one_is_refused(tmp_path):
     assert data.label.startswith("Download this GRU")
     target = tmp_path / "pwned.txt"
     buf = io.BytesIO()
-    torch.save({"format": tx.FORMAT, "x": Payload(target)}, buf)
+    torch.save({"format": uploads.CHARLM_FORMAT, "x": Payload(target)}, buf)
     at.file_uploader(key="lm_model_file").upload("evil.pt", buf.getvalue()).run()
     assert not at.exception and not target.exists()
     errors = " ".join(e.value for e in at.error)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import rnnviz
-from rnnviz import export, ui
+from rnnviz import ui
+from rnnviz.files import export
 from tests.support.apphelp import decode, figures, run_page, trace_named
 
 PAGE = "pages/7_Your_Model.py"
@@ -134,14 +135,14 @@ def test_uploaded_model_opens_in_gradient_flow_and_step_through():
 
 def test_text_lab_model_reads_text_with_its_own_vocabulary():
     """A Text Lab file carries its vocabulary: text fed to it is one-hot in that order, not the text's own."""
-    from rnnviz import io as uploads
     from rnnviz import text as textmod
+    from rnnviz.files import uploads
 
     corpus = textmod.get_corpus("upload", "abcdef " * 20)
     task = textmod.CharTask(corpus)
     result = rnnviz.fit(textmod.lm_spec("gru", 6), task, seq_len=8, steps=2, **textmod.FIT_RECORDS)
     lm = textmod.CharLM.from_fit(result)
-    assert uploads.CHARLM_FORMAT == textmod.FORMAT
+    assert lm.state_dict()["format"] == uploads.CHARLM_FORMAT  # the tag the model loader knows
     loaded = uploads.load_model(lm.to_bytes())
     assert loaded.meta["vocab"] == list(lm.vocab.chars) and loaded.model.cell == "gru"
     at = run_page(PAGE)
@@ -158,7 +159,7 @@ def test_text_lab_model_reads_text_with_its_own_vocabulary():
 
 
 def test_damaged_saved_vocabulary_is_named():
-    from rnnviz import io as uploads
+    from rnnviz.files import uploads
 
     model = rnnviz.build_model(rnnviz.ModelSpec(cell="rnn", input_size=3, hidden_size=4))
     bad = export.model_to_bytes(model, {"vocab": 5})

@@ -91,7 +91,7 @@ FLAG_SETS = [{"controls": "hidden", "present": "true"}, {"present": "true"}, {"c
 
 def _knobs(root: Path):
     _importable(root)
-    from rnnviz.spec import KNOBS  # noqa: PLC0415 - the recorded commit's own table
+    from rnnviz.spec import KNOBS  # the recorded commit's own table
 
     return KNOBS
 
@@ -104,11 +104,11 @@ def corpus(root: Path) -> list[dict]:
     def add(page, query, why):
         links.append({"page": page, "query": dict(query), "why": why})
 
-    from rnnviz.presets import PRESETS  # noqa: PLC0415
-
+    PRESETS = _presets()
     for preset in PRESETS.values():
         add(preset.page, preset.query(), f"preset {preset.name}")
-        add(preset.page, {**preset.query(), "controls": "hidden", "present": "true"}, f"preset {preset.name}, classroom")
+        add(preset.page, {**preset.query(), "controls": "hidden", "present": "true"},
+            f"preset {preset.name}, classroom")
     for page, names in PAGES.items():
         add(page, {}, "defaults")
         every = {}
@@ -137,6 +137,15 @@ def _importable(root: Path) -> None:
         sys.path.insert(0, str(root))
 
 
+def _presets() -> dict:
+    """The recorded commit's presets (`rnnviz.files.lessons`, or `rnnviz.presets` before the app layer moved)."""
+    try:
+        from rnnviz.files.lessons import PRESETS
+    except ImportError:
+        from rnnviz.presets import PRESETS
+    return PRESETS
+
+
 # ------------------------------------------------------------------------------------------ recording
 def _number(x: float):
     if math.isnan(x):
@@ -147,7 +156,7 @@ def _number(x: float):
 
 
 def _decode(value):
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
     arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
     return arr.astype(np.float64).ravel().tolist() if arr.dtype.kind in "fiub" else arr.tolist()
@@ -223,8 +232,8 @@ ALERT_KINDS = ("error", "warning", "info", "success", "exception")
 
 def record(root: Path, link: dict, timeout: float = 300, full: bool = False) -> dict:
     """What the page `link["page"]` shows for the query `link["query"]`, opened in a new session."""
-    from streamlit.testing.v1 import AppTest  # noqa: PLC0415
-    from streamlit.testing.v1.element_tree import Widget  # noqa: PLC0415
+    from streamlit.testing.v1 import AppTest
+    from streamlit.testing.v1.element_tree import Widget
 
     knobs = _knobs(root)
     at = AppTest.from_file(str(root / HOME), default_timeout=timeout)
@@ -275,11 +284,10 @@ def report_figures(root: Path) -> dict:
     """The static report's figures of every preset, hashed as the pages' are."""
     _importable(root)
     try:
-        from rnnviz.files import report  # noqa: PLC0415
+        from rnnviz.files import report
     except ImportError:
-        from rnnviz import report  # noqa: PLC0415
-    from rnnviz.presets import PRESETS  # noqa: PLC0415
-
+        from rnnviz import report
+    PRESETS = _presets()
     out = {}
     for name in PRESETS:
         sections = report.preset_sections(name)

@@ -2,7 +2,7 @@
 
     trace_to_npz(tr, spec, seq_len=200, input_kind="impulse")   -> bytes (numpy.load reads it)
     trace_to_csv(tr, spec, ...)                                  -> bytes (one row per time step)
-    model_to_bytes(model, meta)                                  -> bytes (rnnviz.io.load_model reads it)
+    model_to_bytes(model, meta)                                  -> bytes (rnnviz.files.uploads.load_model reads it)
     reproduce_script(spec, seq_len, input_kind, loss)            -> str (runs with PyTorch alone)
 
 Every export carries the settings that produced it (`trace_metadata`): the spec's knobs, the
@@ -16,26 +16,28 @@ import io
 import json
 import math
 import textwrap
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
-from . import inputs as inputs_mod
-from .io import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
-from .model import PARAM_NAMES, RecurrentModel, build_model
-from .spec import ModelSpec, to_query
-from .trace import Trace, jacobian_cost
+from .. import inputs as inputs_mod
+from ..model import PARAM_NAMES, RecurrentModel, build_model
+from ..spec import ModelSpec, Scenario, to_query
+from ..trace import Trace, jacobian_cost
+from .uploads import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
 MAX_CSV_CELLS = 5_000_000   # beyond this a CSV is too large to be useful: use NPZ
 JACOBIAN_BUDGET = 1e10      # multiply-adds (trace.jacobian_cost) above which exports leave out the Jacobian norms
 
 
 # =============================================================================== metadata
-def trace_metadata(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, **settings) -> dict:
+def trace_metadata(tr: Trace, spec_or_meta: Scenario | ModelSpec | Mapping | None = None, **settings) -> dict:
     """The settings behind a trace, as a flat JSON-able dict.
 
-    `spec_or_meta` is the ModelSpec the model was built from (its knobs are added) or a dict of
+    `spec_or_meta` is the Scenario the trace was made from (its spec's knobs, sequence length and
+    input are added), the ModelSpec the model was built from (its knobs are added) or a dict of
     metadata (e.g. {"source": "uploaded model.pt"}); `settings` adds view settings such as
     input_kind="noise". What the trace itself records (cell, activation, loss, sizes) is always
     included; a value given for one of those that disagrees with the trace is an error.
@@ -44,7 +46,9 @@ def trace_metadata(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *
              "hidden_size": tr.hidden_size, "input_size": int(tr.inputs.shape[1])}
     meta: dict[str, Any] = {"format": "rnnviz.trace", "version": 1}
     given: dict[str, Any] = {}
-    if isinstance(spec_or_meta, ModelSpec):
+    if isinstance(spec_or_meta, Scenario):
+        given.update(spec_or_meta.spec.to_dict(), seq_len=spec_or_meta.seq_len, input_kind=spec_or_meta.input_kind)
+    elif isinstance(spec_or_meta, ModelSpec):
         given.update(spec_or_meta.to_dict())
     elif isinstance(spec_or_meta, Mapping):
         given.update(spec_or_meta)
@@ -250,10 +254,11 @@ def model_to_bytes(model: RecurrentModel, meta: Mapping | None = None,
 
 
 # =============================================================================== reproduce script
-def reproduce_script(spec: ModelSpec | None = None, seq_len: int | None = None, input_kind: str = "impulse",
-                     loss: str = "last", *, text: str = inputs_mod.DEFAULT_TEXT, model: RecurrentModel | None = None,
-                     x: np.ndarray | None = None, show: int = 25) -> str:
-    """A short script, PyTorch only, that recomputes what rnnviz shows for these settings.
+def reproduce_script(spec: Scenario | ModelSpec | None = None, seq_len: int | None = None,
+                     input_kind: str = "impulse", loss: str = "last", *, text: str = inputs_mod.DEFAULT_TEXT,
+                     model: RecurrentModel | None = None, x: np.ndarray | None = None, show: int = 25) -> str:
+    """A short script, PyTorch only, that recomputes what rnnviz shows for these settings (a Scenario,
+    or a spec and the view settings).
 
     Weights: rebuilt from `spec` (its seed and initialisation, a few readable lines) or, when
     `model` is given (uploaded or trained weights), embedded as a base64 blob. Input: the named
@@ -263,6 +268,8 @@ def reproduce_script(spec: ModelSpec | None = None, seq_len: int | None = None, 
     loss L = v.h (v = ones/sqrt(H)) on the last step or on all steps. It prints the final hidden
     state and, at `show` evenly spaced steps, ||h_k|| and ||dL/dh_k|| (LSTM: also ||dL/dc_k||).
     """
+    if isinstance(spec, Scenario):
+        spec, seq_len, input_kind, loss, text = spec.spec, spec.seq_len, spec.input_kind, spec.loss, spec.text
     if loss not in ("last", "all"):
         raise ValueError(f"loss must be 'last' or 'all'; got {loss!r}")
     if model is None and spec is None:

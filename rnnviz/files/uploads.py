@@ -1,12 +1,11 @@
-"""Your own model and data: uploads are untrusted input, checked and answered in plain words.
+"""Your own model files: uploads are untrusted input, checked and answered in plain words.
 
     loaded = load_model(file_bytes)            # state_dict of a single-layer nn.RNN / LSTM / GRU,
     loaded.model, loaded.notes                 # of a RecurrentModel, or a checkpoint this app saved
-    x = load_sequence_csv(csv_bytes)           # [T, I] float32: rows are time steps
-    text = load_text(text_bytes)               # UTF-8 text, for a character model
     obj = read_torch_file(file_bytes)          # what any .pt file holds (weights only), or UploadError
-    x, vocab, notes = text_to_inputs(text, input_size=model.input_size)
-    check_compatible(model, x)
+
+The limits of every upload and the tags of the app's own file formats are defined here, once;
+sequences (CSV and text) are read by `rnnviz.files.sequences`.
 
 Model files are read with `torch.load(..., weights_only=True, map_location="cpu")` and nothing
 else: a pickle that names any Python object besides tensors and plain data is refused by
@@ -20,31 +19,32 @@ import pickle
 import re
 import warnings
 import zipfile
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-import numpy as np
 import torch
 
-from .cells import LABELS, NUM_BLOCKS, article
-from .inputs import Vocab
-from .model import PARAM_NAMES, RecurrentModel
-from .spec import ACTIVATIONS, KNOBS, ModelSpec
+from ..cells import LABELS, NUM_BLOCKS, article
+from ..model import PARAM_NAMES, RecurrentModel
+from ..spec import ACTIVATIONS, KNOBS, ModelSpec
 
 MiB = 1 << 20
-MAX_MODEL_BYTES = 64 * MiB
-MAX_HIDDEN = int(KNOBS["hidden_size"].max)     # 1024
+# What the app reads: the pages' uploaders take files of these sizes (Streamlit counts MB as MiB).
+MAX_MODEL_BYTES = 20 * MiB                     # a model file (.pt), on every page
+MAX_CSV_BYTES = 16 * MiB                       # a sequence as CSV
+MAX_TEXT_BYTES = 1 * MiB                       # a text to learn from
+MAX_HIDDEN = int(KNOBS["hidden_size"].max)     # 1024 (the pages show up to KNOBS["hidden_size"].page_range)
 MAX_INPUT = int(KNOBS["input_size"].max)       # 1024
-MAX_CSV_BYTES = 16 * MiB
 MAX_ROWS = int(KNOBS["seq_len"].max)           # 10000 time steps
 MAX_COLS = MAX_INPUT
-MAX_TEXT_BYTES = 1 * MiB
 MAX_TEXT_CHARS = MAX_ROWS
 
-CHECKPOINT_FORMAT = "rnnviz.checkpoint"
-CHARLM_FORMAT = "rnnviz.charlm"  # a Text Lab character model (rnnviz.text.CharLM.to_bytes)
+# The app's own file formats: a "format" entry in the saved dict says which one a file is.
+CHECKPOINT_FORMAT = "rnnviz.checkpoint"        # a model with its spec (rnnviz.files.export.model_to_bytes)
 CHECKPOINT_VERSION = 1
+CHARLM_FORMAT = "rnnviz.charlm"                # a Text Lab character model (rnnviz.labs.charlm.CharLM.to_bytes)
+CHARLM_VERSION = 1
 ROWS_PER_CELL = {"rnn": "H", "gru": "3H", "lstm": "4H"}
 _CELL_OF_BLOCKS = {n: cell for cell, n in NUM_BLOCKS.items()}
 _SAVE_HINT = "torch.save(module.state_dict(), 'model.pt')"
@@ -54,7 +54,8 @@ class UploadError(ValueError):
     """An upload that cannot be used, with a message meant for the person who uploaded it."""
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
+    """A number of bytes in words: 900 bytes, 1.2 KB, 3.0 MB."""
     if n < 1024:
         return f"{n} bytes"
     if n < MiB:
@@ -62,14 +63,16 @@ def _size(n: int) -> str:
     return f"{n / MiB:.1f} MB"
 
 
-def _check_bytes(data: bytes, max_bytes: int, what: str) -> bytes:
+def checked_bytes(data: bytes, max_bytes: int, what: str) -> bytes:
+    """`data` as bytes, or UploadError when it is not bytes, is empty or is larger than `max_bytes`."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise UploadError(f"Expected the {what}'s bytes; got {type(data).__name__}.")
     data = bytes(data)
     if len(data) == 0:
         raise UploadError(f"The {what} is empty (0 bytes).")
     if len(data) > max_bytes:
-        raise UploadError(f"The {what} is {_size(len(data))}; the largest this app reads is {_size(max_bytes)}.")
+        raise UploadError(f"The {what} is {size_text(len(data))}; the largest this app reads is "
+                          f"{size_text(max_bytes)}.")
     return data
 
 
@@ -105,7 +108,7 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
     bias_ih_l0, bias_hh_l0; without biases for bias=False), the state_dict of a RecurrentModel
     (keys weight_ih, ...), either one inside the state_dict of a larger model (keys such as
     "encoder.rnn.weight_ih_l0"; the other tensors are ignored, `prefix` picks a layer when there
-    are several), and a checkpoint saved by `rnnviz.export.model_to_bytes`.
+    are several), and a checkpoint saved by `rnnviz.files.export.model_to_bytes`.
 
     The cell comes from the shapes: weight_hh is [G*H, H], so H is its column count and
     G = 1, 3, 4 rows per unit means RNN, GRU, LSTM. A plain RNN's state_dict does not say its
@@ -113,7 +116,7 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
     """
     if activation is not None and activation not in ACTIVATIONS:
         raise UploadError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
-    data = _check_bytes(data, max_bytes, "model file")
+    data = checked_bytes(data, max_bytes, "model file")
     obj = _torch_load(data)
     notes: list[str] = []
     meta: dict = {}
@@ -178,7 +181,7 @@ def read_torch_file(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, advice: st
     """What an uploaded .pt file holds, read with torch.load(weights_only=True), or UploadError in
     plain words. `advice` replaces the closing "save it like this" sentence of the messages (a page
     whose files come from its own download button says so)."""
-    return _torch_load(_check_bytes(data, max_bytes, "model file"), advice)
+    return _torch_load(checked_bytes(data, max_bytes, "model file"), advice)
 
 
 def _torch_load(data: bytes, advice: str | None = None) -> Any:
@@ -209,8 +212,8 @@ def _check_archive(data: bytes, advice: str | None = None) -> None:
         raise UploadError(f"This is a zip archive but not a PyTorch checkpoint (it has no data.pkl). {save}")
     unpacked = sum(i.file_size for i in infos)
     if unpacked > 2 * MAX_MODEL_BYTES:
-        raise UploadError(f"The checkpoint unpacks to {_size(unpacked)}; the largest this app reads is "
-                          f"{_size(2 * MAX_MODEL_BYTES)}.")
+        raise UploadError(f"The checkpoint unpacks to {size_text(unpacked)}; the largest this app reads is "
+                          f"{size_text(2 * MAX_MODEL_BYTES)}.")
 
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
@@ -449,174 +452,3 @@ def _infer_shapes(t: dict, max_hidden: int, max_input: int) -> tuple[str, int, i
             raise UploadError(f"Shape mismatch: {name} has shape {_shape(t[name])} but weight_hh has "
                               f"{_shape(w_hh)}; it must be [{rows}].")
     return cell, I, H
-
-
-# =============================================================================== CSV
-@dataclass
-class CsvSequence:
-    values: np.ndarray       # [T, I] float32
-    columns: list            # I column names (from the header, or "x_0", "x_1", ...)
-    has_header: bool
-
-
-def load_sequence_csv(data: bytes, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_ROWS,
-                      max_cols: int = MAX_COLS, header: bool | None = None) -> np.ndarray:
-    """A [T, I] float32 sequence from CSV bytes: one row per time step, one column per feature."""
-    return read_sequence_csv(data, max_bytes=max_bytes, max_rows=max_rows, max_cols=max_cols, header=header).values
-
-
-def read_sequence_csv(data: bytes, *, max_bytes: int = MAX_CSV_BYTES, max_rows: int = MAX_ROWS,
-                      max_cols: int = MAX_COLS, header: bool | None = None) -> CsvSequence:
-    """Parse a CSV of numbers. Returns the values and the column names.
-
-    Separators: comma, semicolon or tab (whichever the first line uses; with semicolons a
-    decimal comma is read too: "1,5;2" is 1.5 and 2). Lines starting with "#" and blank lines
-    are skipped. `header` None: the first row is a header when one of its cells is not a
-    number. Positions in messages are the file's line numbers and 1-based column numbers.
-    """
-    text = _decode(_check_bytes(data, max_bytes, "CSV file"), "CSV file")
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
-             if line.strip() and not line.lstrip().startswith("#")]
-    if not lines:
-        raise UploadError("The CSV file has no data (only blank or comment lines).")
-    sep = next((s for s in (";", "\t", ",") if s in lines[0][1]), None)
-    decimal_comma = sep == ";"
-
-    def split(line: str) -> list[str]:
-        cells = line.split(sep) if sep else line.split()  # no separator: one column, or spaces
-        return [c.strip().strip('"').strip() for c in cells]
-
-    def number(cell: str) -> float | None:
-        return _number(cell.replace(",", ".") if decimal_comma else cell)
-
-    first = split(lines[0][1])
-    if len(first) > max_cols:
-        raise UploadError(f"The CSV has {len(first)} columns; the largest this app reads is {max_cols} "
-                          f"(one column per input feature).")
-    if header is None:
-        header = any(number(c) is None for c in first)
-    columns = [c or f"x_{j}" for j, c in enumerate(first)] if header else [f"x_{j}" for j in range(len(first))]
-    body = lines[1:] if header else lines
-    if not body:
-        raise UploadError("The CSV has a header row but no data rows.")
-    if len(body) > max_rows:
-        raise UploadError(f"The CSV has {len(body)} rows; the largest this app reads is {max_rows} "
-                          f"(one row per time step).")
-    width = len(first)
-    values = np.empty((len(body), width), dtype=np.float64)
-
-    def where(r: int, j: int) -> str:
-        return f"line {body[r][0]}, column {j + 1}" + (f" ({columns[j]})" if header else "")
-
-    for r, (lineno, line) in enumerate(body):
-        cells = split(line)
-        if len(cells) != width:
-            raise UploadError(f"Ragged rows: line {lineno} has {len(cells)} value{'s' * (len(cells) != 1)} but "
-                              f"{'the header' if header else 'the first row'} has {width}.")
-        row = [number(c) for c in cells]
-        if None in row:
-            j = row.index(None)
-            if cells[j] == "":
-                raise UploadError(f"Empty cell at {where(r, j)}: every time step needs a value for every feature.")
-            shown = cells[j] if len(cells[j]) <= 20 else cells[j][:20] + "..."
-            raise UploadError(f"Not a number at {where(r, j)}: {shown!r}.")
-        values[r] = row
-    bad = ~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max)
-    if bad.any():
-        r, j = (int(i) for i in np.argwhere(bad)[0])
-        if np.isnan(values[r, j]):
-            raise UploadError(f"NaN at {where(r, j)}: fill in or drop missing values before uploading.")
-        raise UploadError(f"Infinite or too large value at {where(r, j)}: {split(body[r][1])[j]!r} "
-                          f"(float32 holds up to 3.4e38).")
-    return CsvSequence(values=values.astype(np.float32), columns=columns, has_header=bool(header))
-
-
-def _number(cell: str) -> float | None:
-    if not cell or "_" in cell:
-        return None
-    try:
-        return float(cell)
-    except ValueError:
-        return None
-
-
-def _decode(data: bytes, what: str) -> str:
-    if b"\x00" in data[:4096]:
-        raise UploadError(f"The {what} looks binary (it contains NUL bytes), not text. "
-                          f"Upload a plain-text UTF-8 file.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UploadError(f"The {what} is not UTF-8 text: byte 0x{data[exc.start]:02x} at position {exc.start} "
-                          f"cannot be decoded. Save it as UTF-8.") from None
-
-
-# =============================================================================== text
-def load_text(data: bytes, max_bytes: int = MAX_TEXT_BYTES, max_chars: int = MAX_TEXT_CHARS) -> str:
-    """UTF-8 text from an upload, line endings normalised to "\\n"."""
-    text = _decode(_check_bytes(data, max_bytes, "text file"), "text file")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise UploadError("The text file has no visible characters (it is blank).")
-    if len(text) > max_chars:
-        raise UploadError(f"The text has {len(text)} characters; the largest this app reads is {max_chars} "
-                          f"(one time step per character).")
-    return text
-
-
-def text_to_inputs(text: str, input_size: int | None = None,
-                   vocab: Sequence[str] | str | None = None) -> tuple[np.ndarray, list, list]:
-    """One-hot rows [len(text), V] for `text`, with the vocabulary used and notes.
-
-    With `vocab` (the characters the model was trained on, in its order; e.g. from a
-    checkpoint's meta["vocab"]) character k of the vocabulary is input k; characters outside it
-    become all-zero rows (listed in the notes). Without it the vocabulary is the text's sorted
-    distinct characters, padded with unused inputs up to `input_size`.
-    """
-    if not text:
-        raise UploadError("The text is empty.")
-    if vocab is not None:
-        vocab = list(vocab)
-        if len(set(vocab)) != len(vocab) or any(not isinstance(c, str) or len(c) != 1 for c in vocab):
-            raise UploadError("The vocabulary must be distinct single characters.")
-        if input_size is not None and len(vocab) != input_size:
-            raise UploadError(f"The vocabulary has {len(vocab)} characters but the model reads {input_size} inputs "
-                              f"per step: one input per character is needed.")
-    else:
-        vocab = sorted(set(text))
-        if input_size is not None and len(vocab) > input_size:
-            raise UploadError(f"The text has {len(vocab)} distinct characters but the model reads only {input_size} "
-                              f"inputs per step (one per character). Give the model's vocabulary, or use fewer "
-                              f"distinct characters.")
-    chars = Vocab(vocab)
-    width = len(vocab) if input_size is None else max(input_size, len(vocab))
-    x = chars.one_hot(chars.encode(text, missing=-1), width)
-    unknown = Counter(ch for ch in text if ch not in chars)
-    notes = []
-    if unknown:
-        shown = ", ".join(repr(c) for c in sorted(unknown)[:10])
-        notes.append(f"{sum(unknown.values())} character(s) are not in the model's vocabulary ({shown}); "
-                     f"they are read as all-zero inputs.")
-    return x, vocab, notes
-
-
-# =============================================================================== both together
-def check_compatible(model: RecurrentModel, x) -> np.ndarray:
-    """`x` as a [T, input_size] float32 array, or UploadError saying why the model cannot read it."""
-    arr = np.asarray(x, dtype=np.float32)
-    if arr.ndim == 1 and model.input_size == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise UploadError(f"The input must be a table of time steps x features; got an array of shape "
-                          f"{list(arr.shape)}.")
-    features = arr.shape[1]
-    if features != model.input_size:
-        raise UploadError(
-            f"The input has {features} feature{'s' * (features != 1)} per time step (columns) but the model reads "
-            f"{model.input_size} (the column count of its weight_ih). Upload a sequence with {model.input_size} "
-            f"column{'s' * (model.input_size != 1)}.")
-    if arr.shape[0] == 0:
-        raise UploadError("The input has no time steps.")
-    if not np.all(np.isfinite(arr)):
-        raise UploadError("The input contains NaN or infinite values.")
-    return np.ascontiguousarray(arr)

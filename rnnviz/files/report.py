@@ -13,7 +13,6 @@ import html
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,25 +20,15 @@ import plotly.io as pio
 import plotly.offline
 import torch
 
-from . import inputs, plots
-from .cells import LABELS
-from .model import build_model
-from .presets import Preset, get_preset
-from .spec import KNOBS, ModelSpec, query_string, spec_fields
-from .trace import Trace, trace
+from .. import plots
+from ..cells import LABELS
+from ..spec import KNOBS, query_string
+from ..trace import Trace
+from .lessons import Preset, get_preset
 
 CELLS = ("rnn", "lstm", "gru")
 FIGURE_CONFIG = {"displaylogo": False, "responsive": True,
                  "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "rnnviz"}}
-
-
-def trace_for_knobs(values: Mapping) -> Trace:
-    """The trace a full set of knob values describes (spec knobs plus seq_len, input_kind, loss)."""
-    kind, T = values["input_kind"], values["seq_len"]
-    size = inputs.input_size_for(kind, values["input_size"])
-    spec = ModelSpec(**{**{k: values[k] for k in spec_fields()}, "input_size": size})
-    x = inputs.make(kind, T, size, seed=spec.seed)
-    return trace(build_model(spec), x, loss=values["loss"])
 
 
 @dataclass
@@ -53,11 +42,10 @@ class Section:
 def preset_sections(preset: Preset | str, scale: float = 1.0) -> list[Section]:
     """The report's figures with their explanations and numbers (also usable by a page)."""
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    values = preset.values()
-    featured = values["cell"]
-    cells = {LABELS[c]: trace_for_knobs({**values, "cell": c}) for c in CELLS}
+    scenario = preset.scenario()
+    featured, T = scenario.cell, scenario.seq_len
+    cells = {LABELS[c]: scenario.replace(cell=c).trace() for c in CELLS}
     main = cells[LABELS[featured]]
-    T = values["seq_len"]
     sections = []
 
     fig = plots.gradient_vs_lag(cells, scale=scale, horizon_fraction=1e-3,
@@ -73,7 +61,7 @@ def preset_sections(preset: Preset | str, scale: float = 1.0) -> list[Section]:
     ))
 
     if preset.compare:
-        variants = {label: trace_for_knobs({**values, **changes}) for label, changes in preset.compare}
+        variants = {label: preset.scenario(**changes).trace() for label, changes in preset.compare}
         fig = plots.gradient_vs_lag(variants, scale=scale, horizon_fraction=1e-3,
                                     title=f"{LABELS[featured]}: " + ", ".join(variants))
         _shade(fig, list(variants), plots.CELL_COLORS[featured])

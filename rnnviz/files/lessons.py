@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .spec import KNOBS, PAGE_ONLY, ModelSpec, spec_fields
+from ..spec import KNOBS, PAGE_ONLY, Scenario
 
 GRADIENT_PAGE = "pages/2_Gradient_Flow.py"
 STEP_PAGE = "pages/1_Step_Through.py"
-VIEW_KNOBS = ("seq_len", "input_kind", "loss")
 
 
 @dataclass(frozen=True)
@@ -41,15 +40,9 @@ class Preset:
         """Every knob's value under this preset (defaults filled in)."""
         return {name: self.knobs.get(name, knob.default) for name, knob in KNOBS.items()}
 
-    def spec(self, **changes) -> ModelSpec:
-        """The ModelSpec of the featured cell (with `changes` applied, e.g. cell="lstm")."""
-        values = {**self.values(), **changes}
-        return ModelSpec(**{k: values[k] for k in spec_fields()})
-
-    def view(self, **changes) -> dict:
-        """The view knobs: seq_len, input_kind, loss."""
-        values = {**self.values(), **changes}
-        return {k: values[k] for k in VIEW_KNOBS}
+    def scenario(self, **changes) -> Scenario:
+        """What the preset shows of its featured cell (with `changes` applied, e.g. cell="lstm")."""
+        return Scenario.from_values(self.values(), **changes)
 
     def query(self) -> dict[str, str]:
         """URL query parameters that set every knob (defaults included: a link must not inherit state),
