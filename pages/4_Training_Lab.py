@@ -6,7 +6,8 @@ import time
 import streamlit as st
 
 import rnnviz
-from rnnviz import lab, plots, ui
+from rnnviz import plots, ui
+from rnnviz.labs import training
 from rnnviz.spec import KNOBS
 from rnnviz.tasks import get_task
 
@@ -27,7 +28,7 @@ T_MAX = int(KNOBS["train_seq_len"].max)
 
 
 def _suggest(task_name: str):
-    for name, value in lab.suggested(task_name).values.items():
+    for name, value in training.suggested(task_name).values.items():
         ss[name] = ui.widget_value(name, value)
 
 
@@ -60,18 +61,18 @@ with ui.controls():
     st.caption("Every cell starts from PyTorch's default initialisation and trains with Adam.")
 ui.show_notes(notes)
 
-settings = lab.Settings(task=task_name, cells=cells, rnn_activation=rnn_activation, seq_len=seq_len, steps=steps,
+settings = training.Settings(task=task_name, cells=cells, rnn_activation=rnn_activation, seq_len=seq_len, steps=steps,
                         batch_size=batch_size, lr=lr, clip=clip, clip_threshold=clip_threshold, hidden_size=hidden,
                         seed=seed)
-suggestion = lab.suggested(task_name)
+suggestion = training.suggested(task_name)
 with st.container(border=True):
     st.markdown(f"**{task.title}.** {task.description}")
     st.caption(f"With the suggested settings: {suggestion.expect}")
 
 # ---- train
 refusal = None if cells else "Choose at least one cell to train."
-refusal = refusal or lab.over_budget(settings)
-estimate = lab.estimate_seconds(settings) if cells else 0.0
+refusal = refusal or training.over_budget(settings)
+estimate = training.estimate_seconds(settings) if cells else 0.0
 b1, b2, info = st.columns([1.4, 1.4, 4.2], vertical_alignment="center")
 train = b1.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=refusal is not None,
                   use_container_width=True)
@@ -81,13 +82,13 @@ if refusal:
     info.warning(refusal, icon=":material/block:")
 else:
     names = ", ".join(settings.cell_label(c) for c in cells)
-    info.markdown(f"{names}: {steps} steps each, one after another · about **{lab.format_seconds(estimate)}** "
+    info.markdown(f"{names}: {steps} steps each, one after another · about **{training.format_seconds(estimate)}** "
                   "on this machine")
 progress_slot = st.empty()
 live_slot = st.empty()
 
 
-def train_all(settings: lab.Settings):
+def train_all(settings: training.Settings):
     """Train every cell one after another. The run's record is in session state from the first step
     on, so a Stop click keeps what was learned. The click starts a new script run at once, in parallel;
     this one stops at its next st.* call (inside on_step), where fit finishes the record and re-raises.
@@ -101,7 +102,7 @@ def train_all(settings: lab.Settings):
         run["done"].set()
 
 
-def _train_cells(run: dict, settings: lab.Settings):
+def _train_cells(run: dict, settings: training.Settings):
     bar = progress_slot.progress(0.0, text="Starting…")
     total = len(settings.cells) * settings.steps
     for n, cell in enumerate(settings.cells):
@@ -168,11 +169,11 @@ if missing:
 
 cols = st.columns(max(3, len(results)))
 for col, (label, r) in zip(cols, results.items()):
-    text, learned = lab.against_baseline(r.final_test_loss, r.baseline)
+    text, learned = training.against_baseline(r.final_test_loss, r.baseline)
     col.metric(f"{label} · test loss", f"{r.final_test_loss:.3g}", delta=text,
                delta_color="green" if learned else "gray", delta_arrow="down" if learned else "off",
-               help="Loss on 1000 fixed test sequences after training. " + lab.baselines_sentence(r.baselines))
-    col.caption(f"{lab.accuracy_label(trained.task)}: {100 * r.test_accuracy[-1]:.1f}%  \n"
+               help="Loss on 1000 fixed test sequences after training. " + training.baselines_sentence(r.baselines))
+    col.caption(f"{training.accuracy_label(trained.task)}: {100 * r.test_accuracy[-1]:.1f}%  \n"
                 f"{r.model_step} steps in {r.seconds:.0f} s")
 
 task_done = get_task(trained.task)
@@ -195,7 +196,7 @@ st.caption("The norm of the whole gradient (all weights) before clipping, in the
 ui.chart(plots.reach_heatmaps(results, scale=ctx.scale,
                               title="How far back the gradient reaches while the cells learn"),
          key="reach")
-st.caption(f"Each row is one moment of training ({lab.CHECKPOINTS} checkpoints, bottom: the untrained model), each "
+st.caption(f"Each row is one moment of training ({training.CHECKPOINTS} checkpoints, bottom: the untrained model), each "
            "column a number of steps back from the last step, measured on the same test sequence. Bright: the loss "
            "still feels that step; dark: the gradient has vanished. A cell can only learn to use an input its "
            "gradient reaches.")
@@ -207,7 +208,7 @@ if task_done.name == "binary_addition":
     pick = c1.segmented_control("Model", list(results), default=best, key="example_model") or best
     example_seed = c2.number_input("Example", min_value=0, max_value=10**6, value=0, step=1, key="example_seed",
                                    help="Which random pair of numbers to add.")
-    ex = lab.addition_example(results[pick], seed=int(example_seed))
+    ex = training.addition_example(results[pick], seed=int(example_seed))
     ui.chart(plots.addition_example(ex, label=pick, scale=ctx.scale,
                                     title=f"{pick} adds {ex.value(ex.a)} + {ex.value(ex.b)}: "
                                           f"{int(ex.correct.sum())} of {len(ex.a)} bits right"), key="example")

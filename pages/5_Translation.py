@@ -4,7 +4,8 @@ import time
 
 import streamlit as st
 
-from rnnviz import cells, plots, seq2seq, ui
+from rnnviz import cells, plots, ui
+from rnnviz.labs import dates, translator
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Translation")
@@ -30,15 +31,9 @@ with ui.controls():
     steps = ui.knob("tr_steps", number=True, disabled=training)
     seed = ui.knob("tr_seed", number=True, disabled=training)
 
-config = seq2seq.TrainConfig(cell=cell, hidden_size=H, seconds=float(seconds), steps=steps or None,
+config = translator.TrainConfig(cell=cell, hidden_size=H, seconds=float(seconds), steps=steps or None,
                              target_accuracy=target / 100, seed=seed)
 LABEL = cells.LABELS
-
-
-def describe(c: seq2seq.TrainConfig) -> str:
-    limit = f", at most {c.steps} steps" if c.steps else ""
-    return (f"{LABEL[c.cell]}, H = {c.hidden_size}, seed {c.seed}; {c.seconds:g} s budget{limit}, "
-            f"stop at {c.target_accuracy:.0%}")
 
 
 # ------------------------------------------------------------------------------------------ 1. train
@@ -46,7 +41,7 @@ st.header("1 · Train", divider="gray")
 buttons = st.container(key="tr_buttons")
 b1, b2, b3 = buttons.columns([1, 1, 5], vertical_alignment="center")
 b1.button("Train", key="tr_train", type="primary", icon=":material/model_training:", use_container_width=True,
-          disabled=training, help=f"Train a new model: {describe(config)}.")
+          disabled=training, help=f"Train a new model: {config.describe()}.")
 b2.button("Stop", key="tr_stop", icon=":material/stop:", use_container_width=True, disabled=not training,
           help="Stop training; the model learned so far is kept.")
 b3.caption(f"Stops once {target}% of held-out dates come out exactly right (on this machine usually within a "
@@ -55,7 +50,7 @@ b3.caption(f"Stops once {target}% of held-out dates come out exactly right (on t
 results = st.container()
 
 if training:  # the model is trained at the end of this run, into these placeholders
-    ss["tr_result"] = {"config": config, "model": seq2seq.new_model(config), "history": None, "assessment": None,
+    ss["tr_result"] = {"config": config, "model": translator.new_model(config), "history": None, "assessment": None,
                        "done": threading.Event()}  # set when the training thread has let go of the model
     bar = results.progress(0.0, text="Starting: drawing the held-out dates…")
     live = results.empty()
@@ -67,23 +62,19 @@ if run is not None and not training and run["assessment"] is None:  # trained, o
         # A Stop starts this run at once while the training run finishes its step: wait for it, so the
         # numbers shown are those of the model that is kept.
         run["done"].wait(30)
-        run["assessment"] = seq2seq.assess(run["model"], run["config"].data_seed)
+        run["assessment"] = translator.assess(run["model"], run["config"].data_seed)
 with results:
     if training:
         model = run["model"]
     elif run is None:
         st.info("No model yet: press **Train** (about a minute). Until then the views below show what the "
                 "untrained network does with its random initial weights.", icon=":material/model_training:")
-        model = seq2seq.new_model(config)
+        model = translator.new_model(config)
     else:
         model, history, a, used = run["model"], run["history"], run["assessment"], run["config"]
         if used != config:
-            changed = [name for name, field in (("cell", "cell"), ("hidden size", "hidden_size"),
-                                                ("time budget", "seconds"), ("stop level", "target_accuracy"),
-                                                ("step limit", "steps"), ("seed", "seed"))
-                       if getattr(used, field) != getattr(config, field)]
-            st.warning(f"The settings changed after training ({', '.join(changed)}). Everything on this page "
-                       f"still shows the model trained with: {describe(used)}. Press **Train** to train one with "
+            st.warning(f"The settings changed after training ({', '.join(config.changes_from(used))}). Everything on "
+                       f"this page still shows the model trained with: {used.describe()}. Press **Train** to train one with "
                        "the new settings.", icon=":material/sync_problem:")
         reasons = {"target": f"reached {used.target_accuracy:.0%}", "time": "used its time budget",
                    "steps": "reached its step limit", "stopped": "was stopped", "interrupted": "was stopped"}
@@ -108,7 +99,7 @@ with results:
 
 # ------------------------------------------------------------------------------------------ 2. look inside
 st.header("2 · Look inside one translation", divider="gray")
-EXAMPLES = seq2seq.showcase()
+EXAMPLES = dates.showcase()
 PICKS = {e.text: f"{e.text}   ({e.fmt})" for e in EXAMPLES}
 ss.setdefault("tr_text", KNOBS["tr_text"].default)   # EXAMPLES[1], unless a link gave another
 
@@ -125,7 +116,7 @@ c1.selectbox("Pick an example (a date held out from training)", list(PICKS), for
 text = c2.text_input(KNOBS["tr_text"].label, key="tr_text", max_chars=400, disabled=training,
                      help=KNOBS["tr_text"].help)   # longer than allowed is said below, not cut off
 ui.url_value("tr_text", text)   # a link to this view opens this example
-errors, warnings = seq2seq.check_example(text)
+errors, warnings = dates.check_example(text)
 if training:
     errors, warnings = [], []
     st.info("Training: this view shows the model when training ends.", icon=":material/hourglass_top:")
@@ -134,8 +125,8 @@ for note in errors:
 for note in warnings:
     st.warning(note, icon=":material/help:")
 if not errors and not training:
-    look = seq2seq.look_inside(model, text, top_k=3)
-    correct = seq2seq.read_date(text)
+    look = translator.look_inside(model, text, top_k=3)
+    correct = dates.read_date(text)
     right_chars = sum(p == c for p, c in zip(look.output, correct.isoformat())) if correct else None
     m1, m2, m3 = st.columns(3)
     m1.metric("The model writes", look.output)
@@ -177,7 +168,7 @@ else:
                                                scale=ctx.scale, title="Inputs like those in training"),
                  key="tr_length")
     with right:
-        ui.chart(plots.accuracy_by_gap(a.gaps, a.after, a.before, trained_max=seq2seq.TRAINED_GAP, cell=used.cell,
+        ui.chart(plots.accuracy_by_gap(a.gaps, a.after, a.before, trained_max=dates.TRAINED_GAP, cell=used.cell,
                                        scale=ctx.scale,
                                        title="The same dates with filler words added after / before them"),
                  key="tr_gap")
@@ -229,7 +220,7 @@ if training:
     run = ss["tr_result"]
     shown = {"at": 0.0, "evaluations": 0}
 
-    def on_step(p: seq2seq.Progress):
+    def on_step(p: translator.Progress):
         run["history"] = p.history  # kept even if a click on Stop interrupts training
         now = time.perf_counter()
         if len(p.history.steps) != shown["evaluations"]:
@@ -248,7 +239,7 @@ if training:
                                               f"match {p.accuracy:.0%} (last evaluation)")
 
     try:
-        _, run["history"] = seq2seq.train(config, on_step=on_step, model=run["model"])
+        _, run["history"] = translator.train(config, on_step=on_step, model=run["model"])
     finally:
         run["done"].set()
     st.rerun()  # measure the model and draw the page again with everything enabled

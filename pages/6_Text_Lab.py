@@ -1,5 +1,4 @@
 """Text Lab: train a character language model, sample from it, and look at what its units learned."""
-import hashlib
 import threading
 import time
 
@@ -7,9 +6,9 @@ import numpy as np
 import streamlit as st
 
 import rnnviz
-from rnnviz import cells, inputs, lab, plots, ui
-from rnnviz import text as tx
+from rnnviz import cells, inputs, plots, ui
 from rnnviz.files import uploads
+from rnnviz.labs import charlm, corpora, training
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Text Lab")
@@ -34,7 +33,7 @@ def _read_upload():
     if f is None:
         return
     try:
-        ss["lm_upload"] = {"name": f.name, "text": tx.text_from_upload(f.getvalue())}
+        ss["lm_upload"] = {"name": f.name, "text": corpora.text_from_upload(f.getvalue())}
     except ValueError as exc:
         ss["lm_upload_error"] = f"{ui.inert(f.name)}: {exc}"
 
@@ -64,18 +63,13 @@ if corpus_name == "upload" and "lm_upload" not in ss:
     st.info("Upload a .txt file in the sidebar to learn from your own text. Until then the page uses the Zen of "
             "Python.", icon=":material/upload_file:")
     corpus_name = "zen"
-if corpus_name == "upload":
-    upload = ss["lm_upload"]
-    corpus = tx.get_corpus("upload", upload["text"])
-    corpus_key = ("upload", hashlib.sha256(upload["text"].encode("utf-8", "surrogatepass")).hexdigest()[:16])
-else:
-    corpus = tx.get_corpus(corpus_name)
-    corpus_key = (corpus_name, "")
+corpus = corpora.get_corpus(corpus_name, ss["lm_upload"]["text"] if corpus_name == "upload" else None)
+corpus_key = corpus.key
 cached = ss.get("lm_task")
 if cached is None or cached[0] != corpus_key:
-    ss["lm_task"] = cached = (corpus_key, tx.CharTask(corpus))
+    ss["lm_task"] = cached = (corpus_key, charlm.CharTask(corpus))
 task = cached[1]
-baseline = tx.bpc(task.baseline(0))
+baseline = charlm.bpc(task.baseline(0))
 
 title = corpus.title + (f" ({ui.inert(ss['lm_upload']['name'])})" if corpus_name == "upload" else "")
 st.markdown(f"**{title}**: {corpus.source}")
@@ -87,7 +81,7 @@ c3.metric("Distinct characters", len(task.vocab), help="The model reads and pred
 c4.metric("Memoryless floor", f"{baseline:.2f} bits/char",
           help="Bits per character of the best model without memory: it reads the current character and predicts "
                "how often each character follows it (the bigram entropy of the training text): the line to beat. "
-               f"Knowing nothing, the characters' frequencies give {tx.bpc(task.baselines(0)[1].value):.2f}.")
+               f"Knowing nothing, the characters' frequencies give {charlm.bpc(task.baselines(0)[1].value):.2f}.")
 if task.vocab.unknown is not None:
     st.caption(f"The text has more than {inputs.MAX_VOCAB} distinct characters; the rarest are all read as "
                f"'{inputs.UNKNOWN}'.")
@@ -96,7 +90,7 @@ with st.expander("Read the text"):
 
 # ---------------------------------------------------------------------------------- training
 st.header("1 · Train")
-too_long = lab.refusal(steps * lab.seconds_per_step(cell, H, seq_len, batch))  # bounded work per click
+too_long = training.refusal(steps * training.seconds_per_step(cell, H, seq_len, batch))  # bounded work per click
 b1, b2, _ = st.columns([1, 1, 4], vertical_alignment="bottom")
 train_clicked = b1.button(f"Train {cells.article(cell)}", type="primary", icon=":material/model_training:",
                           key="lm_train", use_container_width=True, disabled=too_long is not None)
@@ -113,7 +107,7 @@ if job is not None and not job["done"].is_set():
 
 
 def train():
-    spec = tx.lm_spec(cell, H, seed)
+    spec = charlm.lm_spec(cell, H, seed)
     job = {"done": threading.Event(), "result": None}
     ss["lm_job"] = job
     shown = {"bar": 0.0, "chart": time.perf_counter()}
@@ -123,10 +117,10 @@ def train():
         now = time.perf_counter()
         if now - shown["bar"] > 0.25 or info.step == info.steps:
             shown["bar"] = now
-            held = f" · held-out {tx.bpc(info.test_loss):.2f}" if info.test_loss is not None else ""
+            held = f" · held-out {charlm.bpc(info.test_loss):.2f}" if info.test_loss is not None else ""
             bar.progress(info.step / info.steps,
                          text=f"Step {info.step} of {info.steps} · {info.elapsed:.0f} s · training "
-                              f"{tx.bpc(float(np.mean(info.result.loss[-20:]))):.2f}{held} bits/char")
+                              f"{charlm.bpc(float(np.mean(info.result.loss[-20:]))):.2f}{held} bits/char")
         if now - shown["chart"] > 2.0:
             shown["chart"] = now
             with live:
@@ -136,20 +130,20 @@ def train():
     try:
         bar = st.progress(0.0, text="Starting…")
         live = st.empty()
-        rnnviz.fit(spec, task, seq_len=seq_len, steps=steps, batch_size=batch, lr=lr, clip=tx.CLIP, seed=seed,
-                   on_step=on_step, **tx.FIT_RECORDS)
+        rnnviz.fit(spec, task, seq_len=seq_len, steps=steps, batch_size=batch, lr=lr, clip=charlm.CLIP, seed=seed,
+                   on_step=on_step, **charlm.FIT_RECORDS)
     finally:
         # Plain dicts only from here: after a click, every st.* call in this run raises.
         if job["result"] is not None:
-            models[cell] = {"lm": tx.CharLM.from_fit(job["result"]), "corpus": corpus_key}
+            models[cell] = {"lm": charlm.CharLM.from_fit(job["result"]), "corpus": corpus_key}
         job["done"].set()
     bar.empty()
     live.empty()
 
 
 def _run(result) -> dict:
-    return {"cell": result.spec.cell, "steps": np.arange(1, result.steps_done + 1), "train": tx.bpc(result.loss),
-            "test_steps": result.test_steps, "test": tx.bpc(result.test_loss)}
+    return {"cell": result.spec.cell, "steps": np.arange(1, result.steps_done + 1), "train": charlm.bpc(result.loss),
+            "test_steps": result.test_steps, "test": charlm.bpc(result.test_loss)}
 
 
 if train_clicked:
@@ -168,10 +162,10 @@ else:
                        icon=":material/stop_circle:")
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Steps trained", f"{hist.model_step:,}", help=f"{hist.seconds:.1f} s of training")
-        m2.metric("Training text", f"{tx.bpc(float(np.mean(hist.loss[-20:]))):.2f} bits/char",
+        m2.metric("Training text", f"{charlm.bpc(float(np.mean(hist.loss[-20:]))):.2f} bits/char",
                   help="Mean over the last 20 training batches.")
         if hist.final_test_loss is not None:
-            m3.metric("Held-out text", f"{tx.bpc(hist.final_test_loss):.2f} bits/char",
+            m3.metric("Held-out text", f"{charlm.bpc(hist.final_test_loss):.2f} bits/char",
                       help="The last tenth of the text, never trained on.")
         m4.metric("Memoryless floor", f"{baseline:.2f} bits/char")
         runs = {cells.LABELS[c]: _run(m.history) for c, m in here.items() if m.history is not None}
@@ -183,7 +177,7 @@ else:
                    "happens within seconds. Train the other cells too: their curves appear here.")
     else:
         st.success(f"Loaded {cells.article(lm.cell)} with H = {lm.hidden_size} and {len(lm.vocab)} characters "
-                   f"(trained on {tx.CORPUS_TITLES.get(lm.corpus, 'another text')}).", icon=":material/upload:")
+                   f"(trained on {lm.trained_on}).", icon=":material/upload:")
         m1, m2 = st.columns(2)
         if ss.get("lm_held_bpc", (None,))[0] != lm.uid:
             ss["lm_held_bpc"] = (lm.uid, lm.bits_per_char(corpus.held_out_text))
@@ -194,7 +188,7 @@ else:
 if lm is not None:
     st.header("2 · Let it write")
     p1, p2, p3, p4, p5 = st.columns([3, 2, 2, 2, 2])
-    prompt = p1.text_input("Prompt", value=tx.default_prompt(corpus), max_chars=200,
+    prompt = p1.text_input("Prompt", value=corpora.default_prompt(corpus), max_chars=200,
                            key=f"lm_prompt_{corpus_key[0]}", help="The model reads this first, then writes on.")
     temperature = ui.knob("temperature", p2)
     top_k = ui.knob("top_k", p3, limits=(0, len(lm.vocab)))
@@ -255,8 +249,8 @@ if lm is not None:
     look = corpus.text[:look_len]
     key = (lm.uid, corpus_key, look_len)
     if ss.get("lm_look", (None,))[0] != key:
-        states = tx.unit_states(lm.trace(look))
-        ss["lm_look"] = (key, states, tx.rank_units(states, tx.text_features(look), per_feature=3))
+        states = charlm.unit_states(lm.trace(look))
+        ss["lm_look"] = (key, states, charlm.rank_units(states, charlm.text_features(look), per_feature=3))
     _, states, ranking = ss["lm_look"]
 
     def _symbol(state: str) -> str:   # its letter in the equations: h, c, i f g o, r z n
@@ -299,8 +293,8 @@ if lm is not None:
         st.dataframe(table, hide_index=True, key="lm_ranking", on_select=_pick_from_ranking,
                      selection_mode="single-row",
                      column_config={"correlation": st.column_config.NumberColumn(format="%+.2f")})
-        present = [f"*{f}*: {d}" for f, d in tx.FEATURES.items() if f in {r.feature for r in ranking}]
-        absent = [f for f in tx.FEATURES if f not in {r.feature for r in ranking}]
+        present = [f"*{f}*: {d}" for f, d in charlm.FEATURES.items() if f in {r.feature for r in ranking}]
+        absent = [f for f in charlm.FEATURES if f not in {r.feature for r in ranking}]
         others = [f"{_symbol(g)} = {_label(g)}" for g in states if g != state]
         st.caption(f"{_symbol(state)}[{unit}]: unit {unit} of the {_label(state)}, the one colouring the text. "
                    + (f"Other letters: {', '.join(others)}. " if others else "")
@@ -317,7 +311,7 @@ if lm is not None:
         gkey = (m.uid, corpus_key, look_len, pos)
         cache = ss.setdefault("lm_grads", {})
         if cache.get(c, (None,))[0] != gkey:
-            cache[c] = (gkey, tx.input_gradient(m, look, pos))
+            cache[c] = (gkey, charlm.input_gradient(m, look, pos))
         grads[c] = cache[c][1]
         curves[f"{cells.LABELS[c]} (H = {m.hidden_size})"] = (c, grads[c])
     ui.chart(plots.input_gradient_figure(curves, scale=ctx.scale, height=420,
@@ -352,13 +346,8 @@ def _load_model():
     if f is None:
         return
     try:
-        loaded = tx.CharLM.from_bytes(f.getvalue())
-        missing = loaded.vocab.missing(corpus.text)
-        if missing and loaded.vocab.unknown is None:
-            raise ValueError(f"Its vocabulary does not match this text: it lacks {len(missing)} of the text's "
-                             f"characters ({', '.join(map(repr, missing[:8]))}). It was trained on "
-                             f"{tx.CORPUS_TITLES.get(loaded.corpus, 'another text')}: choose that text, then load "
-                             "it again.")
+        loaded = charlm.CharLM.from_bytes(f.getvalue())
+        loaded.check_fits(corpus)
     except ValueError as exc:
         ss["lm_model_message"] = ("error", f"{ui.inert(f.name)} was not loaded. {exc}")
         return

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import rnnviz
-from rnnviz import text as tx
 from rnnviz.files import uploads
+from rnnviz.inputs import Vocab
+from rnnviz.labs import charlm, corpora
 from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 from tests.support.payloads import Payload
 
@@ -38,10 +39,10 @@ def trained(query=None):
 def test_defaults_describe_the_corpus_and_ask_for_training():
     at = run_page(PAGE)
     assert not at.exception
-    task = tx.CharTask(tx.get_corpus("zen"))
+    task = charlm.CharTask(corpora.get_corpus("zen"))
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Distinct characters"] == str(len(task.vocab))
-    assert metrics["Memoryless floor"] == f"{tx.bpc(task.baseline(0)):.2f} bits/char"
+    assert metrics["Memoryless floor"] == f"{charlm.bpc(task.baseline(0)):.2f} bits/char"
     assert metrics["Training characters"] == f"{len(task.corpus.train_text):,}"
     assert "No RNN has been trained on this text yet" in texts(at)
     assert not figures(at)
@@ -53,8 +54,8 @@ def test_tiny_training_run_shows_its_curve_a_sample_and_the_units():
     hist = lm.history
     assert hist.model_step == 20 and lm.cell == "gru" and lm.hidden_size == 8
     figs = figures(at)
-    np.testing.assert_allclose(decode(trace_named(figs["bpc"], "GRU held-out")["y"]), tx.bpc(hist.test_loss))
-    assert any(s.get("y0") == pytest.approx(tx.bpc(hist.baseline)) for s in figs["bpc"]["layout"]["shapes"])
+    np.testing.assert_allclose(decode(trace_named(figs["bpc"], "GRU held-out")["y"]), charlm.bpc(hist.test_loss))
+    assert any(s.get("y0") == pytest.approx(charlm.bpc(hist.baseline)) for s in figs["bpc"]["layout"]["shapes"])
     # the sample on the page is the engine's for these settings: prompt, temperature, length, seed
     prompt = at.text_input(key="lm_prompt_zen").value
     want = lm.sample(prompt, 60, temperature=0.5, seed=7)
@@ -65,7 +66,7 @@ def test_tiny_training_run_shows_its_curve_a_sample_and_the_units():
     assert len(shown) == 8 + (want.rank(0) > 8) and want.probs[0, want.codes[0]] == pytest.approx(
         shown[min(want.rank(0), 9) - 1], rel=1e-6)
     # the text coloured by hidden unit 0, and the ranking table
-    look = tx.get_corpus("zen").text
+    look = corpora.get_corpus("zen").text
     assert look in blocks(at)
     coloured = next(h.proto.body for h in at.get("html") if shown_text(h.proto.body) == look)
     values = [float(v) for v in re.findall(r'title="#\d+ [^:]*: ([-+0-9.]+)"', html.unescape(coloured))]
@@ -74,7 +75,7 @@ def test_tiny_training_run_shows_its_curve_a_sample_and_the_units():
     assert list(table.columns) == ["feature", "unit", "correlation"] and len(table) > 0
     # how far back it looks: the page's curve is input_gradient at the default position
     reach = decode(figures(at)["reach"]["data"][0]["y"])
-    np.testing.assert_allclose(reach, np.log10(tx.input_gradient(lm, look, 200))[::-1], rtol=1e-9)
+    np.testing.assert_allclose(reach, np.log10(charlm.input_gradient(lm, look, 200))[::-1], rtol=1e-9)
 
 
 def test_colouring_follows_the_state_and_unit_pickers_and_cells_compare():
@@ -83,7 +84,7 @@ def test_colouring_follows_the_state_and_unit_pickers_and_cells_compare():
     at.number_input(key="lm_unit").set_value(3).run()
     assert not at.exception
     lm = at.session_state["lm_models"]["lstm"]["lm"]
-    look = tx.get_corpus("zen").text
+    look = corpora.get_corpus("zen").text
     assert any("forget gate f of unit 3" in h.proto.body for h in at.get("html"))   # the legend says what colours it
     want = lm.trace(look).gates["forget"][:, 3]
     coloured = next(h.proto.body for h in at.get("html") if shown_text(h.proto.body) == look)
@@ -139,7 +140,7 @@ def test_model_files_round_trip_and_a_malicious_one_is_refused(tmp_path):
     errors = " ".join(e.value for e in at.error)
     assert "`evil.pt` was not loaded. Refused" in errors and "Nothing in it was run" in errors
     # a good file: a different model, loaded in place of the trained one
-    other = tx.CharLM.from_bytes(lm.to_bytes())
+    other = charlm.CharLM.from_bytes(lm.to_bytes())
     with torch.no_grad():
         other.readout.bias.add_(1.0)
     at.file_uploader(key="lm_model_file").clear().run()
@@ -153,9 +154,9 @@ def test_model_files_round_trip_and_a_malicious_one_is_refused(tmp_path):
 
 def test_model_for_another_vocabulary_is_refused_with_the_reason():
     at = run_page(PAGE, {"corpus": "stdlib"})
-    vocab = tx.Vocab.from_text("abc ")
-    spec = tx.lm_spec("rnn", 4).replace(input_size=len(vocab))
-    small = tx.CharLM(vocab, rnnviz.build_model(spec), rnnviz.train.make_readout(spec, len(vocab)), corpus="zen")
+    vocab = Vocab.from_text("abc ")
+    spec = charlm.lm_spec("rnn", 4).replace(input_size=len(vocab))
+    small = charlm.CharLM(vocab, rnnviz.build_model(spec), rnnviz.train.make_readout(spec, len(vocab)), corpus="zen")
     at.file_uploader(key="lm_model_file").upload("small.pt", small.to_bytes()).run()
     errors = " ".join(e.value for e in at.error)
     assert "vocabulary does not match this text" in errors and "The Zen of Python" in errors

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import rnnviz
-from rnnviz import lab
+from rnnviz.labs import training
 from rnnviz.tasks import TASKS
 from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 
@@ -41,8 +41,8 @@ def test_defaults_run_and_promise_a_short_demonstration():
     assert figures(at) == {}  # nothing trained yet
     page = texts(at)
     assert "RNN, LSTM, GRU: 1500 steps each" in page and "Adding problem" in page
-    seconds = lab.estimate_seconds(lab.Settings())
-    assert seconds < 75 and f"about **{lab.format_seconds(seconds)}**" in page
+    seconds = training.estimate_seconds(training.Settings())
+    assert seconds < 75 and f"about **{training.format_seconds(seconds)}**" in page
 
 
 def test_tiny_run_shows_the_engines_numbers_and_survives_reruns():
@@ -160,7 +160,7 @@ def test_runs_too_long_for_one_click_are_refused():
 def test_suggested_settings_button_sets_the_knobs():
     at = run_page(LAB, {"task": "temporal_order"})
     at.button(key="suggest").click().run()
-    want = lab.SUGGESTED["temporal_order"].values
+    want = training.SUGGESTED["temporal_order"].values
     assert at.slider(key="train_seq_len").value == want["train_seq_len"]
     assert at.slider(key="train_hidden").value == want["train_hidden"]
     assert at.slider(key="train_steps").value == want["train_steps"]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnviz import plots, seq2seq
+from rnnviz import plots
+from rnnviz.labs import dates, translator
 from rnnviz.spec import KNOBS
 from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 
@@ -17,7 +18,7 @@ SMALL = {"tr_hidden": "16", "tr_steps": "5", "tr_seconds": "300"}  # a step-budg
 
 def small_config(**over):
     """What the page should train for SMALL, written out independently of the page."""
-    return seq2seq.TrainConfig(**{**dict(cell="lstm", hidden_size=16, seconds=300.0, steps=5, target_accuracy=0.95,
+    return translator.TrainConfig(**{**dict(cell="lstm", hidden_size=16, seconds=300.0, steps=5, target_accuracy=0.95,
                                          seed=0), **over})
 
 
@@ -31,7 +32,7 @@ def candidates(fig: dict):
     return decode(heat["z"]), heat["customdata"]
 
 
-def assert_shows_inspection(at, look: seq2seq.Inspection):
+def assert_shows_inspection(at, look: translator.Inspection):
     figs = figures(at)
     enc = trace_of(figs["tr_states"], "encoder")
     z = decode(enc["z"])
@@ -59,10 +60,10 @@ def test_page_runs_at_defaults_and_shows_the_untrained_model():
     assert "No model yet" in texts(at)
     assert {"tr_states", "tr_top"} <= set(figures(at)) and "tr_curve" not in figures(at)
     text = at.text_input(key="tr_text").value
-    assert text == seq2seq.showcase()[1].text
-    untrained = seq2seq.new_model(seq2seq.TrainConfig())  # the page's defaults: LSTM, H = 128, seed 0
-    assert_shows_inspection(at, seq2seq.look_inside(untrained, text, top_k=3))
-    assert f"Correct ISO date: {seq2seq.showcase()[1].target}" in texts(at)
+    assert text == dates.showcase()[1].text
+    untrained = translator.new_model(translator.TrainConfig())  # the page's defaults: LSTM, H = 128, seed 0
+    assert_shows_inspection(at, translator.look_inside(untrained, text, top_k=3))
+    assert f"Correct ISO date: {dates.showcase()[1].target}" in texts(at)
 
 
 def test_training_through_the_page_equals_the_engine():
@@ -70,7 +71,7 @@ def test_training_through_the_page_equals_the_engine():
     at.button(key="tr_train").click().run()
     assert not at.exception
     run = at.session_state["tr_result"]
-    model, history = seq2seq.train(small_config())
+    model, history = translator.train(small_config())
     got = run["history"]
     assert got.steps == history.steps == [0, 5] and got.stop_reason == "steps"
     assert got.accuracy == history.accuracy and got.char_accuracy == history.char_accuracy
@@ -79,12 +80,12 @@ def test_training_through_the_page_equals_the_engine():
         assert torch.equal(p, q), name
     figs = figures(at)
     np.testing.assert_array_equal(decode(trace_named(figs["tr_curve"], "whole date")["y"]), history.accuracy)
-    a = seq2seq.assess(model)
+    a = translator.assess(model)
     assert f"Held-out exact match: {a.exact_match:.1%}" in texts(at)
     np.testing.assert_array_equal(decode(trace_named(figs["tr_gap"], "filler after")["y"]), a.after)
     np.testing.assert_array_equal(decode(trace_named(figs["tr_gap"], "filler before")["y"]), a.before)
     # the example view now shows the trained model, and the settings are usable again
-    assert_shows_inspection(at, seq2seq.look_inside(model, at.text_input(key="tr_text").value, top_k=3))
+    assert_shows_inspection(at, translator.look_inside(model, at.text_input(key="tr_text").value, top_k=3))
     assert not at.slider(key="tr_hidden").disabled
     # changing a setting afterwards is announced; the model shown stays the trained one
     at.slider(key="tr_hidden").set_value(24).run()
@@ -96,7 +97,7 @@ def test_bad_examples_get_a_note():
     at = run_page(TR)
     at.text_input(key="tr_text").set_value("22 Nov 2026 " * 11).run()  # 132 characters
     assert not at.exception
-    assert any(f"at most {seq2seq.MAX_EXAMPLE_CHARS}" in e.value and "132 characters" in e.value for e in at.error)
+    assert any(f"at most {dates.MAX_EXAMPLE_CHARS}" in e.value and "132 characters" in e.value for e in at.error)
     assert "tr_states" not in figures(at)
     at.text_input(key="tr_text").set_value("22 Nov 2026 €").run()
     assert any("never seen “€”" in w.value for w in at.warning)
@@ -109,7 +110,7 @@ def test_bad_examples_get_a_note():
 
 def test_picking_an_example_sets_the_text_and_the_answer():
     at = run_page(TR)
-    pick = seq2seq.showcase()[2]  # mm/dd/yy
+    pick = dates.showcase()[2]  # mm/dd/yy
     at.selectbox(key="tr_pick").set_value(pick.text).run()
     assert at.text_input(key="tr_text").value == pick.text
     assert f"Correct ISO date: {pick.target}" in texts(at)
@@ -135,7 +136,7 @@ def test_the_typed_date_is_in_the_link_and_a_link_opens_it():
     opened = run_page(TR, {"tr_text": typed})
     assert not opened.exception and "was ignored" not in url_notes(opened)
     assert opened.text_input(key="tr_text").value == typed
-    assert_shows_inspection(opened, seq2seq.look_inside(seq2seq.new_model(seq2seq.TrainConfig()), typed, top_k=3))
+    assert_shows_inspection(opened, translator.look_inside(translator.new_model(translator.TrainConfig()), typed, top_k=3))
     at.switch_page("pages/2_Gradient_Flow.py").run()               # it belongs to this page: never carried
     assert "tr_text" not in at.query_params
     # a text too long to translate is left out of the link (which then opens the default example)
@@ -151,8 +152,8 @@ def test_a_bad_date_in_a_link_is_noted_and_the_default_used(raw):
     at = run_page(TR, {"tr_text": raw})
     assert not at.exception
     assert "was ignored: tr_text must be text of 1 to 120 characters on one line" in url_notes(at)
-    assert at.text_input(key="tr_text").value == seq2seq.showcase()[1].text
-    assert KNOBS["tr_text"].validate("x" * seq2seq.MAX_EXAMPLE_CHARS) == "x" * 120
+    assert at.text_input(key="tr_text").value == dates.showcase()[1].text
+    assert KNOBS["tr_text"].validate("x" * dates.MAX_EXAMPLE_CHARS) == "x" * 120
 
 
 @pytest.mark.slow

@@ -135,13 +135,13 @@ def test_uploaded_model_opens_in_gradient_flow_and_step_through():
 
 def test_text_lab_model_reads_text_with_its_own_vocabulary():
     """A Text Lab file carries its vocabulary: text fed to it is one-hot in that order, not the text's own."""
-    from rnnviz import text as textmod
     from rnnviz.files import uploads
+    from rnnviz.labs import charlm, corpora
 
-    corpus = textmod.get_corpus("upload", "abcdef " * 20)
-    task = textmod.CharTask(corpus)
-    result = rnnviz.fit(textmod.lm_spec("gru", 6), task, seq_len=8, steps=2, **textmod.FIT_RECORDS)
-    lm = textmod.CharLM.from_fit(result)
+    corpus = corpora.get_corpus("upload", "abcdef " * 20)
+    task = charlm.CharTask(corpus)
+    result = rnnviz.fit(charlm.lm_spec("gru", 6), task, seq_len=8, steps=2, **charlm.FIT_RECORDS)
+    lm = charlm.CharLM.from_fit(result)
     assert lm.state_dict()["format"] == uploads.CHARLM_FORMAT  # the tag the model loader knows
     loaded = uploads.load_model(lm.to_bytes())
     assert loaded.meta["vocab"] == list(lm.vocab.chars) and loaded.model.cell == "gru"

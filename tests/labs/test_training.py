@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import rnnviz
-from rnnviz import lab, plots
+from rnnviz import plots
+from rnnviz.labs import training
 from rnnviz.spec import KNOBS, TASK_LABELS, TASK_NAMES
 from rnnviz.tasks import TASKS
 
@@ -35,7 +36,7 @@ def test_learning_rate_knob_is_a_fixed_grid():
 
 
 def test_fit_arguments_follow_the_settings():
-    s = lab.Settings(task="copy", cells=("lstm",), rnn_activation="relu", seq_len=7, steps=300, clip="off")
+    s = training.Settings(task="copy", cells=("lstm",), rnn_activation="relu", seq_len=7, steps=300, clip="off")
     kw = s.fit_kwargs()
     assert kw["clip"] is None and kw["seq_len"] == 7 and kw["test_every"] == 20 and kw["task"] == "copy"
     assert s.spec("lstm").activation == "tanh" and s.spec("rnn").activation == "relu"
@@ -46,37 +47,37 @@ def test_fit_arguments_follow_the_settings():
     assert s.model_label("lstm") == s.replace(cells=("rnn", "lstm")).model_label("lstm")  # cells: not the model's
     assert s.model_label("lstm") != s.replace(lr=1e-2).model_label("lstm")
     assert s.replace(steps=400, seed=2).changes_from(s) == ["steps 300 → 400", "seed 0 → 2"]
-    assert lab.test_every(1200) == 60 and lab.test_every(20) == 10 and lab.test_every(5000) == 250
+    assert training.test_every(1200) == 60 and training.test_every(20) == 10 and training.test_every(5000) == 250
 
 
 def test_time_estimate_scales_and_bounds_one_click():
-    default = lab.Settings()
-    assert 20 < lab.estimate_seconds(default) < 75
-    assert lab.estimate_seconds(default.replace(steps=2 * default.steps)) == pytest.approx(2 * lab.estimate_seconds(default))
-    assert lab.estimate_seconds(default.replace(cells=("gru",))) < lab.estimate_seconds(default)
-    assert lab.over_budget(default) is None
+    default = training.Settings()
+    assert 20 < training.estimate_seconds(default) < 75
+    assert training.estimate_seconds(default.replace(steps=2 * default.steps)) == pytest.approx(2 * training.estimate_seconds(default))
+    assert training.estimate_seconds(default.replace(cells=("gru",))) < training.estimate_seconds(default)
+    assert training.over_budget(default) is None
     worst = default.replace(steps=5000, hidden_size=128, seq_len=200, batch_size=256)
-    assert "one click may start" in lab.over_budget(worst)
+    assert "one click may start" in training.over_budget(worst)
     copy = default.replace(task="copy", seq_len=10)  # 10 + 2*10 time steps
-    assert lab.estimate_seconds(copy) == pytest.approx(lab.estimate_seconds(default.replace(seq_len=30)))
+    assert training.estimate_seconds(copy) == pytest.approx(training.estimate_seconds(default.replace(seq_len=30)))
 
 
 @pytest.mark.parametrize("task", list(TASKS))
 def test_every_task_has_valid_suggested_settings_within_a_minute(task):
-    s = lab.suggested(task)
+    s = training.suggested(task)
     values = {name: KNOBS[name].validate(v) for name, v in s.values.items()}
-    settings = lab.Settings(task=task, seq_len=values["train_seq_len"], hidden_size=values["train_hidden"],
+    settings = training.Settings(task=task, seq_len=values["train_seq_len"], hidden_size=values["train_hidden"],
                             lr=values["lr"], batch_size=values["batch_size"], steps=values["train_steps"],
                             clip=values["clip"], clip_threshold=values["clip_threshold"])
-    assert lab.estimate_seconds(settings) < 60
+    assert training.estimate_seconds(settings) < 60
     assert values["train_seq_len"] >= TASKS[task].min_seq_len and s.expect
 
 
 def test_against_baseline_wording():
-    assert lab.against_baseline(0.166, 1 / 6) == ("at baseline", False)
-    assert lab.against_baseline(0.5, 1 / 6) == ("3.0 × baseline", False)
-    assert lab.against_baseline(1.17e25, 1 / 6) == ("7e+25 × baseline", False)
-    assert lab.against_baseline(0.0017, 1 / 6) == ("99% below baseline", True)
+    assert training.against_baseline(0.166, 1 / 6) == ("at baseline", False)
+    assert training.against_baseline(0.5, 1 / 6) == ("3.0 × baseline", False)
+    assert training.against_baseline(1.17e25, 1 / 6) == ("7e+25 × baseline", False)
+    assert training.against_baseline(0.0017, 1 / 6) == ("99% below baseline", True)
 
 
 def test_worked_addition_example_of_a_trained_gru():
@@ -85,7 +86,7 @@ def test_worked_addition_example_of_a_trained_gru():
     spec = rnnviz.ModelSpec(cell="gru", hidden_size=16, seed=0)
     result = rnnviz.fit(spec, "binary_addition", seq_len=8, steps=300, batch_size=32, lr=1e-2, test_size=200,
                         checkpoints=2)
-    ex = lab.addition_example(result, seed=3, top=3)
+    ex = training.addition_example(result, seed=3, top=3)
     x, total = TASKS["binary_addition"].sample(8, 3)
     np.testing.assert_array_equal(ex.a, x[:, 0]) and np.testing.assert_array_equal(ex.total, total)
     assert ex.correct.all()
@@ -94,7 +95,7 @@ def test_worked_addition_example_of_a_trained_gru():
     hidden = rnnviz.trace(result.model, x, loss="all").hidden
     np.testing.assert_array_equal(ex.hidden, hidden[:, ex.units])
     with pytest.raises(ValueError, match="binary addition"):
-        lab.addition_example(rnnviz.fit(spec, "parity", seq_len=4, steps=1, test_size=4, checkpoints=1))
+        training.addition_example(rnnviz.fit(spec, "parity", seq_len=4, steps=1, test_size=4, checkpoints=1))
 
 
 # ---------------------------------------------------------------- figures
@@ -193,7 +194,7 @@ def test_no_figure_uses_streamlits_placeholder_colours(runs):
     spec = rnnviz.ModelSpec(cell="gru", hidden_size=4)
     added = rnnviz.fit(spec, "binary_addition", seq_len=6, steps=2, test_size=4, checkpoints=2)
     figs = [plots.loss_curves(runs), plots.grad_norm_steps(runs, clip=1.0), plots.reach_heatmaps(runs),
-            plots.addition_example(lab.addition_example(added)), plots.heatmap(np.zeros((5, 3)), kind="grad")]
+            plots.addition_example(training.addition_example(added)), plots.heatmap(np.zeros((5, 3)), kind="grad")]
     for fig in figs:
         colours = re.findall(r"#0000([0-9a-fA-F]{2})\b", fig.to_json())
         assert not [c for c in colours if int(c, 16) <= 0x40], colours

@@ -1,7 +1,7 @@
-"""A character language model: corpora, vocabulary, a text task for `rnnviz.fit`, sampling, and
-what the Text lab looks at inside the trained network.
+"""A character language model: a text task for `rnnviz.fit`, the trained model, sampling, and what
+the Text Lab looks at inside the trained network.
 
-    corpus = get_corpus("zen")                       # or "stdlib", or ("upload", text_from_upload(data))
+    corpus = corpora.get_corpus("zen")               # or "stdlib", or ("upload", text_from_upload(data))
     task = CharTask(corpus)                          # vocabulary, training / held-out split
     result = rnnviz.fit(ModelSpec(cell="lstm", hidden_size=128), task, seq_len=100, steps=500, lr=3e-3)
     lm = CharLM.from_fit(result)
@@ -13,167 +13,40 @@ what the Text lab looks at inside the trained network.
 Everything is per code point (a Python `str` character): emoji, CJK and combining marks are
 characters like any other. The model reads one-hot characters and predicts the next one at every
 step (many-to-many); its loss is the cross-entropy in nats, shown in bits per character
-(nats / ln 2). Nothing here imports Streamlit; user files are only ever decoded as text
-(`text_from_upload`) or loaded with `torch.load(..., weights_only=True)` (`CharLM.from_bytes`).
+(nats / ln 2). Nothing here imports Streamlit; a model file is only ever loaded with
+`torch.load(..., weights_only=True)` (`CharLM.from_bytes`).
 """
 from __future__ import annotations
 
-import ast
-import codecs
 import copy
-import functools
 import io
 import itertools
 import math
-import sysconfig
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cells import NUM_BLOCKS, article
-from .files import sequences, uploads
-from .files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES, MAX_TEXT_BYTES
-from .inputs import MAX_VOCAB, Vocab, one_hot
-from .model import PARAM_NAMES, RecurrentModel
-from .spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
-from .tasks import CURRENT_INPUT, NOTHING, Baseline, Task
-from .trace import Trace, trace
+from ..cells import NUM_BLOCKS, article
+from ..files import uploads
+from ..files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES
+from ..inputs import MAX_VOCAB, Vocab, one_hot
+from ..model import PARAM_NAMES, RecurrentModel
+from ..spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
+from ..tasks import CURRENT_INPUT, NOTHING, Baseline, Task
+from ..trace import Trace, trace
+from .corpora import CORPUS_TITLES, Corpus
 
 LN2 = math.log(2.0)
-MIN_CHARS = 50                    # a corpus needs this many characters
-HELD_OUT = 0.1                    # the last tenth of a corpus is held out
-STDLIB_CHARS = 200_000            # size of the standard-library corpus
-MODULE_MARK = "module"            # each module of the standard-library corpus starts with "# module name.py"
 CLIP = 1.0                        # gradient clipping (by norm) while training
 # What fit records while training a character model: a held-out test set of 16 windows every
 # 25 steps; no gradient-reach checkpoints (the page measures the reach over characters instead).
 FIT_RECORDS = dict(test_size=16, test_every=25, checkpoints=0)
 
-# Readable, self-contained standard-library modules, in this order (those this Python has).
-STDLIB_FILES = ("textwrap.py", "heapq.py", "bisect.py", "fnmatch.py", "glob.py", "shlex.py", "colorsys.py",
-                "keyword.py", "string.py", "graphlib.py", "sched.py", "queue.py", "numbers.py", "copy.py",
-                "reprlib.py", "linecache.py", "genericpath.py", "posixpath.py", "abc.py", "fractions.py",
-                "statistics.py", "random.py", "calendar.py", "difflib.py", "dataclasses.py", "functools.py")
 
 
-# ------------------------------------------------------------------------------------ corpora
-@dataclass(frozen=True)
-class Corpus:
-    """A text to learn from. The last tenth (from a line start, when there is one) is held out."""
-
-    name: str           # "zen", "stdlib" or "upload"
-    title: str
-    text: str
-    source: str         # where the text came from, in a sentence
-
-    @functools.cached_property
-    def split_at(self) -> int:
-        return split_point(self.text)
-
-    @property
-    def train_text(self) -> str:
-        return self.text[:self.split_at]
-
-    @property
-    def held_out_text(self) -> str:
-        return self.text[self.split_at:]
-
-
-def split_point(text: str, held_out: float = HELD_OUT) -> int:
-    """Where the held-out part of `text` starts: about the last `held_out` of it, moved back to the
-    start of a line if one begins in the previous tenth. Both parts keep at least 2 characters."""
-    n = len(text)
-    if n < 4:
-        raise ValueError(f"a corpus needs at least 4 characters; got {n}")
-    cut = int(round(n * (1 - held_out)))
-    newline = text.rfind("\n", int(n * (1 - 2 * held_out)), cut)
-    if newline >= 0:
-        cut = newline + 1
-    return min(max(cut, 2), n - 2)
-
-
-@functools.lru_cache(maxsize=1)
-def zen_of_python() -> str:
-    """The Zen of Python, from the standard library's `this` module, without importing it (importing
-    prints it): the module's rot13 string is read from its source and decoded."""
-    path = Path(sysconfig.get_paths()["stdlib"]) / "this.py"
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "s" for t in node.targets):
-            return codecs.decode(ast.literal_eval(node.value), "rot13")
-    raise RuntimeError(f"no rot13 string 's' in {path}")
-
-
-@functools.lru_cache(maxsize=4)
-def stdlib_source(max_chars: int = STDLIB_CHARS) -> str:
-    """Python source code: the standard library's own modules of STDLIB_FILES (then any others, sorted
-    by name, if this Python lacks them), each after a line "# module <name>.py", concatenated up to
-    `max_chars`, cut at a line end."""
-    root = Path(sysconfig.get_paths()["stdlib"])
-    paths = [root / name for name in STDLIB_FILES]
-    paths += sorted(p for p in root.glob("*.py") if p.name not in STDLIB_FILES)
-    parts, total = [], 0
-    for path in paths:
-        if total >= max_chars:
-            break
-        if not path.is_file():
-            continue
-        code = path.read_text(encoding="utf-8", errors="replace")
-        part = f"# {MODULE_MARK} {path.name}\n{code.rstrip()}\n\n"
-        parts.append(part)
-        total += len(part)
-    text = "".join(parts)
-    if len(text) > max_chars:
-        end = text.rfind("\n", 0, max_chars)
-        text = text[:end + 1 if end > 0 else max_chars]
-    return text
-
-
-def text_from_upload(data: bytes) -> str:
-    """The text of an uploaded file to learn from (decoded by `rnnviz.files.sequences.read_text`), at
-    least MIN_CHARS characters long, or a ValueError whose message says what is wrong with it."""
-    text = sequences.read_text(data, max_bytes=MAX_TEXT_BYTES, max_chars=MAX_TEXT_BYTES)
-    if len(text) < MIN_CHARS:
-        raise ValueError(f"The text has {len(text)} characters; a character model needs at least {MIN_CHARS}.")
-    return text
-
-
-CORPUS_TITLES = {"zen": "The Zen of Python", "stdlib": "Python source code (the standard library)",
-           "upload": "Your own text"}
-
-
-def default_prompt(corpus: Corpus) -> str:
-    """A prompt to start sampling from: the opening words of a line of the text."""
-    if corpus.name == "zen":
-        return "Beautiful is"
-    if corpus.name == "stdlib":
-        return "    def "
-    words = corpus.text.lstrip().split("\n", 1)[0].split(" ")
-    return " ".join(words[:2])[:40]
-
-
-def get_corpus(name: str, text: str | None = None) -> Corpus:
-    """A corpus by name: "zen", "stdlib", or "upload" (then `text` is the uploaded text)."""
-    if name == "zen":
-        return Corpus("zen", CORPUS_TITLES["zen"], zen_of_python(),
-                      "Tim Peters' 19 aphorisms, from the standard library's `this` module.")
-    if name == "stdlib":
-        text = stdlib_source()
-        return Corpus("stdlib", CORPUS_TITLES["stdlib"], text,
-                      f"{text.count(f'# {MODULE_MARK} ')} modules of this Python's standard library, as in the char-RNN "
-                      "experiments on source code.")
-    if name == "upload":
-        if not text or len(text) < MIN_CHARS:
-            raise ValueError(f"an uploaded corpus needs at least {MIN_CHARS} characters")
-        return Corpus("upload", CORPUS_TITLES["upload"], text, "The text file you uploaded.")
-    raise ValueError(f"corpus must be one of {', '.join(CORPUS_TITLES)}; got {name!r}")
-
-
-# ------------------------------------------------------------------------------------ vocabulary
 def unigram_entropy(codes, size: int) -> float:
     """Entropy in nats of the characters' frequencies: the loss of the best model that ignores
     context (it always predicts these frequencies)."""
@@ -326,7 +199,7 @@ class CharLM:
         self._double = None
 
     @classmethod
-    def from_fit(cls, result) -> "CharLM":
+    def from_fit(cls, result) -> CharLM:
         """The model a `rnnviz.fit` run on a CharTask left behind (also a stopped run's)."""
         task = result.task
         if not isinstance(task, CharTask):
@@ -340,6 +213,20 @@ class CharLM:
     @property
     def hidden_size(self) -> int:
         return self.model.hidden_size
+
+    @property
+    def trained_on(self) -> str:
+        """The title of the text it was trained on ("another text" when that is not one of the corpora)."""
+        return CORPUS_TITLES.get(self.corpus, "another text")
+
+    def check_fits(self, corpus: Corpus) -> None:
+        """A ValueError saying why the model cannot read this text: characters its vocabulary lacks
+        (a vocabulary with the UNKNOWN character reads every text)."""
+        missing = self.vocab.missing(corpus.text)
+        if missing and self.vocab.unknown is None:
+            raise ValueError(f"Its vocabulary does not match this text: it lacks {len(missing)} of the text's "
+                             f"characters ({', '.join(map(repr, missing[:8]))}). It was trained on "
+                             f"{self.trained_on}: choose that text, then load it again.")
 
     # ----- evaluation ------------------------------------------------------------------------
     def logits(self, text: str) -> np.ndarray:
@@ -409,8 +296,9 @@ class CharLM:
         """Weights and vocabulary, loadable with torch.load(weights_only=True). The tensors are named
         as in torch.nn.RNN / LSTM / GRU (`rnn.weight_ih_l0`, ...) and torch.nn.Linear (`readout.weight`),
         so plain torch modules can load them too."""
-        sd = {"format": CHARLM_FORMAT, "version": CHARLM_VERSION, "cell": self.cell, "activation": self.model.activation,
-              "hidden_size": self.hidden_size, "vocab": list(self.vocab.chars), "corpus": self.corpus}
+        sd = {"format": CHARLM_FORMAT, "version": CHARLM_VERSION, "cell": self.cell,
+              "activation": self.model.activation, "hidden_size": self.hidden_size, "vocab": list(self.vocab.chars),
+              "corpus": self.corpus}
         for name in PARAM_NAMES:
             sd[f"rnn.{name}_l0"] = getattr(self.model, name).detach().clone()
         sd["readout.weight"] = self.readout.weight.detach().clone()
@@ -423,7 +311,7 @@ class CharLM:
         return buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, data: bytes, max_bytes: int = MAX_MODEL_BYTES) -> "CharLM":
+    def from_bytes(cls, data: bytes, max_bytes: int = MAX_MODEL_BYTES) -> CharLM:
         """Load a model file (untrusted): torch.load with weights_only=True, which refuses anything but
         tensors and plain containers without running any code; then every key and shape is checked.
         A file that is not a compatible model is a ValueError saying why."""
@@ -432,15 +320,15 @@ class CharLM:
         return cls.from_state_dict(sd)
 
     @classmethod
-    def from_state_dict(cls, sd) -> "CharLM":
+    def from_state_dict(cls, sd) -> CharLM:
         """A CharLM from `state_dict()`'s layout, every key and shape checked (ValueError if wrong)."""
         if not isinstance(sd, dict):
             raise ValueError(f"The file holds a {type(sd).__name__}, not a state dict (a dict of tensors).")
         if sd.get("format") != CHARLM_FORMAT:
             keys = ", ".join(map(str, list(sd)[:6])) + (" …" if len(sd) > 6 else "")
             raise ValueError("This state dict is not an rnnviz character model: it has no "
-                             f"format = '{CHARLM_FORMAT}' entry (its keys: {keys or 'none'}). Upload a file saved by this "
-                             "page's download button.")
+                             f"format = '{CHARLM_FORMAT}' entry (its keys: {keys or 'none'}). Upload a file saved "
+                             "by this page's download button.")
         cell, act = sd.get("cell"), sd.get("activation", "tanh")
         if cell not in CELLS:
             raise ValueError(f"The file's cell must be one of {', '.join(CELLS)}; got {cell!r}.")

@@ -1,4 +1,5 @@
-"""A small encoder-decoder that translates human-readable dates into ISO dates, without attention.
+"""A small encoder-decoder that translates human-readable dates into ISO dates, without attention
+(the data: `rnnviz.labs.dates`).
 
     "22 Nov 2026", "Sunday, November 22, 2026", "11/22/26", "22.11.2026", ...  ->  "2026-11-22"
 
@@ -11,212 +12,39 @@ then writes the ten characters of the ISO date, each step reading the character 
     translate(model, ["22 Nov 2026"])                        # -> ["2026-11-22"]
     look = look_inside(model, "Sunday, November 22, 2026")  # encoder states, context, decoder states,
                                                              # top candidates per output character
-    accuracy_by_length(model, held_out(...))                 # exact match against input length
-    accuracy_by_gap(model, held_out(...), gaps=[0, 16, 64])  # ... against the characters after the date
+    accuracy_by_length(model, dates.held_out(...))           # exact match against input length
+    accuracy_by_gap(model, dates.held_out(...), gaps=[0, 16, 64])  # ... against the characters after the date
 
-Dates run from 1969-01-01 to 2068-12-31, so two-digit years follow the POSIX rule that Python's
-`datetime.strptime("%y")` uses (69-99: 19xx, 00-68: 20xx). Training and held-out dates are
-disjoint: a held-out date never appears in training, in any format. All randomness comes from
-seeded torch.Generators; with a step budget (not a time budget) the same seed gives the same model.
+All randomness comes from seeded torch.Generators; with a step budget (not a time budget) the same
+seed gives the same model.
 """
 from __future__ import annotations
 
-import datetime as dt
 import math
-import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .inputs import UNKNOWN, Vocab
-from .spec import KNOBS
-
-FIRST_DATE = dt.date(1969, 1, 1)
-LAST_DATE = dt.date(2068, 12, 31)
-N_DAYS = (LAST_DATE - FIRST_DATE).days + 1
-OUTPUT_LENGTH = 10  # "YYYY-MM-DD"
-
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st, 22nd, 23rd, ..."""
-    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def _parts(d: dt.date) -> dict:
-    return dict(d=d.day, dd=f"{d.day:02d}", mm=f"{d.month:02d}", yyyy=d.year, yy=f"{d.year % 100:02d}",
-                month=MONTHS[d.month - 1], mon=MONTHS[d.month - 1][:3], weekday=WEEKDAYS[d.weekday()],
-                wkd=WEEKDAYS[d.weekday()][:3], th=ordinal(d.day))
-
-
-# name -> template over _parts; each one is unambiguous for dates in [FIRST_DATE, LAST_DATE].
-FORMATS = {
-    "d Mon yyyy": "{d} {mon} {yyyy}",                              # 22 Nov 2026
-    "Weekday, Month d, yyyy": "{weekday}, {month} {d}, {yyyy}",    # Sunday, November 22, 2026
-    "mm/dd/yy": "{mm}/{dd}/{yy}",                                  # 11/22/26
-    "dd.mm.yyyy": "{dd}.{mm}.{yyyy}",                              # 22.11.2026
-    "Month d, yyyy": "{month} {d}, {yyyy}",                        # November 22, 2026
-    "d Month yyyy": "{d} {month} {yyyy}",                          # 22 November 2026
-    "Mon d, yyyy": "{mon} {d}, {yyyy}",                            # Nov 22, 2026
-    "Wkd d Mon yyyy": "{wkd} {d} {mon} {yyyy}",                    # Sun 22 Nov 2026
-    "dth of Month yyyy": "{th} of {month} {yyyy}",                 # 22nd of November 2026
-    "weekday d month yyyy (lower case)": "{weekday} {d} {month} {yyyy}",  # sunday 22 november 2026
-    "dd-MON-yyyy (upper case)": "{dd}-{mon}-{yyyy}",               # 22-NOV-2026
-    "Weekday the dth of Month, yyyy": "{weekday} the {th} of {month}, {yyyy}",  # Sunday the 22nd of November, 2026
-}
-_CASE = {"weekday d month yyyy (lower case)": str.lower, "dd-MON-yyyy (upper case)": str.upper}
-FORMAT_NAMES = tuple(FORMATS)
-
-
-def render(date: dt.date, fmt: str) -> str:
-    """`date` written in the format called `fmt` (a key of FORMATS)."""
-    return _CASE.get(fmt, str)(FORMATS[fmt].format(**_parts(date)))
-
-
-def iso(date: dt.date) -> str:
-    return date.isoformat()
-
-
-# Each placeholder of FORMATS as a pattern, for reading a date back out of a text.
-_FIELD_PATTERNS = dict(d=r"(?P<d>\d{1,2})", dd=r"(?P<d>\d{2})", mm=r"(?P<m>\d{2})", yyyy=r"(?P<y>\d{4})",
-                       yy=r"(?P<yy>\d{2})", month="(?P<month>" + "|".join(MONTHS) + ")",
-                       mon="(?P<mon>" + "|".join(m[:3] for m in MONTHS) + ")",
-                       weekday="(?:" + "|".join(WEEKDAYS) + ")", wkd="(?:" + "|".join(w[:3] for w in WEEKDAYS) + ")",
-                       th=r"(?P<d>\d{1,2})(?:st|nd|rd|th)")
-_READERS = {fmt: re.compile(r"(?<![\w])" + re.escape(template).replace(r"\{", "{").replace(r"\}", "}")
-                            .format(**_FIELD_PATTERNS) + r"(?![\w])", re.IGNORECASE)
-            for fmt, template in FORMATS.items()}
-
-
-def read_date(text: str) -> dt.date | None:
-    """The date written in `text` in one of FORMATS, wherever it stands among other words (the
-    longest match wins); None if there is none or it is not a real date in [FIRST_DATE, LAST_DATE].
-    A weekday is read but not checked: the date is what the numbers and the month say."""
-    found = []
-    for regex in _READERS.values():
-        for match in regex.finditer(text):
-            g = match.groupdict()
-            name = (g.get("month") or g.get("mon") or "").lower()
-            month = int(g["m"]) if g.get("m") else [m[:3].lower() for m in MONTHS].index(name[:3]) + 1
-            year = int(g["y"]) if g.get("y") else (1900 if int(g["yy"]) >= 69 else 2000) + int(g["yy"])
-            try:
-                date = dt.date(year, month, int(g["d"]))
-            except ValueError:
-                continue
-            if FIRST_DATE <= date <= LAST_DATE:
-                found.append((match.end() - match.start(), date))
-    return max(found, key=lambda f: f[0])[1] if found else None
-
-
-@dataclass(frozen=True)
-class Example:
-    text: str     # the human-readable input
-    target: str   # the ISO date
-    fmt: str      # the format's name
-
-
-# =============================================================================== data
-def split_dates(seed: int = 0, held_out_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Day numbers (days since FIRST_DATE) for training and for held-out evaluation; disjoint."""
-    gen = torch.Generator().manual_seed(int(seed))
-    order = torch.randperm(N_DAYS, generator=gen).numpy()
-    n_held = int(round(N_DAYS * held_out_fraction))
-    return np.sort(order[n_held:]), np.sort(order[:n_held])
-
-
-# Words around the date (drawn with it when phrases are on): the date must then be carried past them.
-PREFIXES = ("", "", "", "", "on ", "due ", "date: ", "from ", "meeting on ", "deadline: ")
-SUFFIXES = ("", "", "", "", " sharp", " at noon", ", all day", " (tentative)", " in the morning", ", please confirm")
-
-
-# Filler for the length experiment: words made of the vocabulary's letters, none used in training.
-FILLER_WORDS = ("and", "then", "we", "will", "meet", "by", "old", "town", "hall", "for", "a", "long", "chat", "about",
-                "plans", "new", "year", "after", "lunch", "with", "our", "friends", "school", "bring", "your",
-                "notes", "tea", "is", "served", "garden", "music", "games", "dinner", "party", "bus")
-WHERE = ("after", "before")
-
-
-def filler(n: int, generator: torch.Generator, where: str = "after") -> str:
-    """Exactly `n` characters of filler words drawn from `generator` (the last one may be cut), to
-    put `where` the date goes: "after" starts with a space (" then we wi"), "before" ends with one
-    ("then we wi "); the same characters otherwise."""
-    if where not in WHERE:
-        raise ValueError(f"where must be 'after' or 'before'; got {where!r}")
-    if n <= 0:
-        return ""
-    words, total = [], -1
-    while total < n - 1:
-        words.append(FILLER_WORDS[int(torch.randint(len(FILLER_WORDS), (1,), generator=generator))])
-        total += len(words[-1]) + 1
-    body = " ".join(words)[:n - 1]
-    return " " + body if where == "after" else body + " "
-
-
-def sample(day_numbers: Sequence[int], n: int, generator: torch.Generator, formats: Sequence[str] = FORMAT_NAMES,
-           phrases: bool = True) -> list[Example]:
-    """`n` examples: dates from `day_numbers`, formats (and, with `phrases`, the words around the
-    date: a prefix and a suffix, each absent 4 times in 10) uniformly, from `generator`."""
-    days = torch.randint(len(day_numbers), (n,), generator=generator).tolist()
-    fmts = torch.randint(len(formats), (n,), generator=generator).tolist()
-    pre = torch.randint(len(PREFIXES), (n,), generator=generator).tolist()
-    suf = torch.randint(len(SUFFIXES), (n,), generator=generator).tolist()
-    out = []
-    for i, k, a, b in zip(days, fmts, pre, suf):
-        date = FIRST_DATE + dt.timedelta(days=int(day_numbers[i]))
-        text = render(date, formats[k])
-        if phrases:
-            text = PREFIXES[a] + text + SUFFIXES[b]
-        out.append(Example(text, iso(date), formats[k]))
-    return out
-
-
-def examples(day_numbers: Sequence[int], n: int, seed: int, formats: Sequence[str] = FORMAT_NAMES,
-             phrases: bool = True) -> list[Example]:
-    """`n` examples drawn by `sample` from a generator seeded with `seed`."""
-    return sample(day_numbers, n, torch.Generator().manual_seed(int(seed)), formats, phrases)
-
-
-def held_out(n: int = 2000, seed: int = 0, phrases: bool = True, sample_seed: int = 1_000_003) -> list[Example]:
-    """A held-out set for data seed `seed`: dates never seen in training (`sample_seed` draws which)."""
-    return examples(split_dates(seed)[1], n, seed=seed + sample_seed, phrases=phrases)
-
-
-def _all_chars() -> str:
-    year = [FIRST_DATE + dt.timedelta(days=k) for k in range(366)]
-    chars = {ch for d in year for f in FORMATS for ch in render(d, f)} | set("0123456789")
-    return "".join(chars | set("".join(PREFIXES + SUFFIXES)))
-
-
-# Id 0 is padding, id 1 stands for any unknown character, the characters follow in sorted order.
-SOURCE_VOCAB = Vocab([UNKNOWN, *sorted(set(_all_chars()) - {UNKNOWN})], padding=True)
-TARGET_CHARS = "0123456789-"          # the decoder's output classes
-BOS = len(TARGET_CHARS)               # the decoder's first input: "start"
-
-
-def encode_batch(texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids [B, L] padded with 0, lengths [B]) for the encoder."""
-    ids = [SOURCE_VOCAB.encode(t) for t in texts]
-    if any(len(i) == 0 for i in ids):
-        raise ValueError("an input text is empty")
-    lengths = torch.tensor([len(i) for i in ids])
-    out = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
-    for r, i in enumerate(ids):
-        out[r, :len(i)] = torch.tensor(i)
-    return out, lengths
-
-
-def encode_targets(targets: Sequence[str]) -> torch.Tensor:
-    """[B, 10] class ids of the ISO strings."""
-    return torch.tensor([[TARGET_CHARS.index(ch) for ch in t] for t in targets])
+from ..cells import LABELS
+from .dates import (
+    BOS,
+    GAPS,
+    OUTPUT_LENGTH,
+    SOURCE_VOCAB,
+    TARGET_CHARS,
+    Example,
+    encode_batch,
+    encode_targets,
+    held_out,
+    sample,
+    split_dates,
+    with_filler,
+)
 
 
 # =============================================================================== model
@@ -329,25 +157,12 @@ def accuracy_by_length(model: DateTranslator, data: Sequence[Example], predictio
                           np.array([(n == L).sum() for L in lengths]))
 
 
-def with_filler(data: Sequence[Example], n: int, where: str = "after", seed: int = 0) -> list[Example]:
-    """`data` with `n` characters of filler words after (or before) each text; the same words for
-    the same `seed`, whichever side they go."""
-    gen = torch.Generator().manual_seed(int(seed))
-    return [Example(e.text + filler(n, gen, where) if where == "after" else filler(n, gen, where) + e.text,
-                    e.target, e.fmt) for e in data]
-
-
 def accuracy_by_gap(model: DateTranslator, data: Sequence[Example], gaps: Sequence[int], where: str = "after",
                     seed: int = 0) -> np.ndarray:
     """Exact match when `gap` characters of filler follow (or, with where="before", precede) each
     input, for every gap in `gaps`. After the date, the encoder must carry it `gap` steps further
     to its final state; before it, the input is as long but the date is read last."""
     return np.array([exact_match(model, with_filler(data, int(g), where, seed)) for g in gaps])
-
-
-# Characters after the date in training inputs: at most the longest suffix.
-TRAINED_GAP = max(len(x) for x in SUFFIXES)
-GAPS = (0, 16, 32, 48, 64, 80, 96)
 
 
 @dataclass
@@ -376,34 +191,6 @@ def assess(model: DateTranslator, data_seed: int = 0, n: int = 2000, gap_n: int 
                       before=accuracy_by_gap(model, plain, gaps, "before"), gap_n=gap_n)
 
 
-def showcase(data_seed: int = 0) -> list[Example]:
-    """Examples to pick on the page: one held-out date in every format, with words around it, and
-    with filler after it."""
-    held = split_dates(data_seed)[1]
-    date = FIRST_DATE + dt.timedelta(days=int(held[len(held) // 3]))
-    out = [Example(render(date, f), iso(date), f) for f in FORMAT_NAMES]
-    phrase = "meeting on " + render(date, "Mon d, yyyy") + ", please confirm"
-    long = render(date, "d Mon yyyy") + " and then we will meet our friends for a long lunch and a chat about plans"
-    return out + [Example(phrase, iso(date), "Mon d, yyyy"), Example(long, iso(date), "d Mon yyyy")]
-
-# The example a user types on the page: at most this many characters (also in a link).
-MAX_EXAMPLE_CHARS = int(KNOBS["tr_text"].max)
-
-
-def check_example(text: str) -> tuple[list[str], list[str]]:
-    """Problems of a typed example: (errors: the model cannot be shown it, warnings: it can)."""
-    if not text.strip():
-        return ["Type a date, for example “22 Nov 2026” or “Sunday, November 22, 2026”."], []
-    if len(text) > MAX_EXAMPLE_CHARS:
-        return [f"The example is {len(text)} characters long; this page reads at most {MAX_EXAMPLE_CHARS}. "
-                "Shorten it."], []
-    unknown = SOURCE_VOCAB.missing(text)
-    if unknown:
-        shown = ", ".join(f"“{ch}”" if ch.strip() else repr(ch) for ch in unknown)
-        return [], [f"The model has never seen {shown}: {'it is' if len(unknown) == 1 else 'each is'} read as the "
-                    "one “unknown” symbol (shown as ? below)."]
-    return [], []
-
 # =============================================================================== training
 @dataclass
 class TrainConfig:
@@ -422,6 +209,18 @@ class TrainConfig:
     data_seed: int = 0              # which dates are held out
     phrases: bool = True            # words around the date ("due 22 Nov 2026, please confirm")
 
+    def describe(self) -> str:
+        """"LSTM, H = 128, seed 0; 90 s budget, at most 500 steps, stop at 95%"."""
+        limit = f", at most {self.steps} steps" if self.steps else ""
+        return (f"{LABELS[self.cell]}, H = {self.hidden_size}, seed {self.seed}; {self.seconds:g} s budget{limit}, "
+                f"stop at {self.target_accuracy:.0%}")
+
+    def changes_from(self, other: TrainConfig) -> list[str]:
+        """The settings a user sets that differ from `other`'s, in words: ["hidden size", "seed"]."""
+        return [name for name, field in (("cell", "cell"), ("hidden size", "hidden_size"), ("time budget", "seconds"),
+                                         ("stop level", "target_accuracy"), ("step limit", "steps"), ("seed", "seed"))
+                if getattr(self, field) != getattr(other, field)]
+
     def __post_init__(self):
         if self.seconds is None and self.steps is None:
             raise ValueError("give a time budget (seconds) or a step budget (steps)")
@@ -437,7 +236,7 @@ class Progress:
     seconds: float          # wall-clock since training started (evaluations included)
     loss: float             # this batch's mean cross-entropy per character
     accuracy: float | None  # the latest held-out exact match
-    history: "History"
+    history: History
 
 
 @dataclass
@@ -464,7 +263,7 @@ def new_model(config: TrainConfig) -> DateTranslator:
     return DateTranslator(config.cell, config.hidden_size, config.embed_size, seed=config.seed)
 
 
-def train(config: TrainConfig = TrainConfig(), on_step: Callable[[Progress], bool | None] | None = None,
+def train(config: TrainConfig | None = None, on_step: Callable[[Progress], bool | None] | None = None,
           model: DateTranslator | None = None) -> tuple[DateTranslator, History]:
     """Train with teacher forcing and Adam on fresh random batches of training dates.
 
@@ -476,6 +275,7 @@ def train(config: TrainConfig = TrainConfig(), on_step: Callable[[Progress], boo
     Evaluates greedy exact match on `eval_size` held-out dates every `eval_every` steps and at
     the end.
     """
+    config = TrainConfig() if config is None else config
     model = new_model(config) if model is None else model
     train_days, held_days = split_dates(config.data_seed)
     evaluation = held_out(config.eval_size, config.data_seed, config.phrases)
@@ -597,7 +397,7 @@ def look_inside(model: DateTranslator, text: str, top_k: int = 3) -> Inspection:
 
 def encoder_as_recurrent(model: DateTranslator):
     """The encoder as an rnnviz RecurrentModel, so every gradient view can look at it."""
-    from .model import from_torch
+    from ..model import from_torch
 
     return from_torch(model.encoder)
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cells import LABELS
-from .spec import KNOBS, ModelSpec
-from .tasks import BinaryAddition, get_task
-from .trace import trace
+from ..cells import LABELS
+from ..spec import KNOBS, ModelSpec
+from ..tasks import BinaryAddition, get_task
+from ..trace import trace
 
 TEST_SIZE = 1000          # fixed test sequences, evaluated about TEST_POINTS times per run
 TEST_POINTS = 20
@@ -72,7 +72,7 @@ class Settings:
         return (f"{self.cell_label(cell)} · {get_task(self.task).title}, T={self.seq_len} · H={self.hidden_size}, "
                 f"{self.steps} steps, batch {self.batch_size}, lr {self.lr:g}, {clip}, seed {self.seed}")
 
-    def changes_from(self, other: "Settings") -> list[str]:
+    def changes_from(self, other: Settings) -> list[str]:
         """Human-readable differences: "steps 1200 → 2000"."""
         out = []
         for f in dataclasses.fields(self):
@@ -87,13 +87,13 @@ class Settings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def suggested(cls, task: str, **knobs) -> "Settings":
+    def suggested(cls, task: str, **knobs) -> Settings:
         """The settings the page's "Use the suggested settings" button gives `task` (every cell, the
         default seed), with Training Lab knob values in `knobs` (e.g. train_steps=600) on top."""
         values = {**suggested(task).values, **knobs}
         return cls(task=get_task(task).name, **{SETTING_OF_KNOB[name]: value for name, value in values.items()})
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
 
 
