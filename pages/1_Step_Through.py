@@ -2,7 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from rnnviz import cells, inputs, plots, ui
+from rnnviz import cells, plots, ui
+from rnnviz.spec import Scenario
 
 ctx = ui.page_setup("Step Through")
 st.title("Step through a recurrent network")
@@ -23,7 +24,8 @@ with ui.controls():
     init = ui.knob("init", disabled=fixed)
     st.subheader("Sequence")
     input_kind = ui.knob("input_kind", disabled=fixed)
-    text = ui.knob("text") if input_kind == "text" and not fixed else inputs.DEFAULT_TEXT
+    if input_kind == "text" and not fixed:
+        ui.knob("text")
     T = ui.knob("seq_len", disabled=fixed)
     st.subheader("Size and seed")
     H = ui.knob("hidden_size", disabled=fixed)
@@ -31,9 +33,8 @@ with ui.controls():
                                              "of its task it reads.")
 
 if trained is None:
-    tr = ui.cached_trace(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
-                         input_gain=input_gain, forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind,
-                         loss="last", text=text)
+    scenario = Scenario.from_values(ui.shown(), loss="last")
+    tr = ui.cached_trace(scenario)
 else:
     tr = ui.trace_trained(trained, seed=seed)
     cell, activation, H, T = trained.model.cell, trained.model.activation, tr.hidden_size, tr.T
@@ -119,13 +120,7 @@ def stepper():
             ui.chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm),
                      key="hm_c")
     if tr.gate_names:
-        cols = st.columns(2)
-        for n, name in enumerate(tr.gate_names):
-            kind = "state" if name == "candidate" else "gate"
-            with cols[n % 2]:
-                ui.chart(plots.heatmap(tr.gates[name], kind=kind, title=plots.gate_title(cell, name),
-                                       zmax=1.0 if kind == "state" else None,
-                                       colorbar_title=cells.gate_symbol(cell, name), **hm), key=f"hm_{name}")
+        ui.gate_heatmaps(tr, "hm", **hm)
     # Inside the fragment too: every chart with a cursor shows the step the buttons and Play move to.
     st.subheader("Chosen units over time")
     units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
@@ -156,9 +151,7 @@ else:
         "active)."))
 
 if trained is None:
-    spec = ui.make_spec(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
-                        input_gain=input_gain, forget_bias=forget_bias, seed=seed, input_kind=input_kind, text=text)
-    ui.spec_export_box(tr, spec, seq_len=T, input_kind=input_kind, loss="last", text=text, key="export")
+    ui.scenario_export_box(tr, scenario, key="export")
 else:
     ui.model_export_box(tr, trained.model, trained.title, key="export")
 

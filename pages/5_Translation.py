@@ -1,7 +1,4 @@
 """Translation: an encoder-decoder without attention turns written dates into ISO dates."""
-import threading
-import time
-
 import streamlit as st
 
 from rnnviz import cells, plots, ui
@@ -50,32 +47,29 @@ b3.caption(f"Stops once {target}% of held-out dates come out exactly right (on t
 results = st.container()
 
 if training:  # the model is trained at the end of this run, into these placeholders
-    ss["tr_result"] = {"config": config, "model": translator.new_model(config), "history": None, "assessment": None,
-                       "done": threading.Event()}  # set when the training thread has let go of the model
+    job, model = ui.jobs.start("translation", config), translator.new_model(config)
     bar = results.progress(0.0, text="Starting: drawing the held-out dates…")
     live = results.empty()
-run = ss.get("tr_result")
-if run is not None and not training and run["history"] is None:  # stopped before the first step was done
-    run = ss["tr_result"] = None
-if run is not None and not training and run["assessment"] is None:  # trained, or stopped: measure it once
-    with results, st.spinner("Measuring the model on fresh held-out dates and on longer inputs…"):
-        # A Stop starts this run at once while the training run finishes its step: wait for it, so the
-        # numbers shown are those of the model that is kept.
-        run["done"].wait(30)
-        run["assessment"] = translator.assess(run["model"], run["config"].data_seed)
+else:  # a Stop starts this run while the training run finishes its step: the model kept is then complete
+    job = ui.jobs.latest("translation", timeout=30)
+    if job is not None and job.record is None:  # stopped before the first step was done
+        job = ui.jobs.forget("translation")
+    if job is not None:  # trained, or stopped: measured once
+        with results:
+            a = ui.session_memo("tr_assessment", job.uid,
+                                lambda: translator.assess(job.record[0], job.settings.data_seed),
+                                spinner="Measuring the model on fresh held-out dates and on longer inputs…")
 with results:
-    if training:
-        model = run["model"]
-    elif run is None:
+    if job is None:
         st.info("No model yet: press **Train** (about a minute). Until then the views below show what the "
                 "untrained network does with its random initial weights.", icon=":material/model_training:")
         model = translator.new_model(config)
-    else:
-        model, history, a, used = run["model"], run["history"], run["assessment"], run["config"]
+    elif not training:
+        (model, history), used = job.record, job.settings
         if used != config:
-            st.warning(f"The settings changed after training ({', '.join(config.changes_from(used))}). Everything on "
-                       f"this page still shows the model trained with: {used.describe()}. Press **Train** to train one with "
-                       "the new settings.", icon=":material/sync_problem:")
+            st.warning(f"The settings changed after training ({', '.join(config.changes_from(used))}). Everything "
+                       f"on this page still shows the model trained with: {used.describe()}. Press **Train** to train "
+                       "one with the new settings.", icon=":material/sync_problem:")
         reasons = {"target": f"reached {used.target_accuracy:.0%}", "time": "used its time budget",
                    "steps": "reached its step limit", "stopped": "was stopped", "interrupted": "was stopped"}
         left, right = st.columns([2, 1])
@@ -155,11 +149,11 @@ if not errors and not training:
 
 # ------------------------------------------------------------------------------------------ 3. longer inputs
 st.header("3 · Longer inputs without attention", divider="gray")
-if run is None or training:
-    st.info("Train a model first: this section measures how it copes with longer inputs." if run is None else
+if job is None or training:
+    st.info("Train a model first: this section measures how it copes with longer inputs." if job is None else
             "Training: this section measures the model when training ends.", icon=":material/model_training:")
 else:
-    a, used = run["assessment"], run["config"]
+    used = job.settings
     far = int(a.gaps[-1])
     left, right = st.columns([1, 1.7])
     with left:
@@ -217,29 +211,21 @@ with st.expander("What am I looking at?"):
 ui.finish("pages/5_Translation.py")
 
 if training:
-    run = ss["tr_result"]
-    shown = {"at": 0.0, "evaluations": 0}
+    seen = {"evaluations": 0}
 
-    def on_step(p: translator.Progress):
-        run["history"] = p.history  # kept even if a click on Stop interrupts training
-        now = time.perf_counter()
-        if len(p.history.steps) != shown["evaluations"]:
-            shown["evaluations"] = len(p.history.steps)
-            live.plotly_chart(plots.accuracy_over_time(p.history.seconds, p.history.accuracy,
-                                                       char_accuracy=p.history.char_accuracy, cell=cell,
-                                                       budget=config.seconds, scale=ctx.scale,
-                                                       title="Held-out dates translated right, while training"),
-                              theme=None, config=ui.CHART_CONFIG)
-        if now - shown["at"] >= 0.25:
-            shown["at"] = now
-            done = p.seconds / config.seconds
-            if config.steps:
-                done = max(done, p.step / config.steps)
-            bar.progress(min(1.0, done), text=f"Step {p.step} · {p.seconds:.0f} s of {seconds} s · held-out exact "
-                                              f"match {p.accuracy:.0%} (last evaluation)")
+    def work(report):
+        def on_step(p: translator.Progress):
+            done = max(p.seconds / config.seconds, p.step / config.steps if config.steps else 0.0)
+            new = len(p.history.steps) != seen["evaluations"]
+            seen["evaluations"] = len(p.history.steps)
+            report((model, p.history), min(1.0, done), chart=new,
+                   text=f"Step {p.step} · {p.seconds:.0f} s of {seconds} s · held-out exact match {p.accuracy:.0%} "
+                        "(last evaluation)")
 
-    try:
-        _, run["history"] = translator.train(config, on_step=on_step, model=run["model"])
-    finally:
-        run["done"].set()
+        job.record = translator.train(config, on_step=on_step, model=model)  # (model, history), also when stopped
+
+    ui.jobs.run(job, work, bar=bar, live=live, chart_every=None,
+                figure=lambda record: plots.accuracy_over_time(
+                    record[1].seconds, record[1].accuracy, char_accuracy=record[1].char_accuracy, cell=cell,
+                    budget=config.seconds, scale=ctx.scale, title="Held-out dates translated right, while training"))
     st.rerun()  # measure the model and draw the page again with everything enabled

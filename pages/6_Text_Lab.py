@@ -1,7 +1,4 @@
 """Text Lab: train a character language model, sample from it, and look at what its units learned."""
-import threading
-import time
-
 import numpy as np
 import streamlit as st
 
@@ -64,11 +61,7 @@ if corpus_name == "upload" and "lm_upload" not in ss:
             "Python.", icon=":material/upload_file:")
     corpus_name = "zen"
 corpus = corpora.get_corpus(corpus_name, ss["lm_upload"]["text"] if corpus_name == "upload" else None)
-corpus_key = corpus.key
-cached = ss.get("lm_task")
-if cached is None or cached[0] != corpus_key:
-    ss["lm_task"] = cached = (corpus_key, charlm.CharTask(corpus))
-task = cached[1]
+task = ui.session_memo("lm_task", corpus.key, lambda: charlm.CharTask(corpus))
 baseline = charlm.bpc(task.baseline(0))
 
 title = corpus.title + (f" ({ui.inert(ss['lm_upload']['name'])})" if corpus_name == "upload" else "")
@@ -96,60 +89,36 @@ train_clicked = b1.button(f"Train {cells.article(cell)}", type="primary", icon="
                           key="lm_train", use_container_width=True, disabled=too_long is not None)
 if too_long:
     st.warning(too_long, icon=":material/timer_off:")
-b2.button("Stop", icon=":material/stop_circle:", key="lm_stop", disabled=not train_clicked,
-          use_container_width=True, help="Stop training now and keep the model as it is.")
-
-job = ss.get("lm_job")
-if job is not None and not job["done"].is_set():
-    # A click during training (Stop, or any other control) ends the run that trains; it stores the model
-    # it has so far on its way out. Wait for that before reading the models.
-    job["done"].wait(timeout=30)
+b2.button("Stop", icon=":material/stop_circle:", key="lm_stop", disabled=not train_clicked, use_container_width=True,
+          on_click=ui.jobs.request_stop, args=("lm",), help="Stop training now and keep the model as it is.")
+ui.jobs.latest("lm", timeout=30)   # a click during training: the run stores the model it has on its way out
 
 
-def train():
-    spec = charlm.lm_spec(cell, H, seed)
-    job = {"done": threading.Event(), "result": None}
-    ss["lm_job"] = job
-    shown = {"bar": 0.0, "chart": time.perf_counter()}
-
+def work(report):
     def on_step(info: rnnviz.StepInfo):
-        job["result"] = info.result
-        now = time.perf_counter()
-        if now - shown["bar"] > 0.25 or info.step == info.steps:
-            shown["bar"] = now
-            held = f" · held-out {charlm.bpc(info.test_loss):.2f}" if info.test_loss is not None else ""
-            bar.progress(info.step / info.steps,
-                         text=f"Step {info.step} of {info.steps} · {info.elapsed:.0f} s · training "
-                              f"{charlm.bpc(float(np.mean(info.result.loss[-20:]))):.2f}{held} bits/char")
-        if now - shown["chart"] > 2.0:
-            shown["chart"] = now
-            with live:
-                ui.chart(plots.bpc_curves({cells.LABELS[cell]: _run(info.result)}, baseline, scale=ctx.scale,
-                                          title="Training… (Stop keeps the model)"))
+        held = f" · held-out {charlm.bpc(info.test_loss):.2f}" if info.test_loss is not None else ""
+        report(info.result, info.step / info.steps, final=info.step == info.steps,
+               text=f"Step {info.step} of {info.steps} · {info.elapsed:.0f} s · training "
+                    f"{charlm.bpc(float(np.mean(info.result.loss[-20:]))):.2f}{held} bits/char")
 
-    try:
-        bar = st.progress(0.0, text="Starting…")
-        live = st.empty()
-        rnnviz.fit(spec, task, seq_len=seq_len, steps=steps, batch_size=batch, lr=lr, clip=charlm.CLIP, seed=seed,
-                   on_step=on_step, **charlm.FIT_RECORDS)
-    finally:
-        # Plain dicts only from here: after a click, every st.* call in this run raises.
-        if job["result"] is not None:
-            models[cell] = {"lm": charlm.CharLM.from_fit(job["result"]), "corpus": corpus_key}
-        job["done"].set()
-    bar.empty()
-    live.empty()
+    rnnviz.fit(charlm.lm_spec(cell, H, seed), task, seq_len=seq_len, steps=steps, batch_size=batch, lr=lr,
+               clip=charlm.CLIP, seed=seed, on_step=on_step, **charlm.FIT_RECORDS)
 
 
-def _run(result) -> dict:
-    return {"cell": result.spec.cell, "steps": np.arange(1, result.steps_done + 1), "train": charlm.bpc(result.loss),
-            "test_steps": result.test_steps, "test": charlm.bpc(result.test_loss)}
+def keep(result):   # plain data only: after a click every Streamlit call of the interrupted run raises
+    if result is not None:
+        models[cell] = {"lm": charlm.CharLM.from_fit(result), "corpus": corpus.key}
 
 
 if train_clicked:
-    train()
+    bar, live = st.progress(0.0, text="Starting…"), st.empty()
+    ui.jobs.run(ui.jobs.start("lm", cell), work, bar=bar, live=live, finish=keep, chart_every=2.0,
+                figure=lambda result: plots.bpc_curves({cells.LABELS[cell]: charlm.bpc_record(result)}, baseline,
+                                                       scale=ctx.scale, title="Training… (Stop keeps the model)"))
+    bar.empty()
+    live.empty()
 
-here = {c: m["lm"] for c, m in models.items() if m["corpus"] == corpus_key}   # models of this text
+here = {c: m["lm"] for c, m in models.items() if m["corpus"] == corpus.key}   # models of this text
 lm = here.get(cell)
 if lm is None:
     st.info(f"No {cells.LABELS[cell]} has been trained on this text yet. Press **Train {cells.article(cell)}** (about "
@@ -168,7 +137,7 @@ else:
             m3.metric("Held-out text", f"{charlm.bpc(hist.final_test_loss):.2f} bits/char",
                       help="The last tenth of the text, never trained on.")
         m4.metric("Memoryless floor", f"{baseline:.2f} bits/char")
-        runs = {cells.LABELS[c]: _run(m.history) for c, m in here.items() if m.history is not None}
+        runs = {cells.LABELS[c]: charlm.bpc_record(m.history) for c, m in here.items() if m.history is not None}
         ui.chart(plots.bpc_curves(runs, baseline, scale=ctx.scale,
                                   title="Bits per character while training (lower is better)"), key="bpc")
         st.caption("Solid: the training text (mean of the last 20 batches). Dashed: the held-out text. When the "
@@ -179,9 +148,8 @@ else:
         st.success(f"Loaded {cells.article(lm.cell)} with H = {lm.hidden_size} and {len(lm.vocab)} characters "
                    f"(trained on {lm.trained_on}).", icon=":material/upload:")
         m1, m2 = st.columns(2)
-        if ss.get("lm_held_bpc", (None,))[0] != lm.uid:
-            ss["lm_held_bpc"] = (lm.uid, lm.bits_per_char(corpus.held_out_text))
-        m1.metric("Held-out text", f"{ss['lm_held_bpc'][1]:.2f} bits/char", help="Read in one pass.")
+        held = ui.session_memo("lm_held_bpc", lm.uid, lambda: lm.bits_per_char(corpus.held_out_text))
+        m1.metric("Held-out text", f"{held:.2f} bits/char", help="Read in one pass.")
         m2.metric("Memoryless floor", f"{baseline:.2f} bits/char")
 
 # ---------------------------------------------------------------------------------- sampling
@@ -189,7 +157,7 @@ if lm is not None:
     st.header("2 · Let it write")
     p1, p2, p3, p4, p5 = st.columns([3, 2, 2, 2, 2])
     prompt = p1.text_input("Prompt", value=corpora.default_prompt(corpus), max_chars=200,
-                           key=f"lm_prompt_{corpus_key[0]}", help="The model reads this first, then writes on.")
+                           key=f"lm_prompt_{corpus.key[0]}", help="The model reads this first, then writes on.")
     temperature = ui.knob("temperature", p2)
     top_k = ui.knob("top_k", p3, limits=(0, len(lm.vocab)))
     n = ui.knob("sample_len", p4)
@@ -199,19 +167,13 @@ if lm is not None:
         st.warning("The model has never seen " + ", ".join(repr(c) for c in missing[:8]) +
                    "; those characters were left out of the prompt.", icon=":material/warning:")
         prompt = "".join(c for c in prompt if c in lm.vocab)
-    key = (lm.uid, prompt, temperature, top_k, n, sample_seed)
-    if ss.get("lm_sample", (None,))[0] != key:
-        ss["lm_sample"] = (key, lm.sample(prompt, n, temperature=temperature, top_k=top_k, seed=sample_seed))
-    smp = ss["lm_sample"][1]
-    chosen_p = smp.probs[np.arange(len(smp.codes)), smp.codes]
-    tips = ["your prompt"] * len(prompt)
-    for i in range(len(smp.codes)):
-        cands = " · ".join(f"{lm.vocab.label(c)} {p:.0%}" for c, p, _ in smp.top(i, 5))
-        tips.append(f"#{i}: '{lm.vocab.label(smp.codes[i])}' had p = {chosen_p[i]:.1%}. Candidates: {cands}")
+    smp = ui.session_memo("lm_sample", (lm.uid, prompt, temperature, top_k, n, sample_seed),
+                          lambda: lm.sample(prompt, n, temperature=temperature, top_k=top_k, seed=sample_seed))
     st.html(plots.colour_legend_html("gate", 0, 1, "model's probability of each character it wrote",
                                      ticks=["0", "50%", "100%"], scale=ctx.scale))
-    st.html(plots.text_colour_html(prompt + smp.text, np.concatenate([np.full(len(prompt), np.nan), chosen_p]),
-                                   kind="gate", tips=tips, font_px=FONT))
+    st.html(plots.text_colour_html(prompt + smp.text, np.concatenate([np.full(len(prompt), np.nan), smp.written_probs]),
+                                   kind="gate", tips=["your prompt"] * len(prompt) + smp.tips(lm.vocab.label),
+                                   font_px=FONT))
     st.caption("Grey: your prompt. Coloured: what the model wrote, bright where it was sure and dark where it "
                "took a less likely character. Hover a character to see the candidates it was drawn from. "
                f"Temperature {temperature:g}" + (" (greedy: always the most likely character)" if temperature == 0
@@ -247,18 +209,12 @@ if lm is not None:
     size = len(corpus.text)
     look_len = ui.knob("look_len", limits=(min(100, size), min(5000, size)))
     look = corpus.text[:look_len]
-    key = (lm.uid, corpus_key, look_len)
-    if ss.get("lm_look", (None,))[0] != key:
-        states = charlm.unit_states(lm.trace(look))
-        ss["lm_look"] = (key, states, charlm.rank_units(states, charlm.text_features(look), per_feature=3))
-    _, states, ranking = ss["lm_look"]
+    states, ranking = ui.session_memo("lm_look", (lm.uid, corpus.key, look_len), lambda: charlm.look_inside(lm, look))
 
     def _symbol(state: str) -> str:   # its letter in the equations: h, c, i f g o, r z n
-        return state[0] if state in ("hidden", "cell") else cells.gate_symbol(lm.cell, state)
+        return cells.state_symbol(lm.cell, state)
 
-    def _label(state: str) -> str:
-        return KNOBS["lm_state"].label_of(state)
-
+    _label = KNOBS["lm_state"].label_of
     def _pick_from_ranking():
         rows = ss["lm_ranking"].selection.rows
         if rows:
@@ -271,14 +227,10 @@ if lm is not None:
         state = ui.knob("lm_state", s1, options=list(states))
         unit = ui.knob("lm_unit", s2, limits=(0, lm.hidden_size - 1), number=True,
                        label=f"Unit (0 … {lm.hidden_size - 1})")
-        values = states[state][:, unit]
-        kind = "gate" if state in ("input", "forget", "output", "reset", "update") else "state"
-        shown = np.tanh(values) if state == "cell" else values
-        label = {"cell": "tanh(c)"}.get(state, _label(state))
+        kind, label = cells.gate_kind(state), {"cell": "tanh(c)"}.get(state, _label(state))
         st.html(plots.colour_legend_html(kind, *((0, 1) if kind == "gate" else (-1, 1)), f"{label} of unit {unit}",
                                          scale=ctx.scale))
-        tips = [f"#{t} '{inputs.display_char(ch)}': {v:+.3f}" for t, ch, v in zip(range(len(look)), look, values)]
-        st.html(plots.text_colour_html(look, shown, kind=kind, tips=tips, font_px=FONT))
+        st.html(plots.signal_colour_html(look, states[state][:, unit], kind, squash=state == "cell", font_px=FONT))
         scored = [r for r in ranking if r.state == state and r.unit == unit]
         st.caption(f"Each character is coloured by the {_label(state)} of unit {unit} just after the "
                    f"model read it" + (" (the cell state through tanh, so that it fits the same scale)"
@@ -306,31 +258,21 @@ if lm is not None:
     st.header("4 · How far back does it look?")
     pos = ui.knob("grad_pos", limits=(0, len(look) - 2))
     target = look[pos + 1]
-    curves, grads = {}, {}
-    for c, m in here.items():   # every model here was trained or loaded on this text: it knows its characters
-        gkey = (m.uid, corpus_key, look_len, pos)
-        cache = ss.setdefault("lm_grads", {})
-        if cache.get(c, (None,))[0] != gkey:
-            cache[c] = (gkey, charlm.input_gradient(m, look, pos))
-        grads[c] = cache[c][1]
-        curves[f"{cells.LABELS[c]} (H = {m.hidden_size})"] = (c, grads[c])
+    # every model here was trained or loaded on this text: it knows its characters
+    grads = {c: ui.session_memo(f"lm_grad_{c}", (m.uid, corpus.key, look_len, pos),
+                                lambda m=m: charlm.input_gradient(m, look, pos)) for c, m in here.items()}
+    curves = {f"{cells.LABELS[c]} (H = {here[c].hidden_size})": (c, g) for c, g in grads.items()}
     ui.chart(plots.input_gradient_figure(curves, scale=ctx.scale, height=420,
                                          title=f"Gradient reaching each earlier character (predicting "
                                                f"'{plots.plain(inputs.display_char(target))}')"), key="reach")
-    window = max(0, pos + 1 - 160)
-    logs = {c: np.log10(np.maximum(g, 1e-300)) for c, g in grads.items()}
-    hi = float(np.ceil(max(float(np.max(v)) for v in logs.values())))   # six decades, whole powers of ten
-    lo = hi - 6.0
+    logs, lo, hi = plots.decades(grads, 6)
     st.html(plots.colour_legend_html("grad", lo, hi, "gradient magnitude",
                                      ticks=[plots.power_label(int(x)) for x in (lo, hi - 3, hi)], scale=ctx.scale))
     cols = st.columns(len(grads))
     for col, (c, v) in zip(cols, logs.items()):
         with col:
             st.markdown(f"**{cells.LABELS[c]}** → predicting {ui.inert(inputs.display_char(target))}")
-            seg = look[window:pos + 1]
-            tips = [f"{pos - s} characters back: 10^{v[s]:.1f}" for s in range(window, pos + 1)]
-            st.html(plots.text_colour_html(seg, v[window:pos + 1], kind="grad", lo=lo, hi=hi, tips=tips,
-                                           font_px=int(FONT * 0.9), max_height_px=300))
+            st.html(plots.reach_colour_html(look, v, pos, lo, hi, font_px=int(FONT * 0.9)))
     missing_cells = [cells.LABELS[c] for c in ("rnn", "lstm", "gru") if c not in grads]
     st.caption("The gradient of the log-probability the model gives the next character with respect to each "
                "input character (its one-hot vector): bright characters still move the prediction, dark ones have "
@@ -351,7 +293,7 @@ def _load_model():
     except ValueError as exc:
         ss["lm_model_message"] = ("error", f"{ui.inert(f.name)} was not loaded. {exc}")
         return
-    models[loaded.cell] = {"lm": loaded, "corpus": corpus_key}
+    models[loaded.cell] = {"lm": loaded, "corpus": corpus.key}
     ss["cell"] = ui.token("cell", loaded.cell)
     ss["lm_model_message"] = ("success",
                               f"Loaded {ui.inert(f.name)}: {cells.article(loaded.cell)} with H = {loaded.hidden_size}.")
@@ -362,7 +304,7 @@ f1, f2 = st.columns(2)
 with f1:
     if lm is not None:
         st.download_button(f"Download this {cells.LABELS[lm.cell]} (.pt state dict)", data=lm.to_bytes,
-                           file_name=f"rnnviz_charlm_{lm.cell}_h{lm.hidden_size}_{corpus_key[0]}.pt",
+                           file_name=f"rnnviz_charlm_{lm.cell}_h{lm.hidden_size}_{corpus.key[0]}.pt",
                            mime="application/octet-stream", icon=":material/download:", key="lm_download",
                            on_click="ignore")  # the file is written only when asked for
         st.caption("Weights and vocabulary. Load it in plain PyTorch with `torch.load(path, weights_only=True)`: "

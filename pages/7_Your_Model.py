@@ -90,8 +90,8 @@ with right:
             except uploads.UploadError as exc:
                 ss["x_error"] = str(exc)
     else:
-        kind = st.selectbox("Sequence", ["impulse", "noise", "sine"], key="named_kind")
-        T = st.slider("Length T", 2, 2000, 200, key="named_T")
+        kind = ui.knob("input_kind", st, key="named_kind", options=("impulse", "noise", "sine"), label="Sequence")
+        T = ui.knob("seq_len", st, key="named_T", limits=(2, 2000), label="Length T")
         if model is not None:
             ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{kind}, T = {T}",
                             "reads": f"the named sequence “{kind}” of Your Model"}
@@ -130,10 +130,7 @@ if "user_x" not in ss or fit_error:   # said above, next to the sequence
 
 # ---------------------------------------------------------------- what happens inside
 key = (ss["user_model"]["name"], id(model), hashlib.sha1(x.tobytes()).hexdigest(), loss)
-if ss.get("_user_trace_key") != key:  # per session: the model is this user's own, never a shared cache
-    ss["_user_trace"] = trace(model, x, loss=loss)
-    ss["_user_trace_key"] = key
-tr = ss["_user_trace"]
+tr = ui.session_memo("_user_trace", key, lambda: trace(model, x, loss=loss))  # this user's own model
 label = cells.LABELS[tr.cell_type]
 name = ss["user_model"]["name"]
 
@@ -156,18 +153,12 @@ ui.chart(plots.gradient_vs_lag({label: tr}, scale=ctx.scale, height=440, horizon
                                title=f"{plots.plain(name)}: ‖∂L/∂h_k‖ against steps back"), key="user_grad")
 hm = dict(scale=ctx.scale, height=260 if tr.hidden_size <= 64 else 340)
 a, b = st.columns(2)
-a.plotly_chart(plots.heatmap(tr.hidden, kind="state", title="Hidden state h", colorbar_title="h", **hm), theme=None,
-               key="user_h", config=ui.CHART_CONFIG)
+ui.chart(plots.heatmap(tr.hidden, kind="state", title="Hidden state h", colorbar_title="h", **hm), key="user_h",
+         container=a)
 if tr.cell is not None:
-    b.plotly_chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm), theme=None,
-                   key="user_c", config=ui.CHART_CONFIG)
-gate_cols = st.columns(2)
-for n, g in enumerate(tr.gate_names):
-    kind = "state" if g == "candidate" else "gate"
-    gate_cols[n % 2].plotly_chart(
-        plots.heatmap(tr.gates[g], kind=kind, title=plots.gate_title(tr.cell_type, g),
-                      zmax=1.0 if kind == "state" else None, colorbar_title=cells.gate_symbol(tr.cell_type, g), **hm),
-        theme=None, key=f"user_{g}", config=ui.CHART_CONFIG)
+    ui.chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm), key="user_c",
+             container=b)
+ui.gate_heatmaps(tr, "user", **hm)
 if tr.gate_names:
     ui.chart(plots.saturation_bars(tr.saturation(), scale=ctx.scale,
                                    title="Where the gates saturate (< 0.1 shut, > 0.9 open)"), key="user_sat")

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+CELLS = ("rnn", "lstm", "gru")
 GATES = {
     "rnn": (),
     "lstm": ("input", "forget", "candidate", "output"),
@@ -52,8 +53,14 @@ def gate_symbol(cell: str, name: str) -> str:
 
 
 def gate_kind(name: str) -> str:
-    """"state" for the candidate (tanh, in [-1, 1]), "gate" for a sigmoid gate (in [0, 1])."""
-    return "state" if name == "candidate" else "gate"
+    """The scale of a per-unit signal: "state" for the hidden and cell states and the tanh candidate
+    (in [-1, 1]), "gate" for a sigmoid gate (in [0, 1])."""
+    return "state" if name in ("hidden", "cell", "candidate") else "gate"
+
+
+def state_symbol(cell: str, name: str) -> str:
+    """A per-unit signal's letter in the equations: h, c, then the gates' (i f g o, r z n)."""
+    return {"hidden": "h", "cell": "c"}.get(name) or gate_symbol(cell, name)
 
 
 def block_name(cell: str) -> str:

@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-CELLS = ("rnn", "lstm", "gru")
+from .cells import CELLS
+
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("orthogonal", "gaussian", "identity", "torch")
 INPUT_KINDS = ("impulse", "noise", "sine", "binary", "text")

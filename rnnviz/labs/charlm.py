@@ -178,6 +178,18 @@ class Sample:
             rows.append((wrote, float(self.probs[i, wrote]), float(self.sampling_probs[i, wrote]), self.rank(i)))
         return rows
 
+    @property
+    def written_probs(self) -> np.ndarray:
+        """[n] the model's probability of each character it wrote."""
+        return self.probs[np.arange(len(self.codes)), self.codes]
+
+    def tips(self, label) -> list[str]:
+        """One line per written character: its probability and the 5 candidates it was drawn from
+        (`label(code)` names a character)."""
+        p = self.written_probs
+        return [f"#{i}: '{label(self.codes[i])}' had p = {p[i]:.1%}. Candidates: "
+                + " · ".join(f"{label(c)} {q:.0%}" for c, q, _ in self.top(i, 5)) for i in range(len(self.codes))]
+
 
 _UIDS = itertools.count(1)
 
@@ -453,6 +465,13 @@ def text_features(text: str) -> dict[str, np.ndarray]:
             "digit": np.char.isdigit(chars).astype(np.float64) if T else np.zeros(0)}
 
 
+def look_inside(lm: CharLM, text: str, per_feature: int = 3) -> tuple[dict, list]:
+    """What the model's units do while it reads `text`: (unit_states of its trace, rank_units of them
+    against the text's features)."""
+    states = unit_states(lm.trace(text))
+    return states, rank_units(states, text_features(text), per_feature=per_feature)
+
+
 def correlations(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
     """Pearson correlation of each column of values [T, H] with feature [T] (0 where either is constant)."""
     v = np.asarray(values, dtype=np.float64)
@@ -484,6 +503,12 @@ def rank_units(states: dict, features: dict, per_feature: int = 3) -> list[UnitS
         rows += [UnitScore(fname, s, int(u), float(r)) for _, s, u, r in scores[:per_feature]]
     rows.sort(key=lambda row: -abs(row.r))
     return rows
+
+
+def bpc_record(result) -> dict:
+    """A training run (a FitResult on a CharTask) in bits per character, as plots.bpc_curves draws it."""
+    return {"cell": result.spec.cell, "steps": np.arange(1, result.steps_done + 1), "train": bpc(result.loss),
+            "test_steps": result.test_steps, "test": bpc(result.test_loss)}
 
 
 def bpc(nats):

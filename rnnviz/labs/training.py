@@ -9,6 +9,7 @@ and the binary-addition worked example. No Streamlit here.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..cells import LABELS
 from ..spec import KNOBS, ModelSpec
 from ..tasks import BinaryAddition, get_task
 from ..trace import trace
+from ..train import fit
 
 TEST_SIZE = 1000          # fixed test sequences, evaluated about TEST_POINTS times per run
 TEST_POINTS = 20
@@ -32,6 +34,12 @@ _G = {"rnn": 1, "lstm": 4, "gru": 3}
 _A = {"rnn": 0.053, "lstm": 0.02, "gru": 0.19}
 _K = {"rnn": 3.2e-7, "lstm": 2.2e-7, "gru": 2.2e-7}
 _EVAL_OVERHEAD = 1.15     # test-set evaluations and gradient-reach traces
+
+
+# Each setting's knob (its URL key): the knobs of the Training Lab's group, some with the prefix train_.
+KNOB_OF = {"task": "task", "cells": "cells", "rnn_activation": "rnn_activation", "seq_len": "train_seq_len",
+           "steps": "train_steps", "batch_size": "batch_size", "lr": "lr", "clip": "clip",
+           "clip_threshold": "clip_threshold", "hidden_size": "train_hidden", "seed": "train_seed"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,11 @@ class Settings:
     hidden_size: int = KNOBS["train_hidden"].default
     seed: int = KNOBS["train_seed"].default
 
+    @classmethod
+    def from_values(cls, values) -> Settings:
+        """The settings these Training Lab knob values describe ({knob name: value}; missing ones default)."""
+        return cls(**{field: values[name] for field, name in KNOB_OF.items() if name in values})
+
     def spec(self, cell: str) -> ModelSpec:
         """The model `cell` starts from: PyTorch's default initialisation, seeded with `seed`."""
         activation = self.rnn_activation if cell == "rnn" else "tanh"
@@ -65,6 +78,10 @@ class Settings:
     def cell_label(self, cell: str) -> str:
         """"RNN", "LSTM", "GRU"; "ReLU RNN" for an RNN with the ReLU activation."""
         return "ReLU RNN" if cell == "rnn" and self.rnn_activation == "relu" else LABELS[cell]
+
+    def by_label(self, results: dict) -> dict:
+        """{cell: X} as {"ReLU RNN" / "LSTM" / ...: X}, for legends."""
+        return {self.cell_label(c): r for c, r in results.items()}
 
     def model_label(self, cell: str) -> str:
         """A name for the model this run trains for `cell`; the same settings give the same name."""
@@ -95,6 +112,22 @@ class Settings:
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def fit_cells(settings: Settings, on_step: Callable | None = None) -> dict:
+    """Train every cell of `settings` one after another, each from the same seed on the same batches:
+    {cell: FitResult}. The dict is filled as training goes (the cell in training has its record so
+    far), so a run that is interrupted keeps what each cell learned. `on_step(results, n, info)`
+    follows every step of the n-th cell (info: rnnviz.StepInfo)."""
+    results: dict = {}
+    for n, cell in enumerate(settings.cells):
+        def step(info, n=n, cell=cell):
+            results[cell] = info.result
+            if on_step is not None:
+                on_step(results, n, info)
+
+        results[cell] = fit(settings.spec(cell), on_step=step, **settings.fit_kwargs())
+    return results
 
 
 def test_every(steps: int) -> int:

@@ -46,8 +46,11 @@ from .text import (
     bpc_curves,
     colour_legend_html,
     colour_levels,
+    decades,
     input_gradient_figure,
     next_char_bars,
+    reach_colour_html,
+    signal_colour_html,
     text_colour_html,
 )
 from .training import (
@@ -68,12 +71,13 @@ from .translation import (
 
 __all__ = [
     "BOUND_COLOR", "CELL_COLORS", "F32_MAX_LOG10", "F32_TINY_LOG10", "GATE_SCALE", "GRAD_SCALE", "MAX_LINE_POINTS",
-    "NEUTRAL_STYLE", "OVERFLOW_COLOR", "STATE_LINEAR_MAX", "STATE_SCALE", "accuracy_by_gap", "accuracy_by_length_bars",
-    "accuracy_over_time", "addition_example", "bias_grid", "bifurcation_diagram", "bpc_curves", "cell_equations_tex",
-    "chain_diagram", "cobweb", "cobweb_axis", "colour_legend_html", "colour_levels", "decimate", "downsample_time",
-    "eigenvalue_plane", "gate_title", "grad_norm_steps", "gradient_vs_lag", "heatmap", "input_gradient_figure",
-    "jacobian_chain", "jacobian_vs_lag", "lag_axis", "log_ticks", "loss_curves", "moving_average", "neuron_gradient",
-    "neuron_trajectory", "next_char_bars", "one_two_five_ticks", "percent", "plain", "power_label", "reach_heatmaps",
-    "saturation_bars", "sci", "smoothing_window", "style", "symlog", "symlog_ticks", "tex_number", "text_colour_html",
-    "top_candidates", "translation_states", "unit_lines",
+    "NEUTRAL_STYLE", "OVERFLOW_COLOR", "STATE_LINEAR_MAX", "STATE_SCALE", "accuracy_by_gap",
+    "accuracy_by_length_bars", "accuracy_over_time", "addition_example", "bias_grid", "bifurcation_diagram",
+    "bpc_curves", "cell_equations_tex", "chain_diagram", "cobweb", "cobweb_axis", "colour_legend_html",
+    "colour_levels", "decades", "decimate", "downsample_time", "eigenvalue_plane", "gate_title", "grad_norm_steps",
+    "gradient_vs_lag", "heatmap", "input_gradient_figure", "jacobian_chain", "jacobian_vs_lag", "lag_axis",
+    "log_ticks", "loss_curves", "moving_average", "neuron_gradient", "neuron_trajectory", "next_char_bars",
+    "one_two_five_ticks", "percent", "plain", "power_label", "reach_colour_html", "reach_heatmaps", "saturation_bars",
+    "sci", "signal_colour_html", "smoothing_window", "style", "symlog", "symlog_ticks", "tex_number",
+    "text_colour_html", "top_candidates", "translation_states", "unit_lines",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..inputs import display_char
 from .numbers import percent, plain
 from .style import (
     BOUND_COLOR,
@@ -93,6 +94,14 @@ def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, add
     fig.update_yaxes(tickvals=y, ticktext=ticks, tickfont=dict(family="monospace", size=int(17 * scale)))
     fig.update_xaxes(range=[0, 1.18], tickformat=".0%", title_text="probability of being next")
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
+
+
+def decades(values: dict, n: int = 6) -> tuple[dict, float, float]:
+    """log10 of each array of positive values (zeros floored at 10⁻³⁰⁰), and the range (lo, hi) of the
+    last `n` whole powers of ten up to the largest value: a colour scale that shows n decades."""
+    logs = {k: np.log10(np.maximum(np.asarray(v, dtype=np.float64), 1e-300)) for k, v in values.items()}
+    hi = float(np.ceil(max(float(np.max(v)) for v in logs.values())))
+    return logs, hi - n, hi
 
 
 def input_gradient_figure(curves: dict, *, title: str | None = None, scale: float = 1.0,
@@ -191,3 +200,22 @@ def colour_legend_html(kind: str, lo: float, hi: float, label: str, *, ticks: li
             f'background:linear-gradient(to right,{stops})"></div>'
             f'<div style="display:flex;justify-content:space-between;font-size:{int(14 * scale)}px;color:#444">'
             f'{tick_html}</div></div></div>')
+
+
+def signal_colour_html(text: str, values, kind: str, *, squash: bool = False, font_px: int = 18) -> str:
+    """`text` coloured by one unit's signal (one value per character, on the fixed scale of its `kind`:
+    "state" in [-1, 1], "gate" in [0, 1]), each character's exact value in its tooltip. With `squash`
+    (a cell state) the colour is tanh of the value, so that it fits the same scale."""
+    values = np.asarray(values, dtype=np.float64)
+    tips = [f"#{t} '{display_char(ch)}': {v:+.3f}" for t, (ch, v) in enumerate(zip(text, values))]
+    return text_colour_html(text, np.tanh(values) if squash else values, kind=kind, tips=tips, font_px=font_px)
+
+
+def reach_colour_html(text: str, log10_values, position: int, lo: float, hi: float, *, back: int = 160,
+                      font_px: int = 16) -> str:
+    """The `back` characters up to `position` coloured by the log10 gradient reaching each of them."""
+    start = max(0, position + 1 - back)
+    v = np.asarray(log10_values, dtype=np.float64)
+    tips = [f"{position - s} characters back: 10^{v[s]:.1f}" for s in range(start, position + 1)]
+    return text_colour_html(text[start:position + 1], v[start:position + 1], kind="grad", lo=lo, hi=hi, tips=tips,
+                            font_px=font_px, max_height_px=300)

@@ -69,8 +69,8 @@ def test_tiny_run_shows_the_engines_numbers_and_survives_reruns():
     models = at.session_state["trained_models"]
     assert len(models) == 2
     gru = next(m for label, m in models.items() if label.startswith("GRU"))
-    assert gru["task"] == "adding" and gru["seq_len"] == 10 and gru["settings"]["steps"] == 20
-    for p, q in zip(gru["model"].parameters(), want["GRU"].model.parameters()):
+    assert gru.task == "adding" and gru.seq_len == 10 and gru.settings["steps"] == 20
+    for p, q in zip(gru.model.parameters(), want["GRU"].model.parameters()):
         assert torch.equal(p, q)
     # a rerun (presentation mode) keeps the results; a changed setting says they are the previous ones
     at.toggle(key="present").set_value(True).run()
@@ -112,7 +112,7 @@ def test_exploding_relu_rnn_stops_with_the_engines_message():
     loss = figures(at)["loss"]
     np.testing.assert_array_equal(y(loss, "ReLU RNN · training loss (each batch)"), want.loss)
     assert "**ReLU RNN:** Training stopped" in errors
-    model = next(iter(at.session_state["trained_models"].values()))["model"]
+    model = next(iter(at.session_state["trained_models"].values())).model
     assert all(torch.isfinite(p).all() for p in model.parameters())  # the last good model is kept
 
 

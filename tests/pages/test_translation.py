@@ -70,13 +70,12 @@ def test_training_through_the_page_equals_the_engine():
     at = run_page(TR, SMALL)
     at.button(key="tr_train").click().run()
     assert not at.exception
-    run = at.session_state["tr_result"]
+    trained, got = at.session_state["_job_translation"].record   # the session's training run: (model, history)
     model, history = translator.train(small_config())
-    got = run["history"]
     assert got.steps == history.steps == [0, 5] and got.stop_reason == "steps"
     assert got.accuracy == history.accuracy and got.char_accuracy == history.char_accuracy
     np.testing.assert_array_equal(got.loss, history.loss)
-    for (name, p), q in zip(run["model"].named_parameters(), model.parameters()):
+    for (name, p), q in zip(trained.named_parameters(), model.parameters()):
         assert torch.equal(p, q), name
     figs = figures(at)
     np.testing.assert_array_equal(decode(trace_named(figs["tr_curve"], "whole date")["y"]), history.accuracy)
@@ -164,12 +163,12 @@ def test_default_training_through_the_page_passes_90_percent_within_the_time_sho
     at = run_page(TR)
     at.button(key="tr_train").click().run()
     assert not at.exception
-    history = at.session_state["tr_result"]["history"]
+    _, history = at.session_state["_job_translation"].record
     reach = history.seconds_to(0.9)
     assert reach is not None and reach <= history.seconds[-1] <= 92
     page = texts(at)
     assert f"90% exact match after: {reach:.0f} s" in page and f"Training time: {history.seconds[-1]:.0f} s" in page
-    fresh = at.session_state["tr_result"]["assessment"].exact_match
+    fresh = at.session_state["tr_assessment"][1].exact_match
     assert fresh > 0.9 and f"Held-out exact match: {fresh:.1%}" in page
 
 
