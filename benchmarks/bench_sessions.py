@@ -58,7 +58,7 @@ def main():
                 s = pg.get_by_role("slider", name="Recurrent gain")
                 s.focus()
                 s.press("ArrowRight")
-            for pg, g in zip(pages, gains):
+            for pg in pages:
                 s = pg.get_by_role("slider", name="Recurrent gain")
                 value = float(s.get_attribute("aria-valuetext"))
                 want = engine_trace("rnn", recurrent_gain=value, seq_len=args.seq_len,

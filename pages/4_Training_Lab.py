@@ -159,8 +159,8 @@ ui.chart(plots.reach_heatmaps(results, scale=ctx.scale,
                               title="How far back the gradient reaches while the cells learn"),
          key="reach")
 st.caption(f"Each row is one moment of training ({training.CHECKPOINTS} checkpoints, bottom: the untrained model), "
-           "each column a number of steps back from the last step, measured on the same test sequence. Bright: the loss "
-           "still feels that step; dark: the gradient has vanished. A cell can only learn to use an input its "
+           "each column a number of steps back from the last step, measured on the same test sequence. Bright: the "
+           "loss still feels that step; dark: the gradient has vanished. A cell can only learn to use an input its "
            "gradient reaches.")
 
 if task_done.name == "binary_addition":

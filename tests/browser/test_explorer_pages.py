@@ -246,7 +246,8 @@ def _cursors(page) -> dict:
                             el.layout.xaxis.title.text === 'time step t')
               .map((el, i) => { const shapes = el.layout.shapes || [];
                                 const s = shapes.find(s => s.name === 'cursor') || shapes[0];
-                                return [(el.layout.title && el.layout.title.text) || String(i), s ? s.x0 : null]; }))""")
+                                return [(el.layout.title && el.layout.title.text) || String(i),
+                                        s ? s.x0 : null]; }))""")
 
 
 def _wait_cursors(page, t, timeout=30000):

@@ -37,6 +37,7 @@ def test_classroom_link_keeps_the_train_button_and_enlarges_the_title(page, app_
     wait_idle(page, 90000)
     assert not page.get_by_test_id("stSidebar").is_visible()
     assert page.get_by_test_id("stButton").get_by_role("button", name="Train").is_visible()
-    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('h1 [data-heading-text]')).fontSize)")
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('h1 [data-heading-text]'))"
+                         ".fontSize)")
     assert size >= 40  # the heading's text, not only its box, is large on a projector
     assert exceptions(page) == 0

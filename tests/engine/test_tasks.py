@@ -202,7 +202,7 @@ def test_temporal_order_layout_and_labels():
         assert len(where) == 2 and lo1 <= where[0] <= hi1 and lo2 <= where[1] <= hi2
         order = "".join(task.symbols[row[t]] for t in where)
         assert task.classes[lab] == order
-        assert np.all((row[1:-1] >= 2))
+        assert np.all(row[1:-1] >= 2)
 
 
 def test_temporal_order_windows_fit_short_sequences():

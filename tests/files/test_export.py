@@ -90,7 +90,8 @@ def test_csv_of_an_lstm_has_cell_and_gate_columns_and_keeps_inf():
 
 
 def test_costly_jacobian_norms_are_left_out_unless_asked_for(monkeypatch):
-    monkeypatch.setattr(export, "JACOBIAN_BUDGET", 200)  # jacobian_cost = 2 H^3 T = 160 at T=10 is within, 320 at T=20 not
+    # jacobian_cost = 2 H^3 T = 160 at T=10 is within, 320 at T=20 not
+    monkeypatch.setattr(export, "JACOBIAN_BUDGET", 200)
     _, small = lstm_trace(T=10, H=2)
     assert "jacobian_norm" in export.trace_arrays(small)
     _, big = lstm_trace(T=20, H=2)

@@ -53,7 +53,8 @@ def test_fit_arguments_follow_the_settings():
 def test_time_estimate_scales_and_bounds_one_click():
     default = training.Settings()
     assert 20 < training.estimate_seconds(default) < 75
-    assert training.estimate_seconds(default.replace(steps=2 * default.steps)) == pytest.approx(2 * training.estimate_seconds(default))
+    twice = default.replace(steps=2 * default.steps)
+    assert training.estimate_seconds(twice) == pytest.approx(2 * training.estimate_seconds(default))
     assert training.estimate_seconds(default.replace(cells=("gru",))) < training.estimate_seconds(default)
     assert training.over_budget(default) is None
     worst = default.replace(steps=5000, hidden_size=128, seq_len=200, batch_size=256)
@@ -125,7 +126,8 @@ def test_loss_figure_holds_the_runs_and_the_baseline(runs):
         np.testing.assert_array_equal(np.asarray(raw.y), r.loss)
         np.testing.assert_array_equal(np.asarray(raw.x), np.arange(1, r.steps_done + 1))
         mean = next(d for d in fig.data if d.name == label)
-        np.testing.assert_allclose(np.asarray(mean.y), plots.moving_average(r.loss, plots.smoothing_window(r.steps_done)))
+        window = plots.smoothing_window(r.steps_done)
+        np.testing.assert_allclose(np.asarray(mean.y), plots.moving_average(r.loss, window))
         assert mean.line.color == plots.CELL_COLORS[r.spec.cell]
     # adding at T = 12: knowing only the last input 1/6 - 1/(12 * 6) (dashed), knowing nothing 1/6 (dotted)
     memoryless, literature = (d for d in fig.data if d.name.startswith("baseline"))

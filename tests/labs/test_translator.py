@@ -9,8 +9,8 @@ from rnnviz.labs import dates, translator
 
 
 def tiny(steps, seed=0, **kw):
-    config = translator.TrainConfig(hidden_size=16, embed_size=8, batch_size=16, steps=steps, seconds=None, eval_every=5,
-                             eval_size=50, seed=seed, **kw)
+    config = translator.TrainConfig(hidden_size=16, embed_size=8, batch_size=16, steps=steps, seconds=None,
+                                    eval_every=5, eval_size=50, seed=seed, **kw)
     return translator.train(config)
 
 

@@ -24,7 +24,7 @@ def test_step_through_every_cell_heatmaps_and_equations(cell):
     latex = " ".join(e.value for e in at.latex)
     terms = tr.step_terms(7, 0)
     assert f"{terms['h']:.3f}" in latex
-    for name, value in terms["value"].items():
+    for value in terms["value"].values():
         assert f"{value:.3f}" in latex
 
 

@@ -135,7 +135,8 @@ def test_the_typed_date_is_in_the_link_and_a_link_opens_it():
     opened = run_page(TR, {"tr_text": typed})
     assert not opened.exception and "was ignored" not in url_notes(opened)
     assert opened.text_input(key="tr_text").value == typed
-    assert_shows_inspection(opened, translator.look_inside(translator.new_model(translator.TrainConfig()), typed, top_k=3))
+    untrained = translator.new_model(translator.TrainConfig())
+    assert_shows_inspection(opened, translator.look_inside(untrained, typed, top_k=3))
     at.switch_page("pages/2_Gradient_Flow.py").run()               # it belongs to this page: never carried
     assert "tr_text" not in at.query_params
     # a text too long to translate is left out of the link (which then opens the default example)

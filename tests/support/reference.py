@@ -75,13 +75,13 @@ def step_jacobians(model, x, hidden, cell_states=None):
             cst = torch.as_tensor(np.asarray(cell_states), dtype=torch.float64)
             c_prev = cst[k - 1] if k > 0 else torch.zeros(H, dtype=torch.float64)
 
-            def f(s):
-                h2, c2 = step("lstm", "tanh", W, xt[k], s[:H], s[H:])
+            def f(s, x=xt[k]):
+                h2, c2 = step("lstm", "tanh", W, x, s[:H], s[H:])
                 return torch.cat([h2, c2])
             out.append(torch.autograd.functional.jacobian(f, torch.cat([h_prev, c_prev])).numpy())
         else:
             out.append(torch.autograd.functional.jacobian(
-                lambda h: step(model.cell, model.activation, W, xt[k], h)[0], h_prev).numpy())
+                lambda h, x=xt[k]: step(model.cell, model.activation, W, x, h)[0], h_prev).numpy())
     return out
 
 
