@@ -42,8 +42,7 @@ notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
 ui.overflow_alerts({cells.LABELS[cell]: tr}, shown="grey in the heatmaps, shaded in the line charts",
                    gradient=False)
-a_cell = cells.article(cell)
-what = (f"{a_cell[0].upper() + a_cell[1:]} with {H} hidden units reads **{T} steps** of *{input_kind}* input."
+what = (f"{cells.article(cell, capital=True)} with {H} hidden units reads **{T} steps** of *{input_kind}* input."
         if trained is None else
         f"**{trained.title[0].upper() + trained.title[1:]}**, with {H} hidden units, reads "
         f"{trained.reads(seed, T)}.")

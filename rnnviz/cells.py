@@ -40,9 +40,10 @@ GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": 
                "output": "output gate o", "reset": "reset gate r", "update": "update gate z"}
 
 
-def article(cell: str) -> str:
-    """The cell's name with its article: "an RNN", "an LSTM", "a GRU"."""
-    return ("a " if cell == "gru" else "an ") + LABELS[cell]
+def article(cell: str, capital: bool = False) -> str:
+    """The cell's name with its article: "an RNN", "an LSTM", "a GRU" ("An RNN" with `capital`)."""
+    a = "a" if cell == "gru" else "an"
+    return f"{a.capitalize() if capital else a} {LABELS[cell]}"
 
 
 def gate_symbol(cell: str, name: str) -> str:

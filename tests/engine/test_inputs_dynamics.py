@@ -245,6 +245,7 @@ def test_cell_vocabulary():
     from rnnviz import cells
 
     assert [cells.article(c) for c in ("rnn", "lstm", "gru")] == ["an RNN", "an LSTM", "a GRU"]
+    assert cells.article("gru", capital=True) == "A GRU" and cells.article("rnn", capital=True) == "An RNN"
     assert cells.gate_symbol("gru", "candidate") == "n" and cells.gate_symbol("lstm", "candidate") == "g"
     assert [cells.gate_kind(g) for g in cells.GATES["lstm"]] == ["gate", "gate", "state", "gate"]
     assert [cells.block_name(c) for c in ("rnn", "lstm", "gru")] == ["W_hh", "W_hg", "W_hn"]
