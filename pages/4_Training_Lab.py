@@ -78,8 +78,6 @@ progress_slot = st.empty()
 live_slot = st.empty()
 
 
-
-
 def work(report):
     """Every cell one after another; the record so far goes to the job at every step (Stop keeps it)."""
     total = len(settings.cells) * settings.steps

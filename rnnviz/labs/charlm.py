@@ -46,7 +46,6 @@ CLIP = 1.0                        # gradient clipping (by norm) while training
 FIT_RECORDS = dict(test_size=16, test_every=25, checkpoints=0)
 
 
-
 def unigram_entropy(codes, size: int) -> float:
     """Entropy in nats of the characters' frequencies: the loss of the best model that ignores
     context (it always predicts these frequencies)."""

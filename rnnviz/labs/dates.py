@@ -205,7 +205,6 @@ def encode_targets(targets: Sequence[str]) -> torch.Tensor:
     return torch.tensor([[TARGET_CHARS.index(ch) for ch in t] for t in targets])
 
 
-
 def with_filler(data: Sequence[Example], n: int, where: str = "after", seed: int = 0) -> list[Example]:
     """`data` with `n` characters of filler words after (or before) each text; the same words for
     the same `seed`, whichever side they go."""
@@ -214,11 +213,9 @@ def with_filler(data: Sequence[Example], n: int, where: str = "after", seed: int
                     e.target, e.fmt) for e in data]
 
 
-
 # Characters after the date in training inputs: at most the longest suffix.
 TRAINED_GAP = max(len(x) for x in SUFFIXES)
 GAPS = (0, 16, 32, 48, 64, 80, 96)
-
 
 
 def showcase(data_seed: int = 0) -> list[Example]:

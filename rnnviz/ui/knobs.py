@@ -28,7 +28,6 @@ def query_value(name: str) -> str | None:
     return values[-1] if values else None
 
 
-
 def carried_params() -> dict:
     """The user's current shared settings as query parameters, so navigation keeps them."""
     ss = st.session_state
@@ -44,7 +43,6 @@ def carried_params() -> dict:
     if ss.get("_controls_hidden"):
         flags["controls"] = "hidden"
     return {**link_params(values), **flags}
-
 
 
 def check_url(names, limits: dict | None = None) -> list[str]:

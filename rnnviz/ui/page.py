@@ -7,6 +7,7 @@ of the page chrome can replace them in one place.
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,6 @@ _HIDDEN_CSS = """
 _FLAGS = ("controls", "present")
 
 
-
 @dataclass
 class PageContext:
     """What a page needs to know about how it is being shown."""
@@ -100,15 +100,11 @@ def page_setup(title: str) -> PageContext:
     return PageContext(scale=1.35 if present else 1.0, controls_hidden=hidden)
 
 
-_configured = []
-
-
+@functools.cache
 def _configure_process():
     """Once per server process: one intra-op torch thread (see rnnviz.configure), unless
     RNNVIZ_TORCH_THREADS says otherwise."""
-    if not _configured:
-        configure(threads=int(os.environ.get("RNNVIZ_TORCH_THREADS", "1")))
-        _configured.append(True)
+    configure(threads=int(os.environ.get("RNNVIZ_TORCH_THREADS", "1")))
 
 
 def finish(page: str):

@@ -314,8 +314,6 @@ def test_input_gradient_matches_torch_modules(cell):
         charlm.input_gradient(lm, text, len(text) - 1)
 
 
-
-
 def test_a_model_says_whether_it_can_read_a_text():
     lm = small_lm(text="abc ab\nxyz")
     lm.corpus = "zen"

@@ -124,8 +124,6 @@ def test_accuracy_by_gap_and_assess_are_exact_match_on_the_filled_inputs():
     assert dates.TRAINED_GAP == 16
 
 
-
-
 def test_train_config_describes_itself_and_names_what_changed():
     a = translator.TrainConfig(cell="gru", hidden_size=64, seconds=30.0, steps=200, target_accuracy=0.8, seed=2)
     assert a.describe() == "GRU, H = 64, seed 2; 30 s budget, at most 200 steps, stop at 80%"

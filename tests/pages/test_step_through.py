@@ -55,7 +55,6 @@ def test_step_through_at_maximum_size():
     assert z.shape == (512, 800)  # 5000 steps pooled to the chart's width
 
 
-
 EXPLODING = {"activation": "relu", "init": "identity", "recurrent_gain": "4", "t": "150"}
 
 
