@@ -2,7 +2,7 @@
 
     python benchmarks/bench_seq2seq.py [--cell lstm] [--seconds 60] [--seed 0]
 
-Trains `rnnviz.seq2seq` with its default settings on this machine and prints, at every
+Trains the date translator (`rnnviz.labs.translator`) with its default settings on this machine and prints, at every
 evaluation, the seconds since the start (evaluations included), the training steps, the
 exact-match and per-character accuracy on the held-out dates, then exact match against input
 length at a few moments of training and on a fresh held-out set at the end, and (what the

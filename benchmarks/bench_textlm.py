@@ -2,7 +2,7 @@
 
     python benchmarks/bench_textlm.py [--seconds 60] [--cell lstm] [--hidden 128] [--corpus zen]
 
-Trains `rnnviz.fit` on a `rnnviz.text.CharTask` (the Text lab's settings unless overridden) until
+Trains `rnnviz.fit` on a `rnnviz.labs.charlm.CharTask` (the Text lab's settings unless overridden) until
 `--seconds` of wall-clock time have passed (a StopTraining from on_step, as the page's Stop button
 does), and prints the curve: elapsed seconds, training step, training bits per character (mean
 over the last 20 batches), held-out bits per character (fit's test set: windows of the held-out

@@ -205,7 +205,7 @@ BIT_SCALE = [[0.0, "#ffffff"], [0.333, "#ffffff"], [0.333, "#c7c7c7"], [0.667, "
 
 def addition_example(ex, *, label: str = "", title: str | None = None, scale: float = 1.0,
                      height: int = 520) -> go.Figure:
-    """A worked binary addition (an `rnnviz.lab.AdditionExample`): the two numbers, the true and the
+    """A worked binary addition (an `rnnviz.labs.training.AdditionExample`): the two numbers, the true and the
     predicted sum bit by bit (wrong bits red), then the hidden units that track the carry, with the
     carry itself beneath. Time runs left to right, least-significant bit first."""
     from plotly.subplots import make_subplots

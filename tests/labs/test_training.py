@@ -1,4 +1,4 @@
-"""The Training Lab's engine side (rnnviz.lab), its knobs and its figures, without Streamlit."""
+"""The Training Lab's engine side (rnnviz.labs.training), its knobs and its figures, without Streamlit."""
 import re
 
 import numpy as np
