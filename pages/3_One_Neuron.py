@@ -77,8 +77,8 @@ with left:
     ui.chart(plots.cobweb(grid, dynamics.neuron_map(w, b_eff, activation, grid), path, fps, scale=ctx.scale,
                           title="Cobweb: iterating h ↦ act(w h + b)"), key="cobweb")
     st.caption("Up to the curve, across to the diagonal, repeat: each zig-zag is one time step. Filled dots are "
-               "stable fixed points (|slope| < 1, or a slope of exactly 1 whose cubic term pulls in), hollow ones unstable "
-               "or attracting from one side only (hover for which). "
+               "stable fixed points (|slope| < 1, or a slope of exactly 1 whose cubic term pulls in), hollow ones "
+               "unstable or attracting from one side only (hover for which). "
                + ("With constant input the map is act(w h + u + b)." if kind == "constant" else ""))
 with right:
     bs = plots.bias_grid(w, activation, b_eff, bistable)

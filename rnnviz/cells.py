@@ -124,12 +124,12 @@ class Scaled(NamedTuple):
     e: np.ndarray
 
     @classmethod
-    def of(cls, x) -> "Scaled":
+    def of(cls, x) -> Scaled:
         """Ordinary numbers (float64) as Scaled."""
         m, e = np.frexp(np.asarray(x, dtype=np.float64))
         return cls(m, e.astype(np.float64))
 
-    def __mul__(self, other: "Scaled") -> "Scaled":
+    def __mul__(self, other: Scaled) -> Scaled:
         m, de = np.frexp(self.m * other.m)
         return Scaled(m, self.e + other.e + de)
 

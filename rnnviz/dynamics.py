@@ -182,7 +182,7 @@ def fixed_points(w: float, b: float, activation: str) -> list[dict]:
                            & (mid < 1e-3))[0] + 1
         for i in touch:
             sign = 1.0 if vals[i] > 0 else -1.0
-            res = minimize_scalar(lambda h: sign * g(h), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+            res = minimize_scalar(lambda h, sign=sign: sign * g(h), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
                                   options={"xatol": 1e-14})
             if abs(g(res.x)) < 1e-13 and all(abs(res.x - h) > 1e-6 for h in found):
                 found.append(float(res.x))

@@ -128,5 +128,5 @@ def test_sizes_pages_are_glue_and_modules_stay_readable():
     for path in PAGES:
         assert glue_lines(path) <= (280 if path.name == "6_Text_Lab.py" else 200), path.name
     for path in PACKAGE.rglob("*.py"):
-        if path.name not in ("_kernels.py", "trace.py"):
+        if path.name != "_kernels.py":
             assert len(path.read_text().splitlines()) <= 520, path.name

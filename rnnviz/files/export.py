@@ -25,11 +25,12 @@ import torch
 from .. import inputs as inputs_mod
 from ..model import PARAM_NAMES, RecurrentModel, build_model
 from ..spec import ModelSpec, Scenario, to_query
-from ..trace import Trace, jacobian_cost
+from ..sweeps import jacobian_cost
+from ..trace import Trace
 from .uploads import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
 MAX_CSV_CELLS = 5_000_000   # beyond this a CSV is too large to be useful: use NPZ
-JACOBIAN_BUDGET = 1e10      # multiply-adds (trace.jacobian_cost) above which exports leave out the Jacobian norms
+JACOBIAN_BUDGET = 1e10      # multiply-adds (sweeps.jacobian_cost) above which exports leave out the Jacobian norms
 
 
 # =============================================================================== metadata

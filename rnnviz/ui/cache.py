@@ -12,7 +12,8 @@ from typing import Any
 import streamlit as st
 
 from ..spec import Scenario
-from ..trace import Trace, jacobian_cost
+from ..sweeps import jacobian_cost
+from ..trace import Trace
 
 # Traces shared between sessions are bounded in memory: up to SHARED_TRACE_BYTES each (estimated),
 # a few dozen of them; a larger trace is kept for its own session only (the latest one).

@@ -141,8 +141,9 @@ def test_step_terms_add_up_to_the_gates():
 def test_step_terms_keep_one_minus_the_update_gate_where_it_rounds_to_one():
     """A GRU whose update gate has pre-activation ~ 40: z rounds to 1 in float32 and float64, but 1 - z =
     sigma(-40) = 4.25e-18 is what the equation h = (1 - z) n + z h_prev multiplies n by."""
-    import rnnviz
     import torch
+
+    import rnnviz
 
     model = rnnviz.build_model(rnnviz.ModelSpec(cell="gru", hidden_size=3, recurrent_gain=0.0, input_gain=0.0))
     with torch.no_grad():

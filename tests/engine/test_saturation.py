@@ -1,4 +1,4 @@
-"""Saturated units against an mpmath reference (tests/reference.py: unbounded exponents, 30 digits,
+"""Saturated units against an mpmath reference (tests/support/reference.py: unbounded exponents, 30 digits,
 every derivative from the exact pre-activation).
 
 A saturated tanh or sigmoid unit's derivative is tiny but not 0: sech^2(20) = 1.7e-17, sech^2(60) =
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import rnnviz
 from rnnviz import ModelSpec, build_model, dynamics, trace
-from tests import reference
+from tests.support import reference
 
 CELLS = [("rnn", "tanh"), ("rnn", "sigmoid"), ("rnn", "relu"), ("rnn", "linear"), ("lstm", "tanh"), ("gru", "tanh")]
 LEVELS = [5.0, 10.0, 20.0, 40.0, 60.0]
@@ -41,7 +41,8 @@ def assert_matches(got, want, what):
     """Equal where the truth is finite (to TOL decades), -inf exactly where the truth is 0."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     finite = np.isfinite(want)
-    assert np.all(np.isfinite(got[finite])), f"{what}: -inf/NaN where the truth is finite at {np.nonzero(~np.isfinite(got) & finite)[0][:5]}"
+    where = np.nonzero(~np.isfinite(got) & finite)[0][:5]
+    assert np.all(np.isfinite(got[finite])), f"{what}: -inf/NaN where the truth is finite at {where}"
     assert np.all(got[~finite] == want[~finite]), f"{what}: finite where the truth is {want[~finite][:3]}"
     err = np.abs(got[finite] - want[finite])
     assert err.max(initial=0.0) <= TOL, f"{what}: off by {err.max():.3g} decades (at {np.argmax(err)})"

@@ -37,7 +37,7 @@ def test_step_norms_match_svd(cell, lanczos, monkeypatch):
     """300 random steps per cell at H in 33..128 (LSTM: 2H x 2H): no step's norm is off by more than 1e-6,
     with Lanczos forced on every size and with the default choice (exact up to 128 rows)."""
     if lanczos:
-        monkeypatch.setattr(importlib.import_module("rnnviz.trace"), "EXACT_STEP_NORM_MAX", 0)
+        monkeypatch.setattr(importlib.import_module("rnnviz.sweeps"), "EXACT_STEP_NORM_MAX", 0)
     misses = steps = 0
     for model, x in random_models(cell, 10, seed=CELLS.index(cell) + 10 * lanczos):
         tr = trace(model, x)
