@@ -25,10 +25,6 @@ TEST_POINTS = 20
 CHECKPOINTS = 20          # rows of the gradient-reach heatmap
 BUDGET_SECONDS = 600.0    # one click of Train may start at most this much estimated work
 INIT = "torch"            # PyTorch's default initialisation, as in benchmarks/adding_repro.py
-# The Training Lab knob behind each Settings field a suggestion sets.
-SETTING_OF_KNOB = {"train_seq_len": "seq_len", "train_hidden": "hidden_size", "train_steps": "steps", "lr": "lr",
-                   "batch_size": "batch_size", "clip": "clip", "clip_threshold": "clip_threshold"}
-
 # Seconds per training step: length * (A + K * batch * G * H * (H + 8)) / 1000 (see estimate_seconds).
 _G = {"rnn": 1, "lstm": 4, "gru": 3}
 _A = {"rnn": 0.053, "lstm": 0.02, "gru": 0.19}
@@ -107,8 +103,7 @@ class Settings:
     def suggested(cls, task: str, **knobs) -> Settings:
         """The settings the page's "Use the suggested settings" button gives `task` (every cell, the
         default seed), with Training Lab knob values in `knobs` (e.g. train_steps=600) on top."""
-        values = {**suggested(task).values, **knobs}
-        return cls(task=get_task(task).name, **{SETTING_OF_KNOB[name]: value for name, value in values.items()})
+        return cls.from_values({**suggested(task).values, **knobs, "task": get_task(task).name})
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
