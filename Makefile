@@ -1,5 +1,5 @@
 # make run   : set up (first time only) and open the app
-# make test  : set up (first time only) and run every test
+# make test  : set up (first time only), check the code with ruff and run every test
 # make serve : serve a class: REPLICAS app processes (default: one per core) behind nginx on SERVE_PORT
 PYTHON ?= python3
 VENV   ?= .venv
@@ -27,6 +27,7 @@ serve: setup
 	$(PY) -m deploy.serve --port $(SERVE_PORT) $(if $(REPLICAS),--replicas $(REPLICAS))
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 bench: setup

@@ -1,13 +1,11 @@
 """rnnviz home: what this is, one live figure, presets."""
 import streamlit as st
 
-from rnnviz import plots, ui
-from rnnviz.presets import PRESETS
+from rnnviz import cells, plots, ui
+from rnnviz.files.lessons import PRESETS
+from rnnviz.spec import Scenario
 
 ctx = ui.page_setup("Home")
-
-HERO = dict(activation="tanh", init="orthogonal", hidden_size=32, input_gain=1.0, forget_bias=3.0, seed=0,
-            input_kind="impulse", loss="last")
 
 st.title("See inside a recurrent network")
 st.markdown(
@@ -24,8 +22,8 @@ with c1:
 with c2:
     T = ui.knob("seq_len", st)
 
-traces = {plots.CELL_LABELS[c]: tr
-          for c, tr in ui.cached_traces(("rnn", "lstm", "gru"), recurrent_gain=gain, seq_len=T, **HERO).items()}
+hero = Scenario.from_values({"recurrent_gain": gain, "seq_len": T})  # every other setting at its default
+traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(hero, cells.CELLS).items()}
 fig = plots.gradient_vs_lag(traces, scale=ctx.scale, height=520,
                             title=f"How much of the loss at the last step reaches each earlier step "
                                   f"(recurrent gain {gain:g})")

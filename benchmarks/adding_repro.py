@@ -27,6 +27,8 @@ import torch  # noqa: E402
 
 import rnnviz  # noqa: E402
 
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
+
 T, H, LR, BATCH, CLIP, TEST_SIZE, TEST_EVERY, SUCCESS = 50, 64, 1e-3, 50, 1.0, 1000, 100, 0.01
 NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "tanh RNN"}
 

@@ -10,7 +10,7 @@ Each student is a Playwright browser context in one headless Chromium. For each 
 - for --minutes, each student waits a random 1-8 s, presses an arrow key on "Recurrent gain" and waits
   until the chart shows the numbers for the slider's new value: slider -> chart latency.
 Every chart a student sees is checked against the engine's own numbers for that student's slider value
-(rnnviz.trace on a model built from the preset's spec, not through the app). A chart that holds other
+(the preset's Scenario traced by the engine, not through the app). A chart that holds other
 numbers is counted as a session with wrong numbers; a chart that never updates (120 s), as a timeout.
 
 Where the time goes, server against clients:
@@ -46,8 +46,10 @@ from playwright.async_api import async_playwright  # noqa: E402
 import rnnviz  # noqa: E402
 from deploy.processes import free_port, group_members, peak_rss_mb  # noqa: E402
 from deploy.serve import Classroom, cores, sessions  # noqa: E402
-from rnnviz.presets import get_preset  # noqa: E402
+from rnnviz.files.lessons import get_preset  # noqa: E402
 from tests.conftest import CHROMIUM  # noqa: E402
+
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
 
 PROFILED = [sys.executable, str(ROOT / "benchmarks" / "profiled_streamlit.py")]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -75,12 +77,10 @@ class Oracle:
 
     def __init__(self, preset_name: str, lo: float, hi: float):
         self.preset = get_preset(preset_name)
-        view = self.preset.view()
         self.curves = {}
         for g in np.round(np.arange(lo, hi + 1e-9, 0.01), 2):
-            spec = self.preset.spec(cell="rnn", recurrent_gain=float(g))
-            x = rnnviz.inputs.make(view["input_kind"], view["seq_len"], spec.input_size, seed=spec.seed)
-            self.curves[f"{g:.2f}"] = rnnviz.trace(rnnviz.build_model(spec), x, loss=view["loss"]).log10_grad_norm
+            scenario = self.preset.scenario(cell="rnn", recurrent_gain=float(g))
+            self.curves[f"{g:.2f}"] = scenario.trace().log10_grad_norm
 
     def matches(self, value: str, y) -> bool:
         want = self.curves[value]

@@ -30,7 +30,7 @@ def main():
     parser.add_argument("--lanczos", action="store_true", help="no exact path for the step norms")
     args = parser.parse_args()
     if args.lanczos:
-        importlib.import_module("rnnviz.trace").EXACT_STEP_NORM_MAX = 0
+        importlib.import_module("rnnviz.sweeps").EXACT_STEP_NORM_MAX = 0
     T = 40
     print(f"{'cell':5} {'steps':>6} {'step misses >1e-6':>18} {'worst':>9} {'product misses >1e-5':>21} {'worst':>9} "
           f"{'seconds':>8}")
@@ -40,7 +40,8 @@ def main():
         worst = p_worst = seconds = 0.0
         while steps < args.steps:
             H = int(rng.integers(33, 129))
-            spec = ModelSpec(cell=cell, hidden_size=H, init=("torch", "gaussian", "orthogonal")[int(rng.integers(0, 3))],
+            init = ("torch", "gaussian", "orthogonal")[int(rng.integers(0, 3))]
+            spec = ModelSpec(cell=cell, hidden_size=H, init=init,
                              recurrent_gain=float(rng.uniform(0.5, 2.0)), input_gain=float(rng.uniform(0.5, 2.0)),
                              seed=int(rng.integers(0, 10**6)))
             tr = rnnviz.trace(build_model(spec), rnnviz.inputs.noise(T, 1, seed=int(rng.integers(0, 10**6))))

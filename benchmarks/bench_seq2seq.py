@@ -2,7 +2,7 @@
 
     python benchmarks/bench_seq2seq.py [--cell lstm] [--seconds 60] [--seed 0]
 
-Trains `rnnviz.seq2seq` with its default settings on this machine and prints, at every
+Trains the date translator (`rnnviz.labs.translator`) with its default settings on this machine and prints, at every
 evaluation, the seconds since the start (evaluations included), the training steps, the
 exact-match and per-character accuracy on the held-out dates, then exact match against input
 length at a few moments of training and on a fresh held-out set at the end, and (what the
@@ -21,7 +21,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 
-from rnnviz import seq2seq  # noqa: E402
+import rnnviz  # noqa: E402
+from rnnviz.labs import dates, translator  # noqa: E402
+
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
 
 
 def main() -> None:
@@ -31,11 +34,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target", type=float, default=None, help="stop at this held-out exact match")
     args = parser.parse_args()
-    config = seq2seq.TrainConfig(cell=args.cell, seconds=args.seconds, seed=args.seed, target_accuracy=args.target)
+    config = translator.TrainConfig(cell=args.cell, seconds=args.seconds, seed=args.seed, target_accuracy=args.target)
     print(f"config: {config}")
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     t0 = time.perf_counter()
-    model, history = seq2seq.train(config)
+    model, history = translator.train(config)
     wall = time.perf_counter() - t0
     print(f"{'seconds':>8} {'steps':>6} {'exact match':>12} {'per char':>9} {'train loss':>11}")
     for s, n, a, c, l in zip(history.seconds, history.steps, history.accuracy, history.char_accuracy, history.loss):
@@ -49,10 +52,10 @@ def main() -> None:
         bl = history.by_length[k]
         row = " ".join(f"{L}:{a:.2f}" for L, a in zip(bl.lengths, bl.accuracy))
         print(f"  at {history.seconds[k]:5.1f} s: {row}")
-    fresh = seq2seq.held_out(2000, seed=config.data_seed)
-    print(f"fresh held-out set (2000 dates never trained on): exact match {seq2seq.exact_match(model, fresh):.3f}")
+    fresh = dates.held_out(2000, seed=config.data_seed)
+    print(f"fresh held-out set (2000 dates never trained on): exact match {translator.exact_match(model, fresh):.3f}")
     t1 = time.perf_counter()
-    a = seq2seq.assess(model, config.data_seed)
+    a = translator.assess(model, config.data_seed)
     print(f"filler words around {a.gap_n} held-out dates (assess: {time.perf_counter() - t1:.1f} s):")
     print(f"  {'characters':>10} {'after':>6} {'before':>7}")
     for g, x, y in zip(a.gaps, a.after, a.before):

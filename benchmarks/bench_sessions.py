@@ -20,10 +20,13 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+import rnnviz  # noqa: E402
 from deploy.processes import peak_rss_mb, start_streamlit  # noqa: E402
-from tests.browser import chart_y  # noqa: E402
 from tests.conftest import CHROMIUM  # noqa: E402
-from tests.test_pages import engine_trace  # noqa: E402
+from tests.support.browser import chart_y  # noqa: E402
+from tests.support.engine import engine_trace  # noqa: E402
+
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
 
 
 def main():
@@ -55,7 +58,7 @@ def main():
                 s = pg.get_by_role("slider", name="Recurrent gain")
                 s.focus()
                 s.press("ArrowRight")
-            for pg, g in zip(pages, gains):
+            for pg in pages:
                 s = pg.get_by_role("slider", name="Recurrent gain")
                 value = float(s.get_attribute("aria-valuetext"))
                 want = engine_trace("rnn", recurrent_gain=value, seq_len=args.seq_len,

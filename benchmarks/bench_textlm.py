@@ -2,7 +2,7 @@
 
     python benchmarks/bench_textlm.py [--seconds 60] [--cell lstm] [--hidden 128] [--corpus zen]
 
-Trains `rnnviz.fit` on a `rnnviz.text.CharTask` (the Text lab's settings unless overridden) until
+Trains `rnnviz.fit` on a `rnnviz.labs.charlm.CharTask` (the Text lab's settings unless overridden) until
 `--seconds` of wall-clock time have passed (a StopTraining from on_step, as the page's Stop button
 does), and prints the curve: elapsed seconds, training step, training bits per character (mean
 over the last 20 batches), held-out bits per character (fit's test set: windows of the held-out
@@ -24,8 +24,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import rnnviz  # noqa: E402
-from rnnviz import text  # noqa: E402
+from rnnviz.labs import charlm, corpora  # noqa: E402
 from rnnviz.spec import KNOBS  # noqa: E402
+
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
 
 
 def main() -> None:
@@ -38,20 +40,20 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=d["lm_seq_len"])
     ap.add_argument("--batch", type=int, default=d["lm_batch"])
     ap.add_argument("--lr", type=float, default=d["lm_lr"])
-    ap.add_argument("--clip", type=float, default=text.CLIP)
+    ap.add_argument("--clip", type=float, default=charlm.CLIP)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--every", type=float, default=5.0, help="print a row every this many seconds")
     ap.add_argument("--target", type=float, default=2.5)
     a = ap.parse_args()
 
     rnnviz.warm_up()
-    corpus = text.get_corpus(a.corpus)
-    task = text.CharTask(corpus)
-    spec = text.lm_spec(a.cell, a.hidden, a.seed)
+    corpus = corpora.get_corpus(a.corpus)
+    task = charlm.CharTask(corpus)
+    spec = charlm.lm_spec(a.cell, a.hidden, a.seed)
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}  ({os.cpu_count()} cores, "
           f"torch threads {torch.get_num_threads()})")
     print(f"{corpus.title}: {len(corpus.train_text)} training + {len(corpus.held_out_text)} held-out characters, "
-          f"{len(task.vocab)} distinct; unigram entropy {text.bpc(task.baseline(0)):.3f} bits")
+          f"{len(task.vocab)} distinct; unigram entropy {charlm.bpc(task.baseline(0)):.3f} bits")
     print(f"{a.cell.upper()} H={a.hidden} init={spec.init} forget bias {spec.forget_bias:g}; seq_len {a.seq_len}, "
           f"batch {a.batch}, Adam lr {a.lr:g}, clip {a.clip:g}, {a.seconds:g} s\n")
     print(f"{'time s':>7} {'step':>6} {'train bpc':>10} {'held-out bpc':>13}")
@@ -59,8 +61,8 @@ def main() -> None:
     next_print = [0.0]
 
     def on_step(info: rnnviz.StepInfo):
-        train_bpc = text.bpc(float(np.mean(info.result.loss[-20:])))
-        test_bpc = text.bpc(info.test_loss) if info.test_loss is not None else float("nan")
+        train_bpc = charlm.bpc(float(np.mean(info.result.loss[-20:])))
+        test_bpc = charlm.bpc(info.test_loss) if info.test_loss is not None else float("nan")
         for name, value in (("train", train_bpc), ("held-out", test_bpc)):
             if first[name] is None and value < a.target:
                 first[name] = (info.elapsed, info.step)
@@ -72,17 +74,17 @@ def main() -> None:
 
     t0 = time.perf_counter()
     result = rnnviz.fit(spec, task, seq_len=a.seq_len, steps=10**6, batch_size=a.batch, lr=a.lr, clip=a.clip,
-                        seed=a.seed, on_step=on_step, **text.FIT_RECORDS)
+                        seed=a.seed, on_step=on_step, **charlm.FIT_RECORDS)
     wall = time.perf_counter() - t0
-    lm = text.CharLM.from_fit(result)
-    print(f"{result.seconds:7.1f} {result.steps_done:6d} {text.bpc(float(np.mean(result.loss[-20:]))):10.3f} "
-          f"{text.bpc(result.final_test_loss):13.3f}   (end: {result.message})")
+    lm = charlm.CharLM.from_fit(result)
+    print(f"{result.seconds:7.1f} {result.steps_done:6d} {charlm.bpc(float(np.mean(result.loss[-20:]))):10.3f} "
+          f"{charlm.bpc(result.final_test_loss):13.3f}   (end: {result.message})")
     print(f"\nsteps: {result.steps_done} in {wall:.1f} s ({1000 * wall / max(result.steps_done, 1):.1f} ms per step)")
     print(f"whole training text, one pass: {lm.bits_per_char(corpus.train_text):.3f} bpc; "
           f"held-out text, one pass: {lm.bits_per_char(corpus.held_out_text):.3f} bpc")
     for name, hit in first.items():
         print(f"{name} below {a.target:g} bpc: " + (f"after {hit[0]:.1f} s (step {hit[1]})" if hit else "never"))
-    print(f"held-out minimum: {text.bpc(float(np.min(result.test_loss))):.3f} bpc at step "
+    print(f"held-out minimum: {charlm.bpc(float(np.min(result.test_loss))):.3f} bpc at step "
           f"{int(result.test_steps[np.argmin(result.test_loss)])}")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print("\nsample (temperature 0.5, seed 0): " + repr(lm.sample("Beautiful", 120, temperature=0.5, seed=0).text))

@@ -20,6 +20,8 @@ import torch  # noqa: E402
 import rnnviz  # noqa: E402
 from rnnviz.cells import step  # noqa: E402
 
+rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
+
 
 def median_time(fn, repeat=15, warmup=3):
     for _ in range(warmup):

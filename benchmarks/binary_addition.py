@@ -4,7 +4,7 @@
     python benchmarks/binary_addition.py --cells gru --seeds 0,1 --set train_steps=600
 
 Each cell is trained with `rnnviz.fit` exactly as the Training Lab's "Use the suggested settings"
-button sets it up (`lab.Settings.suggested`), then evaluated on all 65,536 pairs of 8-bit numbers
+button sets it up (`rnnviz.labs.training.Settings.suggested`), then evaluated on all 65,536 pairs of 8-bit numbers
 (8 steps, sum mod 256): a pair counts only if every bit of the sum is right. Also checked: the
 page's worked example (task sample 0 at the training length). Prints a Markdown table: cell x seed
 -> exact-sum accuracy on the 8-bit pairs, the worked example, training steps and seconds.
@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import rnnviz  # noqa: E402
-from rnnviz import lab  # noqa: E402
+from rnnviz.labs import training as lab  # noqa: E402
 
 
 def all_pairs(bits: int = 8) -> tuple[np.ndarray, np.ndarray]:

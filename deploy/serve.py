@@ -139,7 +139,7 @@ class Classroom:
             # All replicas boot at once (each imports torch), then nginx.
             for i in range(self.n):
                 self.replicas[i] = self._replica(i)
-            for i, p in enumerate(self.replicas):
+            for p in self.replicas:
                 p.wait_ready(f"{p.url}/_stcore/health", timeout)
             self.nginx = self._nginx()
             self.nginx.wait_ready(f"{self.url}/_stcore/health", 30)

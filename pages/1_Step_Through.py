@@ -2,7 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from rnnviz import inputs, plots, ui
+from rnnviz import cells, plots, ui
+from rnnviz.spec import Scenario
 
 ctx = ui.page_setup("Step Through")
 st.title("Step through a recurrent network")
@@ -23,7 +24,8 @@ with ui.controls():
     init = ui.knob("init", disabled=fixed)
     st.subheader("Sequence")
     input_kind = ui.knob("input_kind", disabled=fixed)
-    text = ui.knob("text") if input_kind == "text" and not fixed else inputs.DEFAULT_TEXT
+    if input_kind == "text" and not fixed:
+        ui.knob("text")
     T = ui.knob("seq_len", disabled=fixed)
     st.subheader("Size and seed")
     H = ui.knob("hidden_size", disabled=fixed)
@@ -31,19 +33,17 @@ with ui.controls():
                                              "of its task it reads.")
 
 if trained is None:
-    tr = ui.cached_trace(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
-                         input_gain=input_gain, forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind,
-                         loss="last", text=text)
+    scenario = Scenario.from_values(ui.shown(), loss="last")
+    tr = ui.cached_trace(scenario)
 else:
     tr = ui.trace_trained(trained, seed=seed)
     cell, activation, H, T = trained.model.cell, trained.model.activation, tr.hidden_size, tr.T
 notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
-ui.overflow_alerts({plots.CELL_LABELS[cell]: tr}, shown="grey in the heatmaps, shaded in the line charts",
+ui.overflow_alerts({cells.LABELS[cell]: tr}, shown="grey in the heatmaps, shaded in the line charts",
                    gradient=False)
-label = plots.CELL_LABELS[cell]
-article = "An" if cell in ("rnn", "lstm") else "A"
-what = (f"{article} {label} with {H} hidden units reads **{T} steps** of *{input_kind}* input." if trained is None else
+what = (f"{cells.article(cell, capital=True)} with {H} hidden units reads **{T} steps** of *{input_kind}* input."
+        if trained is None else
         f"**{trained.title[0].upper() + trained.title[1:]}**, with {H} hidden units, reads "
         f"{trained.reads(seed, T)}.")
 st.markdown(
@@ -68,35 +68,6 @@ def _toggle_play():
     st.session_state["_restart_timer"] = True  # the fragment's timer is set on a full run
     if st.session_state["playing"] and st.session_state.get("t", 0) >= T - 1:
         st.session_state["t"] = 0
-
-
-def equations(t: int, unit: int) -> str:
-    """LaTeX of the cell's equations with unit `unit`'s numbers at step t (∞ / "overflow" past an overflow)."""
-    s = tr.step_terms(t, unit)
-    x, h, val = s["x_term"], s["h_term"], s["value"]
-    n = plots.tex_number
-
-    def gate(sym, name, fn):
-        return rf"{sym}_t &= {fn}({n(x[name])} {n(h[name], sign=True)}) = {n(val[name])}"
-
-    if cell == "rnn":
-        fn = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "linear": r"\mathrm{id}"}[activation]
-        lines = [gate("h", "a", fn)]
-    elif cell == "lstm":
-        lines = [gate("i", "input", r"\sigma"), gate("f", "forget", r"\sigma"), gate("g", "candidate", r"\tanh"),
-                 gate("o", "output", r"\sigma"),
-                 r"c_t &= f_t\,c_{t-1} + i_t\,g_t",
-                 rf"&= {n(val['forget'])}\cdot({n(s['c_prev'])}) + {n(val['input'])}\cdot({n(val['candidate'])})",
-                 rf"&= {n(s['c'])}",
-                 rf"h_t &= o_t \tanh(c_t) = {n(val['output'])}\cdot\tanh({n(s['c'])})",
-                 rf"&= {n(s['h'])}"]
-    else:
-        lines = [gate("r", "reset", r"\sigma"), gate("z", "update", r"\sigma"),
-                 rf"n_t &= \tanh({n(x['candidate'])} + r_t\cdot({n(h['candidate'])})) = {n(val['candidate'])}",
-                 r"h_t &= (1 - z_t)\,n_t + z_t\,h_{t-1}",
-                 rf"&= {n(s['one_minus']['update'])}\cdot({n(val['candidate'])}) + {n(val['update'])}\cdot({n(s['h_prev'])})",
-                 rf"&= {n(s['h'])}"]
-    return r"\begin{aligned}" + r"\\[4pt]".join(lines) + r"\end{aligned}"
 
 
 @st.fragment(run_every=0.6 if st.session_state["playing"] else None)
@@ -132,7 +103,7 @@ def stepper():
         ui.chart(plots.chain_diagram(T, t, cell=cell, scale=ctx.scale, window=5), key="chain")
         unit = ui.knob("unit", st, limits=(0, H - 1), number=True,
                        label=f"Unit (0 … {H - 1}) shown in the equations")
-        st.latex(equations(t, unit))
+        st.latex(plots.cell_equations_tex(cell, activation, tr.step_terms(t, unit)))
         k = tr.forward_overflow_step
         if k is not None and t >= k:
             bad = int((~np.isfinite(tr.hidden[t])).sum())
@@ -149,13 +120,7 @@ def stepper():
             ui.chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm),
                      key="hm_c")
     if tr.gate_names:
-        cols = st.columns(2)
-        for n, name in enumerate(tr.gate_names):
-            kind = "state" if name == "candidate" else "gate"
-            with cols[n % 2]:
-                ui.chart(plots.heatmap(tr.gates[name], kind=kind, title=plots.gate_title(cell, name),
-                                       zmax=1.0 if kind == "state" else None,
-                                       colorbar_title=plots.gate_symbol(cell, name), **hm), key=f"hm_{name}")
+        ui.gate_heatmaps(tr, "hm", **hm)
     # Inside the fragment too: every chart with a cursor shows the step the buttons and Play move to.
     st.subheader("Chosen units over time")
     units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
@@ -186,9 +151,7 @@ else:
         "active)."))
 
 if trained is None:
-    spec = ui.make_spec(cell=cell, activation=activation, init=init, hidden_size=H, recurrent_gain=gain,
-                        input_gain=input_gain, forget_bias=forget_bias, seed=seed, input_kind=input_kind, text=text)
-    ui.spec_export_box(tr, spec, seq_len=T, input_kind=input_kind, loss="last", text=text, key="export")
+    ui.scenario_export_box(tr, scenario, key="export")
 else:
     ui.model_export_box(tr, trained.model, trained.title, key="export")
 

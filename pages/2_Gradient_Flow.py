@@ -1,7 +1,8 @@
 """Gradient Flow: the vanishing / exploding lab. RNN, LSTM and GRU on the same input and seed."""
 import streamlit as st
 
-from rnnviz import plots, ui
+from rnnviz import cells, plots, ui
+from rnnviz.spec import Scenario
 
 ctx = ui.page_setup("Gradient Flow")
 st.title("Gradient flow: why gradients vanish or explode")
@@ -32,10 +33,8 @@ with ui.controls():
     seed = ui.knob("seed", number=True)
     fraction = 1e-3
 
-common = dict(activation=activation, init=init, hidden_size=H, recurrent_gain=gain, input_gain=input_gain,
-              forget_bias=forget_bias, seed=seed, seq_len=T, input_kind=input_kind, loss=loss)
-cells = ("rnn", "lstm", "gru")
-traces = {plots.CELL_LABELS[c]: tr for c, tr in ui.cached_traces(cells, **common).items()}
+scenario = Scenario.from_values(ui.shown())   # the settings above, for each of the three cells
+traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(scenario, cells.CELLS).items()}
 dotted = ()
 metrics_box = st.container()
 if trained is not None:
@@ -107,10 +106,10 @@ st.caption(f"Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange
 
 with st.expander("Export these numbers", icon=":material/download:"):
     which = st.segmented_control("Cell to export", list(traces), default="RNN", key="export_cell") or "RNN"
-    cell_of = {plots.CELL_LABELS[c]: c for c in cells}
+    cell_of = {cells.LABELS[c]: c for c in cells.CELLS}
     if which in cell_of:
-        ui.spec_export_box(traces[which], ui.make_spec(cell=cell_of[which], **common), seq_len=T,
-                           input_kind=input_kind, loss=loss, key="export", container=st.container())
+        ui.scenario_export_box(traces[which], scenario.replace(cell=cell_of[which]), key="export",
+                               container=st.container())
     else:
         ui.model_export_box(traces[which], trained.model, trained.title, key="export", container=st.container())
 

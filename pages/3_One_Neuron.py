@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from rnnviz import dynamics, plots, ui
+from rnnviz import dynamics, inputs, plots, ui
 
 ctx = ui.page_setup("One Neuron")
 st.title("One neuron: why a product of many factors fades or explodes")
@@ -25,13 +25,8 @@ with ui.controls():
     T = ui.knob("steps")
     h0 = ui.knob("h0")
 
-x = np.zeros(T)
-if kind == "impulse":
-    x[0] = 1.0
-elif kind == "constant":
-    x[:] = 1.0
-run = dynamics.one_neuron(w, u, b, activation, x, h0)
-b_eff = b + (u if kind == "constant" else 0.0)  # the map the iterates follow once the input is constant
+run = dynamics.one_neuron(w, u, b, activation, inputs.neuron_input(kind, T), h0)
+b_eff = dynamics.effective_bias(b, u, kind)  # the map the iterates follow once the input is constant
 fps = dynamics.fixed_points(w, b_eff, activation)
 bistable = dynamics.bistable_range(w, activation)
 
@@ -77,27 +72,16 @@ with right:
 
 left, right = st.columns(2)
 with left:
-    lo, hi = {"tanh": (-1.05, 1.05), "sigmoid": (-0.05, 1.05)}.get(activation, (None, None))
-    if lo is None:
-        finite = run["h"][np.isfinite(run["h"])]
-        span = max(1.0, float(np.abs(finite).max()) if finite.size else 1.0)
-        lo, hi = -1.1 * span, 1.1 * span
-    grid = np.linspace(lo, hi, 401)
-    start = 1 if kind == "impulse" else 0  # after the kick the iterates follow the map exactly
-    path = run["h"][start:]
-    path = path[np.isfinite(path) & (path >= lo) & (path <= hi)]
+    # after the kick the iterates follow the map exactly
+    grid, path = plots.cobweb_axis(run["h"], activation, start=1 if kind == "impulse" else 0)
     ui.chart(plots.cobweb(grid, dynamics.neuron_map(w, b_eff, activation, grid), path, fps, scale=ctx.scale,
                           title="Cobweb: iterating h ↦ act(w h + b)"), key="cobweb")
     st.caption("Up to the curve, across to the diagonal, repeat: each zig-zag is one time step. Filled dots are "
-               "stable fixed points (|slope| < 1, or a slope of exactly 1 whose cubic term pulls in), hollow ones unstable "
-               "or attracting from one side only (hover for which). "
+               "stable fixed points (|slope| < 1, or a slope of exactly 1 whose cubic term pulls in), hollow ones "
+               "unstable or attracting from one side only (hover for which). "
                + ("With constant input the map is act(w h + u + b)." if kind == "constant" else ""))
 with right:
-    centre = {"sigmoid": -w / 2, "tanh": 0.0}.get(activation, 0.0)
-    half = max(3.0, abs(b_eff - centre) + 1.0)
-    bs = np.linspace(centre - half, centre + half, 201)
-    if bistable is not None:
-        bs = np.sort(np.concatenate([bs, np.linspace(bistable[0], bistable[1], 60)]))
+    bs = plots.bias_grid(w, activation, b_eff, bistable)
     ui.chart(plots.bifurcation_diagram(dynamics.bifurcation(w, activation, bs), b_eff, bistable, scale=ctx.scale,
                                        title=f"Fixed points against the bias (w = {w:g})"), key="bif")
     st.caption("Try sigmoid with w = 5: for b between −2.66 and −2.34 the neuron has two stable states, and a "

@@ -1,12 +1,9 @@
 """Training Lab: train RNN, LSTM and GRU side by side on a task that needs memory, and watch
 them learn, or fail to. Results live in this session's state, so changing a view keeps them."""
-import threading
-import time
-
 import streamlit as st
 
-import rnnviz
-from rnnviz import lab, plots, ui
+from rnnviz import plots, ui
+from rnnviz.labs import training
 from rnnviz.spec import KNOBS
 from rnnviz.tasks import get_task
 
@@ -27,12 +24,8 @@ T_MAX = int(KNOBS["train_seq_len"].max)
 
 
 def _suggest(task_name: str):
-    for name, value in lab.suggested(task_name).values.items():
+    for name, value in training.suggested(task_name).values.items():
         ss[name] = ui.widget_value(name, value)
-
-
-def _request_stop():
-    ss["lab_stop_requested"] = True
 
 
 with ui.controls():
@@ -60,95 +53,63 @@ with ui.controls():
     st.caption("Every cell starts from PyTorch's default initialisation and trains with Adam.")
 ui.show_notes(notes)
 
-settings = lab.Settings(task=task_name, cells=cells, rnn_activation=rnn_activation, seq_len=seq_len, steps=steps,
-                        batch_size=batch_size, lr=lr, clip=clip, clip_threshold=clip_threshold, hidden_size=hidden,
-                        seed=seed)
-suggestion = lab.suggested(task_name)
+settings = training.Settings.from_values(ui.shown())
+suggestion = training.suggested(task_name)
 with st.container(border=True):
     st.markdown(f"**{task.title}.** {task.description}")
     st.caption(f"With the suggested settings: {suggestion.expect}")
 
 # ---- train
 refusal = None if cells else "Choose at least one cell to train."
-refusal = refusal or lab.over_budget(settings)
-estimate = lab.estimate_seconds(settings) if cells else 0.0
+refusal = refusal or training.over_budget(settings)
+estimate = training.estimate_seconds(settings) if cells else 0.0
 b1, b2, info = st.columns([1.4, 1.4, 4.2], vertical_alignment="center")
 train = b1.button("Train", key="train", type="primary", icon=":material/play_arrow:", disabled=refusal is not None,
                   use_container_width=True)
-b2.button("Stop", key="stop", icon=":material/stop:", disabled=not train, on_click=_request_stop,
+b2.button("Stop", key="stop", icon=":material/stop:", disabled=not train, on_click=ui.jobs.request_stop, args=("lab",),
           use_container_width=True, help="Stop training; every cell keeps what it has learned so far.")
 if refusal:
     info.warning(refusal, icon=":material/block:")
 else:
     names = ", ".join(settings.cell_label(c) for c in cells)
-    info.markdown(f"{names}: {steps} steps each, one after another · about **{lab.format_seconds(estimate)}** "
+    info.markdown(f"{names}: {steps} steps each, one after another · about **{training.format_seconds(estimate)}** "
                   "on this machine")
 progress_slot = st.empty()
 live_slot = st.empty()
 
 
-def train_all(settings: lab.Settings):
-    """Train every cell one after another. The run's record is in session state from the first step
-    on, so a Stop click keeps what was learned. The click starts a new script run at once, in parallel;
-    this one stops at its next st.* call (inside on_step), where fit finishes the record and re-raises.
-    `done` tells the new run when that has happened."""
-    run = {"settings": settings, "results": {}, "done": threading.Event()}
-    ss["lab_run"] = run
-    ss["lab_stop_requested"] = False
-    try:
-        _train_cells(run, settings)
-    finally:
-        run["done"].set()
-
-
-def _train_cells(run: dict, settings: lab.Settings):
-    bar = progress_slot.progress(0.0, text="Starting…")
+def work(report):
+    """Every cell one after another; the record so far goes to the job at every step (Stop keeps it)."""
     total = len(settings.cells) * settings.steps
-    for n, cell in enumerate(settings.cells):
-        label = settings.cell_label(cell)
-        shown = {"bar": 0.0, "chart": time.perf_counter()}
 
-        def on_step(info: rnnviz.StepInfo):
-            run["results"][cell] = info.result
-            now = time.perf_counter()
-            if now - shown["bar"] >= 0.2 or info.step == info.steps:
-                shown["bar"] = now
-                bar.progress((n * settings.steps + info.step) / total,
-                             text=f"Training {label} ({n + 1} of {len(settings.cells)}): step {info.step} of "
-                                  f"{info.steps} · batch loss {info.loss:.4g} · {info.elapsed:.0f} s")
-            if now - shown["chart"] >= 1.5:
-                shown["chart"] = now
-                live_slot.plotly_chart(plots.loss_curves(_labelled(run), scale=ctx.scale, height=380,
-                                                         title="Loss so far"),
-                                       theme=None, config=ui.CHART_CONFIG)
+    def on_step(results, n, info):
+        report(results, (n * settings.steps + info.step) / total, final=info.step == info.steps,
+               text=f"Training {settings.cell_label(settings.cells[n])} ({n + 1} of {len(settings.cells)}): step "
+                    f"{info.step} of {info.steps} · batch loss {info.loss:.4g} · {info.elapsed:.0f} s")
 
-        run["results"][cell] = rnnviz.fit(settings.spec(cell), on_step=on_step, **settings.fit_kwargs())
-    seconds = sum(r.seconds for r in run["results"].values())
-    bar.progress(1.0, text=f"Done: {len(settings.cells)} × {settings.steps} steps in {seconds:.0f} s")
-    live_slot.empty()
-
-
-def _labelled(run) -> dict:
-    s = run["settings"]
-    return {s.cell_label(c): r for c, r in run["results"].items()}
+    return training.fit_cells(settings, on_step)
 
 
 if train:
-    train_all(settings)
+    bar = progress_slot.progress(0.0, text="Starting…")
+    done = ui.jobs.run(ui.jobs.start("lab", settings), work, bar=bar, live=live_slot, bar_every=0.2,
+                       figure=lambda results: plots.loss_curves(settings.by_label(results), scale=ctx.scale,
+                                                                height=380, title="Loss so far"))
+    bar.progress(1.0, text=f"Done: {len(settings.cells)} × {settings.steps} steps in "
+                           f"{sum(r.seconds for r in done.values()):.0f} s")
+    live_slot.empty()
 
-run = ss.get("lab_run")
-if run is not None and not run["done"].is_set():
-    with st.spinner("Stopping the training…"):  # the interrupted run is finishing its record
-        run["done"].wait(timeout=60)
-if run is None:
+job = ui.jobs.latest("lab", waiting="Stopping the training…")  # an interrupted run finishes its record first
+if job is None:
     st.info("Press **Train** to train the chosen cells. With the defaults this takes about a minute; the loss "
             "curves appear here while they learn.", icon=":material/school:")
     ui.finish("pages/4_Training_Lab.py")
     st.stop()
 
 # ---- results (of the last run; they survive reruns and page switches)
-trained, results = run["settings"], _labelled(run)
-for cell, r in run["results"].items():
+trained, by_cell = job.settings, job.record or {}
+results = trained.by_label(by_cell)
+for cell, r in by_cell.items():
     ui.remember_trained(trained.model_label(cell), r.model, trained.task, trained.seq_len,
                         {**trained.to_dict(), "cell": cell, "steps_done": r.model_step})
 changes = settings.changes_from(trained)
@@ -159,20 +120,20 @@ for label, r in results.items():
     if r.stop_reason == "nonfinite":
         st.error(f"**{label}:** {r.message}", icon=":material/warning:")
     elif r.stop_reason in ("interrupted", "on_step"):
-        why = "" if ss.get("lab_stop_requested") else " (by a change on the page while it trained)"
+        why = "" if job.stop_requested else " (by a change on the page while it trained)"
         st.warning(f"**{label}:** training was stopped at step {r.model_step} of {r.steps}{why}. The model keeps "
                    f"what it learned in those {r.model_step} steps.", icon=":material/stop_circle:")
-missing = [trained.cell_label(c) for c in trained.cells if c not in run["results"]]
+missing = [trained.cell_label(c) for c in trained.cells if c not in by_cell]
 if missing:
     st.caption("Not trained (stopped before their turn): " + ", ".join(missing) + ".")
 
 cols = st.columns(max(3, len(results)))
 for col, (label, r) in zip(cols, results.items()):
-    text, learned = lab.against_baseline(r.final_test_loss, r.baseline)
+    text, learned = training.against_baseline(r.final_test_loss, r.baseline)
     col.metric(f"{label} · test loss", f"{r.final_test_loss:.3g}", delta=text,
                delta_color="green" if learned else "gray", delta_arrow="down" if learned else "off",
-               help="Loss on 1000 fixed test sequences after training. " + lab.baselines_sentence(r.baselines))
-    col.caption(f"{lab.accuracy_label(trained.task)}: {100 * r.test_accuracy[-1]:.1f}%  \n"
+               help="Loss on 1000 fixed test sequences after training. " + training.baselines_sentence(r.baselines))
+    col.caption(f"{training.accuracy_label(trained.task)}: {100 * r.test_accuracy[-1]:.1f}%  \n"
                 f"{r.model_step} steps in {r.seconds:.0f} s")
 
 task_done = get_task(trained.task)
@@ -195,9 +156,9 @@ st.caption("The norm of the whole gradient (all weights) before clipping, in the
 ui.chart(plots.reach_heatmaps(results, scale=ctx.scale,
                               title="How far back the gradient reaches while the cells learn"),
          key="reach")
-st.caption(f"Each row is one moment of training ({lab.CHECKPOINTS} checkpoints, bottom: the untrained model), each "
-           "column a number of steps back from the last step, measured on the same test sequence. Bright: the loss "
-           "still feels that step; dark: the gradient has vanished. A cell can only learn to use an input its "
+st.caption(f"Each row is one moment of training ({training.CHECKPOINTS} checkpoints, bottom: the untrained model), "
+           "each column a number of steps back from the last step, measured on the same test sequence. Bright: the "
+           "loss still feels that step; dark: the gradient has vanished. A cell can only learn to use an input its "
            "gradient reaches.")
 
 if task_done.name == "binary_addition":
@@ -207,7 +168,7 @@ if task_done.name == "binary_addition":
     pick = c1.segmented_control("Model", list(results), default=best, key="example_model") or best
     example_seed = c2.number_input("Example", min_value=0, max_value=10**6, value=0, step=1, key="example_seed",
                                    help="Which random pair of numbers to add.")
-    ex = lab.addition_example(results[pick], seed=int(example_seed))
+    ex = training.addition_example(results[pick], seed=int(example_seed))
     ui.chart(plots.addition_example(ex, label=pick, scale=ctx.scale,
                                     title=f"{pick} adds {ex.value(ex.a)} + {ex.value(ex.b)}: "
                                           f"{int(ex.correct.sum())} of {len(ex.a)} bits right"), key="example")
@@ -219,7 +180,7 @@ if task_done.name == "binary_addition":
 st.subheader("Open a trained model")
 st.markdown("Step through it on a sample of its task, or compare its gradient with the untrained cells.")
 buttons = st.columns(max(3, len(results)))
-for col, (cell, r) in zip(buttons, run["results"].items()):
+for col, cell in zip(buttons, by_cell):
     label = trained.model_label(cell)
     short = trained.cell_label(cell)
     if col.button(f"{short} in Step Through", key=f"open_st_{cell}", icon=":material/footprint:",

@@ -1,10 +1,8 @@
 """Translation: an encoder-decoder without attention turns written dates into ISO dates."""
-import threading
-import time
-
 import streamlit as st
 
-from rnnviz import plots, seq2seq, ui
+from rnnviz import cells, plots, ui
+from rnnviz.labs import dates, translator
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Translation")
@@ -30,15 +28,9 @@ with ui.controls():
     steps = ui.knob("tr_steps", number=True, disabled=training)
     seed = ui.knob("tr_seed", number=True, disabled=training)
 
-config = seq2seq.TrainConfig(cell=cell, hidden_size=H, seconds=float(seconds), steps=steps or None,
+config = translator.TrainConfig(cell=cell, hidden_size=H, seconds=float(seconds), steps=steps or None,
                              target_accuracy=target / 100, seed=seed)
-LABEL = plots.CELL_LABELS
-
-
-def describe(c: seq2seq.TrainConfig) -> str:
-    limit = f", at most {c.steps} steps" if c.steps else ""
-    return (f"{LABEL[c.cell]}, H = {c.hidden_size}, seed {c.seed}; {c.seconds:g} s budget{limit}, "
-            f"stop at {c.target_accuracy:.0%}")
+LABEL = cells.LABELS
 
 
 # ------------------------------------------------------------------------------------------ 1. train
@@ -46,7 +38,7 @@ st.header("1 · Train", divider="gray")
 buttons = st.container(key="tr_buttons")
 b1, b2, b3 = buttons.columns([1, 1, 5], vertical_alignment="center")
 b1.button("Train", key="tr_train", type="primary", icon=":material/model_training:", use_container_width=True,
-          disabled=training, help=f"Train a new model: {describe(config)}.")
+          disabled=training, help=f"Train a new model: {config.describe()}.")
 b2.button("Stop", key="tr_stop", icon=":material/stop:", use_container_width=True, disabled=not training,
           help="Stop training; the model learned so far is kept.")
 b3.caption(f"Stops once {target}% of held-out dates come out exactly right (on this machine usually within a "
@@ -55,36 +47,29 @@ b3.caption(f"Stops once {target}% of held-out dates come out exactly right (on t
 results = st.container()
 
 if training:  # the model is trained at the end of this run, into these placeholders
-    ss["tr_result"] = {"config": config, "model": seq2seq.new_model(config), "history": None, "assessment": None,
-                       "done": threading.Event()}  # set when the training thread has let go of the model
+    job, model = ui.jobs.start("translation", config), translator.new_model(config)
     bar = results.progress(0.0, text="Starting: drawing the held-out dates…")
     live = results.empty()
-run = ss.get("tr_result")
-if run is not None and not training and run["history"] is None:  # stopped before the first step was done
-    run = ss["tr_result"] = None
-if run is not None and not training and run["assessment"] is None:  # trained, or stopped: measure it once
-    with results, st.spinner("Measuring the model on fresh held-out dates and on longer inputs…"):
-        # A Stop starts this run at once while the training run finishes its step: wait for it, so the
-        # numbers shown are those of the model that is kept.
-        run["done"].wait(30)
-        run["assessment"] = seq2seq.assess(run["model"], run["config"].data_seed)
+else:  # a Stop starts this run while the training run finishes its step: the model kept is then complete
+    job = ui.jobs.latest("translation", timeout=30)
+    if job is not None and job.record is None:  # stopped before the first step was done
+        job = ui.jobs.forget("translation")
+    if job is not None:  # trained, or stopped: measured once
+        with results:
+            a = ui.session_memo("tr_assessment", job.uid,
+                                lambda: translator.assess(job.record[0], job.settings.data_seed),
+                                spinner="Measuring the model on fresh held-out dates and on longer inputs…")
 with results:
-    if training:
-        model = run["model"]
-    elif run is None:
+    if job is None:
         st.info("No model yet: press **Train** (about a minute). Until then the views below show what the "
                 "untrained network does with its random initial weights.", icon=":material/model_training:")
-        model = seq2seq.new_model(config)
-    else:
-        model, history, a, used = run["model"], run["history"], run["assessment"], run["config"]
+        model = translator.new_model(config)
+    elif not training:
+        (model, history), used = job.record, job.settings
         if used != config:
-            changed = [name for name, field in (("cell", "cell"), ("hidden size", "hidden_size"),
-                                                ("time budget", "seconds"), ("stop level", "target_accuracy"),
-                                                ("step limit", "steps"), ("seed", "seed"))
-                       if getattr(used, field) != getattr(config, field)]
-            st.warning(f"The settings changed after training ({', '.join(changed)}). Everything on this page "
-                       f"still shows the model trained with: {describe(used)}. Press **Train** to train one with "
-                       "the new settings.", icon=":material/sync_problem:")
+            st.warning(f"The settings changed after training ({', '.join(config.changes_from(used))}). Everything "
+                       f"on this page still shows the model trained with: {used.describe()}. Press **Train** to train "
+                       "one with the new settings.", icon=":material/sync_problem:")
         reasons = {"target": f"reached {used.target_accuracy:.0%}", "time": "used its time budget",
                    "steps": "reached its step limit", "stopped": "was stopped", "interrupted": "was stopped"}
         left, right = st.columns([2, 1])
@@ -108,7 +93,7 @@ with results:
 
 # ------------------------------------------------------------------------------------------ 2. look inside
 st.header("2 · Look inside one translation", divider="gray")
-EXAMPLES = seq2seq.showcase()
+EXAMPLES = dates.showcase()
 PICKS = {e.text: f"{e.text}   ({e.fmt})" for e in EXAMPLES}
 ss.setdefault("tr_text", KNOBS["tr_text"].default)   # EXAMPLES[1], unless a link gave another
 
@@ -125,7 +110,7 @@ c1.selectbox("Pick an example (a date held out from training)", list(PICKS), for
 text = c2.text_input(KNOBS["tr_text"].label, key="tr_text", max_chars=400, disabled=training,
                      help=KNOBS["tr_text"].help)   # longer than allowed is said below, not cut off
 ui.url_value("tr_text", text)   # a link to this view opens this example
-errors, warnings = seq2seq.check_example(text)
+errors, warnings = dates.check_example(text)
 if training:
     errors, warnings = [], []
     st.info("Training: this view shows the model when training ends.", icon=":material/hourglass_top:")
@@ -134,8 +119,8 @@ for note in errors:
 for note in warnings:
     st.warning(note, icon=":material/help:")
 if not errors and not training:
-    look = seq2seq.look_inside(model, text, top_k=3)
-    correct = seq2seq.read_date(text)
+    look = translator.look_inside(model, text, top_k=3)
+    correct = dates.read_date(text)
     right_chars = sum(p == c for p, c in zip(look.output, correct.isoformat())) if correct else None
     m1, m2, m3 = st.columns(3)
     m1.metric("The model writes", look.output)
@@ -164,11 +149,11 @@ if not errors and not training:
 
 # ------------------------------------------------------------------------------------------ 3. longer inputs
 st.header("3 · Longer inputs without attention", divider="gray")
-if run is None or training:
-    st.info("Train a model first: this section measures how it copes with longer inputs." if run is None else
+if job is None or training:
+    st.info("Train a model first: this section measures how it copes with longer inputs." if job is None else
             "Training: this section measures the model when training ends.", icon=":material/model_training:")
 else:
-    a, used = run["assessment"], run["config"]
+    used = job.settings
     far = int(a.gaps[-1])
     left, right = st.columns([1, 1.7])
     with left:
@@ -177,7 +162,7 @@ else:
                                                scale=ctx.scale, title="Inputs like those in training"),
                  key="tr_length")
     with right:
-        ui.chart(plots.accuracy_by_gap(a.gaps, a.after, a.before, trained_max=seq2seq.TRAINED_GAP, cell=used.cell,
+        ui.chart(plots.accuracy_by_gap(a.gaps, a.after, a.before, trained_max=dates.TRAINED_GAP, cell=used.cell,
                                        scale=ctx.scale,
                                        title="The same dates with filler words added after / before them"),
                  key="tr_gap")
@@ -226,29 +211,21 @@ with st.expander("What am I looking at?"):
 ui.finish("pages/5_Translation.py")
 
 if training:
-    run = ss["tr_result"]
-    shown = {"at": 0.0, "evaluations": 0}
+    seen = {"evaluations": 0}
 
-    def on_step(p: seq2seq.Progress):
-        run["history"] = p.history  # kept even if a click on Stop interrupts training
-        now = time.perf_counter()
-        if len(p.history.steps) != shown["evaluations"]:
-            shown["evaluations"] = len(p.history.steps)
-            live.plotly_chart(plots.accuracy_over_time(p.history.seconds, p.history.accuracy,
-                                                       char_accuracy=p.history.char_accuracy, cell=cell,
-                                                       budget=config.seconds, scale=ctx.scale,
-                                                       title="Held-out dates translated right, while training"),
-                              theme=None, config=ui.CHART_CONFIG)
-        if now - shown["at"] >= 0.25:
-            shown["at"] = now
-            done = p.seconds / config.seconds
-            if config.steps:
-                done = max(done, p.step / config.steps)
-            bar.progress(min(1.0, done), text=f"Step {p.step} · {p.seconds:.0f} s of {seconds} s · held-out exact "
-                                              f"match {p.accuracy:.0%} (last evaluation)")
+    def work(report):
+        def on_step(p: translator.Progress):
+            done = max(p.seconds / config.seconds, p.step / config.steps if config.steps else 0.0)
+            new = len(p.history.steps) != seen["evaluations"]
+            seen["evaluations"] = len(p.history.steps)
+            report((model, p.history), min(1.0, done), chart=new,
+                   text=f"Step {p.step} · {p.seconds:.0f} s of {seconds} s · held-out exact match {p.accuracy:.0%} "
+                        "(last evaluation)")
 
-    try:
-        _, run["history"] = seq2seq.train(config, on_step=on_step, model=run["model"])
-    finally:
-        run["done"].set()
+        job.record = translator.train(config, on_step=on_step, model=model)  # (model, history), also when stopped
+
+    ui.jobs.run(job, work, bar=bar, live=live, chart_every=None,
+                figure=lambda record: plots.accuracy_over_time(
+                    record[1].seconds, record[1].accuracy, char_accuracy=record[1].char_accuracy, cell=cell,
+                    budget=config.seconds, scale=ctx.scale, title="Held-out dates translated right, while training"))
     st.rerun()  # measure the model and draw the page again with everything enabled

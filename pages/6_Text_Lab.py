@@ -1,13 +1,11 @@
 """Text Lab: train a character language model, sample from it, and look at what its units learned."""
-import hashlib
-import threading
-import time
-
 import numpy as np
 import streamlit as st
 
 import rnnviz
-from rnnviz import lab, plots, text as tx, ui
+from rnnviz import cells, inputs, plots, ui
+from rnnviz.files import uploads
+from rnnviz.labs import charlm, corpora, training
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Text Lab")
@@ -32,7 +30,7 @@ def _read_upload():
     if f is None:
         return
     try:
-        ss["lm_upload"] = {"name": f.name, "text": tx.text_from_upload(f.getvalue())}
+        ss["lm_upload"] = {"name": f.name, "text": corpora.text_from_upload(f.getvalue())}
     except ValueError as exc:
         ss["lm_upload_error"] = f"{ui.inert(f.name)}: {exc}"
 
@@ -42,7 +40,7 @@ with ui.controls():
     corpus_name = ui.knob("corpus")
     if corpus_name == "upload":
         st.file_uploader("A plain-text file (.txt, UTF-8, up to 1 MB)", type=["txt"], key="lm_text_file",
-                         on_change=_read_upload, max_upload_size=1,
+                         on_change=_read_upload, max_upload_size=uploads.MAX_TEXT_BYTES >> 20,
                          help="Read as text only. The last tenth is held out to measure generalisation.")
     st.subheader("Model")
     cell = ui.knob("cell")
@@ -62,18 +60,9 @@ if corpus_name == "upload" and "lm_upload" not in ss:
     st.info("Upload a .txt file in the sidebar to learn from your own text. Until then the page uses the Zen of "
             "Python.", icon=":material/upload_file:")
     corpus_name = "zen"
-if corpus_name == "upload":
-    upload = ss["lm_upload"]
-    corpus = tx.get_corpus("upload", upload["text"])
-    corpus_key = ("upload", hashlib.sha256(upload["text"].encode("utf-8", "surrogatepass")).hexdigest()[:16])
-else:
-    corpus = tx.get_corpus(corpus_name)
-    corpus_key = (corpus_name, "")
-cached = ss.get("lm_task")
-if cached is None or cached[0] != corpus_key:
-    ss["lm_task"] = cached = (corpus_key, tx.CharTask(corpus))
-task = cached[1]
-baseline = tx.bpc(task.baseline(0))
+corpus = corpora.get_corpus(corpus_name, ss["lm_upload"]["text"] if corpus_name == "upload" else None)
+task = ui.session_memo("lm_task", corpus.key, lambda: charlm.CharTask(corpus))
+baseline = charlm.bpc(task.baseline(0))
 
 title = corpus.title + (f" ({ui.inert(ss['lm_upload']['name'])})" if corpus_name == "upload" else "")
 st.markdown(f"**{title}**: {corpus.source}")
@@ -85,98 +74,70 @@ c3.metric("Distinct characters", len(task.vocab), help="The model reads and pred
 c4.metric("Memoryless floor", f"{baseline:.2f} bits/char",
           help="Bits per character of the best model without memory: it reads the current character and predicts "
                "how often each character follows it (the bigram entropy of the training text): the line to beat. "
-               f"Knowing nothing, the characters' frequencies give {tx.bpc(task.baselines(0)[1].value):.2f}.")
+               f"Knowing nothing, the characters' frequencies give {charlm.bpc(task.baselines(0)[1].value):.2f}.")
 if task.vocab.unknown is not None:
-    st.caption(f"The text has more than {tx.MAX_VOCAB} distinct characters; the rarest are all read as "
-               f"'{tx.UNKNOWN}'.")
+    st.caption(f"The text has more than {inputs.MAX_VOCAB} distinct characters; the rarest are all read as "
+               f"'{inputs.UNKNOWN}'.")
 with st.expander("Read the text"):
     st.code(corpus.text[:3000] + ("\n…" if len(corpus.text) > 3000 else ""), language=None, wrap_lines=True)
 
 # ---------------------------------------------------------------------------------- training
-def _a(cell: str) -> str:
-    return "a" if cell == "gru" else "an"   # "an RNN", "an LSTM", "a GRU"
-
-
 st.header("1 · Train")
-too_long = lab.refusal(steps * lab.seconds_per_step(cell, H, seq_len, batch))  # bounded work per click
+too_long = training.refusal(steps * training.seconds_per_step(cell, H, seq_len, batch))  # bounded work per click
 b1, b2, _ = st.columns([1, 1, 4], vertical_alignment="bottom")
-train_clicked = b1.button(f"Train {_a(cell)} {cell.upper()}", type="primary", icon=":material/model_training:",
+train_clicked = b1.button(f"Train {cells.article(cell)}", type="primary", icon=":material/model_training:",
                           key="lm_train", use_container_width=True, disabled=too_long is not None)
 if too_long:
     st.warning(too_long, icon=":material/timer_off:")
-b2.button("Stop", icon=":material/stop_circle:", key="lm_stop", disabled=not train_clicked,
-          use_container_width=True, help="Stop training now and keep the model as it is.")
-
-job = ss.get("lm_job")
-if job is not None and not job["done"].is_set():
-    # A click during training (Stop, or any other control) ends the run that trains; it stores the model
-    # it has so far on its way out. Wait for that before reading the models.
-    job["done"].wait(timeout=30)
+b2.button("Stop", icon=":material/stop_circle:", key="lm_stop", disabled=not train_clicked, use_container_width=True,
+          on_click=ui.jobs.request_stop, args=("lm",), help="Stop training now and keep the model as it is.")
+ui.jobs.latest("lm", timeout=30)   # a click during training: the run stores the model it has on its way out
 
 
-def train():
-    spec = tx.lm_spec(cell, H, seed)
-    job = {"done": threading.Event(), "result": None}
-    ss["lm_job"] = job
-    shown = {"bar": 0.0, "chart": time.perf_counter()}
-
+def work(report):
     def on_step(info: rnnviz.StepInfo):
-        job["result"] = info.result
-        now = time.perf_counter()
-        if now - shown["bar"] > 0.25 or info.step == info.steps:
-            shown["bar"] = now
-            held = f" · held-out {tx.bpc(info.test_loss):.2f}" if info.test_loss is not None else ""
-            bar.progress(info.step / info.steps,
-                         text=f"Step {info.step} of {info.steps} · {info.elapsed:.0f} s · training "
-                              f"{tx.bpc(float(np.mean(info.result.loss[-20:]))):.2f}{held} bits/char")
-        if now - shown["chart"] > 2.0:
-            shown["chart"] = now
-            with live:
-                ui.chart(plots.bpc_curves({cell.upper(): _run(info.result)}, baseline, scale=ctx.scale,
-                                          title="Training… (Stop keeps the model)"))
+        held = f" · held-out {charlm.bpc(info.test_loss):.2f}" if info.test_loss is not None else ""
+        report(info.result, info.step / info.steps, final=info.step == info.steps,
+               text=f"Step {info.step} of {info.steps} · {info.elapsed:.0f} s · training "
+                    f"{charlm.bpc(float(np.mean(info.result.loss[-20:]))):.2f}{held} bits/char")
 
-    try:
-        bar = st.progress(0.0, text="Starting…")
-        live = st.empty()
-        rnnviz.fit(spec, task, seq_len=seq_len, steps=steps, batch_size=batch, lr=lr, clip=tx.CLIP, seed=seed,
-                   on_step=on_step, **tx.FIT_RECORDS)
-    finally:
-        # Plain dicts only from here: after a click, every st.* call in this run raises.
-        if job["result"] is not None:
-            models[cell] = {"lm": tx.CharLM.from_fit(job["result"]), "corpus": corpus_key}
-        job["done"].set()
-    bar.empty()
-    live.empty()
+    rnnviz.fit(charlm.lm_spec(cell, H, seed), task, seq_len=seq_len, steps=steps, batch_size=batch, lr=lr,
+               clip=charlm.CLIP, seed=seed, on_step=on_step, **charlm.FIT_RECORDS)
 
 
-def _run(result) -> dict:
-    return {"cell": result.spec.cell, "steps": np.arange(1, result.steps_done + 1), "train": tx.bpc(result.loss),
-            "test_steps": result.test_steps, "test": tx.bpc(result.test_loss)}
+def keep(result):   # plain data only: after a click every Streamlit call of the interrupted run raises
+    if result is not None:
+        models[cell] = {"lm": charlm.CharLM.from_fit(result), "corpus": corpus.key}
 
 
 if train_clicked:
-    train()
+    bar, live = st.progress(0.0, text="Starting…"), st.empty()
+    ui.jobs.run(ui.jobs.start("lm", cell), work, bar=bar, live=live, finish=keep, chart_every=2.0,
+                figure=lambda result: plots.bpc_curves({cells.LABELS[cell]: charlm.bpc_record(result)}, baseline,
+                                                       scale=ctx.scale, title="Training… (Stop keeps the model)"))
+    bar.empty()
+    live.empty()
 
-here = {c: m["lm"] for c, m in models.items() if m["corpus"] == corpus_key}   # models of this text
+here = {c: m["lm"] for c, m in models.items() if m["corpus"] == corpus.key}   # models of this text
 lm = here.get(cell)
 if lm is None:
-    st.info(f"No {cell.upper()} has been trained on this text yet. Press **Train {_a(cell)} {cell.upper()}** (about "
+    st.info(f"No {cells.LABELS[cell]} has been trained on this text yet. Press **Train {cells.article(cell)}** (about "
             f"{steps} steps), or load a model file at the bottom of the page.", icon=":material/school:")
 else:
     hist = lm.history
     if hist is not None:
         if hist.stopped_early:
-            st.warning(f"{hist.message} The {cell.upper()} keeps what it learned in {hist.model_step} steps.",
+            st.warning(f"{hist.message} The {cells.LABELS[cell]} keeps what it learned in {hist.model_step} steps.",
                        icon=":material/stop_circle:")
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Steps trained", f"{hist.model_step:,}", help=f"{hist.seconds:.1f} s of training")
-        m2.metric("Training text", f"{tx.bpc(float(np.mean(hist.loss[-20:]))):.2f} bits/char",
+        m2.metric("Training text", f"{charlm.bpc(float(np.mean(hist.loss[-20:]))):.2f} bits/char",
                   help="Mean over the last 20 training batches.")
         if hist.final_test_loss is not None:
-            m3.metric("Held-out text", f"{tx.bpc(hist.final_test_loss):.2f} bits/char",
+            m3.metric("Held-out text", f"{charlm.bpc(hist.final_test_loss):.2f} bits/char",
                       help="The last tenth of the text, never trained on.")
         m4.metric("Memoryless floor", f"{baseline:.2f} bits/char")
-        runs = {c.upper(): _run(m.history) for c, m in here.items() if m.history is not None}
+        runs = {cells.LABELS[c]: charlm.bpc_record(m.history) for c, m in here.items() if m.history is not None}
         ui.chart(plots.bpc_curves(runs, baseline, scale=ctx.scale,
                                   title="Bits per character while training (lower is better)"), key="bpc")
         st.caption("Solid: the training text (mean of the last 20 batches). Dashed: the held-out text. When the "
@@ -184,20 +145,19 @@ else:
                    "training text rather than learning to write: on a text as short as the Zen of Python that "
                    "happens within seconds. Train the other cells too: their curves appear here.")
     else:
-        st.success(f"Loaded a {lm.cell.upper()} with H = {lm.hidden_size} and {len(lm.vocab)} characters "
-                   f"(trained on {tx.CORPUS_TITLES.get(lm.corpus, 'another text')}).", icon=":material/upload:")
+        st.success(f"Loaded {cells.article(lm.cell)} with H = {lm.hidden_size} and {len(lm.vocab)} characters "
+                   f"(trained on {lm.trained_on}).", icon=":material/upload:")
         m1, m2 = st.columns(2)
-        if ss.get("lm_held_bpc", (None,))[0] != lm.uid:
-            ss["lm_held_bpc"] = (lm.uid, lm.bits_per_char(corpus.held_out_text))
-        m1.metric("Held-out text", f"{ss['lm_held_bpc'][1]:.2f} bits/char", help="Read in one pass.")
+        held = ui.session_memo("lm_held_bpc", lm.uid, lambda: lm.bits_per_char(corpus.held_out_text))
+        m1.metric("Held-out text", f"{held:.2f} bits/char", help="Read in one pass.")
         m2.metric("Memoryless floor", f"{baseline:.2f} bits/char")
 
 # ---------------------------------------------------------------------------------- sampling
 if lm is not None:
     st.header("2 · Let it write")
     p1, p2, p3, p4, p5 = st.columns([3, 2, 2, 2, 2])
-    prompt = p1.text_input("Prompt", value=tx.default_prompt(corpus), max_chars=200,
-                           key=f"lm_prompt_{corpus_key[0]}", help="The model reads this first, then writes on.")
+    prompt = p1.text_input("Prompt", value=corpora.default_prompt(corpus), max_chars=200,
+                           key=f"lm_prompt_{corpus.key[0]}", help="The model reads this first, then writes on.")
     temperature = ui.knob("temperature", p2)
     top_k = ui.knob("top_k", p3, limits=(0, len(lm.vocab)))
     n = ui.knob("sample_len", p4)
@@ -207,19 +167,13 @@ if lm is not None:
         st.warning("The model has never seen " + ", ".join(repr(c) for c in missing[:8]) +
                    "; those characters were left out of the prompt.", icon=":material/warning:")
         prompt = "".join(c for c in prompt if c in lm.vocab)
-    key = (lm.uid, prompt, temperature, top_k, n, sample_seed)
-    if ss.get("lm_sample", (None,))[0] != key:
-        ss["lm_sample"] = (key, lm.sample(prompt, n, temperature=temperature, top_k=top_k, seed=sample_seed))
-    smp = ss["lm_sample"][1]
-    chosen_p = smp.probs[np.arange(len(smp.codes)), smp.codes]
-    tips = ["your prompt"] * len(prompt)
-    for i in range(len(smp.codes)):
-        cands = " · ".join(f"{lm.vocab.label(c)} {p:.0%}" for c, p, _ in smp.top(i, 5))
-        tips.append(f"#{i}: '{lm.vocab.label(smp.codes[i])}' had p = {chosen_p[i]:.1%}. Candidates: {cands}")
+    smp = ui.session_memo("lm_sample", (lm.uid, prompt, temperature, top_k, n, sample_seed),
+                          lambda: lm.sample(prompt, n, temperature=temperature, top_k=top_k, seed=sample_seed))
     st.html(plots.colour_legend_html("gate", 0, 1, "model's probability of each character it wrote",
                                      ticks=["0", "50%", "100%"], scale=ctx.scale))
-    st.html(plots.text_colour_html(prompt + smp.text, np.concatenate([np.full(len(prompt), np.nan), chosen_p]),
-                                   kind="gate", tips=tips, font_px=FONT))
+    st.html(plots.text_colour_html(prompt + smp.text, np.concatenate([np.full(len(prompt), np.nan), smp.written_probs]),
+                                   kind="gate", tips=["your prompt"] * len(prompt) + smp.tips(lm.vocab.label),
+                                   font_px=FONT))
     st.caption("Grey: your prompt. Coloured: what the model wrote, bright where it was sure and dark where it "
                "took a less likely character. Hover a character to see the candidates it was drawn from. "
                f"Temperature {temperature:g}" + (" (greedy: always the most likely character)" if temperature == 0
@@ -255,18 +209,12 @@ if lm is not None:
     size = len(corpus.text)
     look_len = ui.knob("look_len", limits=(min(100, size), min(5000, size)))
     look = corpus.text[:look_len]
-    key = (lm.uid, corpus_key, look_len)
-    if ss.get("lm_look", (None,))[0] != key:
-        states = tx.unit_states(lm.trace(look))
-        ss["lm_look"] = (key, states, tx.rank_units(states, tx.text_features(look), per_feature=3))
-    _, states, ranking = ss["lm_look"]
+    states, ranking = ui.session_memo("lm_look", (lm.uid, corpus.key, look_len), lambda: charlm.look_inside(lm, look))
 
     def _symbol(state: str) -> str:   # its letter in the equations: h, c, i f g o, r z n
-        return state[0] if state in ("hidden", "cell") else plots.gate_symbol(lm.cell, state)
+        return cells.state_symbol(lm.cell, state)
 
-    def _label(state: str) -> str:
-        return KNOBS["lm_state"].label_of(state)
-
+    _label = KNOBS["lm_state"].label_of
     def _pick_from_ranking():
         rows = ss["lm_ranking"].selection.rows
         if rows:
@@ -279,14 +227,10 @@ if lm is not None:
         state = ui.knob("lm_state", s1, options=list(states))
         unit = ui.knob("lm_unit", s2, limits=(0, lm.hidden_size - 1), number=True,
                        label=f"Unit (0 … {lm.hidden_size - 1})")
-        values = states[state][:, unit]
-        kind = "gate" if state in ("input", "forget", "output", "reset", "update") else "state"
-        shown = np.tanh(values) if state == "cell" else values
-        label = {"cell": "tanh(c)"}.get(state, _label(state))
+        kind, label = cells.gate_kind(state), {"cell": "tanh(c)"}.get(state, _label(state))
         st.html(plots.colour_legend_html(kind, *((0, 1) if kind == "gate" else (-1, 1)), f"{label} of unit {unit}",
                                          scale=ctx.scale))
-        tips = [f"#{t} '{tx.display_char(ch)}': {v:+.3f}" for t, ch, v in zip(range(len(look)), look, values)]
-        st.html(plots.text_colour_html(look, shown, kind=kind, tips=tips, font_px=FONT))
+        st.html(plots.signal_colour_html(look, states[state][:, unit], kind, squash=state == "cell", font_px=FONT))
         scored = [r for r in ranking if r.state == state and r.unit == unit]
         st.caption(f"Each character is coloured by the {_label(state)} of unit {unit} just after the "
                    f"model read it" + (" (the cell state through tanh, so that it fits the same scale)"
@@ -301,8 +245,8 @@ if lm is not None:
         st.dataframe(table, hide_index=True, key="lm_ranking", on_select=_pick_from_ranking,
                      selection_mode="single-row",
                      column_config={"correlation": st.column_config.NumberColumn(format="%+.2f")})
-        present = [f"*{f}*: {d}" for f, d in tx.FEATURES.items() if f in {r.feature for r in ranking}]
-        absent = [f for f in tx.FEATURES if f not in {r.feature for r in ranking}]
+        present = [f"*{f}*: {d}" for f, d in charlm.FEATURES.items() if f in {r.feature for r in ranking}]
+        absent = [f for f in charlm.FEATURES if f not in {r.feature for r in ranking}]
         others = [f"{_symbol(g)} = {_label(g)}" for g in states if g != state]
         st.caption(f"{_symbol(state)}[{unit}]: unit {unit} of the {_label(state)}, the one colouring the text. "
                    + (f"Other letters: {', '.join(others)}. " if others else "")
@@ -314,32 +258,22 @@ if lm is not None:
     st.header("4 · How far back does it look?")
     pos = ui.knob("grad_pos", limits=(0, len(look) - 2))
     target = look[pos + 1]
-    curves, grads = {}, {}
-    for c, m in here.items():   # every model here was trained or loaded on this text: it knows its characters
-        gkey = (m.uid, corpus_key, look_len, pos)
-        cache = ss.setdefault("lm_grads", {})
-        if cache.get(c, (None,))[0] != gkey:
-            cache[c] = (gkey, tx.input_gradient(m, look, pos))
-        grads[c] = cache[c][1]
-        curves[f"{c.upper()} (H = {m.hidden_size})"] = (c, grads[c])
+    # every model here was trained or loaded on this text: it knows its characters
+    grads = {c: ui.session_memo(f"lm_grad_{c}", (m.uid, corpus.key, look_len, pos),
+                                lambda m=m: charlm.input_gradient(m, look, pos)) for c, m in here.items()}
+    curves = {f"{cells.LABELS[c]} (H = {here[c].hidden_size})": (c, g) for c, g in grads.items()}
     ui.chart(plots.input_gradient_figure(curves, scale=ctx.scale, height=420,
                                          title=f"Gradient reaching each earlier character (predicting "
-                                               f"'{plots.plain(tx.display_char(target))}')"), key="reach")
-    window = max(0, pos + 1 - 160)
-    logs = {c: np.log10(np.maximum(g, 1e-300)) for c, g in grads.items()}
-    hi = float(np.ceil(max(float(np.max(v)) for v in logs.values())))   # six decades, whole powers of ten
-    lo = hi - 6.0
+                                               f"'{plots.plain(inputs.display_char(target))}')"), key="reach")
+    logs, lo, hi = plots.decades(grads, 6)
     st.html(plots.colour_legend_html("grad", lo, hi, "gradient magnitude",
                                      ticks=[plots.power_label(int(x)) for x in (lo, hi - 3, hi)], scale=ctx.scale))
     cols = st.columns(len(grads))
     for col, (c, v) in zip(cols, logs.items()):
         with col:
-            st.markdown(f"**{c.upper()}** → predicting {ui.inert(tx.display_char(target))}")
-            seg = look[window:pos + 1]
-            tips = [f"{pos - s} characters back: 10^{v[s]:.1f}" for s in range(window, pos + 1)]
-            st.html(plots.text_colour_html(seg, v[window:pos + 1], kind="grad", lo=lo, hi=hi, tips=tips,
-                                           font_px=int(FONT * 0.9), max_height_px=300))
-    missing_cells = [c.upper() for c in ("rnn", "lstm", "gru") if c not in grads]
+            st.markdown(f"**{cells.LABELS[c]}** → predicting {ui.inert(inputs.display_char(target))}")
+            st.html(plots.reach_colour_html(look, v, pos, lo, hi, font_px=int(FONT * 0.9)))
+    missing_cells = [cells.LABELS[c] for c in ("rnn", "lstm", "gru") if c not in grads]
     st.caption("The gradient of the log-probability the model gives the next character with respect to each "
                "input character (its one-hot vector): bright characters still move the prediction, dark ones have "
                "been forgotten. Gradients shrink by a roughly constant factor per step back, so a straight line "
@@ -354,38 +288,33 @@ def _load_model():
     if f is None:
         return
     try:
-        loaded = tx.CharLM.from_bytes(f.getvalue())
-        missing = loaded.vocab.missing(corpus.text)
-        if missing and loaded.vocab.unknown is None:
-            raise ValueError(f"Its vocabulary does not match this text: it lacks {len(missing)} of the text's "
-                             f"characters ({', '.join(map(repr, missing[:8]))}). It was trained on "
-                             f"{tx.CORPUS_TITLES.get(loaded.corpus, 'another text')}: choose that text, then load "
-                             "it again.")
+        loaded = charlm.CharLM.from_bytes(f.getvalue())
+        loaded.check_fits(corpus)
     except ValueError as exc:
         ss["lm_model_message"] = ("error", f"{ui.inert(f.name)} was not loaded. {exc}")
         return
-    models[loaded.cell] = {"lm": loaded, "corpus": corpus_key}
+    models[loaded.cell] = {"lm": loaded, "corpus": corpus.key}
     ss["cell"] = ui.token("cell", loaded.cell)
     ss["lm_model_message"] = ("success",
-                              f"Loaded {ui.inert(f.name)}: a {loaded.cell.upper()} with H = {loaded.hidden_size}.")
+                              f"Loaded {ui.inert(f.name)}: {cells.article(loaded.cell)} with H = {loaded.hidden_size}.")
 
 
 st.header("Save or load the model")
 f1, f2 = st.columns(2)
 with f1:
     if lm is not None:
-        st.download_button(f"Download this {lm.cell.upper()} (.pt state dict)", data=lm.to_bytes,
-                           file_name=f"rnnviz_charlm_{lm.cell}_h{lm.hidden_size}_{corpus_key[0]}.pt",
+        st.download_button(f"Download this {cells.LABELS[lm.cell]} (.pt state dict)", data=lm.to_bytes,
+                           file_name=f"rnnviz_charlm_{lm.cell}_h{lm.hidden_size}_{corpus.key[0]}.pt",
                            mime="application/octet-stream", icon=":material/download:", key="lm_download",
                            on_click="ignore")  # the file is written only when asked for
         st.caption("Weights and vocabulary. Load it in plain PyTorch with `torch.load(path, weights_only=True)`: "
-                   "`rnn.*` are the parameters of a `torch.nn." + plots.CELL_LABELS[lm.cell]
+                   "`rnn.*` are the parameters of a `torch.nn." + cells.LABELS[lm.cell]
                    + "`, `readout.*` those of a `torch.nn.Linear`, `vocab` the characters in order.")
     else:
         st.caption("Train a model to download it.")
 with f2:
     st.file_uploader("Load a model saved by this page (.pt)", type=["pt", "pth"], key="lm_model_file",
-                     on_change=_load_model, max_upload_size=20,
+                     on_change=_load_model, max_upload_size=uploads.MAX_MODEL_BYTES >> 20,
                      help="Loaded with torch.load(weights_only=True): tensors and plain data only, no code runs.")
     message = ss.get("lm_model_message")
     if message:

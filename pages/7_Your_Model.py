@@ -3,10 +3,10 @@ import hashlib
 
 import streamlit as st
 
-from rnnviz import inputs, plots, ui
-from rnnviz import io as uploads
+from rnnviz import cells, inputs, plots, ui
+from rnnviz.files import sequences, uploads
 from rnnviz.model import build_model
-from rnnviz.spec import ModelSpec
+from rnnviz.spec import KNOBS, ModelSpec
 from rnnviz.trace import trace
 
 ctx = ui.page_setup("Your Model")
@@ -23,7 +23,7 @@ with st.expander("How to save your model", icon=":material/help:"):
             "import numpy as np\nnp.savetxt('sequence.csv', x, delimiter=',')", language="python")
 
 ss = st.session_state
-MAX_MB = 20
+MAX_MB = uploads.MAX_MODEL_BYTES >> 20
 left, right = st.columns(2)
 
 # ---------------------------------------------------------------- the model
@@ -35,8 +35,8 @@ with left:
     if up is not None and up.file_id != ss.get("_model_file_id"):
         ss["_model_file_id"] = up.file_id
         try:
-            loaded = uploads.load_model(up.getvalue(), max_bytes=MAX_MB << 20,
-                                        max_hidden=ui.UI_LIMITS["hidden_size"][1])
+            loaded = uploads.load_model(up.getvalue(),
+                                        max_hidden=KNOBS["hidden_size"].page_range[1])
             ss["user_model"] = {"loaded": loaded, "name": up.name, "label": f"{up.name} · uploaded"}
             ss.pop("model_error", None)
         except uploads.UploadError as exc:  # keep whatever model was there before
@@ -71,7 +71,7 @@ with right:
         if csv is not None and csv.file_id != ss.get("_csv_file_id"):
             ss["_csv_file_id"] = csv.file_id
             try:
-                seq = uploads.read_sequence_csv(csv.getvalue(), max_rows=ui.UI_LIMITS["seq_len"][1])
+                seq = sequences.read_sequence_csv(csv.getvalue(), max_rows=KNOBS["seq_len"].page_range[1])
                 ss["user_x"] = {"x": seq.values, "name": csv.name,
                                 "reads": f"the sequence uploaded as {ui.inert(csv.name)}"}
                 ss.pop("x_error", None)
@@ -82,7 +82,7 @@ with right:
         vocab = ss["user_model"]["loaded"].meta.get("vocab") if "user_model" in ss else None
         if model is not None and text:
             try:
-                x_text, _, notes = uploads.text_to_inputs(text, input_size=model.input_size, vocab=vocab)
+                x_text, _, notes = sequences.text_to_inputs(text, input_size=model.input_size, vocab=vocab)
                 ss["user_x"] = {"x": x_text, "name": "your text", "reads": "the text typed on Your Model"}
                 ss.pop("x_error", None)
                 for note in notes:
@@ -90,8 +90,8 @@ with right:
             except uploads.UploadError as exc:
                 ss["x_error"] = str(exc)
     else:
-        kind = st.selectbox("Sequence", ["impulse", "noise", "sine"], key="named_kind")
-        T = st.slider("Length T", 2, 2000, 200, key="named_T")
+        kind = ui.knob("input_kind", st, key="named_kind", options=("impulse", "noise", "sine"), label="Sequence")
+        T = ui.knob("seq_len", st, key="named_T", limits=(2, 2000), label="Length T")
         if model is not None:
             ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{kind}, T = {T}",
                             "reads": f"the named sequence “{kind}” of Your Model"}
@@ -99,7 +99,7 @@ with right:
     fit_error = None   # why the model cannot read the sequence in use
     if model is not None and "user_x" in ss:
         try:
-            x = uploads.check_compatible(model, ss["user_x"]["x"])
+            x = sequences.check_compatible(model, ss["user_x"]["x"])
         except uploads.UploadError as exc:
             fit_error = str(exc)
     if ss.get("x_error"):   # a new sequence was refused: say so once, and what is used instead
@@ -130,17 +130,14 @@ if "user_x" not in ss or fit_error:   # said above, next to the sequence
 
 # ---------------------------------------------------------------- what happens inside
 key = (ss["user_model"]["name"], id(model), hashlib.sha1(x.tobytes()).hexdigest(), loss)
-if ss.get("_user_trace_key") != key:  # per session: the model is this user's own, never a shared cache
-    ss["_user_trace"] = trace(model, x, loss=loss)
-    ss["_user_trace_key"] = key
-tr = ss["_user_trace"]
-label = plots.CELL_LABELS[tr.cell_type]
+tr = ui.session_memo("_user_trace", key, lambda: trace(model, x, loss=loss))  # this user's own model
+label = cells.LABELS[tr.cell_type]
 name = ss["user_model"]["name"]
 
 st.divider()
-block = plots.recurrent_block(tr.cell_type)   # W_hh, or the candidate block W_hg / W_hn of a gated cell
+block = cells.block_name(tr.cell_type)   # W_hh, or the candidate block W_hg / W_hn of a gated cell
 block_help = (f" {block} is the candidate block of W_hh (the rows that compute "
-              f"{plots.gate_symbol(tr.cell_type, 'candidate')})." if tr.cell_type != "rnn" else "")
+              f"{cells.gate_symbol(tr.cell_type, 'candidate')})." if tr.cell_type != "rnn" else "")
 row = st.container(horizontal=True, gap="medium")   # wraps onto a second line where four do not fit
 h = tr.memory_horizon(1e-3)
 row.metric("Memory horizon", f"{h} steps" if h is not None else f"≥ {tr.T - 1} steps",
@@ -156,18 +153,12 @@ ui.chart(plots.gradient_vs_lag({label: tr}, scale=ctx.scale, height=440, horizon
                                title=f"{plots.plain(name)}: ‖∂L/∂h_k‖ against steps back"), key="user_grad")
 hm = dict(scale=ctx.scale, height=260 if tr.hidden_size <= 64 else 340)
 a, b = st.columns(2)
-a.plotly_chart(plots.heatmap(tr.hidden, kind="state", title="Hidden state h", colorbar_title="h", **hm), theme=None,
-               key="user_h", config=ui.CHART_CONFIG)
+ui.chart(plots.heatmap(tr.hidden, kind="state", title="Hidden state h", colorbar_title="h", **hm), key="user_h",
+         container=a)
 if tr.cell is not None:
-    b.plotly_chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm), theme=None,
-                   key="user_c", config=ui.CHART_CONFIG)
-gate_cols = st.columns(2)
-for n, g in enumerate(tr.gate_names):
-    kind = "state" if g == "candidate" else "gate"
-    gate_cols[n % 2].plotly_chart(
-        plots.heatmap(tr.gates[g], kind=kind, title=plots.gate_title(tr.cell_type, g),
-                      zmax=1.0 if kind == "state" else None, colorbar_title=plots.gate_symbol(tr.cell_type, g), **hm),
-        theme=None, key=f"user_{g}", config=ui.CHART_CONFIG)
+    ui.chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm), key="user_c",
+             container=b)
+ui.gate_heatmaps(tr, "user", **hm)
 if tr.gate_names:
     ui.chart(plots.saturation_bars(tr.saturation(), scale=ctx.scale,
                                    title="Where the gates saturate (< 0.1 shut, > 0.9 open)"), key="user_sat")

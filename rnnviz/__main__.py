@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .presets import PRESETS
+from .files.lessons import PRESETS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,16 +31,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{p.name:18s} {p.title}")
         return 0
     if args.command == "script":
-        from .export import reproduce_script
-        from .inputs import input_size_for
+        from .files.export import reproduce_script
 
-        preset = PRESETS[args.preset]
-        view = preset.view()
-        spec = preset.spec(**({"cell": args.cell} if args.cell else {}))
-        spec = spec.replace(input_size=input_size_for(view["input_kind"], spec.input_size))
-        sys.stdout.write(reproduce_script(spec, **view))
+        scenario = PRESETS[args.preset].scenario(**({"cell": args.cell} if args.cell else {}))
+        sys.stdout.write(reproduce_script(scenario))
         return 0
-    from .report import write_report
+    from .files.report import write_report
 
     path = write_report(args.preset, args.out, scale=args.scale)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): open it in any browser, no network needed")

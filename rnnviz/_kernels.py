@@ -185,7 +185,7 @@ def minus_tanh(h, a, out_m, out_e):
 
 
 # ----------------------------------------------------------------------------------------
-# The factors of step k's Jacobian, per unit j, as (Fm, Fe) rows (see trace._factors for the maths).
+# The factors of step k's Jacobian, per unit j, as (Fm, Fe) rows (see sweeps.factors for the maths).
 @njit(**_OPTS)
 def rnn_factors(act, a, k, Fm, Fe):
     """Row 0: act'(a_kj)."""
@@ -240,7 +240,7 @@ def gru_factors(pr, pz, phn, pn, h_all, k, Fm, Fe):
 
 
 # ----------------------------------------------------------------------------------------
-# All steps' factors at once (trace._factors). Per step, the factors of one group share an exponent
+# All steps' factors at once (sweeps.factors). Per step, the factors of one group share an exponent
 # when they span at most `narrow_lim` binary orders (F, s; narrow[k] True), else the step is "wide"
 # and `wide_rows_*` keeps its factors with an exponent per element. A step whose pre-activations
 # all lie within +-_PLAIN_MAX (and whose plain factors like c_{k-1} or hn are not tiny) is computed
@@ -669,7 +669,7 @@ def relu_forward_scaled(gi, W_T, h0, out, D):
 
 
 # ----------------------------------------------------------------------------------------
-# The factors of step k (see trace._factors): narrow steps from the mantissas F[k] (dtype) and one
+# The factors of step k (see sweeps.factors): narrow steps from the mantissas F[k] (dtype) and one
 # exponent per factor group, s[k, group]; wide steps from a side table with an exponent per element.
 @njit(**_OPTS)
 def factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe):
@@ -1182,7 +1182,8 @@ def _norm_of(P, eP, u, tol, max_iter, tmp):
 def jac_sweep_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, tol, max_iter, k_min, out):
     T, _, H = F.shape
     dt = W.dtype
-    P, X, J, tmp = np.eye(H, dtype=dt), np.empty((H, H), dtype=dt), np.empty((H, H), dtype=dt), np.empty((H, H), dtype=dt)
+    P, X = np.eye(H, dtype=dt), np.empty((H, H), dtype=dt)
+    J, tmp = np.empty((H, H), dtype=dt), np.empty((H, H), dtype=dt)
     eP, eX = np.zeros(H), np.empty(H)
     Fm, Fe = np.empty((1, H)), np.empty((1, H))
     u = _start_vectors(H)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+CELLS = ("rnn", "lstm", "gru")
 GATES = {
     "rnn": (),
     "lstm": ("input", "forget", "candidate", "output"),
@@ -32,6 +33,41 @@ GATE_ACTIVATION = {"input": "sigmoid", "forget": "sigmoid", "output": "sigmoid",
                    "update": "sigmoid", "candidate": "tanh"}
 GATE_SYMBOL = {"input": "i", "forget": "f", "candidate": "g", "output": "o",
                "reset": "r", "update": "z"}
+
+# How cells and gates are named on screen: the one place these words are defined.
+LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": "candidate g",
+               "output": "output gate o", "reset": "reset gate r", "update": "update gate z"}
+
+
+def article(cell: str, capital: bool = False) -> str:
+    """The cell's name with its article: "an RNN", "an LSTM", "a GRU" ("An RNN" with `capital`)."""
+    a = "a" if cell == "gru" else "an"
+    return f"{a.capitalize() if capital else a} {LABELS[cell]}"
+
+
+def gate_symbol(cell: str, name: str) -> str:
+    """The letter a gate has in the equations: i f g o for LSTM, r z n for GRU."""
+    if name == "candidate" and cell == "gru":
+        return "n"
+    return GATE_SYMBOL.get(name, name)
+
+
+def gate_kind(name: str) -> str:
+    """The scale of a per-unit signal: "state" for the hidden and cell states and the tanh candidate
+    (in [-1, 1]), "gate" for a sigmoid gate (in [0, 1])."""
+    return "state" if name in ("hidden", "cell", "candidate") else "gate"
+
+
+def state_symbol(cell: str, name: str) -> str:
+    """A per-unit signal's letter in the equations: h, c, then the gates' (i f g o, r z n)."""
+    return {"hidden": "h", "cell": "c"}.get(name) or gate_symbol(cell, name)
+
+
+def block_name(cell: str) -> str:
+    """The recurrent matrix a cell's spectrum is read from: W_hh for an RNN, its candidate block for
+    an LSTM (W_hg) and a GRU (W_hn)."""
+    return "W_hh" if cell == "rnn" else f"W_h{gate_symbol(cell, 'candidate')}"
 
 
 def sigmoid(a):
@@ -88,12 +124,12 @@ class Scaled(NamedTuple):
     e: np.ndarray
 
     @classmethod
-    def of(cls, x) -> "Scaled":
+    def of(cls, x) -> Scaled:
         """Ordinary numbers (float64) as Scaled."""
         m, e = np.frexp(np.asarray(x, dtype=np.float64))
         return cls(m, e.astype(np.float64))
 
-    def __mul__(self, other: "Scaled") -> "Scaled":
+    def __mul__(self, other: Scaled) -> Scaled:
         m, de = np.frexp(self.m * other.m)
         return Scaled(m, self.e + other.e + de)
 

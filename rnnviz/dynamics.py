@@ -182,7 +182,7 @@ def fixed_points(w: float, b: float, activation: str) -> list[dict]:
                            & (mid < 1e-3))[0] + 1
         for i in touch:
             sign = 1.0 if vals[i] > 0 else -1.0
-            res = minimize_scalar(lambda h: sign * g(h), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+            res = minimize_scalar(lambda h, sign=sign: sign * g(h), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
                                   options={"xatol": 1e-14})
             if abs(g(res.x)) < 1e-13 and all(abs(res.x - h) > 1e-6 for h in found):
                 found.append(float(res.x))
@@ -302,3 +302,9 @@ def bifurcation(w: float, activation: str, b_values) -> list[tuple[float, float,
         for fp in fixed_points(w, float(b), activation):
             points.append((float(b), fp["h"], fp["stable"]))
     return points
+
+
+def effective_bias(b: float, u: float, input_kind: str) -> float:
+    """The bias of the map h -> act(w h + b_eff) that One Neuron's iterates follow once its input
+    (`inputs.neuron_input`) is constant: b + u under a constant input x_t = 1, b otherwise."""
+    return b + (u if input_kind == "constant" else 0.0)

@@ -5,8 +5,13 @@
     sine     a sine wave per channel, phases spread across channels
     binary   two random numbers fed least-significant bit first (2 channels), for binary addition
     text     one-hot characters of a string over a vocabulary
+
+Characters become inputs through the one `Vocab` (characters <-> codes) and the one `one_hot`
+encoder, which the character model, the date translator and uploaded text use too.
 """
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import torch
@@ -63,6 +68,111 @@ def add_bits(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return total, carries
 
 
+UNKNOWN = "\ufffd"                # in a vocabulary, it stands for every character outside it
+MAX_VOCAB = 256                   # Vocab.from_text keeps this many distinct characters at most
+
+
+def one_hot(codes, size: int):
+    """[len(codes), size] float32 one-hot rows (any leading shape): a numpy array of codes gives a numpy
+    array, a torch tensor a tensor. The code -1 (a character outside the vocabulary) is an all-zero row."""
+    if isinstance(codes, torch.Tensor):
+        return torch.nn.functional.one_hot(codes, size).to(torch.float32)
+    codes = np.asarray(codes, dtype=np.int64)
+    x = np.zeros((*codes.shape, size), dtype=np.float32)
+    known = codes >= 0
+    x[known, codes[known]] = 1.0
+    return x
+
+
+class Vocab:
+    """The characters a model reads, in a fixed order: code k is the k-th character.
+
+    With `padding`, code 0 stands for no character (a padded position) and the characters start at 1.
+    A vocabulary that holds UNKNOWN reads every character outside it as UNKNOWN; in one that does not,
+    such a character is `missing` (encode refuses it, or gives the code asked for)."""
+
+    def __init__(self, chars, padding: bool = False):
+        chars = tuple(chars)
+        if not chars:
+            raise ValueError("a vocabulary needs at least one character")
+        for ch in chars:
+            if not isinstance(ch, str) or len(ch) != 1:
+                raise ValueError(f"every vocabulary entry must be one character; got {ch!r}")
+        if len(set(chars)) != len(chars):
+            dup = [ch for ch, n in Counter(chars).items() if n > 1]
+            raise ValueError(f"the vocabulary lists a character twice: {dup[0]!r}")
+        self.chars, self.padding = chars, bool(padding)
+        self.index = {ch: k + self.padding for k, ch in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str, max_size: int = MAX_VOCAB) -> Vocab:
+        """The sorted distinct characters of `text`. Beyond `max_size` of them the most frequent
+        max_size - 1 are kept and the others are all read as UNKNOWN (then listed last)."""
+        counts = Counter(text)
+        if len(counts) <= max_size:
+            return cls(sorted(counts))
+        kept = sorted(ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:max_size - 1]
+                      if ch != UNKNOWN)
+        return cls(kept + [UNKNOWN])
+
+    def __len__(self) -> int:
+        return len(self.chars) + self.padding
+
+    def __contains__(self, ch) -> bool:
+        return ch in self.index
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocab) and (other.chars, other.padding) == (self.chars, self.padding)
+
+    def __hash__(self) -> int:
+        return hash((self.chars, self.padding))
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self.chars)} characters)"
+
+    @property
+    def unknown(self) -> int | None:
+        """The code that stands for characters outside the vocabulary, if it has one."""
+        return self.index.get(UNKNOWN)
+
+    def missing(self, text: str) -> list[str]:
+        """The distinct characters of `text` that are not in the vocabulary, sorted."""
+        return sorted(set(text) - set(self.index))
+
+    def encode(self, text: str, missing: int | None = None) -> np.ndarray:
+        """Codes [len(text)] int64. A character outside the vocabulary becomes `missing` when that is
+        given (-1: an all-zero one-hot row), else UNKNOWN's code if the vocabulary has it; otherwise it
+        is a ValueError naming it."""
+        fallback = self.unknown if missing is None else missing
+        try:
+            return np.fromiter((self.index[ch] if fallback is None else self.index.get(ch, fallback) for ch in text),
+                               dtype=np.int64, count=len(text))
+        except KeyError:
+            absent = self.missing(text)
+            shown = ", ".join(repr(ch) for ch in absent[:8]) + (" …" if len(absent) > 8 else "")
+            raise ValueError(f"{len(absent)} character{'s' * (len(absent) != 1)} of the text "
+                             f"{'are' if len(absent) != 1 else 'is'} not in the model's vocabulary: {shown}") from None
+
+    def decode(self, codes) -> str:
+        """The characters of these codes (padding left out)."""
+        return "".join(self.chars[int(k) - self.padding] for k in np.asarray(codes).reshape(-1)
+                       if int(k) >= self.padding)
+
+    def one_hot(self, codes, size: int | None = None) -> np.ndarray:
+        """[T, len(vocab)] (or [T, size]) float32 one-hot rows of codes (a str is encoded first)."""
+        if isinstance(codes, str):
+            codes = self.encode(codes)
+        return one_hot(codes, len(self) if size is None else size)
+
+    def label(self, k: int) -> str:
+        """A character as it can be read in a table or on an axis: '↵' for a newline, '␣' for a space."""
+        return display_char(self.chars[int(k) - self.padding])
+
+
+def display_char(ch: str) -> str:
+    return {"\n": "↵", " ": "␣", "\t": "⇥", "\r": "␍"}.get(ch, ch if ch.isprintable() else f"U+{ord(ch):04X}")
+
+
 def vocabulary(text: str) -> list[str]:
     """Sorted distinct characters of `text`."""
     return sorted(set(text))
@@ -70,13 +180,20 @@ def vocabulary(text: str) -> list[str]:
 
 def one_hot_text(text: str, vocab: list[str] | None = None) -> np.ndarray:
     """[len(text), len(vocab)] one-hot rows; characters outside `vocab` are all-zero rows."""
-    vocab = vocabulary(text) if vocab is None else list(vocab)
-    index = {ch: k for k, ch in enumerate(vocab)}
-    x = np.zeros((len(text), len(vocab)), dtype=np.float32)
-    for t, ch in enumerate(text):
-        k = index.get(ch)
-        if k is not None:
-            x[t, k] = 1.0
+    chars = Vocab(vocabulary(text) if vocab is None else vocab)
+    return chars.one_hot(chars.encode(text, missing=-1))
+
+
+def neuron_input(kind: str, T: int) -> np.ndarray:
+    """One Neuron's input x_1..x_T, float64 [T] (the one-unit model runs in float64): a kick at the
+    first step ("impulse"), 1 at every step ("constant") or nothing ("none")."""
+    x = np.zeros(T)
+    if kind == "impulse":
+        x[0] = 1.0
+    elif kind == "constant":
+        x[:] = 1.0
+    elif kind != "none":
+        raise ValueError(f"neuron input must be impulse, constant or none; got {kind!r}")
     return x
 
 

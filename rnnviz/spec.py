@@ -1,22 +1,26 @@
-"""Every knob of the visualiser, defined once: name, label, range, default.
+"""Every knob of the visualiser, defined once: name, label, range, default, group, how it is shown.
 
-`KNOBS` is the single table that widgets, URL query parameters and presets all
-derive from (compare TensorFlow Playground's `state.ts`). `ModelSpec` holds the
-knobs that define a model; the view knobs (sequence length, input, loss) live
-in the same table because they are shared and shareable in the same way.
+`KNOBS` is the single table that widgets, URL query parameters and presets all derive from
+(compare TensorFlow Playground's `state.ts`), and this module holds the one URL codec:
+`parse_query` reads untrusted link values (invalid ones become defaults, with a note) and
+`to_query` / `Knob.format` write them, spelled one way. `ModelSpec` holds the knobs that define a
+model; the view knobs (sequence length, input, loss) live in the same table because they are
+shared and shareable in the same way.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
-CELLS = ("rnn", "lstm", "gru")
+from .cells import CELLS
+
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("orthogonal", "gaussian", "identity", "torch")
 INPUT_KINDS = ("impulse", "noise", "sine", "binary", "text")
@@ -47,6 +51,10 @@ class Knob:
     labels: Mapping[str, str] | None = None
     help: str = ""
     values: tuple = ()  # numbers only: the allowed values (a select slider), e.g. a log-spaced grid
+    group: str = ""     # the part of the app it belongs to: one of GROUPS
+    page_range: tuple | None = None  # numbers: the narrower (min, max) every page offers (the engine takes more)
+    display: str = ""   # choices: "upper" shows and writes them in capitals ("LSTM")
+    page_only: bool = False  # its value belongs to one page (a cursor, a typed text): never carried to another
 
     def allowed(self) -> str:
         if self.kind == "choice":
@@ -115,6 +123,22 @@ class Knob:
     def label_of(self, choice: str) -> str:
         return (self.labels or {}).get(choice, choice)
 
+    def token(self, choice: str) -> str:
+        """A choice as its widget shows it and a link writes it: "LSTM" for a cell, "noise" otherwise."""
+        return str(choice).upper() if self.display == "upper" else str(choice)
+
+    def format(self, value: Any) -> str:
+        """A value as URL text, the one spelling: tokens for choices ("RNN,GRU" for a multi knob),
+        numbers in %g."""
+        if self.kind in ("choice", "multi"):
+            items = value if isinstance(value, (tuple, list)) else (value,)
+            return ",".join(self.token(v) for v in items)
+        return format_value(value)
+
+    def limits(self, page: bool = True) -> tuple:
+        """(min, max) of a number: on a page (the page range, when it has one) or for the engine."""
+        return self.page_range if page and self.page_range else (self.min, self.max)
+
 
 def _fmt(x: float | None) -> str:
     if x is None:
@@ -122,12 +146,27 @@ def _fmt(x: float | None) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
-_KNOB_LIST = [
-    Knob("cell", "Cell", "rnn", "choice", choices=CELLS,
+# The groups of knobs: which part of the app a knob belongs to. URL keys are never renamed (a link
+# must keep working), so some carry the prefix of their group: train_ (the Training Lab), lm_ (the
+# Text Lab's language model), tr_ (Translation). `steps` is One Neuron's sequence length T;
+# `train_steps`, `lm_steps` and `tr_steps` count training steps.
+GROUPS = {"model": "the model the explorer pages build", "view": "what the explorer pages feed it and show",
+          "neuron": "One Neuron", "training": "the Training Lab", "text": "the Text Lab",
+          "translation": "Translation"}
+
+
+def _group(name: str, *knobs: Knob) -> list[Knob]:
+    assert name in GROUPS, name
+    return [dataclasses.replace(k, group=name) for k in knobs]
+
+
+_KNOB_LIST = [*_group(
+    "model",
+    Knob("cell", "Cell", "rnn", "choice", choices=CELLS, display="upper",
          help="Vanilla RNN, LSTM (input, forget, candidate, output gates) or GRU (reset, update, candidate)."),
-    Knob("input_size", "Input size", 1, "int", 1, 1024, 1,
+    Knob("input_size", "Input size", 1, "int", 1, 1024, 1, page_range=(1, 16),
          help="Number of input features per time step."),
-    Knob("hidden_size", "Hidden size H", 32, "int", 1, 1024, 1,
+    Knob("hidden_size", "Hidden size H", 32, "int", 1, 1024, 1, page_range=(1, 512),
          help="Number of hidden units."),
     Knob("activation", "Activation (RNN)", "tanh", "choice", choices=ACTIVATIONS,
          help="Nonlinearity of the vanilla RNN. LSTM and GRU always use tanh and sigmoid."),
@@ -146,18 +185,24 @@ _KNOB_LIST = [
               "sigmoid(0) = 0.5 halves it (PyTorch's own initialisation is near 0)."),
     Knob("seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Random seed of weights and inputs: the same seed gives the same numbers everywhere."),
-    # View knobs shared by the pages.
-    Knob("seq_len", "Sequence length T", 200, "int", 1, 10000, 1,
+), *_group(
+    "view",
+    Knob("seq_len", "Sequence length T", 200, "int", 1, 10000, 1, page_range=(2, 5000),
          help="Number of time steps."),
     Knob("input_kind", "Input sequence", "impulse", "choice", choices=INPUT_KINDS,
          labels={"impulse": "impulse at t=0", "noise": "Gaussian noise", "sine": "sine wave",
                  "binary": "binary addition (two numbers, LSB first)", "text": "text (one-hot characters)"},
          help="What the network reads."),
-    Knob("text", "Text", "the quick brown fox jumps over the lazy dog", "text", 1, 400,
+    Knob("text", "Text", "the quick brown fox jumps over the lazy dog", "text", 1, 400, page_only=True,
          help="Read one character per step, one-hot over the text's characters."),
-    Knob("t", "Time step t", 0, "int", 0, 9999, 1, help="The time cursor."),
-    Knob("unit", "Unit", 0, "int", 0, 1023, 1, help="The hidden unit whose numbers the equations show."),
-    # The one-neuron page: h_t = act(w h_{t-1} + u x_t + b).
+    Knob("t", "Time step t", 0, "int", 0, 9999, 1, page_only=True, help="The time cursor."),
+    Knob("unit", "Unit", 0, "int", 0, 1023, 1, page_only=True,
+         help="The hidden unit whose numbers the equations show."),
+    Knob("loss", "Loss on", "last", "choice", choices=LOSSES,
+         labels={"last": "the last step only (many-to-one)", "all": "every step (many-to-many)"},
+         help="Where the probe loss L = v·h sits"),
+), *_group(
+    "neuron",  # h_t = act(w h_{t-1} + u x_t + b)
     Knob("w", "Recurrent weight w", 0.9, "float", -8.0, 8.0, 0.01,
          help="|w| < 1 fades, |w| > 1 explodes (linear); saturation changes the story."),
     Knob("u", "Input weight u", 1.0, "float", -4.0, 4.0, 0.01),
@@ -166,13 +211,11 @@ _KNOB_LIST = [
     Knob("steps", "Steps T", 40, "int", 1, 300, 1),
     Knob("neuron_input", "Input", "impulse", "choice", choices=("impulse", "constant", "none"),
          labels={"impulse": "impulse x₁ = 1", "constant": "constant x_t = 1", "none": "no input"}),
-    Knob("loss", "Loss on", "last", "choice", choices=LOSSES,
-         labels={"last": "the last step only (many-to-one)", "all": "every step (many-to-many)"},
-         help="Where the probe loss L = v·h sits"),
-    # Training Lab
+), *_group(
+    "training",
     Knob("task", "Task", "adding", "choice", choices=TASK_NAMES, labels=TASK_LABELS,
          help="What the networks learn. Each task needs memory; its baseline is the best loss without any."),
-    Knob("cells", "Cells to train", CELLS, "multi", choices=CELLS,
+    Knob("cells", "Cells to train", CELLS, "multi", choices=CELLS, display="upper",
          help="Trained one after another, each from the same seed on the same batches."),
     Knob("rnn_activation", "RNN activation", "tanh", "choice", choices=("tanh", "relu"),
          help="The plain RNN's nonlinearity. ReLU does not saturate: its state and gradient can explode."),
@@ -191,10 +234,11 @@ _KNOB_LIST = [
     Knob("train_hidden", "Hidden size H", 64, "int", 1, 128, 1, help="Hidden units of every cell."),
     Knob("train_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Seed of the initial weights and of the training batches: the same for every cell."),
-    # Text Lab
+), *_group(
+    "text",  # the Text Lab also reads the model group's `cell` and `seed`
     Knob("corpus", "Text to learn from", "zen", "choice", choices=CORPORA,
-         labels={"zen": "the Zen of Python (19 short lines)", "stdlib": "Python source code (200 kB of the standard library)",
-                 "upload": "your own .txt file"},
+         labels={"zen": "the Zen of Python (19 short lines)",
+                 "stdlib": "Python source code (200 kB of the standard library)", "upload": "your own .txt file"},
          help="The text the character model learns to continue."),
     Knob("lm_hidden", "Hidden size H", 128, "int", 4, 512, 1,
          help="Hidden units of the character model."),
@@ -222,8 +266,9 @@ _KNOB_LIST = [
          help="How much of the text the model reads for the views below."),
     Knob("grad_pos", "Predicting the character after position", 200, "int", 0, 4999, 1,
          help="The output whose gradient is traced back to every earlier input character."),
-    # Translation: the date translator (rnnviz.seq2seq) and its training.
-    Knob("tr_cell", "Cell", "lstm", "choice", choices=("lstm", "gru"),
+), *_group(
+    "translation",  # the date translator and its training
+    Knob("tr_cell", "Cell", "lstm", "choice", choices=("lstm", "gru"), display="upper",
          help="The encoder and the decoder are both this cell."),
     Knob("tr_hidden", "Hidden size H", 128, "int", 8, 256, 1,
          help="Units of the encoder and of the decoder: the context vector has H numbers (an LSTM passes its "
@@ -239,11 +284,11 @@ _KNOB_LIST = [
     Knob("tr_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Initial weights and the order of training dates: the same seed and step limit give the same "
               "model everywhere."),
-    # The default is the second example of seq2seq.showcase(), a held-out date.
-    Knob("tr_text", "…or type a date", "Wednesday, June 20, 2001", "text", 1, 120,
+    # The default is the second example of the translator's showcase(), a held-out date.
+    Knob("tr_text", "…or type a date", "Wednesday, June 20, 2001", "text", 1, 120, page_only=True,
          help="At most 120 characters. Dates from 1969 to 2068 in the formats of the examples; two-digit years "
               "69–99 are 19xx, 00–68 are 20xx."),
-]
+)]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 
 
@@ -274,7 +319,7 @@ class ModelSpec:
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, KNOBS[f.name].validate(getattr(self, f.name)))
 
-    def replace(self, **changes) -> "ModelSpec":
+    def replace(self, **changes) -> ModelSpec:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -285,7 +330,7 @@ class ModelSpec:
         return to_query(self.to_dict())
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any], **overrides) -> tuple["ModelSpec", list[str]]:
+    def from_query(cls, params: Mapping[str, Any], **overrides) -> tuple[ModelSpec, list[str]]:
         """Build a spec from untrusted query parameters.
 
         Returns the spec and a list of human-readable notes, one for every value that
@@ -300,8 +345,88 @@ def spec_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(ModelSpec)]
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """What an explorer view shows: a model (its ModelSpec) and what it reads (sequence length,
+    input, where the loss sits, a typed text). Validated on construction, frozen and hashable (a
+    cache key); the one recipe from knob values to a trace:
+
+        sc = Scenario.from_values({"cell": "lstm", "recurrent_gain": 1.2, "seq_len": 300})
+        sc.inputs(), sc.model(), sc.trace()      # x [T, I], the RecurrentModel, its Trace
+        sc.traces(("rnn", "lstm", "gru"))        # the same settings for each cell, on the same input
+
+    The spec's input size follows the input (2 for binary addition, one per character of a text);
+    the text counts only for the "text" input, so scenarios that show the same numbers are equal.
+    """
+
+    spec: ModelSpec = ModelSpec()
+    seq_len: int = KNOBS["seq_len"].default
+    input_kind: str = KNOBS["input_kind"].default
+    loss: str = KNOBS["loss"].default
+    text: str = KNOBS["text"].default
+
+    VIEW = ("seq_len", "input_kind", "loss", "text")
+
+    def __post_init__(self):
+        for name in self.VIEW:
+            object.__setattr__(self, name, KNOBS[name].validate(getattr(self, name)))
+        if self.input_kind != "text":
+            object.__setattr__(self, "text", KNOBS["text"].default)
+        from .inputs import input_size_for
+
+        size = input_size_for(self.input_kind, self.spec.input_size, self.text)
+        if size != self.spec.input_size:
+            object.__setattr__(self, "spec", self.spec.replace(input_size=size))
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], **changes) -> Scenario:
+        """The scenario these knob values describe ({name: value}; other knobs are ignored, missing
+        ones take their defaults), with `changes` applied."""
+        values = {**values, **changes}
+        spec = ModelSpec(**{name: values[name] for name in spec_fields() if name in values})
+        return cls(spec, **{name: values[name] for name in cls.VIEW if name in values})
+
+    def replace(self, **changes) -> Scenario:
+        """This scenario with some knobs changed (ModelSpec fields or view settings)."""
+        return Scenario.from_values(self.values(), **changes)
+
+    def values(self) -> dict[str, Any]:
+        """Every knob value of the scenario: the spec's fields and the view settings."""
+        return {**self.spec.to_dict(), **{name: getattr(self, name) for name in self.VIEW}}
+
+    @property
+    def cell(self) -> str:
+        return self.spec.cell
+
+    def inputs(self):
+        """The input sequence x [seq_len, input_size] float32 (seeded by the spec's seed)."""
+        from .inputs import make
+
+        return make(self.input_kind, self.seq_len, self.spec.input_size, seed=self.spec.seed, text=self.text)
+
+    def model(self):
+        """The spec's RecurrentModel."""
+        from .model import build_model
+
+        return build_model(self.spec)
+
+    def trace(self):
+        """rnnviz.trace of the model on the inputs, with the scenario's loss."""
+        from .trace import trace
+
+        return trace(self.model(), self.inputs(), loss=self.loss)
+
+    def traces(self, cells) -> dict:
+        """{cell: Trace} of these cells built from the same settings and seed, on the same input
+        (computed in parallel when large)."""
+        from .model import build_model
+        from .trace import trace_all
+
+        return trace_all({c: build_model(self.spec.replace(cell=c)) for c in cells}, self.inputs(), loss=self.loss)
+
+
 def format_value(value: Any) -> str:
-    """A knob value as URL text: numbers in %g, a multi-choice value as "rnn,lstm"."""
+    """A number as URL text (%g for floats); see `Knob.format` for any knob's value."""
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (tuple, list)):
@@ -310,20 +435,15 @@ def format_value(value: Any) -> str:
 
 
 def to_query(values: Mapping[str, Any]) -> dict[str, str]:
-    """Serialise knob values for a URL, leaving out those equal to their default."""
-    out = {}
-    for name, value in values.items():
-        knob = KNOBS.get(name)
-        if knob is None:
-            continue
-        if value != knob.default:
-            out[name] = format_value(value)
-    return out
+    """Query parameters for these knob values, leaving out unknown names and values equal to their
+    default (links stay short), each spelled by `Knob.format`."""
+    return {name: KNOBS[name].format(value) for name, value in values.items()
+            if name in KNOBS and value != KNOBS[name].default}
 
 
 # Knobs whose value belongs to one page only (a time cursor, a unit index, a typed text or date):
 # never carried to another page, and a link need not reset them.
-PAGE_ONLY = frozenset({"t", "unit", "text", "tr_text"})
+PAGE_ONLY = frozenset(k.name for k in _KNOB_LIST if k.page_only)
 
 
 def query_string(params: Mapping[str, str]) -> str:
@@ -332,27 +452,47 @@ def query_string(params: Mapping[str, str]) -> str:
     return "&".join(f"{k}={quote(str(v), safe=',')}" for k, v in params.items())
 
 
-def parse_query(params: Mapping[str, Any], names) -> tuple[dict[str, Any], list[str]]:
-    """Validate the knobs `names` found in `params`; invalid ones fall back to defaults.
+def default_within(name: str, limits: tuple | None = None):
+    """A knob's default, moved inside `limits` (min, max) when a page offers a narrower range."""
+    d = KNOBS[name].default
+    lo, hi = limits or (None, None)
+    if hi is not None and isinstance(d, (int, float)):
+        d = min(d, hi)
+    if lo is not None and isinstance(d, (int, float)):
+        d = max(d, lo)
+    return d
 
-    `params` values may be strings or lists of strings (repeated parameters). Returns
-    ({name: value}, notes) where values holds every name (default when absent or invalid).
+
+def parse_query(params: Mapping[str, Any], names, limits: Mapping[str, tuple] | None = None, *,
+                quote_value: Callable[[str], str] = repr) -> tuple[dict[str, Any], list[str]]:
+    """Validate the knobs `names` found in untrusted query parameters `params`: the one URL reader.
+
+    `params` values may be strings or lists of strings (repeated parameters: the last one counts).
+    `limits` narrows a number's range ({name: (min, max)}, e.g. a page's). Returns
+    ({name: value}, notes): every name's value (its default, moved inside its limits, when absent
+    or invalid) and one note per invalid value, quoting it (at most 40 characters) with
+    `quote_value`. Never raises on bad input.
     """
+    limits = limits or {}
     values, notes = {}, []
     for name in names:
         knob = KNOBS[name]
-        values[name] = knob.default
+        values[name] = default_within(name, limits.get(name))
         if name not in params:
             continue
         raw = params[name]
         if isinstance(raw, (list, tuple)):
             raw = raw[-1] if raw else ""
+        raw = str(raw)
+        lo, hi = limits.get(name, (None, None))
         try:
-            values[name] = knob.validate(raw)
+            value = knob.validate(raw)
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise ValueError(f"{name} must be in [{lo}, {hi}]")
+            values[name] = value
         except ValueError:
-            shown = str(raw)
-            if len(shown) > 40:
-                shown = shown[:40] + "..."
-            notes.append(f"Ignored {name}={shown!r} from the link: {name} must be {knob.allowed()}. "
-                         f"Using the default {format_value(knob.default)}.")
+            allowed = f"in [{lo}, {hi}] on this page" if name in limits else knob.allowed()
+            shown = quote_value(raw if len(raw) <= 40 else raw[:40] + "…")
+            notes.append(f"The link's value {name}={shown} was ignored: {name} must be {allowed}. "
+                         f"Using {format_value(values[name])} instead.")
     return values, notes

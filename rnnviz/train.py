@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -57,7 +57,7 @@ class StepInfo:
     grad_norm_clipped: float  # ... and after
     test_loss: float | None   # the latest test loss (None if no test set)
     elapsed: float            # seconds since training started
-    result: "FitResult"       # the record so far (arrays grow as training goes)
+    result: FitResult         # the record so far (arrays grow as training goes)
 
 
 @dataclass(eq=False)

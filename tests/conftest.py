@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import rnnviz
 from deploy.processes import start_streamlit
 from deploy.serve import find_nginx
 
@@ -25,6 +26,7 @@ def chromium_available() -> bool:
 
 
 def pytest_configure(config):
+    rnnviz.configure(threads=1)  # as the app runs: one intra-op thread per process
     config.addinivalue_line("markers", "browser: drives a real Chromium against a running app")
     config.addinivalue_line("markers", "nginx: serves the app through nginx (deploy/)")
 

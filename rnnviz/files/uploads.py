@@ -1,0 +1,454 @@
+"""Your own model files: uploads are untrusted input, checked and answered in plain words.
+
+    loaded = load_model(file_bytes)            # state_dict of a single-layer nn.RNN / LSTM / GRU,
+    loaded.model, loaded.notes                 # of a RecurrentModel, or a checkpoint this app saved
+    obj = read_torch_file(file_bytes)          # what any .pt file holds (weights only), or UploadError
+
+The limits of every upload and the tags of the app's own file formats are defined here, once;
+sequences (CSV and text) are read by `rnnviz.files.sequences`.
+
+Model files are read with `torch.load(..., weights_only=True, map_location="cpu")` and nothing
+else: a pickle that names any Python object besides tensors and plain data is refused by
+torch's restricted unpickler before anything in it runs. Every problem raises `UploadError`
+(a ValueError) whose message says what is wrong in words a practitioner knows, and what to do.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import warnings
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..cells import LABELS, NUM_BLOCKS, article
+from ..model import PARAM_NAMES, RecurrentModel
+from ..spec import ACTIVATIONS, KNOBS, ModelSpec
+
+MiB = 1 << 20
+# What the app reads: the pages' uploaders take files of these sizes (Streamlit counts MB as MiB).
+MAX_MODEL_BYTES = 20 * MiB                     # a model file (.pt), on every page
+MAX_CSV_BYTES = 16 * MiB                       # a sequence as CSV
+MAX_TEXT_BYTES = 1 * MiB                       # a text to learn from
+MAX_HIDDEN = int(KNOBS["hidden_size"].max)     # 1024 (the pages show up to KNOBS["hidden_size"].page_range)
+MAX_INPUT = int(KNOBS["input_size"].max)       # 1024
+MAX_ROWS = int(KNOBS["seq_len"].max)           # 10000 time steps
+MAX_COLS = MAX_INPUT
+MAX_TEXT_CHARS = MAX_ROWS
+
+# The app's own file formats: a "format" entry in the saved dict says which one a file is.
+CHECKPOINT_FORMAT = "rnnviz.checkpoint"        # a model with its spec (rnnviz.files.export.model_to_bytes)
+CHECKPOINT_VERSION = 1
+CHARLM_FORMAT = "rnnviz.charlm"                # a Text Lab character model (rnnviz.labs.charlm.CharLM.to_bytes)
+CHARLM_VERSION = 1
+ROWS_PER_CELL = {"rnn": "H", "gru": "3H", "lstm": "4H"}
+_CELL_OF_BLOCKS = {n: cell for cell, n in NUM_BLOCKS.items()}
+_SAVE_HINT = "torch.save(module.state_dict(), 'model.pt')"
+
+
+class UploadError(ValueError):
+    """An upload that cannot be used, with a message meant for the person who uploaded it."""
+
+
+def size_text(n: int) -> str:
+    """A number of bytes in words: 900 bytes, 1.2 KB, 3.0 MB."""
+    if n < 1024:
+        return f"{n} bytes"
+    if n < MiB:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / MiB:.1f} MB"
+
+
+def checked_bytes(data: bytes, max_bytes: int, what: str) -> bytes:
+    """`data` as bytes, or UploadError when it is not bytes, is empty or is larger than `max_bytes`."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise UploadError(f"Expected the {what}'s bytes; got {type(data).__name__}.")
+    data = bytes(data)
+    if len(data) == 0:
+        raise UploadError(f"The {what} is empty (0 bytes).")
+    if len(data) > max_bytes:
+        raise UploadError(f"The {what} is {size_text(len(data))}; the largest this app reads is "
+                          f"{size_text(max_bytes)}.")
+    return data
+
+
+# =============================================================================== models
+@dataclass
+class LoadedModel:
+    """A model read from an upload."""
+
+    model: RecurrentModel
+    source: str                               # what the file was, in words
+    meta: dict = field(default_factory=dict)  # metadata saved with an rnnviz checkpoint
+    extra: dict = field(default_factory=dict)  # other named tensors of a checkpoint (e.g. a readout)
+    notes: list = field(default_factory=list)  # things the user should know (assumptions made)
+
+    @property
+    def summary(self) -> str:
+        m = self.model
+        act = f" ({m.activation})" if m.cell == "rnn" else ""
+        return (f"{LABELS[m.cell]}{act}, input size {m.input_size}, hidden size {m.hidden_size}, "
+                f"from {self.source}")
+
+
+def load_state_dict(data: bytes, max_bytes: int = MAX_MODEL_BYTES, **kwargs) -> RecurrentModel:
+    """The RecurrentModel in an uploaded file; see `load_model` (which also returns notes and metadata)."""
+    return load_model(data, max_bytes=max_bytes, **kwargs).model
+
+
+def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str | None = None,
+               prefix: str | None = None, max_hidden: int = MAX_HIDDEN, max_input: int = MAX_INPUT) -> LoadedModel:
+    """Read a single-layer RNN / LSTM / GRU from the bytes of a file.
+
+    Accepted: the state_dict of torch.nn.RNN / LSTM / GRU (keys weight_ih_l0, weight_hh_l0,
+    bias_ih_l0, bias_hh_l0; without biases for bias=False), the state_dict of a RecurrentModel
+    (keys weight_ih, ...), either one inside the state_dict of a larger model (keys such as
+    "encoder.rnn.weight_ih_l0"; the other tensors are ignored, `prefix` picks a layer when there
+    are several), and a checkpoint saved by `rnnviz.files.export.model_to_bytes`.
+
+    The cell comes from the shapes: weight_hh is [G*H, H], so H is its column count and
+    G = 1, 3, 4 rows per unit means RNN, GRU, LSTM. A plain RNN's state_dict does not say its
+    nonlinearity: tanh is assumed (and said in `notes`) unless `activation` is given.
+    """
+    if activation is not None and activation not in ACTIVATIONS:
+        raise UploadError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+    data = checked_bytes(data, max_bytes, "model file")
+    obj = _torch_load(data)
+    notes: list[str] = []
+    meta: dict = {}
+    extra: dict = {}
+    spec = saved_cell = None
+    if isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT:
+        state, saved_cell, saved_act, spec, meta, extra = _read_checkpoint(obj)
+        source = "an rnnviz checkpoint"
+        if activation is not None and activation != saved_act and saved_cell == "rnn":
+            notes.append(f"The checkpoint says its RNN uses {saved_act}; using {activation} as you asked.")
+        activation = activation or saved_act
+    elif isinstance(obj, Mapping) and obj.get("format") == CHARLM_FORMAT:
+        meta = {"vocab": _vocab(obj.get("vocab"), "This Text Lab model's vocabulary"),
+                "corpus": str(obj.get("corpus", ""))[:80]}
+        saved_act = obj.get("activation", "tanh")
+        if saved_act not in ACTIVATIONS:
+            raise UploadError(f"This Text Lab model names an unknown activation {saved_act!r}.")
+        activation = activation or saved_act
+        state, _, _ = _find_layer({k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, "rnn")
+        source = "a Text Lab character model"
+        notes.append("A character model from the Text Lab: its readout (hidden state to next-character scores) "
+                     "is not shown here, and text is one-hot encoded with its own vocabulary.")
+    else:
+        if not isinstance(obj, Mapping):
+            raise UploadError(
+                f"The file holds a {_describe(obj)}, not a state_dict (a dictionary of named tensors). "
+                f"Save the module's weights with {_SAVE_HINT}.")
+        if not _has_layer(obj):  # a training checkpoint: {"epoch": ..., "model_state_dict": {...}, ...}
+            nested = [k for k, v in obj.items() if isinstance(v, Mapping) and _has_layer(v)]
+            if len(nested) == 1:
+                obj = obj[nested[0]]
+                notes.append(f"Read the weights from the file's entry {nested[0]!r}.")
+        state, source, ignored = _find_layer(obj, prefix)
+        if ignored:
+            shown = ", ".join(ignored[:6]) + (f" and {len(ignored) - 6} more" if len(ignored) > 6 else "")
+            notes.append(f"Ignored {len(ignored)} tensor{'s' * (len(ignored) != 1)} that are not part of the "
+                         f"recurrent layer: {shown}.")
+    tensors = _check_tensors(state)
+    cell, I, H = _infer_shapes(tensors, max_hidden, max_input)
+    if "bias_ih" not in tensors:
+        notes.append("The file has no biases (a module built with bias=False): they are zero.")
+    if cell == "rnn" and activation is None:
+        activation = "tanh"
+        notes.append("A state_dict does not record an RNN's nonlinearity: assuming tanh "
+                     "(choose relu if the module was built with nonlinearity='relu').")
+    if saved_cell is not None and saved_cell != cell:
+        raise UploadError(f"The checkpoint says it is {article(saved_cell)} but its weights have the shapes of "
+                          f"{article(cell)}: the file is damaged.")
+    model = RecurrentModel(cell, I, H, activation or "tanh")
+    model.spec = _spec_or_none(spec, model, notes)
+    with torch.no_grad():
+        for name in PARAM_NAMES:
+            value = tensors.get(name)
+            if value is None:
+                getattr(model, name).zero_()
+            else:
+                getattr(model, name).copy_(value)
+    return LoadedModel(model=model, source=source, meta=meta, extra=extra, notes=notes)
+
+
+def read_torch_file(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, advice: str | None = None) -> Any:
+    """What an uploaded .pt file holds, read with torch.load(weights_only=True), or UploadError in
+    plain words. `advice` replaces the closing "save it like this" sentence of the messages (a page
+    whose files come from its own download button says so)."""
+    return _torch_load(checked_bytes(data, max_bytes, "model file"), advice)
+
+
+def _torch_load(data: bytes, advice: str | None = None) -> Any:
+    """torch.load with weights_only=True, its failures turned into plain words."""
+    _check_archive(data, advice)
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols mean nothing to the uploader
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - every failure of an untrusted file becomes a message
+        raise UploadError(_load_failure(data, exc, advice)) from None
+
+
+def _check_archive(data: bytes, advice: str | None = None) -> None:
+    """Refuse zip archives that are not torch checkpoints, or that would unpack to too much."""
+    if not data.startswith(b"PK\x03\x04"):
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # torch reports the damage below
+    names = [i.filename for i in infos]
+    save = advice or f"Save the module's weights with {_SAVE_HINT}."
+    if names and all(n.endswith(".npy") for n in names):
+        raise UploadError(f"This is a NumPy .npz archive, not a PyTorch file. {save}")
+    if not any(n.endswith("/data.pkl") for n in names):
+        raise UploadError(f"This is a zip archive but not a PyTorch checkpoint (it has no data.pkl). {save}")
+    unpacked = sum(i.file_size for i in infos)
+    if unpacked > 2 * MAX_MODEL_BYTES:
+        raise UploadError(f"The checkpoint unpacks to {size_text(unpacked)}; the largest this app reads is "
+                          f"{size_text(2 * MAX_MODEL_BYTES)}.")
+
+
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _load_failure(data: bytes, exc: Exception, advice: str | None = None) -> str:
+    text = str(exc)
+    found = _GLOBAL.search(text)
+    if found:
+        name = found.group(1)
+        if name.startswith("torch.nn.modules") or name.startswith("__main__"):
+            return (f"The file holds a whole pickled Python object ({name}), not just weights. For safety this "
+                    "app only loads weights (nothing in the file was run). "
+                    + (advice or f"Save the weights with {_SAVE_HINT}."))
+        if name.startswith("numpy"):
+            return ("The file holds NumPy arrays, which a weights-only load does not accept. "
+                    + (advice or f"Convert them to torch tensors (torch.from_numpy) and save with {_SAVE_HINT}."))
+        return (f"Refused: the file is a pickle that refers to the Python object {name}, so it is not a "
+                "weights-only file. Nothing in it was run. " + (advice or f"Save the weights with {_SAVE_HINT}."))
+    if data.startswith(b"\x80") and (isinstance(exc, pickle.UnpicklingError) or "Weights only" in text):
+        return ("Refused: the file is a pickle that is not a weights-only PyTorch file (it uses instructions "
+                "or objects beyond tensors and plain data). Nothing in it was run. "
+                + (advice or f"Save the weights with {_SAVE_HINT}."))
+    if data.startswith(b"PK\x03\x04"):
+        return "The PyTorch checkpoint is damaged or incomplete (its zip archive cannot be read). Save it again."
+    if data.startswith(b"\x80"):
+        return ("The file looks like a PyTorch file in the old format (torch before 1.6) but it is damaged or "
+                "incomplete. Save it again.")
+    return (f"This is not a PyTorch file ({_sniff(data)}). "
+            + (advice or f"Save the module's weights with {_SAVE_HINT}."))
+
+
+def _sniff(data: bytes) -> str:
+    try:
+        head = data[:64].decode("utf-8")
+    except UnicodeDecodeError:
+        head = ""
+    lines = head.splitlines()
+    if lines and all(line.isprintable() for line in lines):
+        return f"it looks like text starting {lines[0][:30]!r}"
+    if data.startswith(b"\x89HDF"):
+        return "it looks like an HDF5 file, e.g. from Keras"
+    return "its first bytes are not a PyTorch header"
+
+
+def _describe(obj: Any) -> str:
+    if isinstance(obj, torch.Tensor):
+        return f"single tensor of shape {list(obj.shape)}"
+    return type(obj).__name__
+
+
+def _read_checkpoint(obj: Mapping):
+    version = obj.get("version")
+    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+        raise UploadError(f"This rnnviz checkpoint has version {version!r}; this app reads version "
+                          f"{CHECKPOINT_VERSION} and older. Update rnnviz.")
+    state = obj.get("state_dict")
+    if not isinstance(state, Mapping):
+        raise UploadError("This rnnviz checkpoint has no state_dict: the file is damaged.")
+    cell = obj.get("cell")
+    act = obj.get("activation", "tanh")
+    if cell not in NUM_BLOCKS or act not in ACTIVATIONS:
+        raise UploadError(f"This rnnviz checkpoint names an unknown cell {cell!r} or activation {act!r}.")
+    meta = obj.get("meta") or {}
+    extra = obj.get("extra") or {}
+    if not isinstance(meta, Mapping) or not isinstance(extra, Mapping):
+        raise UploadError("This rnnviz checkpoint's metadata is damaged.")
+    if "vocab" in meta:
+        meta = {**meta, "vocab": _vocab(meta["vocab"], "This rnnviz checkpoint's vocabulary")}
+    for name, value in extra.items():
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            raise UploadError(f"This rnnviz checkpoint's extra entry {name!r} is not a float tensor.")
+        if not torch.isfinite(value).all():
+            raise UploadError(f"The checkpoint's tensor {name!r} contains NaN or infinite values.")
+    spec = obj.get("spec")
+    spec = dict(spec) if isinstance(spec, Mapping) else None
+    layer, _, _ = _find_layer(state, "")
+    return layer, cell, act, spec, dict(meta), {k: v.to(torch.float32) for k, v in extra.items()}
+
+
+def _vocab(value, what: str) -> list:
+    """A saved vocabulary: a list of distinct single characters, or UploadError."""
+    if (not isinstance(value, (list, tuple)) or not value or len(value) > MAX_INPUT
+            or any(not isinstance(c, str) or len(c) != 1 for c in value) or len(set(value)) != len(value)):
+        raise UploadError(f"{what} is damaged: it must be a list of distinct single characters.")
+    return list(value)
+
+
+def _spec_or_none(spec: Mapping | None, model: RecurrentModel, notes: list) -> ModelSpec | None:
+    """The checkpoint's ModelSpec, if it is valid and describes these weights' shapes."""
+    if not spec:
+        return None
+    try:
+        spec = ModelSpec(**spec)
+    except (TypeError, ValueError) as exc:
+        notes.append(f"The checkpoint's settings could not be read ({exc}); the weights are used as they are.")
+        return None
+    said = (spec.cell, spec.input_size, spec.hidden_size)
+    if said != (model.cell, model.input_size, model.hidden_size):
+        notes.append(f"The checkpoint's settings (cell {said[0]}, input size {said[1]}, hidden size {said[2]}) do "
+                     f"not match its weights; the weights are used as they are.")
+        return None
+    return spec
+
+
+# Names a recurrent layer's tensors may have, after the layer's prefix.
+_TORCH_NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
+_OWN_NAME = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)$")
+
+
+def _is_layer_key(key) -> bool:
+    tail = key.rpartition(".")[2] if isinstance(key, str) else ""
+    return bool(_TORCH_NAME.match(tail) or _OWN_NAME.match(tail))
+
+
+def _has_layer(state: Mapping) -> bool:
+    return any(_is_layer_key(k) for k in state)
+
+
+def _find_layer(state: Mapping, prefix: str | None):
+    """(the layer's tensors keyed weight_ih ..., a description, keys ignored) from a state_dict."""
+    keys = [k for k in state if isinstance(k, str)]
+    if len(keys) != len(state):
+        raise UploadError("The state_dict has keys that are not strings: it is not a PyTorch state_dict.")
+    if not keys:
+        raise UploadError("The state_dict is empty: it holds no tensors.")
+    layers: dict[str, list[str]] = {}
+    for key in keys:
+        if _is_layer_key(key):
+            head = key.rpartition(".")[0]
+            layers.setdefault(head + "." if head else "", []).append(key)
+    if prefix is not None:
+        prefix = prefix if prefix == "" or prefix.endswith(".") else prefix + "."
+        if prefix not in layers:
+            raise UploadError(f"The state_dict has no recurrent layer named {prefix.rstrip('.')!r}"
+                              + (f"; it has {_names(layers)}." if layers else "."))
+    elif not layers:
+        shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
+        raise UploadError(f"Missing weights: the state_dict has no weight_ih_l0 / weight_hh_l0 (the names torch.nn."
+                          f"RNN, LSTM and GRU use); its keys are {shown}.")
+    elif len(layers) > 1:
+        raise UploadError(f"The state_dict holds {len(layers)} recurrent layers ({_names(layers)}); "
+                          f"choose one.")
+    else:
+        prefix = next(iter(layers))
+    own = [k for k in keys if k.startswith(prefix) and "." not in k[len(prefix):]]
+    ignored = [k for k in keys if k not in own]
+    names = [k[len(prefix):] for k in own]
+    where = f" (layer {prefix.rstrip('.')!r})" if prefix else ""
+
+    layer_numbers = sorted({int(m.group(2)) for n in names if (m := _TORCH_NAME.match(n))})
+    if any(n > 0 for n in layer_numbers):
+        raise UploadError(f"This is a {max(layer_numbers) + 1}-layer network{where} (weights for layers "
+                          f"l0 to l{max(layer_numbers)}). rnnviz shows a single layer: train or export a "
+                          f"module with num_layers=1.")
+    if any(n.endswith("_reverse") for n in names):
+        raise UploadError(f"This is a bidirectional network{where} (it has *_reverse weights). rnnviz shows one "
+                          f"direction: use a module with bidirectional=False.")
+    if any(n.startswith("weight_hr") for n in names):
+        raise UploadError(f"This LSTM has projections{where} (weight_hr_l0, proj_size > 0), which rnnviz does not "
+                          f"show: use an LSTM with proj_size=0.")
+    torch_style = any(_TORCH_NAME.match(n) for n in names)
+    own_style = any(_OWN_NAME.match(n) for n in names)
+    if torch_style and own_style:
+        raise UploadError(f"The state_dict mixes torch's names (weight_ih_l0) with plain ones (weight_ih){where}.")
+    suffix = "_l0" if torch_style else ""
+    expected = [p + suffix for p in PARAM_NAMES]
+    extra = [n for n in names if n not in expected]
+    if extra:
+        raise UploadError(f"Unexpected key{'s' * (len(extra) > 1)} {', '.join(prefix + n for n in extra)}: "
+                          f"a single-layer RNN / LSTM / GRU has only {', '.join(expected)}.")
+    missing = [n for n in expected if n not in names]
+    if missing and not (set(missing) == {"bias_ih" + suffix, "bias_hh" + suffix}):
+        raise UploadError(f"Missing key{'s' * (len(missing) > 1)} {', '.join(prefix + n for n in missing)}: "
+                          f"a single-layer RNN / LSTM / GRU has {', '.join(expected)}.")
+    layer = {n[:-len(suffix)] if suffix else n: state[prefix + n] for n in names}
+    kind = "torch.nn.RNN / LSTM / GRU" if torch_style else "RecurrentModel"
+    source = f"a {kind} state_dict" + (f", layer {prefix.rstrip('.')!r}" if prefix else "")
+    return layer, source, ignored
+
+
+def _names(layers: Mapping) -> str:
+    return ", ".join(repr(p.rstrip(".")) if p else "the top level" for p in layers)
+
+
+def _check_tensors(layer: Mapping) -> dict:
+    out = {}
+    for name, value in layer.items():
+        if not isinstance(value, torch.Tensor):
+            raise UploadError(f"{name} is a {type(value).__name__}, not a tensor.")
+        if not value.is_floating_point():
+            raise UploadError(f"{name} holds {str(value.dtype).replace('torch.', '')} values; weights must be "
+                              f"floating point.")
+        if value.is_sparse or value.layout != torch.strided:
+            raise UploadError(f"{name} is a sparse tensor; save dense weights.")
+        bad = ~torch.isfinite(value)
+        if bad.any():
+            n_nan = int(torch.isnan(value).sum())
+            n_inf = int(bad.sum()) - n_nan
+            raise UploadError(f"{name} contains {n_nan} NaN and {n_inf} infinite value{'s' * (n_inf != 1)}: the "
+                              f"weights are broken (often a training run that diverged).")
+        out[name] = value
+    return out
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "[" + ", ".join(str(s) for s in t.shape) + "]"
+
+
+def _infer_shapes(t: dict, max_hidden: int, max_input: int) -> tuple[str, int, int]:
+    """(cell, input size, hidden size) from the shapes, each checked against the others."""
+    w_hh, w_ih = t["weight_hh"], t["weight_ih"]
+    if w_hh.dim() != 2 or w_hh.shape[1] == 0:
+        raise UploadError(f"weight_hh has shape {_shape(w_hh)}; it must be a matrix [G*H, H].")
+    if w_ih.dim() != 2:
+        raise UploadError(f"weight_ih has shape {_shape(w_ih)}; it must be a matrix [G*H, input size].")
+    H = int(w_hh.shape[1])
+    rows = int(w_hh.shape[0])
+    G = rows // H
+    if rows % H or G not in _CELL_OF_BLOCKS:
+        raise UploadError(f"weight_hh has shape {_shape(w_hh)}: {rows} rows for hidden size {H} (its column count). "
+                          f"An RNN has H = {H} rows, a GRU 3H = {3 * H}, an LSTM 4H = {4 * H}.")
+    cell = _CELL_OF_BLOCKS[G]
+    if H > max_hidden:
+        raise UploadError(f"The hidden size is {H}; the largest this app shows is {max_hidden}.")
+    I = int(w_ih.shape[1])
+    if I > max_input:
+        raise UploadError(f"The input size is {I}; the largest this app shows is {max_input}.")
+    if I == 0:
+        raise UploadError(f"weight_ih has shape {_shape(w_ih)}: the input size is 0.")
+    if w_ih.shape[0] != rows:
+        raise UploadError(f"Shape mismatch: weight_ih has shape {_shape(w_ih)} but weight_hh has {_shape(w_hh)}; "
+                          f"both must have {rows} rows ({ROWS_PER_CELL[cell]} for {article(cell)} with H = {H}).")
+    for name in ("bias_ih", "bias_hh"):
+        if name in t and tuple(t[name].shape) != (rows,):
+            raise UploadError(f"Shape mismatch: {name} has shape {_shape(t[name])} but weight_hh has "
+                              f"{_shape(w_hh)}; it must be [{rows}].")
+    return cell, I, H

@@ -1,0 +1,515 @@
+"""A character language model: a text task for `rnnviz.fit`, the trained model, sampling, and what
+the Text Lab looks at inside the trained network.
+
+    corpus = corpora.get_corpus("zen")               # or "stdlib", or ("upload", text_from_upload(data))
+    task = CharTask(corpus)                          # vocabulary, training / held-out split
+    result = rnnviz.fit(ModelSpec(cell="lstm", hidden_size=128), task, seq_len=100, steps=500, lr=3e-3)
+    lm = CharLM.from_fit(result)
+    lm.sample("Beautiful", 200, temperature=0.8, seed=0).text
+    states = unit_states(lm.trace(corpus.text[:1000]))
+    rank_units(states, text_features(corpus.text[:1000]))
+    input_gradient(lm, corpus.text[:400], position=399)
+
+Everything is per code point (a Python `str` character): emoji, CJK and combining marks are
+characters like any other. The model reads one-hot characters and predicts the next one at every
+step (many-to-many); its loss is the cross-entropy in nats, shown in bits per character
+(nats / ln 2). Nothing here imports Streamlit; a model file is only ever loaded with
+`torch.load(..., weights_only=True)` (`CharLM.from_bytes`).
+"""
+from __future__ import annotations
+
+import copy
+import io
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..cells import NUM_BLOCKS, article
+from ..files import uploads
+from ..files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES
+from ..inputs import MAX_VOCAB, Vocab, one_hot
+from ..model import PARAM_NAMES, RecurrentModel
+from ..spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
+from ..tasks import CURRENT_INPUT, NOTHING, Baseline, Task
+from ..trace import Trace, trace
+from .corpora import CORPUS_TITLES, Corpus
+
+LN2 = math.log(2.0)
+CLIP = 1.0                        # gradient clipping (by norm) while training
+# What fit records while training a character model: a held-out test set of 16 windows every
+# 25 steps; no gradient-reach checkpoints (the page measures the reach over characters instead).
+FIT_RECORDS = dict(test_size=16, test_every=25, checkpoints=0)
+
+
+def unigram_entropy(codes, size: int) -> float:
+    """Entropy in nats of the characters' frequencies: the loss of the best model that ignores
+    context (it always predicts these frequencies)."""
+    counts = np.bincount(np.asarray(codes, dtype=np.int64), minlength=size).astype(np.float64)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def bigram_entropy(codes, size: int) -> float:
+    """Conditional entropy in nats of a character given the one before it, over consecutive pairs:
+    the loss of the best model without memory, which still reads the current character and
+    predicts the next from how often each character follows it."""
+    codes = np.asarray(codes, dtype=np.int64)
+    pairs = np.bincount(codes[:-1] * size + codes[1:], minlength=size * size).reshape(size, size).astype(np.float64)
+    rows = pairs.sum(1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = pairs / rows
+        terms = np.where(pairs > 0, pairs * np.log(p), 0.0)
+    return float(-terms.sum() / max(pairs.sum(), 1.0))
+
+
+# ------------------------------------------------------------------------------------ the task
+class CharTask(Task):
+    """Predict the next character at every step (many-to-many) of a window of the corpus.
+
+    Training batches are windows of the training text at random starts (from fit's generator);
+    the test set is `batch_size` windows evenly spaced over the held-out text. A window longer than
+    a text allows is shortened to fit (see `check`).
+    """
+
+    name = "text"
+    title = "Character language model"
+    loss_on = "all"
+    classification = True
+    min_seq_len = 1
+
+    def __init__(self, corpus: Corpus, vocab: Vocab | None = None):
+        self.corpus = corpus
+        self.vocab = vocab if vocab is not None else Vocab.from_text(corpus.text)
+        self.train_codes = torch.from_numpy(self.vocab.encode(corpus.train_text))
+        self.held_out_codes = torch.from_numpy(self.vocab.encode(corpus.held_out_text))
+        self._entropy = unigram_entropy(self.train_codes.numpy(), len(self.vocab))
+        self._bigram = bigram_entropy(self.train_codes.numpy(), len(self.vocab))
+
+    @property
+    def input_size(self):
+        return len(self.vocab)
+
+    @property
+    def output_size(self):
+        return len(self.vocab)
+
+    @property
+    def description(self):
+        return (f"Read {self.corpus.title} one character at a time (one-hot over {len(self.vocab)} characters) and "
+                "predict the next character at every step. Loss: cross-entropy per character. Without memory "
+                "a model still reads the current character: the best it can do is predict how often each "
+                f"character follows it, {self._bigram / LN2:.2f} bits per character on the training text (the "
+                f"bigram entropy; knowing nothing, the characters' frequencies give {self._entropy / LN2:.2f}).")
+
+    def check(self, seq_len) -> int:
+        """seq_len, shortened so that a window plus its next character fits in the training text."""
+        seq_len = super().check(seq_len)
+        return min(seq_len, len(self.train_codes) - 1)
+
+    def _windows(self, codes: torch.Tensor, starts: torch.Tensor, seq_len: int):
+        idx = starts[:, None] + torch.arange(seq_len + 1)
+        chunk = codes[idx]
+        return one_hot(chunk[:, :-1], len(self.vocab)), chunk[:, 1:]
+
+    def batch(self, batch_size, seq_len, generator):
+        L = min(seq_len, len(self.train_codes) - 1)
+        starts = torch.randint(0, len(self.train_codes) - L, (batch_size,), generator=generator)
+        return self._windows(self.train_codes, starts, L)
+
+    def test_batch(self, batch_size, seq_len, generator):
+        L = min(seq_len, len(self.held_out_codes) - 1)
+        last = len(self.held_out_codes) - 1 - L
+        starts = torch.from_numpy(np.linspace(0, last, batch_size).round().astype(np.int64))
+        return self._windows(self.held_out_codes, starts, L)
+
+    def baselines(self, seq_len):
+        return (Baseline(self._bigram, CURRENT_INPUT, "predicts the next character from how often each follows the "
+                                                      "current one (the bigram entropy of the training text)"),
+                Baseline(self._entropy, NOTHING, "predicts the characters' frequencies (the unigram entropy)"))
+
+    def __repr__(self):
+        return f"CharTask({self.corpus.name!r}, {len(self.vocab)} characters)"
+
+
+def lm_spec(cell: str, hidden_size: int, seed: int = 0, activation: str = "tanh") -> ModelSpec:
+    """The model the Text lab trains: orthogonal recurrent weights (gain 1) and a forget / update
+    gate bias of 1 (Jozefowicz et al. 2015), which train quickly on text. The input size is set by fit."""
+    return ModelSpec(cell=cell, hidden_size=hidden_size, activation=activation, init="orthogonal",
+                     recurrent_gain=1.0, input_gain=1.0, forget_bias=1.0, seed=seed)
+
+
+# ------------------------------------------------------------------------------------ the model
+@dataclass
+class Sample:
+    """Generated text and, at each generated character, the distribution it was drawn from."""
+
+    prompt: str
+    text: str                   # the generated characters (after the prompt)
+    codes: np.ndarray           # [n] their codes
+    probs: np.ndarray           # [n, V] float32: the model's own next-character distribution (temperature 1)
+    sampling_probs: np.ndarray  # [n, V] float32: what was sampled from (temperature and top-k applied)
+    temperature: float
+    top_k: int
+    seed: int
+
+    def top(self, i: int, k: int = 5) -> list[tuple[int, float, float]]:
+        """The k most likely next characters at generated position i: (code, p model, p sampled)."""
+        order = np.argsort(-self.probs[i], kind="stable")[:k]
+        return [(int(c), float(self.probs[i, c]), float(self.sampling_probs[i, c])) for c in order]
+
+    def rank(self, i: int) -> int:
+        """Where the character written at position i stood among the model's candidates (1: the most
+        likely; ties in the order of `top`)."""
+        order = np.argsort(-self.probs[i], kind="stable")
+        return int(np.flatnonzero(order == self.codes[i])[0]) + 1
+
+    def choice(self, i: int, k: int = 8) -> list[tuple[int, float, float, int]]:
+        """The k most likely next characters at position i and, when it is not among them, the one
+        that was written (last): (code, p model, p sampled, rank), rank 1 for the most likely."""
+        rows = [(c, p, q, r) for r, (c, p, q) in enumerate(self.top(i, k), 1)]
+        wrote = int(self.codes[i])
+        if wrote not in [c for c, *_ in rows]:
+            rows.append((wrote, float(self.probs[i, wrote]), float(self.sampling_probs[i, wrote]), self.rank(i)))
+        return rows
+
+    @property
+    def written_probs(self) -> np.ndarray:
+        """[n] the model's probability of each character it wrote."""
+        return self.probs[np.arange(len(self.codes)), self.codes]
+
+    def tips(self, label) -> list[str]:
+        """One line per written character: its probability and the 5 candidates it was drawn from
+        (`label(code)` names a character)."""
+        p = self.written_probs
+        return [f"#{i}: '{label(self.codes[i])}' had p = {p[i]:.1%}. Candidates: "
+                + " · ".join(f"{label(c)} {q:.0%}" for c, q, _ in self.top(i, 5)) for i in range(len(self.codes))]
+
+
+_UIDS = itertools.count(1)
+
+
+class CharLM:
+    """A trained (or loaded) character model: recurrent cell + linear readout + vocabulary."""
+
+    def __init__(self, vocab: Vocab, model: RecurrentModel, readout: nn.Linear, corpus: str = "",
+                 history=None):
+        if model.input_size != len(vocab) or readout.out_features != len(vocab):
+            raise ValueError(f"the model reads {model.input_size} and predicts {readout.out_features} characters "
+                             f"but the vocabulary has {len(vocab)}")
+        if readout.in_features != model.hidden_size:
+            raise ValueError("the readout does not match the hidden size")
+        self.vocab, self.model, self.readout = vocab, model, readout
+        self.corpus = corpus      # name of the corpus it was trained on ("" if unknown)
+        self.history = history    # the FitResult that trained it (None for a loaded model)
+        self.uid = next(_UIDS)    # unique in this process (unlike id()): a key for caches of its outputs
+        self._double = None
+
+    @classmethod
+    def from_fit(cls, result) -> CharLM:
+        """The model a `rnnviz.fit` run on a CharTask left behind (also a stopped run's)."""
+        task = result.task
+        if not isinstance(task, CharTask):
+            raise ValueError(f"from_fit needs a run on a CharTask; got {task!r}")
+        return cls(task.vocab, result.model, result.readout, task.corpus.name, result)
+
+    @property
+    def cell(self) -> str:
+        return self.model.cell
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.hidden_size
+
+    @property
+    def trained_on(self) -> str:
+        """The title of the text it was trained on ("another text" when that is not one of the corpora)."""
+        return CORPUS_TITLES.get(self.corpus, "another text")
+
+    def check_fits(self, corpus: Corpus) -> None:
+        """A ValueError saying why the model cannot read this text: characters its vocabulary lacks
+        (a vocabulary with the UNKNOWN character reads every text)."""
+        missing = self.vocab.missing(corpus.text)
+        if missing and self.vocab.unknown is None:
+            raise ValueError(f"Its vocabulary does not match this text: it lacks {len(missing)} of the text's "
+                             f"characters ({', '.join(map(repr, missing[:8]))}). It was trained on "
+                             f"{self.trained_on}: choose that text, then load it again.")
+
+    # ----- evaluation ------------------------------------------------------------------------
+    def logits(self, text: str) -> np.ndarray:
+        """[len(text), V] float32: the next-character logits after each character of `text`."""
+        x = torch.from_numpy(self.vocab.one_hot(text))
+        with torch.no_grad():
+            h, _ = self.model(x)
+            return self.readout(h).numpy()
+
+    def bits_per_char(self, text: str) -> float:
+        """Mean -log2 p(next character) over `text` read as one sequence from the zero state."""
+        codes = self.vocab.encode(text)
+        if len(codes) < 2:
+            raise ValueError("bits per character needs at least 2 characters")
+        with torch.no_grad():
+            h, _ = self.model(torch.from_numpy(self.vocab.one_hot(codes[:-1])))
+            loss = F.cross_entropy(self.readout(h), torch.from_numpy(codes[1:]))
+        return float(loss) / LN2
+
+    def trace(self, text: str) -> Trace:
+        """rnnviz.trace of the model reading `text` (states and gates after each character)."""
+        return trace(self.model, self.vocab.one_hot(text), loss="all")
+
+    # ----- sampling -------------------------------------------------------------------------
+    def sample(self, prompt: str, length: int, temperature: float = 1.0, top_k: int = 0, seed: int = 0) -> Sample:
+        """Read `prompt`, then generate `length` characters, each drawn from the next-character
+        distribution softmax(logits / temperature), restricted to the `top_k` most likely ones
+        (0: all). temperature 0 is greedy decoding (always the most likely character), which is
+        also what temperatures near 0 give. The same seed gives the same text."""
+        length = int(length)
+        if length < 0:
+            raise ValueError(f"length must be >= 0; got {length}")
+        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature >= 0):
+            raise ValueError(f"temperature must be a number >= 0; got {temperature!r}")
+        top_k = int(top_k or 0)
+        if top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0: no limit); got {top_k}")
+        seed = KNOBS["seed"].validate(seed)
+        codes = self.vocab.encode(prompt)
+        V = len(self.vocab)
+        gen = torch.Generator().manual_seed(seed)
+        out = np.empty(length, dtype=np.int64)
+        probs = np.empty((length, V), dtype=np.float32)
+        sprobs = np.empty((length, V), dtype=np.float32)
+        with torch.no_grad():
+            if len(codes):
+                h, state = self.model(torch.from_numpy(self.vocab.one_hot(codes)))
+                last = h[-1]
+            else:
+                state, last = None, torch.zeros(self.hidden_size)
+            for i in range(length):
+                logits = self.readout(last).double()
+                p = torch.softmax(logits, -1)
+                q = sampling_distribution(logits, temperature, top_k)
+                u = torch.rand((), generator=gen, dtype=torch.float64)
+                cdf = torch.cumsum(q, 0)
+                k = int(torch.searchsorted(cdf, (u * cdf[-1]).reshape(1), right=True).clamp(max=V - 1))
+                out[i], probs[i], sprobs[i] = k, p.numpy(), q.numpy()
+                x = torch.zeros(1, V)
+                x[0, k] = 1.0
+                h, state = self.model(x, state)
+                last = h[-1]
+        return Sample(prompt, self.vocab.decode(out), out, probs, sprobs, float(temperature), top_k, seed)
+
+    # ----- files ------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Weights and vocabulary, loadable with torch.load(weights_only=True). The tensors are named
+        as in torch.nn.RNN / LSTM / GRU (`rnn.weight_ih_l0`, ...) and torch.nn.Linear (`readout.weight`),
+        so plain torch modules can load them too."""
+        sd = {"format": CHARLM_FORMAT, "version": CHARLM_VERSION, "cell": self.cell,
+              "activation": self.model.activation, "hidden_size": self.hidden_size, "vocab": list(self.vocab.chars),
+              "corpus": self.corpus}
+        for name in PARAM_NAMES:
+            sd[f"rnn.{name}_l0"] = getattr(self.model, name).detach().clone()
+        sd["readout.weight"] = self.readout.weight.detach().clone()
+        sd["readout.bias"] = self.readout.bias.detach().clone()
+        return sd
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        torch.save(self.state_dict(), buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, max_bytes: int = MAX_MODEL_BYTES) -> CharLM:
+        """Load a model file (untrusted): torch.load with weights_only=True, which refuses anything but
+        tensors and plain containers without running any code; then every key and shape is checked.
+        A file that is not a compatible model is a ValueError saying why."""
+        sd = uploads.read_torch_file(data, max_bytes=max_bytes,  # as every other model upload
+                                     advice="Upload a .pt file saved by this page's download button.")
+        return cls.from_state_dict(sd)
+
+    @classmethod
+    def from_state_dict(cls, sd) -> CharLM:
+        """A CharLM from `state_dict()`'s layout, every key and shape checked (ValueError if wrong)."""
+        if not isinstance(sd, dict):
+            raise ValueError(f"The file holds a {type(sd).__name__}, not a state dict (a dict of tensors).")
+        if sd.get("format") != CHARLM_FORMAT:
+            keys = ", ".join(map(str, list(sd)[:6])) + (" …" if len(sd) > 6 else "")
+            raise ValueError("This state dict is not an rnnviz character model: it has no "
+                             f"format = '{CHARLM_FORMAT}' entry (its keys: {keys or 'none'}). Upload a file saved "
+                             "by this page's download button.")
+        cell, act = sd.get("cell"), sd.get("activation", "tanh")
+        if cell not in CELLS:
+            raise ValueError(f"The file's cell must be one of {', '.join(CELLS)}; got {cell!r}.")
+        if act not in ACTIVATIONS or (cell != "rnn" and act != "tanh"):
+            raise ValueError(f"The file's activation {act!r} is not valid for {article(cell)}.")
+        chars = sd.get("vocab")
+        if not isinstance(chars, (list, tuple)) or not 1 <= len(chars) <= MAX_VOCAB:
+            raise ValueError(f"The file's vocabulary must be a list of 1 to {MAX_VOCAB} characters.")
+        try:
+            vocab = Vocab(chars)
+        except ValueError as exc:
+            raise ValueError(f"The file's vocabulary is not valid: {exc}.") from None
+        V, G = len(vocab), NUM_BLOCKS[cell]
+        w = sd.get("rnn.weight_hh_l0")
+        H = w.shape[1] if isinstance(w, torch.Tensor) and w.dim() == 2 else None
+        if H is None or not 1 <= H <= KNOBS["hidden_size"].max:
+            raise ValueError("The file has no valid 'rnn.weight_hh_l0' matrix (hidden size 1 to "
+                             f"{KNOBS['hidden_size'].max}).")
+        want = {"rnn.weight_hh_l0": (G * H, H), "rnn.weight_ih_l0": (G * H, V), "rnn.bias_ih_l0": (G * H,),
+                "rnn.bias_hh_l0": (G * H,), "readout.weight": (V, H), "readout.bias": (V,)}
+        vocab_axis = {"rnn.weight_ih_l0": 1, "readout.weight": 0, "readout.bias": 0}
+        for key, shape in want.items():
+            t = sd.get(key)
+            if not isinstance(t, torch.Tensor):
+                raise ValueError(f"The file has no tensor '{key}'.")
+            if tuple(t.shape) != shape:
+                axis = vocab_axis.get(key)
+                only_vocab = axis is not None and t.dim() == len(shape) and all(
+                    n == m for k, (n, m) in enumerate(zip(t.shape, shape)) if k != axis)
+                hint = (f" Its vocabulary has {V} characters but its weights are for {t.shape[axis]}: they do not "
+                        "match." if only_vocab else "")
+                raise ValueError(f"'{key}' has shape {list(t.shape)}; {article(cell)} with H = {H} and "
+                                 f"{V} characters needs {list(shape)}.{hint}")
+            if not t.is_floating_point() or not torch.isfinite(t).all():
+                raise ValueError(f"'{key}' must hold finite floating-point numbers.")
+        model = RecurrentModel(cell, V, H, act)
+        readout = nn.Linear(H, V)
+        with torch.no_grad():
+            for name in PARAM_NAMES:
+                getattr(model, name).copy_(sd[f"rnn.{name}_l0"].to(torch.float32))
+            readout.weight.copy_(sd["readout.weight"].to(torch.float32))
+            readout.bias.copy_(sd["readout.bias"].to(torch.float32))
+        corpus = sd.get("corpus", "")
+        return cls(vocab, model, readout, corpus if isinstance(corpus, str) else "")
+
+    # ----- gradients with respect to the input ---------------------------------------------------------
+    def _float64(self):
+        if self._double is None:
+            self._double = (copy.deepcopy(self.model).double(), copy.deepcopy(self.readout).double())
+        return self._double
+
+
+def sampling_distribution(logits: torch.Tensor, temperature: float, top_k: int = 0) -> torch.Tensor:
+    """softmax(logits / temperature) over the top_k largest logits (0: all), float64. Temperature 0
+    puts all the mass on the most likely character (the first one of a tie)."""
+    logits = logits.double()
+    V = logits.shape[-1]
+    keep = torch.ones(V, dtype=torch.bool)
+    if 0 < top_k < V:
+        keep[:] = False
+        keep[torch.argsort(-logits, stable=True)[:top_k]] = True
+    if temperature == 0:
+        q = torch.zeros(V, dtype=torch.float64)
+        q[int(torch.argmax(logits))] = 1.0
+        return q
+    z = torch.where(keep, logits / temperature, torch.tensor(-math.inf, dtype=torch.float64))
+    return torch.softmax(z, -1)
+
+
+def input_gradient(lm: CharLM, text: str, position: int) -> np.ndarray:
+    """How far back does the model look? After reading text[0..position] the model predicts
+    text[position + 1]; returns ||d log p(text[position+1]) / d x_s||_2 for s = 0..position
+    (x_s the one-hot input vector of character s), float64 throughout so that tiny values do not
+    round to zero."""
+    codes = lm.vocab.encode(text)
+    if not 0 <= position < len(codes) - 1:
+        raise ValueError(f"position must be in [0, {len(codes) - 2}] (the next character must exist); got {position}")
+    model, readout = lm._float64()
+    x = torch.from_numpy(lm.vocab.one_hot(codes[:position + 1])).double().requires_grad_(True)
+    h, _ = model(x)
+    logp = torch.log_softmax(readout(h[-1]), -1)[int(codes[position + 1])]
+    (grad,) = torch.autograd.grad(logp, x)
+    return grad.norm(dim=1).numpy()
+
+
+# ------------------------------------------------------------------------------------ looking inside
+def unit_states(tr: Trace) -> dict[str, np.ndarray]:
+    """Every per-unit signal of a trace, [T, H] each: the hidden state, the LSTM cell state, the gates."""
+    out = {"hidden": tr.hidden}
+    if tr.cell is not None:
+        out["cell"] = tr.cell
+    out.update(tr.gates)
+    return out
+
+
+FEATURES = {"inside quotes": 'after an opening " and before its closing one',
+            "bracket depth": "how many ( [ { are open",
+            "position in line": "characters since the last newline",
+            "after a newline": "the character just read is a newline",
+            "after a space": "the character just read is a space",
+            "digit": "the character just read is a digit 0-9"}
+
+
+def text_features(text: str) -> dict[str, np.ndarray]:
+    """Simple features of each position t of `text` (the situation after reading text[t]), float64 [T]."""
+    T = len(text)
+    quotes, depth, column = np.zeros(T), np.zeros(T), np.zeros(T)
+    inside, d, col = False, 0, 0
+    for t, ch in enumerate(text):
+        if ch == '"':
+            inside = not inside
+        elif ch in "([{":
+            d += 1
+        elif ch in ")]}":
+            d = max(0, d - 1)
+        col = 0 if ch == "\n" else col + 1
+        quotes[t], depth[t], column[t] = inside, d, col
+    chars = np.array(list(text)) if T else np.array([], dtype="<U1")
+    return {"inside quotes": quotes, "bracket depth": depth, "position in line": column,
+            "after a newline": (chars == "\n").astype(np.float64),
+            "after a space": (chars == " ").astype(np.float64),
+            "digit": np.char.isdigit(chars).astype(np.float64) if T else np.zeros(0)}
+
+
+def look_inside(lm: CharLM, text: str, per_feature: int = 3) -> tuple[dict, list]:
+    """What the model's units do while it reads `text`: (unit_states of its trace, rank_units of them
+    against the text's features)."""
+    states = unit_states(lm.trace(text))
+    return states, rank_units(states, text_features(text), per_feature=per_feature)
+
+
+def correlations(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each column of values [T, H] with feature [T] (0 where either is constant)."""
+    v = np.asarray(values, dtype=np.float64)
+    f = np.asarray(feature, dtype=np.float64)
+    dv, df = v - v.mean(0), f - f.mean()
+    den = np.sqrt((dv ** 2).sum(0) * (df ** 2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = df @ dv / den
+    return np.where(den > 1e-12, r, 0.0)
+
+
+@dataclass(frozen=True)
+class UnitScore:
+    feature: str
+    state: str        # a key of unit_states
+    unit: int
+    r: float          # Pearson correlation of the unit's activation with the feature
+
+
+def rank_units(states: dict, features: dict, per_feature: int = 3) -> list[UnitScore]:
+    """For each feature that varies in the text, the `per_feature` (state, unit) pairs whose activation
+    correlates most strongly with it (largest |r|), all sorted by |r|, strongest first."""
+    rows = []
+    for fname, f in features.items():
+        if len(f) == 0 or np.ptp(f) == 0:
+            continue
+        scores = [(abs(r), sname, u, r) for sname, v in states.items() for u, r in enumerate(correlations(v, f))]
+        scores.sort(key=lambda s: (-s[0], LM_STATES.index(s[1]) if s[1] in LM_STATES else 99, s[2]))
+        rows += [UnitScore(fname, s, int(u), float(r)) for _, s, u, r in scores[:per_feature]]
+    rows.sort(key=lambda row: -abs(row.r))
+    return rows
+
+
+def bpc_record(result) -> dict:
+    """A training run (a FitResult on a CharTask) in bits per character, as plots.bpc_curves draws it."""
+    return {"cell": result.spec.cell, "steps": np.arange(1, result.steps_done + 1), "train": bpc(result.loss),
+            "test_steps": result.test_steps, "test": bpc(result.test_loss)}
+
+
+def bpc(nats):
+    """Nats per character to bits per character (a number or an array)."""
+    return nats / LN2 if isinstance(nats, (int, float)) else np.asarray(nats, dtype=np.float64) / LN2

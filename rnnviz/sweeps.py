@@ -1,0 +1,159 @@
+"""The backward sweeps that `trace` runs, driving the compiled kernels (`_kernels`): the elementwise
+factors of every step's Jacobian, the gradient ||dL/dh_k|| through time, the Jacobian products
+||dh_{T-1}/dh_k||_2 and each step's own Jacobian norm. Everything is float64 (or float32 mantissas
+for large traces) with power-of-two exponents, exact far beyond float range; see `trace` for the
+recurrences and `_kernels` for what exactly is kept.
+
+`ctx` is the dict `trace` keeps with a Trace: cell, T, H, the factors, W_hh as a mantissa and an
+exponent (W, W_sweep, eW).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _kernels, cells
+from .cells import ACT_CODES, GATES
+
+LOG10_2 = math.log10(2.0)
+
+
+# The factor rows of each cell (see factors) and the group of each: factors of one group meet in
+# one mat-vec and share a power-of-two exponent per step.
+FACTOR_GROUPS = {"rnn": (0,), "lstm": (0, 0, 0, 0, 1, 2), "gru": (0, 0, 0, 1)}
+NARROW = 60.0        # binary orders the factors of a group may span in a step and share an exponent
+
+
+def factors(cell, act, pre, h_prev, c_all, relu_D, dtype) -> tuple:
+    """The elementwise factors of every step's Jacobian, for the kernels (see _kernels.factors_at):
+
+        RNN   D  = act'(a)
+        LSTM  (B3, Bo) = ((g sig'(a_i), c_{k-1} sig'(a_f), i tanh'(a_g)), tanh(c_k) sig'(a_o)),
+              K = o tanh'(c_k),  F = f
+        GRU   B3 = ((1-z) tanh'(a_n) hn sig'(a_r), (h_{k-1} - n) sig'(a_z), (1-z) tanh'(a_n) r),  Z = z
+
+    Each is computed from the float64 pre-activations (and the LSTM's float64 cell state) with the
+    tail-exact formulas of `cells`, never from a unit's output, as a mantissa and an exponent. Returns
+    (F, s, groups, wide, wide_m, wide_e): F [T, factors, H] mantissas in `dtype` and s [T, groups] the
+    exponent of each group (value = F * 2**s), for the steps whose factors of one group span at most
+    NARROW binary orders (nearly all); the other steps' factors keep an exponent per element in
+    wide_m / wide_e [wide steps, factors, H], wide[k] being the row of step k there (-1: narrow).
+    So sech^2 of 60 (3e-52), of a cell state of 1000 (e^{-2000}) or of 10^30 is a number, never 0.
+    """
+    T, H = h_prev.shape
+    groups = np.array(FACTOR_GROUPS[cell], dtype=np.int64)
+    F = np.empty((T, groups.size, H), dtype)
+    s = np.empty((T, int(groups.max()) + 1))
+    narrow = np.empty(T, dtype=bool)
+    if cell == "rnn":
+        a = pre["a"] if relu_D is None else relu_D - 0.5  # an overflowed ReLU RNN: the exact signs
+        args, pack, rows = (ACT_CODES[act], a), _kernels.factors_rnn, _kernels.wide_rows_rnn
+    elif cell == "lstm":
+        args = tuple(pre[n] for n in GATES["lstm"]) + (c_all,)
+        pack, rows = _kernels.factors_lstm, _kernels.wide_rows_lstm
+    else:
+        args = (pre["reset"], pre["update"], pre["hn"], pre["candidate"], np.ascontiguousarray(h_prev))
+        pack, rows = _kernels.factors_gru, _kernels.wide_rows_gru
+    pack(*args, groups, NARROW, F, s, narrow)
+    steps = np.nonzero(~narrow)[0]
+    wide = np.full(T, -1, dtype=np.int64)
+    wide[steps] = np.arange(steps.size)
+    wide_m, wide_e = np.empty((steps.size, groups.size, H)), np.empty((steps.size, groups.size, H))
+    rows(*args, steps, wide_m, wide_e)
+    return F, s, groups, wide, wide_m, wide_e
+
+
+def mantissa_matrix(W: np.ndarray) -> tuple[np.ndarray, float]:
+    """W = W_m * 2**eW with the largest |entry| of W_m in [0.5, 1): exact, and no float32 product
+    with an adjoint or a Jacobian row can overflow, whatever the weights."""
+    mx = float(np.max(np.abs(W))) if W.size else 0.0
+    eW = math.frexp(mx)[1] if 0 < mx < math.inf else 0
+    return np.ascontiguousarray(np.ldexp(W, -eW)), float(eW)
+
+
+def grad_sweep(ctx: dict, loss: str):
+    """log10 |dL/dh_k| per unit, log10 ||dL/dh_k||, log10 ||dL/dc_k|| (LSTM) for every k."""
+    cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
+    v = np.full(H, 1.0 / math.sqrt(H))
+    W = ctx["W_sweep"]
+    lim, buf_lim = (400.0, 1000.0) if W.dtype == np.float64 else (30.0, 120.0)
+    m, e = np.empty((T, H)), np.empty((T, H))
+    sweep = {"rnn": _kernels.grad_sweep_rnn, "lstm": _kernels.grad_sweep_lstm, "gru": _kernels.grad_sweep_gru}[cell]
+    extra = (np.empty((T, H)), np.empty((T, H))) if cell == "lstm" else ()
+    dense = (bool(np.all(W != 0)),) if cell == "lstm" else ()  # every output gets a term from every input
+    sweep(*ctx["factors"], W, ctx["eW"], lim, buf_lim, *dense, v, loss == "all", m, e, *extra)
+    log10_gh = cells.Scaled(m, e).log10_abs()
+    log10_gc = log10_norms(*extra) if extra else None
+    return log10_gh, log10_norms(m, e), log10_gc
+
+
+def log10_norms(m: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """log10 of each row's 2-norm of m * 2**e (elementwise exponents), exact beyond float range."""
+    top = np.where(m != 0, e, -np.inf).max(axis=1)
+    top = np.where(np.isfinite(top), top, 0.0)
+    rows = np.ldexp(m, np.clip(e - top[:, None], -1100, 0).astype(np.int32))
+    return np.log10(np.linalg.norm(rows, axis=1)) + top * LOG10_2
+
+
+# Up to this hidden size the Jacobian products run in float64 and every spectral norm is exact (the
+# eigenvalues of P P^T). Above it the H^3 products run in float32 (still renormalised exactly by
+# powers of two) and their norms come from Lanczos, warm-started from the previous product's top two
+# singular vectors and run until the residual proves the value (see _kernels.spectral_norm); a
+# product's norm then agrees with an SVD of the float64 product to the float32 rounding of the
+# product itself (about 1e-6).
+EXACT_NORM_MAX_H = 32
+# Each step's own Jacobian (2H x 2H for an LSTM) has its norm computed exactly up to this size (where
+# that is cheaper than Lanczos, whose start vector tells it little about a new matrix), and above it
+# by Lanczos from the previous step's vectors and, as a check, from a fixed dense vector: within 1e-7.
+EXACT_STEP_NORM_MAX = 128
+
+
+def jacobian_cost(cell: str, H: int, steps: int) -> float:
+    """Multiply-adds of `steps` steps of the Jacobian-product sweep (H^3 per step; 2 H^3 for an
+    LSTM, whose state is (h, c)). Pages and exports bound their work with it."""
+    return (2.0 if cell == "lstm" else 1.0) * float(H) ** 3 * steps
+
+
+def norm_method(n: int, exact_max: int, dtype=np.float64):
+    """(tol, max_iter) of spectral_norm for n x n matrices: max_iter = 0 means exact. The residual
+    tolerance is what float64 (or float32, the products above EXACT_NORM_MAX_H) can resolve."""
+    if n <= exact_max:
+        return 0.0, 0
+    return (1e-7 if dtype == np.float64 else 1e-6), 80
+
+
+def jacobian_sweep(ctx: dict, k_min: int = 0) -> np.ndarray:
+    """log10 ||dh_{T-1}/dh_k||_2 for k = T-1 down to k_min (NaN below)."""
+    cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
+    dtype = np.float64 if H <= EXACT_NORM_MAX_H else np.float32
+    tol, max_iter = norm_method(H, EXACT_NORM_MAX_H, dtype)
+    out = np.full(T, np.nan)
+    sweep = {"rnn": _kernels.jac_sweep_rnn, "lstm": _kernels.jac_sweep_lstm, "gru": _kernels.jac_sweep_gru}[cell]
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        # rows drift up to 2**+-limit before they are rescaled; two parts at most gap_lim binary orders apart
+        # share one exponent without an alignment of each row
+        limit, gap_lim = (100.0, 900.0) if dtype == np.float64 else (20.0, 60.0)
+        sweep(*ctx["factors"], ctx["W"].astype(dtype), ctx["eW"], limit, gap_lim, tol, max_iter, k_min, out)
+    return out
+
+
+_STEP_JACOBIAN = {"rnn": _kernels.step_jacobian_rnn, "lstm": _kernels.step_jacobian_lstm,
+                  "gru": _kernels.step_jacobian_gru}
+
+
+def step_jacobian(ctx: dict, k: int) -> np.ndarray:
+    n = 2 * ctx["H"] if ctx["cell"] == "lstm" else ctx["H"]
+    J = np.empty((n, n))
+    E = _STEP_JACOBIAN[ctx["cell"]](*ctx["factors"], ctx["W"], ctx["eW"], k, J)
+    return cells.Scaled(J, np.full(J.shape, E)).value()
+
+
+def step_jacobian_norms(ctx: dict, k0: int) -> np.ndarray:
+    cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
+    out = np.full(T, np.nan)
+    tol, max_iter = norm_method(2 * H if cell == "lstm" else H, EXACT_STEP_NORM_MAX)
+    norms = {"rnn": _kernels.step_norms_rnn, "lstm": _kernels.step_norms_lstm, "gru": _kernels.step_norms_gru}[cell]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        norms(*ctx["factors"], ctx["W"], ctx["eW"], tol, max_iter, k0, out)
+    return out

@@ -1,0 +1,60 @@
+"""The app's Streamlit layer, the only package of rnnviz that imports Streamlit:
+
+    page     page chrome: page_setup / finish on every page, navigation, share links, charts, CSS
+    knobs    knob widgets built from KNOBS, and the address bar (through the spec's one URL codec)
+    cache    traces shared between sessions, keyed on the Scenario; a memo for this session's own
+    exports  download buttons for a page's numbers, weights and a PyTorch script
+    models   the models of this session (trained or uploaded), offered on the explorer pages
+    jobs     the one training runner: progress, live chart, Stop that keeps what was learned
+
+The names pages use are names of this package: `ui.knob`, `ui.chart`, `ui.cached_traces`, ...
+"""
+from . import jobs
+from .cache import JACOBIAN_BUDGET, SHARED_TRACE_BYTES, cached_trace, cached_traces, jacobian_lag_limit, session_memo
+from .exports import export_box, model_export_box, scenario_export_box
+from .knobs import (
+                    carried_params,
+                    check_url,
+                    inert,
+                    knob,
+                    link_params,
+                    query_value,
+                    show_notes,
+                    shown,
+                    sync_url,
+                    token,
+                    url_value,
+                    widget_value,
+)
+from .models import (
+                    BUILT,
+                    MODEL_SOURCE_KEY,
+                    TRAINED_KEY,
+                    TrainedModel,
+                    model_source,
+                    open_trained,
+                    remember_trained,
+                    trace_trained,
+)
+from .page import (
+                    CHART_CONFIG,
+                    PAGES,
+                    ROOT,
+                    PageContext,
+                    chart,
+                    controls,
+                    finish,
+                    gate_heatmaps,
+                    overflow_alerts,
+                    page_setup,
+                    share_box,
+)
+
+__all__ = [
+    "BUILT", "CHART_CONFIG", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
+    "TRAINED_KEY", "PageContext", "TrainedModel", "cached_trace", "cached_traces", "carried_params", "chart",
+    "check_url", "controls", "export_box", "finish", "gate_heatmaps", "inert", "jacobian_lag_limit", "jobs", "knob",
+    "link_params", "model_export_box", "model_source", "open_trained", "overflow_alerts", "page_setup", "query_value",
+    "remember_trained", "scenario_export_box", "session_memo", "share_box", "show_notes", "shown", "sync_url",
+    "token", "trace_trained", "url_value", "widget_value",
+]

@@ -1,0 +1,189 @@
+"""Page chrome: what every page shares. Each page starts with `ctx = ui.page_setup("Title")` and ends
+with `ui.finish(page)`; in between, `ui.chart` shows a figure with the app's styling, `ui.controls`
+holds the widgets a classroom link hides, and `ui.overflow_alerts` says where a trace exploded.
+
+The pages and their titles are one table (`PAGES`), as are the page's styles, so that a translation
+of the page chrome can replace them in one place.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from .. import cells, configure, plots
+from ..spec import query_string
+from .knobs import carried_params, link_params, query_value
+
+ROOT = Path(__file__).resolve().parents[2]
+FAVICON = Path(__file__).resolve().parents[1] / "favicon.png"  # a file, so the tab icon needs no network
+PAGES = [
+    ("viz_app.py", "Home", ":material/home:"),
+    ("pages/1_Step_Through.py", "Step Through", ":material/footprint:"),
+    ("pages/2_Gradient_Flow.py", "Gradient Flow", ":material/trending_down:"),
+    ("pages/3_One_Neuron.py", "One Neuron", ":material/replay:"),
+    ("pages/4_Training_Lab.py", "Training Lab", ":material/model_training:"),
+    ("pages/5_Translation.py", "Translation", ":material/translate:"),
+    ("pages/6_Text_Lab.py", "Text Lab", ":material/text_fields:"),
+    ("pages/7_Your_Model.py", "Your Model", ":material/upload_file:"),
+]
+# The chart toolbar's camera button saves a sharp PNG; pages may offer SVG too.
+CHART_CONFIG = {"displaylogo": False,
+                "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "rnnviz"}}
+
+_BASE_CSS = """
+<style>
+.block-container {padding-top: 2.2rem; padding-bottom: 2rem; max-width: 1600px;}
+[data-testid="stMetricValue"] {font-size: 1.9rem;}
+</style>
+"""
+_PRESENT_CSS = """
+<style>
+html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
+h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
+h1 [data-heading-text], h2 [data-heading-text], h3 [data-heading-text] {font-size: inherit !important;}
+[data-testid="stMetricValue"] {font-size: 2.1rem;}
+h1 *, h2 *, h3 *, [data-testid="stMetricValue"] * {font-size: inherit !important;}
+</style>
+"""
+_HIDDEN_CSS = """
+<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="collapsedControl"],
+[data-testid="stExpandSidebarButton"], [class*="st-key-controls"] {display: none !important;}
+</style>
+"""
+
+# URL parameters that are not knobs: the classroom mode and presentation mode.
+_FLAGS = ("controls", "present")
+
+
+@dataclass
+class PageContext:
+    """What a page needs to know about how it is being shown."""
+
+    scale: float          # figure font scale (1, or larger in presentation mode)
+    controls_hidden: bool  # classroom link: ?controls=hidden
+
+
+def page_setup(title: str) -> PageContext:
+    """Page config, navigation, classroom and presentation modes. Call first on every page."""
+    _configure_process()
+    ss = st.session_state
+    first = ss.get("_page") != title  # first run of this page: a new visit, a link or a page switch
+    ss["_page"] = title
+    ss["_first_run"] = first
+    ss["_shown"] = {}
+    if first:
+        ss["_controls_hidden"] = query_value("controls") == "hidden"
+        if query_value("present") is not None:
+            ss["present"] = query_value("present") == "true"
+    hidden = ss.get("_controls_hidden", False)
+    st.set_page_config(page_title=f"{title} · rnnviz", page_icon=str(FAVICON), layout="wide",
+                       initial_sidebar_state="collapsed" if hidden else "expanded")
+    st.html(_BASE_CSS)
+    with st.sidebar:
+        st.markdown("### rnnviz")
+        # Filled by finish() at the end of the run, when every widget's value is known, so that the
+        # links carry the current settings to the next page.
+        ss["_nav"] = st.container()
+        st.divider()
+        present = st.toggle("Presentation mode (larger text)", key="present", persist_state="session",
+                            help="Larger fonts in the page and the figures, for a projector.")
+    if present:
+        st.html(_PRESENT_CSS)
+    if hidden:
+        st.html(_HIDDEN_CSS)
+    return PageContext(scale=1.35 if present else 1.0, controls_hidden=hidden)
+
+
+@functools.cache
+def _configure_process():
+    """Once per server process: one intra-op torch thread (see rnnviz.configure), unless
+    RNNVIZ_TORCH_THREADS says otherwise."""
+    configure(threads=int(os.environ.get("RNNVIZ_TORCH_THREADS", "1")))
+
+
+def finish(page: str):
+    """End of every page: the URL, navigation links that carry the settings, share links."""
+    ss = st.session_state
+    params = link_params(ss.get("_shown", {}))
+    if ss.get("present"):
+        params["present"] = "true"
+    if ss.get("_controls_hidden"):
+        params["controls"] = "hidden"
+    try:
+        current = {k: st.query_params.get_all(k)[-1] for k in st.query_params}
+    except Exception:  # noqa: BLE001
+        current = {}
+    if current != params:
+        st.query_params.from_dict(params)
+    nav = ss.get("_nav")
+    if nav is not None:
+        carried = carried_params()
+        with nav:
+            for path, label, page_icon in PAGES:
+                if (ROOT / path).exists():
+                    st.page_link(path, label=label, icon=page_icon, query_params=carried)
+    share_box(page, params)
+
+
+def share_box(page: str, params: dict):
+    """Sidebar links that reproduce this view: one as is, one for the class (controls hidden,
+    presentation mode)."""
+    base = (st.context.url or "").split("?", 1)[0]
+    if not base:
+        base = "/" + Path(page).stem.split("_", 1)[-1] if page != "viz_app.py" else "/"
+    plain = {k: v for k, v in params.items() if k not in _FLAGS}
+    query = query_string(plain)  # a typed text may hold spaces, "&" or "#"
+    link = base + ("?" + query if query else "")
+    classroom = base + "?" + "&".join(filter(None, [query, "controls=hidden", "present=true"]))
+    with st.sidebar.expander("Share this view", icon=":material/share:"):
+        st.markdown(f"[Link to exactly this view]({link})")
+        st.markdown(f"[Classroom link (no controls, large text)]({classroom})")
+        st.caption("Every setting is in the address bar, so a copied URL reproduces the numbers on screen.")
+
+
+def overflow_alerts(traces: dict, container=None, *, shown: str = "shown as gaps", gradient: bool = True):
+    """Say plainly where a trace exploded: an error when its state left float32's range (from which
+    step, and how the page's figures show it), a warning when its gradient did (with `gradient`).
+    `traces` is {label: Trace}."""
+    c = container if container is not None else st
+    for label, tr in traces.items():
+        if tr.forward_overflow_step is not None:
+            c.error(f"**{label} exploded:** its hidden state left float32's range at t = "
+                    f"{tr.forward_overflow_step}. From there on the states are inf / NaN ({shown}).",
+                    icon=":material/warning:")
+        k = tr.backward_overflow_step
+        if gradient and k is not None:
+            top = int(np.nanargmax(tr.log10_grad_norm))
+            c.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at t = {k} "
+                      f"and reaches 10^{tr.log10_grad_norm[top]:.0f} at t = {top}. torch's own float32 backward "
+                      f"would return inf there; the figure shows the exact value.", icon=":material/warning:")
+
+
+def chart(fig, key: str | None = None, container=None, **kwargs):
+    """Show a figure with its own (large, fixed-meaning) styling rather than the theme's."""
+    c = container if container is not None else st
+    return c.plotly_chart(fig, theme=None, key=key, config=CHART_CONFIG, **kwargs)
+
+
+def gate_heatmaps(tr, key: str, **heatmap):
+    """Every gate of a trace as a units × time heatmap, two to a row, each on its fixed scale (sigmoid
+    gates in [0, 1], the tanh candidate in [-1, 1]); chart keys are f"{key}_{gate}"."""
+    cols = st.columns(2)
+    for n, name in enumerate(tr.gate_names):
+        kind = cells.gate_kind(name)
+        fig = plots.heatmap(tr.gates[name], kind=kind, title=plots.gate_title(tr.cell_type, name),
+                            zmax=1.0 if kind == "state" else None, colorbar_title=cells.gate_symbol(tr.cell_type, name),
+                            **heatmap)
+        chart(fig, key=f"{key}_{name}", container=cols[n % 2])
+
+
+def controls(container=None):
+    """A container for a page's controls: hidden in classroom links (?controls=hidden)."""
+    c = container if container is not None else st.sidebar
+    return c.container(key="controls_" + str(id(c) % 10000))
