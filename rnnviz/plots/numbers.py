@@ -27,7 +27,8 @@ def sci(log10_value: float, digits: int = 3) -> str:
 
 
 def tex_number(value: float, sign: bool = False) -> str:
-    """A number for a LaTeX equation: 0.123, 4.29 \\times 10^{37} when large, \\infty beyond float
+    """A number for a LaTeX equation: 0.123, 4.29 \\times 10^{37} when large or 4.50 \\times 10^{-5} when
+    small (never 0.000 for a value that is not zero), \\infty beyond float
     range and "overflow" when undefined (∞ − ∞ after a state overflowed). `sign` writes "+" too."""
     v = float(value)
     plus = "+" if sign else ""
@@ -35,7 +36,7 @@ def tex_number(value: float, sign: bool = False) -> str:
         return (plus + " " if sign else "") + r"\text{overflow}"
     if math.isinf(v):
         return ("-" if v < 0 else plus) + r"\infty"
-    if abs(v) < 1e4:
+    if v == 0 or 1e-3 <= abs(v) < 1e4:
         return f"{v:+.3f}" if sign else f"{v:.3f}"
     e = math.floor(math.log10(abs(v)))
     m = abs(v) / 10 ** e
