@@ -28,9 +28,9 @@ from rnnviz.ui.cache import jacobian_lag_limit  # noqa: E402
 rnnviz.configure(threads=1)  # as the app runs: one thread per process
 
 
-def timed(fn):
+def timed(fn, *args):
     t0 = time.perf_counter()
-    out = fn()
+    out = fn(*args)
     return out, time.perf_counter() - t0
 
 
@@ -46,9 +46,9 @@ def main():
     print("H = 512, T = 50: every step's own Jacobian norm")
     print(f"{'cell':5} {'trace s':>8} {'norms s':>8} {'SVD s':>8} {'ratio':>6} {'max rel diff':>13}")
     for cell in ("rnn", "lstm", "gru"):
-        tr, t_trace = timed(lambda: rnnviz.trace(build_model(ModelSpec(cell=cell, hidden_size=512)), x50))
-        got, t_norms = timed(lambda: tr.step_jacobian_norms(50))
-        want, t_ref = timed(lambda: svd_norms(tr, range(50)))
+        tr, t_trace = timed(rnnviz.trace, build_model(ModelSpec(cell=cell, hidden_size=512)), x50)
+        got, t_norms = timed(tr.step_jacobian_norms, 50)
+        want, t_ref = timed(svd_norms, tr, range(50))
         diff = float(np.max(np.abs(10 ** (got - want) - 1)))
         print(f"{cell.upper():5} {t_trace:8.2f} {t_norms:8.2f} {t_ref:8.2f} {t_norms / t_ref:6.2f} {diff:13.1e}",
               flush=True)
@@ -56,11 +56,11 @@ def main():
     print(f"{'cell':5} {'trace s':>8} {'lags':>5} {'products s':>10} {'steps s':>8} {'SVD s':>8} {'ratio':>6}")
     x = rnnviz.inputs.noise(5000, 1, seed=2)
     for cell in ("rnn", "lstm", "gru"):
-        tr, t_trace = timed(lambda: rnnviz.trace(build_model(ModelSpec(cell=cell, hidden_size=256)), x))
+        tr, t_trace = timed(rnnviz.trace, build_model(ModelSpec(cell=cell, hidden_size=256)), x)
         lags = jacobian_lag_limit(cell, 256, tr.T)
-        _, t_prod = timed(lambda: tr.jacobian_norms(lags))
-        _, t_steps = timed(lambda: tr.step_jacobian_norms(61))
-        _, t_ref = timed(lambda: svd_norms(tr, range(tr.T - 61, tr.T)))
+        _, t_prod = timed(tr.jacobian_norms, lags)
+        _, t_steps = timed(tr.step_jacobian_norms, 61)
+        _, t_ref = timed(svd_norms, tr, range(tr.T - 61, tr.T))
         total = t_trace + t_prod + t_steps
         print(f"{cell.upper():5} {t_trace:8.2f} {lags:5d} {t_prod:10.2f} {t_steps:8.2f} {t_ref:8.2f} "
               f"{total / t_ref:6.2f}", flush=True)

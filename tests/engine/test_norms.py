@@ -2,7 +2,8 @@
 
 The per-step norms are exact (an eigen-decomposition) up to EXACT_STEP_NORM_MAX rows and certified
 above (Lanczos, checked by a Cholesky factorisation); here the certified path is also forced on every
-size so that it is checked for every cell at H in 33..128. benchmarks/bench_norms.py runs the same comparison over thousands of steps."""
+size so that it is checked for every cell at H in 33..128. benchmarks/bench_norms.py runs the same
+comparison over thousands of steps."""
 import importlib
 
 import numpy as np
