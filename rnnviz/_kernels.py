@@ -1628,8 +1628,9 @@ def _below(A, s):
 def certified_norm(A, u):
     """sqrt(lambda_max) of the symmetric positive semi-definite A (a Gram J J^T): the Lanczos Ritz
     value theta from u[0] + u[1] / 2 (the previous step's top two vectors, updated in place) plus a
-    dense component, certified by `_below(A, theta (1 + _CERT))`; when the certificate fails, the
-    eigenvalues of A. Returns sqrt(theta): sigma_max lies in [sqrt(theta), sqrt(theta) (1 + _CERT/2)]."""
+    dense component, or from the unit vector of A's largest diagonal entry (the longest row of J),
+    whichever has the larger Rayleigh quotient, certified by `_below(A, theta (1 + _CERT))`; when
+    the certificate fails, Lanczos from the other start, then the eigenvalues of A. Returns sqrt(theta): sigma_max lies in [sqrt(theta), sqrt(theta) (1 + _CERT/2)]."""
     for x in A.reshape(-1):
         if not math.isfinite(x):
             return np.nan
@@ -1639,15 +1640,21 @@ def certified_norm(A, u):
     qn = math.sqrt(np.sum(q * q))
     if qn == 0.0 or not math.isfinite(qn):
         q, qn = dense.copy(), 1.0
+    q = q / qn
+    unit = np.zeros(m)  # the row of J with the largest norm: exact at once when J J^T is diagonal
+    unit[np.argmax(np.diag(A))] = 1.0
+    if np.dot(unit, np.dot(A, unit)) > np.dot(q, np.dot(A, q)):
+        q, unit = unit, q
     top, second = np.empty(m), np.empty(m)
-    theta = _lanczos_sym(A, q / qn, 80, top, second)
-    if theta > 0.0 and _below(A, theta * (1.0 + _CERT)):
-        for v, row in ((top, 0), (second, 1)):
-            vn = math.sqrt(np.sum(v * v))
-            if vn > 0.0:
-                for r in range(m):
-                    u[row, r] = v[r] / vn
-        return math.sqrt(theta)
+    for start in (q, unit):  # the start with the larger Rayleigh quotient first
+        theta = _lanczos_sym(A, start, 80, top, second)
+        if theta > 0.0 and _below(A, theta * (1.0 + _CERT)):
+            for v, row in ((top, 0), (second, 1)):
+                vn = math.sqrt(np.sum(v * v))
+                if vn > 0.0:
+                    for r in range(m):
+                        u[row, r] = v[r] / vn
+            return math.sqrt(theta)
     vals, vecs = np.linalg.eigh(A)
     for r in range(m):
         u[0, r] = vecs[r, -1]
