@@ -1630,7 +1630,8 @@ def certified_norm(A, u):
     value theta from u[0] + u[1] / 2 (the previous step's top two vectors, updated in place) plus a
     dense component, or from the unit vector of A's largest diagonal entry (the longest row of J),
     whichever has the larger Rayleigh quotient, certified by `_below(A, theta (1 + _CERT))`; when
-    the certificate fails, Lanczos from the other start, then the eigenvalues of A. Returns sqrt(theta): sigma_max lies in [sqrt(theta), sqrt(theta) (1 + _CERT/2)]."""
+    the certificate fails, Lanczos from the other start, then the eigenvalues of A. Returns
+    sqrt(theta): sigma_max lies in [sqrt(theta), sqrt(theta) (1 + _CERT/2)]."""
     for x in A.reshape(-1):
         if not math.isfinite(x):
             return np.nan
