@@ -1072,15 +1072,14 @@ def _lanczos(P, q, tol, max_iter, top, second):
 
 
 @njit(**_OPTS)
-def spectral_norm(P, u, tol, max_iter, cold=False):
+def spectral_norm(P, u, tol, max_iter):
     """Largest singular value of P (m x n); u [2, m] holds the previous, similar matrix's top two
     left singular vectors and is updated in place.
 
     max_iter = 0: exact (the eigenvalues of P P^T). Otherwise Lanczos on A = P P^T (_lanczos) from
     u[0] + u[1] / 2 (plus a small dense component): when the top two singular values change places
     from one matrix to the next, the new top vector is close to the old second one, so the start has
-    a real component along it. `cold`: once more from a fixed dense vector, for matrices that need
-    not resemble the previous one (each step's own Jacobian); the larger of the two is the answer.
+    a real component along it.
     What does not converge, or falls below a lower bound of sigma_max (the largest row or column norm
     of P), is computed exactly.
     """
@@ -1099,13 +1098,6 @@ def spectral_norm(P, u, tol, max_iter, cold=False):
     theta = _lanczos(P, q / qn, tol, max_iter, top, second)
     if theta < 0.0:
         return _exact_with_vectors(P, u)
-    if cold:
-        top2, second2 = np.empty(m), np.empty(m)
-        theta2 = _lanczos(P, dense, tol, max_iter, top2, second2)
-        if theta2 < 0.0:
-            return _exact_with_vectors(P, u)
-        if theta2 > theta:
-            theta, top, second = theta2, top2, second2
     lb = 0.0  # every row and column norm of P is a lower bound on sigma_max (exact for a diagonal P)
     cols = np.zeros(P.shape[1])
     for r in range(m):
@@ -1364,18 +1356,12 @@ def _any_nonzero(A, row, start):
 @njit(**_OPTS)
 def step_jacobian_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, J):
     H = F.shape[2]
-    Fm, Fe = np.empty((1, H)), np.empty((1, H))
-    factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
-    E = -np.inf
+    C = np.empty((1, H))
+    E = step_coefficients_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, C)
     for i in range(H):
-        if Fm[0, i] != 0.0 and _any_nonzero(W, i, 0):
-            E = max(E, Fe[0, i])
-    E = 0.0 if E == -np.inf else E
-    for i in range(H):
-        w = _ldexp(Fm[0, i], Fe[0, i] - E)
         for j in range(H):
-            J[i, j] = w * W[i, j]
-    return E + eW
+            J[i, j] = C[0, i] * W[i, j]
+    return E
 
 
 @njit(**_OPTS)
@@ -1438,7 +1424,7 @@ def step_norms_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, tol, max_iter, k0,
     u = _start_vectors(H)
     for k in range(k0, T):
         E = step_jacobian_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, J)
-        _record(out, k, spectral_norm(J, u, tol, max_iter, True), E)
+        _record(out, k, spectral_norm(J, u, tol, max_iter), E)
 
 
 @njit(**_OPTS)
@@ -1448,7 +1434,7 @@ def step_norms_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, tol, max_iter, k0
     u = _start_vectors(2 * H)
     for k in range(k0, T):
         E = step_jacobian_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, J)
-        _record(out, k, spectral_norm(J, u, tol, max_iter, True), E)
+        _record(out, k, spectral_norm(J, u, tol, max_iter), E)
 
 
 @njit(**_OPTS)
@@ -1458,4 +1444,242 @@ def step_norms_gru(F, s, groups, wide, wide_m, wide_e, W, eW, tol, max_iter, k0,
     u = _start_vectors(H)
     for k in range(k0, T):
         E = step_jacobian_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, J)
-        _record(out, k, spectral_norm(J, u, tol, max_iter, True), E)
+        _record(out, k, spectral_norm(J, u, tol, max_iter), E)
+
+
+# ----------------------------------------------------------------------------------------
+# Certified norms of each step's own Jacobian above the exact sizes. A step's Jacobian is
+# J = sum_g diag(c_g) R_g: per-row coefficients (the step's factors, on one exponent) times fixed
+# blocks R_g of the weights (and the identity), so its Gram J J^T = sum_{g,g'} diag(c_g) G_{gg'}
+# diag(c_g') costs O(H^2) per step with G = R R^T formed once per sweep (`gram_blocks` in sweeps).
+# The norm is then bracketed: Lanczos on the Gram gives a Ritz value theta <= sigma_max^2, and a
+# Cholesky factorisation of theta (1 + _CERT) I - J J^T that succeeds proves sigma_max^2 <=
+# theta (1 + _CERT). A failed certificate (Lanczos stopped short, or on a lower eigenvalue) falls
+# back to the eigenvalues of the Gram.
+_CERT = 1e-8           # sigma_max is then known to 5e-9 relative; float64 rounding of a Gram and of
+                       # its Cholesky factor is far below (about n^2 * 1.1e-16, 1.2e-10 at n = 1024)
+_STALL = 1e-11         # Lanczos stops once theta grows by less than this, relative
+
+
+@njit(**_OPTS)
+def _coefficient_exponent(Fm, Fe, W, rows, shift):
+    """The largest exponent Fe[g, i] + shift[g] of a nonzero factor whose weight row rows[g] * H + i
+    is nonzero (rows[g] < 0: no weight row, always counted)."""
+    H = Fm.shape[1]
+    E = -np.inf
+    for g in range(Fm.shape[0]):
+        for i in range(H):
+            if Fm[g, i] != 0.0 and (rows[g] < 0 or _any_nonzero(W, rows[g] * H + i, 0)):
+                E = max(E, Fe[g, i] + shift[g])
+    return 0.0 if E == -np.inf else E
+
+
+@njit(**_OPTS)
+def step_coefficients_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, C):
+    """J = diag(C[0]) W_m * 2**E (W_m the weight mantissas); returns E."""
+    H = F.shape[2]
+    Fm, Fe = np.empty((1, H)), np.empty((1, H))
+    factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+    E = _coefficient_exponent(Fm, Fe, W, np.array([0]), np.zeros(1))
+    for i in range(H):
+        C[0, i] = _ldexp(Fm[0, i], Fe[0, i] - E)
+    return E + eW
+
+
+@njit(**_OPTS)
+def step_coefficients_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, C):
+    """J = (sum_g diag(C[g]) W_g + diag(C[3])) * 2**E over the gates r, z, n; returns E."""
+    H = F.shape[2]
+    Fm, Fe = np.empty((4, H)), np.empty((4, H))
+    factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+    E = _coefficient_exponent(Fm, Fe, W, np.array([0, 1, 2, -1]), np.array([eW, eW, eW, 0.0]))
+    for i in range(H):
+        for g in range(3):
+            C[g, i] = _ldexp(Fm[g, i], Fe[g, i] + eW - E)
+        C[3, i] = _ldexp(Fm[3, i], Fe[3, i] - E)
+    return E
+
+
+@njit(**_OPTS)
+def step_coefficients_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, C):
+    """The 2H x 2H Jacobian of (h, c) as sum_g diag(C[g]) R_g * 2**E, R_g = [[W_g, 0], [W_g, 0]]
+    for the gates i, f, g, [[W_o, 0], [0, 0]] for o, [[0, I], [0, I]] for the cell path:
+    dh/dh = diag(o tanh'(c)) M + diag(Bo) W_o, dc/dh = M with M = sum diag(B3_g) W_g,
+    dh/dc = diag(o tanh'(c) f), dc/dc = diag(f). Returns E."""
+    H = F.shape[2]
+    Fm, Fe = np.empty((6, H)), np.empty((6, H))
+    factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+    E = -np.inf
+    for i in range(H):
+        for g in range(3):
+            if Fm[g, i] != 0.0 and _any_nonzero(W, g * H + i, 0):
+                E = max(E, Fe[g, i] + eW)
+                if Fm[4, i] != 0.0:
+                    E = max(E, Fe[g, i] + Fe[4, i] + eW)
+        if Fm[3, i] != 0.0 and _any_nonzero(W, 3 * H + i, 0):
+            E = max(E, Fe[3, i] + eW)
+        if Fm[5, i] != 0.0:
+            E = max(E, Fe[5, i])
+            if Fm[4, i] != 0.0:
+                E = max(E, Fe[4, i] + Fe[5, i])
+    E = 0.0 if E == -np.inf else E
+    for i in range(H):
+        for g in range(3):
+            C[g, i] = _ldexp(Fm[4, i] * Fm[g, i], Fe[4, i] + Fe[g, i] + eW - E)
+            C[g, H + i] = _ldexp(Fm[g, i], Fe[g, i] + eW - E)
+        C[3, i] = _ldexp(Fm[3, i], Fe[3, i] + eW - E)
+        C[3, H + i] = 0.0
+        C[4, i] = _ldexp(Fm[4, i] * Fm[5, i], Fe[4, i] + Fe[5, i] - E)
+        C[4, H + i] = _ldexp(Fm[5, i], Fe[5, i] - E)
+    return E
+
+
+@njit(**_OPTS)
+def coefficient_gram(C, G, nonzero, A):
+    """A = J J^T for J = sum_g diag(C[g]) R_g, from G = R R^T ([K H, K H], block (g, g') =
+    R_g R_g'^T on the H base rows; output row p uses base row p mod H); nonzero[g, g'] says a block
+    is not all zero."""
+    K, n = C.shape
+    H = G.shape[0] // K
+    A[:] = 0.0
+    for g in range(K):
+        for g2 in range(K):
+            if not nonzero[g, g2]:
+                continue
+            for p in range(n):
+                cp = C[g, p]
+                if cp == 0.0:
+                    continue
+                row = g * H + p % H
+                for qb in range(p // H + 1):  # the lower triangle, blocks of H columns
+                    for j in range(min(H, p + 1 - qb * H)):
+                        A[p, qb * H + j] += cp * C[g2, qb * H + j] * G[row, g2 * H + j]
+    for p in range(n):
+        for q in range(p):
+            A[q, p] = A[p, q]
+
+
+@njit(**_OPTS)
+def _tridiagonal(alpha, beta, j):
+    Tm = np.zeros((j, j))
+    for i in range(j):
+        Tm[i, i] = alpha[i]
+        if i + 1 < j:
+            Tm[i, i + 1] = beta[i]
+            Tm[i + 1, i] = beta[i]
+    return Tm
+
+
+@njit(**_OPTS)
+def _lanczos_sym(A, q, max_iter, top, second):
+    """The top Ritz value of the symmetric A by Lanczos from the unit vector q, with full
+    reorthogonalisation, run until it grows by less than _STALL (relative) or the Krylov space is
+    invariant; its Ritz vector in `top`, the second in `second`. A Ritz value is a Rayleigh quotient:
+    never above lambda_max (up to rounding), however early it stops."""
+    m = A.shape[0]
+    K = min(max_iter, m)
+    Q = np.zeros((K, m))
+    alpha = np.zeros(K)
+    beta = np.zeros(K)
+    prev = -np.inf
+    theta = 0.0
+    j_last = 0
+    for j in range(K):
+        Q[j] = q
+        z = np.dot(A, q)
+        alpha[j] = np.dot(q, z)
+        for _ in range(2):  # full reorthogonalisation (twice is enough)
+            for i in range(j + 1):
+                z -= np.dot(Q[i], z) * Q[i]
+        b = math.sqrt(np.sum(z * z))
+        theta = np.linalg.eigvalsh(_tridiagonal(alpha, beta, j + 1))[-1]
+        j_last = j
+        if b <= 1e-14 * abs(theta) or theta - prev <= _STALL * abs(theta):
+            break
+        prev = theta
+        beta[j] = b
+        q = z / b
+    vals, vecs = np.linalg.eigh(_tridiagonal(alpha, beta, j_last + 1))
+    theta = vals[-1]
+    for r in range(m):
+        top[r] = 0.0
+        second[r] = 0.0
+    for i in range(j_last + 1):
+        top += vecs[i, -1] * Q[i]
+        if j_last > 0:
+            second += vecs[i, -2] * Q[i]
+    return theta
+
+
+@njit(**_OPTS)
+def _below(A, s):
+    """True when s I - A is positive definite (its Cholesky factorisation succeeds)."""
+    B = -A
+    for r in range(A.shape[0]):
+        B[r, r] += s
+    try:
+        np.linalg.cholesky(B)
+    except Exception:  # noqa: BLE001  (numba raises LinAlgError: not positive definite)
+        return False
+    return True
+
+
+@njit(**_OPTS)
+def certified_norm(A, u):
+    """sqrt(lambda_max) of the symmetric positive semi-definite A (a Gram J J^T): the Lanczos Ritz
+    value theta from u[0] + u[1] / 2 (the previous step's top two vectors, updated in place) plus a
+    dense component, or from the unit vector of A's largest diagonal entry (the longest row of J),
+    whichever has the larger Rayleigh quotient, certified by `_below(A, theta (1 + _CERT))`; when
+    the certificate fails, Lanczos from the other start, then the eigenvalues of A. Returns
+    sqrt(theta): sigma_max lies in [sqrt(theta), sqrt(theta) (1 + _CERT/2)]."""
+    for x in A.reshape(-1):
+        if not math.isfinite(x):
+            return np.nan
+    m = A.shape[0]
+    dense = _dense_start(m)
+    q = u[0] + 0.5 * u[1] + _START_MIX * dense
+    qn = math.sqrt(np.sum(q * q))
+    if qn == 0.0 or not math.isfinite(qn):
+        q, qn = dense.copy(), 1.0
+    q = q / qn
+    unit = np.zeros(m)  # the row of J with the largest norm: exact at once when J J^T is diagonal
+    unit[np.argmax(np.diag(A))] = 1.0
+    if np.dot(unit, np.dot(A, unit)) > np.dot(q, np.dot(A, q)):
+        q, unit = unit, q
+    top, second = np.empty(m), np.empty(m)
+    for start in (q, unit):  # the start with the larger Rayleigh quotient first
+        theta = _lanczos_sym(A, start, 80, top, second)
+        if theta > 0.0 and _below(A, theta * (1.0 + _CERT)):
+            for v, row in ((top, 0), (second, 1)):
+                vn = math.sqrt(np.sum(v * v))
+                if vn > 0.0:
+                    for r in range(m):
+                        u[row, r] = v[r] / vn
+            return math.sqrt(theta)
+    vals, vecs = np.linalg.eigh(A)
+    for r in range(m):
+        u[0, r] = vecs[r, -1]
+        u[1, r] = vecs[r, -2] if m > 1 else 0.0
+    return math.sqrt(max(vals[-1], 0.0))
+
+
+@njit(**_OPTS)
+def certified_step_norms(kind, F, s, groups, wide, wide_m, wide_e, W, eW, G, nonzero, k0, out):
+    """out[k] = log10 ||ds_k/ds_{k-1}||_2 for k >= k0, certified (see certified_norm); kind 0 RNN,
+    1 LSTM, 2 GRU; G and nonzero as in coefficient_gram."""
+    T, _, H = F.shape
+    K = nonzero.shape[0]
+    n = 2 * H if kind == 1 else H
+    C = np.empty((K, n))
+    A = np.empty((n, n))
+    u = _start_vectors(n)
+    for k in range(k0, T):
+        if kind == 0:
+            E = step_coefficients_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, C)
+        elif kind == 1:
+            E = step_coefficients_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, C)
+        else:
+            E = step_coefficients_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, C)
+        coefficient_gram(C, G, nonzero, A)
+        _record(out, k, certified_norm(A, u), E)
+

@@ -103,9 +103,8 @@ def log10_norms(m: np.ndarray, e: np.ndarray) -> np.ndarray:
 # product's norm then agrees with an SVD of the float64 product to the float32 rounding of the
 # product itself (about 1e-6).
 EXACT_NORM_MAX_H = 32
-# Each step's own Jacobian (2H x 2H for an LSTM) has its norm computed exactly up to this size (where
-# that is cheaper than Lanczos, whose start vector tells it little about a new matrix), and above it
-# by Lanczos from the previous step's vectors and, as a check, from a fixed dense vector: within 1e-7.
+# Each step's own Jacobian (2H x 2H for an LSTM) has its norm computed exactly up to this size, and
+# above it certified to 5e-9 (step_jacobian_norms).
 EXACT_STEP_NORM_MAX = 128
 
 
@@ -149,11 +148,39 @@ def step_jacobian(ctx: dict, k: int) -> np.ndarray:
     return cells.Scaled(J, np.full(J.shape, E)).value()
 
 
+def gram_blocks(ctx: dict) -> tuple[np.ndarray, np.ndarray]:
+    """G = R R^T and which of its H x H blocks are nonzero, for the fixed blocks R_g of a step
+    Jacobian J = sum_g diag(c_g) R_g (see _kernels.step_coefficients_*): the weight mantissas of
+    W_hh by gate, and the identity where a state passes straight through (a GRU's z, an LSTM's cell
+    path, on the cell-state columns). Formed once per sweep: O(H^3), then each step's Gram is O(H^2)."""
+    cell, H, W = ctx["cell"], ctx["H"], ctx["W"]
+    if cell == "rnn":
+        return W @ W.T, np.ones((1, 1), dtype=np.bool_)
+    if cell == "gru":
+        R = np.vstack([W[:3 * H], np.eye(H)])
+        return R @ R.T, np.ones((4, 4), dtype=np.bool_)
+    G = np.zeros((5 * H, 5 * H))   # LSTM: [[W_i; W_f; W_g; W_o], 0] on the h columns, I on the c columns
+    G[:4 * H, :4 * H] = W @ W.T
+    G[4 * H:, 4 * H:] = np.eye(H)
+    nonzero = np.zeros((5, 5), dtype=np.bool_)
+    nonzero[:4, :4] = nonzero[4, 4] = True
+    return G, nonzero
+
+
 def step_jacobian_norms(ctx: dict, k0: int) -> np.ndarray:
+    """log10 ||ds_k/ds_{k-1}||_2 for k >= k0 (NaN below): exact (the eigenvalues of J J^T) up to
+    EXACT_STEP_NORM_MAX rows; above, certified: a Lanczos lower bound that a Cholesky factorisation
+    proves to be within 1e-8 of sigma_max^2 (_kernels.certified_norm), from Grams of O(H^2) a step."""
     cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
     out = np.full(T, np.nan)
-    tol, max_iter = norm_method(2 * H if cell == "lstm" else H, EXACT_STEP_NORM_MAX)
-    norms = {"rnn": _kernels.step_norms_rnn, "lstm": _kernels.step_norms_lstm, "gru": _kernels.step_norms_gru}[cell]
+    n = 2 * H if cell == "lstm" else H
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        norms(*ctx["factors"], ctx["W"], ctx["eW"], tol, max_iter, k0, out)
+        if n > EXACT_STEP_NORM_MAX:
+            G, nonzero = gram_blocks(ctx)
+            kind = ("rnn", "lstm", "gru").index(cell)
+            _kernels.certified_step_norms(kind, *ctx["factors"], ctx["W"], ctx["eW"], G, nonzero, k0, out)
+            return out
+        norms = {"rnn": _kernels.step_norms_rnn, "lstm": _kernels.step_norms_lstm,
+                 "gru": _kernels.step_norms_gru}[cell]
+        norms(*ctx["factors"], ctx["W"], ctx["eW"], 0.0, 0, k0, out)
     return out

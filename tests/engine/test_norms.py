@@ -1,8 +1,9 @@
 """Spectral norms of each step's Jacobian and of the Jacobian products against an SVD.
 
-The per-step norms are exact (an eigen-decomposition) up to EXACT_STEP_NORM_MAX rows and come from
-Lanczos above; here Lanczos is also forced on every size so that it is checked for every cell at H in
-33..128. benchmarks/bench_norms.py runs the same comparison over thousands of steps."""
+The per-step norms are exact (an eigen-decomposition) up to EXACT_STEP_NORM_MAX rows and certified
+above (Lanczos, checked by a Cholesky factorisation); here the certified path is also forced on every
+size so that it is checked for every cell at H in 33..128. benchmarks/bench_norms.py runs the same
+comparison over thousands of steps."""
 import importlib
 
 import numpy as np
@@ -35,7 +36,7 @@ def relative_misses(tr, tol=1e-6):
 @pytest.mark.parametrize("lanczos", [True, False])
 def test_step_norms_match_svd(cell, lanczos, monkeypatch):
     """300 random steps per cell at H in 33..128 (LSTM: 2H x 2H): no step's norm is off by more than 1e-6,
-    with Lanczos forced on every size and with the default choice (exact up to 128 rows)."""
+    with the certified path forced on every size and with the default choice (exact up to 128 rows)."""
     if lanczos:
         monkeypatch.setattr(importlib.import_module("rnnviz.sweeps"), "EXACT_STEP_NORM_MAX", 0)
     misses = steps = 0

@@ -80,11 +80,13 @@ def test_look_inside_one_example(cell):
 
 
 @pytest.mark.slow
-def test_translation_reaches_90_percent_on_held_out_dates_within_a_minute():
-    """The default model, trained for at most 60 s of wall-clock time on this machine (stopping at
-    95% on its evaluation set), is right on over 90% of 2000 other held-out dates."""
-    model, history = translator.train(translator.TrainConfig(seconds=60, target_accuracy=0.95))
-    assert history.seconds_to(0.9) is not None and history.seconds[-1] <= 62
+def test_translation_reaches_90_percent_on_held_out_dates_within_600_steps():
+    """The default model, trained for at most 600 steps (stopping at 95% on its evaluation set), is
+    right on over 90% of 2000 other held-out dates. A step budget, not a clock: a busy machine takes
+    longer, not fewer steps. That this takes well under a minute on an idle machine is measured by
+    benchmarks/bench_seq2seq.py."""
+    model, history = translator.train(translator.TrainConfig(seconds=None, steps=600, target_accuracy=0.95))
+    assert history.seconds_to(0.9) is not None and history.steps[-1] <= 600
     fresh = dates.held_out(2000, sample_seed=424242)
     assert translator.exact_match(model, fresh) > 0.9
 
