@@ -203,7 +203,8 @@ def test_equation_numbers_say_overflow_plainly():
     assert plots.tex_number(0.12345) == "0.123" and plots.tex_number(-0.5, sign=True) == "-0.500"
     assert plots.tex_number(4.2912285e37) == r"4.29\times 10^{37}"
     # a small gate or derivative value keeps its digits instead of printing as 0.000
-    assert plots.tex_number(4.5e-5) == r"4.50\times 10^{-5}" and plots.tex_number(-4.5e-5, sign=True) == r"-4.50\times 10^{-5}"
+    assert plots.tex_number(4.5e-5) == r"4.50\times 10^{-5}"
+    assert plots.tex_number(-4.5e-5, sign=True) == r"-4.50\times 10^{-5}"
     assert plots.tex_number(0.0) == "0.000" and plots.tex_number(9.99e-4) == r"9.99\times 10^{-4}"
     assert plots.tex_number(math.inf) == r"\infty" and plots.tex_number(-math.inf, sign=True) == r"-\infty"
     assert plots.tex_number(math.nan, sign=True) == r"+ \text{overflow}"
