@@ -87,9 +87,10 @@ def page_setup(title: str) -> PageContext:
     st.html(_BASE_CSS)
     with st.sidebar:
         st.markdown("### rnnviz")
-        # Filled by finish() at the end of the run, when every widget's value is known, so that the
-        # links carry the current settings to the next page.
-        ss["_nav"] = st.container()
+        # Drawn now, before anything on the page can fail, and again by finish() at the end of the
+        # run, when every widget's value is known, so that the links carry the current settings.
+        ss["_nav"] = st.empty()
+        _navigation(ss["_nav"])
         st.divider()
         present = st.toggle("Presentation mode (larger text)", key="present", persist_state="session",
                             help="Larger fonts in the page and the figures, for a projector.")
@@ -123,12 +124,17 @@ def finish(page: str):
         st.query_params.from_dict(params)
     nav = ss.get("_nav")
     if nav is not None:
-        carried = carried_params()
-        with nav:
-            for path, label, page_icon in PAGES:
-                if (ROOT / path).exists():
-                    st.page_link(path, label=label, icon=page_icon, query_params=carried)
+        _navigation(nav)
     share_box(page, params)
+
+
+def _navigation(placeholder):
+    """The page links, carrying the current settings, drawn into `placeholder` (an st.empty)."""
+    carried = carried_params()
+    with placeholder.container():
+        for path, label, page_icon in PAGES:
+            if (ROOT / path).exists():
+                st.page_link(path, label=label, icon=page_icon, query_params=carried)
 
 
 def share_box(page: str, params: dict):
