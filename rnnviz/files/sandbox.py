@@ -255,20 +255,23 @@ def _serve():
     torch.save({"w": torch.zeros(2)}, buf)
     rehearsal = buf.getvalue()
     spare = _spare(rehearsal)
-    stdout.write(b"R")
-    stdout.flush()
-    while True:
-        head = stdin.read(16)
-        if len(head) < 16:
-            return
-        n_limits, n_data = struct.unpack("<QQ", head)
-        request = head + stdin.read(n_limits + n_data)
-        limits = Limits(**json.loads(request[16:16 + n_limits]))
-        answer, code, expired = _collect(spare, request, limits)
-        stdout.write(struct.pack("<BiQ", expired, code, len(answer)))
-        stdout.write(answer)
+    try:
+        stdout.write(b"R")
         stdout.flush()
-        spare = _spare(rehearsal)
+        while True:
+            head = stdin.read(16)
+            if len(head) < 16:
+                return
+            n_limits, n_data = struct.unpack("<QQ", head)
+            request = head + stdin.read(n_limits + n_data)
+            limits = Limits(**json.loads(request[16:16 + n_limits]))
+            answer, code, expired = _collect(spare, request, limits)
+            stdout.write(struct.pack("<BiQ", expired, code, len(answer)))
+            stdout.write(answer)
+            stdout.flush()
+            spare = _spare(rehearsal)
+    except (BrokenPipeError, ConnectionError):   # the app's process is gone: so is this server
+        os._exit(0)
 
 
 def _spare(rehearsal: bytes) -> tuple[int, int, int]:

@@ -26,11 +26,13 @@ def inert(text: str, width: int = 80) -> str:
 
 # The markdown characters that can start markup (any ASCII punctuation may be escaped: "\\[" is a
 # plain "["). Escaped, no link, image, emphasis, colour (:red[...]), icon (:material/...:), formula
-# ($...$), HTML or autolinked address (http://..., a@b.c) can start; "www." and a list marker at
-# the start are escaped too.
+# ($...$) or HTML can start; a list marker at the start is escaped too.
 _MARKDOWN_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>#|~$:@"})
 _LEADING_MARK = re.compile(r"^(\s*\d*)([-+.)])")
-_WWW = re.compile(r"(www)\.", re.IGNORECASE)
+# Addresses are linked after parsing, from the text itself (GFM's autolink literals: http://...,
+# www.x.y, a@b.c), where an escape does not reach: an invisible word joiner breaks them instead.
+_ADDRESS = re.compile(r"(:(?=//)|www(?=\.)|@)", re.IGNORECASE)
+_JOINER = "\u2060"
 
 
 def plain(text: str, width: int = 600) -> str:
@@ -39,7 +41,7 @@ def plain(text: str, width: int = 600) -> str:
     could start markup escaped. For `st.error(ui.plain(message))` and the like."""
     escaped = clip(str(text), width).translate(_MARKDOWN_ESCAPES)
     escaped = _LEADING_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
-    return _WWW.sub(r"\1\\.", escaped)
+    return _ADDRESS.sub(lambda m: m.group(1) + _JOINER, escaped)
 
 
 def failure(name: str, exc: BaseException, what: str = "could not be used") -> str:

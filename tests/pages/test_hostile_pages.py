@@ -16,7 +16,7 @@ EVIL = {"head.[x](http://evil.example/a)": torch.zeros(1), "head.:red[alarm] :ma
         "head.![pixel](http://evil.example/p.png)": torch.zeros(1), "head.<img src=x>": torch.zeros(1),
         "head.www.evil.example and a@evil.example": torch.zeros(1), "head.$x^2$ **bold**": torch.zeros(1)}
 SHARE = ("[Link to exactly this view](", "[Classroom link (")   # the app's own links
-MARKUP = re.compile(r"(?<!\\)(\[|\]\(|:red|:material|<img|\$x|\*\*bold|(?<!\\)www\.|(?<!\\)@evil)")
+MARKUP = re.compile(r"(?<!\\)(\[|\]\(|:red|:material|<img|\$x|\*\*bold)|www\.|@evil|://")
 
 
 def markdown_texts(at) -> list[str]:
@@ -54,7 +54,7 @@ def test_plain_escapes_every_way_markup_starts():
                  "> a quote", "`code`", "a | b | c"]:
         shown = ui.plain(text)
         assert not MARKUP.search(shown), shown
-        assert re.sub(r"\\(.)", r"\1", shown) == text                                  # and reads as written
+        assert re.sub(r"\\(.)", r"\1", shown).replace("\u2060", "") == text         # and reads as written
     assert len(ui.plain("1" * 15_000_000)) < 700 and len(ui.inert("x" * 100_000)) < 120
 
 

@@ -60,7 +60,7 @@ def texts(at: AppTest) -> str:
 
 def said(elements) -> str:
     """What alerts say as a reader sees it: markdown escapes ("\\:", "\\[") read as the characters."""
-    return " ".join(re.sub(r"\\(.)", r"\1", str(e.value)) for e in elements)
+    return " ".join(re.sub(r"\\(.)", r"\1", str(e.value)).replace("\u2060", "") for e in elements)
 
 
 def url_notes(at: AppTest) -> str:
