@@ -92,7 +92,7 @@ def rss_mb(pid: int) -> float:
 def closed_tabs(server, browser, tabs: int, reps: int):
     url = server.url
     warm = browser.new_page()
-    open_page(warm, f"{url}/Training_Lab")
+    _open(warm, f"{url}/Training_Lab")
     warm.close()
     start_rss = rss_mb(server.pid)
     print(f"{tabs} tabs x {reps} repetitions; {workers.slots()} trainers; server RSS at start {start_rss:.0f} MB; "
@@ -101,8 +101,8 @@ def closed_tabs(server, browser, tabs: int, reps: int):
         pages = []
         for _ in range(tabs):
             page = browser.new_page()
-            open_page(page, f"{url}/Training_Lab")
-            page.get_by_role("button", name="Train", exact=True).click()
+            _open(page, f"{url}/Training_Lab")
+            page.locator(".st-key-train button").click()
             pages.append(page)
         time.sleep(3)
         busy = cores_used(server.pid, 1.0)
@@ -148,11 +148,11 @@ def queue(server, browser, moves: int):
     alone = move_and_time(other, moves)
     print(f"slider -> chart alone: median {statistics.median(alone) * 1e3:.0f} ms ({load()})")
     runs = []
-    for path, button in (("Training_Lab", "Train"), ("Training_Lab", "Train"), ("Text_Lab", "Train an LSTM"),
-                         ("Text_Lab", "Train an LSTM")):
+    for path, key in (("Training_Lab", "train"), ("Training_Lab", "train"), ("Text_Lab", "lm_train"),
+                      ("Text_Lab", "lm_train")):
         page = browser.new_page()
-        open_page(page, f"{url}/{path}") if path == "Training_Lab" else _open_text_lab(page, url)
-        page.get_by_role("button", name=button, exact=True).click()
+        _open(page, f"{url}/{path}")
+        page.locator(f".st-key-{key} button").click()
         runs.append(page)
     time.sleep(3)
     used = cores_used(server.pid, 5.0)
@@ -166,8 +166,9 @@ def queue(server, browser, moves: int):
     other.context.close()
 
 
-def _open_text_lab(page, url):
-    page.goto(f"{url}/Text_Lab")
+def _open(page, url):
+    """A page that shows no chart before it is used (the labs)."""
+    page.goto(url)
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=120000)
     wait_idle(page, 120000)
 

@@ -134,6 +134,6 @@ def run(job: Job, work: Callable[[Callable[..., None]], Any], *, bar=None, live=
             job.done.set()
 
 
-_AHEAD_ONE = "Waiting for a free trainer: 1 run is ahead of yours (of {slots} at once)."
+_AHEAD_ONE = "Waiting for a free trainer: 1 run is ahead of yours ({slots} train at once)."
 _AHEAD_MANY = "Waiting for a free trainer: {n} runs are ahead of yours ({slots} train at once)."
 _STARTING = "Starting…"

@@ -66,11 +66,11 @@ def rss_mb(pid: int) -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
-def upload(page, uploader, name, data):
+def upload(page, uploader, name, data, timeout=10000):
     uploader.locator("input[type=file]").set_input_files(
         files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
     page.wait_for_timeout(300)
-    wait_idle(page, 10000)
+    wait_idle(page, timeout)
 
 
 @pytest.mark.parametrize("path, uploader, said", [
@@ -124,8 +124,8 @@ def test_no_markup_from_a_file_on_any_page(browser, app_server):
         page.goto(f"{url}/Your_Model")
         page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=90000)
         wait_idle(page, 120000)
-        upload(page, page.get_by_test_id("stFileUploader").first, NAME, h.saved({**h.lstm_state(), **EVIL}))
-        page.get_by_text("Ignored 5 tensors").wait_for(timeout=10000)
+        upload(page, page.get_by_test_id("stFileUploader").first, NAME, h.saved({**h.lstm_state(), **EVIL}), 60000)
+        page.get_by_text("Ignored 5 tensors").wait_for(timeout=60000)
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "markup_your_model.png"), full_page=True)
         check_no_markup(page, host)
@@ -141,8 +141,8 @@ def test_no_markup_from_a_file_on_any_page(browser, app_server):
             wait_idle(page, 120000)
         page.goto(f"{url}/Text_Lab")
         wait_idle(page, 120000)
-        upload(page, page.get_by_test_id("stFileUploader").last, NAME, h.saved({**EVIL, "cell": ["lstm"]}))
-        page.get_by_text("was not loaded").first.wait_for(timeout=10000)
+        upload(page, page.get_by_test_id("stFileUploader").last, NAME, h.saved({**EVIL, "cell": ["lstm"]}), 60000)
+        page.get_by_text("was not loaded").first.wait_for(timeout=60000)
         check_no_markup(page, host)
     finally:
         page.close()
