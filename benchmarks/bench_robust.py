@@ -64,6 +64,18 @@ def family(pid: int) -> list[int]:
     return out
 
 
+def workers_of(pid: int) -> list[int]:
+    """The training workers of the server: its descendants but the upload reader's processes."""
+    out = []
+    for p in family(pid)[1:]:
+        try:
+            if b"rnnviz.files.sandbox" not in Path(f"/proc/{p}/cmdline").read_bytes():
+                out.append(p)
+        except OSError:
+            pass
+    return out
+
+
 def cpu(pids) -> dict:
     """{pid: CPU seconds used} of the processes alive."""
     out = {}
@@ -115,10 +127,10 @@ def closed_tabs(server, browser, tabs: int, reps: int):
                 idle_after = time.monotonic() - closed
                 break
         time.sleep(max(0.0, 10 - (time.monotonic() - closed)))
-        alive = len(family(server.pid)) - 1
+        alive = len(workers_of(server.pid))
         print(f"  rep {rep + 1}: {busy:.2f} cores while training; idle {idle_after:.1f} s after closing"
               if idle_after is not None else f"  rep {rep + 1}: not idle within 30 s", end="")
-        print(f"; processes beside the server 10 s after: {alive}; RSS {rss_mb(server.pid):.0f} MB "
+        print(f"; training workers alive 10 s after: {alive}; RSS {rss_mb(server.pid):.0f} MB "
               f"({rss_mb(server.pid) - start_rss:+.0f} MB); {load()}")
 
 

@@ -7,6 +7,8 @@
     models   the models of this session (trained or uploaded), offered on the explorer pages
     jobs     the one training runner: progress, live chart, Stop that keeps what was learned
     untrusted  the one inert path for untrusted text: file names, keys of a file, messages that quote them
+    workers  training in worker processes, a fixed number at once, the rest queued (used by jobs)
+    sessions how many sessions a server admits, and the release of idle sessions' memos
 
 The names pages use are names of this package: `ui.knob`, `ui.chart`, `ui.cached_traces`, ...
 """
