@@ -34,14 +34,16 @@ def median_time(fn, repeat=15, warmup=3):
     return statistics.median(times)
 
 
-def interleaved(fns: dict, rounds=25, warmup=3):
-    """Median time of each function, calling them in turn so machine noise hits all alike."""
+def interleaved(fns: dict, rounds=25, warmup=3, pause=0.0):
+    """Median time of each function, calling them in turn so machine noise hits all alike (each
+    call after `pause` seconds of rest)."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
+            time.sleep(pause)
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)

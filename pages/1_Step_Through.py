@@ -44,7 +44,7 @@ ui.overflow_alerts({cells.LABELS[cell]: tr}, shown="grey in the heatmaps, shaded
                    gradient=False)
 what = (f"{cells.article(cell, capital=True)} with {H} hidden units reads **{T} steps** of *{input_kind}* input."
         if trained is None else
-        f"**{trained.title[0].upper() + trained.title[1:]}**, with {H} hidden units, reads "
+        f"**{ui.plain(trained.title[0].upper() + trained.title[1:])}**, with {H} hidden units, reads "
         f"{trained.reads(seed, T)}.")
 st.markdown(
     f"{what} Move the cursor (or press ▶) "

@@ -41,7 +41,7 @@ if trained is not None:
     trained_label = trained.short
     traces[trained_label] = ui.trace_trained(trained, seed=seed, loss=loss)
     dotted = (trained_label,)
-    metrics_box.info(f"**{trained_label}** (dotted) is {trained.title}, reading "
+    metrics_box.info(f"**{trained_label}** (dotted) is {ui.plain(trained.title)}, reading "
                      f"{trained.reads(seed, traces[trained_label].T)}, not the input set here. The other curves are "
                      "the untrained cells the settings build.", icon=":material/model_training:")
 

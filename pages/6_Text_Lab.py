@@ -31,8 +31,8 @@ def _read_upload():
         return
     try:
         ss["lm_upload"] = {"name": f.name, "text": corpora.text_from_upload(f.getvalue())}
-    except ValueError as exc:
-        ss["lm_upload_error"] = f"{ui.inert(f.name)}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - an untrusted file: every failure is a message
+        ss["lm_upload_error"] = ui.failure(f.name, exc)
 
 
 with ui.controls():
@@ -151,6 +151,10 @@ else:
         held = ui.session_memo("lm_held_bpc", lm.uid, lambda: lm.bits_per_char(corpus.held_out_text))
         m1.metric("Held-out text", f"{held:.2f} bits/char", help="Read in one pass.")
         m2.metric("Memoryless floor", f"{baseline:.2f} bits/char")
+        if not np.isfinite(held):
+            st.warning("This model's next-character scores leave float32's range (its weights are huge), so every "
+                       "probability is NaN: its bits per character cannot be computed, and its samples repeat one "
+                       "character. Train a model here instead.", icon=":material/warning:")
 
 # ---------------------------------------------------------------------------------- sampling
 if lm is not None:
@@ -290,8 +294,8 @@ def _load_model():
     try:
         loaded = charlm.CharLM.from_bytes(f.getvalue())
         loaded.check_fits(corpus)
-    except ValueError as exc:
-        ss["lm_model_message"] = ("error", f"{ui.inert(f.name)} was not loaded. {exc}")
+    except Exception as exc:  # noqa: BLE001 - an untrusted file: every failure is a message
+        ss["lm_model_message"] = ("error", ui.failure(f.name, exc, "was not loaded"))
         return
     models[loaded.cell] = {"lm": loaded, "corpus": corpus.key}
     ss["cell"] = ui.token("cell", loaded.cell)

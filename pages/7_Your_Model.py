@@ -10,6 +10,7 @@ from rnnviz.spec import KNOBS, ModelSpec
 from rnnviz.trace import trace
 
 ctx = ui.page_setup("Your Model")
+ui.show_notes(ui.check_url(["loss"]))
 st.title("Look inside your own model")
 st.markdown(
     "Upload the weights of a single-layer `torch.nn.RNN`, `LSTM` or `GRU` (its `state_dict`, or a model saved "
@@ -33,14 +34,14 @@ with left:
     up = st.file_uploader("Model weights (a .pt / .pth file saved with torch.save)", key="model_file",
                           max_upload_size=MAX_MB)
     if up is not None and up.file_id != ss.get("_model_file_id"):
-        ss["_model_file_id"] = up.file_id
         try:
             loaded = uploads.load_model(up.getvalue(),
                                         max_hidden=KNOBS["hidden_size"].page_range[1])
             ss["user_model"] = {"loaded": loaded, "name": up.name, "label": f"{up.name} · uploaded"}
             ss.pop("model_error", None)
-        except uploads.UploadError as exc:  # keep whatever model was there before
-            ss["model_error"] = f"{ui.inert(up.name)} could not be used: {exc}"
+        except Exception as exc:  # noqa: BLE001 - an untrusted file; keep whatever model was there before
+            ss["model_error"] = ui.failure(up.name, exc)
+        ss["_model_file_id"] = up.file_id   # seen once it has its answer (a click meanwhile reads it again)
     if st.button("Or try an example: a random LSTM", key="example_model", icon=":material/science:"):
         model = build_model(ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch", seed=1))
         ss["user_model"] = {"loaded": uploads.LoadedModel(model, "an example built here"), "name": "example LSTM",
@@ -52,9 +53,9 @@ with left:
             st.caption(f"Still showing the model from {ui.inert(ss['user_model']['name'])}.")
     if "user_model" in ss:
         loaded = ss["user_model"]["loaded"]
-        st.success(loaded.summary, icon=":material/check_circle:")
+        st.success(ui.plain(loaded.summary), icon=":material/check_circle:")
         for note in loaded.notes:
-            st.info(note, icon=":material/info:")
+            st.info(ui.plain(note), icon=":material/info:")
 
 model = ss["user_model"]["loaded"].model if "user_model" in ss else None
 
@@ -69,14 +70,14 @@ with right:
         if csv is None and ss.pop("_csv_file_id", None):   # the rejected file was removed: so is its error
             ss.pop("x_error", None)
         if csv is not None and csv.file_id != ss.get("_csv_file_id"):
-            ss["_csv_file_id"] = csv.file_id
             try:
                 seq = sequences.read_sequence_csv(csv.getvalue(), max_rows=KNOBS["seq_len"].page_range[1])
                 ss["user_x"] = {"x": seq.values, "name": csv.name,
                                 "reads": f"the sequence uploaded as {ui.inert(csv.name)}"}
                 ss.pop("x_error", None)
-            except uploads.UploadError as exc:
-                ss["x_error"] = f"{ui.inert(csv.name)} could not be used: {exc}"
+            except Exception as exc:  # noqa: BLE001 - an untrusted file: every failure is a message
+                ss["x_error"] = ui.failure(csv.name, exc)
+            ss["_csv_file_id"] = csv.file_id
     elif source == "Text":
         text = st.text_area("Text, one character per time step", value="hello world", max_chars=5000, key="text_in")
         vocab = ss["user_model"]["loaded"].meta.get("vocab") if "user_model" in ss else None
@@ -86,9 +87,9 @@ with right:
                 ss["user_x"] = {"x": x_text, "name": "your text", "reads": "the text typed on Your Model"}
                 ss.pop("x_error", None)
                 for note in notes:
-                    st.info(note, icon=":material/info:")
+                    st.info(ui.plain(note), icon=":material/info:")
             except uploads.UploadError as exc:
-                ss["x_error"] = str(exc)
+                ss["x_error"] = ui.plain(exc)
     else:
         kind = ui.knob("input_kind", st, key="named_kind", options=("impulse", "noise", "sine"), label="Sequence")
         T = ui.knob("seq_len", st, key="named_T", limits=(2, 2000), label="Length T")
@@ -101,7 +102,7 @@ with right:
         try:
             x = sequences.check_compatible(model, ss["user_x"]["x"])
         except uploads.UploadError as exc:
-            fit_error = str(exc)
+            fit_error = ui.plain(exc)
     if ss.get("x_error"):   # a new sequence was refused: say so once, and what is used instead
         st.error(ss["x_error"], icon=":material/error:")
     if "user_x" in ss:

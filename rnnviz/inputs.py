@@ -97,7 +97,9 @@ class Vocab:
             raise ValueError("a vocabulary needs at least one character")
         for ch in chars:
             if not isinstance(ch, str) or len(ch) != 1:
-                raise ValueError(f"every vocabulary entry must be one character; got {ch!r}")
+                shown = (repr(ch[:20]) + (f" … ({len(ch):,} characters)" if len(ch) > 20 else "")
+                         if isinstance(ch, str) else f"a {type(ch).__name__[:40]}")   # never a repr of any size
+                raise ValueError(f"every vocabulary entry must be one character; got {shown}")
         if len(set(chars)) != len(chars):
             dup = [ch for ch, n in Counter(chars).items() if n > 1]
             raise ValueError(f"the vocabulary lists a character twice: {dup[0]!r}")

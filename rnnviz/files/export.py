@@ -196,7 +196,7 @@ def trace_to_csv(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, 
                          f"{max_cells} cells. Export NPZ instead, or shorten the sequence.")
     meta = trace_metadata(tr, spec_or_meta, **settings)
     meta["jacobian_norms"] = "jacobian_norm" in names
-    lines = ["# rnnviz trace"] + [f"# {k}: {json.dumps(v)}" for k, v in meta.items()]
+    lines = ["# rnnviz trace"] + [f"# {k}: {_header_json(v)}" for k, v in meta.items()]
     lines += [f"# - {line}" for line in legend]
     lines.append(",".join(names))
     out = io.BytesIO()
@@ -206,6 +206,24 @@ def trace_to_csv(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, 
         text_cols = np.stack([np.asarray(c[a:b]).astype(str) for c in cols], axis=1)
         out.write(("\n".join(",".join(row) for row in text_cols) + "\n").encode("utf-8"))
     return out.getvalue()
+
+
+# Inside the JSON strings of the CSV's comment lines, written as \u escapes (json.loads reads them
+# back unchanged): the separators a spreadsheet splits a line at, so that a line stays one cell
+# starting with "#", and every character that can start a formula (a file name "=HYPERLINK(...)").
+_INERT_IN_CSV = str.maketrans({ch: f"\\u{ord(ch):04x}" for ch in ",;\t=+-@|'"})
+
+
+def _header_json(value) -> str:
+    """`value` as JSON for a comment line of the CSV, its text holding no separator and nothing
+    that a spreadsheet could read as a formula."""
+    if isinstance(value, str):
+        return json.dumps(value).translate(_INERT_IN_CSV)   # all but the quotes is inside the string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_header_json(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_header_json(str(k))}: {_header_json(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
 
 
 def read_csv_metadata(data: bytes) -> dict:

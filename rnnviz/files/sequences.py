@@ -18,6 +18,7 @@ import numpy as np
 
 from ..inputs import Vocab
 from ..model import RecurrentModel
+from .quote import clip, quote
 from .uploads import (
     MAX_COLS,
     MAX_CSV_BYTES,
@@ -59,20 +60,25 @@ def read_sequence_csv(data: bytes, *, max_bytes: int = MAX_CSV_BYTES, max_rows: 
     sep = next((s for s in (";", "\t", ",") if s in lines[0][1]), None)
     decimal_comma = sep == ";"
 
-    def split(line: str) -> list[str]:
-        cells = line.split(sep) if sep else line.split()  # no separator: one column, or spaces
+    def split(line: str, most: int) -> list[str]:
+        """The cells of a line, at most `most` + 1 of them (a longer line is never split whole)."""
+        cells = line.split(sep, most) if sep else line.split(None, most)  # no separator: one column, or spaces
         return [c.strip().strip('"').strip() for c in cells]
+
+    def count(line: str, most: int) -> str:
+        return str(line.count(sep) + 1) if sep else f"more than {most}"
 
     def number(cell: str) -> float | None:
         return _number(cell.replace(",", ".") if decimal_comma else cell)
 
-    first = split(lines[0][1])
+    first = split(lines[0][1], max_cols)
     if len(first) > max_cols:
-        raise UploadError(f"The CSV has {len(first)} columns; the largest this app reads is {max_cols} "
-                          f"(one column per input feature).")
+        raise UploadError(f"The CSV has {count(lines[0][1], max_cols)} columns; the largest this app reads is "
+                          f"{max_cols} (one column per input feature).")
     if header is None:
         header = any(number(c) is None for c in first)
-    columns = [c or f"x_{j}" for j, c in enumerate(first)] if header else [f"x_{j}" for j in range(len(first))]
+    columns = ([clip(c, 100) or f"x_{j}" for j, c in enumerate(first)] if header
+               else [f"x_{j}" for j in range(len(first))])
     body = lines[1:] if header else lines
     if not body:
         raise UploadError("The CSV has a header row but no data rows.")
@@ -83,27 +89,28 @@ def read_sequence_csv(data: bytes, *, max_bytes: int = MAX_CSV_BYTES, max_rows: 
     values = np.empty((len(body), width), dtype=np.float64)
 
     def where(r: int, j: int) -> str:
-        return f"line {body[r][0]}, column {j + 1}" + (f" ({columns[j]})" if header else "")
+        return f"line {body[r][0]}, column {j + 1}" + (f" ({clip(first[j], 30)})" if header else "")
 
     for r, (lineno, line) in enumerate(body):
-        cells = split(line)
+        cells = split(line, width)
         if len(cells) != width:
-            raise UploadError(f"Ragged rows: line {lineno} has {len(cells)} value{'s' * (len(cells) != 1)} but "
+            n = count(line, width) if len(cells) > width else str(len(cells))
+            raise UploadError(f"Ragged rows: line {lineno} has {n} value{'s' * (n != '1')} but "
                               f"{'the header' if header else 'the first row'} has {width}.")
         row = [number(c) for c in cells]
         if None in row:
             j = row.index(None)
             if cells[j] == "":
                 raise UploadError(f"Empty cell at {where(r, j)}: every time step needs a value for every feature.")
-            shown = cells[j] if len(cells[j]) <= 20 else cells[j][:20] + "..."
-            raise UploadError(f"Not a number at {where(r, j)}: {shown!r}.")
+            raise UploadError(f"Not a number at {where(r, j)}: {quote(cells[j], 20)}.")
         values[r] = row
-    bad = ~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max)
+    with np.errstate(over="ignore"):   # too large: what rounds to infinity in float32 (3.4028235e+38 does not)
+        bad = ~np.isfinite(values.astype(np.float32))
     if bad.any():
         r, j = (int(i) for i in np.argwhere(bad)[0])
         if np.isnan(values[r, j]):
             raise UploadError(f"NaN at {where(r, j)}: fill in or drop missing values before uploading.")
-        raise UploadError(f"Infinite or too large value at {where(r, j)}: {split(body[r][1])[j]!r} "
+        raise UploadError(f"Infinite or too large value at {where(r, j)}: {quote(split(body[r][1], width)[j], 20)} "
                           f"(float32 holds up to 3.4e38).")
     return CsvSequence(values=values.astype(np.float32), columns=columns, has_header=bool(header))
 

@@ -7,17 +7,17 @@
 The limits of every upload and the tags of the app's own file formats are defined here, once;
 sequences (CSV and text) are read by `rnnviz.files.sequences`.
 
-Model files are read with `torch.load(..., weights_only=True, map_location="cpu")` and nothing
-else: a pickle that names any Python object besides tensors and plain data is refused by
-torch's restricted unpickler before anything in it runs. Every problem raises `UploadError`
-(a ValueError) whose message says what is wrong in words a practitioner knows, and what to do.
+Model files are read by `rnnviz.files.sandbox`: scanned without unpickling, then read with
+`torch.load(..., weights_only=True, map_location="cpu")` in a worker process with limits, so
+that neither a pickled object nor a bomb can run or freeze anything here. Every problem raises
+`UploadError` (a ValueError) whose message says what is wrong in words a practitioner knows,
+and what to do; values from a file are quoted short (`sandbox.describe`).
 """
 from __future__ import annotations
 
 import io
 import pickle
 import re
-import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +28,9 @@ import torch
 from ..cells import LABELS, NUM_BLOCKS, article
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ACTIVATIONS, KNOBS, ModelSpec
+from . import sandbox
+from .quote import clip, describe, dtype_problem, quote, sizes, widened
+from .quote import size_text as size_text
 
 MiB = 1 << 20
 # What the app reads: the pages' uploaders take files of these sizes (Streamlit counts MB as MiB).
@@ -54,15 +57,6 @@ class UploadError(ValueError):
     """An upload that cannot be used, with a message meant for the person who uploaded it."""
 
 
-def size_text(n: int) -> str:
-    """A number of bytes in words: 900 bytes, 1.2 KB, 3.0 MB."""
-    if n < 1024:
-        return f"{n} bytes"
-    if n < MiB:
-        return f"{n / 1024:.1f} KB"
-    return f"{n / MiB:.1f} MB"
-
-
 def checked_bytes(data: bytes, max_bytes: int, what: str) -> bytes:
     """`data` as bytes, or UploadError when it is not bytes, is empty or is larger than `max_bytes`."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -71,8 +65,8 @@ def checked_bytes(data: bytes, max_bytes: int, what: str) -> bytes:
     if len(data) == 0:
         raise UploadError(f"The {what} is empty (0 bytes).")
     if len(data) > max_bytes:
-        raise UploadError(f"The {what} is {size_text(len(data))}; the largest this app reads is "
-                          f"{size_text(max_bytes)}.")
+        shown, most = sizes(len(data), max_bytes)
+        raise UploadError(f"The {what} is {shown}; the largest this app reads is {most}.")
     return data
 
 
@@ -117,7 +111,7 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
     if activation is not None and activation not in ACTIVATIONS:
         raise UploadError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
     data = checked_bytes(data, max_bytes, "model file")
-    obj = _torch_load(data)
+    obj = _torch_load(data, max_bytes=max_bytes)
     notes: list[str] = []
     meta: dict = {}
     extra: dict = {}
@@ -129,11 +123,12 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
             notes.append(f"The checkpoint says its RNN uses {saved_act}; using {activation} as you asked.")
         activation = activation or saved_act
     elif isinstance(obj, Mapping) and obj.get("format") == CHARLM_FORMAT:
+        corpus = obj.get("corpus", "")
         meta = {"vocab": _vocab(obj.get("vocab"), "This Text Lab model's vocabulary"),
-                "corpus": str(obj.get("corpus", ""))[:80]}
+                "corpus": corpus[:80] if isinstance(corpus, str) else ""}
         saved_act = obj.get("activation", "tanh")
-        if saved_act not in ACTIVATIONS:
-            raise UploadError(f"This Text Lab model names an unknown activation {saved_act!r}.")
+        if not isinstance(saved_act, str) or saved_act not in ACTIVATIONS:
+            raise UploadError(f"This Text Lab model names an unknown activation: {describe(saved_act)}.")
         activation = activation or saved_act
         state, _, _ = _find_layer({k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, "rnn")
         source = "a Text Lab character model"
@@ -142,19 +137,21 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
     else:
         if not isinstance(obj, Mapping):
             raise UploadError(
-                f"The file holds a {_describe(obj)}, not a state_dict (a dictionary of named tensors). "
+                f"The file holds {_describe(obj)}, not a state_dict (a dictionary of named tensors). "
                 f"Save the module's weights with {_SAVE_HINT}.")
         if not _has_layer(obj):  # a training checkpoint: {"epoch": ..., "model_state_dict": {...}, ...}
             nested = [k for k, v in obj.items() if isinstance(v, Mapping) and _has_layer(v)]
             if len(nested) == 1:
                 obj = obj[nested[0]]
-                notes.append(f"Read the weights from the file's entry {nested[0]!r}.")
+                notes.append(f"Read the weights from the file's entry {describe(nested[0])}.")
         state, source, ignored = _find_layer(obj, prefix)
         if ignored:
-            shown = ", ".join(ignored[:6]) + (f" and {len(ignored) - 6} more" if len(ignored) > 6 else "")
-            notes.append(f"Ignored {len(ignored)} tensor{'s' * (len(ignored) != 1)} that are not part of the "
+            shown = ", ".join(clip(k, 40) for k in ignored[:6])
+            shown += f" and {len(ignored) - 6} more" if len(ignored) > 6 else ""
+            notes.append(f"Ignored {len(ignored)} tensor{'s' * (len(ignored) != 1)} that "
+                         f"{'are' if len(ignored) != 1 else 'is'} not part of the "
                          f"recurrent layer: {shown}.")
-    tensors = _check_tensors(state)
+    tensors = _check_tensors(state, notes)
     cell, I, H = _infer_shapes(tensors, max_hidden, max_input)
     if "bias_ih" not in tensors:
         notes.append("The file has no biases (a module built with bias=False): they are zero.")
@@ -181,22 +178,23 @@ def read_torch_file(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, advice: st
     """What an uploaded .pt file holds, read with torch.load(weights_only=True), or UploadError in
     plain words. `advice` replaces the closing "save it like this" sentence of the messages (a page
     whose files come from its own download button says so)."""
-    return _torch_load(checked_bytes(data, max_bytes, "model file"), advice)
+    return _torch_load(checked_bytes(data, max_bytes, "model file"), advice, max_bytes=max_bytes)
 
 
-def _torch_load(data: bytes, advice: str | None = None) -> Any:
-    """torch.load with weights_only=True, its failures turned into plain words."""
+def _torch_load(data: bytes, advice: str | None = None, *, max_bytes: int = MAX_MODEL_BYTES) -> Any:
+    """torch.load with weights_only=True in the sandbox's worker process, after its scan; its
+    failures turned into plain words."""
     _check_archive(data, advice)
     try:
-        with warnings.catch_warnings():  # torch's notes on pickle protocols mean nothing to the uploader
-            warnings.simplefilter("ignore")
-            return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        return sandbox.load(data, sandbox.Limits(max_bytes=max_bytes))
+    except sandbox.Refused as exc:  # a limit, a bomb, a crash or a hang: the sandbox's own words
+        raise UploadError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - every failure of an untrusted file becomes a message
         raise UploadError(_load_failure(data, exc, advice)) from None
 
 
 def _check_archive(data: bytes, advice: str | None = None) -> None:
-    """Refuse zip archives that are not torch checkpoints, or that would unpack to too much."""
+    """Refuse zip archives that are not torch checkpoints (the sandbox checks the rest)."""
     if not data.startswith(b"PK\x03\x04"):
         return
     try:
@@ -210,10 +208,6 @@ def _check_archive(data: bytes, advice: str | None = None) -> None:
         raise UploadError(f"This is a NumPy .npz archive, not a PyTorch file. {save}")
     if not any(n.endswith("/data.pkl") for n in names):
         raise UploadError(f"This is a zip archive but not a PyTorch checkpoint (it has no data.pkl). {save}")
-    unpacked = sum(i.file_size for i in infos)
-    if unpacked > 2 * MAX_MODEL_BYTES:
-        raise UploadError(f"The checkpoint unpacks to {size_text(unpacked)}; the largest this app reads is "
-                          f"{size_text(2 * MAX_MODEL_BYTES)}.")
 
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
@@ -261,22 +255,23 @@ def _sniff(data: bytes) -> str:
 
 def _describe(obj: Any) -> str:
     if isinstance(obj, torch.Tensor):
-        return f"single tensor of shape {list(obj.shape)}"
-    return type(obj).__name__
+        return f"a single tensor of shape {list(obj.shape)}"
+    return describe(obj)
 
 
 def _read_checkpoint(obj: Mapping):
     version = obj.get("version")
     if not isinstance(version, int) or version > CHECKPOINT_VERSION:
-        raise UploadError(f"This rnnviz checkpoint has version {version!r}; this app reads version "
+        raise UploadError(f"This rnnviz checkpoint has version {describe(version)}; this app reads version "
                           f"{CHECKPOINT_VERSION} and older. Update rnnviz.")
     state = obj.get("state_dict")
     if not isinstance(state, Mapping):
         raise UploadError("This rnnviz checkpoint has no state_dict: the file is damaged.")
     cell = obj.get("cell")
     act = obj.get("activation", "tanh")
-    if cell not in NUM_BLOCKS or act not in ACTIVATIONS:
-        raise UploadError(f"This rnnviz checkpoint names an unknown cell {cell!r} or activation {act!r}.")
+    if not isinstance(cell, str) or cell not in NUM_BLOCKS or not isinstance(act, str) or act not in ACTIVATIONS:
+        raise UploadError(f"This rnnviz checkpoint names an unknown cell ({describe(cell)}) or activation "
+                          f"({describe(act)}): the cell must be one of {', '.join(NUM_BLOCKS)}.")
     meta = obj.get("meta") or {}
     extra = obj.get("extra") or {}
     if not isinstance(meta, Mapping) or not isinstance(extra, Mapping):
@@ -285,9 +280,9 @@ def _read_checkpoint(obj: Mapping):
         meta = {**meta, "vocab": _vocab(meta["vocab"], "This rnnviz checkpoint's vocabulary")}
     for name, value in extra.items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            raise UploadError(f"This rnnviz checkpoint's extra entry {name!r} is not a float tensor.")
+            raise UploadError(f"This rnnviz checkpoint's extra entry {_key(name)} is not a float tensor.")
         if not torch.isfinite(value).all():
-            raise UploadError(f"The checkpoint's tensor {name!r} contains NaN or infinite values.")
+            raise UploadError(f"The checkpoint's tensor {_key(name)} contains NaN or infinite values.")
     spec = obj.get("spec")
     spec = dict(spec) if isinstance(spec, Mapping) else None
     layer, _, _ = _find_layer(state, "")
@@ -309,7 +304,8 @@ def _spec_or_none(spec: Mapping | None, model: RecurrentModel, notes: list) -> M
     try:
         spec = ModelSpec(**spec)
     except (TypeError, ValueError) as exc:
-        notes.append(f"The checkpoint's settings could not be read ({exc}); the weights are used as they are.")
+        notes.append(f"The checkpoint's settings could not be read ({clip(str(exc), 120)}); the weights "
+                     f"are used as they are.")
         return None
     said = (spec.cell, spec.input_size, spec.hidden_size)
     if said != (model.cell, model.input_size, model.hidden_size):
@@ -348,10 +344,10 @@ def _find_layer(state: Mapping, prefix: str | None):
     if prefix is not None:
         prefix = prefix if prefix == "" or prefix.endswith(".") else prefix + "."
         if prefix not in layers:
-            raise UploadError(f"The state_dict has no recurrent layer named {prefix.rstrip('.')!r}"
+            raise UploadError(f"The state_dict has no recurrent layer named {quote(prefix.rstrip('.'), 40)}"
                               + (f"; it has {_names(layers)}." if layers else "."))
     elif not layers:
-        shown = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
+        shown = ", ".join(clip(k, 40) for k in keys[:6]) + (", ..." if len(keys) > 6 else "")
         raise UploadError(f"Missing weights: the state_dict has no weight_ih_l0 / weight_hh_l0 (the names torch.nn."
                           f"RNN, LSTM and GRU use); its keys are {shown}.")
     elif len(layers) > 1:
@@ -362,7 +358,7 @@ def _find_layer(state: Mapping, prefix: str | None):
     own = [k for k in keys if k.startswith(prefix) and "." not in k[len(prefix):]]
     ignored = [k for k in keys if k not in own]
     names = [k[len(prefix):] for k in own]
-    where = f" (layer {prefix.rstrip('.')!r})" if prefix else ""
+    where = f" (layer {quote(prefix.rstrip('.'), 40)})" if prefix else ""
 
     layer_numbers = sorted({int(m.group(2)) for n in names if (m := _TORCH_NAME.match(n))})
     if any(n > 0 for n in layer_numbers):
@@ -383,32 +379,43 @@ def _find_layer(state: Mapping, prefix: str | None):
     expected = [p + suffix for p in PARAM_NAMES]
     extra = [n for n in names if n not in expected]
     if extra:
-        raise UploadError(f"Unexpected key{'s' * (len(extra) > 1)} {', '.join(prefix + n for n in extra)}: "
+        raise UploadError(f"Unexpected key{'s' * (len(extra) > 1)} "
+                          f"{', '.join(clip(prefix + n, 40) for n in extra[:6])}: "
                           f"a single-layer RNN / LSTM / GRU has only {', '.join(expected)}.")
     missing = [n for n in expected if n not in names]
     if missing and not (set(missing) == {"bias_ih" + suffix, "bias_hh" + suffix}):
-        raise UploadError(f"Missing key{'s' * (len(missing) > 1)} {', '.join(prefix + n for n in missing)}: "
+        shown = ", ".join(clip(prefix + n, 40) for n in missing)
+        raise UploadError(f"Missing key{'s' * (len(missing) > 1)} {shown}: "
                           f"a single-layer RNN / LSTM / GRU has {', '.join(expected)}.")
     layer = {n[:-len(suffix)] if suffix else n: state[prefix + n] for n in names}
     kind = "torch.nn.RNN / LSTM / GRU" if torch_style else "RecurrentModel"
-    source = f"a {kind} state_dict" + (f", layer {prefix.rstrip('.')!r}" if prefix else "")
+    source = f"a {kind} state_dict" + (f", layer {quote(prefix.rstrip('.'), 40)}" if prefix else "")
     return layer, source, ignored
 
 
 def _names(layers: Mapping) -> str:
-    return ", ".join(repr(p.rstrip(".")) if p else "the top level" for p in layers)
+    return ", ".join(quote(p.rstrip("."), 40) if p else "the top level" for p in layers)
 
 
-def _check_tensors(layer: Mapping) -> dict:
+def _key(key) -> str:
+    """A key of the file in a message: quoted, at most 40 characters."""
+    return quote(key, 40) if isinstance(key, str) else describe(key, 40)
+
+
+def _check_tensors(layer: Mapping, notes: list) -> dict:
     out = {}
     for name, value in layer.items():
         if not isinstance(value, torch.Tensor):
-            raise UploadError(f"{name} is a {type(value).__name__}, not a tensor.")
-        if not value.is_floating_point():
-            raise UploadError(f"{name} holds {str(value.dtype).replace('torch.', '')} values; weights must be "
-                              f"floating point.")
+            raise UploadError(f"{name} is {describe(value)}, not a tensor.")
+        problem = dtype_problem(value.dtype)
+        if problem:
+            raise UploadError(f"{name} holds {problem}")
         if value.is_sparse or value.layout != torch.strided:
             raise UploadError(f"{name} is a sparse tensor; save dense weights.")
+        note = widened(name, value.dtype)
+        if note:
+            notes.append(note)
+            value = value.to(torch.float32)
         bad = ~torch.isfinite(value)
         if bad.any():
             n_nan = int(torch.isnan(value).sum())

@@ -13,8 +13,7 @@ the Text Lab looks at inside the trained network.
 Everything is per code point (a Python `str` character): emoji, CJK and combining marks are
 characters like any other. The model reads one-hot characters and predicts the next one at every
 step (many-to-many); its loss is the cross-entropy in nats, shown in bits per character
-(nats / ln 2). Nothing here imports Streamlit; a model file is only ever loaded with
-`torch.load(..., weights_only=True)` (`CharLM.from_bytes`).
+(nats / ln 2). A model file is read by the upload sandbox (`CharLM.from_bytes`).
 """
 from __future__ import annotations
 
@@ -31,6 +30,7 @@ from torch import nn
 
 from ..cells import NUM_BLOCKS, article
 from ..files import uploads
+from ..files.quote import describe, dtype_problem, listing
 from ..files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES
 from ..inputs import MAX_VOCAB, Vocab, one_hot
 from ..model import PARAM_NAMES, RecurrentModel
@@ -40,6 +40,7 @@ from ..trace import Trace, trace
 from .corpora import CORPUS_TITLES, Corpus
 
 LN2 = math.log(2.0)
+MAX_SCORE = float(np.finfo(np.float32).max) / 4   # readout scores beyond this make float32 probabilities NaN
 CLIP = 1.0                        # gradient clipping (by norm) while training
 # What fit records while training a character model: a held-out test set of 16 windows every
 # 25 steps; no gradient-reach checkpoints (the page measures the reach over characters instead).
@@ -323,9 +324,8 @@ class CharLM:
 
     @classmethod
     def from_bytes(cls, data: bytes, max_bytes: int = MAX_MODEL_BYTES) -> CharLM:
-        """Load a model file (untrusted): torch.load with weights_only=True, which refuses anything but
-        tensors and plain containers without running any code; then every key and shape is checked.
-        A file that is not a compatible model is a ValueError saying why."""
+        """Load a model file (untrusted, read by `rnnviz.files.sandbox`), every key and shape checked:
+        a file that is not a compatible model is a ValueError saying why."""
         sd = uploads.read_torch_file(data, max_bytes=max_bytes,  # as every other model upload
                                      advice="Upload a .pt file saved by this page's download button.")
         return cls.from_state_dict(sd)
@@ -334,17 +334,16 @@ class CharLM:
     def from_state_dict(cls, sd) -> CharLM:
         """A CharLM from `state_dict()`'s layout, every key and shape checked (ValueError if wrong)."""
         if not isinstance(sd, dict):
-            raise ValueError(f"The file holds a {type(sd).__name__}, not a state dict (a dict of tensors).")
+            raise ValueError(f"The file holds {describe(sd)}, not a state dict (a dict of tensors).")
         if sd.get("format") != CHARLM_FORMAT:
-            keys = ", ".join(map(str, list(sd)[:6])) + (" …" if len(sd) > 6 else "")
-            raise ValueError("This state dict is not an rnnviz character model: it has no "
-                             f"format = '{CHARLM_FORMAT}' entry (its keys: {keys or 'none'}). Upload a file saved "
-                             "by this page's download button.")
+            raise ValueError(f"This state dict is not an rnnviz character model: it has no format = '{CHARLM_FORMAT}' "
+                             f"entry (its keys: {listing(sd) or 'none'}). Upload a file saved by this page's download "
+                             "button.")
         cell, act = sd.get("cell"), sd.get("activation", "tanh")
-        if cell not in CELLS:
-            raise ValueError(f"The file's cell must be one of {', '.join(CELLS)}; got {cell!r}.")
-        if act not in ACTIVATIONS or (cell != "rnn" and act != "tanh"):
-            raise ValueError(f"The file's activation {act!r} is not valid for {article(cell)}.")
+        if not isinstance(cell, str) or cell not in CELLS:
+            raise ValueError(f"The file's cell must be one of {', '.join(CELLS)}; got {describe(cell)}.")
+        if not isinstance(act, str) or act not in ACTIVATIONS or (cell != "rnn" and act != "tanh"):
+            raise ValueError(f"The file's activation {describe(act)} is not valid for {article(cell)}.")
         chars = sd.get("vocab")
         if not isinstance(chars, (list, tuple)) or not 1 <= len(chars) <= MAX_VOCAB:
             raise ValueError(f"The file's vocabulary must be a list of 1 to {MAX_VOCAB} characters.")
@@ -373,8 +372,14 @@ class CharLM:
                         "match." if only_vocab else "")
                 raise ValueError(f"'{key}' has shape {list(t.shape)}; {article(cell)} with H = {H} and "
                                  f"{V} characters needs {list(shape)}.{hint}")
-            if not t.is_floating_point() or not torch.isfinite(t).all():
+            if dtype_problem(t.dtype):
+                raise ValueError(f"'{key}' holds {dtype_problem(t.dtype)}")
+            if not torch.isfinite(t).all():
                 raise ValueError(f"'{key}' must hold finite floating-point numbers.")
+        reach = float((sd["readout.weight"].double().abs().sum(1) + sd["readout.bias"].double().abs()).max())
+        if reach > MAX_SCORE:   # |h| <= 1 (tanh, sigmoid, LSTM, GRU): no score exceeds `reach` (the file is damaged)
+            raise ValueError(f"The readout's weights are so large that the next-character scores reach {reach:.1e}, "
+                             "beyond float32 (3.4e+38): every probability and the bits per character would be NaN.")
         model = RecurrentModel(cell, V, H, act)
         readout = nn.Linear(H, V)
         with torch.no_grad():
@@ -382,8 +387,8 @@ class CharLM:
                 getattr(model, name).copy_(sd[f"rnn.{name}_l0"].to(torch.float32))
             readout.weight.copy_(sd["readout.weight"].to(torch.float32))
             readout.bias.copy_(sd["readout.bias"].to(torch.float32))
-        corpus = sd.get("corpus", "")
-        return cls(vocab, model, readout, corpus if isinstance(corpus, str) else "")
+        corpus = sd.get("corpus")   # a title, shown on the page: a long text is no title
+        return cls(vocab, model, readout, corpus if isinstance(corpus, str) and len(corpus) <= 40 else "")
 
     # ----- gradients with respect to the input ---------------------------------------------------------
     def _float64(self):

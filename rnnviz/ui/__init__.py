@@ -6,6 +6,9 @@
     exports  download buttons for a page's numbers, weights and a PyTorch script
     models   the models of this session (trained or uploaded), offered on the explorer pages
     jobs     the one training runner: progress, live chart, Stop that keeps what was learned
+    untrusted  the one inert path for untrusted text: file names, keys of a file, messages that quote them
+    workers  training in worker processes, a fixed number at once, the rest queued (used by jobs)
+    sessions how many sessions a server admits, and the release of idle sessions' memos
 
 The names pages use are names of this package: `ui.knob`, `ui.chart`, `ui.cached_traces`, ...
 """
@@ -15,7 +18,6 @@ from .exports import export_box, model_export_box, scenario_export_box
 from .knobs import (
                     carried_params,
                     check_url,
-                    inert,
                     knob,
                     link_params,
                     query_value,
@@ -49,12 +51,14 @@ from .page import (
                     page_setup,
                     share_box,
 )
+from .untrusted import failure, inert, plain
 
 __all__ = [
     "BUILT", "CHART_CONFIG", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
     "TRAINED_KEY", "PageContext", "TrainedModel", "cached_trace", "cached_traces", "carried_params", "chart",
-    "check_url", "controls", "export_box", "finish", "gate_heatmaps", "inert", "jacobian_lag_limit", "jobs", "knob",
-    "link_params", "model_export_box", "model_source", "open_trained", "overflow_alerts", "page_setup", "query_value",
+    "check_url", "controls", "export_box", "failure", "finish", "gate_heatmaps", "inert", "jacobian_lag_limit",
+    "jobs", "knob", "link_params", "model_export_box", "model_source", "open_trained", "overflow_alerts",
+    "page_setup", "plain", "query_value",
     "remember_trained", "scenario_export_box", "session_memo", "share_box", "show_notes", "shown", "sync_url",
     "token", "trace_trained", "url_value", "widget_value",
 ]

@@ -6,27 +6,104 @@ for what belongs to this session only.
 """
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import streamlit as st
+import torch
 
 from ..spec import Scenario
 from ..sweeps import jacobian_cost
 from ..trace import Trace
+from . import sessions
 
-# Traces shared between sessions are bounded in memory: up to SHARED_TRACE_BYTES each (estimated),
-# a few dozen of them; a larger trace is kept for its own session only (the latest one).
-SHARED_TRACE_BYTES = 64 << 20
+# Traces shared between sessions: one cache per process, bounded by entries, bytes and age, so that
+# a day of class use with many distinct settings keeps the replica's memory bounded (SECURITY.md:
+# about 1.5 GB per replica: ~0.6 GB for the app and its libraries, SHARED_BYTES here, the rest for
+# the views being computed and the sessions' own models). A trace larger than SHARED_BYTES is not
+# kept: it is computed for the run that shows it.
+SHARED_BYTES = 640 << 20
+SHARED_ENTRIES = 64
+SHARED_SECONDS = 1800
+SHARED_TRACE_BYTES = SHARED_BYTES
 _BYTES_PER_STATE = {"rnn": 40, "lstm": 100, "gru": 80}  # arrays and factors per (time step, unit), measured
 # Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
 JACOBIAN_BUDGET = 3e9
+
+
+class Bounded:
+    """A process-wide cache: at most `entries` values, `max_bytes` of them (as `size` says) and
+    `seconds` old, the least recently used dropped first. A key being computed is computed once:
+    other sessions asking for it wait for that result (the class opens the teacher's link together)."""
+
+    def __init__(self, entries: int, max_bytes: int, seconds: float):
+        self.entries, self.max_bytes, self.seconds = entries, max_bytes, seconds
+        self._items: OrderedDict = OrderedDict()   # key -> (value, bytes, time stored)
+        self._busy: dict = {}                      # key -> Event, while one session computes it
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(b for _, b, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key, compute: Callable[[], Any], size: Callable[[Any], int]) -> Any:
+        while True:
+            with self._lock:
+                self._expire()
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]
+                busy = self._busy.get(key)
+                if busy is None:
+                    busy = self._busy[key] = threading.Event()
+                    break
+            busy.wait(600)
+        try:
+            value = compute()
+        finally:
+            with self._lock:
+                self._busy.pop(key, None)
+            busy.set()
+        nbytes = size(value)
+        if nbytes <= self.max_bytes:
+            with self._lock:
+                self._items[key] = (value, nbytes, time.monotonic())
+                total = sum(b for _, b, _ in self._items.values())
+                while len(self._items) > self.entries or total > self.max_bytes:
+                    total -= self._items.popitem(last=False)[1][1]
+        return value
+
+    def clear(self):
+        with self._lock:
+            self._items.clear()
+
+    def _expire(self):
+        now = time.monotonic()
+        while self._items and now - next(iter(self._items.values()))[2] > self.seconds:
+            self._items.popitem(last=False)
+
+
+_SHARED = Bounded(SHARED_ENTRIES, SHARED_BYTES, SHARED_SECONDS)
+
+
+def shared_cache() -> Bounded:
+    """The process's cache of shared traces (for the benchmarks and the memory checks)."""
+    return _SHARED
 
 
 def session_memo(name: str, key: Any, compute: Callable[[], Any], spinner: str | None = None) -> Any:
     """`compute()`, kept in this session as `st.session_state[name] = (key, value)` and computed again
     only when `key` changes: for what is this user's own (a trained model's outputs), never shared.
     `spinner` says what is being computed, while it is."""
+    sessions.releasable(name)
     kept = st.session_state.get(name)
     if kept is None or kept[0] != key:
         if spinner:
@@ -44,18 +121,27 @@ def cached_trace(scenario: Scenario) -> Trace:
 
 def cached_traces(scenario: Scenario, cells: tuple) -> dict:
     """{cell: Trace} of the scenario built with each of these cells, on the same input and seed,
-    computed in parallel. Small traces are shared read-only between sessions; a trace too large to
-    share is kept for this session alone."""
+    computed in parallel and shared read-only between sessions (see `Bounded`)."""
     cells = tuple(cells)
-    size = sum(_BYTES_PER_STATE[c] for c in cells) * scenario.spec.hidden_size * scenario.seq_len
-    if size <= SHARED_TRACE_BYTES:
-        return _shared_traces(scenario, cells)
-    return session_memo("_own_traces", (scenario, cells), lambda: scenario.traces(cells))
+    estimate = sum(_BYTES_PER_STATE[c] for c in cells) * scenario.spec.hidden_size * scenario.seq_len
+    return _SHARED.get((scenario, cells), lambda: scenario.traces(cells), lambda traces: max(estimate, nbytes(traces)))
 
 
-@st.cache_resource(max_entries=24, ttl=1800, show_spinner=False)
-def _shared_traces(scenario: Scenario, cells: tuple) -> dict:
-    return scenario.traces(cells)
+def nbytes(value, depth: int = 0) -> int:
+    """The bytes of the arrays and tensors inside `value` (a trace, a dict of them), a few levels deep."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if depth > 4:
+        return 0
+    if isinstance(value, dict):
+        return sum(nbytes(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(nbytes(v, depth + 1) for v in value)
+    if hasattr(value, "__dict__"):
+        return sum(nbytes(v, depth + 1) for v in vars(value).values())
+    return 0
 
 
 def jacobian_lag_limit(cell: str, H: int, T: int) -> int:

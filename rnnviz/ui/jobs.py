@@ -16,14 +16,17 @@ their record on any exception before it goes on, `finish(record)` runs and `job.
 next script run waits for that (`latest`) before it reads the job. Stop's `on_click` sets
 `job.stop_requested`, so the page can tell a Stop from another click.
 
-Nothing else depends on the work running in this script's thread: a job is its settings, its
-record, its progress, a stop request and a `done` event. A runner that trains in a worker process
-fills the same object from the records the worker sends through a queue (and shows a place in the
-queue); there `report` stops the work by raising `rnnviz.StopTraining` once `stop_requested` is set.
+Where the work runs. Each run is trained in a worker process (`rnnviz.ui.workers`), a fixed number
+at once (`workers.slots()`, one per core up to 4), the others queued in order with their place shown
+in the progress bar ("2 runs ahead of yours"). The script run that started it shows its progress and
+is what a click or a closed tab ends; then the worker is told to stop (`report` raises
+`rnnviz.StopTraining` there), sends back its finished record and ends, or is killed within
+`workers.GRACE_SECONDS`. RNNVIZ_TRAINING_SLOTS=0 trains in the script's own thread instead.
 """
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +35,7 @@ from typing import Any
 
 import streamlit as st
 
+from . import workers
 from .page import CHART_CONFIG
 
 _KEY = "_job_{}"
@@ -96,22 +100,40 @@ def run(job: Job, work: Callable[[Callable[..., None]], Any], *, bar=None, live=
     then it may only touch plain data, since every Streamlit call raises)."""
     shown = {"bar": 0.0, "chart": time.perf_counter()}
 
-    def report(record, fraction: float, text: str, *, chart: bool = False, final: bool = False) -> None:
-        job.record, job.fraction, job.text = record, float(fraction), text
+    def show(chart: bool = False, final: bool = False) -> None:
         now = time.perf_counter()
         if bar is not None and (now - shown["bar"] >= bar_every or final):
             shown["bar"] = now
-            bar.progress(min(1.0, job.fraction), text=text)
+            bar.progress(min(1.0, job.fraction), text=job.text)
         due = chart_every is not None and now - shown["chart"] >= chart_every
-        if live is not None and figure is not None and (chart or due):
+        if live is not None and figure is not None and job.record is not None and (chart or due):
             shown["chart"] = now
-            live.plotly_chart(figure(record), theme=None, config=CHART_CONFIG)
+            live.plotly_chart(figure(job.record), theme=None, config=CHART_CONFIG)
+
+    def report(record, fraction: float, text: str, *, chart: bool = False, final: bool = False) -> None:
+        job.record, job.fraction, job.text = record, float(fraction), text
+        show(chart, final)
+
+    def waiting(ahead: int) -> None:
+        if bar is not None:
+            bar.progress(0.0, text=(_AHEAD_ONE if ahead == 1 else _AHEAD_MANY).format(n=ahead, slots=workers.slots()))
+
+    def alive() -> None:
+        if bar is not None:
+            bar.progress(min(1.0, job.fraction), text=job.text or _STARTING)
 
     try:
-        return work(report)
+        if os.environ.get("RNNVIZ_TRAINING_SLOTS") == "0":
+            return work(report)
+        return workers.run(job, work, show=show, waiting=waiting, alive=alive)
     finally:
         try:
             if finish is not None:
                 finish(job.record)
         finally:
             job.done.set()
+
+
+_AHEAD_ONE = "Waiting for a free trainer: 1 run is ahead of yours ({slots} train at once)."
+_AHEAD_MANY = "Waiting for a free trainer: {n} runs are ahead of yours ({slots} train at once)."
+_STARTING = "Starting…"

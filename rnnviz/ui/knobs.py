@@ -17,6 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..spec import KNOBS, PAGE_ONLY, default_within, format_value, parse_query, to_query
+from .untrusted import inert
 
 
 def query_value(name: str) -> str | None:
@@ -68,14 +69,6 @@ def check_url(names, limits: dict | None = None) -> list[str]:
         else:
             st.session_state[name] = widget_value(name, values[name])
     return notes
-
-
-def inert(text: str) -> str:
-    """Untrusted text (a link value, a file name) shown inert in markdown: as a code span, where
-    nothing is a link, an autolinked address, an icon shortcode, a formula or HTML. Backticks,
-    which would end the span, and control characters are replaced."""
-    clean = "".join(" " if (ord(ch) < 32 or ord(ch) == 127) else "ˋ" if ch == "`" else ch for ch in str(text))
-    return "`" + (clean.strip() or " ") + "`"
 
 
 def show_notes(notes: list[str], key: str = "url_notes"):

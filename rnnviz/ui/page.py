@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import numpy as np
 import streamlit as st
 
 from .. import cells, configure, plots
+from ..files import sandbox
 from ..spec import query_string
+from . import sessions
 from .knobs import carried_params, link_params, query_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,9 +90,14 @@ def page_setup(title: str) -> PageContext:
     st.html(_BASE_CSS)
     with st.sidebar:
         st.markdown("### rnnviz")
-        # Filled by finish() at the end of the run, when every widget's value is known, so that the
-        # links carry the current settings to the next page.
-        ss["_nav"] = st.container()
+        # Drawn now, before anything on the page can fail, and again by finish() at the end of the
+        # run, when every widget's value is known, so that the links carry the current settings.
+        ss["_nav"] = st.empty()
+        _navigation(ss["_nav"])
+    if not sessions.admit():
+        st.warning(sessions.FULL, icon=":material/groups:")
+        st.stop()
+    with st.sidebar:
         st.divider()
         present = st.toggle("Presentation mode (larger text)", key="present", persist_state="session",
                             help="Larger fonts in the page and the figures, for a projector.")
@@ -105,6 +113,16 @@ def _configure_process():
     """Once per server process: one intra-op torch thread (see rnnviz.configure), unless
     RNNVIZ_TORCH_THREADS says otherwise."""
     configure(threads=int(os.environ.get("RNNVIZ_TORCH_THREADS", "1")))
+    # The upload reader's server process starts in the background (a second or two), so that the
+    # first upload of the day does not wait for it.
+    threading.Thread(target=_start_upload_reader, name="rnnviz-upload-reader", daemon=True).start()
+
+
+def _start_upload_reader():
+    try:
+        sandbox.warm_up()
+    except Exception:  # noqa: BLE001 - the first upload starts it then, and says so if it cannot
+        pass
 
 
 def finish(page: str):
@@ -123,12 +141,17 @@ def finish(page: str):
         st.query_params.from_dict(params)
     nav = ss.get("_nav")
     if nav is not None:
-        carried = carried_params()
-        with nav:
-            for path, label, page_icon in PAGES:
-                if (ROOT / path).exists():
-                    st.page_link(path, label=label, icon=page_icon, query_params=carried)
+        _navigation(nav)
     share_box(page, params)
+
+
+def _navigation(placeholder):
+    """The page links, carrying the current settings, drawn into `placeholder` (an st.empty)."""
+    carried = carried_params()
+    with placeholder.container():
+        for path, label, page_icon in PAGES:
+            if (ROOT / path).exists():
+                st.page_link(path, label=label, icon=page_icon, query_params=carried)
 
 
 def share_box(page: str, params: dict):

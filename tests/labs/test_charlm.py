@@ -216,7 +216,7 @@ def test_incompatible_files_get_a_clear_message():
     cases = [
         (b"definitely not a model", "not a PyTorch file"),
         (b"", "empty"),
-        (_saved(torch.zeros(3)), "holds a Tensor, not a state dict"),
+        (_saved(torch.zeros(3)), r"holds a float32 tensor of shape \[3\], not a state dict"),
         (_saved(torch.nn.LSTM(5, 4).state_dict()), "not an rnnviz character model.*weight_ih_l0"),
         (_saved({**good, "vocab": good["vocab"][:-1]}), r"'rnn.weight_ih_l0' has shape \[18, \d+\].*vocabulary has "
                                                         r"\d+ characters but its weights are for \d+"),

@@ -13,7 +13,7 @@ import rnnviz
 from rnnviz.files import uploads
 from rnnviz.inputs import Vocab
 from rnnviz.labs import charlm, corpora
-from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
+from tests.support.apphelp import decode, figures, run_page, said, texts, trace_named, url_notes
 from tests.support.payloads import Payload
 
 PAGE = "pages/6_Text_Lab.py"
@@ -110,7 +110,7 @@ def _upload_corpus(at, data: bytes, name="mine.txt"):
                                            (b"", "empty"), (b"\x00\x01\x02" * 40, "looks binary")])
 def test_bad_text_upload_shows_its_message(data, message):
     at = _upload_corpus(run_page(PAGE), data, "bad.txt")
-    errors = " ".join(e.value for e in at.error)
+    errors = said(at.error)
     assert "`bad.txt`" in errors and message in errors
     assert "Upload a .txt file" in texts(at)   # still on the Zen of Python meanwhile
 
@@ -137,8 +137,8 @@ def test_model_files_round_trip_and_a_malicious_one_is_refused(tmp_path):
     torch.save({"format": uploads.CHARLM_FORMAT, "x": Payload(target)}, buf)
     at.file_uploader(key="lm_model_file").upload("evil.pt", buf.getvalue()).run()
     assert not at.exception and not target.exists()
-    errors = " ".join(e.value for e in at.error)
-    assert "`evil.pt` was not loaded. Refused" in errors and "Nothing in it was run" in errors
+    errors = said(at.error)
+    assert "`evil.pt` was not loaded: Refused" in errors and "Nothing in it was run" in errors
     # a good file: a different model, loaded in place of the trained one
     other = charlm.CharLM.from_bytes(lm.to_bytes())
     with torch.no_grad():
@@ -158,7 +158,7 @@ def test_model_for_another_vocabulary_is_refused_with_the_reason():
     spec = charlm.lm_spec("rnn", 4).replace(input_size=len(vocab))
     small = charlm.CharLM(vocab, rnnviz.build_model(spec), rnnviz.train.make_readout(spec, len(vocab)), corpus="zen")
     at.file_uploader(key="lm_model_file").upload("small.pt", small.to_bytes()).run()
-    errors = " ".join(e.value for e in at.error)
+    errors = said(at.error)
     assert "vocabulary does not match this text" in errors and "The Zen of Python" in errors
     assert "rnn" not in at.session_state["lm_models"]
 
@@ -220,8 +220,8 @@ def test_a_model_file_of_random_bytes_gets_a_plain_message():
     at = run_page(PAGE)
     at.file_uploader(key="lm_model_file").upload("random.pt", np.random.default_rng(1).bytes(3000)).run()
     assert not at.exception
-    errors = " ".join(e.value for e in at.error)
-    assert "`random.pt` was not loaded. This is not a PyTorch file" in errors
+    errors = said(at.error)
+    assert "`random.pt` was not loaded: This is not a PyTorch file" in errors
     assert "codec" not in errors and "decode" not in errors
 
 

@@ -10,7 +10,7 @@ import torch
 import rnnviz
 from rnnviz import ui
 from rnnviz.files import export
-from tests.support.apphelp import decode, figures, run_page, trace_named
+from tests.support.apphelp import decode, figures, run_page, said, trace_named
 
 PAGE = "pages/7_Your_Model.py"
 
@@ -72,7 +72,7 @@ def test_malicious_pickle_is_refused_and_the_previous_model_kept(tmp_path):
     upload_model(at, "evil.pt", pickle.dumps(Evil()))
     assert not at.exception
     assert not marker.exists()  # nothing in the file ran
-    errors = " ".join(e.value for e in at.error)
+    errors = said(at.error)
     assert "`evil.pt`" in errors and "Nothing in it was run" in errors
     assert any("Still showing the model from `example LSTM`" in c.value for c in at.caption)
     assert "user_grad" in figures(at)  # the page still shows the example
@@ -81,10 +81,10 @@ def test_malicious_pickle_is_refused_and_the_previous_model_kept(tmp_path):
 def test_bad_files_get_their_messages():
     at = run_page(PAGE)
     upload_model(at, "notes.txt", b"1,2,3\n4,5,6\n")
-    assert "This is not a PyTorch file" in " ".join(e.value for e in at.error)
+    assert "This is not a PyTorch file" in said(at.error)
     two_layers = torch.nn.GRU(2, 4, num_layers=2).state_dict()
     upload_model(at, "deep.pt", saved(two_layers))
-    assert "2-layer network" in " ".join(e.value for e in at.error)
+    assert "2-layer network" in said(at.error)
     assert not at.exception
 
 
@@ -99,10 +99,10 @@ def test_csv_sequence_upload_and_mismatch():
                                rtol=1e-12)
     three = "\n".join("1,2,3" for _ in range(5))
     at.file_uploader(key="csv_file").set_value(("wide.csv", three.encode(), "text/csv")).run()
-    assert "has 3 features per time step (columns) but the model reads 2" in " ".join(e.value for e in at.error)
+    assert "has 3 features per time step (columns) but the model reads 2" in said(at.error)
     ragged = "1,2\n3\n"
     at.file_uploader(key="csv_file").set_value(("ragged.csv", ragged.encode(), "text/csv")).run()
-    assert "Ragged rows: line 2 has 1 value but the first row has 2" in " ".join(e.value for e in at.error)
+    assert "Ragged rows: line 2 has 1 value but the first row has 2" in said(at.error)
     assert not at.exception
 
 
@@ -165,7 +165,7 @@ def test_damaged_saved_vocabulary_is_named():
     bad = export.model_to_bytes(model, {"vocab": 5})
     at = run_page(PAGE)
     upload_model(at, "bad.pt", bad)
-    assert "vocabulary is damaged" in " ".join(e.value for e in at.error)
+    assert "vocabulary is damaged" in said(at.error)
     assert not at.exception
     assert isinstance(uploads.UploadError("x"), ValueError)
 

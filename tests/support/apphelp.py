@@ -58,6 +58,11 @@ def texts(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def said(elements) -> str:
+    """What alerts say as a reader sees it: markdown escapes ("\\:", "\\[") read as the characters."""
+    return " ".join(re.sub(r"\\(.)", r"\1", str(e.value)).replace("\u2060", "") for e in elements)
+
+
 def url_notes(at: AppTest) -> str:
     """The page's warnings as a reader sees them: link values, shown as code spans, in quotes."""
     return re.sub(r"`([^`]*)`", r"'\1'", " ".join(w.value for w in at.warning))

@@ -1,0 +1,1 @@
+"""Untrusted input and output: files users upload, and files the app writes for them."""

@@ -1,0 +1,154 @@
+"""Untrusted values in a few words of plain text: what a file, a link or a form holds, quoted short.
+
+    clip(key, 40)          # at most 40 characters on one line, and the length of a longer text
+    quote(cell, 20)        # the same in quotes: 'abc'
+    describe(value)        # what any value is ("a list of 1 item ('lstm')"), never its repr
+    size_text(n)           # 900 bytes, 1.2 KB, 3.0 MB
+    sizes(n, limit)        # a size and its limit in words that never read as equal when they differ
+
+The text these return is plain: a page shows it through its inert-text path (`rnnviz.ui.inert`,
+`rnnviz.ui.plain`), which keeps markup in it from being read as markup.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value of the file that is not passed on as it is (a set, bytes, a dtype, very long text):
+    what it was, in words."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<{self.text}>"
+
+
+
+_UNPRINTABLE = dict.fromkeys([*range(32), 127, *range(0x80, 0xA0), 0x2028, 0x2029, 0x200E, 0x200F,
+                              *range(0x202A, 0x202F), *range(0x2066, 0x206A)], "·")
+
+
+def clip(text: str, width: int = 60) -> str:
+    """At most `width` characters of untrusted text on one line: line breaks, control and
+    direction characters become "·"; a longer text ends with "…" and says its length."""
+    shown = text[:width].translate(_UNPRINTABLE)
+    return shown if len(text) <= width else f"{shown}… ({len(text):,} characters)"
+
+
+def quote(text: str, width: int = 60) -> str:
+    """`clip` in quotes: 'weight_ih_l0'."""
+    shown = text[:width].translate(_UNPRINTABLE)
+    return f"'{shown}'" if len(text) <= width else f"'{shown}…' ({len(text):,} characters)"
+
+
+def describe(value: Any, width: int = 60) -> str:
+    """What an untrusted value is, in a few words of plain text: its type, length and a short
+    preview ("a list of 1 item ('lstm')"). Never the value's repr: a few hundred characters at
+    most, whatever the value's size or depth. Pages show it through their inert-text path."""
+    return _describe(value, width, preview=True)
+
+
+def _describe(v: Any, width: int, preview: bool) -> str:
+    if v is None or isinstance(v, (bool, float)):
+        return repr(v)
+    if isinstance(v, int):
+        return str(v) if v.bit_length() <= 64 else f"an integer of about {int(v.bit_length() * 0.30103) + 1:,} digits"
+    if isinstance(v, str):
+        return quote(v, width)
+    if isinstance(v, Opaque):
+        return clip(v.text, 200)
+    if isinstance(v, (bytes, bytearray)):
+        return f"{len(v):,} bytes"
+    if isinstance(v, torch.Tensor):
+        return f"a {dtype_name(v.dtype)} tensor of shape {shape_text(v.shape)}"
+    if isinstance(v, (torch.dtype, torch.device, torch.layout)):
+        return str(v)
+    if isinstance(v, Mapping):
+        n = len(v)
+        text = f"a dictionary of {n:,} entr{'y' if n == 1 else 'ies'}"
+        if preview and n:
+            keys = ", ".join(_describe(k, 20, False) for k in itertools.islice(v, 3))
+            text += f" (keys {keys}{', …' if n > 3 else ''})"
+        return text
+    if isinstance(v, (list, tuple, set, frozenset)):
+        kind = "list" if isinstance(v, list) else "tuple" if isinstance(v, tuple) else "set"
+        n = len(v)
+        text = f"a {kind} of {n:,} item{'s' * (n != 1)}"
+        if preview and n and kind != "set":
+            items = ", ".join(_describe(x, 20, False) for x in v[:3])
+            text += f" ({items}{', …' if n > 3 else ''})"
+        return text
+    return f"a {clip(type(v).__name__, 40)} object"
+
+
+def listing(items, most: int = 6, width: int = 40) -> str:
+    """Up to `most` untrusted names (keys of a file), each clipped to `width`, then "…" if there are more."""
+    items = list(itertools.islice(items, most + 1))
+    shown = ", ".join(clip(k, width) if isinstance(k, str) else _describe(k, width, False) for k in items[:most])
+    return shown + (" …" if len(items) > most else "")
+
+
+def dtype_name(dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def shape_text(shape) -> str:
+    dims = list(shape)
+    shown = ", ".join(str(s) for s in dims[:8])
+    return f"[{shown}]" if len(dims) <= 8 else f"[{shown}, …] ({len(dims)} dimensions)"
+
+
+def size_text(n: int) -> str:
+    """A number of bytes in words: 900 bytes, 1.2 KB, 3.0 MB, 1.5 GB."""
+    if n < 1024:
+        return f"{n} bytes"
+    if n < MiB:
+        return f"{n / 1024:.1f} KB"
+    if n < 1024 * MiB:
+        return f"{n / MiB:.1f} MB"
+    return f"{n / (1024 * MiB):,.1f} GB"
+
+
+def sizes(n: int, limit: int, fmt=size_text) -> tuple[str, str]:
+    """A size and its limit in words that never read as equal when they differ ("1.0 MB ... the
+    largest is 1.0 MB"): exact byte counts where the short forms would coincide."""
+    a, b = fmt(n), fmt(limit)
+    return (a, b) if a != b or n == limit else (f"{n:,} bytes", f"{limit:,} bytes ({b})")
+
+
+
+def dtype_problem(dtype: torch.dtype) -> str | None:
+    """Why tensors of `dtype` cannot be weights, to follow "<name> holds ...", or None for real
+    floating point. (float16, bfloat16 and the float8 types are read as float32, which holds each
+    of their values exactly: see `widened`.)"""
+    if dtype.is_floating_point:
+        return None
+    name = dtype_name(dtype)
+    if dtype == torch.bool:
+        return f"{name} values (true / false, a mask); weights must be floating point (float32 or float64)."
+    if dtype.is_complex:
+        return f"{name} values (complex numbers); weights must be floating point (float32 or float64): an RNN's " \
+               f"weights are real."
+    return f"{name} values; weights must be floating point (float32 or float64): integers are counts or indices, " \
+           f"not weights."
+
+
+def widened(name: str, dtype: torch.dtype) -> str | None:
+    """A note when tensor `name` of a floating-point dtype narrower than float32 is read as float32."""
+    if not dtype.is_floating_point or dtype in (torch.float32, torch.float64):
+        return None
+    return (f"{name} is stored as {dtype_name(dtype)}; it is read as float32, which holds every "
+            f"{dtype_name(dtype)} number exactly.")
+

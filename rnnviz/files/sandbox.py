@@ -1,0 +1,505 @@
+"""The one reader of untrusted PyTorch files: a static scan, then torch.load in a worker process.
+
+    value = load(data, Limits(max_bytes=20 << 20))  # dicts, lists, tuples, str, numbers, tensors; or an error
+    describe(value)                                  # what any value is, in a few words of plain text
+
+A file is read in three steps, each bounded (see SECURITY.md):
+
+1. `scan` (`rnnviz.files.scan`) reads the bytes without unpickling anything: the zip archive's entries and sizes, then
+   every pickle instruction (`pickletools.genops`), played on a symbolic stack that builds none
+   of the file's objects. It refuses what torch's weights-only unpickler refuses (other globals,
+   other instructions), and what that unpickler accepts but a server cannot survive: nesting
+   deeper than `Limits.max_depth`, structures built from copies of themselves (hash and repr
+   bombs), too many instructions, and tensors whose declared size, stride or dtype is out of
+   bounds (views that reach past their storage, or repeat one stored number a billion times).
+2. `torch.load(..., weights_only=True, map_location="cpu")` runs in a child forked from a reading
+   server (a process that imported torch and these modules once, not the rest of rnnviz), with
+   limits on its address space, data size and CPU time, and a wall-clock timeout kept by its
+   parent. A crash, a hang or a blow-up there becomes `Unsafe`: "This file could not be read
+   safely: <reason>." The app's own process never runs an unpickler on the file.
+3. The child answers with plain data in its own encoding (JSON for the structure, raw bytes for
+   the tensors), never a pickle; the parent checks every size before it builds a tensor. Values
+   that are not plain data (sets, bytes, dtypes, very long text) come back as `Opaque` words.
+
+Errors: `Refused` (a ValueError whose message is meant for the uploader), its subclass `Unsafe`
+(the worker failed), `NotWeightsOnly` (a pickle.UnpicklingError naming what torch's weights-only
+loader refuses, e.g. "GLOBAL posix.system") and `Damaged` (truncated or malformed), which callers
+put in their own words.
+"""
+from __future__ import annotations
+
+import atexit
+import fcntl
+import io
+import json
+import math
+import os
+import pickle
+import resource
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .limits import (
+    DEFAULT,
+    MAX_DIMS,
+    PIPE_BYTES,
+    READABLE_DTYPES,
+    READERS,
+    Damaged,
+    Limits,
+    NotWeightsOnly,
+    Refused,
+    Unsafe,
+    torch_tables,
+)
+from .quote import Opaque, clip, describe, dtype_name, size_text
+from .scan import scan
+
+__all__ = ["Damaged", "Limits", "NotWeightsOnly", "Opaque", "Refused", "Unsafe", "load", "scan", "warm_up"]
+
+# =============================================================================== 2. the worker
+# A reading server is a process of its own (see _SERVER): it imports torch once, then, for
+# each file it is sent, forks a child that limits itself and reads the file, keeps the wall-clock
+# timeout, and answers with the child's answer and exit status. Request: two 8-byte lengths, the
+# limits (JSON), the file. Answer: timed out (1 byte), exit code (4 bytes), length (8), the child's
+# answer (see _encode). A fork of a warm process starts in milliseconds; a fresh interpreter takes
+# 1.5 s to import torch.
+# The reading server imports torch and these modules, not the rest of rnnviz (its engine, numba):
+# "rnnviz" is registered as a bare package whose __init__ does not run.
+_SERVER = ("import sys, types; package = types.ModuleType('rnnviz'); package.__path__ = [sys.argv[1]]; "
+           "sys.modules['rnnviz'] = package; from rnnviz.files.sandbox import _serve; _serve()")
+_PACKAGE = Path(__file__).resolve().parents[1]
+START_SECONDS = 60.0          # to start a reading server (importing torch, on a busy machine)
+_IDLE: list = []              # reading servers waiting for a file
+_IDLE_LOCK = threading.Lock()
+_SLOTS = threading.BoundedSemaphore(READERS)
+
+
+class _ReaderBroken(Exception):
+    """The reading server itself failed (not the file's reader): it is replaced."""
+
+
+class _Reader:
+    """A reading server, used for one file at a time."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-I", "-c", _SERVER, str(_PACKAGE)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, close_fds=True)
+        _wide(self.proc.stdin.fileno(), self.proc.stdout.fileno())
+        os.set_blocking(self.proc.stdin.fileno(), False)   # writes wait in select, within the deadline
+        try:
+            if _read_exact(self.proc.stdout.fileno(), 1, time.monotonic() + START_SECONDS) != b"R":
+                raise _ReaderBroken
+        except _ReaderBroken:
+            self.close()
+            raise
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def read(self, data: bytes, limits: Limits) -> tuple[bytes, int | None, bool]:
+        """(the child's answer or b"", its exit code, whether it was stopped at the timeout)."""
+        request = json.dumps(asdict(limits)).encode()
+        deadline = time.monotonic() + limits.seconds + 10
+        _write_all(self.proc.stdin.fileno(), struct.pack("<QQ", len(request), len(data)) + request, deadline)
+        _write_all(self.proc.stdin.fileno(), data, deadline)
+        expired, code, length = struct.unpack("<BiQ", _read_exact(self.proc.stdout.fileno(), 13, deadline))
+        if length > _max_message(limits):
+            raise _ReaderBroken
+        return _read_exact(self.proc.stdout.fileno(), length, deadline), code, bool(expired)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            pipe.close()
+
+
+def _wide(*fds: int):
+    """Pipes of 1 MB rather than 64 kB: a 16 MB file crosses in 16 turns, not 256."""
+    for fd in fds:
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:   # a system that allows less keeps its default
+            pass
+
+
+def _read_exact(fd: int, n: int, deadline: float) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise _ReaderBroken
+        chunk = os.read(fd, min(n - got, 1 << 20))
+        if not chunk:
+            raise _ReaderBroken
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes, deadline: float):
+    view = memoryview(data)
+    while view:
+        if not select.select([], [fd], [], max(0.0, deadline - time.monotonic()))[1]:
+            raise _ReaderBroken
+        try:
+            view = view[os.write(fd, view[:PIPE_BYTES]):]
+        except BlockingIOError:
+            continue
+        except OSError:
+            raise _ReaderBroken from None
+
+
+def warm_up():
+    """Start a reading server now (about 1.5 s, once per server process), so that the first upload
+    does not wait for it."""
+    with _IDLE_LOCK:
+        if _IDLE:
+            return
+    reader = _Reader()
+    with _IDLE_LOCK:
+        _IDLE.append(reader)
+
+
+@atexit.register
+def _close_readers():
+    with _IDLE_LOCK:
+        while _IDLE:
+            _IDLE.pop().close()
+
+
+def load(data: bytes, limits: Limits = DEFAULT) -> Any:
+    """What a PyTorch file holds, read safely: `scan`, then torch.load(weights_only=True) in a
+    worker process within `limits`. Plain data: dicts (str keys, or tuples, numbers, Opaque),
+    lists, tuples, str, int, float, bool, None, Opaque and CPU tensors of READABLE_DTYPES."""
+    data = bytes(data)
+    scan(data, limits)
+    return _decode(_read_in_worker(data, limits), limits)
+
+
+def _read_in_worker(data: bytes, limits: Limits) -> bytes:
+    if not _SLOTS.acquire(timeout=limits.seconds):
+        raise Refused("Too many files are being read at this moment; try again in a few seconds.")
+    reader = None
+    try:
+        with _IDLE_LOCK:
+            reader = _IDLE.pop() if _IDLE else None
+        if reader is not None and not reader.alive():
+            reader.close()
+            reader = None
+        if reader is None:
+            try:
+                reader = _Reader()
+            except (_ReaderBroken, OSError):
+                reader = None
+                raise Unsafe("the reader process could not start") from None
+        try:
+            answer, code, expired = reader.read(data, limits)
+        except _ReaderBroken:
+            reader.close()
+            reader = None
+            raise Unsafe(f"the reader stopped answering within {limits.seconds:g} s") from None
+        if not answer:
+            raise Unsafe(_exit_reason(code, expired, limits))
+        return answer
+    finally:
+        if reader is not None:
+            with _IDLE_LOCK:
+                _IDLE.append(reader)
+        _SLOTS.release()
+
+
+def _exit_reason(code: int | None, expired: bool, limits: Limits) -> str:
+    if expired:
+        return f"reading it took longer than {limits.seconds:g} s"
+    if code is not None and code < 0:
+        sig = -code
+        if sig == signal.SIGXCPU:
+            return f"reading it took more than {limits.cpu_seconds} s of processor time"
+        if sig == signal.SIGKILL:
+            return "the reader was stopped by the system (out of memory)"
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT):
+            return f"the reader crashed ({name}), as malformed or deeply nested files make it do"
+        return f"the reader was stopped ({name})"
+    return f"the reader stopped without an answer (exit code {code})"
+
+
+def _max_message(limits: Limits) -> int:
+    return 9 + limits.max_items * 64 + limits.total_elements * 16
+
+
+def _serve():
+    """The reading server's loop (see _SERVER). A child is forked before each file
+    arrives (a spare), so that no file waits for a fork."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr   # nothing but answers on the pipe
+    torch.set_num_threads(1)
+    buf = io.BytesIO()
+    torch.save({"w": torch.zeros(2)}, buf)
+    rehearsal = buf.getvalue()
+    spare = _spare(rehearsal)
+    try:
+        stdout.write(b"R")
+        stdout.flush()
+        while True:
+            head = stdin.read(16)
+            if len(head) < 16:
+                return
+            n_limits, n_data = struct.unpack("<QQ", head)
+            request = head + stdin.read(n_limits + n_data)
+            limits = Limits(**json.loads(request[16:16 + n_limits]))
+            answer, code, expired = _collect(spare, request, limits)
+            stdout.write(struct.pack("<BiQ", expired, code, len(answer)))
+            stdout.write(answer)
+            stdout.flush()
+            spare = _spare(rehearsal)
+    except (BrokenPipeError, ConnectionError):   # the app's process is gone: so is this server
+        os._exit(0)
+
+
+def _spare(rehearsal: bytes) -> tuple[int, int, int]:
+    """Fork a child that waits for one request; (its pid, the request pipe, the answer pipe). It
+    first reads `rehearsal`, a tiny file of its own: the pages that reading touches are copied
+    from its parent now rather than while a user waits (halves the reading time)."""
+    request_r, request_w = os.pipe()
+    answer_r, answer_w = os.pipe()
+    _wide(request_w, answer_w)
+    pid = os.fork()
+    if pid == 0:   # the child: never returns
+        try:
+            for fd in (0, 1, request_w, answer_r):
+                os.close(fd)
+            _worker(rehearsal, DEFAULT, limited=False)
+            with os.fdopen(request_r, "rb") as pipe:
+                head = pipe.read(16)
+                n_limits, n_data = struct.unpack("<QQ", head)
+                limits = Limits(**json.loads(pipe.read(n_limits)))
+                data = pipe.read(n_data)
+            with os.fdopen(answer_w, "wb") as pipe:
+                for part in _worker(data, limits):
+                    pipe.write(part)
+        finally:
+            os._exit(0)
+    os.close(request_r)
+    os.close(answer_w)
+    return pid, request_w, answer_r
+
+
+def _collect(child: tuple[int, int, int], request: bytes, limits: Limits) -> tuple[bytes, int, bool]:
+    """Send the request to the spare child and wait for its answer, at most `limits.seconds`;
+    (the answer or b"", the child's exit code, whether it was stopped at the timeout)."""
+    pid, request_w, answer_r = child
+    try:
+        with os.fdopen(request_w, "wb") as pipe:
+            pipe.write(request)
+    except OSError:   # the child is gone: its exit code says why
+        pass
+    deadline = time.monotonic() + limits.seconds
+    chunks, size, expired = [], 0, False
+    while True:
+        if not select.select([answer_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            expired = True
+            break
+        chunk = os.read(answer_r, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > _max_message(limits):
+            chunks = []
+            break
+    os.close(answer_r)
+    if expired or not chunks:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _, status = os.waitpid(pid, 0)
+    return (b"" if expired else b"".join(chunks)), os.waitstatus_to_exitcode(status), expired
+
+
+def _worker(data: bytes, limits: Limits, *, limited: bool = True) -> list[bytes]:
+    """In the child: limit itself (unless `limited` is False), torch.load, and the plain encoding
+    of the result, or of the failure, in parts."""
+    try:
+        if limited:
+            _limit_self(limits)
+        with warnings.catch_warnings():   # torch's notes on pickle protocols mean nothing to an uploader
+            warnings.simplefilter("ignore")
+            value = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+        del data
+        return _encode(value, limits)
+    except MemoryError:
+        return _failure("memory", "")
+    except RecursionError:
+        return _failure("recursion", "")
+    except pickle.UnpicklingError as exc:
+        return _failure("unpickling", str(exc))
+    except Refused as exc:
+        return _failure("refused", str(exc))
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes an answer
+        text = str(exc)
+        memory = any(s in text for s in ("can't allocate memory", "not enough memory", "DefaultCPUAllocator"))
+        return _failure("memory" if memory else "error", text)
+
+
+def _limit_self(limits: Limits):
+    """Cap this process's address space and data size at what it uses now plus the file's memory
+    budget, its CPU time, and core dumps (a crash writes nothing)."""
+    status = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmSize", "VmData"):
+                status[key] = int(value.split()[0]) * 1024
+    for res, key in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
+        if key in status:
+            cap = status[key] + limits.worker_memory
+            hard = resource.getrlimit(res)[1]
+            if hard != resource.RLIM_INFINITY:
+                cap = min(cap, hard)
+            resource.setrlimit(res, (cap, cap))
+    cpu = max(1, int(limits.cpu_seconds))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _failure(kind: str, text: str) -> list[bytes]:
+    return [b"E" + json.dumps({"kind": kind, "text": text[:2000]}).encode()]
+
+
+def _encode(value: Any, limits: Limits) -> list[bytes]:
+    """b"V", the header's length (8 bytes), the header (JSON: the structure, tensors as {"x": i},
+    and each tensor's dtype and shape), then every tensor's bytes in order. Dicts are {"d": [[k, v],
+    ...]}, lists {"l": [...]}, tuples {"t": [...]}, anything else not plain {"o": "words"}."""
+    blobs: list[bytes] = []
+    tensors: list = []
+    seen: dict[int, int] = {}
+    budget = [limits.max_items]
+
+    def encode(x, depth):
+        budget[0] -= 1
+        if budget[0] < 0 or depth > limits.max_depth + 1:
+            raise Refused("The file holds more, or more deeply nested, data than this app reads.")
+        if x is None or isinstance(x, (bool, float)):
+            return x
+        if isinstance(x, int):
+            return x if x.bit_length() <= 256 else {"o": describe(x)}
+        if isinstance(x, str):
+            return x if len(x) <= limits.max_text_chars else {"o": describe(x)}
+        if isinstance(x, torch.Tensor):
+            return tensor(x)
+        if isinstance(x, Mapping):
+            return {"d": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in x.items()]}
+        if type(x) is list:
+            return {"l": [encode(v, depth + 1) for v in x]}
+        if isinstance(x, tuple):
+            return {"t": [encode(v, depth + 1) for v in x]}
+        return {"o": describe(x)}
+
+    def tensor(t):
+        if id(t) in seen:
+            return {"x": seen[id(t)]}
+        if (type(t) not in (torch.Tensor, torch.nn.Parameter) or t.layout != torch.strided or t.is_quantized
+                or t.device.type != "cpu" or t.dtype not in READABLE_DTYPES):
+            return {"o": describe(t)}
+        if t.numel() > limits.tensor_elements:
+            raise Refused(f"A tensor of the file has {t.numel():,} numbers; the largest this app reads has "
+                          f"{limits.tensor_elements:,}.")
+        flat = t.detach().contiguous().reshape(-1)
+        blobs.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        tensors.append([dtype_name(t.dtype), list(t.shape)])
+        seen[id(t)] = len(tensors) - 1
+        return {"x": seen[id(t)]}
+
+    header = json.dumps({"root": encode(value, 0), "tensors": tensors}).encode()
+    return [b"V" + struct.pack("<Q", len(header)) + header, *blobs]
+
+
+# =============================================================================== 3. the answer
+def _decode(message: bytes, limits: Limits) -> Any:
+    """The worker's answer as plain data, every size checked before a tensor is built."""
+    if message[:1] == b"E":
+        try:
+            failure = json.loads(message[1:])
+            kind, text = str(failure["kind"]), str(failure["text"])[:2000]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            raise Unsafe("the reader's answer was malformed") from None
+        if kind == "memory":
+            raise Unsafe(f"it needs more memory than the {size_text(limits.worker_memory)} a file may use")
+        if kind == "recursion":
+            raise Unsafe("its structures are nested too deeply to read")
+        if kind == "unpickling":
+            raise NotWeightsOnly(text)
+        if kind == "refused":
+            raise Refused(text)
+        raise Damaged(text)
+    if message[:1] != b"V" or len(message) < 9:
+        raise Unsafe("the reader's answer was malformed")
+    length = struct.unpack_from("<Q", message, 1)[0]
+    view = memoryview(message)
+    try:
+        head = json.loads(message[9:9 + length])
+        specs = head["tensors"]
+        root = head["root"]
+        at = 9 + length
+        tensors = []
+        _, _, dtypes = torch_tables()
+        for name, shape in specs:
+            dtype = dtypes[f"torch.{name}"]
+            if not all(isinstance(n, int) and n >= 0 for n in shape) or len(shape) > MAX_DIMS:
+                raise ValueError("shape")
+            count = math.prod(shape)
+            if count > limits.tensor_elements:
+                raise ValueError("size")
+            nbytes = count * dtype.itemsize
+            if at + nbytes > len(message):
+                raise ValueError("length")
+            if count:
+                tensors.append(torch.frombuffer(bytearray(view[at:at + nbytes]), dtype=dtype).reshape(shape))
+            else:
+                tensors.append(torch.zeros(shape, dtype=dtype))
+            at += nbytes
+        if at != len(message):
+            raise ValueError("length")
+        return _build(root, tensors, 0, limits)
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        raise Unsafe("the reader's answer was malformed") from None
+
+
+def _build(x, tensors: list, depth: int, limits: Limits):
+    if depth > limits.max_depth + 2:
+        raise ValueError("depth")
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    if isinstance(x, dict) and len(x) == 1:
+        (tag, v), = x.items()
+        if tag == "d":
+            return {_build(k, tensors, depth + 1, limits): _build(item, tensors, depth + 1, limits) for k, item in v}
+        if tag == "l":
+            return [_build(item, tensors, depth + 1, limits) for item in v]
+        if tag == "t":
+            return tuple(_build(item, tensors, depth + 1, limits) for item in v)
+        if tag == "x":
+            return tensors[v]
+        if tag == "o":
+            return Opaque(clip(str(v), 200))
+    raise ValueError("node")
+

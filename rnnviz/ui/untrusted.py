@@ -1,0 +1,52 @@
+"""Untrusted text on a page: file names, keys of a file, model titles, CSV cells, link values, and
+the messages that quote them. The one inert path of every page:
+
+    st.caption(f"Using {ui.inert(upload.name)}.")          # a value, as a code span, at most 80 characters
+    st.error(ui.plain(str(exc)))                           # a whole message, as plain text, at most 600
+    st.error(ui.failure(upload.name, exc))                 # why an upload could not be used, for any exception
+
+Markdown in these never becomes a link, an image, a colour, an icon, a formula or HTML, and a value
+of any length takes a line at most.
+"""
+from __future__ import annotations
+
+import re
+
+from ..files.quote import clip
+
+
+def inert(text: str, width: int = 80) -> str:
+    """Untrusted text (a link value, a file name, a key of a file, a model's title) shown inert in
+    markdown, at most `width` characters of it: as a code span, where nothing is a link, an
+    autolinked address, an icon shortcode, a colour, a formula or HTML. Backticks, which would end
+    the span, and control and direction characters are replaced."""
+    clean = clip(str(text), width).replace("`", "ˋ")
+    return "`" + (clean.strip() or " ") + "`"
+
+
+# The markdown characters that can start markup (any ASCII punctuation may be escaped: "\\[" is a
+# plain "["). Escaped, no link, image, emphasis, colour (:red[...]), icon (:material/...:), formula
+# ($...$) or HTML can start; a list marker at the start is escaped too.
+_MARKDOWN_ESCAPES = str.maketrans({ch: "\\" + ch for ch in "\\`*_[]<>#|~$:@"})
+_LEADING_MARK = re.compile(r"^(\s*\d*)([-+.)])")
+# Addresses are linked after parsing, from the text itself (GFM's autolink literals: http://...,
+# www.x.y, a@b.c), where an escape does not reach: an invisible word joiner breaks them instead.
+_ADDRESS = re.compile(r"(:(?=//)|www(?=\.)|@)", re.IGNORECASE)
+_JOINER = "\u2060"
+
+
+def plain(text: str, width: int = 600) -> str:
+    """A whole message that quotes untrusted text (an upload's error, a summary that names a file's
+    keys) as plain text in markdown: at most `width` characters on one line, every character that
+    could start markup escaped. For `st.error(ui.plain(message))` and the like."""
+    escaped = clip(str(text), width).translate(_MARKDOWN_ESCAPES)
+    escaped = _LEADING_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
+    return _ADDRESS.sub(lambda m: m.group(1) + _JOINER, escaped)
+
+
+def failure(name: str, exc: BaseException, what: str = "could not be used") -> str:
+    """Markdown for an upload that failed: its name inert, then the reason in plain text (a ValueError
+    carries a message meant for the uploader; anything else is named by its kind only)."""
+    reason = str(exc) if isinstance(exc, ValueError) else (
+        f"reading it failed unexpectedly ({type(exc).__name__}). Nothing of the file was kept.")
+    return f"{inert(name)} {what}: {plain(reason)}"

@@ -1,0 +1,127 @@
+"""Training in worker processes, a fixed number at once, and the bounded cache shared between sessions:
+a run trains in another process and its record comes back; runs beyond the trainers wait in order and
+see their place; an ended script run stops its worker within seconds and keeps the record; the shared
+cache keeps to its entries and bytes and computes a key once for everyone asking."""
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from rnnviz.ui import workers
+from rnnviz.ui.cache import Bounded, nbytes
+
+
+@dataclass(eq=False)
+class FakeJob:
+    record: object = None
+    fraction: float = 0.0
+    text: str = ""
+    seen: list = field(default_factory=list)
+
+
+def counting(steps: int, pause: float = 0.0):
+    def work(report):
+        for k in range(steps):
+            if pause:
+                time.sleep(pause)
+            report({"step": k + 1, "pid": os.getpid()}, (k + 1) / steps, f"step {k + 1}", final=k == steps - 1)
+        return "done"
+    return work
+
+
+def test_a_run_trains_in_another_process_and_its_record_comes_back():
+    job = FakeJob()
+    value = workers.run(job, counting(50), show=lambda chart, final: job.seen.append(job.fraction),
+                        waiting=lambda ahead: None, alive=lambda: None)
+    assert value == "done"
+    assert job.record["step"] == 50 and job.record["pid"] != os.getpid()
+    assert job.fraction == 1.0 and job.seen[-1] == 1.0
+
+
+def test_runs_beyond_the_trainers_wait_in_order_and_see_their_place(monkeypatch):
+    monkeypatch.setenv("RNNVIZ_TRAINING_SLOTS", "1")
+    places, order = {}, []
+
+    def start(name, delay):
+        time.sleep(delay)
+        job = FakeJob()
+        workers.run(job, counting(8, pause=0.1), show=lambda chart, final: None,
+                    waiting=lambda ahead: places.setdefault(name, set()).add(ahead), alive=lambda: None)
+        order.append((name, job.record["step"]))
+
+    threads = [threading.Thread(target=start, args=(n, d)) for n, d in (("a", 0), ("b", 0.3), ("c", 0.6))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert order == [("a", 8), ("b", 8), ("c", 8)]
+    assert "a" not in places and places["b"] == {1} and 2 in places["c"]    # c waited behind a and b
+    assert workers.status() == (0, 0)
+
+
+class Ended(Exception):
+    """What Streamlit raises in a script run that a click or a closed tab ended."""
+
+
+def test_an_ended_script_run_stops_its_worker_within_seconds_and_keeps_the_record():
+    job, started = FakeJob(), time.monotonic()
+
+    def alive():
+        if time.monotonic() - started > 1.0:
+            raise Ended
+
+    def endless(report):
+        k = 0
+        try:
+            while True:
+                k += 1
+                sum(i * i for i in range(20_000))
+                report({"step": k, "pid": os.getpid()}, 0.5, f"step {k}")
+        except BaseException:
+            job.record = {"step": k, "pid": os.getpid(), "finished": True}   # as fit finishes its record
+            raise
+
+    with pytest.raises(Ended):
+        workers.run(job, endless, show=lambda chart, final: None, waiting=lambda ahead: None, alive=alive)
+    took = time.monotonic() - started
+    assert took < 1.0 + workers.GRACE_SECONDS
+    assert job.record["finished"] and job.record["step"] > 1
+    with pytest.raises(ProcessLookupError):   # the worker is gone: no CPU burns for a closed tab
+        os.kill(job.record["pid"], 0)
+
+
+def test_the_shared_cache_keeps_to_its_entries_and_bytes():
+    cache = Bounded(entries=3, max_bytes=10_000, seconds=60)
+    for k in range(5):
+        cache.get(k, lambda: np.zeros(100, dtype=np.uint8), nbytes)
+    assert list(cache._items) == [2, 3, 4]                                     # the 3 latest
+    for k in range(5):
+        cache.get(k, lambda k=k: np.zeros(1000 * (k + 1), dtype=np.uint8), nbytes)
+    assert list(cache._items) == [3, 4] and cache.nbytes == 9_000              # 4,000 + 5,000 bytes
+    cache.get("big", lambda: np.zeros(20_000, dtype=np.uint8), nbytes)       # larger than it all: not kept
+    assert "big" not in cache._items and cache.nbytes <= 10_000
+    cache.get(9, lambda: np.zeros(9_000, dtype=np.uint8), nbytes)              # evicts until it fits
+    assert list(cache._items) == [9] and cache.nbytes == 9_000
+
+
+def test_the_shared_cache_expires_and_computes_a_key_once_for_everyone():
+    cache, calls = Bounded(entries=8, max_bytes=1 << 20, seconds=0.5), []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.3)
+        return np.ones(10)
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(cache.get("k", compute, nbytes))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(got) == 6 and all(g is got[0] for g in got)
+    time.sleep(0.6)
+    cache.get("k", compute, nbytes)
+    assert len(calls) == 2
