@@ -6,12 +6,14 @@ for what belongs to this session only.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from ..spec import Scenario
+from ..spec import KNOBS, Scenario
 from ..sweeps import jacobian_cost
 from ..trace import Trace
 
@@ -61,3 +63,48 @@ def _shared_traces(scenario: Scenario, cells: tuple) -> dict:
 def jacobian_lag_limit(cell: str, H: int, T: int) -> int:
     """How many lags of Jacobian products fit the page's budget."""
     return int(min(T - 1, max(1, JACOBIAN_BUDGET // jacobian_cost(cell, H, 1))))
+
+
+# A slider precomputed in the browser (plots.with_slider): every value of a knob's grid traced and drawn
+# once per process, shared by every session with the same other settings. Only while one trace is
+# cheap: T·H² up to FLUID_COST (the defaults are 2·10⁵); above it the server's slider alone moves the chart.
+FLUID_COST = 1_000_000
+_SLIDER_ENTRIES = 16                      # grids kept (each a few hundred kB of figures), least recently used out
+_slider_figures: OrderedDict = OrderedDict()
+_slider_locks: dict = {}
+_slider_lock = threading.Lock()
+
+
+def fluid_cost_ok(scenario: Scenario) -> bool:
+    """Whether the traces of `scenario` are cheap enough to precompute a slider's grid of them."""
+    return scenario.seq_len * scenario.spec.hidden_size ** 2 <= FLUID_COST
+
+
+def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[[dict, Any], Any],
+                   key: tuple, *, wait: bool = True) -> dict | None:
+    """{value: build({cell: Trace}, value)} for every value of `knob`'s grid, the other settings those
+    of `scenario`, computed once per process and shared read-only between sessions. `key` names what
+    `build` draws (its title, scale, height). None when a trace costs more than FLUID_COST, or (with
+    `wait=False`) when the figures are not computed yet."""
+    if not fluid_cost_ok(scenario):
+        return None
+    base = scenario.replace(**{knob: KNOBS[knob].default})
+    entry = (base, tuple(cells), knob, key)
+    with _slider_lock:
+        if entry in _slider_figures:
+            _slider_figures.move_to_end(entry)
+            return _slider_figures[entry]
+        if not wait:
+            return None
+        lock = _slider_locks.setdefault(entry, threading.Lock())
+    with lock:  # sessions asking for the same grid at once wait for one computation
+        with _slider_lock:
+            if entry in _slider_figures:
+                return _slider_figures[entry]
+        figures = {v: build(base.replace(**{knob: v}).traces(tuple(cells)), v) for v in KNOBS[knob].grid()}
+        with _slider_lock:
+            _slider_figures[entry] = figures
+            while len(_slider_figures) > _SLIDER_ENTRIES:
+                _slider_figures.popitem(last=False)
+            _slider_locks.pop(entry, None)
+    return figures

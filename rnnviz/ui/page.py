@@ -16,7 +16,8 @@ import numpy as np
 import streamlit as st
 
 from .. import cells, configure, plots
-from ..spec import query_string
+from ..spec import KNOBS, query_string
+from .cache import fluid_cost_ok, slider_figures
 from .knobs import carried_params, link_params, query_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,9 @@ _BASE_CSS = """
 _PRESENT_CSS = """
 <style>
 html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
-h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
+.block-container {padding-top: 3.2rem;}
+h1 {font-size: 1.8rem !important; padding-top: 0 !important;}
+h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
 h1 [data-heading-text], h2 [data-heading-text], h3 [data-heading-text] {font-size: inherit !important;}
 [data-testid="stMetricValue"] {font-size: 2.1rem;}
 h1 *, h2 *, h3 *, [data-testid="stMetricValue"] * {font-size: inherit !important;}
@@ -169,6 +172,29 @@ def chart(fig, key: str | None = None, container=None, **kwargs):
     """Show a figure with its own (large, fixed-meaning) styling rather than the theme's."""
     c = container if container is not None else st
     return c.plotly_chart(fig, theme=None, key=key, config=CHART_CONFIG, **kwargs)
+
+
+def slider_chart(container, figure, scenario, cells: tuple, knob: str, build, *, key: str, figure_key: tuple,
+                 scale: float = 1.0):
+    """Show `figure` (`build(traces, value)` at the scenario's own value of `knob`) in `container` (an
+    st.empty) with a slider over the knob's grid in the figure, which switches precomputed frames in the
+    browser, so that dragging it redraws at once (`figure_key` names what `build` draws, see
+    `slider_figures`). Returns a function to call at the end of the page: where the grid is not computed
+    yet, the plain figure is shown first and that call computes the grid and puts the slider in."""
+    def with_slider(figures):
+        value = scenario.values()[knob]
+        figures = {**figures, value: figure}  # the value set on the page, on the grid or between its values
+        chart(plots.with_slider(figures, value, label=KNOBS[knob].label, scale=scale), key=key, container=container)
+
+    if not fluid_cost_ok(scenario):
+        chart(figure, key=key, container=container)
+        return lambda: None
+    ready = slider_figures(scenario, cells, knob, build, figure_key, wait=False)
+    if ready is not None:
+        with_slider(ready)
+        return lambda: None
+    chart(figure, container=container)
+    return lambda: with_slider(slider_figures(scenario, cells, knob, build, figure_key))
 
 
 def gate_heatmaps(tr, key: str, **heatmap):
