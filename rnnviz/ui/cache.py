@@ -66,8 +66,9 @@ def jacobian_lag_limit(cell: str, H: int, T: int) -> int:
 
 
 # A slider precomputed in the browser (plots.with_slider): every value of a knob's grid traced and drawn
-# once per process, shared by every session with the same other settings. Only while one trace is
-# cheap: T·H² up to FLUID_COST (the defaults are 2·10⁵); above it the server's slider alone moves the chart.
+# once per process, shared by every session with the same other settings. Only while one trace is cheap:
+# T·max(H, 32)² up to FLUID_COST (the defaults: 2·10⁵; a small H still costs its time per step); above
+# it the server's slider alone moves the chart.
 FLUID_COST = 1_000_000
 _SLIDER_ENTRIES = 16                      # grids kept (each a few hundred kB of figures), least recently used out
 _slider_figures: OrderedDict = OrderedDict()
@@ -77,7 +78,7 @@ _slider_lock = threading.Lock()
 
 def fluid_cost_ok(scenario: Scenario) -> bool:
     """Whether the traces of `scenario` are cheap enough to precompute a slider's grid of them."""
-    return scenario.seq_len * scenario.spec.hidden_size ** 2 <= FLUID_COST
+    return scenario.seq_len * max(scenario.spec.hidden_size, 32) ** 2 <= FLUID_COST
 
 
 def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[[dict, Any], Any],
@@ -108,3 +109,19 @@ def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[
                 _slider_figures.popitem(last=False)
             _slider_locks.pop(entry, None)
     return figures
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def pretrained_training_lab(settings):
+    """The Training Lab's stored run for these settings ({cell: FitResult}, shared read-only), or None."""
+    from ..labs import pretrained
+
+    return pretrained.training_lab(settings)
+
+
+def pretrained_text_lab(values: dict):
+    """A new FitResult of the Text Lab's stored run if `values` (its knobs) are the defaults, else None
+    (its own copy: a session may go on to train it)."""
+    from ..labs import pretrained
+
+    return pretrained.text_lab(values)
