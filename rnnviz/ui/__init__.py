@@ -17,6 +17,8 @@ from .cache import (
     cached_trace,
     cached_traces,
     jacobian_lag_limit,
+    pretrained_text_lab,
+    pretrained_training_lab,
     session_memo,
 )
 from .exports import export_box, model_export_box, scenario_export_box
@@ -64,7 +66,7 @@ __all__ = [
     "TRAINED_KEY", "PageContext", "TrainedModel", "cached_trace", "cached_traces", "carried_params", "chart",
     "check_url", "controls", "export_box", "finish", "gate_heatmaps", "inert", "jacobian_lag_limit", "jobs", "knob",
     "link_params", "model_export_box", "model_source", "open_trained", "overflow_alerts", "page_setup", "query_value",
-    "remember_trained", "scenario_export_box", "session_memo", "share_box", "show_notes", "shown", "slider_chart",
-    "sync_url",
-    "token", "trace_trained", "url_value", "widget_value",
+    "pretrained_text_lab", "pretrained_training_lab", "remember_trained", "scenario_export_box", "session_memo",
+    "share_box", "show_notes", "shown", "slider_chart", "sync_url", "token", "trace_trained", "url_value",
+    "widget_value",
 ]

@@ -85,8 +85,9 @@ def page_setup(title: str) -> PageContext:
         if query_value("present") is not None:
             ss["present"] = query_value("present") == "true"
     hidden = ss.get("_controls_hidden", False)
+    # On a projector (presentation mode) the page gets the screen's whole width; the sidebar opens with its arrow.
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=str(FAVICON), layout="wide",
-                       initial_sidebar_state="collapsed" if hidden else "expanded")
+                       initial_sidebar_state="collapsed" if hidden or ss.get("present") else "expanded")
     st.html(_BASE_CSS)
     with st.sidebar:
         st.markdown("### rnnviz")

@@ -44,11 +44,13 @@ def test_the_lesson_slider_works_with_no_network(browser, lesson_file):
     for f in (0.4, 0.5, 0.6, 0.7):
         page.mouse.move(rail["x"] + f * rail["width"], rail["y"] + rail["height"] / 2, steps=3)
     page.mouse.up()
-    page.wait_for_function("() => !document.querySelector('.slider-group > .slider-label').textContent.includes(' 0.8')")
+    label = "document.querySelector('.slider-group > .slider-label').textContent"
+    page.wait_for_function(f"() => !{label}.endsWith(' 0.8')")
     gain = float(re.search(r"([0-9.]+)\s*$", page.locator(".slider-group > .slider-label").text_content()).group(1))
     assert 2.0 <= gain <= 3.5
     want = engine_trace("rnn", recurrent_gain=gain).log10_grad_norm
-    page.wait_for_function(f"() => Math.abs(({Y0})()[0] - {float(want[0])}) < 1e-6 * Math.max(1, {abs(float(want[0]))})")
+    w = float(want[0])
+    page.wait_for_function(f"() => Math.abs(({Y0})()[0] - {w}) < 1e-6 * Math.max(1, {abs(w)})")
     np.testing.assert_allclose(page.evaluate(Y0), want, rtol=1e-6)
     assert f"{gain:g}" in page.locator(".gtitle").text_content()  # the title follows the slider
     assert [u for u in requests if not u.startswith("file:")] == []
