@@ -12,9 +12,9 @@ st.title("See inside a recurrent network")
 # 1024 × 768 screen; its own slider moves the gain; the settings and the explanation follow it.
 present = ctx.scale > 1
 intro = st.container()
-hero_slot = st.empty() if present else None
+hero_slot = st.container() if present else None
 controls = st.container(key="hero_controls")
-hero_slot = hero_slot or st.empty()
+hero_slot = hero_slot or st.container()
 intro = st.container() if present else intro
 intro.markdown(
     "An RNN learns by sending a gradient **backwards through time**. Each step back multiplies it by the "
@@ -42,9 +42,9 @@ def hero_figure(traces: dict, gain: float):
 
 fig = hero_figure(ui.cached_traces(hero, cells.CELLS), gain)
 # The chart with the gain slider in the figure, which switches precomputed curves in the browser while it is
-# dragged; the first visit with these settings shows the plain chart first and adds the slider at the end.
-add_slider = ui.slider_chart(hero_slot, fig, hero, cells.CELLS, "recurrent_gain", hero_figure, key="hero",
-                             figure_key=("hero", ctx.scale), scale=ctx.scale)
+# dragged (once the curves for these settings are computed: the next run after the first visit).
+ui.slider_chart(hero_slot, fig, hero, cells.CELLS, "recurrent_gain", hero_figure, key="hero",
+                figure_key=("hero", ctx.scale), scale=ctx.scale)
 intro.info(
     "**What to look for:** drag the recurrent gain. Below 1 the RNN's gradient (red) drops by orders of "
     "magnitude with every step back: the network cannot learn from its distant past. Above 1 it explodes. "
@@ -84,5 +84,4 @@ st.markdown(
     "- **Your Model**: upload the weights of your own RNN / LSTM / GRU and a sequence (CSV or text) and see all of "
     "the above for them; download traces, weights and a PyTorch script."
 )
-add_slider()
 ui.finish("viz_app.py")

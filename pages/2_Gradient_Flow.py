@@ -10,9 +10,9 @@ st.title("Gradient flow: why gradients vanish or explode")
 # screen; the numbers and the explanation follow it.
 present = ctx.scale > 1
 top = st.container()
-grad_slot = st.empty() if present else None
+grad_slot = st.container() if present else None
 metrics_box = st.container()
-grad_slot = grad_slot or st.empty()
+grad_slot = grad_slot or st.container()
 (st.container() if present else top).markdown(
     r"The loss reaches step $k$ only through the product of every later step's Jacobian, "
     r"$\frac{\partial L}{\partial h_k} = \left(\frac{\partial h_{k+1}}{\partial h_k}\right)^{\!\top} \cdots "
@@ -64,10 +64,9 @@ def grad_figure(cell_traces: dict, gain: float):
 
 
 grad_fig = grad_figure(traces, gain)
-add_slider = list  # nothing to add at the end, unless:
 if trained is None:  # with the gain slider in the figure: it redraws at once while dragged
-    add_slider = ui.slider_chart(grad_slot, grad_fig, scenario, cells.CELLS, "recurrent_gain", grad_figure,
-                                 key="grad", figure_key=("grad", ctx.scale, fraction), scale=ctx.scale)
+    ui.slider_chart(grad_slot, grad_fig, scenario, cells.CELLS, "recurrent_gain", grad_figure, key="grad",
+                    figure_key=("grad", ctx.scale, fraction), scale=ctx.scale)
 else:
     ui.chart(grad_fig, key="grad", container=grad_slot)
 
@@ -151,5 +150,4 @@ with st.expander("What am I looking at?"):
 """
     )
 
-add_slider()  # the first visit with these settings: the slider's curves are computed last
 ui.finish("pages/2_Gradient_Flow.py")

@@ -119,9 +119,8 @@ if train_clicked:
     live.empty()
 
 here = {c: m["lm"] for c, m in models.items() if m["corpus"] == corpus.key}   # models of this text
-stored = None if here.get(cell) or train_clicked else ui.pretrained_text_lab(
-    {"corpus": corpus_name, "cell": cell, "lm_hidden": H, "seed": seed, "lm_steps": steps, "lm_seq_len": seq_len,
-     "lm_batch": batch, "lm_lr": lr})   # at the default settings: a model trained in advance
+# At the default settings, until this session trains its own: a model trained in advance.
+stored = None if here.get(cell) or train_clicked else ui.pretrained_text_lab(ui.shown())
 if stored is not None:
     models[cell] = {"lm": charlm.CharLM.from_fit(stored), "corpus": corpus.key, "pretrained": True}
     here[cell] = models[cell]["lm"]

@@ -68,12 +68,15 @@ def jacobian_lag_limit(cell: str, H: int, T: int) -> int:
 # A slider precomputed in the browser (plots.with_slider): every value of a knob's grid traced and drawn
 # once per process, shared by every session with the same other settings. Only while one trace is cheap:
 # T·max(H, 32)² up to FLUID_COST (the defaults: 2·10⁵; a small H still costs its time per step); above
-# it the server's slider alone moves the chart.
+# it the server's slider alone moves the chart. The grids are computed by one background thread, newest
+# request first, so that no page run waits for one and no more than one core works on them.
 FLUID_COST = 1_000_000
 _SLIDER_ENTRIES = 16                      # grids kept (each a few hundred kB of figures), least recently used out
+_SLIDER_PENDING = 4                       # requests waiting; older ones are dropped (asked again on a later run)
 _slider_figures: OrderedDict = OrderedDict()
-_slider_locks: dict = {}
+_slider_pending: OrderedDict = OrderedDict()
 _slider_lock = threading.Lock()
+_slider_worker: list = []                 # the running worker thread, if any
 
 
 def fluid_cost_ok(scenario: Scenario) -> bool:
@@ -82,33 +85,53 @@ def fluid_cost_ok(scenario: Scenario) -> bool:
 
 
 def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[[dict, Any], Any],
-                   key: tuple, *, wait: bool = True) -> dict | None:
+                   key: tuple, *, wait: bool = False) -> dict | None:
     """{value: build({cell: Trace}, value)} for every value of `knob`'s grid, the other settings those
-    of `scenario`, computed once per process and shared read-only between sessions. `key` names what
-    `build` draws (its title, scale, height). None when a trace costs more than FLUID_COST, or (with
-    `wait=False`) when the figures are not computed yet."""
+    of `scenario`, shared read-only between sessions; `key` names what `build` draws (its title, scale,
+    height). None when a trace costs more than FLUID_COST, or while the grid is being computed in the
+    background (a later call finds it; `wait=True` computes it here instead)."""
     if not fluid_cost_ok(scenario):
         return None
-    base = scenario.replace(**{knob: KNOBS[knob].default})
-    entry = (base, tuple(cells), knob, key)
+    entry = (scenario.replace(**{knob: KNOBS[knob].default}), tuple(cells), knob, key)
     with _slider_lock:
         if entry in _slider_figures:
             _slider_figures.move_to_end(entry)
             return _slider_figures[entry]
         if not wait:
+            _slider_pending[entry] = build
+            _slider_pending.move_to_end(entry)
+            while len(_slider_pending) > _SLIDER_PENDING:
+                _slider_pending.popitem(last=False)
+            if not (_slider_worker and _slider_worker[0].is_alive()):
+                _slider_worker[:] = [threading.Thread(target=_compute_pending, name="rnnviz-slider-grids",
+                                                      daemon=True)]
+                _slider_worker[0].start()
             return None
-        lock = _slider_locks.setdefault(entry, threading.Lock())
-    with lock:  # sessions asking for the same grid at once wait for one computation
-        with _slider_lock:
-            if entry in _slider_figures:
-                return _slider_figures[entry]
-        figures = {v: build(base.replace(**{knob: v}).traces(tuple(cells)), v) for v in KNOBS[knob].grid()}
-        with _slider_lock:
-            _slider_figures[entry] = figures
-            while len(_slider_figures) > _SLIDER_ENTRIES:
-                _slider_figures.popitem(last=False)
-            _slider_locks.pop(entry, None)
+    return _compute(entry, build)
+
+
+def _compute(entry: tuple, build) -> dict:
+    base, cells, knob, _ = entry
+    figures = {v: build(base.replace(**{knob: v}).traces(cells), v) for v in KNOBS[knob].grid()}
+    with _slider_lock:
+        _slider_figures[entry] = figures
+        while len(_slider_figures) > _SLIDER_ENTRIES:
+            _slider_figures.popitem(last=False)
     return figures
+
+
+def _compute_pending() -> None:
+    while True:
+        with _slider_lock:
+            if not _slider_pending:
+                return
+            entry, build = _slider_pending.popitem(last=True)  # the newest request first
+            if entry in _slider_figures:
+                continue
+        try:
+            _compute(entry, build)
+        except Exception:  # noqa: BLE001  (the page keeps its plain chart; the error shows where it is traced)
+            continue
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

@@ -17,7 +17,7 @@ import streamlit as st
 
 from .. import cells, configure, plots
 from ..spec import KNOBS, query_string
-from .cache import fluid_cost_ok, slider_figures
+from .cache import slider_figures
 from .knobs import carried_params, link_params, query_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,26 +176,17 @@ def chart(fig, key: str | None = None, container=None, **kwargs):
 
 
 def slider_chart(container, figure, scenario, cells: tuple, knob: str, build, *, key: str, figure_key: tuple,
-                 scale: float = 1.0):
-    """Show `figure` (`build(traces, value)` at the scenario's own value of `knob`) in `container` (an
-    st.empty) with a slider over the knob's grid in the figure, which switches precomputed frames in the
-    browser, so that dragging it redraws at once (`figure_key` names what `build` draws, see
-    `slider_figures`). Returns a function to call at the end of the page: where the grid is not computed
-    yet, the plain figure is shown first and that call computes the grid and puts the slider in."""
-    def with_slider(figures):
+                 scale: float = 1.0) -> None:
+    """Show `figure` (`build(traces, value)` at the scenario's own value of `knob`) with a slider over the
+    knob's grid in the figure, which switches precomputed frames in the browser, so that dragging it
+    redraws at once (`figure_key` names what `build` draws, see `slider_figures`). Until the grid for
+    these settings has been computed (in the background, once per process) the figure is shown as it is."""
+    c = container if container is not None else st
+    figures = slider_figures(scenario, cells, knob, build, figure_key)
+    if figures is not None:
         value = scenario.values()[knob]
-        figures = {**figures, value: figure}  # the value set on the page, on the grid or between its values
-        chart(plots.with_slider(figures, value, label=KNOBS[knob].label, scale=scale), key=key, container=container)
-
-    if not fluid_cost_ok(scenario):
-        chart(figure, key=key, container=container)
-        return lambda: None
-    ready = slider_figures(scenario, cells, knob, build, figure_key, wait=False)
-    if ready is not None:
-        with_slider(ready)
-        return lambda: None
-    chart(figure, container=container)
-    return lambda: with_slider(slider_figures(scenario, cells, knob, build, figure_key))
+        figure = plots.with_slider({**figures, value: figure}, value, label=KNOBS[knob].label, scale=scale)
+    chart(figure, key=key, container=c)
 
 
 def gate_heatmaps(tr, key: str, **heatmap):
