@@ -76,7 +76,7 @@ _SLIDER_PENDING = 4                       # requests waiting; older ones are dro
 _slider_figures: OrderedDict = OrderedDict()
 _slider_pending: OrderedDict = OrderedDict()
 _slider_lock = threading.Lock()
-_slider_worker: list = []                 # the running worker thread, if any
+_slider_worker: list = []                 # the worker thread while it runs (emptied, under the lock, as it ends)
 
 
 def fluid_cost_ok(scenario: Scenario) -> bool:
@@ -102,7 +102,7 @@ def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[
             _slider_pending.move_to_end(entry)
             while len(_slider_pending) > _SLIDER_PENDING:
                 _slider_pending.popitem(last=False)
-            if not (_slider_worker and _slider_worker[0].is_alive()):
+            if not _slider_worker:  # no worker, or the last one has said it is done
                 _slider_worker[:] = [threading.Thread(target=_compute_pending, name="rnnviz-slider-grids",
                                                       daemon=True)]
                 _slider_worker[0].start()
@@ -124,13 +124,14 @@ def _compute_pending() -> None:
     while True:
         with _slider_lock:
             if not _slider_pending:
+                _slider_worker.clear()  # under the lock: a request from now on starts a new worker
                 return
             entry, build = _slider_pending.popitem(last=True)  # the newest request first
             if entry in _slider_figures:
                 continue
         try:
             _compute(entry, build)
-        except Exception:  # noqa: BLE001  (the page keeps its plain chart; the error shows where it is traced)
+        except Exception:  # noqa: BLE001  a grid that cannot be computed is not offered: the page keeps its plain chart
             continue
 
 
