@@ -6,6 +6,7 @@ for what belongs to this session only.
 """
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -121,6 +122,10 @@ def _compute(entry: tuple, build) -> dict:
 
 
 def _compute_pending() -> None:
+    try:  # Linux: this thread alone runs at a lower priority, so page runs come first
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
     while True:
         with _slider_lock:
             if not _slider_pending:
