@@ -8,27 +8,44 @@ from rnnviz.spec import Scenario
 ctx = ui.page_setup("Home")
 
 st.title("See inside a recurrent network")
-st.markdown(
+# On a projector (presentation mode) the chart comes right under the title, so that it is whole on a
+# 1024 × 768 screen; its own slider moves the gain; the settings and the explanation follow it.
+present = ctx.scale > 1
+intro = st.container()
+hero_slot = st.container() if present else None
+controls = st.container(key="hero_controls")
+hero_slot = hero_slot or st.container()
+intro = st.container() if present else intro
+intro.markdown(
     "An RNN learns by sending a gradient **backwards through time**. Each step back multiplies it by the "
     "step's Jacobian, so after many steps it either fades to nothing or blows up. "
     "Below, an RNN, an LSTM and a GRU read the same input (a single kick at t = 0)."
 )
 
-ui.show_notes(ui.check_url(["recurrent_gain", "seq_len"]))  # the same ranges as on every other page
-controls = st.container(key="hero_controls")
-c1, c2 = controls.columns(2)
+with controls:
+    ui.show_notes(ui.check_url(["recurrent_gain", "seq_len"]))  # the same ranges as on every other page
+    c1, c2 = st.columns(2)
 with c1:
     gain = ui.knob("recurrent_gain", st, help="Every recurrent weight block is gain × an orthogonal matrix.")
 with c2:
     T = ui.knob("seq_len", st)
 
 hero = Scenario.from_values({"recurrent_gain": gain, "seq_len": T})  # every other setting at its default
-traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(hero, cells.CELLS).items()}
-fig = plots.gradient_vs_lag(traces, scale=ctx.scale, height=520,
-                            title=f"How much of the loss at the last step reaches each earlier step "
-                                  f"(recurrent gain {gain:g})")
-ui.chart(fig, key="hero")
-st.info(
+
+
+def hero_figure(traces: dict, gain: float):
+    title = (f"Gradient reaching each step back (gain {gain:g})" if present else
+             f"How much of the loss at the last step reaches each earlier step (recurrent gain {gain:g})")
+    return plots.gradient_vs_lag({cells.LABELS[c]: tr for c, tr in traces.items()}, scale=ctx.scale,
+                                 height=370 if present else 470, title=title)
+
+
+fig = hero_figure(ui.cached_traces(hero, cells.CELLS), gain)
+# The chart with the gain slider in the figure, which switches precomputed curves in the browser while it is
+# dragged (once the curves for these settings are computed: the next run after the first visit).
+ui.slider_chart(hero_slot, fig, hero, cells.CELLS, "recurrent_gain", hero_figure, key="hero",
+                figure_key=("hero", ctx.scale), scale=ctx.scale)
+intro.info(
     "**What to look for:** drag the recurrent gain. Below 1 the RNN's gradient (red) drops by orders of "
     "magnitude with every step back: the network cannot learn from its distant past. Above 1 it explodes. "
     "The LSTM's cell path (dashed blue) and the GRU (green) keep it near 1, because their forget / update "

@@ -6,7 +6,14 @@ from rnnviz.spec import Scenario
 
 ctx = ui.page_setup("Gradient Flow")
 st.title("Gradient flow: why gradients vanish or explode")
-st.markdown(
+# On a projector (presentation mode) the main chart comes right under the title, whole on a 1024 × 768
+# screen; the numbers and the explanation follow it.
+present = ctx.scale > 1
+top = st.container()
+grad_slot = st.container() if present else None
+metrics_box = st.container()
+grad_slot = grad_slot or st.container()
+(st.container() if present else top).markdown(
     r"The loss reaches step $k$ only through the product of every later step's Jacobian, "
     r"$\frac{\partial L}{\partial h_k} = \left(\frac{\partial h_{k+1}}{\partial h_k}\right)^{\!\top} \cdots "
     r"\left(\frac{\partial h_{T-1}}{\partial h_{T-2}}\right)^{\!\top} \frac{\partial L}{\partial h_{T-1}}$. "
@@ -36,7 +43,6 @@ with ui.controls():
 scenario = Scenario.from_values(ui.shown())   # the settings above, for each of the three cells
 traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(scenario, cells.CELLS).items()}
 dotted = ()
-metrics_box = st.container()
 if trained is not None:
     trained_label = trained.short
     traces[trained_label] = ui.trace_trained(trained, seed=seed, loss=loss)
@@ -47,9 +53,22 @@ if trained is not None:
 
 # The main figure first: it is what a slider change is for, so it is computed and sent before the rest.
 loss_text = "the last step" if loss == "last" else "every step"
-ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=480, horizon_fraction=fraction, dotted=dotted,
-                               title=f"‖∂L/∂h_k‖ against steps back · loss on {loss_text} · ◆ horizon"),
-         key="grad")
+
+
+def grad_figure(cell_traces: dict, gain: float):
+    """The main chart of these traces ({label or cell: Trace}); `gain` is in the slider under it."""
+    shown = {cells.LABELS.get(c, c): tr for c, tr in cell_traces.items()}
+    return plots.gradient_vs_lag(shown, scale=ctx.scale, height=380 if present else 480, horizon_fraction=fraction,
+                                 dotted=dotted, title=f"‖∂L/∂h_k‖ · loss on {loss_text} · ◆ horizon" if present else
+                                 f"‖∂L/∂h_k‖ against steps back · loss on {loss_text} · ◆ horizon")
+
+
+grad_fig = grad_figure(traces, gain)
+if trained is None:  # with the gain slider in the figure: it redraws at once while dragged
+    ui.slider_chart(grad_slot, grad_fig, scenario, cells.CELLS, "recurrent_gain", grad_figure, key="grad",
+                    figure_key=("grad", ctx.scale, fraction), scale=ctx.scale)
+else:
+    ui.chart(grad_fig, key="grad", container=grad_slot)
 
 # ---- what happened, in numbers (shown above the figure)
 n_metrics = len(traces) + 1

@@ -100,6 +100,13 @@ if train:
     live_slot.empty()
 
 job = ui.jobs.latest("lab", waiting="Stopping the training…")  # an interrupted run finishes its record first
+pretrained_run = job is None and ui.pretrained_training_lab(settings)   # at the defaults: a finished run, stored
+if pretrained_run:
+    job = ui.jobs.Job("lab", settings, record=pretrained_run)
+    job.done.set()
+    st.info("**A finished run, trained in advance at the default settings** (`python -m rnnviz pretrain`, same "
+            "seed and batches). Press **Train** to repeat it live and watch the curves grow; change a setting to "
+            "train something new.", icon=":material/history_edu:")
 if job is None:
     st.info("Press **Train** to train the chosen cells. With the defaults this takes about a minute; the loss "
             "curves appear here while they learn.", icon=":material/school:")

@@ -119,6 +119,15 @@ if train_clicked:
     live.empty()
 
 here = {c: m["lm"] for c, m in models.items() if m["corpus"] == corpus.key}   # models of this text
+# At the default settings, until this session trains its own: a model trained in advance.
+stored = None if here.get(cell) or train_clicked else ui.pretrained_text_lab(ui.shown())
+if stored is not None:
+    models[cell] = {"lm": charlm.CharLM.from_fit(stored), "corpus": corpus.key, "pretrained": True}
+    here[cell] = models[cell]["lm"]
+if cell in here and models[cell].get("pretrained"):   # until this session trains its own
+    st.info("**A model trained in advance at the default settings** (`python -m rnnviz pretrain`, same seed). "
+            f"Press **Train {cells.article(cell)}** to repeat the run live; change a setting to train something "
+            "new.", icon=":material/history_edu:")
 lm = here.get(cell)
 if lm is None:
     st.info(f"No {cells.LABELS[cell]} has been trained on this text yet. Press **Train {cells.article(cell)}** (about "

@@ -42,7 +42,11 @@ with left:
         except Exception as exc:  # noqa: BLE001 - an untrusted file; keep whatever model was there before
             ss["model_error"] = ui.failure(up.name, exc)
         ss["_model_file_id"] = up.file_id   # seen once it has its answer (a click meanwhile reads it again)
-    if st.button("Or try an example: a random LSTM", key="example_model", icon=":material/science:"):
+    # The page opens with the example loaded, so that it shows everything at once; an upload replaces it.
+    first_visit = not ss.get("_example_shown")
+    ss["_example_shown"] = True
+    if st.button("Or try an example: a random LSTM", key="example_model", icon=":material/science:") or (
+            first_visit and "user_model" not in ss):
         model = build_model(ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch", seed=1))
         ss["user_model"] = {"loaded": uploads.LoadedModel(model, "an example built here"), "name": "example LSTM",
                             "label": "example LSTM"}

@@ -1,7 +1,9 @@
 """Command line: python -m rnnviz report --preset vanishing --out report.html
 
     report   write a self-contained HTML page of a preset's figures (works offline)
+    lesson   write one interactive HTML file of a preset: its main figure and slider, no server needed
     presets  list the presets
+    pretrain train the labs' stored runs again at their defaults (rnnviz/labs/pretrained/)
     script   print a PyTorch script that reproduces a preset's numbers
 """
 from __future__ import annotations
@@ -20,7 +22,15 @@ def main(argv: list[str] | None = None) -> int:
                      help="one of: " + ", ".join(PRESETS))
     rep.add_argument("--out", required=True, help="the HTML file to write")
     rep.add_argument("--scale", type=float, default=1.0, help="font scale of the figures (1.35 for a projector)")
+    les = sub.add_parser("lesson", help="write one interactive, self-contained HTML lesson of a preset")
+    les.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME",
+                     help="one of: " + ", ".join(PRESETS))
+    les.add_argument("--out", required=True, help="the HTML file to write")
+    les.add_argument("--scale", type=float, default=1.0, help="font scale of the figure (1.35 for a projector)")
     sub.add_parser("presets", help="list the presets")
+    pre = sub.add_parser("pretrain", help="train the labs' stored runs again at their defaults, with a manifest")
+    pre.add_argument("--lab", action="append", choices=("training_lab", "text_lab"),
+                     help="only this lab's run (repeatable; default: every lab)")
     scr = sub.add_parser("script", help="print a PyTorch script that reproduces a preset's numbers")
     scr.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME")
     scr.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="another cell than the preset's")
@@ -35,6 +45,21 @@ def main(argv: list[str] | None = None) -> int:
 
         scenario = PRESETS[args.preset].scenario(**({"cell": args.cell} if args.cell else {}))
         sys.stdout.write(reproduce_script(scenario))
+        return 0
+    if args.command == "pretrain":
+        from . import configure
+        from .labs import pretrained
+
+        configure(threads=1)  # as the app trains: the same numbers as pressing Train
+        pretrained.pretrain(labs=args.lab or ("training_lab", "text_lab"))
+        print(f"wrote {pretrained.DIR}")
+        return 0
+    if args.command == "lesson":
+        from .files.offline import write_lesson
+
+        path = write_lesson(args.preset, args.out, scale=args.scale)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): one file, opens in any browser without a "
+              "server or network")
         return 0
     from .files.report import write_report
 

@@ -56,6 +56,12 @@ class Knob:
     display: str = ""   # choices: "upper" shows and writes them in capitals ("LSTM")
     page_only: bool = False  # its value belongs to one page (a cursor, a typed text): never carried to another
 
+    def grid(self, n: int = 41) -> tuple:
+        """`n` evenly spaced values across a number knob's page range (min to max), each a value the
+        knob accepts: the values a slider precomputed in the browser switches between."""
+        lo, hi = self.page_range or (self.min, self.max)
+        return tuple(self.validate(lo + (hi - lo) * k / (n - 1)) for k in range(n))
+
     def allowed(self) -> str:
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)

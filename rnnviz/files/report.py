@@ -147,12 +147,6 @@ def build_report(preset: Preset | str, scale: float = 1.0) -> str:
     preset = get_preset(preset) if isinstance(preset, str) else preset
     sections = preset_sections(preset, scale=scale)
     esc = html.escape
-    params = preset.query()
-    values = {k: v for k, v in preset.values().items() if k in params}  # the settings a link sets
-    shown = {k: KNOBS[k].label_of(v) if KNOBS[k].kind == "choice" else KNOBS[k].format(v) for k, v in values.items()}
-    rows = "".join(f"<tr><th>{esc(KNOBS[k].label)}</th><td>{esc(v)}</td></tr>" for k, v in shown.items())
-    query = query_string(params)
-    page = Path(preset.page).stem.split("_", 1)[-1]
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -167,19 +161,30 @@ def build_report(preset: Preset | str, scale: float = 1.0) -> str:
         parts += [f'<section id="section-{n}"><h2>{n}. {esc(sec.title)}</h2>', div,
                   f'<p class="look">{esc(sec.text)}</p>' if sec.text else "",
                   f'<ul class="numbers">{numbers}</ul>' if numbers else "", "</section>"]
-    parts += [
-        '<section id="settings"><h2>Settings</h2>',
-        f"<table>{rows}</table>",
-        f"<p>In the app: the page <b>{esc(page.replace('_', ' '))}</b> with the query "
-        f"<code>?{esc(query)}</code></p></section>",
-        "<footer>Made by rnnviz (<code>python -m rnnviz report --preset "
-        f"{esc(preset.name)}</code>, torch {esc(torch.__version__)}). States come from torch's fused kernels; "
-        "gradients from an exact backward sweep through time in float64, kept as mantissa and exponent so "
-        "values far beyond float64's range are drawn where they belong. The probe loss is L = v·h with "
-        "v = (1, …, 1)/√H. Everything on this page works offline.</footer>",
-        "</main></body></html>",
-    ]
+    parts += [settings_html(preset), footer_html(f"python -m rnnviz report --preset {preset.name}"),
+              "</main></body></html>"]
     return "\n".join(p for p in parts if p)
+
+
+def settings_html(preset: Preset) -> str:
+    """The preset's settings as a table, and the app page and query that show them."""
+    esc = html.escape
+    params = preset.query()
+    values = {k: v for k, v in preset.values().items() if k in params}  # the settings a link sets
+    shown = {k: KNOBS[k].label_of(v) if KNOBS[k].kind == "choice" else KNOBS[k].format(v) for k, v in values.items()}
+    rows = "".join(f"<tr><th>{esc(KNOBS[k].label)}</th><td>{esc(v)}</td></tr>" for k, v in shown.items())
+    page = Path(preset.page).stem.split("_", 1)[-1]
+    return (f'<section id="settings"><h2>Settings</h2><table>{rows}</table>'
+            f"<p>In the app: the page <b>{esc(page.replace('_', ' '))}</b> with the query "
+            f"<code>?{esc(query_string(params))}</code></p></section>")
+
+
+def footer_html(command: str) -> str:
+    """How the page was made and how its numbers are computed."""
+    return (f"<footer>Made by rnnviz (<code>{html.escape(command)}</code>, torch {html.escape(torch.__version__)}). "
+            "States come from torch's fused kernels; gradients from an exact backward sweep through time in float64, "
+            "kept as mantissa and exponent so values far beyond float64's range are drawn where they belong. The "
+            "probe loss is L = v·h with v = (1, …, 1)/√H. Everything on this page works offline.</footer>")
 
 
 def write_report(preset: Preset | str, out: str | Path, scale: float = 1.0) -> Path:

@@ -9,9 +9,11 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
     training     loss curves, gradient norms and clipping, the gradient's reach, binary addition
     text         the character model: bits per character, next characters, text coloured by a value
     translation  the encoder-decoder's states, its candidates, accuracy
+    frames       a figure with a slider that switches precomputed frames in the browser
 
 Every builder is also a name of this package (`plots.gradient_vs_lag`).
 """
+from .frames import with_slider
 from .gradients import F32_MAX_LOG10, F32_TINY_LOG10, eigenvalue_plane, gradient_vs_lag, jacobian_chain, jacobian_vs_lag
 from .neuron import bias_grid, bifurcation_diagram, cobweb, cobweb_axis, neuron_gradient, neuron_trajectory
 from .numbers import percent, plain, power_label, sci, tex_number
@@ -79,5 +81,5 @@ __all__ = [
     "log_ticks", "loss_curves", "moving_average", "neuron_gradient", "neuron_trajectory", "next_char_bars",
     "one_two_five_ticks", "percent", "plain", "power_label", "reach_colour_html", "reach_heatmaps", "saturation_bars",
     "sci", "signal_colour_html", "smoothing_window", "style", "symlog", "symlog_ticks", "tex_number",
-    "text_colour_html", "top_candidates", "translation_states", "unit_lines",
+    "text_colour_html", "top_candidates", "translation_states", "unit_lines", "with_slider",
 ]

@@ -13,7 +13,17 @@
 The names pages use are names of this package: `ui.knob`, `ui.chart`, `ui.cached_traces`, ...
 """
 from . import jobs
-from .cache import JACOBIAN_BUDGET, SHARED_TRACE_BYTES, cached_trace, cached_traces, jacobian_lag_limit, session_memo
+from .cache import (
+    FLUID_COST,
+    JACOBIAN_BUDGET,
+    SHARED_TRACE_BYTES,
+    cached_trace,
+    cached_traces,
+    jacobian_lag_limit,
+    pretrained_text_lab,
+    pretrained_training_lab,
+    session_memo,
+)
 from .exports import export_box, model_export_box, scenario_export_box
 from .knobs import (
                     carried_params,
@@ -50,15 +60,16 @@ from .page import (
                     overflow_alerts,
                     page_setup,
                     share_box,
+                    slider_chart,
 )
 from .untrusted import failure, inert, plain
 
 __all__ = [
-    "BUILT", "CHART_CONFIG", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
+    "BUILT", "CHART_CONFIG", "FLUID_COST", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
     "TRAINED_KEY", "PageContext", "TrainedModel", "cached_trace", "cached_traces", "carried_params", "chart",
     "check_url", "controls", "export_box", "failure", "finish", "gate_heatmaps", "inert", "jacobian_lag_limit",
     "jobs", "knob", "link_params", "model_export_box", "model_source", "open_trained", "overflow_alerts",
-    "page_setup", "plain", "query_value",
-    "remember_trained", "scenario_export_box", "session_memo", "share_box", "show_notes", "shown", "sync_url",
-    "token", "trace_trained", "url_value", "widget_value",
+    "page_setup", "plain", "pretrained_text_lab", "pretrained_training_lab", "query_value",
+    "remember_trained", "scenario_export_box", "session_memo", "share_box", "show_notes", "shown", "slider_chart",
+    "sync_url", "token", "trace_trained", "url_value", "widget_value",
 ]

@@ -18,8 +18,9 @@ import streamlit as st
 
 from .. import cells, configure, plots
 from ..files import sandbox
-from ..spec import query_string
+from ..spec import KNOBS, query_string
 from . import sessions
+from .cache import slider_figures
 from .knobs import carried_params, link_params, query_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,9 @@ _BASE_CSS = """
 _PRESENT_CSS = """
 <style>
 html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
-h1 {font-size: 3rem !important;} h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
+.block-container {padding-top: 3.2rem;}
+h1 {font-size: 2rem !important; padding-top: 0 !important;}
+h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
 h1 [data-heading-text], h2 [data-heading-text], h3 [data-heading-text] {font-size: inherit !important;}
 [data-testid="stMetricValue"] {font-size: 2.1rem;}
 h1 *, h2 *, h3 *, [data-testid="stMetricValue"] * {font-size: inherit !important;}
@@ -85,8 +88,9 @@ def page_setup(title: str) -> PageContext:
         if query_value("present") is not None:
             ss["present"] = query_value("present") == "true"
     hidden = ss.get("_controls_hidden", False)
+    # On a projector (presentation mode) the page gets the screen's whole width; the sidebar opens with its arrow.
     st.set_page_config(page_title=f"{title} · rnnviz", page_icon=str(FAVICON), layout="wide",
-                       initial_sidebar_state="collapsed" if hidden else "expanded")
+                       initial_sidebar_state="collapsed" if hidden or ss.get("present") else "expanded")
     st.html(_BASE_CSS)
     with st.sidebar:
         st.markdown("### rnnviz")
@@ -192,6 +196,20 @@ def chart(fig, key: str | None = None, container=None, **kwargs):
     """Show a figure with its own (large, fixed-meaning) styling rather than the theme's."""
     c = container if container is not None else st
     return c.plotly_chart(fig, theme=None, key=key, config=CHART_CONFIG, **kwargs)
+
+
+def slider_chart(container, figure, scenario, cells: tuple, knob: str, build, *, key: str, figure_key: tuple,
+                 scale: float = 1.0) -> None:
+    """Show `figure` (`build(traces, value)` at the scenario's own value of `knob`) with a slider over the
+    knob's grid in the figure, which switches precomputed frames in the browser, so that dragging it
+    redraws at once (`figure_key` names what `build` draws, see `slider_figures`). Until the grid for
+    these settings has been computed (in the background, once per process) the figure is shown as it is."""
+    c = container if container is not None else st
+    figures = slider_figures(scenario, cells, knob, build, figure_key)
+    if figures is not None:
+        value = scenario.values()[knob]
+        figure = plots.with_slider({**figures, value: figure}, value, label=KNOBS[knob].label, scale=scale)
+    chart(figure, key=key, container=c)
 
 
 def gate_heatmaps(tr, key: str, **heatmap):

@@ -3,30 +3,48 @@ classroom links work, no exception box appears."""
 import numpy as np
 import pytest
 
+from rnnviz.ui.page import ROOT
 from tests.support.browser import chart_names, chart_y, exceptions, open_page, wait_idle
 from tests.support.engine import engine_trace
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["", "Step_Through", "Gradient_Flow", "One_Neuron", "Translation"]
-# Pages whose figures appear once the user trains or uploads something: they must load cleanly.
-WAITING_PAGES = {"Training_Lab": "Training lab", "Text_Lab": "Text lab", "Your_Model": "Look inside your own model"}
+# Every page, the home page and each file in pages/ (also pages added later): each must show a chart at
+# first paint with no button pressed (the labs open with a run trained in advance, Your Model with its example).
+PAGES = [""] + [p.stem.split("_", 1)[1] for p in sorted((ROOT / "pages").glob("*.py"))]
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_each_page_loads_with_its_charts(page, app_url, path):
-    open_page(page, f"{app_url}/{path}")
+def test_each_page_shows_a_chart_at_first_paint(browser, app_url, path):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})  # a new visitor: no session state
+    page = context.new_page()
+    open_page(page, f"{app_url}/{path}", timeout=180000)
+    wait_idle(page, 180000)
     assert exceptions(page) == 0
-    assert page.locator(".js-plotly-plot").count() >= 1
+    assert page.locator(".js-plotly-plot .main-svg").count() >= 1
+    assert page.locator("[data-testid='stPlotlyChart']").first.is_visible()
     assert page.get_by_test_id("stSidebar").is_visible()
+    context.close()
 
 
-@pytest.mark.parametrize("path", WAITING_PAGES)
-def test_pages_that_wait_for_the_user_load_cleanly(page, app_url, path):
-    page.goto(f"{app_url}/{path}")
-    wait_idle(page, 90000)
-    assert WAITING_PAGES[path].lower() in page.locator("h1").first.inner_text().lower()
-    assert exceptions(page) == 0
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 768)])
+@pytest.mark.parametrize("path", ["", "Gradient_Flow"])
+def test_the_main_chart_and_its_title_fit_a_projector(browser, app_url, path, size):
+    """Presentation mode: the page's main figure and its title are whole on the screen without scrolling."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    open_page(page, f"{app_url}/{path}?present=true", timeout=180000)
+    wait_idle(page, 180000)
+    box = page.evaluate("""() => { const el = document.querySelector('.js-plotly-plot');
+        const r = el.getBoundingClientRect(), t = el.querySelector('.gtitle').getBoundingClientRect();
+        const header = document.querySelector('header');
+        const h = header ? header.getBoundingClientRect() : {bottom: 0};
+        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, header: h.bottom,
+                tTop: t.top, tLeft: t.left, tRight: t.right, vw: window.innerWidth, vh: window.innerHeight}; }""")
+    assert box["header"] <= box["tTop"] and box["top"] >= 0, box        # not under the app's header
+    assert box["bottom"] <= box["vh"] and box["right"] <= box["vw"], box  # the whole figure on screen
+    assert box["left"] <= box["tLeft"] and box["tRight"] <= box["right"], box  # the title is not cut
+    context.close()
 
 
 def _wait_chart_change(page, before, index=0, trace=0, timeout=30000):

@@ -12,7 +12,7 @@ import torch
 import rnnviz
 from rnnviz.files import uploads
 from rnnviz.inputs import Vocab
-from rnnviz.labs import charlm, corpora
+from rnnviz.labs import charlm, corpora, pretrained
 from tests.support.apphelp import decode, figures, run_page, said, texts, trace_named, url_notes
 from tests.support.payloads import Payload
 
@@ -36,7 +36,7 @@ def trained(query=None):
     return at
 
 
-def test_defaults_describe_the_corpus_and_ask_for_training():
+def test_defaults_describe_the_corpus_and_show_the_stored_model():
     at = run_page(PAGE)
     assert not at.exception
     task = charlm.CharTask(corpora.get_corpus("zen"))
@@ -44,6 +44,17 @@ def test_defaults_describe_the_corpus_and_ask_for_training():
     assert metrics["Distinct characters"] == str(len(task.vocab))
     assert metrics["Memoryless floor"] == f"{charlm.bpc(task.baseline(0)):.2f} bits/char"
     assert metrics["Training characters"] == f"{len(task.corpus.train_text):,}"
+    # No button pressed: the model trained in advance at these settings, with its stored curve.
+    assert any("trained in advance at the default settings" in i.value for i in at.info)
+    stored = pretrained.manifest()["text_lab"]["metrics"]
+    assert metrics["Held-out text"] == f"{stored['held_out_bpc']:.2f} bits/char"
+    assert metrics["Steps trained"] == f"{stored['steps']:,}"
+    assert "bpc" in figures(at)
+
+
+def test_another_setting_asks_for_training():
+    at = run_page(PAGE, {"lm_hidden": "64"})
+    assert not at.exception
     assert "No RNN has been trained on this text yet" in texts(at)
     assert not figures(at)
 

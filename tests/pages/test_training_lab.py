@@ -1,12 +1,14 @@
 """The Training Lab page under AppTest: tiny training runs started with its Train button show exactly
 what rnnviz.fit computes for the same arguments (called here independently), keep their results
 across reruns, report NaN and bad URL values, and hand the trained models to the explorer pages."""
+import json
+
 import numpy as np
 import pytest
 import torch
 
 import rnnviz
-from rnnviz.labs import training
+from rnnviz.labs import pretrained, training
 from rnnviz.tasks import TASKS
 from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 
@@ -34,15 +36,28 @@ def y(fig, name):
     return decode(trace_named(fig, name)["y"]).astype(np.float64)
 
 
-def test_defaults_run_and_promise_a_short_demonstration():
+def test_defaults_open_with_the_stored_run_and_promise_a_short_demonstration():
     at = run_page(LAB)
     assert not at.exception
     assert not at.button(key="train").disabled and at.button(key="stop").disabled
-    assert figures(at) == {}  # nothing trained yet
+    stored = json.loads((pretrained.DIR / pretrained.MANIFEST).read_text())["training_lab"]["metrics"]
+    figs = figures(at)   # no button pressed: the run trained in advance at these settings
+    assert {"loss", "grad", "reach"} <= set(figs)
+    for label, cell in (("RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")):
+        test = y(figs["loss"], f"{label} · test loss")
+        assert test[-1] == pytest.approx(stored[cell]["final_test_loss"], rel=1e-6)
+    assert any("trained in advance at the default settings" in i.value for i in at.info)
     page = texts(at)
     assert "RNN, LSTM, GRU: 1500 steps each" in page and "Adding problem" in page
     seconds = training.estimate_seconds(training.Settings())
     assert seconds < 75 and f"about **{training.format_seconds(seconds)}**" in page
+
+
+def test_any_other_setting_opens_with_nothing_trained():
+    at = run_page(LAB, {"train_steps": "1000"})
+    assert not at.exception
+    assert figures(at) == {}
+    assert not any("trained in advance" in i.value for i in at.info)
 
 
 def test_tiny_run_shows_the_engines_numbers_and_survives_reruns():

@@ -243,3 +243,14 @@ def test_gradient_flow_says_which_sequence_the_model_reads():
     assert not at.exception
     assert "reading the sequence uploaded as 'my_seq.csv' (12 steps)" in unescaped(at.info)
     assert at.selectbox(key=ui.MODEL_SOURCE_KEY).value.endswith("· uploaded")
+
+
+def test_the_page_opens_with_the_example_model_traced():
+    """No button pressed: the example LSTM is loaded and its gradient is the engine's on the named sequence."""
+    at = run_page("pages/7_Your_Model.py")
+    assert not at.exception
+    assert any("example" in s.value for s in at.success)
+    want = rnnviz.trace(rnnviz.build_model(rnnviz.ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch",
+                                                            seed=1)),
+                        rnnviz.inputs.make("impulse", 200, 3, seed=0)).log10_grad_norm
+    np.testing.assert_allclose(decode(figures(at)["user_grad"]["data"][0]["y"]), want, rtol=1e-9)

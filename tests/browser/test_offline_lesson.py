@@ -1,0 +1,57 @@
+"""An offline lesson (python -m rnnviz lesson) in Chromium with every network request refused: the
+figure draws, and its slider, dragged with the mouse, switches the chart to the engine's numbers at
+the slider's value without any server."""
+import re
+
+import numpy as np
+import pytest
+
+from rnnviz.__main__ import main
+from tests.support.engine import engine_trace
+
+pytestmark = pytest.mark.browser
+
+Y0 = "() => Array.from(document.querySelector('.js-plotly-plot')._fullData[0].y, Number)"
+
+
+@pytest.fixture(scope="module")
+def lesson_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lesson") / "lesson.html"
+    assert main(["lesson", "--preset", "vanishing", "--out", str(out)]) == 0
+    return out
+
+
+def test_the_lesson_slider_works_with_no_network(browser, lesson_file):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_offline(True)
+    requests = []
+    context.on("request", lambda r: requests.append(r.url))
+    context.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file:")
+                  else route.continue_())
+    page = context.new_page()
+    page.goto(lesson_file.as_uri())
+    page.wait_for_selector("body[data-ready='true']", timeout=60000)
+    assert [u for u in requests if not u.startswith("file:")] == []
+
+    current = page.locator(".slider-group > .slider-label").text_content()
+    assert current.strip() == "Recurrent gain: 0.8"  # the preset's own value
+    np.testing.assert_allclose(page.evaluate(Y0), engine_trace("rnn", recurrent_gain=0.8).log10_grad_norm,
+                               rtol=1e-6)
+
+    rail = page.locator(".slider-rail-rect").bounding_box()
+    page.mouse.move(rail["x"] + 0.3 * rail["width"], rail["y"] + rail["height"] / 2)  # drag the grip to the right
+    page.mouse.down()
+    for f in (0.4, 0.5, 0.6, 0.7):
+        page.mouse.move(rail["x"] + f * rail["width"], rail["y"] + rail["height"] / 2, steps=3)
+    page.mouse.up()
+    label = "document.querySelector('.slider-group > .slider-label').textContent"
+    page.wait_for_function(f"() => !{label}.endsWith(' 0.8')")
+    gain = float(re.search(r"([0-9.]+)\s*$", page.locator(".slider-group > .slider-label").text_content()).group(1))
+    assert 2.0 <= gain <= 3.5
+    want = engine_trace("rnn", recurrent_gain=gain).log10_grad_norm
+    w = float(want[0])
+    page.wait_for_function(f"() => Math.abs(({Y0})()[0] - {w}) < 1e-6 * Math.max(1, {abs(w)})")
+    np.testing.assert_allclose(page.evaluate(Y0), want, rtol=1e-6)
+    assert f"{gain:g}" in page.locator(".gtitle").text_content()  # the title follows the slider
+    assert [u for u in requests if not u.startswith("file:")] == []
+    context.close()
