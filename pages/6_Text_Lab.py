@@ -27,12 +27,11 @@ def _read_upload():
     """on_change of the text uploader: decode the file (never run it) or keep a message."""
     f = ss.get("lm_text_file")
     ss.pop("lm_upload_error", None)
-    if f is None:
-        return
-    try:
-        ss["lm_upload"] = {"name": f.name, "text": corpora.text_from_upload(f.getvalue())}
-    except Exception as exc:  # noqa: BLE001 - an untrusted file: every failure is a message
-        ss["lm_upload_error"] = ui.failure(f.name, exc)
+    text, error = ui.read_upload(f, corpora.text_from_upload) if f is not None else (None, None)
+    if text is not None:
+        ss["lm_upload"] = {"name": f.name, "text": text}
+    elif error:
+        ss["lm_upload_error"] = error
 
 
 with ui.controls():
@@ -298,13 +297,11 @@ if lm is not None:
 def _load_model():
     f = ss.get("lm_model_file")
     ss.pop("lm_model_message", None)
-    if f is None:
-        return
-    try:
-        loaded = charlm.CharLM.from_bytes(f.getvalue())
-        loaded.check_fits(corpus)
-    except Exception as exc:  # noqa: BLE001 - an untrusted file: every failure is a message
-        ss["lm_model_message"] = ("error", ui.failure(f.name, exc, "was not loaded"))
+    loaded, error = ui.read_upload(f, lambda data: charlm.CharLM.from_bytes(data).check_fits(corpus),
+                                   "was not loaded") if f is not None else (None, None)
+    if loaded is None:
+        if error:
+            ss["lm_model_message"] = ("error", error)
         return
     models[loaded.cell] = {"lm": loaded, "corpus": corpus.key}
     ss["cell"] = ui.token("cell", loaded.cell)

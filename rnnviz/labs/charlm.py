@@ -231,14 +231,14 @@ class CharLM:
         """The title of the text it was trained on ("another text" when that is not one of the corpora)."""
         return CORPUS_TITLES.get(self.corpus, "another text")
 
-    def check_fits(self, corpus: Corpus) -> None:
-        """A ValueError saying why the model cannot read this text: characters its vocabulary lacks
-        (a vocabulary with the UNKNOWN character reads every text)."""
+    def check_fits(self, corpus: Corpus) -> CharLM:
+        """This model if it reads this text, else a ValueError naming the characters it lacks."""
         missing = self.vocab.missing(corpus.text)
         if missing and self.vocab.unknown is None:
             raise ValueError(f"Its vocabulary does not match this text: it lacks {len(missing)} of the text's "
                              f"characters ({', '.join(map(repr, missing[:8]))}). It was trained on "
                              f"{self.trained_on}: choose that text, then load it again.")
+        return self
 
     # ----- evaluation ------------------------------------------------------------------------
     def logits(self, text: str) -> np.ndarray:

@@ -50,3 +50,12 @@ def failure(name: str, exc: BaseException, what: str = "could not be used") -> s
     reason = str(exc) if isinstance(exc, ValueError) else (
         f"reading it failed unexpectedly ({type(exc).__name__}). Nothing of the file was kept.")
     return f"{inert(name)} {what}: {plain(reason)}"
+
+
+def read_upload(file, read, what: str = "could not be used"):
+    """(read(the file's bytes), None), or (None, the `failure` message) when reading raises anything:
+    an untrusted file's every failure is a message, never a traceback."""
+    try:
+        return read(file.getvalue()), None
+    except Exception as exc:  # noqa: BLE001 - an untrusted file
+        return None, failure(file.name, exc, what)
