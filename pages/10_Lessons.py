@@ -5,6 +5,9 @@ from rnnviz import lessons, ui
 
 ctx = ui.page_setup("Lessons")
 ss = st.session_state
+# Full screen for a class: the toolbar goes when the controls do; otherwise the lesson bar clears it.
+st.html("<style>[data-testid='stHeader'] {display: none;} .block-container {padding-top: 1rem;}</style>"
+        if ctx.controls_hidden else "<style>.st-key-lesson_bar {margin-top: 1.2rem;}</style>")
 COUNT = len(lessons.LESSONS)
 
 # ?lesson=4&step=2 (read by the one URL codec; a bad value gets a note and lesson 1 / step 1)
@@ -47,10 +50,10 @@ with ui.controls():
 ui.show_notes(notes)
 before, after = lessons.neighbour(number, index, -1), lessons.neighbour(number, index, +1)
 bar = st.container(key="lesson_bar")
-b1, b2, b3 = bar.columns([1, 7, 1], vertical_alignment="center")
+b1, b2, b3 = bar.columns([1.4, 6, 1.4], vertical_alignment="center")
 b1.button("Back", icon=":material/chevron_left:", key="lesson_back", disabled=before is None, on_click=_go,
           args=(before,), use_container_width=True, help="The previous step")
-b2.markdown(f"**Lesson {number} of {COUNT}: {lesson.title}** · step {index} of {len(lesson.steps)}")
+b2.markdown(f"Lesson {number} of {COUNT}, step {index} of {len(lesson.steps)}: **{lesson.title}**")
 b3.button("Next", icon=":material/chevron_right:", key="lesson_next", disabled=after is None, on_click=_go,
           args=(after,), use_container_width=True, help="The next step")
 
@@ -60,11 +63,9 @@ text = step.text(live)
 answer = step.correct(live)
 revealed = (number, index) in ss.get("lesson_revealed", set())
 
-left, right = st.columns([2, 3], gap="large")
+left, right = st.columns([1, 1.25], gap="large")
 with left:
     st.subheader(step.title)
-    if index == 1:
-        st.caption(lesson.summary)
     st.markdown(text["question"])
     choice = st.radio("Your prediction", list(range(len(text["choices"]))), index=None,
                       format_func=lambda i: text["choices"][i], key=f"choice_{number}_{index}")
@@ -92,5 +93,6 @@ with right:
         with st.container(border=True, height=int(360 * ctx.scale), key="lesson_hidden"):
             st.markdown("### Predict first")
             st.markdown("The chart appears when you press **Reveal**: pick an answer, or ask the class, first.")
+            st.caption(lesson.summary)
 
 ui.finish("pages/10_Lessons.py", keep=("lesson", "step"))

@@ -9,7 +9,7 @@ import numpy as np
 from .. import dynamics, inputs, memory, plots
 from ..files.lessons import GRADIENT_PAGE, STEP_PAGE
 from ..spec import Scenario
-from .course import Lesson, Step, pick, state
+from .course import Lesson, Step, legend_below, pick, state
 
 NEURON_PAGE = "pages/3_One_Neuron.py"
 SENTENCE = "what time is it?"
@@ -47,8 +47,8 @@ def _shares(v: dict) -> dict:
 def share_figure(live: dict, scale: float = 1.0):
     return plots.word_share_grid(live["words"], {"RNN": live["shares"]["rnn"].share,
                                                  "LSTM": live["shares"]["lstm"].share},
-                                 method=live["method"], scale=scale, height=300,
-                                 title="How much of the final hidden state each word still holds")
+                                 method=live["method"], scale=scale, height=340,
+                                 title="Each word's share of the final state")
 
 
 LESSON_1 = Lesson(1, "A sequence, and one cell reused over time",
@@ -66,7 +66,7 @@ LESSON_1 = Lesson(1, "A sequence, and one cell reused over time",
          _reuse, lambda live: 0 if live["distance"] <= 1e-6 * max(live["size"], 1.0) else 1,
          lambda live, scale=1.0: plots.heatmap(live["tr"].hidden, kind="state", cursor=live["t2"], scale=scale,
                                                height=380, colorbar_title="h",
-                                               title="Hidden state h (units × time), the same cell at every step")),
+                                               title="One cell at every step: the hidden state h")),
     Step("Short-term memory, word by word", state("lesson-1-2", STEP_PAGE, **SHORT_MEMORY),
          "After reading “{sentence}”, which word contributes most to the RNN's final hidden state?",
          ("“{w0}”", "“{w1}”", "“{w2}”", "“{w3}”"),
@@ -115,8 +115,8 @@ LESSON_2 = Lesson(2, "Structures, and where the loss sits",
          "structures: one-to-many (one input, an output at every step, e.g. a caption), many-to-many (an output "
          "and a loss at every step) and encoder-decoder (lesson 9).",
          _loss_place, _where_largest,
-         lambda live, scale=1.0: plots.gradient_vs_lag({"RNN": live["tr"]}, scale=scale, height=440,
-                                                       title="‖∂L/∂h_k‖ with the loss on the last step")),
+         lambda live, scale=1.0: legend_below(plots.gradient_vs_lag(
+             {"RNN": live["tr"]}, scale=scale, height=440, title="‖∂L/∂h_k‖ with the loss on the last step"))),
     Step("Many-to-many: a loss at every step", state("lesson-2-2", GRADIENT_PAGE, loss="all", **LOSS_STATE),
          "Many-to-many (say, tagging every word): now a loss sits on every step. Compared with one loss on the "
          "last step, is the gradient at the first step larger or smaller?",
@@ -125,10 +125,10 @@ LESSON_2 = Lesson(2, "Structures, and where the loss sits",
          "everything that comes back from later steps: at the first step it is {every_start} instead of "
          "{last_start}. Where the loss sits decides which steps get a usable gradient.",
          _loss_place, _every_vs_last,
-         lambda live, scale=1.0: plots.gradient_vs_lag(
+         lambda live, scale=1.0: legend_below(plots.gradient_vs_lag(
              {"loss on every step": live["every_tr"], "loss on the last step": live["last_tr"]}, scale=scale,
              height=440, dotted=("loss on the last step",),
-             title="‖∂L/∂h_k‖: loss on every step (solid) and on the last step (dotted)")),
+             title="‖∂L/∂h_k‖ for two places of the loss"))),
 ))
 
 
@@ -148,7 +148,7 @@ def _chain(v: dict) -> dict:
 def chain_figure(live: dict, scale: float = 1.0):
     return plots.jacobian_chain(live["tr"], step_norms=live["steps"], product=live["product"], last=live["n"],
                                 scale=scale, height=460,
-                                title=f"The Jacobian of each of the last {live['n']} steps, and their product")
+                                title=f"The last {live['n']} Jacobians and their product")
 
 
 CHAIN_STATE = dict(cell="rnn", recurrent_gain=0.9, input_kind="noise", seq_len=100)
@@ -186,7 +186,7 @@ def _neuron(v: dict) -> dict:
 
 def neuron_figure(live: dict, scale: float = 1.0):
     return plots.neuron_gradient(live["run"]["log10_factor"], live["run"]["log10_grad"], scale=scale, height=440,
-                                 title=f"∂h_T/∂h_k as a product of factors (w = {live['w']:g}, {live['activation']})")
+                                 title=f"Factors and their product: w = {live['w']:g}, {live['activation']}")
 
 
 LESSON_4 = Lesson(4, "One neuron: w < 1 vanishes, w > 1 explodes",
@@ -243,9 +243,9 @@ LESSON_5 = Lesson(5, "Activation functions and their derivative bounds",
          "only at 0 and falls where units saturate; ReLU's slope is 1 on every active unit and 0 on every "
          "inactive one: it never saturates, but each unit that switches off cuts a path back.",
          _activations, lambda live: list(ACTIVATION_COLORS).index(live["winner"]),
-         lambda live, scale=1.0: plots.labelled_gradients(
+         lambda live, scale=1.0: legend_below(plots.labelled_gradients(
              {a: tr.log10_grad_norm for a, tr in live["traces"].items()}, ACTIVATION_COLORS, scale=scale,
-             height=440, title="‖∂L/∂h_k‖ of one RNN with three activations")),
+             height=440, title="‖∂L/∂h_k‖ of one RNN with three activations"))),
     Step("The sigmoid's quarter", state("lesson-5-2", NEURON_PAGE, w=3.0, activation="sigmoid", steps=40),
          "A sigmoid neuron with w = {w:g}: its factor w·σ′ is at most {bound:g}. Does its gradient stay above "
          "1/100 over {T} steps?",

@@ -72,6 +72,12 @@ def state(name: str, page: str, **knobs) -> Preset:
     return Preset(name, name, page, knobs, "")
 
 
+def legend_below(fig):
+    """A figure's legend moved under the plot, so that a half-width column keeps the plot wide."""
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0))
+    return fig
+
+
 def pick(value: float, low: float, high: float) -> int:
     """0 when value < low, 2 when value > high, 1 in between (three-way answers)."""
     return 0 if value < low else 2 if value > high else 1

@@ -16,7 +16,7 @@ from ..labs import corpora, translator
 from ..labs.charlm import sampling_distribution
 from ..spec import Scenario
 from .basics import SHORT_MEMORY, _shares, log10_sci, share_figure
-from .course import Lesson, Step, state
+from .course import Lesson, Step, legend_below, state
 
 TEXT_PAGE = "pages/6_Text_Lab.py"
 TRANSLATION_PAGE = "pages/5_Translation.py"
@@ -58,8 +58,8 @@ def _paths(v: dict) -> dict:
 
 def paths_figure(live: dict, scale: float = 1.0):
     labels = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-    return plots.gradient_vs_lag({labels[c]: tr for c, tr in live["traces"].items()}, scale=scale, height=440,
-                                 title="How much of the loss at the last step reaches each earlier step")
+    return legend_below(plots.gradient_vs_lag({labels[c]: tr for c, tr in live["traces"].items()}, scale=scale,
+                                              height=440, title="How much of the loss reaches each step"))
 
 
 LSTM_STATE = dict(cell="lstm", forget_bias=3.0, input_kind="noise", seq_len=100)
@@ -167,8 +167,8 @@ def _inert(text: str) -> str:
 def temperature_figure(live: dict, scale: float = 1.0):
     k = live["order"]
     return plots.next_char_bars(live["labels"], live["p"][k], live["q"][k], cell="rnn", scale=scale, height=420,
-                                title=f"After “{plots.plain(live['prompt'])}”: the next character "
-                                      f"(temperature {live['temperature']:g})")
+                                title=f"After “{plots.plain(live['prompt'])}”, at temperature "
+                                      f"{live['temperature']:g}")
 
 
 LM_PROMPT = "Now is "
@@ -212,17 +212,16 @@ def _encoder(v: dict) -> dict:
         return inspection.context.size + (inspection.context_cell.size if inspection.context_cell is not None
                                           else 0)
     chars, H = len(look.input_chars), model.hidden_size
-    return dict(look=look, text=v["tr_text"], chars=chars, H=H, context_size=size(look), long_size=size(longer),
+    return dict(look=look, long_look=longer, text=v["tr_text"], chars=chars, H=H, context_size=size(look),
+                long_size=size(longer),
                 long_chars=len(LONG_DATE), all_states=chars * H, two_H=2 * H, c_size=size(look) - look.context.size,
                 long_text=LONG_DATE)
 
 
-def encoder_figure(live: dict, scale: float = 1.0):
-    look = live["look"]
-    return plots.translation_states(look.encoder_states, look.input_chars, look.context, look.decoder_states,
-                                    list(look.output), context_cell=look.context_cell, unknown=look.unknown,
-                                    scale=scale, height=440, title="Encoder states, the context, decoder states "
-                                                                   "(untrained)")
+def encoder_figure(live: dict, scale: float = 1.0, which: str = "look"):
+    states = live[which].encoder_states
+    return plots.heatmap(states, kind="state", cursor=len(states) - 1, scale=scale, height=420, colorbar_title="h",
+                         title="Encoder states h; the last is the context")
 
 
 TRANSLATION_STATE = dict(tr_cell="lstm", tr_hidden=64)
@@ -232,8 +231,8 @@ LESSON_9 = Lesson(9, "Translation with an encoder-decoder",
     Step("What the decoder gets", state("lesson-9-1", TRANSLATION_PAGE, **TRANSLATION_STATE),
          "The encoder reads “{text}”, {chars} characters, into states of {H} numbers each. How many numbers does "
          "it hand to the decoder?",
-         ("{H}: its last hidden state h", "{two_H}: its last h and, for an LSTM, its cell state c",
-          "{all_states}: one state of {H} numbers per character"),
+         ("{H}: its last hidden state h", "{two_H}: its last h and its cell state c",
+          "{all_states}: one state per character"),
          "The decoder starts from the encoder's final state and nothing else: the hidden state h ({H} numbers) "
          "and, for an LSTM, its cell state c ({c_size} numbers here), {context_size} in all, whatever the length "
          "of the input. This model is untrained; the Translation page trains it in about a minute, then its decoder "
@@ -248,5 +247,6 @@ LESSON_9 = Lesson(9, "Translation with an encoder-decoder",
          "“{text}”. Everything the decoder needs must squeeze through this one fixed-size vector, and the "
          "earliest characters fade from it first. Attention (Bahdanau et al. 2015) lets the decoder look back at "
          "every encoder state instead.",
-         _encoder, lambda live: 0 if live["long_size"] == live["context_size"] else 1, encoder_figure),
+         _encoder, lambda live: 0 if live["long_size"] == live["context_size"] else 1,
+         lambda live, scale=1.0: encoder_figure(live, scale, "long_look")),
 ))

@@ -27,11 +27,24 @@ def word_share_grid(words, shares: dict, *, method: str, title: str | None = Non
         hovertemplate="%{y}: %{x} holds %{text} of the final state<extra></extra>"))
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=int(18 * scale)))
     fig.update_xaxes(side="top", tickfont=dict(size=int(18 * scale)))
-    fig.add_annotation(text=f"Method: {method}", xref="paper", yref="paper", x=0, y=-0.04, xanchor="left",
-                       yanchor="top", showarrow=False, font=dict(size=int(13 * scale), color="#555"))
+    fig.add_annotation(text=wrap(f"Method: {method}", 70), xref="paper", yref="paper", x=0, y=-0.04,
+                       xanchor="left", yanchor="top", align="left", showarrow=False,
+                       font=dict(size=int(13 * scale), color="#555"))
     fig = style(fig, height=height, scale=scale, title=title, legend=False)
-    fig.update_layout(margin=dict(t=110 if title else 60, b=50))
+    fig.update_layout(margin=dict(t=110 if title else 60, b=70))
     return fig
+
+
+def wrap(text: str, width: int) -> str:
+    """Plain text broken into lines of at most about `width` characters (Plotly's <br>), at spaces."""
+    lines, line = [], ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "<br>".join([*lines, line])
 
 
 def labelled_gradients(log10_norms: dict, colors: dict, *, title: str | None = None, scale: float = 1.0,

@@ -49,5 +49,5 @@ def test_the_figure_shows_each_word_its_share_and_the_method():
     assert list(heat.x) == ["“what”", "“time”"] and list(heat.y) == ["RNN", "LSTM"]
     np.testing.assert_allclose(heat.z, [[0.25, 0.75], [0.6, 0.4]])
     assert [list(r) for r in heat.text] == [["25%", "75%"], ["60%", "40%"]]
-    assert any(a.text == "Method: " + memory.METHOD_TEXT for a in fig.layout.annotations)
+    assert any(a.text.replace("<br>", " ") == "Method: " + memory.METHOD_TEXT for a in fig.layout.annotations)
     assert "ablation" in memory.METHOD_TEXT

@@ -210,3 +210,22 @@ def test_lesson_9_the_context_size_follows_the_cell(cell, hidden):
     expected = 2 * hidden if cell == "lstm" else hidden
     assert _choice(step, live).startswith(f"{expected}:")
     assert lessons.step(9, 2).correct(lessons.step(9, 2).live(tr_cell=cell, tr_hidden=hidden)) == 0
+
+
+@pytest.mark.parametrize("changes", [{}, {"input_kind": "noise", "recurrent_gain": 1.2}])
+def test_lesson_5_the_activation_that_keeps_most_follows_the_input_and_gain(changes):
+    step = lessons.step(5, 1)
+    sc = step.state.scenario(**changes)
+    first = {a: _reference_states(sc.replace(activation=a))["grad_norm"][0] for a in ("tanh", "sigmoid", "relu")}
+    winner = max(first, key=first.get)
+    assert _choice(step, step.live(**changes)) == {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "ReLU"}[winner]
+    assert winner == ("tanh" if not changes else "relu")
+
+
+@pytest.mark.parametrize("bias", [3.0, 0.0])
+def test_lesson_7_the_grus_reach_follows_its_update_bias(bias):
+    step = lessons.step(7, 2)
+    g = _reference_states(step.state.scenario(forget_bias=bias))["grad_norm"]
+    keeps = bool(g[0] / g[-1] > 1e-3)
+    assert _choice(step, step.live(forget_bias=bias)) == ("Yes" if keeps else "No")
+    assert keeps is (bias == 3.0)
