@@ -21,7 +21,8 @@ import torch
 from .spec import Scenario
 
 METHOD = "ablation"
-METHOD_TEXT = "ablation: share of ‖h_T − h_T(word removed)‖, a word removed by zeroing its characters' inputs"
+METHOD_TEXT = ("ablation, each word removed in turn (its characters' inputs set to zero); a word's share of the "
+               "summed ‖h_T − h_T(without it)‖")
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ LESSON_1 = Lesson(1, "A sequence, and one cell reused over time",
     Step("Short-term memory, word by word", state("lesson-1-2", STEP_PAGE, **SHORT_MEMORY),
          "After reading “{sentence}”, which word contributes most to the RNN's final hidden state?",
          ("“{w0}”", "“{w1}”", "“{w2}”", "“{w3}”"),
-         "Measured by removing each word in turn (method: {method}): “{top}” holds "
+         "Method: {method}. “{top}” holds "
          "{rnn_top:.0%} of the RNN's final state, the first word “{first}” only {rnn_first:.0%}. The RNN's memory "
          "is short: each step overwrites part of the state. The LSTM below (forget bias {forget_bias:g}) still "
          "owes {lstm_first:.0%} of its final state to “{first}”; lesson 6 explains why.",

@@ -87,7 +87,7 @@ LESSON_6 = Lesson(6, "The LSTM: three gates and a highway for the cell state",
          "“{sentence}” once more. Who keeps more of the first word “{first}” in its final state: the RNN or "
          "the LSTM?",
          ("The RNN", "The LSTM", "About the same"),
-         "Measured by removing each word in turn (method: {method}), “{first}” still holds {lstm_first:.0%} of "
+         "Method: {method}. “{first}” still holds {lstm_first:.0%} of "
          "the LSTM's final state and {rnn_first:.0%} of the RNN's. The LSTM's forget gate (bias {forget_bias:g}) "
          "lets the cell state carry the first word to the end; the RNN's state is mostly its last word "
          "“{last}” ({rnn_last:.0%}).",
