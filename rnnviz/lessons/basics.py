@@ -47,7 +47,7 @@ def _shares(v: dict) -> dict:
 def share_figure(live: dict, scale: float = 1.0):
     return plots.word_share_grid(live["words"], {"RNN": live["shares"]["rnn"].share,
                                                  "LSTM": live["shares"]["lstm"].share},
-                                 method=live["method"], scale=scale, height=340,
+                                 method=live["method"], scale=scale, height=400,
                                  title="Each word's share of the final state")
 
 

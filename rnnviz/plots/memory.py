@@ -27,11 +27,12 @@ def word_share_grid(words, shares: dict, *, method: str, title: str | None = Non
         hovertemplate="%{y}: %{x} holds %{text} of the final state<extra></extra>"))
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=int(18 * scale)))
     fig.update_xaxes(side="top", tickfont=dict(size=int(18 * scale)))
-    fig.add_annotation(text=wrap(f"Method: {method}", int(60 / scale)), xref="paper", yref="paper", x=0, y=-0.04,
+    note = wrap(f"Method: {method}", int(60 / scale))
+    fig.add_annotation(text=note, xref="paper", yref="paper", x=0, y=-0.04,
                        xanchor="left", yanchor="top", align="left", showarrow=False,
                        font=dict(size=int(13 * scale), color="#555"))
     fig = style(fig, height=height, scale=scale, title=title, legend=False)
-    fig.update_layout(margin=dict(t=110 if title else 60, b=70))
+    fig.update_layout(margin=dict(t=110 if title else 60, b=int((24 + 20 * (note.count("<br>") + 1)) * scale)))
     return fig
 
 
