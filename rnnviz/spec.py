@@ -158,7 +158,7 @@ def _fmt(x: float | None) -> str:
 # `train_steps`, `lm_steps` and `tr_steps` count training steps.
 GROUPS = {"model": "the model the explorer pages build", "view": "what the explorer pages feed it and show",
           "neuron": "One Neuron", "training": "the Training Lab", "text": "the Text Lab",
-          "translation": "Translation"}
+          "translation": "Translation", "lessons": "the Lessons page"}
 
 
 def _group(name: str, *knobs: Knob) -> list[Knob]:
@@ -294,6 +294,10 @@ _KNOB_LIST = [*_group(
     Knob("tr_text", "…or type a date", "Wednesday, June 20, 2001", "text", 1, 120, page_only=True,
          help="At most 120 characters. Dates from 1969 to 2068 in the formats of the examples; two-digit years "
               "69–99 are 19xx, 00–68 are 20xx."),
+), *_group(
+    "lessons",  # where a lesson link opens: ?lesson=4&step=2
+    Knob("lesson", "Lesson", 1, "int", 1, 9, 1, page_only=True, help="The lesson, in the lecture's order."),
+    Knob("step", "Step", 1, "int", 1, 9, 1, page_only=True, help="The step of the lesson."),
 )]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 

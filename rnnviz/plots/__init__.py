@@ -10,11 +10,13 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
     text         the character model: bits per character, next characters, text coloured by a value
     translation  the encoder-decoder's states, its candidates, accuracy
     frames       a figure with a slider that switches precomputed frames in the browser
+    memory       each word's share of the final state; gradient curves of a cell's variants
 
 Every builder is also a name of this package (`plots.gradient_vs_lag`).
 """
 from .frames import with_slider
 from .gradients import F32_MAX_LOG10, F32_TINY_LOG10, eigenvalue_plane, gradient_vs_lag, jacobian_chain, jacobian_vs_lag
+from .memory import labelled_gradients, word_share_grid
 from .neuron import bias_grid, bifurcation_diagram, cobweb, cobweb_axis, neuron_gradient, neuron_trajectory
 from .numbers import percent, plain, power_label, sci, tex_number
 from .states import (
@@ -77,9 +79,10 @@ __all__ = [
     "accuracy_by_length_bars", "accuracy_over_time", "addition_example", "bias_grid", "bifurcation_diagram",
     "bpc_curves", "cell_equations_tex", "chain_diagram", "cobweb", "cobweb_axis", "colour_legend_html",
     "colour_levels", "decades", "decimate", "downsample_time", "eigenvalue_plane", "gate_title", "grad_norm_steps",
-    "gradient_vs_lag", "heatmap", "input_gradient_figure", "jacobian_chain", "jacobian_vs_lag", "lag_axis",
-    "log_ticks", "loss_curves", "moving_average", "neuron_gradient", "neuron_trajectory", "next_char_bars",
+    "gradient_vs_lag", "heatmap", "input_gradient_figure", "jacobian_chain", "jacobian_vs_lag", "labelled_gradients",
+    "lag_axis", "log_ticks", "loss_curves", "moving_average", "neuron_gradient", "neuron_trajectory", "next_char_bars",
     "one_two_five_ticks", "percent", "plain", "power_label", "reach_colour_html", "reach_heatmaps", "saturation_bars",
     "sci", "signal_colour_html", "smoothing_window", "style", "symlog", "symlog_ticks", "tex_number",
     "text_colour_html", "top_candidates", "translation_states", "unit_lines", "with_slider",
+    "word_share_grid",
 ]

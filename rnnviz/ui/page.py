@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FAVICON = Path(__file__).resolve().parents[1] / "favicon.png"  # a file, so the tab icon needs no network
 PAGES = [
     ("viz_app.py", "Home", ":material/home:"),
+    ("pages/10_Lessons.py", "Lessons", ":material/school:"),
     ("pages/1_Step_Through.py", "Step Through", ":material/footprint:"),
     ("pages/2_Gradient_Flow.py", "Gradient Flow", ":material/trending_down:"),
     ("pages/3_One_Neuron.py", "One Neuron", ":material/replay:"),
@@ -129,10 +130,12 @@ def _start_upload_reader():
         pass
 
 
-def finish(page: str):
-    """End of every page: the URL, navigation links that carry the settings, share links."""
+def finish(page: str, keep=()):
+    """End of every page: the URL, navigation links that carry the settings, share links. The knobs
+    in `keep` stay in the URL even at their default (a lesson's number and step)."""
     ss = st.session_state
-    params = link_params(ss.get("_shown", {}))
+    shown = ss.get("_shown", {})
+    params = {**{name: KNOBS[name].format(shown[name]) for name in keep if name in shown}, **link_params(shown)}
     if ss.get("present"):
         params["present"] = "true"
     if ss.get("_controls_hidden"):

@@ -262,7 +262,7 @@ def test_every_knob_has_a_group_and_the_page_only_knobs_are_marked():
 
     assert all(k.group in GROUPS for k in KNOBS.values())
     assert {k.name for k in KNOBS.values() if k.group == "translation"} == {n for n in KNOBS if n.startswith("tr_")}
-    assert PAGE_ONLY == {"t", "unit", "text", "tr_text"}
+    assert PAGE_ONLY == {"t", "unit", "text", "tr_text", "lesson", "step"}
     assert KNOBS["seq_len"].limits() == (2, 5000) and KNOBS["seq_len"].limits(page=False) == (1, 10000)
 
 

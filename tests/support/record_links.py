@@ -87,6 +87,13 @@ INVALID = [
     (YM, {"loss": "sum"}),
 ]
 FLAG_SETS = [{"controls": "hidden", "present": "true"}, {"present": "true"}, {"controls": "hidden"}]
+# The pages whose navigation links a record holds: those of the first recording. A page added later
+# is linked from every page's navigation; that must not count as a change of what the old links show.
+NAV_RECORDED = ("", "Step_Through", "Gradient_Flow", "One_Neuron", "Training_Lab", "Translation", "Text_Lab",
+                "Your_Model")
+# The Lessons page: every step of every lesson, a classroom link, and bad lesson / step values.
+LESSONS_PAGE = "pages/10_Lessons.py"
+LESSON_INVALID = [{"lesson": "12"}, {"lesson": "4", "step": "9"}, {"lesson": "two", "step": "-1"}]
 
 
 def _knobs(root: Path):
@@ -129,7 +136,23 @@ def corpus(root: Path) -> list[dict]:
             add(page, flags, "flags " + ",".join(f"{k}={v}" for k, v in flags.items()))
     for page, query in INVALID:
         add(page, query, "invalid values")
+    for query, why in _lesson_queries(root):
+        add(LESSONS_PAGE, query, why)
     return links
+
+
+def _lesson_queries(root: Path) -> list[tuple[dict, str]]:
+    """Every step of every lesson of the recorded commit (none before lessons existed), one in
+    classroom mode, and invalid values: [(query, why)]."""
+    if not (root / LESSONS_PAGE).exists():
+        return []
+    from rnnviz.lessons import LESSONS
+
+    steps = [{"lesson": str(lesson.number), "step": str(i)} for lesson in LESSONS
+             for i in range(1, len(lesson.steps) + 1)]
+    return [*((q, "a lesson step") for q in steps), ({**steps[0], "controls": "hidden", "present": "true"},
+                                                      "a lesson step, classroom"),
+            *((q, "invalid values") for q in LESSON_INVALID)]
 
 
 def _importable(root: Path) -> None:
@@ -257,7 +280,7 @@ def record(root: Path, link: dict, timeout: float = 300, full: bool = False) -> 
             figures[key] = _figure(node.proto.spec)
         elif kind in ALERT_KINDS:
             alerts.append([kind, str(getattr(node, "value", "") or node.proto)])
-        elif kind == "page_link":
+        elif kind == "page_link" and (node.proto.page in NAV_RECORDED or link["page"] == LESSONS_PAGE):
             nav.append([node.proto.label, node.proto.page, _settings(node.proto.query_string, knobs)])
         elif kind == "metric":
             texts.append(f"metric {node.label}: {node.value} ({node.delta})")

@@ -1,0 +1,98 @@
+"""Lessons: the lecture in nine lessons, one step at a time: predict, reveal, then see and read why."""
+import streamlit as st
+
+from rnnviz import lessons, ui
+
+ctx = ui.page_setup("Lessons")
+ss = st.session_state
+# Full screen for a class: the toolbar goes when the controls do; otherwise the lesson bar clears it.
+st.html("<style>[data-testid='stHeader'] {display: none;} .block-container {padding-top: 1rem;}</style>"
+        if ctx.controls_hidden else "<style>.st-key-lesson_bar {margin-top: 1.2rem;}</style>")
+COUNT = len(lessons.LESSONS)
+
+# ?lesson=4&step=2 (read by the one URL codec; a bad value gets a note and lesson 1 / step 1)
+notes = ui.check_url(["lesson"])
+number = ss.setdefault("lesson", 1)
+lesson = lessons.lesson(number)
+notes += ui.check_url(["step"], {"step": (1, len(lesson.steps))})
+index = ss["step"] = min(max(ss.get("step", 1), 1), len(lesson.steps))
+ui.url_value("lesson", number)
+ui.url_value("step", index)
+step = lesson.steps[index - 1]
+
+
+def _go(target):
+    ss["lesson"], ss["step"] = target
+
+
+def _pick():
+    ss["lesson"], ss["step"] = ss["lesson_pick"], 1
+
+
+def _reveal(key):
+    ss.setdefault("lesson_revealed", set()).add(key)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def live_numbers(number: int, index: int) -> dict:
+    """A step's live numbers: the same for every visitor (a step's state is fixed), shared read-only."""
+    return lessons.step(number, index).live()
+
+
+with ui.controls():
+    st.subheader("Course")
+    ss["lesson_pick"] = number
+    st.selectbox("Lesson", list(range(1, COUNT + 1)), key="lesson_pick", on_change=_pick,
+                 format_func=lambda n: f"{n}. {lessons.lesson(n).title}")
+    st.caption("The teacher's view: the classroom link in *Share this view* opens this step full screen, without "
+               "controls; Next and Back move through the course. Students can open the same link.")
+
+ui.show_notes(notes)
+before, after = lessons.neighbour(number, index, -1), lessons.neighbour(number, index, +1)
+bar = st.container(key="lesson_bar")
+b1, b2, b3 = bar.columns([1.4, 6, 1.4], vertical_alignment="center")
+b1.button("Back", icon=":material/chevron_left:", key="lesson_back", disabled=before is None, on_click=_go,
+          args=(before,), use_container_width=True, help="The previous step")
+b2.markdown(f"Lesson {number} of {COUNT}, step {index} of {len(lesson.steps)}: **{lesson.title}**")
+b3.button("Next", icon=":material/chevron_right:", key="lesson_next", disabled=after is None, on_click=_go,
+          args=(after,), use_container_width=True, help="The next step")
+
+with st.spinner("Computing this step's numbers…"):
+    live = live_numbers(number, index)
+text = step.text(live)
+answer = step.correct(live)
+revealed = (number, index) in ss.get("lesson_revealed", set())
+
+left, right = st.columns([1, 1.25], gap="large")
+with left:
+    st.subheader(step.title)
+    st.markdown(text["question"])
+    choice = st.radio("Your prediction", list(range(len(text["choices"]))), index=None,
+                      format_func=lambda i: text["choices"][i], key=f"choice_{number}_{index}")
+    if not revealed:
+        st.button("Reveal", type="primary", icon=":material/visibility:", key="reveal", on_click=_reveal,
+                  args=((number, index),), help="Show the chart and the answer")
+    else:
+        right_answer = text["choices"][answer]
+        if choice is None:
+            st.info(f"The answer: **{right_answer}**", icon=":material/lightbulb:")
+        elif choice == answer:
+            st.success(f"Right: **{right_answer}**", icon=":material/check_circle:")
+        else:
+            st.warning(f"Not this time. The answer: **{right_answer}**",
+                       icon=":material/lightbulb:")
+        st.markdown(text["explanation"])
+    page_title = {path: label for path, label, _ in ui.PAGES}[step.page]
+    flags = {"present": "true"} if ss.get("present") else {}
+    st.page_link(step.page, label=f"Open this in {page_title}", icon=":material/open_in_new:",
+                 query_params={**step.query(), **flags}, help="The same settings on the page, with every control")
+with right:
+    if revealed:
+        ui.chart(step.figure(live, scale=ctx.scale), key="lesson_figure")
+    else:
+        with st.container(border=True, height=int(360 * ctx.scale), key="lesson_hidden"):
+            st.markdown("### Predict first")
+            st.markdown("The chart appears when you press **Reveal**: pick an answer, or ask the class, first.")
+            st.caption(lesson.summary)
+
+ui.finish("pages/10_Lessons.py", keep=("lesson", "step"))
