@@ -258,3 +258,20 @@ def test_initial_state_is_used():
     np.testing.assert_allclose(terms["s_prev"], h0[1])
     np.testing.assert_allclose(terms["a"], lam[1], rtol=1e-12)
 
+
+def test_fit_trains_a_modern_cell_and_records_its_reach():
+    import rnnviz
+
+    model = modern.build("mingru", 2, 8, seed=0)
+    spec = rnnviz.ModelSpec(hidden_size=8, seed=0)
+    result = rnnviz.fit(spec, "adding", 20, 40, batch_size=16, lr=1e-2, model=model, test_size=100, test_every=20,
+                        checkpoints=3)
+    assert result.model is model and result.steps_done == 40
+    assert result.test_loss[-1] < result.test_loss[0]
+    np.testing.assert_allclose(result.reach[-1], modern_trace.trace(model, result.probe).log10_grad_norm)
+    assert list(result.reach_steps) == [0, 20, 40]
+    with pytest.raises(ValueError, match="spec.hidden_size is 9"):
+        rnnviz.fit(spec.replace(hidden_size=9), "adding", 20, 1, model=model)
+    net = modern.ModernNet("lru", 2, 8, layers=2, seed=0)
+    result = rnnviz.fit(spec, "adding", 20, 2, batch_size=4, model=net, test_size=10, checkpoints=3)
+    assert result.reach.shape == (0, 20)    # a stack of layers has no single recurrence to trace
