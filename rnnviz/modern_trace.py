@@ -22,7 +22,9 @@ log|a_t| and a unit factor):
 
 Integration: `rnnviz.trace.trace(model, x, loss, h0)` dispatches with
     if isinstance(model, rnnviz.modern.ModernCell): return rnnviz.modern_trace.trace(model, x, loss, h0)
-before its `from_torch` fallback; nothing else in rnnviz.trace needs to change. `rnnviz.trace_all` works
+before its `from_torch` fallback, and `rnnviz.trace.warm_up` calls `rnnviz.modern_trace.warm_up()` (the
+compiled loops here take about 10 s to compile the first time on this machine; later runs load them
+from numba's cache). Nothing else in rnnviz.trace needs to change. `rnnviz.trace_all` works
 unchanged once its cost table (`_RELATIVE_COST`) has entries for the new cells (about 1: a diagonal
 recurrence costs O(T S), no matrix products).
 """
@@ -234,20 +236,21 @@ class ModernTrace(Trace):
         if not (0 <= t < T and 0 <= unit < S):
             raise ValueError(f"t must be in [0, {T - 1}] and unit in [0, {S - 1}]")
         s = self._ctx["state"]
-        prev = self._ctx["h0"][unit] if t == 0 else s[t - 1, unit]
-        out = {"a": complex(self.eigenvalue_trajectory[t, unit]) if np.iscomplexobj(s) else
-               float(self.eigenvalue_trajectory[t, unit].real),
-               "log10_abs_a": float(self.log10_transition[t, unit]), "s_prev": prev, "s": s[t, unit]}
-        out["b"] = s[t, unit] - (self.eigenvalue_trajectory[t, unit] * prev if np.iscomplexobj(s)
-                                 else self.eigenvalue_trajectory[t, unit].real * prev)
+        cast = complex if np.iscomplexobj(s) else float
+        a = self.eigenvalue_trajectory[t, unit] if np.iscomplexobj(s) else self.eigenvalue_trajectory[t, unit].real
+        prev = cast(self._ctx["h0"][unit] if t == 0 else s[t - 1, unit])
+        out = {"a": cast(a), "log10_abs_a": float(self.log10_transition[t, unit]), "s_prev": prev,
+               "s": cast(s[t, unit]), "b": cast(s[t, unit] - a * prev)}
         n_state = self._ctx.get("d_state")
         for group in ("pre", "gates", "extras"):
             for name, arr in getattr(self, group).items():
-                width = arr.shape[1]
-                j = unit if width == S else (unit // n_state if n_state and width == S // n_state else
-                                             unit % n_state if n_state and width == n_state else None)
-                if j is not None:
-                    out.setdefault(group, {})[name] = float(arr[t, j])
+                if arr.shape[1] == S:
+                    j = unit
+                elif n_state:   # the selective SSM: B_t and C_t are per state n, the rest per channel d
+                    j = unit % n_state if name in ("B", "C") else unit // n_state
+                else:
+                    continue
+                out.setdefault(group, {})[name] = float(arr[t, j])
         return out
 
 
@@ -323,3 +326,14 @@ def _log10_norm(log10_parts: np.ndarray) -> np.ndarray:
     out = np.where(np.isfinite(top), out, top)
     out.setflags(write=False)
     return out
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's on-disk cache) every loop above, with tiny inputs: real and complex
+    states, both losses, fixed and per-step transitions."""
+    from .modern import build
+
+    for cell in ("lru", "mingru", "s6"):
+        for loss in LOSSES:
+            tr = trace(build(cell, 1, 2), np.zeros((3, 1)), loss=loss)
+            _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm

@@ -275,3 +275,20 @@ def test_fit_trains_a_modern_cell_and_records_its_reach():
     net = modern.ModernNet("lru", 2, 8, layers=2, seed=0)
     result = rnnviz.fit(spec, "adding", 20, 2, batch_size=4, model=net, test_size=10, checkpoints=3)
     assert result.reach.shape == (0, 20)    # a stack of layers has no single recurrence to trace
+
+
+def test_step_terms_of_the_selective_ssm_name_the_right_channel_and_state():
+    """Unit d*N + n reads Delta of channel d and B_t, C_t of state n; b = B_bar u (zero-order hold)."""
+    model = modern.build("s6", 2, 4, d_state=4, seed=2)      # D = N: a wrong index would not be caught by shape
+    x = _input(6, 2, seed=8)
+    tr = modern_trace.trace(model, x)
+    u = x @ model.in_proj.weight.detach().double().numpy().T + model.in_proj.bias.detach().double().numpy()
+    for t, d, n in ((3, 1, 2), (5, 3, 0)):
+        terms = tr.step_terms(t, d * 4 + n)
+        delta = float(tr.extras["delta"][t, d])
+        B = float(tr.extras["B"][t, n])
+        A = -math.exp(float(model.A_log.detach()[d, n]))
+        assert terms["extras"]["delta"] == delta and terms["extras"]["B"] == B
+        np.testing.assert_allclose(terms["a"], math.exp(delta * A), rtol=1e-6)
+        np.testing.assert_allclose(terms["b"], (math.exp(delta * A) - 1) / A * B * u[t, d], rtol=1e-5, atol=1e-12)
+        np.testing.assert_allclose(terms["s"], terms["a"] * terms["s_prev"] + terms["b"], rtol=1e-12)
