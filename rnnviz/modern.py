@@ -31,6 +31,9 @@ index d*N + n):
     A_bar = exp(Delta A)   B_bar = (Delta A)^-1 (exp(Delta A) - 1) Delta B   (zero-order hold, eq. 4)
             (`discretization="euler"`: B_bar = Delta B, as in the reference code)
     h_t[d, n] = A_bar[d, n] h_t-1[d, n] + B_bar[d, n] u_t[d]    y_t[d] = sum_n C_t[n] h_t[d, n] + D[d] u_t[d]
+    Init as Mamba's: Delta's bias so that softplus(bias) is log-uniform in [dt_min, dt_max], D = 1.
+    Simplified: W_dt is a full D x D matrix (Mamba: low rank, then broadcast), and the block around
+    the layer (input convolution, SiLU, output gate) is left out.
 
 Negative eigenvalues (Grazzi et al. 2024, "Unlocking State-Tracking in Linear RNNs Through Negative
 Eigenvalues"), `negative=True` for the input-dependent cells: the transition in [0, 1] becomes

@@ -292,3 +292,15 @@ def test_step_terms_of_the_selective_ssm_name_the_right_channel_and_state():
         np.testing.assert_allclose(terms["a"], math.exp(delta * A), rtol=1e-6)
         np.testing.assert_allclose(terms["b"], (math.exp(delta * A) - 1) / A * B * u[t, d], rtol=1e-5, atol=1e-12)
         np.testing.assert_allclose(terms["s"], terms["a"] * terms["s_prev"] + terms["b"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("r", [0.9, 0.99, 0.999])
+def test_lru_memory_horizon_follows_the_eigenvalue_radius(r):
+    """Radius r: the gradient falls below 1e-3 of its last value after ceil(3 / -log10 r) steps
+    (66 for 0.9, 688 for 0.99, 6905 for 0.999): the ring's radius sets how far back it remembers."""
+    model = modern.build("lru", 1, 4, r_min=r, r_max=r, seed=0)
+    modulus = math.exp(-math.exp(float(model.nu_log.detach()[0])))
+    want = math.ceil(3 / -math.log10(modulus))
+    tr = modern_trace.trace(model, np.zeros((want + 10, 1)))
+    assert tr.memory_horizon(1e-3) == want
+    assert want == {0.9: 66, 0.99: 688, 0.999: 6905}[r]
