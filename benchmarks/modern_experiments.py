@@ -111,7 +111,8 @@ def run(task: str, name: str, seed: int, steps: int, seq_len: int) -> dict:
 
 def eigenvalues_by_bit(model, probe) -> tuple:
     """The trained transitions on the probe sequence: for the state unit whose transition on 1-bits is
-    the most negative, its mean transition when it reads a 1 and when it reads a 0 (a parity counter needs -1 and +1)."""
+    the most negative, its mean transition when it reads a 1 and when it reads a 0 (a parity counter
+    needs -1 and +1)."""
     a = modern_trace.trace(model, probe).eigenvalue_trajectory.real
     ones = probe[:, 0] > 0.5
     on1, on0 = a[ones].mean(0), a[~ones].mean(0)
@@ -123,15 +124,16 @@ def table(task: str, results: list, header: str) -> str:
     metric = "MSE" if task == "adding" else "loss (nats)"
     goal = "MSE < 0.01" if task == "adding" else "accuracy >= 0.99"
     long = f" accuracy at T = {LONG} |" if task == "parity" else ""
-    lines = [header, "", f"| model | seed | params | lr | steps | final test {metric} | test accuracy |{long} best test "
-             f"{metric} | first step with {goal} | steps clipped | time |",
+    lines = [header, "", f"| model | seed | params | lr | steps | final test {metric} | test accuracy |{long} "
+             f"best test {metric} | first step with {goal} | steps clipped | time |",
              "|---|---|---|---|---|---|---|" + ("---|" if long else "") + "---|---|---|---|"]
     for r in results:
         first = r["first"] if r["first"] is not None else "never"
         lines.append(f"| {r['model']} | {r['seed']} | {r['params']} | {r['lr']:g} | {r['steps']} | "
                      f"{r['test_loss'][-1]:.4f} | {r['accuracy'][-1]:.3f} | "
                      + (f"{r['long_accuracy']:.3f} | " if long else "") + f"{r['test_loss'].min():.4f} | {first} | "
-                     f"{100 * r['clipped']:.0f}% | {r['seconds'] / 60:.1f} min |" + (f" {r['message']}" if r["message"] else ""))
+                     f"{100 * r['clipped']:.0f}% | {r['seconds'] / 60:.1f} min |"
+                     + (f" {r['message']}" if r["message"] else ""))
     lines.append("")
     flips = [r for r in results if r.get("flips")]
     if flips:

@@ -467,7 +467,8 @@ class ModernNet(nn.Module):
         gen = torch.Generator().manual_seed(int(seed))
         self.encoder = _linear_layer(input_size, width, gen)
         extra = {"output_size": width} if cell == "lru" else {}
-        self.cells = nn.ModuleList(build(cell, width, width, seed=seed + 1 + k, **extra, **knobs) for k in range(layers))
+        self.cells = nn.ModuleList(build(cell, width, width, seed=seed + 1 + k, **extra, **knobs)
+                                   for k in range(layers))
         self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(layers))
         self.mixers = nn.ModuleList(_linear_layer(self.cells[k].output_size, 2 * width, gen) for k in range(layers))
 

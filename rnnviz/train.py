@@ -214,7 +214,8 @@ def _check(spec, task, seq_len, steps, batch_size, lr, clip, clip_mode, seed, te
 def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, lr: float = 1e-3,
         clip: float | None = None, clip_mode: str = "norm", seed: int = 0,
         on_step: Callable[[StepInfo], bool | None] | None = None,
-        test_size: int = 1000, test_every: int = 100, checkpoints: int = 20, model: nn.Module | None = None) -> FitResult:
+        test_size: int = 1000, test_every: int = 100, checkpoints: int = 20,
+        model: nn.Module | None = None) -> FitResult:
     """Train `spec`'s model plus a linear readout on `task` (a Task or its name) with Adam.
 
     seq_len      the task's sequence length (for "copy", the gap T; see task.length)
@@ -257,8 +258,9 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
                        readout=readout, baseline=task.baseline(seq_len), probe=x_test[0].numpy(),
                        baselines=task.baselines(seq_len),
                        _per_step=np.full((steps, 3), np.nan))
-    traceable = isinstance(model, (RecurrentModel, ModernCell))
-    reach_at = set(np.linspace(0, steps, checkpoints).round().astype(int).tolist()) if checkpoints and traceable else set()
+    reach_at = set(np.linspace(0, steps, checkpoints).round().astype(int).tolist()) if checkpoints else set()
+    if not isinstance(model, (RecurrentModel, ModernCell)):
+        reach_at = set()   # a stack of layers has no single recurrence to trace
 
     def record_test(step: int):
         loss = accuracy = 0.0

@@ -168,12 +168,12 @@ def test_step_jacobian_and_products_match_autograd(cell, knobs):
     P = torch.eye(S, dtype=torch.float64)
     products = [P]
     for k in range(12):
-        J = torch.autograd.functional.jacobian(lambda s_: step(k, s_), s)
+        J = torch.autograd.functional.jacobian(lambda s_, k=k: step(k, s_), s)
         np.testing.assert_allclose(tr.step_jacobian(k), J.numpy(), atol=1e-7)
         np.testing.assert_allclose(tr.log10_step_jacobian_norm[k], np.log10(np.linalg.norm(J.numpy(), 2)), atol=1e-6)
         s = step(k, s)
     for k in range(11, 0, -1):
-        J = torch.autograd.functional.jacobian(lambda s_: step(k, s_), s)
+        J = torch.autograd.functional.jacobian(lambda s_, k=k: step(k, s_), s)
         products.append(products[-1] @ J)
     want = [np.log10(np.linalg.norm(p.numpy(), 2)) for p in products][::-1]   # ||ds_11/ds_k||, k = 0..11
     np.testing.assert_allclose(tr.log10_jacobian_norm, want, atol=1e-6)
