@@ -15,7 +15,10 @@ Models (every one trained by rnnviz.fit: Adam, batch 50, gradient-norm clipping 
     minlstm(_neg), s6(_neg)  one minLSTM layer (H = 64) / one selective SSM (D = 16 channels, N = 4)
     lru          one LRU layer, N = 64 states, output 64 (a linear filter of the input)
     lru_net, mingru_net  rnnviz.modern.ModernNet: linear encoder to width 32, two residual blocks
-                 u + GLU(W GELU(cell(LayerNorm u))) with N = 32 states per LRU (the papers' block)
+                 u + GLU(W GELU(cell(LayerNorm u))) with N = 32 states per LRU (the papers' block); the
+                 LRU with the ring's defaults (r_min 0.9, r_max 0.999, phases in [0, 2 pi])
+    lru_net_long the same with the LRU paper's initialisation for long ranges: r_min 0.99, r_max 0.999,
+                 phases in [0, pi/10]
 The modern cells train with the sequential loop (mode "loop"): at batch 50 it was as fast as or faster
 than the scan on this CPU (benchmarks/bench_scan.py), and both give the same numbers to 1e-5.
 
@@ -30,6 +33,7 @@ Prints one line per run and rewrites a markdown table after each run.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -72,8 +76,10 @@ def make(name: str, input_size: int, seed: int):
         return None, rnnviz.ModelSpec(cell=name, hidden_size=64, init="torch", seed=seed)
     base, _, neg = name.partition("_")
     knobs = {"negative": "negative"} if neg == "neg" else {}
-    if neg == "net":
-        model = modern.ModernNet(base, input_size, 32, layers=2, seed=seed)
+    if neg.startswith("net"):
+        if neg == "net_long":
+            knobs = {"r_min": 0.99, "r_max": 0.999, "max_phase": math.pi / 10}
+        model = modern.ModernNet(base, input_size, 32, layers=2, seed=seed, **knobs)
         for cell in model.cells:
             cell.mode = "loop"
     elif base == "lru":

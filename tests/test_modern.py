@@ -304,3 +304,27 @@ def test_lru_memory_horizon_follows_the_eigenvalue_radius(r):
     tr = modern_trace.trace(model, np.zeros((want + 10, 1)))
     assert tr.memory_horizon(1e-3) == want
     assert want == {0.9: 66, 0.99: 688, 0.999: 6905}[r]
+
+
+CALLS = {"jacobian_norms": (5,), "step_jacobian_norms": (5,), "step_jacobian": (1,), "step_terms": (1, 0),
+         "memory_horizon": (), "saturation": ()}
+
+
+@pytest.mark.parametrize("cell", modern.CELLS)
+def test_every_readout_of_a_trace_works_on_a_modern_trace(cell):
+    """Pages ask a Trace for these; a modern trace answers each (a new Trace readout fails here until
+    ModernTrace gives it a meaning)."""
+    from rnnviz.trace import Trace
+
+    T = 12
+    tr = modern_trace.trace(_cell(cell, {}, H=3), _input(T, 2, seed=9))
+    assert isinstance(tr, Trace)
+    for name in (n for n in dir(Trace) if not n.startswith("_")):
+        value = getattr(tr, name)
+        if callable(value):
+            assert name in CALLS, f"Trace.{name} is new: give it a meaning for modern cells"
+            value = value(*CALLS[name])
+        if name.startswith(("log10_", "grad_norm", "jacobian_norm", "step_jacobian_norm")) and value is not None:
+            assert np.shape(value)[0] == T, name
+    assert tr.log10_jacobian_norm[-1] == 0 and np.isnan(tr.jacobian_norms(5)[0])
+    assert tr.eigenvalues.shape == (tr.hidden_size,) and tr.spectral_radius <= 1
