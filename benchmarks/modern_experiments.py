@@ -170,9 +170,14 @@ def main():
     seeds = [int(s) for s in args.seeds.split(",")]
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), f"modern_{args.task}.md")
     start = os.popen("uptime").read().strip()
+    task = ParityOfRandomLength() if args.task == "parity" else rnnviz.tasks.get_task(args.task)
+    _, y = task.test_batch(TEST_SIZE, seq_len, torch.Generator().manual_seed(rnnviz.train.TEST_SEED))
+    baseline = ((y - 1.0) ** 2).mean().item() if args.task == "adding" else math.log(2.0)
     header = (f"{args.task}, T = {seq_len}, {steps} steps, batch {BATCH}, clip-norm {CLIP:g}, test set of {TEST_SIZE} "
               f"(every {TEST_EVERY} steps). Command: `nice -n 10 python benchmarks/modern_experiments.py {args.task} "
               f"--steps {steps} --seq-len {seq_len} --seeds {args.seeds} --models {','.join(models)}`. "
+              f"Memoryless baseline on this test set: {baseline:.4f} "
+              f"({'predict 1' if args.task == 'adding' else 'ln 2'}). "
               f"Started at: {start}")
     results = []
     for seed in seeds:
