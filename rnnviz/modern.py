@@ -57,30 +57,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import scan
-from .spec import Knob
+from .cells import MODERN_CELLS
+from .spec import KNOBS
 
-CELLS = ("lru", "mingru", "minlstm", "s6")
-CELL_LABELS = {"lru": "LRU", "mingru": "minGRU", "minlstm": "minLSTM", "s6": "Selective SSM (S6)"}
+CELLS = MODERN_CELLS
 MODES = ("scan", "loop", "log")
-# Which of those knobs each cell reads.
+# Which knobs of rnnviz.spec.KNOBS (group "modern") each cell reads.
 CELL_KNOBS = {"lru": ("r_min", "r_max", "max_phase", "normalize"), "mingru": ("negative",),
               "minlstm": ("negative",), "s6": ("negative", "d_state", "discretization")}
-# The knobs these cells add; integration moves them into rnnviz.spec.KNOBS (names are not used there yet).
-KNOBS = {k.name: k for k in (
-    Knob("r_min", "Smallest |λ| (LRU ring)", 0.9, "float", 0.0, 0.9999, 0.0001,
-         help="LRU eigenvalues start with |λ|² uniform in [r_min², r_max²]."),
-    Knob("r_max", "Largest |λ| (LRU ring)", 0.999, "float", 0.0, 0.9999, 0.0001),
-    Knob("max_phase", "Phase range (LRU)", 2 * math.pi, "float", 0.0, 2 * math.pi, 0.01,
-         help="LRU eigenvalue phases start uniform in [0, max_phase]."),
-    Knob("normalize", "γ normalisation (LRU)", "on", "choice", choices=("on", "off"),
-         help="γ = sqrt(1 − |λ|²) keeps the state's size independent of how close |λ| is to 1."),
-    Knob("negative", "Eigenvalues", "positive", "choice", choices=("positive", "negative"),
-         labels={"positive": "in [0, 1]", "negative": "in [−1, 1]"},
-         help="Input-dependent transitions in [0, 1] or, as Grazzi et al. (2024), in [−1, 1]."),
-    Knob("d_state", "States per channel N (S6)", 4, "int", 1, 64, 1),
-    Knob("discretization", "Discretisation (S6)", "zoh", "choice", choices=("zoh", "euler"),
-         labels={"zoh": "zero-order hold", "euler": "Euler (B̄ = ΔB)"}),
-)}
 
 
 # ----- tail-exact float64 functions of pre-activations (numpy) -----------------------------------------

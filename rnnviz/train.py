@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import modern_trace
 from .model import RecurrentModel, build_model
 from .modern import ModernCell
 from .spec import KNOBS, ModelSpec
@@ -231,7 +230,8 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
     checkpoints  how many evenly spaced steps (start and end included) record the gradient's reach
     model        train this module instead of build_model(spec), e.g. a rnnviz.modern cell or ModernNet:
                  forward(x [B, T, I]) -> (h [B, T, spec.hidden_size], state), input_size the task's.
-                 The reach is recorded for the models rnnviz.trace or rnnviz.modern_trace accept.
+                 The reach is recorded for the models rnnviz.trace accepts (build_model builds a modern
+                 cell from a spec with a modern cell, too).
 
     A loss or gradient that is not finite stops training with a message; the model is then the
     last one whose training loss was finite (see FitResult.model_step). Any other exception raised
@@ -273,7 +273,7 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
         result._test.append((step, loss, accuracy))
 
     def record_reach(step: int):
-        tr = (modern_trace.trace if isinstance(model, ModernCell) else trace)(model, result.probe, loss=task.loss_on)
+        tr = trace(model, result.probe, loss=task.loss_on)
         result._reach.append((step, tr.log10_grad_norm, tr.log10_cell_grad_norm))
 
     def evaluate(step: int):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnviz import modern, modern_trace
-from tests import modern_reference as ref
+from tests.support import modern_reference as ref
 
 CASES = [("lru", {}), ("lru", {"normalize": "off"}), ("mingru", {}), ("mingru", {"negative": "negative"}),
          ("minlstm", {}), ("minlstm", {"negative": "negative"}), ("s6", {}), ("s6", {"negative": "negative"}),
