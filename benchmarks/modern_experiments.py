@@ -19,8 +19,8 @@ Models (every one trained by rnnviz.fit: Adam, batch 50, gradient-norm clipping 
                  LRU with the ring's defaults (r_min 0.9, r_max 0.999, phases in [0, 2 pi])
     lru_net_long the same with the LRU paper's initialisation for long ranges: r_min 0.99, r_max 0.999,
                  phases in [0, pi/10]
-The modern cells train with the sequential loop (mode "loop"): at batch 50 it was as fast as or faster
-than the scan on this CPU (benchmarks/bench_scan.py), and both give the same numbers to 1e-5.
+The modern cells train with the parallel scan (--mode scan, the default) or the sequential loop
+(--mode loop); both give the same numbers to 1e-5 (benchmarks/bench_scan.py times them).
 
 Parity trains on rnnviz.tasks' parity sequences whose first T - L bits are set to 0, L uniform in
 1..T (zeros do not change the parity, so this is parity of a random length up to T, as Grazzi et al.
@@ -50,6 +50,7 @@ from rnnviz.tasks import Parity  # noqa: E402
 BATCH, CLIP, TEST_SIZE, TEST_EVERY = 50, 1.0, 500, 100
 LR = {"rnn": 1e-3, "lstm": 1e-3}   # the classic cells as in benchmarks/adding_repro.py; the others 3e-3
 DEFAULT_LR = 3e-3
+MODE = "scan"   # how the modern cells run in training: "scan" (parallel) or "loop"; --mode
 SETTINGS = {"adding": dict(steps=1500, seq_len=1000, models="rnn,mingru,lru_net"),
             "parity": dict(steps=2000, seq_len=32, models="mingru,mingru_neg,s6,s6_neg,rnn")}
 
@@ -81,14 +82,14 @@ def make(name: str, input_size: int, seed: int):
             knobs = {"r_min": 0.99, "r_max": 0.999, "max_phase": math.pi / 10}
         model = modern.ModernNet(base, input_size, 32, layers=2, seed=seed, **knobs)
         for cell in model.cells:
-            cell.mode = "loop"
+            cell.mode = MODE
     elif base == "lru":
         model = modern.build("lru", input_size, 64, seed=seed, output_size=64)
     elif base == "s6":
         model = modern.build("s6", input_size, 16, seed=seed, d_state=4, **knobs)
     else:
         model = modern.build(base, input_size, 64, seed=seed, **knobs)
-    model.mode = "loop"
+    model.mode = MODE
     return model, rnnviz.ModelSpec(hidden_size=model.hidden_size, seed=seed)
 
 
@@ -163,7 +164,9 @@ def main():
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--models")
     parser.add_argument("--out")
+    parser.add_argument("--mode", choices=("scan", "loop"), default=MODE)
     args = parser.parse_args()
+    globals()["MODE"] = args.mode
     cfg = SETTINGS[args.task]
     steps, seq_len = args.steps or cfg["steps"], args.seq_len or cfg["seq_len"]
     models = (args.models or cfg["models"]).split(",")
@@ -175,7 +178,8 @@ def main():
     baseline = ((y - 1.0) ** 2).mean().item() if args.task == "adding" else math.log(2.0)
     header = (f"{args.task}, T = {seq_len}, {steps} steps, batch {BATCH}, clip-norm {CLIP:g}, test set of {TEST_SIZE} "
               f"(every {TEST_EVERY} steps). Command: `nice -n 10 python benchmarks/modern_experiments.py {args.task} "
-              f"--steps {steps} --seq-len {seq_len} --seeds {args.seeds} --models {','.join(models)}`. "
+              f"--steps {steps} --seq-len {seq_len} --seeds {args.seeds} --models {','.join(models)} "
+              f"--mode {args.mode}`. "
               f"Memoryless baseline on this test set: {baseline:.4f} "
               f"({'predict 1' if args.task == 'adding' else 'ln 2'}). "
               f"Started at: {start}")

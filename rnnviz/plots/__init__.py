@@ -9,12 +9,14 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
     training     loss curves, gradient norms and clipping, the gradient's reach, binary addition
     text         the character model: bits per character, next characters, text coloured by a value
     translation  the encoder-decoder's states, its candidates, accuracy
+    spectra      eigenvalues on the unit circle; the Beyond LSTM figures (horizon, γ, parity)
 
 Every builder is also a name of this package (`plots.gradient_vs_lag`).
 """
 from .gradients import F32_MAX_LOG10, F32_TINY_LOG10, eigenvalue_plane, gradient_vs_lag, jacobian_chain, jacobian_vs_lag
 from .neuron import bias_grid, bifurcation_diagram, cobweb, cobweb_axis, neuron_gradient, neuron_trajectory
 from .numbers import percent, plain, power_label, sci, tex_number
+from .spectra import parity_counter, radius_horizon, state_size, unit_circle
 from .states import (
     OVERFLOW_COLOR,
     STATE_LINEAR_MAX,
@@ -80,4 +82,5 @@ __all__ = [
     "one_two_five_ticks", "percent", "plain", "power_label", "reach_colour_html", "reach_heatmaps", "saturation_bars",
     "sci", "signal_colour_html", "smoothing_window", "style", "symlog", "symlog_ticks", "tex_number",
     "text_colour_html", "top_candidates", "translation_states", "unit_lines",
+    "parity_counter", "radius_horizon", "state_size", "unit_circle",
 ]
