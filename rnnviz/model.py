@@ -174,11 +174,13 @@ def build_model(spec: ModelSpec) -> RecurrentModel | modern.ModernCell:
 
 def build_modern(spec: ModelSpec):
     """The rnnviz.modern cell a spec with a modern cell describes: hidden_size is the LRU's N complex
-    states, the minGRU's and minLSTM's H, the selective SSM's H channels (of d_state states each).
+    states (and its output's width), the minGRU's and minLSTM's H, the selective SSM's H channels (of
+    d_state states each).
     The classic knobs (init, gains, activation) do not apply; an r_min above r_max is read as r_max."""
     knobs = {name: getattr(spec, name) for name in modern.CELL_KNOBS[spec.cell]}
     if spec.cell == "lru":
         knobs["r_min"] = min(spec.r_min, spec.r_max)
+        knobs["output_size"] = spec.hidden_size   # y_t = Re(C x_t) + D u_t, H wide like the other cells' outputs
     return modern.build(spec.cell, spec.input_size, spec.hidden_size, seed=spec.seed, **knobs)
 
 

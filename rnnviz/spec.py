@@ -225,7 +225,7 @@ _KNOB_LIST = [*_group(
          help="Trained one after another, each from the same seed on the same batches."),
     Knob("rnn_activation", "RNN activation", "tanh", "choice", choices=("tanh", "relu"),
          help="The plain RNN's nonlinearity. ReLU does not saturate: its state and gradient can explode."),
-    Knob("train_seq_len", "Sequence length T", 50, "int", 1, 200, 1,
+    Knob("train_seq_len", "Sequence length T", 50, "int", 1, 1000, 1,
          help="Time steps per sequence (for Copy: the gap between reading and recalling)."),
     Knob("train_steps", "Training steps", 1500, "int", 10, 5000, 10,
          help="Each step draws a fresh batch of sequences and makes one Adam update."),
