@@ -45,7 +45,7 @@ left, right = st.columns([2, 3])
 with left:
     eigen = {label: (tr.cell_type, tr.eigenvalues if tr.cell_type in ("rnn", "lru") else tr.eigenvalue_trajectory)
              for label, tr in traces.items() if tr.cell_type != "lstm"}
-    ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=520, title="Eigenvalues: W_hh, λ and every step's a_t"),
+    ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=520, title="Eigenvalues on the unit circle"),
              key="circle")
 with right:
     ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=520, horizon_fraction=1e-3,
@@ -64,8 +64,7 @@ sweep_radii = np.array([0.5, 0.7, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999]
 sweep = ui.session_memo("beyond_sweep", 0, lambda: beyond.radius_sweep(sweep_radii, T=3000))
 c1, c2 = st.columns([3, 2])
 ui.chart(plots.radius_horizon(sweep.radii, sweep.measured, sweep.closed_form, T=sweep.T, fraction=sweep.fraction,
-                              scale=ctx.scale, height=440, title="Memory horizon of an LRU whose eigenvalues all "
-                                                                  "have |λ| = r"), key="horizon", container=c1)
+                              scale=ctx.scale, height=440, title="Memory horizon against |λ|"), key="horizon", container=c1)
 c2.markdown(
     f"Each dot is an LRU whose eigenvalues all have the radius on the axis, traced over {sweep.T} steps; its "
     "memory horizon is where the gradient falls below 1/1000 of its value at the end. The dashed line is the "
@@ -92,10 +91,11 @@ c2.markdown(
 
 # ---- 4. parity and negative eigenvalues
 st.header("4 · Parity needs negative eigenvalues")
-negative = st.toggle("Allow negative eigenvalues: transitions in [−1, 1]", key="parity_negative",
-                     help="The same weights; the transition sigmoid(−k) in [0, 1] becomes −tanh(k/2) in [−1, 1] "
-                          "(Grazzi et al. 2024).")
-bits_seed = st.number_input("Bits (seed)", min_value=0, max_value=10**6, value=0, step=1, key="parity_seed")
+switch, pick = st.columns([3, 1], vertical_alignment="bottom")
+negative = switch.toggle("Allow negative eigenvalues: transitions in [−1, 1]", key="parity_negative",
+                         help="The same weights; the transition sigmoid(−k) in [0, 1] becomes −tanh(k/2) in [−1, 1] "
+                              "(Grazzi et al. 2024).")
+bits_seed = pick.number_input("Random bits (seed)", min_value=0, max_value=10**6, value=0, step=1, key="parity_seed")
 run = beyond.parity_counter(beyond.parity_bits(40, seed=int(bits_seed)), negative)
 a = run.trace.eigenvalue_trajectory[:, 0].real
 c1, c2 = st.columns([3, 1])

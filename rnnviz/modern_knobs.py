@@ -6,10 +6,13 @@ Also here: Gradient Flow's choice of cells to compare (group "view"). No imports
 """
 import math
 
+# Radii a slider offers: every extra 9 after the decimal point is ten times the memory.
+RADII = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999)
+
 MODERN = (
-    dict(name="r_min", label="Smallest |λ| (LRU ring)", default=0.9, kind="float", min=0.0, max=0.9999, step=0.0001,
+    dict(name="r_min", label="Smallest |λ| (LRU ring)", default=0.9, kind="float", min=0.0, max=0.9999, values=RADII,
          help="The LRU's eigenvalues start with |λ|² uniform in [r_min², r_max²] (Orvieto et al. 2023)."),
-    dict(name="r_max", label="Largest |λ| (LRU ring)", default=0.999, kind="float", min=0.0, max=0.9999, step=0.0001,
+    dict(name="r_max", label="Largest |λ| (LRU ring)", default=0.999, kind="float", min=0.0, max=0.9999, values=RADII,
          help="The outer radius of the LRU's ring of eigenvalues; r_min above r_max is read as r_max."),
     dict(name="max_phase", label="Phase range (LRU)", default=2 * math.pi, kind="float", min=0.0, max=2 * math.pi,
          step=0.01, help="The LRU's eigenvalue phases start uniform in [0, max_phase] (radians)."),
