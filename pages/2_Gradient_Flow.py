@@ -99,7 +99,7 @@ with right:
     if modern:
         eigen = {label: (tr.cell_type, tr.eigenvalues if tr.cell_type in ("rnn", "lru") else tr.eigenvalue_trajectory)
                  for label, tr in traces.items() if tr.cell_type in ("rnn", *modern)}
-        ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=430, title="Eigenvalues on the unit circle"),
+        ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=430, title="Eigenvalues λ"),
                  key="eig_all")
         st.caption("RNN: the eigenvalues of W_hh. LRU: its fixed λ, inside the circle by construction. minGRU, "
                    "minLSTM, S6: their transition a_t is chosen by the input at every step (faint: every step; "

@@ -45,7 +45,7 @@ left, right = st.columns([2, 3])
 with left:
     eigen = {label: (tr.cell_type, tr.eigenvalues if tr.cell_type in ("rnn", "lru") else tr.eigenvalue_trajectory)
              for label, tr in traces.items() if tr.cell_type != "lstm"}
-    ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=520, title="Eigenvalues on the unit circle"),
+    ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=520, title="Eigenvalues λ"),
              key="circle")
 with right:
     ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=520, horizon_fraction=1e-3,
@@ -98,7 +98,7 @@ negative = switch.toggle("Allow negative eigenvalues: transitions in [−1, 1]",
 bits_seed = pick.number_input("Random bits (seed)", min_value=0, max_value=10**6, value=0, step=1, key="parity_seed")
 run = beyond.parity_counter(beyond.parity_bits(40, seed=int(bits_seed)), negative)
 a = run.trace.eigenvalue_trajectory[:, 0].real
-c1, c2 = st.columns([3, 1])
+c1, c2 = st.columns([2, 1])
 ui.chart(plots.parity_counter(run.bits, run.parity, run.trace.hidden[:, 0], a, run.read, cell="mingru",
                               scale=ctx.scale, title="A one-unit minGRU counting 1-bits"), key="parity", container=c1)
 c2.metric("Parity right", f"{100 * run.accuracy:.0f}%", help="Steps where h_t > 1 equals the parity so far.")
