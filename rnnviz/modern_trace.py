@@ -20,13 +20,10 @@ log|a_t| and a unit factor):
 - eigenvalues the a_k themselves: `eigenvalues` (the LRU's fixed lambda; for input-dependent cells those
               of the last step), `eigenvalue_trajectory` [T, S] (every step), `log10_transition` (exact).
 
-Integration: `rnnviz.trace.trace(model, x, loss, h0)` dispatches with
-    if isinstance(model, rnnviz.modern.ModernCell): return rnnviz.modern_trace.trace(model, x, loss, h0)
-before its `from_torch` fallback, and `rnnviz.trace.warm_up` calls `rnnviz.modern_trace.warm_up()` (the
-compiled loops here take about 10 s to compile the first time on this machine; later runs load them
-from numba's cache). Nothing else in rnnviz.trace needs to change. `rnnviz.trace_all` works
-unchanged once its cost table (`_RELATIVE_COST`) has entries for the new cells (about 1: a diagonal
-recurrence costs O(T S), no matrix products).
+`rnnviz.trace(model, ...)` hands a modern cell to this module (and `build_model` builds one from a
+ModelSpec whose cell is "lru", "mingru", "minlstm" or "s6"), so Scenario.traces compares them with the
+classic cells; `rnnviz.trace.warm_up` compiles the loops here too (about 10 s the first time on this
+machine; later runs load them from numba's cache).
 """
 from __future__ import annotations
 
