@@ -422,7 +422,9 @@ def build(cell: str, input_size: int, hidden_size: int, seed: int = 0, **knobs) 
     if unknown:
         raise ValueError(f"unknown knob(s) for {cell}: {', '.join(sorted(unknown))}; it reads "
                          f"{', '.join(CELL_KNOBS[cell])}")
-    v = {name: KNOBS[name].validate(value) for name, value in knobs.items() if name in KNOBS}
+    # Radii: any number in [0, 1) (the LRU checks them); KNOBS offers a grid of them to links and sliders.
+    v = {name: float(value) if name in ("r_min", "r_max") else KNOBS[name].validate(value)
+         for name, value in knobs.items() if name in KNOBS}
     if cell == "lru":
         return LRU(input_size, hidden_size, knobs.get("output_size"), r_min=v.get("r_min", 0.9),
                    r_max=v.get("r_max", 0.999), max_phase=v.get("max_phase", 2 * math.pi),
