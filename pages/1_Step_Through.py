@@ -15,7 +15,7 @@ with ui.controls():
     trained = ui.model_source()  # a model from the Training Lab, if any was trained in this session
     fixed = trained is not None  # its cell, weights and input come with it
     st.subheader("Cell")
-    cell = ui.knob("cell", disabled=fixed)
+    cell = ui.knob("cell", disabled=fixed, options=cells.CELLS)
     activation = ui.knob("activation", disabled=fixed or cell != "rnn")
     st.subheader("Weights")
     gain = ui.knob("recurrent_gain", disabled=fixed)

@@ -1,4 +1,5 @@
-"""Gradient Flow: the vanishing / exploding lab. RNN, LSTM and GRU on the same input and seed."""
+"""Gradient Flow: the vanishing / exploding lab. RNN, LSTM and GRU (and the cells after them: LRU, minGRU,
+minLSTM, S6) on the same input and seed."""
 import streamlit as st
 
 from rnnviz import cells, plots, ui
@@ -21,10 +22,12 @@ grad_slot = grad_slot or st.container()
 )
 
 NAMES = ["recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size", "activation", "init", "seed",
-         "input_kind", "loss"]
+         "input_kind", "loss", "flow_cells", "r_min", "r_max", "normalize", "negative", "d_state"]
 ui.show_notes(ui.check_url(NAMES))
 with ui.controls():
-    trained = ui.model_source()  # a model from the Training Lab, shown next to the three built cells
+    trained = ui.model_source()  # a model from the Training Lab, shown next to the built cells
+    picked = ui.knob("flow_cells") or cells.CELLS
+    modern = [c for c in picked if c in cells.MODERN_CELLS]
     st.subheader("Weights")
     gain = ui.knob("recurrent_gain")
     input_gain = ui.knob("input_gain")
@@ -38,10 +41,17 @@ with ui.controls():
     st.subheader("Size and seed")
     H = ui.knob("hidden_size")
     seed = ui.knob("seed", number=True)
+    if modern:
+        st.subheader("After the LSTM")
+        for name, used in (("r_min", "lru"), ("r_max", "lru"), ("normalize", "lru"), ("d_state", "s6")):
+            if used in modern:
+                ui.knob(name)
+        if set(modern) - {"lru"}:
+            ui.knob("negative")
     fraction = 1e-3
 
-scenario = Scenario.from_values(ui.shown())   # the settings above, for each of the three cells
-traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(scenario, cells.CELLS).items()}
+scenario = Scenario.from_values(ui.shown())   # the settings above, for each of the chosen cells
+traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(scenario, picked).items()}
 dotted = ()
 if trained is not None:
     trained_label = trained.short
@@ -71,7 +81,8 @@ else:
     ui.chart(grad_fig, key="grad", container=grad_slot)
 
 # ---- what happened, in numbers (shown above the figure)
-n_metrics = len(traces) + 1
+rnn = traces.get("RNN")
+n_metrics = len(traces) + (rnn is not None)
 per_row = 2 if ctx.scale > 1 else n_metrics if n_metrics <= 4 else 3  # rows narrow enough that no label is cut
 cols = [c for _ in range(-(-n_metrics // per_row)) for c in metrics_box.columns(per_row)][:n_metrics]
 for col, (label, tr) in zip(cols, traces.items()):
@@ -81,19 +92,20 @@ for col, (label, tr) in zip(cols, traces.items()):
                help="Memory horizon: steps back until ‖∂L/∂h_k‖ falls below 1/1000 of its value at the last step. "
                     "'explodes': it grows instead (by over 1000×), so it never falls; the memory is unusable, "
                     "not perfect.")
-rnn = traces["RNN"]
-threshold = 1 / rnn.gamma
-relation = ("≈" if abs(rnn.sigma_max - threshold) < 5e-4 * threshold
-            else ">" if rnn.sigma_max > threshold else "<")
-cols[-1].metric("RNN σ_max vs 1/γ", f"{rnn.sigma_max:.3f} {relation} {threshold:g}",
-                help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
-                     "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
+if rnn is not None:
+    threshold = 1 / rnn.gamma
+    relation = ("≈" if abs(rnn.sigma_max - threshold) < 5e-4 * threshold
+                else ">" if rnn.sigma_max > threshold else "<")
+    cols[-1].metric("RNN σ_max vs 1/γ", f"{rnn.sigma_max:.3f} {relation} {threshold:g}",
+                    help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
+                         "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
 
 ui.overflow_alerts(traces, metrics_box)
 
 left, right = st.columns([3, 2])
 with left:
-    limits = {label: ui.jacobian_lag_limit(tr.cell_type, tr.hidden_size, tr.T) for label, tr in traces.items()}
+    limits = {label: tr.T - 1 if tr.cell_type in cells.MODERN_CELLS  # diagonal: exact products cost O(T S)
+              else ui.jacobian_lag_limit(tr.cell_type, tr.hidden_size, tr.T) for label, tr in traces.items()}
     jac = {label: tr.jacobian_norms(limits[label]) for label, tr in traces.items()}
 
     ui.chart(plots.jacobian_vs_lag(traces, values=jac, scale=ctx.scale, height=430, dotted=dotted,
@@ -103,19 +115,29 @@ with left:
         st.caption("Each step of a Jacobian product costs H³ operations, so at this size they are computed over "
                    + ", ".join(short) + ".")
 with right:
-    ui.chart(plots.eigenvalue_plane(rnn, scale=ctx.scale, height=430,
-                                    title="Eigenvalues of the RNN's W_hh"), key="eig")
-    st.caption(f"Spectral radius ρ = {rnn.spectral_radius:.3f}, largest singular value σ_max = "
-               f"{rnn.sigma_max:.3f}. For a linear RNN ρ decides: ρ < 1 vanishes. With a nonlinearity the "
-               f"bound uses σ_max: (γ·σ_max)^(T−1−k) = {rnn.gamma * rnn.sigma_max:.3f}^(T−1−k).")
+    if modern:
+        eigen = {label: (tr.cell_type, tr.eigenvalues if tr.cell_type in ("rnn", "lru") else tr.eigenvalue_trajectory)
+                 for label, tr in traces.items() if tr.cell_type in ("rnn", *modern)}
+        ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=430, title="Eigenvalues λ"),
+                 key="eig_all")
+        st.caption("RNN: the eigenvalues of W_hh. LRU: its fixed λ, inside the circle by construction. minGRU, "
+                   "minLSTM, S6: their transition a_t is chosen by the input at every step (faint: every step; "
+                   "solid: the last). A diagonal recurrence's gradient over k steps is the product of k of them.")
+    elif rnn is not None:
+        ui.chart(plots.eigenvalue_plane(rnn, scale=ctx.scale, height=430,
+                                        title="Eigenvalues of the RNN's W_hh"), key="eig")
+        st.caption(f"Spectral radius ρ = {rnn.spectral_radius:.3f}, largest singular value σ_max = "
+                   f"{rnn.sigma_max:.3f}. For a linear RNN ρ decides: ρ < 1 vanishes. With a nonlinearity the "
+                   f"bound uses σ_max: (γ·σ_max)^(T−1−k) = {rnn.gamma * rnn.sigma_max:.3f}^(T−1−k).")
 
 st.subheader("A product of T factors")
-pick = st.segmented_control("Cell", list(traces), default="RNN", key="chain_cell")
-tr = traces[pick or "RNN"]
+first = next(iter(traces))
+pick = st.segmented_control("Cell", list(traces), default=first, key="chain_cell") or first
+tr = traces[pick]
 last = min(60, tr.T - 1)
 norms = tr.step_jacobian_norms(last + 1)
-ui.chart(plots.jacobian_chain(tr, last=last, step_norms=norms, product=jac[pick or "RNN"], scale=ctx.scale,
-                              height=540, title=f"{pick or 'RNN'}: the Jacobian of each of the last {last} steps, "
+ui.chart(plots.jacobian_chain(tr, last=last, step_norms=norms, product=jac[pick], scale=ctx.scale,
+                              height=540, title=f"{pick}: the Jacobian of each of the last {last} steps, "
                                                 "and their product"), key="chain")
 state = "(h, c)" if tr.cell_type == "lstm" else "h"
 st.caption(f"Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange bars (above 1) stretch, blue bars shrink. "
@@ -124,9 +146,11 @@ st.caption(f"Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange
            "directions partly cancel.")
 
 with st.expander("Export these numbers", icon=":material/download:"):
-    which = st.segmented_control("Cell to export", list(traces), default="RNN", key="export_cell") or "RNN"
-    cell_of = {cells.LABELS[c]: c for c in cells.CELLS}
-    if which in cell_of:
+    which = st.segmented_control("Cell to export", list(traces), default=first, key="export_cell") or first
+    cell_of = {cells.LABELS[c]: c for c in picked}
+    if which in cell_of and cell_of[which] in cells.MODERN_CELLS:
+        st.caption("Exports cover RNN, LSTM, GRU and trained models; the cells after the LSTM are not exported yet.")
+    elif which in cell_of:
         ui.scenario_export_box(traces[which], scenario.replace(cell=cell_of[which]), key="export",
                                container=st.container())
     else:

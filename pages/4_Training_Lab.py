@@ -3,6 +3,7 @@ them learn, or fail to. Results live in this session's state, so changing a view
 import streamlit as st
 
 from rnnviz import plots, ui
+from rnnviz.cells import CELLS as CLASSIC_CELLS
 from rnnviz.labs import training
 from rnnviz.spec import KNOBS
 from rnnviz.tasks import get_task
@@ -23,8 +24,8 @@ notes = ui.check_url(NAMES)
 T_MAX = int(KNOBS["train_seq_len"].max)
 
 
-def _suggest(task_name: str):
-    for name, value in training.suggested(task_name).values.items():
+def _set(values: dict):
+    for name, value in values.items():
         ss[name] = ui.widget_value(name, value)
 
 
@@ -32,7 +33,7 @@ with ui.controls():
     st.subheader("Task")
     task_name = ui.knob("task")
     task = get_task(task_name)
-    st.button("Use the suggested settings", key="suggest", on_click=_suggest, args=(task_name,),
+    st.button("Use the suggested settings", key="suggest", on_click=_set, args=(training.suggested(task_name).values,),
               icon=":material/auto_fix:", help="Sequence length, size and training settings that show what this "
                                                "task teaches within about a minute.")
     st.subheader("Cells")
@@ -58,6 +59,11 @@ suggestion = training.suggested(task_name)
 with st.container(border=True):
     st.markdown(f"**{task.title}.** {task.description}")
     st.caption(f"With the suggested settings: {suggestion.expect}")
+with st.expander("After the LSTM: the LRU, minGRU, minLSTM and S6 on long sequences and on parity",
+                 icon=":material/all_inclusive:"):
+    for title, (values, expect) in training.AFTER_LSTM.items():
+        st.button(title, key=f"after_{values['task']}", on_click=_set, args=(values,), icon=":material/tune:")
+        st.caption(expect)
 
 # ---- train
 refusal = None if cells else "Choose at least one cell to train."
@@ -116,9 +122,10 @@ if job is None:
 # ---- results (of the last run; they survive reruns and page switches)
 trained, by_cell = job.settings, job.record or {}
 results = trained.by_label(by_cell)
-for cell, r in by_cell.items():
-    ui.remember_trained(trained.model_label(cell), r.model, trained.task, trained.seq_len,
-                        {**trained.to_dict(), "cell": cell, "steps_done": r.model_step})
+for cell, r in by_cell.items():  # the explorer pages show trained RNN, LSTM and GRU models
+    if cell in CLASSIC_CELLS:
+        ui.remember_trained(trained.model_label(cell), r.model, trained.task, trained.seq_len,
+                            {**trained.to_dict(), "cell": cell, "steps_done": r.model_step})
 changes = settings.changes_from(trained)
 if changes:
     st.info("The results below are for the previous settings (" + "; ".join(changes) + "). Press **Train** to "
@@ -187,7 +194,7 @@ if task_done.name == "binary_addition":
 st.subheader("Open a trained model")
 st.markdown("Step through it on a sample of its task, or compare its gradient with the untrained cells.")
 buttons = st.columns(max(3, len(results)))
-for col, cell in zip(buttons, by_cell):
+for col, cell in zip(buttons, [c for c in by_cell if c in CLASSIC_CELLS]):
     label = trained.model_label(cell)
     short = trained.cell_label(cell)
     if col.button(f"{short} in Step Through", key=f"open_st_{cell}", icon=":material/footprint:",

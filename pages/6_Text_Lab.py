@@ -42,7 +42,7 @@ with ui.controls():
                          on_change=_read_upload, max_upload_size=uploads.MAX_TEXT_BYTES >> 20,
                          help="Read as text only. The last tenth is held out to measure generalisation.")
     st.subheader("Model")
-    cell = ui.knob("cell")
+    cell = ui.knob("cell", options=cells.CELLS)
     H = ui.knob("lm_hidden")
     seed = ui.knob("seed", number=True)
     st.subheader("Training")

@@ -21,6 +21,10 @@ from typing import NamedTuple
 import numpy as np
 
 CELLS = ("rnn", "lstm", "gru")
+# After the LSTM (rnnviz.modern): diagonal linear recurrences whose eigenvalues are their transitions.
+MODERN_CELLS = ("lru", "mingru", "minlstm", "s6")
+# The Training Lab also trains minGRU, minLSTM and the selective SSM with transitions in [-1, 1].
+NEGATIVE_CELLS = ("mingru_neg", "minlstm_neg", "s6_neg")
 GATES = {
     "rnn": (),
     "lstm": ("input", "forget", "candidate", "output"),
@@ -35,14 +39,15 @@ GATE_SYMBOL = {"input": "i", "forget": "f", "candidate": "g", "output": "o",
                "reset": "r", "update": "z"}
 
 # How cells and gates are named on screen: the one place these words are defined.
-LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lru": "LRU", "mingru": "minGRU", "minlstm": "minLSTM",
+          "s6": "S6", "mingru_neg": "minGRU_neg", "minlstm_neg": "minLSTM_neg", "s6_neg": "S6_neg"}
 GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": "candidate g",
                "output": "output gate o", "reset": "reset gate r", "update": "update gate z"}
 
 
 def article(cell: str, capital: bool = False) -> str:
     """The cell's name with its article: "an RNN", "an LSTM", "a GRU" ("An RNN" with `capital`)."""
-    a = "a" if cell == "gru" else "an"
+    a = "an" if cell in ("rnn", "lstm", "lru") else "a"
     return f"{a.capitalize() if capital else a} {LABELS[cell]}"
 
 

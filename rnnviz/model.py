@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cells import GATES, NUM_BLOCKS, step
+from . import modern
+from .cells import GATES, MODERN_CELLS, NUM_BLOCKS, step
 from .spec import ModelSpec
 
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -136,7 +137,7 @@ def _recurrent_block(init: str, H: int, gain: float, gen: torch.Generator) -> to
     raise ValueError(f"unknown init {init!r}")
 
 
-def build_model(spec: ModelSpec) -> RecurrentModel:
+def build_model(spec: ModelSpec) -> RecurrentModel | modern.ModernCell:
     """Build the model a spec describes. Same spec, same numbers, in any thread.
 
     All randomness comes from one torch.Generator seeded with `spec.seed`, drawn in a fixed
@@ -144,6 +145,8 @@ def build_model(spec: ModelSpec) -> RecurrentModel:
     """
     if not isinstance(spec, ModelSpec):
         raise ValueError(f"build_model needs a ModelSpec; got {type(spec).__name__}")
+    if spec.cell in MODERN_CELLS:
+        return build_modern(spec)
     gen = torch.Generator().manual_seed(spec.seed)
     G, H, I = NUM_BLOCKS[spec.cell], spec.hidden_size, spec.input_size
     model = RecurrentModel(spec.cell, I, H, spec.activation, spec=spec)
@@ -167,6 +170,18 @@ def build_model(spec: ModelSpec) -> RecurrentModel:
         model.bias_ih.copy_(b_ih)
         model.bias_hh.copy_(b_hh)
     return model
+
+
+def build_modern(spec: ModelSpec):
+    """The rnnviz.modern cell a spec with a modern cell describes: hidden_size is the LRU's N complex
+    states (and its output's width), the minGRU's and minLSTM's H, the selective SSM's H channels (of
+    d_state states each).
+    The classic knobs (init, gains, activation) do not apply; an r_min above r_max is read as r_max."""
+    knobs = {name: getattr(spec, name) for name in modern.CELL_KNOBS[spec.cell]}
+    if spec.cell == "lru":
+        knobs["r_min"] = min(spec.r_min, spec.r_max)
+        knobs["output_size"] = spec.hidden_size   # y_t = Re(C x_t) + D u_t, H wide like the other cells' outputs
+    return modern.build(spec.cell, spec.input_size, spec.hidden_size, seed=spec.seed, **knobs)
 
 
 def from_torch(module: nn.Module) -> RecurrentModel:

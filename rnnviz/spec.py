@@ -19,7 +19,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from .cells import CELLS
+from .cells import CELLS, LABELS, MODERN_CELLS, NEGATIVE_CELLS
+from .modern_knobs import MODERN
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("orthogonal", "gaussian", "identity", "torch")
@@ -131,7 +132,9 @@ class Knob:
 
     def token(self, choice: str) -> str:
         """A choice as its widget shows it and a link writes it: "LSTM" for a cell, "noise" otherwise."""
-        return str(choice).upper() if self.display == "upper" else str(choice)
+        if self.display == "upper":
+            return LABELS.get(choice) or str(choice).upper()
+        return str(choice)
 
     def format(self, value: Any) -> str:
         """A value as URL text, the one spelling: tokens for choices ("RNN,GRU" for a multi knob),
@@ -157,6 +160,7 @@ def _fmt(x: float | None) -> str:
 # Text Lab's language model), tr_ (Translation). `steps` is One Neuron's sequence length T;
 # `train_steps`, `lm_steps` and `tr_steps` count training steps.
 GROUPS = {"model": "the model the explorer pages build", "view": "what the explorer pages feed it and show",
+          "modern": "the cells after the LSTM (LRU, minGRU, minLSTM, S6)",
           "neuron": "One Neuron", "training": "the Training Lab", "text": "the Text Lab",
           "translation": "Translation", "lessons": "the Lessons page"}
 
@@ -168,7 +172,7 @@ def _group(name: str, *knobs: Knob) -> list[Knob]:
 
 _KNOB_LIST = [*_group(
     "model",
-    Knob("cell", "Cell", "rnn", "choice", choices=CELLS, display="upper",
+    Knob("cell", "Cell", "rnn", "choice", choices=CELLS + MODERN_CELLS, display="upper",
          help="Vanilla RNN, LSTM (input, forget, candidate, output gates) or GRU (reset, update, candidate)."),
     Knob("input_size", "Input size", 1, "int", 1, 1024, 1, page_range=(1, 16),
          help="Number of input features per time step."),
@@ -207,7 +211,9 @@ _KNOB_LIST = [*_group(
     Knob("loss", "Loss on", "last", "choice", choices=LOSSES,
          labels={"last": "the last step only (many-to-one)", "all": "every step (many-to-many)"},
          help="Where the probe loss L = v·h sits"),
-), *_group(
+    Knob("flow_cells", "Cells", CELLS, "multi", choices=CELLS + MODERN_CELLS, display="upper",
+         help="The cells compared on the same input, from the same settings and seed."),
+), *_group("modern", *(Knob(**k) for k in MODERN)), *_group(
     "neuron",  # h_t = act(w h_{t-1} + u x_t + b)
     Knob("w", "Recurrent weight w", 0.9, "float", -8.0, 8.0, 0.01,
          help="|w| < 1 fades, |w| > 1 explodes (linear); saturation changes the story."),
@@ -221,11 +227,11 @@ _KNOB_LIST = [*_group(
     "training",
     Knob("task", "Task", "adding", "choice", choices=TASK_NAMES, labels=TASK_LABELS,
          help="What the networks learn. Each task needs memory; its baseline is the best loss without any."),
-    Knob("cells", "Cells to train", CELLS, "multi", choices=CELLS, display="upper",
+    Knob("cells", "Cells to train", CELLS, "multi", choices=CELLS + MODERN_CELLS + NEGATIVE_CELLS, display="upper",
          help="Trained one after another, each from the same seed on the same batches."),
     Knob("rnn_activation", "RNN activation", "tanh", "choice", choices=("tanh", "relu"),
          help="The plain RNN's nonlinearity. ReLU does not saturate: its state and gradient can explode."),
-    Knob("train_seq_len", "Sequence length T", 50, "int", 1, 200, 1,
+    Knob("train_seq_len", "Sequence length T", 50, "int", 1, 1000, 1,
          help="Time steps per sequence (for Copy: the gap between reading and recalling)."),
     Knob("train_steps", "Training steps", 1500, "int", 10, 5000, 10,
          help="Each step draws a fresh batch of sequences and makes one Adam update."),
@@ -324,6 +330,13 @@ class ModelSpec:
     input_gain: float = 1.0
     forget_bias: float = 3.0
     seed: int = 0
+    r_min: float = KNOBS["r_min"].default   # the modern cells' knobs (rnnviz.modern_knobs)
+    r_max: float = KNOBS["r_max"].default
+    max_phase: float = KNOBS["max_phase"].default
+    normalize: str = KNOBS["normalize"].default
+    negative: str = KNOBS["negative"].default
+    d_state: int = KNOBS["d_state"].default
+    discretization: str = KNOBS["discretization"].default
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

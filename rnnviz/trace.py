@@ -47,8 +47,9 @@ import numpy as np
 import torch
 
 from . import _kernels, cells, dynamics, sweeps
-from .cells import ACT_CODES, GATE_ACTIVATION, GATES, NUM_BLOCKS, evaluate
+from .cells import ACT_CODES, GATE_ACTIVATION, GATES, MODERN_CELLS, NUM_BLOCKS, evaluate
 from .model import PARAM_NAMES, RecurrentModel, from_torch
+from .modern import ModernCell
 
 LOG10_2 = math.log10(2.0)
 _TRACE_LOCK = threading.Lock()  # guards the creation of each trace's own lock
@@ -312,12 +313,15 @@ def _pow10(log10_values: np.ndarray) -> np.ndarray:
 def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None = None) -> Trace:
     """Run `model` over `x` ([T, input_size]) and record states, gates, gradients and norms.
 
-    `model` is a RecurrentModel (from build_model / from_torch) or a torch.nn.RNN / LSTM / GRU.
+    `model` is a RecurrentModel (from build_model / from_torch), a torch.nn.RNN / LSTM / GRU or a modern cell.
     `loss` is "last" (L = v.h_{T-1}) or "all" (L = sum_k v.h_k), v = ones(H)/sqrt(H).
     `h0` is the initial hidden state [H] (LSTM: a pair (h0, c0), or h0 alone with c0 = 0).
     Explosion never raises: overflow shows up as inf / NaN states, huge log10 norms and
     `Trace.overflow`.
     """
+    if isinstance(model, ModernCell):  # rnnviz.modern_trace builds on this module: imported here
+        from .modern_trace import trace as modern_trace
+        return modern_trace(model, x, loss=loss, h0=h0)
     if not isinstance(model, RecurrentModel):
         model = from_torch(model)
     if loss not in LOSSES:
@@ -462,6 +466,7 @@ _POOL = None
 _POOL_LOCK = threading.Lock()
 PARALLEL_ABOVE = 2e7  # multiply-adds (T x H^2 summed over the models) below which threads do not pay
 _RELATIVE_COST = {"rnn": 1.0, "lstm": 4.0, "gru": 4.5}  # measured: torch's GRU kernel is the slowest
+_RELATIVE_COST.update(dict.fromkeys(MODERN_CELLS, 0.05))  # a diagonal recurrence: O(T S), no matrix products
 
 
 def _pool():
@@ -503,5 +508,7 @@ def warm_up() -> None:
                 for loss in LOSSES:
                     tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss, _float32_above=threshold)
                 _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm, tr.step_jacobian(1), tr.step_terms(1, 0)
+    from .modern_trace import warm_up as modern_warm_up
+    modern_warm_up()
     dynamics.one_neuron(2.0, 1.0, 0.0, "tanh", np.zeros(3))  # the elementwise tail formulas (cells.Scaled)
     cells.minus_tanh_scaled(np.zeros(2), np.ones(2))

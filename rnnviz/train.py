@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from .model import RecurrentModel, build_model
+from .modern import ModernCell
 from .spec import KNOBS, ModelSpec
 from .tasks import Task, get_task
 from .trace import trace
@@ -212,7 +213,8 @@ def _check(spec, task, seq_len, steps, batch_size, lr, clip, clip_mode, seed, te
 def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, lr: float = 1e-3,
         clip: float | None = None, clip_mode: str = "norm", seed: int = 0,
         on_step: Callable[[StepInfo], bool | None] | None = None,
-        test_size: int = 1000, test_every: int = 100, checkpoints: int = 20) -> FitResult:
+        test_size: int = 1000, test_every: int = 100, checkpoints: int = 20,
+        model: nn.Module | None = None) -> FitResult:
     """Train `spec`'s model plus a linear readout on `task` (a Task or its name) with Adam.
 
     seq_len      the task's sequence length (for "copy", the gap T; see task.length)
@@ -226,6 +228,10 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
     test_size    sequences in the fixed test set (0: no test set); evaluated before training,
                  every `test_every` steps (0: only at the start and the end) and at the end
     checkpoints  how many evenly spaced steps (start and end included) record the gradient's reach
+    model        train this module instead of build_model(spec), e.g. a rnnviz.modern cell or ModernNet:
+                 forward(x [B, T, I]) -> (h [B, T, spec.hidden_size], state), input_size the task's.
+                 The reach is recorded for the models rnnviz.trace accepts (build_model builds a modern
+                 cell from a spec with a modern cell, too).
 
     A loss or gradient that is not finite stops training with a message; the model is then the
     last one whose training loss was finite (see FitResult.model_step). Any other exception raised
@@ -237,7 +243,11 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
                                  test_every, checkpoints)
     steps, batch_size = int(steps), int(batch_size)
     spec = spec.replace(input_size=task.input_size)
-    model = build_model(spec)
+    if model is None:
+        model = build_model(spec)
+    elif model.input_size != task.input_size or model.hidden_size != spec.hidden_size:
+        raise ValueError(f"the model reads {model.input_size} inputs into {model.hidden_size} outputs; the task "
+                         f"has {task.input_size} inputs and spec.hidden_size is {spec.hidden_size}")
     readout = make_readout(spec, task.output_size)
     params = list(model.parameters()) + list(readout.parameters())
     optimizer = torch.optim.Adam(params, lr=lr)
@@ -249,6 +259,8 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
                        baselines=task.baselines(seq_len),
                        _per_step=np.full((steps, 3), np.nan))
     reach_at = set(np.linspace(0, steps, checkpoints).round().astype(int).tolist()) if checkpoints else set()
+    if not isinstance(model, (RecurrentModel, ModernCell)):
+        reach_at = set()   # a stack of layers has no single recurrence to trace
 
     def record_test(step: int):
         loss = accuracy = 0.0
@@ -277,7 +289,7 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
             result._reach = [r for r in result._reach if r[0] <= keep]
             if test_size and (not result._test or result._test[-1][0] != keep):
                 record_test(keep)
-            if checkpoints and (not result._reach or result._reach[-1][0] != keep):
+            if reach_at and (not result._reach or result._reach[-1][0] != keep):
                 record_reach(keep)
         result.seconds = time.perf_counter() - start
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..cells import LABELS
+from ..cells import LABELS, MODERN_CELLS, NEGATIVE_CELLS
 from ..spec import KNOBS, ModelSpec
 from ..tasks import BinaryAddition, get_task
 from ..trace import trace
@@ -30,6 +30,10 @@ _G = {"rnn": 1, "lstm": 4, "gru": 3}
 _A = {"rnn": 0.053, "lstm": 0.02, "gru": 0.19}
 _K = {"rnn": 3.2e-7, "lstm": 2.2e-7, "gru": 2.2e-7}
 _EVAL_OVERHEAD = 1.15     # test-set evaluations and gradient-reach traces
+# The cells after the LSTM (parallel scan; G = 1), measured the same way at H = 32 and 128, T = 50 and 200.
+_G.update(dict.fromkeys(MODERN_CELLS + NEGATIVE_CELLS, 1))
+_A.update(dict.fromkeys(MODERN_CELLS + NEGATIVE_CELLS, 0.05))
+_K.update(lru=7.4e-7, mingru=1.1e-6, minlstm=1.4e-6, s6=5.5e-6, mingru_neg=1.1e-6, minlstm_neg=1.4e-6, s6_neg=5.5e-6)
 
 
 # Each setting's knob (its URL key): the knobs of the Training Lab's group, some with the prefix train_.
@@ -60,9 +64,12 @@ class Settings:
         return cls(**{field: values[name] for field, name in KNOB_OF.items() if name in values})
 
     def spec(self, cell: str) -> ModelSpec:
-        """The model `cell` starts from: PyTorch's default initialisation, seeded with `seed`."""
+        """The model `cell` starts from: PyTorch's default initialisation, seeded with `seed`. A cell
+        named with _neg ("mingru_neg") is that cell with transitions in [-1, 1]."""
         activation = self.rnn_activation if cell == "rnn" else "tanh"
-        return ModelSpec(cell=cell, hidden_size=self.hidden_size, activation=activation, init=INIT, seed=self.seed)
+        negative = "negative" if cell in NEGATIVE_CELLS else "positive"
+        return ModelSpec(cell=cell.removesuffix("_neg"), hidden_size=self.hidden_size, activation=activation,
+                         init=INIT, seed=self.seed, negative=negative)
 
     def fit_kwargs(self) -> dict:
         """The arguments of rnnviz.fit besides the spec (and on_step)."""
@@ -72,7 +79,9 @@ class Settings:
                     test_every=test_every(self.steps), checkpoints=CHECKPOINTS)
 
     def cell_label(self, cell: str) -> str:
-        """"RNN", "LSTM", "GRU"; "ReLU RNN" for an RNN with the ReLU activation."""
+        """"RNN", "LSTM", "GRU"; "ReLU RNN" for an RNN with the ReLU activation; "minGRU [−1, 1]"."""
+        if cell in NEGATIVE_CELLS:
+            return f"{LABELS[cell.removesuffix('_neg')]} [−1, 1]"
         return "ReLU RNN" if cell == "rnn" and self.rnn_activation == "relu" else LABELS[cell]
 
     def by_label(self, results: dict) -> dict:
@@ -91,7 +100,7 @@ class Settings:
         for f in dataclasses.fields(self):
             a, b = getattr(other, f.name), getattr(self, f.name)
             if a != b:
-                fmt = (lambda v: ", ".join(LABELS[c] for c in v)) if f.name == "cells" else \
+                fmt = (lambda v: ", ".join(self.cell_label(c) for c in v)) if f.name == "cells" else \
                     (lambda v: f"{v:g}" if isinstance(v, float) else str(v))
                 out.append(f"{f.name.replace('_', ' ')} {fmt(a)} → {fmt(b)}")
         return out
@@ -214,6 +223,24 @@ SUGGESTED: dict[str, Suggestion] = {
         seq_len=6, hidden=32, lr=1e-2, batch_size=50, steps=800,
         expect="Every bit matters equally and no single bit says anything about the answer, so gradient descent "
                "gets no hint where to start: expect the loss to sit at ln 2 for a long time, for every cell."),
+}
+
+
+# Runs with the cells after the LSTM, offered as one click each: {title: (Training Lab knob values, what to expect)}.
+AFTER_LSTM = {
+    "Adding at T = 1000: RNN, minGRU, LRU": (dict(
+        task="adding", cells=("rnn", "mingru", "lru"), train_seq_len=1000, train_hidden=64, lr=3e-3, batch_size=50,
+        train_steps=500, clip="norm", clip_threshold=1.0),
+        "The two marked numbers can be 500 steps apart. A tanh RNN's gradient is gone long before that. minGRU's "
+        "gradient reaches back, since its transition 1 − z stays close to 1. One LRU layer is a linear filter of "
+        "its input: it cannot multiply a value by its marker, so alone it stays near the baseline (the LRU paper "
+        "stacks it with nonlinear layers in between)."),
+    "Parity: minGRU with eigenvalues in [0, 1] and in [−1, 1]": (dict(
+        task="parity", cells=("mingru", "mingru_neg"), train_seq_len=10, train_hidden=32, lr=3e-3, batch_size=50,
+        train_steps=1500, clip="norm", clip_threshold=1.0),
+        "With transitions in [0, 1] a linear recurrence cannot flip its state on a 1-bit, so it cannot count modulo "
+        "2 (Grazzi et al. 2024); with [−1, 1] it can. Whether gradient descent finds the solution in 1500 steps "
+        "depends on the seed."),
 }
 
 

@@ -11,6 +11,7 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
     translation  the encoder-decoder's states, its candidates, accuracy
     frames       a figure with a slider that switches precomputed frames in the browser
     memory       each word's share of the final state; gradient curves of a cell's variants
+    spectra      eigenvalues on the unit circle; the Beyond LSTM figures (horizon, γ, parity)
 
 Every builder is also a name of this package (`plots.gradient_vs_lag`).
 """
@@ -19,6 +20,7 @@ from .gradients import F32_MAX_LOG10, F32_TINY_LOG10, eigenvalue_plane, gradient
 from .memory import labelled_gradients, word_share_grid
 from .neuron import bias_grid, bifurcation_diagram, cobweb, cobweb_axis, neuron_gradient, neuron_trajectory
 from .numbers import percent, plain, power_label, sci, tex_number
+from .spectra import parity_counter, radius_horizon, state_size, unit_circle
 from .states import (
     OVERFLOW_COLOR,
     STATE_LINEAR_MAX,
@@ -85,4 +87,5 @@ __all__ = [
     "sci", "signal_colour_html", "smoothing_window", "style", "symlog", "symlog_ticks", "tex_number",
     "text_colour_html", "top_candidates", "translation_states", "unit_lines", "with_slider",
     "word_share_grid",
+    "parity_counter", "radius_horizon", "state_size", "unit_circle",
 ]

@@ -2,7 +2,8 @@
 whose ticks read 10⁻³⁰, and thinning of long lines for drawing.
 
 Colour has one meaning everywhere:
-  - cells: RNN red, LSTM blue, GRU green (the LSTM's cell path dashed blue);
+  - cells: RNN red, LSTM blue, GRU green (the LSTM's cell path dashed blue); LRU purple, minGRU orange,
+    minLSTM brown, S6 pink (with negative eigenvalues: olive, grey, cyan);
   - states in [-1, 1]: diverging red-white-blue centred at 0 (STATE_SCALE);
   - gates in [0, 1]: sequential viridis (GATE_SCALE);
   - gradient norms: always on a log scale, drawn as log10 values with 10^n tick labels, so
@@ -18,7 +19,9 @@ import plotly.graph_objects as go
 
 from .numbers import power_label
 
-CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
+CELL_COLORS = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c", "lru": "#9467bd", "mingru": "#ff7f0e",
+               "minlstm": "#8c564b", "s6": "#e377c2", "mingru_neg": "#bcbd22", "minlstm_neg": "#7f7f7f",
+               "s6_neg": "#17becf"}
 STATE_SCALE = "RdBu"      # -1 red, 0 white, +1 blue
 GATE_SCALE = "Viridis"    # 0 dark purple, 1 yellow
 

@@ -16,7 +16,9 @@ AFTER_CLIP_COLOR = "#b0b0b0"
 
 
 def _run_color(result) -> str:
-    return CELL_COLORS.get(result.spec.cell, "#555")
+    cell = result.spec.cell
+    negative = f"{cell}_neg" if getattr(result.spec, "negative", "") == "negative" else cell
+    return CELL_COLORS.get(negative, CELL_COLORS.get(cell, "#555"))
 
 
 def smoothing_window(steps: int) -> int:

@@ -32,6 +32,7 @@ SHARED_ENTRIES = 64
 SHARED_SECONDS = 1800
 SHARED_TRACE_BYTES = SHARED_BYTES
 _BYTES_PER_STATE = {"rnn": 40, "lstm": 100, "gru": 80}  # arrays and factors per (time step, unit), measured
+_BYTES_PER_STATE.update(lru=100, mingru=60, minlstm=80, s6=400)  # estimated; the S6 has N = 4 states per unit
 # Budget of multiply-adds for Jacobian products on one page view (about a quarter second).
 JACOBIAN_BUDGET = 3e9
 

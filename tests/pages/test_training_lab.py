@@ -161,7 +161,7 @@ def test_bad_url_values_are_noted_and_replaced():
         assert f"{name} was ignored" in notes
     assert at.selectbox(key="task").value == "adding" and at.slider(key="train_steps").value == 1500
     short = run_page(LAB, {"task": "temporal_order", "train_seq_len": "3"})
-    assert "train_seq_len='3' was ignored: train_seq_len must be in [8, 200]" in url_notes(short)
+    assert "train_seq_len='3' was ignored: train_seq_len must be in [8, 1000]" in url_notes(short)
     assert short.slider(key="train_seq_len").value == 50
 
 
