@@ -43,7 +43,7 @@ class Knob:
     name: str
     label: str
     default: Any
-    kind: str  # "int", "float", "choice", "multi" (a non-empty subset of the choices) or "text"
+    kind: str  # "int", "float", "bool", "choice", "multi" (a non-empty subset of the choices) or "text"
     min: float | None = None  # for "text": the fewest and most characters
     max: float | None = None
     step: float | None = None
@@ -57,6 +57,8 @@ class Knob:
     page_only: bool = False  # its value belongs to one page (a cursor, a typed text): never carried to another
 
     def allowed(self) -> str:
+        if self.kind == "bool":
+            return "true or false"
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "multi":
@@ -72,6 +74,11 @@ class Knob:
 
         A "multi" knob takes a comma-separated string or a sequence of choices and returns a tuple
         in the order of `choices`, without repeats."""
+        if self.kind == "bool":  # True / False, or a word for them ("true", "1", "on", "yes", ...)
+            word = value.strip().lower() if isinstance(value, str) else value
+            if isinstance(word, (bool, np.bool_, str)) and word in _BOOL_WORDS:
+                return _BOOL_WORDS[word]
+            raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
         if self.kind == "choice":
             if isinstance(value, str) and value.strip().lower() in self.choices:
                 return value.strip().lower()
@@ -130,6 +137,8 @@ class Knob:
     def format(self, value: Any) -> str:
         """A value as URL text, the one spelling: tokens for choices ("RNN,GRU" for a multi knob),
         numbers in %g."""
+        if self.kind == "bool":
+            return "true" if value else "false"
         if self.kind in ("choice", "multi"):
             items = value if isinstance(value, (tuple, list)) else (value,)
             return ",".join(self.token(v) for v in items)
@@ -138,6 +147,10 @@ class Knob:
     def limits(self, page: bool = True) -> tuple:
         """(min, max) of a number: on a page (the page range, when it has one) or for the engine."""
         return self.page_range if page and self.page_range else (self.min, self.max)
+
+
+_BOOL_WORDS = {True: True, "true": True, "1": True, "on": True, "yes": True,
+               False: False, "false": False, "0": False, "off": False, "no": False}
 
 
 def _fmt(x: float | None) -> str:
@@ -185,6 +198,12 @@ _KNOB_LIST = [*_group(
               "sigmoid(0) = 0.5 halves it (PyTorch's own initialisation is near 0)."),
     Knob("seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Random seed of weights and inputs: the same seed gives the same numbers everywhere."),
+    Knob("num_layers", "Layers", 1, "int", 1, 4, 1, help="Recurrent layers stacked on each other: layer l reads "
+         "the states of layer l − 1 at the same step."),
+    Knob("bidirectional", "Bidirectional", False, "bool", help="A second copy of every layer reads the sequence "
+         "backwards, from the last step to the first; each layer passes both directions' states on."),
+    Knob("residual", "Residual connections", False, "bool", help="Each layer above the first adds its input to its "
+         "output (a skip connection): the gradient has a path through depth that no weight or saturation can shrink."),
 ), *_group(
     "view",
     Knob("seq_len", "Sequence length T", 200, "int", 1, 10000, 1, page_range=(2, 5000),
@@ -314,6 +333,9 @@ class ModelSpec:
     input_gain: float = 1.0
     forget_bias: float = 3.0
     seed: int = 0
+    num_layers: int = 1
+    bidirectional: bool = False
+    residual: bool = False
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

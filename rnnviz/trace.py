@@ -318,14 +318,30 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
     Explosion never raises: overflow shows up as inf / NaN states, huge log10 norms and
     `Trace.overflow`.
     """
-    if not isinstance(model, RecurrentModel):
+    if not isinstance(model, RecurrentModel) and not getattr(model, "stacked", False):
         model = from_torch(model)
+    if not isinstance(model, RecurrentModel) or loss == "tag":  # stacked, bidirectional or a tagging loss
+        from .deep import trace_stacked
+
+        return trace_stacked(model, x, loss=loss, h0=h0)
     if loss not in LOSSES:
         raise ValueError(f"loss must be 'last' or 'all'; got {loss!r}")
+    x32 = _as_input(x, model.input_size)
+    h0_64, c0_64 = _as_initial_state(h0, model.cell, model.hidden_size)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        hidden64, c64, gates, pre, ctx = forward(model, x32, h0_64, c0_64, _float32_above)
+        log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, loss)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _make_trace(model.cell, model.activation, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64,
+                           log10_gh, log10_g, log10_gc, ctx)
+
+
+def forward(model: RecurrentModel, x32: np.ndarray, h0_64: np.ndarray, c0_64, _float32_above=None):
+    """The forward half of `trace` for one layer: (hidden [T, H] float64, cell state or None, gates,
+    pre-activations (float64), ctx with the factors of every step for the sweeps)."""
     cell, act, H, I = model.cell, model.activation, model.hidden_size, model.input_size
-    x32 = _as_input(x, I)
     T = x32.shape[0]
-    h0_64, c0_64 = _as_initial_state(h0, cell, H)
     w32 = {n: getattr(model, n).detach().to(torch.float32).cpu() for n in PARAM_NAMES}
     w64 = {n: w.numpy().astype(np.float64) for n, w in w32.items()}
 
@@ -361,11 +377,7 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
         c_all = None if c64 is None else np.vstack([c0_64[None], c64])
         ctx = dict(cell=cell, act=act, T=T, H=H, weights=w64, W=W_m, eW=eW, W_sweep=W_m.astype(dt),
                    factors=sweeps.factors(cell, act, pre, h_prev, c_all, relu_D, dt))
-        log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, loss)
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _make_trace(cell, act, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64,
-                           log10_gh, log10_g, log10_gc, ctx)
+    return hidden64, c64, gates, pre, ctx
 
 
 def _make_trace(cell, act, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64, log10_gh, log10_g, log10_gc,
