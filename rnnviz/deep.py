@@ -38,7 +38,7 @@ from torch import nn
 
 from . import _kernels, sweeps
 from .cells import NUM_BLOCKS, step
-from .model import PARAM_NAMES, RecurrentModel, draw_weights
+from .model import PARAM_NAMES, RecurrentModel, _orthogonal, draw_weights
 from .spec import ModelSpec
 
 STACKED_LOSSES = ("last", "all", "tag")
@@ -191,15 +191,24 @@ def _layer_forward(cell, activation, params, x, training):
 def build_stacked(spec: ModelSpec) -> StackedModel:
     """The stacked / bidirectional model a spec describes. One torch.Generator seeded with spec.seed
     draws every layer in order (layer 0 forwards, layer 0 backwards, layer 1, ...), each as
-    build_model draws a single layer, so layer 0 forwards is build_model's one-layer model."""
+    build_model draws a single layer, so layer 0 forwards is build_model's one-layer model.
+
+    With the orthogonal initialisation, the weights between layers are orthogonal too: W_ih of layer
+    l > 0 is input_gain times H orthonormal rows (of a Haar-random D*H x D*H orthogonal matrix, drawn
+    after the layer's own weights; each gate block its own), so the input gain is the gain through
+    depth as the recurrent gain is the gain through time."""
     gen = torch.Generator().manual_seed(spec.seed)
     model = StackedModel(spec.cell, spec.input_size, spec.hidden_size, spec.num_layers, spec.bidirectional,
                          spec.residual, spec.activation, spec=spec)
+    G, H = NUM_BLOCKS[spec.cell], spec.hidden_size
     with torch.no_grad():
         for layer in range(model.num_layers):
-            width = spec.input_size if layer == 0 else model.directions * spec.hidden_size
+            width = spec.input_size if layer == 0 else model.directions * H
             for d in range(model.directions):
-                for name, w in draw_weights(spec, width, gen).items():
+                weights = draw_weights(spec, width, gen)
+                if layer and spec.init == "orthogonal":
+                    weights["weight_ih"] = spec.input_gain * torch.cat([_orthogonal(width, gen)[:H] for _ in range(G)])
+                for name, w in weights.items():
                     getattr(model, param_name(name, layer, d)).copy_(w)
     return model
 
@@ -383,7 +392,6 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
         Dm, De = np.frexp(loss_terms(loss, T, H, D))
         above = (Dm, De.astype(np.float64))
         layers, depth = [None] * L, np.empty((D, L, T))
-        input_grad = None
         for layer in range(L - 1, -1, -1):
             row, width = [], runs[layer][0][0].input_size
             below_m, below_e = np.zeros((T, width)), np.zeros((T, width))
@@ -413,8 +421,7 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
                 _kernels.add_scaled(below_m, below_e, np.ascontiguousarray(above[0]), np.ascontiguousarray(above[1]),
                                     below_m, below_e)
             above = (below_m, below_e)
-            input_grad = above
-    log10_x = sweeps.log10_norms(*input_grad)
+        log10_x = sweeps.log10_norms(*above)
     return StackedTrace(cell, model.activation, loss, L, model.bidirectional, model.residual, x32,
                         _readonly(y), layers, depth, log10_x)
 
@@ -428,3 +435,16 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     a = np.array(a, dtype=np.float32)
     a.setflags(write=False)
     return a
+
+
+def scenario_traces(scenario, loss: str, cells: tuple) -> dict:
+    """{cell: StackedTrace} of a Scenario's model (its spec's layers, directions and skips) built with
+    each of these cells, on the scenario's input, with a loss of STACKED_LOSSES."""
+    from .model import build_model
+
+    x = scenario.inputs()
+    out = {}
+    for cell in cells:
+        model = build_model(scenario.spec.replace(cell=cell))
+        out[cell] = trace_stacked(model, x, loss=loss)
+    return out

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import numpy as np
 
 from .cells import CELLS
+from .deep_knobs import DEEP, DEPTH_LOSS
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
 INITS = ("orthogonal", "gaussian", "identity", "torch")
@@ -198,12 +199,7 @@ _KNOB_LIST = [*_group(
               "sigmoid(0) = 0.5 halves it (PyTorch's own initialisation is near 0)."),
     Knob("seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Random seed of weights and inputs: the same seed gives the same numbers everywhere."),
-    Knob("num_layers", "Layers", 1, "int", 1, 4, 1, help="Recurrent layers stacked on each other: layer l reads "
-         "the states of layer l − 1 at the same step."),
-    Knob("bidirectional", "Bidirectional", False, "bool", help="A second copy of every layer reads the sequence "
-         "backwards, from the last step to the first; each layer passes both directions' states on."),
-    Knob("residual", "Residual connections", False, "bool", help="Each layer above the first adds its input to its "
-         "output (a skip connection): the gradient has a path through depth that no weight or saturation can shrink."),
+    *(Knob(**k) for k in DEEP),
 ), *_group(
     "view",
     Knob("seq_len", "Sequence length T", 200, "int", 1, 10000, 1, page_range=(2, 5000),
@@ -220,6 +216,7 @@ _KNOB_LIST = [*_group(
     Knob("loss", "Loss on", "last", "choice", choices=LOSSES,
          labels={"last": "the last step only (many-to-one)", "all": "every step (many-to-many)"},
          help="Where the probe loss L = v·h sits"),
+    Knob(**DEPTH_LOSS),
 ), *_group(
     "neuron",  # h_t = act(w h_{t-1} + u x_t + b)
     Knob("w", "Recurrent weight w", 0.9, "float", -8.0, 8.0, 0.01,
@@ -333,9 +330,9 @@ class ModelSpec:
     input_gain: float = 1.0
     forget_bias: float = 3.0
     seed: int = 0
-    num_layers: int = 1
-    bidirectional: bool = False
-    residual: bool = False
+    num_layers: int = KNOBS["num_layers"].default   # stacked / bidirectional models (rnnviz.deep_knobs)
+    bidirectional: bool = KNOBS["bidirectional"].default
+    residual: bool = KNOBS["residual"].default
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

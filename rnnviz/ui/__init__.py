@@ -10,7 +10,15 @@
 The names pages use are names of this package: `ui.knob`, `ui.chart`, `ui.cached_traces`, ...
 """
 from . import jobs
-from .cache import JACOBIAN_BUDGET, SHARED_TRACE_BYTES, cached_trace, cached_traces, jacobian_lag_limit, session_memo
+from .cache import (
+                    JACOBIAN_BUDGET,
+                    SHARED_TRACE_BYTES,
+                    cached_depth_traces,
+                    cached_trace,
+                    cached_traces,
+                    jacobian_lag_limit,
+                    session_memo,
+)
 from .exports import export_box, model_export_box, scenario_export_box
 from .knobs import (
                     carried_params,
@@ -52,9 +60,9 @@ from .page import (
 
 __all__ = [
     "BUILT", "CHART_CONFIG", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
-    "TRAINED_KEY", "PageContext", "TrainedModel", "cached_trace", "cached_traces", "carried_params", "chart",
-    "check_url", "controls", "export_box", "finish", "gate_heatmaps", "inert", "jacobian_lag_limit", "jobs", "knob",
-    "link_params", "model_export_box", "model_source", "open_trained", "overflow_alerts", "page_setup", "query_value",
-    "remember_trained", "scenario_export_box", "session_memo", "share_box", "show_notes", "shown", "sync_url",
-    "token", "trace_trained", "url_value", "widget_value",
+    "TRAINED_KEY", "PageContext", "TrainedModel", "cached_depth_traces", "cached_trace", "cached_traces",
+    "carried_params", "chart", "check_url", "controls", "export_box", "finish", "gate_heatmaps", "inert",
+    "jacobian_lag_limit", "jobs", "knob", "link_params", "model_export_box", "model_source", "open_trained",
+    "overflow_alerts", "page_setup", "query_value", "remember_trained", "scenario_export_box", "session_memo",
+    "share_box", "show_notes", "shown", "sync_url", "token", "trace_trained", "url_value", "widget_value",
 ]

@@ -61,3 +61,12 @@ def _shared_traces(scenario: Scenario, cells: tuple) -> dict:
 def jacobian_lag_limit(cell: str, H: int, T: int) -> int:
     """How many lags of Jacobian products fit the page's budget."""
     return int(min(T - 1, max(1, JACOBIAN_BUDGET // jacobian_cost(cell, H, 1))))
+
+
+@st.cache_resource(max_entries=24, ttl=1800, show_spinner=False)
+def cached_depth_traces(scenario: Scenario, loss: str, cells: tuple) -> dict:
+    """{cell: StackedTrace} of the scenario's stacked model built with each cell, with a loss of
+    rnnviz.deep.STACKED_LOSSES (the tagging loss too); shared read-only like `cached_traces`."""
+    from ..deep import scenario_traces
+
+    return scenario_traces(scenario, loss, tuple(cells))
