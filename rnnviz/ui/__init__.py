@@ -34,6 +34,7 @@ from .knobs import (
                     url_value,
                     widget_value,
 )
+from .layers import layer_view
 from .models import (
                     BUILT,
                     MODEL_SOURCE_KEY,
@@ -62,7 +63,8 @@ __all__ = [
     "BUILT", "CHART_CONFIG", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
     "TRAINED_KEY", "PageContext", "TrainedModel", "cached_depth_traces", "cached_trace", "cached_traces",
     "carried_params", "chart", "check_url", "controls", "export_box", "finish", "gate_heatmaps", "inert",
-    "jacobian_lag_limit", "jobs", "knob", "link_params", "model_export_box", "model_source", "open_trained",
-    "overflow_alerts", "page_setup", "query_value", "remember_trained", "scenario_export_box", "session_memo",
-    "share_box", "show_notes", "shown", "sync_url", "token", "trace_trained", "url_value", "widget_value",
+    "jacobian_lag_limit", "jobs", "knob", "layer_view", "link_params", "model_export_box", "model_source",
+    "open_trained", "overflow_alerts", "page_setup", "query_value", "remember_trained", "scenario_export_box",
+    "session_memo", "share_box", "show_notes", "shown", "sync_url", "token", "trace_trained", "url_value",
+    "widget_value",
 ]
