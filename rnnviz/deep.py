@@ -275,6 +275,20 @@ class StackedTrace:
     def gate_names(self) -> tuple:
         return self.layers[0][0].gate_names
 
+    @property
+    def hidden(self) -> np.ndarray:
+        """The top layer's output [T, D*H] (both directions side by side): what a readout reads."""
+        return self.output
+
+    @property
+    def log10_grad_norm(self) -> np.ndarray:
+        """What reaches the first layer: log10 ||dL/dh_t^(1)|| of its forward direction (the gradient's reach)."""
+        return self.layers[0][0].log10_grad_norm
+
+    @property
+    def log10_cell_grad_norm(self) -> np.ndarray | None:
+        return self.layers[0][0].log10_cell_grad_norm
+
     def trace(self, layer: int, direction: int = 0):
         """The Trace of one layer in one direction."""
         return self.layers[layer][direction]

@@ -27,9 +27,10 @@ INITS = ("orthogonal", "gaussian", "identity", "torch")
 INPUT_KINDS = ("impulse", "noise", "sine", "binary", "text")
 LOSSES = ("last", "all")
 # The Training Lab's tasks (rnnviz.tasks.TASKS; listed here because tasks.py imports this module).
-TASK_NAMES = ("adding", "copy", "binary_addition", "temporal_order", "parity", "sentiment")
+TASK_NAMES = ("adding", "copy", "binary_addition", "temporal_order", "parity", "look_ahead", "sentiment")
 TASK_LABELS = {"adding": "Adding problem", "copy": "Copy", "binary_addition": "Binary addition",
-               "temporal_order": "Temporal order", "parity": "Parity", "sentiment": "Sentiment with negation"}
+               "temporal_order": "Temporal order", "parity": "Parity", "sentiment": "Sentiment with negation",
+               "look_ahead": "Look ahead"}
 CLIP_CHOICES = ("off", "norm", "value")
 LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
 CLIP_THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0)

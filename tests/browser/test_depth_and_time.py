@@ -22,7 +22,7 @@ def _engine(cell="rnn", **over):
 
 
 def test_grid_shows_engine_numbers_and_follows_the_controls(page, app_url):
-    open_page(page, f"{app_url}/Depth_and_Time")
+    open_page(page, f"{app_url}/Depth_and_Time", timeout=300000)  # the first page may compile the kernels
     assert exceptions(page) == 0
     assert page.locator(".js-plotly-plot").count() >= 2
     np.testing.assert_allclose(_z(page), _engine(), rtol=1e-6)
@@ -43,7 +43,8 @@ def test_grid_shows_engine_numbers_and_follows_the_controls(page, app_url):
 
 
 def test_bidirectional_link_in_presentation_mode(page, app_url):
-    open_page(page, f"{app_url}/Depth_and_Time?bidirectional=true&num_layers=4&depth_loss=tag&present=true")
+    open_page(page, f"{app_url}/Depth_and_Time?bidirectional=true&num_layers=4&depth_loss=tag&present=true",
+              timeout=300000)
     assert exceptions(page) == 0
     n = page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[0]._fullData.length")
     assert n == 6  # RNN, LSTM, GRU x forward, backward
