@@ -1,6 +1,6 @@
 """Time rnnviz.trace against torch's fused module, measured in the same run.
 
-    python benchmarks/bench_trace.py
+    python benchmarks/bench_trace.py            (python benchmarks/bench_trace.py --stacked: stacked models only)
 
 Prints medians and ratios. Targets (see the engine issue): a full trace of an LSTM with
 H=64, T=500 (states, gates, grad_norm, cell_grad_norm) within 3x torch.nn.LSTM forward+backward;
@@ -129,5 +129,35 @@ def main():
                   f"  (median of 3; target < 2 s)")
 
 
+def stacked(layers: int = 3, H: int = 64, T: int = 500):
+    """A stacked LSTM traced (every layer's states, gates and its [layers x T] gradient grid, both
+    directions) against torch's fused nn.LSTM(num_layers=3) forward+backward, unidirectional and
+    bidirectional, in the same run. Target: within 2x of the fused module."""
+    x = rnnviz.inputs.noise(T, 1, seed=0)
+    xt = torch.from_numpy(x)[None]
+    print(f"uptime: {os.popen('uptime').read().strip()}")
+    one = rnnviz.build_model(rnnviz.ModelSpec(cell="lstm", hidden_size=H, input_size=1, init="torch", seed=0))
+    t = interleaved({"ref": fused_forward_backward(one.to_torch(), xt), "full": lambda: rnnviz.trace(one, x)})
+    print(f"LSTM 1 layer (for comparison) H={H} T={T}: fused forward+backward {t['ref'] * 1e3:7.2f} ms, "
+          f"trace {t['full'] * 1e3:7.2f} ms, ratio {t['full'] / t['ref']:5.2f}x")
+    for bidirectional in (False, True):
+        spec = rnnviz.ModelSpec(cell="lstm", hidden_size=H, input_size=1, init="torch", seed=0, num_layers=layers,
+                                bidirectional=bidirectional)
+        model = rnnviz.build_model(spec)
+        rnnviz.trace(model, x)  # compiled loops loaded once per process
+
+        def full(model=model):
+            return rnnviz.trace(model, x).grad_grid(0)
+
+        t = interleaved({"ref": fused_forward_backward(model.to_torch(), xt), "full": full})
+        what = "bidirectional" if bidirectional else "unidirectional"
+        print(f"LSTM {layers} layers {what} H={H} T={T}: fused forward+backward {t['ref'] * 1e3:7.2f} ms, "
+              f"trace {t['full'] * 1e3:7.2f} ms, ratio {t['full'] / t['ref']:5.2f}x (target <= 2x)")
+
+
 if __name__ == "__main__":
-    main()
+    if "--stacked" in sys.argv:
+        stacked()
+    else:
+        main()
+        stacked()

@@ -36,7 +36,7 @@ if trained is None:
     scenario = Scenario.from_values(ui.shown(), loss="last")
     tr = ui.cached_trace(scenario)
 else:
-    tr = ui.trace_trained(trained, seed=seed)
+    tr = ui.layer_view(ui.trace_trained(trained, seed=seed), "step", scale=ctx.scale)  # one layer of a stack
     cell, activation, H, T = trained.model.cell, trained.model.activation, tr.hidden_size, tr.T
 notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)

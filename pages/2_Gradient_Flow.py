@@ -55,7 +55,8 @@ traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(scenario, picked).it
 dotted = ()
 if trained is not None:
     trained_label = trained.short
-    traces[trained_label] = ui.trace_trained(trained, seed=seed, loss=loss)
+    traces[trained_label] = ui.layer_view(ui.trace_trained(trained, seed=seed, loss=loss), "flow", grid=False,
+                                          scale=ctx.scale, container=metrics_box)  # one layer of a stack
     dotted = (trained_label,)
     metrics_box.info(f"**{trained_label}** (dotted) is {ui.plain(trained.title)}, reading "
                      f"{trained.reads(seed, traces[trained_label].T)}, not the input set here. The other curves are "

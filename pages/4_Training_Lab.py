@@ -19,7 +19,7 @@ st.markdown(
 )
 
 NAMES = ["task", "cells", "rnn_activation", "train_steps", "batch_size", "lr", "clip", "clip_threshold",
-         "train_hidden", "train_seed"]
+         "train_hidden", "train_seed", "num_layers", "bidirectional"]
 notes = ui.check_url(NAMES)
 T_MAX = int(KNOBS["train_seq_len"].max)
 
@@ -51,6 +51,8 @@ with ui.controls():
     clip_threshold = ui.knob("clip_threshold", disabled=clip == "off")
     st.subheader("Model")
     hidden = ui.knob("train_hidden")
+    ui.knob("num_layers")
+    ui.knob("bidirectional")
     st.caption("Every cell starts from PyTorch's default initialisation and trains with Adam.")
 ui.show_notes(notes)
 

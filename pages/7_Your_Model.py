@@ -1,4 +1,4 @@
-"""Your Model: upload the weights of your own single-layer RNN / LSTM / GRU and a sequence."""
+"""Your Model: upload the weights of your own RNN / LSTM / GRU (stacked, bidirectional) and a sequence."""
 import hashlib
 
 import streamlit as st
@@ -13,12 +13,13 @@ ctx = ui.page_setup("Your Model")
 ui.show_notes(ui.check_url(["loss"]))
 st.title("Look inside your own model")
 st.markdown(
-    "Upload the weights of a single-layer `torch.nn.RNN`, `LSTM` or `GRU` (its `state_dict`, or a model saved "
+    "Upload the weights of a `torch.nn.RNN`, `LSTM` or `GRU`, with any number of layers (up to 4) and directions "
+    "(its `state_dict`, or a model saved "
     "by this app) and a sequence to feed it. Nothing is run from the file: weights are read with "
     "`torch.load(..., weights_only=True)`, and every problem is named in plain words."
 )
 with st.expander("How to save your model", icon=":material/help:"):
-    st.code("import torch\n# model.rnn is your torch.nn.LSTM (num_layers=1, bidirectional=False)\n"
+    st.code("import torch\n# model.rnn is your torch.nn.LSTM (num_layers up to 4, bidirectional or not)\n"
             "torch.save(model.rnn.state_dict(), 'model.pt')\n\n"
             "# and a sequence: rows are time steps, columns are features\n"
             "import numpy as np\nnp.savetxt('sequence.csv', x, delimiter=',')", language="python")
@@ -136,6 +137,8 @@ if "user_x" not in ss or fit_error:   # said above, next to the sequence
 # ---------------------------------------------------------------- what happens inside
 key = (ss["user_model"]["name"], id(model), hashlib.sha1(x.tobytes()).hexdigest(), loss)
 tr = ui.session_memo("_user_trace", key, lambda: trace(model, x, loss=loss))  # this user's own model
+one = ui.layer_view(tr, "user", scale=ctx.scale)  # a stacked model: its grid, and one layer in the views below
+stacked, tr = one is not tr, one
 label = cells.LABELS[tr.cell_type]
 name = ss["user_model"]["name"]
 
@@ -183,6 +186,8 @@ with c2:
 
 st.subheader("Use it on the other pages")
 label = ss["user_model"]["label"]  # how the other pages' model picker names it
+if stacked:
+    st.caption("Step Through and Gradient Flow show a stacked model one layer at a time, with the same selector.")
 a, b = st.columns(2)
 for col, page, text in ((a, "pages/1_Step_Through.py", "Open in Step Through"),
                         (b, "pages/2_Gradient_Flow.py", "Open in Gradient Flow")):

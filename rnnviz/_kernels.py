@@ -795,11 +795,25 @@ def _add_direct(m, e, v):
 
 
 @njit(**_OPTS)
-def grad_sweep_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, every, out_m, out_e):
+def _add_direct_at(hm, he, uni, eh, Dm, De, k, lim):
+    """+ D[k] = Dm[k] * 2**De[k] (per element): the gradient reaching step k from outside its own
+    recurrence (the layer above in a stacked model, a skip connection, a per-step loss). Nothing when
+    D is empty (Dm has no rows): a single layer's sweep is unchanged. Returns (uniform, exponent)."""
+    if Dm.shape[0] == 0:
+        return uni, eh
+    if uni:
+        _u_expand(hm, eh, he)
+    for j in range(hm.size):
+        hm[j], he[j] = _add(hm[j], he[j], Dm[k, j], De[k, j])
+    return _u_compress(hm, he, lim)
+
+
+@njit(**_OPTS)
+def grad_sweep_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, every, out_m, out_e, Dm, De):
     T, nf, H = F.shape
     hm, he = np.empty(H), np.zeros(H)
     _start(v, hm, he)
-    uni, eh = True, 0.0
+    uni, eh = _add_direct_at(hm, he, True, 0.0, Dm, De, T - 1, lim)
     Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
     bm, be = np.empty(H), np.empty(H)
     buf = np.empty(H, dtype=W.dtype)
@@ -822,6 +836,7 @@ def grad_sweep_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, e
             eh += s[k, 0] + eW
             if every:
                 uni, eh = _direct_uniform(hm, eh, he, v)
+            uni, eh = _add_direct_at(hm, he, uni, eh, Dm, De, k - 1, lim)
             continue
         if uni:
             _u_expand(hm, eh, he)
@@ -834,14 +849,15 @@ def grad_sweep_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, e
         if every:
             _add_direct(hm, he, v)
         uni, eh = _u_compress(hm, he, lim)
+        uni, eh = _add_direct_at(hm, he, uni, eh, Dm, De, k - 1, lim)
 
 
 @njit(**_OPTS)
-def grad_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, every, out_m, out_e):
+def grad_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, every, out_m, out_e, Dm, De):
     T, nf, H = F.shape
     hm, he = np.empty(H), np.zeros(H)
     _start(v, hm, he)
-    uni, eh = True, 0.0
+    uni, eh = _add_direct_at(hm, he, True, 0.0, Dm, De, T - 1, lim)
     Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
     bm, be = np.empty(3 * H), np.empty(3 * H)
     nm, ne, zm = np.empty(H), np.empty(H), np.empty(H)
@@ -875,6 +891,7 @@ def grad_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, e
                 eh = e
                 if every:
                     uni, eh = _direct_uniform(hm, eh, he, v)
+                uni, eh = _add_direct_at(hm, he, uni, eh, Dm, De, k - 1, lim)
                 continue
         if uni:
             _u_expand(hm, eh, he)
@@ -889,15 +906,16 @@ def grad_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, v, e
         if every:
             _add_direct(hm, he, v)
         uni, eh = _u_compress(hm, he, lim)
+        uni, eh = _add_direct_at(hm, he, uni, eh, Dm, De, k - 1, lim)
 
 
 @njit(**_OPTS)
 def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, dense, v, every, out_m, out_e,
-                    out_cm, out_ce):
+                    out_cm, out_ce, Dm, De):
     T, nf, H = F.shape
     hm, he = np.empty(H), np.zeros(H)
     _start(v, hm, he)
-    h_uni, eh = True, 0.0
+    h_uni, eh = _add_direct_at(hm, he, True, 0.0, Dm, De, T - 1, lim)
     qm, qe = np.zeros(H), np.zeros(H)    # the carry dL/dc_{k+1} f_{k+1}
     q_uni, eq = True, 0.0
     dm, de = np.empty(H), np.empty(H)    # dL/dc_k
@@ -954,6 +972,7 @@ def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, den
             eh = eb + s[k, 0] + eW
             if every:
                 h_uni, eh = _direct_uniform(hm, eh, he, v)
+            h_uni, eh = _add_direct_at(hm, he, h_uni, eh, Dm, De, k - 1, lim)
             continue
         # exact path: an exponent per element for this step
         if h_uni:
@@ -979,6 +998,7 @@ def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, den
         if every:
             _add_direct(hm, he, v)
         h_uni, eh = _u_compress(hm, he, lim)
+        h_uni, eh = _add_direct_at(hm, he, h_uni, eh, Dm, De, k - 1, lim)
         q_uni, eq = _u_compress(qm, qe, lim)
 
 
@@ -1683,3 +1703,102 @@ def certified_step_norms(kind, F, s, groups, wide, wide_m, wide_e, W, eW, G, non
         coefficient_gram(C, G, nonzero, A)
         _record(out, k, certified_norm(A, u), E)
 
+
+# ----------------------------------------------------------------------------------------
+# Stacked models: what flows between layers at one step (rnnviz.deep). Cell codes 0 RNN, 1 LSTM, 2 GRU.
+@njit(**_OPTS)
+def _gru_input_factor(pz, pn, k, j):
+    """(1 - z) tanh'(a_n) of unit j at step k: the candidate's factor on the input path (the reset
+    gate multiplies only the recurrent term W_hn h + b_hn)."""
+    zm, ze = sigmoid_s(-pz[k, j])
+    m, e = dtanh_s(pn[k, j])
+    return _mul(zm, ze, m, e)
+
+
+@njit(**_OPTS)
+def _gate_adjoints(cell, Fm, Fe, pz, pn, k, hm, he, cm, ce, bm, be):
+    """dL/d(pre-activations) of step k, per gate row, from dL/dh_k (and the LSTM's dL/dc_k)."""
+    H = Fm.shape[1]
+    for j in range(H):
+        if cell == 0:
+            bm[j], be[j] = _mul(hm[j], he[j], Fm[0, j], Fe[0, j])
+        elif cell == 1:
+            for g in range(3):
+                bm[g * H + j], be[g * H + j] = _mul(cm[j], ce[j], Fm[g, j], Fe[g, j])
+            bm[3 * H + j], be[3 * H + j] = _mul(hm[j], he[j], Fm[3, j], Fe[3, j])
+        else:
+            for g in range(2):
+                bm[g * H + j], be[g * H + j] = _mul(hm[j], he[j], Fm[g, j], Fe[g, j])
+            m, e = _gru_input_factor(pz, pn, k, j)
+            bm[2 * H + j], be[2 * H + j] = _mul(hm[j], he[j], m, e)
+
+
+@njit(**_OPTS)
+def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc_m, gc_e, Wi, eWi, band,
+                out_m, out_e):
+    """dL/dx_k = W_ih^T (dL/d pre-activations of step k) for every k, per element as m * 2**e: the
+    gradient a layer passes down to the layer below (or to its inputs). gh, gc: dL/dh_k, dL/dc_k."""
+    T, nf, H = F.shape
+    n = Wi.shape[0]
+    Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
+    bm, be = np.empty(n), np.empty(n)
+    tmp = np.empty(n, dtype=Wi.dtype)
+    om, oe = np.empty(Wi.shape[1]), np.empty(Wi.shape[1])
+    for k in range(T):
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
+        _matvec(bm, be, Wi, band, om, oe, tmp)
+        for i in range(om.size):
+            out_m[k, i], out_e[k, i] = om[i], oe[i] + eWi
+
+
+@njit(**_OPTS)
+def add_scaled(am, ae, bm, be, out_m, out_e):
+    """out = a + b elementwise, each m * 2**e (2-D arrays of the same shape)."""
+    for k in range(am.shape[0]):
+        for j in range(am.shape[1]):
+            out_m[k, j], out_e[k, j] = _add(am[k, j], ae[k, j], bm[k, j], be[k, j])
+
+
+@njit(**_OPTS)
+def input_jacobian_norms(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, Wi, eWi, tol, max_iter, out):
+    """log10 ||dh_k/dx_k||_2 for every step k: the factor through depth, (H x I) per step.
+
+    RNN  diag(act'(a)) W_ih;  LSTM  diag(Bo) W_io + diag(K) (diag(B_i) W_ii + diag(B_f) W_if + diag(B_g) W_ig);
+    GRU  diag(B_r) W_ir + diag(B_z) W_iz + diag((1-z) tanh'(a_n)) W_in. Rows carry their own exponent."""
+    T, nf, H = F.shape
+    I = Wi.shape[1]
+    Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
+    P, eP, tmp = np.zeros((H, I)), np.zeros(H), np.empty((H, I))
+    cm, ce = np.empty(4), np.empty(4)
+    u = _start_vectors(H)
+    for k in range(T):
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        for i in range(H):
+            nt = 1
+            if cell == 0:
+                cm[0], ce[0] = Fm[0, i], Fe[0, i]
+            elif cell == 1:
+                for g in range(3):
+                    cm[g], ce[g] = _mul(Fm[4, i], Fe[4, i], Fm[g, i], Fe[g, i])
+                cm[3], ce[3] = Fm[3, i], Fe[3, i]
+                nt = 4
+            else:
+                cm[0], ce[0] = Fm[0, i], Fe[0, i]
+                cm[1], ce[1] = Fm[1, i], Fe[1, i]
+                cm[2], ce[2] = _gru_input_factor(pz, pn, k, i)
+                nt = 3
+            E = -np.inf
+            for g in range(nt):
+                if cm[g] != 0.0 and ce[g] > E:
+                    E = ce[g]
+            E = 0.0 if E == -np.inf else E
+            eP[i] = E
+            for c in range(I):
+                P[i, c] = 0.0
+            for g in range(nt):
+                w = _ldexp(cm[g], ce[g] - E)
+                for c in range(I):
+                    P[i, c] += w * Wi[g * H + i, c]
+        sigma, E = _norm_rows(P, eP, u, tol, max_iter, tmp)
+        _record(out, k, sigma, E + eWi)

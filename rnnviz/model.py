@@ -147,9 +147,22 @@ def build_model(spec: ModelSpec) -> RecurrentModel | modern.ModernCell:
         raise ValueError(f"build_model needs a ModelSpec; got {type(spec).__name__}")
     if spec.cell in MODERN_CELLS:
         return build_modern(spec)
+    if spec.num_layers > 1 or spec.bidirectional:
+        from .deep import build_stacked
+
+        return build_stacked(spec)
     gen = torch.Generator().manual_seed(spec.seed)
-    G, H, I = NUM_BLOCKS[spec.cell], spec.hidden_size, spec.input_size
-    model = RecurrentModel(spec.cell, I, H, spec.activation, spec=spec)
+    model = RecurrentModel(spec.cell, spec.input_size, spec.hidden_size, spec.activation, spec=spec)
+    with torch.no_grad():
+        for name, w in draw_weights(spec, spec.input_size, gen).items():
+            getattr(model, name).copy_(w)
+    return model
+
+
+def draw_weights(spec: ModelSpec, input_size: int, gen: torch.Generator) -> dict:
+    """One layer's weights {name: float64 tensor} as the spec initialises them, drawn from `gen` in a
+    fixed order: the recurrent blocks, then the input weights, then (init "torch") the biases."""
+    G, H, I = NUM_BLOCKS[spec.cell], spec.hidden_size, input_size
     w_hh = torch.cat([_recurrent_block(spec.init, H, spec.recurrent_gain, gen) for _ in range(G)], 0)
     if spec.init == "torch":
         k = 1.0 / math.sqrt(H)
@@ -164,12 +177,7 @@ def build_model(spec: ModelSpec) -> RecurrentModel | modern.ModernCell:
         # LSTM forget rows / GRU update rows are rows H:2H in torch's layout.
         b_ih[H:2 * H] = spec.forget_bias
         b_hh[H:2 * H] = 0.0
-    with torch.no_grad():
-        model.weight_hh.copy_(w_hh)
-        model.weight_ih.copy_(w_ih)
-        model.bias_ih.copy_(b_ih)
-        model.bias_hh.copy_(b_hh)
-    return model
+    return {"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih, "bias_hh": b_hh}
 
 
 def build_modern(spec: ModelSpec):
@@ -185,7 +193,8 @@ def build_modern(spec: ModelSpec):
 
 
 def from_torch(module: nn.Module) -> RecurrentModel:
-    """Wrap (a copy of) the weights of a single-layer, unidirectional torch.nn.RNN / LSTM / GRU."""
+    """Wrap (a copy of) the weights of a torch.nn.RNN / LSTM / GRU: a RecurrentModel for a single-layer,
+    unidirectional module, an rnnviz.deep.StackedModel for a stacked or bidirectional one."""
     if isinstance(module, nn.LSTM):
         cell, activation = "lstm", "tanh"
     elif isinstance(module, nn.GRU):
@@ -195,12 +204,12 @@ def from_torch(module: nn.Module) -> RecurrentModel:
     else:
         raise ValueError(
             f"from_torch needs a torch.nn.RNN, LSTM or GRU module; got {type(module).__name__}")
-    if module.num_layers != 1:
-        raise ValueError(f"only single-layer modules are supported; this one has num_layers={module.num_layers}")
-    if module.bidirectional:
-        raise ValueError("only unidirectional modules are supported; this one is bidirectional")
     if getattr(module, "proj_size", 0):
         raise ValueError(f"LSTM projections are not supported; this one has proj_size={module.proj_size}")
+    if module.num_layers != 1 or module.bidirectional:
+        from .deep import stacked_from_torch
+
+        return stacked_from_torch(module, cell, activation)
     model = RecurrentModel(cell, module.input_size, module.hidden_size, activation)
     with torch.no_grad():
         for name in PARAM_NAMES:

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import numpy as np
 
 from .cells import CELLS, LABELS, MODERN_CELLS, NEGATIVE_CELLS
+from .deep_knobs import DEEP, DEPTH_LOSS
 from .modern_knobs import MODERN
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
@@ -27,9 +28,10 @@ INITS = ("orthogonal", "gaussian", "identity", "torch")
 INPUT_KINDS = ("impulse", "noise", "sine", "binary", "text")
 LOSSES = ("last", "all")
 # The Training Lab's tasks (rnnviz.tasks.TASKS; listed here because tasks.py imports this module).
-TASK_NAMES = ("adding", "copy", "binary_addition", "temporal_order", "parity", "sentiment")
+TASK_NAMES = ("adding", "copy", "binary_addition", "temporal_order", "parity", "look_ahead", "sentiment")
 TASK_LABELS = {"adding": "Adding problem", "copy": "Copy", "binary_addition": "Binary addition",
-               "temporal_order": "Temporal order", "parity": "Parity", "sentiment": "Sentiment with negation"}
+               "temporal_order": "Temporal order", "parity": "Parity", "sentiment": "Sentiment with negation",
+               "look_ahead": "Look ahead"}
 CLIP_CHOICES = ("off", "norm", "value")
 LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
 CLIP_THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0)
@@ -44,7 +46,7 @@ class Knob:
     name: str
     label: str
     default: Any
-    kind: str  # "int", "float", "choice", "multi" (a non-empty subset of the choices) or "text"
+    kind: str  # "int", "float", "bool", "choice", "multi" (a non-empty subset of the choices) or "text"
     min: float | None = None  # for "text": the fewest and most characters
     max: float | None = None
     step: float | None = None
@@ -64,6 +66,8 @@ class Knob:
         return tuple(self.validate(lo + (hi - lo) * k / (n - 1)) for k in range(n))
 
     def allowed(self) -> str:
+        if self.kind == "bool":
+            return "true or false"
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "multi":
@@ -79,6 +83,11 @@ class Knob:
 
         A "multi" knob takes a comma-separated string or a sequence of choices and returns a tuple
         in the order of `choices`, without repeats."""
+        if self.kind == "bool":  # True / False, or a word for them ("true", "1", "on", "yes", ...)
+            word = value.strip().lower() if isinstance(value, str) else value
+            if isinstance(word, (bool, np.bool_, str)) and word in _BOOL_WORDS:
+                return _BOOL_WORDS[word]
+            raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}")
         if self.kind == "choice":
             if isinstance(value, str) and value.strip().lower() in self.choices:
                 return value.strip().lower()
@@ -139,6 +148,8 @@ class Knob:
     def format(self, value: Any) -> str:
         """A value as URL text, the one spelling: tokens for choices ("RNN,GRU" for a multi knob),
         numbers in %g."""
+        if self.kind == "bool":
+            return "true" if value else "false"
         if self.kind in ("choice", "multi"):
             items = value if isinstance(value, (tuple, list)) else (value,)
             return ",".join(self.token(v) for v in items)
@@ -147,6 +158,10 @@ class Knob:
     def limits(self, page: bool = True) -> tuple:
         """(min, max) of a number: on a page (the page range, when it has one) or for the engine."""
         return self.page_range if page and self.page_range else (self.min, self.max)
+
+
+_BOOL_WORDS = {True: True, "true": True, "1": True, "on": True, "yes": True,
+               False: False, "false": False, "0": False, "off": False, "no": False}
 
 
 def _fmt(x: float | None) -> str:
@@ -195,6 +210,7 @@ _KNOB_LIST = [*_group(
               "sigmoid(0) = 0.5 halves it (PyTorch's own initialisation is near 0)."),
     Knob("seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
          help="Random seed of weights and inputs: the same seed gives the same numbers everywhere."),
+    *(Knob(**k) for k in DEEP),
 ), *_group(
     "view",
     Knob("seq_len", "Sequence length T", 200, "int", 1, 10000, 1, page_range=(2, 5000),
@@ -213,6 +229,7 @@ _KNOB_LIST = [*_group(
          help="Where the probe loss L = v·h sits"),
     Knob("flow_cells", "Cells", CELLS, "multi", choices=CELLS + MODERN_CELLS, display="upper",
          help="The cells compared on the same input, from the same settings and seed."),
+    Knob(**DEPTH_LOSS),
 ), *_group("modern", *(Knob(**k) for k in MODERN)), *_group(
     "neuron",  # h_t = act(w h_{t-1} + u x_t + b)
     Knob("w", "Recurrent weight w", 0.9, "float", -8.0, 8.0, 0.01,
@@ -337,6 +354,9 @@ class ModelSpec:
     negative: str = KNOBS["negative"].default
     d_state: int = KNOBS["d_state"].default
     discretization: str = KNOBS["discretization"].default
+    num_layers: int = KNOBS["num_layers"].default   # stacked / bidirectional models (rnnviz.deep_knobs)
+    bidirectional: bool = KNOBS["bidirectional"].default
+    residual: bool = KNOBS["residual"].default
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -366,86 +386,6 @@ class ModelSpec:
 
 def spec_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(ModelSpec)]
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """What an explorer view shows: a model (its ModelSpec) and what it reads (sequence length,
-    input, where the loss sits, a typed text). Validated on construction, frozen and hashable (a
-    cache key); the one recipe from knob values to a trace:
-
-        sc = Scenario.from_values({"cell": "lstm", "recurrent_gain": 1.2, "seq_len": 300})
-        sc.inputs(), sc.model(), sc.trace()      # x [T, I], the RecurrentModel, its Trace
-        sc.traces(("rnn", "lstm", "gru"))        # the same settings for each cell, on the same input
-
-    The spec's input size follows the input (2 for binary addition, one per character of a text);
-    the text counts only for the "text" input, so scenarios that show the same numbers are equal.
-    """
-
-    spec: ModelSpec = ModelSpec()
-    seq_len: int = KNOBS["seq_len"].default
-    input_kind: str = KNOBS["input_kind"].default
-    loss: str = KNOBS["loss"].default
-    text: str = KNOBS["text"].default
-
-    VIEW = ("seq_len", "input_kind", "loss", "text")
-
-    def __post_init__(self):
-        for name in self.VIEW:
-            object.__setattr__(self, name, KNOBS[name].validate(getattr(self, name)))
-        if self.input_kind != "text":
-            object.__setattr__(self, "text", KNOBS["text"].default)
-        from .inputs import input_size_for
-
-        size = input_size_for(self.input_kind, self.spec.input_size, self.text)
-        if size != self.spec.input_size:
-            object.__setattr__(self, "spec", self.spec.replace(input_size=size))
-
-    @classmethod
-    def from_values(cls, values: Mapping[str, Any], **changes) -> Scenario:
-        """The scenario these knob values describe ({name: value}; other knobs are ignored, missing
-        ones take their defaults), with `changes` applied."""
-        values = {**values, **changes}
-        spec = ModelSpec(**{name: values[name] for name in spec_fields() if name in values})
-        return cls(spec, **{name: values[name] for name in cls.VIEW if name in values})
-
-    def replace(self, **changes) -> Scenario:
-        """This scenario with some knobs changed (ModelSpec fields or view settings)."""
-        return Scenario.from_values(self.values(), **changes)
-
-    def values(self) -> dict[str, Any]:
-        """Every knob value of the scenario: the spec's fields and the view settings."""
-        return {**self.spec.to_dict(), **{name: getattr(self, name) for name in self.VIEW}}
-
-    @property
-    def cell(self) -> str:
-        return self.spec.cell
-
-    def inputs(self):
-        """The input sequence x [seq_len, input_size] float32 (seeded by the spec's seed)."""
-        from .inputs import make
-
-        return make(self.input_kind, self.seq_len, self.spec.input_size, seed=self.spec.seed, text=self.text)
-
-    def model(self):
-        """The spec's RecurrentModel."""
-        from .model import build_model
-
-        return build_model(self.spec)
-
-    def trace(self):
-        """rnnviz.trace of the model on the inputs, with the scenario's loss."""
-        from .trace import trace
-
-        return trace(self.model(), self.inputs(), loss=self.loss)
-
-    def traces(self, cells) -> dict:
-        """{cell: Trace} of these cells built from the same settings and seed, on the same input
-        (computed in parallel when large)."""
-        from .model import build_model
-        from .trace import trace_all
-
-        return trace_all({c: build_model(self.spec.replace(cell=c)) for c in cells}, self.inputs(), loss=self.loss)
 
 
 def format_value(value: Any) -> str:
@@ -519,3 +459,6 @@ def parse_query(params: Mapping[str, Any], names, limits: Mapping[str, tuple] | 
             notes.append(f"The link's value {name}={shown} was ignored: {name} must be {allowed}. "
                          f"Using {format_value(values[name])} instead.")
     return values, notes
+
+
+from .scenario import Scenario as Scenario  # noqa: E402  (built on this module; importable from here too)

@@ -72,17 +72,24 @@ def mantissa_matrix(W: np.ndarray) -> tuple[np.ndarray, float]:
     return np.ascontiguousarray(np.ldexp(W, -eW)), float(eW)
 
 
-def grad_sweep(ctx: dict, loss: str):
-    """log10 |dL/dh_k| per unit, log10 ||dL/dh_k||, log10 ||dL/dc_k|| (LSTM) for every k."""
+def grad_sweep(ctx: dict, loss: str, direct: tuple | None = None, raw: list | None = None):
+    """log10 |dL/dh_k| per unit, log10 ||dL/dh_k||, log10 ||dL/dc_k|| (LSTM) for every k.
+
+    `direct` (Dm, De), each [T, H]: a gradient Dm * 2**De reaching each step from outside the
+    recurrence (the layer above of a stacked model; loss "direct" then adds nothing else). `raw`, a
+    list, receives the adjoints as (m, e) arrays: dL/dh_k, and for an LSTM dL/dc_k."""
     cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
-    v = np.full(H, 1.0 / math.sqrt(H))
+    v = np.full(H, 0.0 if loss == "direct" else 1.0 / math.sqrt(H))
     W = ctx["W_sweep"]
     lim, buf_lim = (400.0, 1000.0) if W.dtype == np.float64 else (30.0, 120.0)
     m, e = np.empty((T, H)), np.empty((T, H))
     sweep = {"rnn": _kernels.grad_sweep_rnn, "lstm": _kernels.grad_sweep_lstm, "gru": _kernels.grad_sweep_gru}[cell]
     extra = (np.empty((T, H)), np.empty((T, H))) if cell == "lstm" else ()
     dense = (bool(np.all(W != 0)),) if cell == "lstm" else ()  # every output gets a term from every input
-    sweep(*ctx["factors"], W, ctx["eW"], lim, buf_lim, *dense, v, loss == "all", m, e, *extra)
+    D = direct if direct is not None else (np.empty((0, H)), np.empty((0, H)))
+    sweep(*ctx["factors"], W, ctx["eW"], lim, buf_lim, *dense, v, loss == "all", m, e, *extra, *D)
+    if raw is not None:
+        raw.extend((m, e, *extra))
     log10_gh = cells.Scaled(m, e).log10_abs()
     log10_gc = log10_norms(*extra) if extra else None
     return log10_gh, log10_norms(m, e), log10_gc

@@ -25,6 +25,7 @@ it is the second entry of `baselines`.
     temporal_order   Hochreiter & Schmidhuber (1997)'s task 6a: in which order did X and Y appear?
     parity           is the number of ones in a bit string odd?
     sentiment        a toy review: one opinion word, maybe negated ("not good"), among filler words
+    look_ahead       output the bit that arrives 5 steps later: only a bidirectional network can
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ LN2 = math.log(2.0)
 CURRENT_INPUT = "only the current input"
 TIME_STEP = "the current input and the time step (when to answer)"
 NOTHING = "nothing (always the same answer)"
+NO_FUTURE = "every input so far and the time step, nothing later (a forward network at its best)"
 
 
 @dataclass(frozen=True)
@@ -420,8 +422,39 @@ class Sentiment(Task):
         return [self.vocab[int(k)] for k in np.asarray(x).argmax(-1)]
 
 
+class LookAhead(Task):
+    name = "look_ahead"
+    title = "Look ahead"
+    ahead = 5
+    description = ("Random bits arrive one per step; at every step t the network outputs the bit that arrives "
+                   "5 steps later, x_(t+5) (0 on the last 5 steps). The answer lies in the future: a "
+                   "bidirectional network reads it with its backward direction and can reach zero loss, a "
+                   "forward network can only guess, ln 2 = 0.693 nats on every step whose answer is still to come. "
+                   "Loss: cross-entropy per step.")
+    output_size = 2
+    loss_on = "all"
+    min_seq_len = 6
+
+    def batch(self, batch_size, seq_len, generator):
+        bits = torch.randint(0, 2, (batch_size, seq_len), generator=generator)
+        target = torch.zeros_like(bits)
+        target[:, :-self.ahead] = bits[:, self.ahead:]
+        return bits[..., None].float(), target
+
+    def baselines(self, seq_len):
+        """Knowing only x_t: the target is 1 with probability (T - 5) / (2T) whatever x_t is (the last 5
+        targets are 0). Knowing every input up to t and t itself but nothing later: the last 5 targets are
+        sure, the others a fair coin."""
+        T, d = seq_len, self.ahead
+        p = (T - d) / (2 * T)
+        return (Baseline(float(_binary_entropy(np.array(p))), CURRENT_INPUT,
+                         f"always says 1 with p = {p:.3g}"),
+                Baseline((T - d) / T * LN2, NO_FUTURE,
+                         "a fair coin on every step whose answer is still to come, 0 on the last 5"))
+
+
 TASKS: dict[str, Task] = {t.name: t for t in (AddingProblem(), CopyTask(), BinaryAddition(), TemporalOrder(),
-                                                Parity(), Sentiment())}
+                                                Parity(), LookAhead(), Sentiment())}
 
 
 def get_task(task) -> Task:

@@ -21,20 +21,14 @@ How it is computed (and why it is fast):
                                   (h_{k-1} - n) sig'(a_z), (1-z) tanh'(a_n) r)] + direct
 
   with "direct" = v for loss "all" (0 for "last").
-- Exact in every regime. Every derivative factor comes from the float64 pre-activation a (and
-  the LSTM's float64 cell state), with formulas that keep their precision in the tails
-  (tanh'(a) = 4u/(1+u)^2 with u = e^{-2|a|}, sig'(a) = t/(1+t)^2 with t = e^{-|a|}, 1 - z =
-  sig(-a_z), h - n = (h - 1) + (1 - tanh a_n), ...; see cells), never from a unit's output: a unit
-  saturated at a = 60 has tanh'(a) = 3e-52, not 0, and the gradient through 3000 such steps is
-  about 10^-150000, shown as such. Factors, adjoints and Jacobian rows are held as a mantissa and
-  a power-of-two exponent (an exponent per element or row where the numbers in one vector spread
-  beyond float range, one shared exponent where they do not: the fast path), so log10 norms are
-  exact far beyond float64's range, also for inputs like 1e30 (pre-activations of 1e29) and in
-  the float32 mode of large traces. See _kernels for what exactly is kept.
-- Jacobian product norms (sweeps.py) run the same recurrence with H adjoint rows (the identity as seed);
-  each step's own Jacobian norm is exact up to sweeps.EXACT_STEP_NORM_MAX rows and certified above (a
-  Lanczos lower bound on its O(H^2) Gram that a Cholesky factorisation proves within 5e-9 of it).
-  They are computed the first time they are read.
+- Exact in every regime. Every derivative factor comes from the float64 pre-activation a (and the
+  LSTM's float64 cell state) with formulas exact in the tails (see cells), never from a unit's output:
+  a unit saturated at a = 60 has tanh'(a) = 3e-52, not 0. Factors, adjoints and Jacobian rows are held
+  as a mantissa and a power-of-two exponent (per element or row where a vector spreads beyond float
+  range, one shared exponent where it does not: the fast path), so log10 norms stay exact far beyond
+  float64's range (see _kernels).
+- Jacobian product norms (sweeps.py) run the same recurrence with H adjoint rows, when first read;
+  each step's own norm is exact up to sweeps.EXACT_STEP_NORM_MAX rows and certified within 5e-9 above.
 """
 from __future__ import annotations
 
@@ -322,14 +316,30 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
     if isinstance(model, ModernCell):  # rnnviz.modern_trace builds on this module: imported here
         from .modern_trace import trace as modern_trace
         return modern_trace(model, x, loss=loss, h0=h0)
-    if not isinstance(model, RecurrentModel):
+    if not isinstance(model, RecurrentModel) and not getattr(model, "stacked", False):
         model = from_torch(model)
+    if not isinstance(model, RecurrentModel) or loss == "tag":  # stacked, bidirectional or a tagging loss
+        from .deep import trace_stacked
+
+        return trace_stacked(model, x, loss=loss, h0=h0)
     if loss not in LOSSES:
         raise ValueError(f"loss must be 'last' or 'all'; got {loss!r}")
+    x32 = _as_input(x, model.input_size)
+    h0_64, c0_64 = _as_initial_state(h0, model.cell, model.hidden_size)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        hidden64, c64, gates, pre, ctx = forward(model, x32, h0_64, c0_64, _float32_above)
+        log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, loss)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _make_trace(model.cell, model.activation, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64,
+                           log10_gh, log10_g, log10_gc, ctx)
+
+
+def forward(model: RecurrentModel, x32: np.ndarray, h0_64: np.ndarray, c0_64, _float32_above=None):
+    """The forward half of `trace` for one layer: (hidden [T, H] float64, cell state or None, gates,
+    pre-activations (float64), ctx with the factors of every step for the sweeps)."""
     cell, act, H, I = model.cell, model.activation, model.hidden_size, model.input_size
-    x32 = _as_input(x, I)
     T = x32.shape[0]
-    h0_64, c0_64 = _as_initial_state(h0, cell, H)
     w32 = {n: getattr(model, n).detach().to(torch.float32).cpu() for n in PARAM_NAMES}
     w64 = {n: w.numpy().astype(np.float64) for n, w in w32.items()}
 
@@ -365,11 +375,7 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
         c_all = None if c64 is None else np.vstack([c0_64[None], c64])
         ctx = dict(cell=cell, act=act, T=T, H=H, weights=w64, W=W_m, eW=eW, W_sweep=W_m.astype(dt),
                    factors=sweeps.factors(cell, act, pre, h_prev, c_all, relu_D, dt))
-        log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, loss)
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _make_trace(cell, act, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64,
-                           log10_gh, log10_g, log10_gc, ctx)
+    return hidden64, c64, gates, pre, ctx
 
 
 def _make_trace(cell, act, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64, log10_gh, log10_g, log10_gc,

@@ -171,7 +171,7 @@ def _stack(rows: list, T: int) -> np.ndarray:
 
 def make_readout(spec: ModelSpec, output_size: int) -> nn.Linear:
     """Linear readout H -> output_size, torch's default U(-1/sqrt(H), 1/sqrt(H)) init, seeded."""
-    H = spec.hidden_size
+    H = spec.hidden_size * (2 if spec.bidirectional else 1)  # a bidirectional model passes both directions on
     readout = nn.utils.skip_init(nn.Linear, H, output_size)   # no draw from the global RNG
     gen = torch.Generator().manual_seed(spec.seed + READOUT_SEED_OFFSET)
     k = 1.0 / math.sqrt(H)
@@ -183,7 +183,12 @@ def make_readout(spec: ModelSpec, output_size: int) -> nn.Linear:
 
 def _outputs(model: RecurrentModel, readout: nn.Linear, task: Task, x: torch.Tensor) -> torch.Tensor:
     h, _ = model(x)
-    return readout(h[:, -1] if task.loss_on == "last" else h)
+    if task.loss_on != "last":
+        return readout(h)
+    if getattr(model, "bidirectional", False):  # each direction's final state (torch's h_n)
+        H = model.hidden_size
+        return readout(torch.cat([h[:, -1, :H], h[:, 0, H:]], -1))
+    return readout(h[:, -1])
 
 
 def _positive_number(x) -> bool:

@@ -1,6 +1,6 @@
 """Your own model files: uploads are untrusted input, checked and answered in plain words.
 
-    loaded = load_model(file_bytes)            # state_dict of a single-layer nn.RNN / LSTM / GRU,
+    loaded = load_model(file_bytes)            # state_dict of an nn.RNN / LSTM / GRU (stacked, bidirectional),
     loaded.model, loaded.notes                 # of a RecurrentModel, or a checkpoint this app saved
     obj = read_torch_file(file_bytes)          # what any .pt file holds (weights only), or UploadError
 
@@ -28,7 +28,7 @@ import torch
 from ..cells import LABELS, NUM_BLOCKS, article
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ACTIVATIONS, KNOBS, ModelSpec
-from . import sandbox
+from . import sandbox, stacked
 from .quote import clip, describe, dtype_problem, quote, sizes, widened
 from .quote import size_text as size_text
 
@@ -144,6 +144,8 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
             if len(nested) == 1:
                 obj = obj[nested[0]]
                 notes.append(f"Read the weights from the file's entry {describe(nested[0])}.")
+        if stacked.is_stacked(obj, prefix):  # weight_ih_l1, ..._reverse: a stacked or bidirectional module
+            return stacked.load_stacked(obj, prefix, activation, notes, max_hidden, max_input)
         state, source, ignored = _find_layer(obj, prefix)
         if ignored:
             shown = ", ".join(clip(k, 40) for k in ignored[:6])

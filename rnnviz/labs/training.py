@@ -39,7 +39,8 @@ _K.update(lru=7.4e-7, mingru=1.1e-6, minlstm=1.4e-6, s6=5.5e-6, mingru_neg=1.1e-
 # Each setting's knob (its URL key): the knobs of the Training Lab's group, some with the prefix train_.
 KNOB_OF = {"task": "task", "cells": "cells", "rnn_activation": "rnn_activation", "seq_len": "train_seq_len",
            "steps": "train_steps", "batch_size": "batch_size", "lr": "lr", "clip": "clip",
-           "clip_threshold": "clip_threshold", "hidden_size": "train_hidden", "seed": "train_seed"}
+           "clip_threshold": "clip_threshold", "hidden_size": "train_hidden", "seed": "train_seed",
+           "num_layers": "num_layers", "bidirectional": "bidirectional"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Settings:
     clip_threshold: float = KNOBS["clip_threshold"].default
     hidden_size: int = KNOBS["train_hidden"].default
     seed: int = KNOBS["train_seed"].default
+    num_layers: int = KNOBS["num_layers"].default       # stacked layers of every cell
+    bidirectional: bool = KNOBS["bidirectional"].default
 
     @classmethod
     def from_values(cls, values) -> Settings:
@@ -69,7 +72,8 @@ class Settings:
         activation = self.rnn_activation if cell == "rnn" else "tanh"
         negative = "negative" if cell in NEGATIVE_CELLS else "positive"
         return ModelSpec(cell=cell.removesuffix("_neg"), hidden_size=self.hidden_size, activation=activation,
-                         init=INIT, seed=self.seed, negative=negative)
+                         init=INIT, seed=self.seed, negative=negative, num_layers=self.num_layers,
+                         bidirectional=self.bidirectional)
 
     def fit_kwargs(self) -> dict:
         """The arguments of rnnviz.fit besides the spec (and on_step)."""
@@ -91,7 +95,10 @@ class Settings:
     def model_label(self, cell: str) -> str:
         """A name for the model this run trains for `cell`; the same settings give the same name."""
         clip = "no clipping" if self.clip == "off" else f"clip {self.clip} {self.clip_threshold:g}"
-        return (f"{self.cell_label(cell)} · {get_task(self.task).title}, T={self.seq_len} · H={self.hidden_size}, "
+        depth = (f"{self.num_layers} layers{', bidirectional' if self.bidirectional else ''}, "
+                 if self.num_layers > 1 or self.bidirectional else "")
+        return (f"{self.cell_label(cell)} · {get_task(self.task).title}, T={self.seq_len} · {depth}"
+                f"H={self.hidden_size}, "
                 f"{self.steps} steps, batch {self.batch_size}, lr {self.lr:g}, {clip}, seed {self.seed}")
 
     def changes_from(self, other: Settings) -> list[str]:
@@ -153,8 +160,9 @@ def seconds_per_step(cell: str, hidden_size: int, length: int, batch_size: int) 
 def estimate_seconds(settings: Settings) -> float:
     """Rough seconds to train every cell of `settings`, one after another."""
     length = get_task(settings.task).length(settings.seq_len)
-    return sum(settings.steps * seconds_per_step(c, settings.hidden_size, length, settings.batch_size)
-               for c in settings.cells)
+    copies = settings.num_layers * (2 if settings.bidirectional else 1)  # every layer and direction, one after another
+    return copies * sum(settings.steps * seconds_per_step(c, settings.hidden_size, length, settings.batch_size)
+                        for c in settings.cells)
 
 
 def over_budget(settings: Settings) -> str | None:
@@ -219,6 +227,11 @@ SUGGESTED: dict[str, Suggestion] = {
         seq_len=5, hidden=64, lr=1e-2, batch_size=50, steps=1000,
         expect="Hard: every cell first learns to output blanks (the baseline). The RNN stays there; LSTM and GRU "
                "slowly start to recall the ten symbols (about half of them right after 1000 steps)."),
+    "look_ahead": Suggestion({**_suggest(seq_len=20, hidden=16, lr=1e-2, batch_size=32, steps=400, expect="").values,
+                              "bidirectional": True},
+                             expect="With Bidirectional on, every cell reads the answer with its backward direction: "
+                                    "the loss falls far below the 'no future' baseline within a few hundred steps. "
+                                    "Switch Bidirectional off and train again: no cell gets below that baseline."),
     "parity": _suggest(
         seq_len=6, hidden=32, lr=1e-2, batch_size=50, steps=800,
         expect="Every bit matters equally and no single bit says anything about the answer, so gradient descent "

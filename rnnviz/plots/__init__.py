@@ -5,6 +5,7 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
     numbers      numbers as text: 2.51 × 10⁻⁴⁷, LaTeX, percentages, user text safe for labels
     gradients    ‖∂L/∂h_k‖, Jacobian products and the Pascanu bound, eigenvalues of W_hh
     states       heatmaps of states and gates, units over time, saturation, the chain, equations
+    depth        a stacked model's gradient over layers x steps, and its factors through time and depth
     neuron       One Neuron: trajectory, factors, cobweb, bifurcation
     training     loss curves, gradient norms and clipping, the gradient's reach, binary addition
     text         the character model: bits per character, next characters, text coloured by a value
@@ -15,6 +16,7 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
 
 Every builder is also a name of this package (`plots.gradient_vs_lag`).
 """
+from .depth import depth_time_grids, factor_grids
 from .frames import with_slider
 from .gradients import F32_MAX_LOG10, F32_TINY_LOG10, eigenvalue_plane, gradient_vs_lag, jacobian_chain, jacobian_vs_lag
 from .memory import labelled_gradients, word_share_grid
@@ -80,12 +82,13 @@ __all__ = [
     "NEUTRAL_STYLE", "OVERFLOW_COLOR", "STATE_LINEAR_MAX", "STATE_SCALE", "accuracy_by_gap",
     "accuracy_by_length_bars", "accuracy_over_time", "addition_example", "bias_grid", "bifurcation_diagram",
     "bpc_curves", "cell_equations_tex", "chain_diagram", "cobweb", "cobweb_axis", "colour_legend_html",
-    "colour_levels", "decades", "decimate", "downsample_time", "eigenvalue_plane", "gate_title", "grad_norm_steps",
-    "gradient_vs_lag", "heatmap", "input_gradient_figure", "jacobian_chain", "jacobian_vs_lag", "labelled_gradients",
-    "lag_axis", "log_ticks", "loss_curves", "moving_average", "neuron_gradient", "neuron_trajectory", "next_char_bars",
-    "one_two_five_ticks", "percent", "plain", "power_label", "reach_colour_html", "reach_heatmaps", "saturation_bars",
-    "sci", "signal_colour_html", "smoothing_window", "style", "symlog", "symlog_ticks", "tex_number",
-    "text_colour_html", "top_candidates", "translation_states", "unit_lines", "with_slider",
-    "word_share_grid",
-    "parity_counter", "radius_horizon", "state_size", "unit_circle",
+    "colour_levels", "decades", "decimate", "depth_time_grids", "downsample_time", "eigenvalue_plane", "factor_grids",
+    "gate_title", "grad_norm_steps", "gradient_vs_lag", "heatmap", "input_gradient_figure", "jacobian_chain",
+    "jacobian_vs_lag", "lag_axis", "log_ticks", "loss_curves", "moving_average", "neuron_gradient",
+    "neuron_trajectory", "next_char_bars", "one_two_five_ticks", "percent", "plain", "power_label",
+    "reach_colour_html", "reach_heatmaps", "saturation_bars", "sci", "signal_colour_html", "smoothing_window",
+    "style", "symlog", "symlog_ticks", "tex_number", "text_colour_html", "top_candidates", "translation_states",
+    "unit_lines",
+    "labelled_gradients", "with_slider", "word_share_grid", "parity_counter", "radius_horizon", "state_size",
+    "unit_circle",
 ]

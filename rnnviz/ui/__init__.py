@@ -17,6 +17,7 @@ from .cache import (
     FLUID_COST,
     JACOBIAN_BUDGET,
     SHARED_TRACE_BYTES,
+    cached_depth_traces,
     cached_trace,
     cached_traces,
     jacobian_lag_limit,
@@ -38,6 +39,7 @@ from .knobs import (
                     url_value,
                     widget_value,
 )
+from .layers import layer_view
 from .models import (
                     BUILT,
                     MODEL_SOURCE_KEY,
@@ -66,10 +68,10 @@ from .untrusted import failure, inert, plain, read_upload
 
 __all__ = [
     "BUILT", "CHART_CONFIG", "FLUID_COST", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
-    "TRAINED_KEY", "PageContext", "TrainedModel", "cached_trace", "cached_traces", "carried_params", "chart",
-    "check_url", "controls", "export_box", "failure", "finish", "gate_heatmaps", "inert", "jacobian_lag_limit",
-    "jobs", "knob", "link_params", "model_export_box", "model_source", "open_trained", "overflow_alerts",
-    "page_setup", "plain", "pretrained_text_lab", "pretrained_training_lab", "query_value", "read_upload",
-    "remember_trained", "scenario_export_box", "session_memo", "share_box", "show_notes", "shown", "slider_chart",
-    "sync_url", "token", "trace_trained", "url_value", "widget_value",
+    "TRAINED_KEY", "PageContext", "TrainedModel", "cached_depth_traces", "cached_trace", "cached_traces",
+    "carried_params", "chart", "check_url", "controls", "export_box", "failure", "finish", "gate_heatmaps", "inert",
+    "jacobian_lag_limit", "jobs", "knob", "layer_view", "link_params", "model_export_box", "model_source",
+    "open_trained", "overflow_alerts", "page_setup", "plain", "pretrained_text_lab", "pretrained_training_lab",
+    "query_value", "read_upload", "remember_trained", "scenario_export_box", "session_memo", "share_box",
+    "show_notes", "shown", "slider_chart", "sync_url", "token", "trace_trained", "url_value", "widget_value",
 ]

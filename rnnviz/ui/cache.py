@@ -239,3 +239,12 @@ def pretrained_text_lab(values: dict):
     from ..labs import pretrained
 
     return pretrained.text_lab(values)
+
+
+@st.cache_resource(max_entries=24, ttl=1800, show_spinner=False)
+def cached_depth_traces(scenario: Scenario, loss: str, cells: tuple) -> dict:
+    """{cell: StackedTrace} of the scenario's stacked model built with each cell, with a loss of
+    rnnviz.deep.STACKED_LOSSES (the tagging loss too); shared read-only like `cached_traces`."""
+    from ..deep import scenario_traces
+
+    return scenario_traces(scenario, loss, tuple(cells))

@@ -53,5 +53,7 @@ def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key:
 def model_export_box(tr: Trace, model: RecurrentModel, title: str, *, key: str = "export", container=None):
     """export_box for a trained or uploaded model: the files carry its weights and input."""
     stem = "".join(ch if ch.isalnum() else "_" for ch in title)[:40].strip("_") or "model"
+    if getattr(model, "stacked", False):  # a stacked model: the numbers of the layer shown (files hold one layer)
+        return export_box(tr, f"rnnviz_{stem}", meta={"source": title}, key=key, container=container)
     export_box(tr, f"rnnviz_{stem}", meta={"source": title}, model=model, key=key, container=container,
                script=lambda: export.reproduce_script(model=model, x=tr.inputs, loss=tr.loss))

@@ -143,6 +143,10 @@ def _knob(name, container, *, limits, options, label, help, number, disabled, ke
     text = label or k.label
     if k.kind == "text":
         return _text_knob(k, c, text, common)
+    if k.kind == "bool":
+        if name in ss and not isinstance(ss[name], bool):
+            ss.pop(name)
+        return c.toggle(text, **({} if name in ss else {"value": k.default}), **common)
     if k.kind == "choice":
         # Options are shown as short tokens ("LSTM", "gaussian"), the same text links carry;
         # the longer descriptions go into the help text.

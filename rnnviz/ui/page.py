@@ -35,6 +35,7 @@ PAGES = [
     ("pages/5_Translation.py", "Translation", ":material/translate:"),
     ("pages/6_Text_Lab.py", "Text Lab", ":material/text_fields:"),
     ("pages/7_Your_Model.py", "Your Model", ":material/upload_file:"),
+    ("pages/8_Depth_and_Time.py", "Depth and Time", ":material/stacks:"),
     ("pages/9_Beyond_LSTM.py", "Beyond LSTM", ":material/all_inclusive:"),
 ]
 # The chart toolbar's camera button saves a sharp PNG; pages may offer SVG too.

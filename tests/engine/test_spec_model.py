@@ -165,8 +165,6 @@ def test_from_torch_forward_matches_module(make):
 
 
 @pytest.mark.parametrize("module, message", [
-    (torch.nn.LSTM(3, 4, num_layers=2), "num_layers=2"),
-    (torch.nn.GRU(3, 4, bidirectional=True), "bidirectional"),
     (torch.nn.LSTM(3, 4, proj_size=2), "proj_size=2"),
     (torch.nn.Linear(3, 4), "Linear"),
 ])

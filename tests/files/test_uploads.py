@@ -226,12 +226,14 @@ BAD_MODELS = [
     ("no rnn keys", lambda: saved(torch.nn.Linear(2, 3).state_dict()),
      "Missing weights: the state_dict has no weight_ih_l0 / weight_hh_l0 (the names torch.nn.RNN, LSTM and GRU use); "
      "its keys are weight, bias."),
-    ("two layers", lambda: saved(torch.nn.LSTM(3, 4, num_layers=2).state_dict()),
-     "This is a 2-layer network (weights for layers l0 to l1). rnnviz shows a single layer: train or export a module "
-     "with num_layers=1."),
-    ("bidirectional", lambda: saved(torch.nn.GRU(3, 4, bidirectional=True).state_dict()),
-     "This is a bidirectional network (it has *_reverse weights). rnnviz shows one direction: use a module with "
-     "bidirectional=False."),
+    ("two layers, one missing", lambda: saved({k: v for k, v in torch.nn.LSTM(3, 4, num_layers=2).state_dict().items()
+                                               if k != "weight_ih_l1"}),
+     "Missing key weight_ih_l1: a 2-layer RNN / LSTM / GRU has weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, "
+     "bias_hh_l{k} for every layer k = 0 to 1."),
+    ("bidirectional, reverse of the wrong shape",
+     lambda: saved({**torch.nn.GRU(3, 4, bidirectional=True).state_dict(), "weight_ih_l0_reverse": torch.zeros(12, 2)}),
+     "Shape mismatch: weight_ih_l0_reverse has shape [12, 2]; it must be [12, 3] (a GRU with hidden size H = 4 and "
+     "input size 3, as layer 0 forwards says)."),
     ("projections", lambda: saved(torch.nn.LSTM(3, 4, proj_size=2).state_dict()),
      "This LSTM has projections (weight_hr_l0, proj_size > 0), which rnnviz does not show: use an LSTM with "
      "proj_size=0."),

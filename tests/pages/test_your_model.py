@@ -83,8 +83,9 @@ def test_bad_files_get_their_messages():
     upload_model(at, "notes.txt", b"1,2,3\n4,5,6\n")
     assert "This is not a PyTorch file" in said(at.error)
     two_layers = torch.nn.GRU(2, 4, num_layers=2).state_dict()
+    del two_layers["weight_hh_l1"]
     upload_model(at, "deep.pt", saved(two_layers))
-    assert "2-layer network" in said(at.error)
+    assert "Missing key weight_hh_l1: a 2-layer RNN / LSTM / GRU" in said(at.error)
     assert not at.exception
 
 
@@ -254,3 +255,32 @@ def test_the_page_opens_with_the_example_model_traced():
                                                             seed=1)),
                         rnnviz.inputs.make("impulse", 200, 3, seed=0)).log10_grad_norm
     np.testing.assert_allclose(decode(figures(at)["user_grad"]["data"][0]["y"]), want, rtol=1e-9)
+
+
+@pytest.mark.parametrize("cell, layers, bidirectional", [("lstm", 3, True), ("gru", 2, False), ("rnn", 4, True),
+                                                         ("lstm", 1, True)])
+def test_stacked_upload_shows_the_module_grid_and_each_layer(cell, layers, bidirectional):
+    """A stacked / bidirectional state_dict goes in through the page and gives the module's own trace: the
+    grid of every layer and direction, and, for the layer and direction picked, its gradient curve."""
+    torch.manual_seed(2)
+    module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](3, 6, num_layers=layers,
+                                                                                  bidirectional=bidirectional)
+    at = run_page(PAGE)
+    upload_model(at, "deep.pt", saved(module.state_dict()))
+    assert not at.exception
+    assert any(f"{layers}-layer" in s.value for s in at.success)
+    want = rnnviz.trace(module, rnnviz.inputs.make("impulse", 200, 3))  # the page's loss: the last step
+    grid = [decode(t["z"]).astype(np.float64) for t in figures(at)["user_layers_grid"]["data"]]
+    for d in range(2 if bidirectional else 1):
+        np.testing.assert_allclose(grid[d], want.grad_grid(d), rtol=1e-6)
+    top = want.trace(layers - 1, 0)
+    label = rnnviz.cells.LABELS[cell]
+    np.testing.assert_allclose(decode(trace_named(figures(at)["user_grad"], label)["y"]), top.log10_grad_norm,
+                               rtol=1e-12)
+    if bidirectional:
+        at.segmented_control(key="user_layer").set_value(1).run()
+        at.segmented_control(key="user_direction").set_value("backward").run()
+        assert not at.exception
+        np.testing.assert_allclose(decode(trace_named(figures(at)["user_grad"], label)["y"]),
+                                   want.trace(0, 1).log10_grad_norm, rtol=1e-12)
+        np.testing.assert_allclose(decode(figures(at)["user_h"]["data"][0]["z"]), want.trace(0, 1).hidden.T, rtol=1e-6)

@@ -246,3 +246,39 @@ def mp_jacobian_product_norms(jacobians, H, lstm=False, dps=30):
             out[k] = float(mpmath.log10(top) / 2)
         P = P * mpmath.matrix(jacobians[k])
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# Stacked and bidirectional models: the same float64 step loop, layer after layer.
+
+def stacked_bptt(module, x, v, residual=False, dtype=torch.float64):
+    """||dL/dh_t^(l)|| per layer and direction [L][D] (arrays in sequence order) and the top output, by
+    autograd through a step-by-step loop over a torch.nn.RNN / LSTM / GRU's weights (state_dict
+    names), for L = sum_t v[t] . y_t (v [T, D*H]); with `residual`, y^(l) = h^(l) + y^(l-1) for l > 0."""
+    sd = {k: t.detach().to(dtype) for k, t in module.state_dict().items()}
+    cell = getattr(module, "cell", None) or {"LSTM": "lstm", "GRU": "gru"}.get(type(module).__name__, "rnn")
+    act = getattr(module, "activation", None) or getattr(module, "nonlinearity", "tanh")
+    L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
+    y = torch.as_tensor(np.asarray(x), dtype=dtype)
+    T = y.shape[0]
+    states = []
+    for layer in range(L):
+        outs, row = [], []
+        for d in range(D):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            W = {n: sd[n + sfx] for n in NAMES}
+            h = torch.zeros(H, dtype=dtype, requires_grad=True)
+            c = torch.zeros(H, dtype=dtype, requires_grad=True) if cell == "lstm" else None
+            hs = [None] * T
+            for t in (range(T - 1, -1, -1) if d else range(T)):
+                h, c = step(cell, act, W, y[t], h, c)
+                h.retain_grad()
+                hs[t] = h
+            row.append(hs)
+            outs.append(torch.stack(hs))
+        states.append(row)
+        out = torch.cat(outs, 1)
+        y = out + y if residual and layer > 0 else out
+    (y * torch.as_tensor(v, dtype=dtype)).sum().backward()
+    grads = [[np.array([hh.grad.norm().item() for hh in hs]) for hs in row] for row in states]
+    return grads, y.detach().numpy()

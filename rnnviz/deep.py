@@ -1,0 +1,464 @@
+"""Stacked and bidirectional networks: the gradient over depth and time.
+
+`StackedModel` holds torch's own names and layout (`weight_ih_l{k}`, `weight_hh_l{k}`, `bias_*_l{k}`,
+and `..._reverse` for the backward direction of a bidirectional module); layer k > 0 reads the states
+of layer k - 1 (both directions side by side, [T, D*H]). With `residual`, every layer above the first
+adds its input to its output: y^(l) = h^(l) + y^(l-1).
+
+`trace_stacked` (what `trace` runs for these models, and for the tagging loss) traces every layer and
+direction with the one-layer machinery of `trace`: states from torch's fused kernel, float64
+pre-activations, the factors of every step as mantissas and power-of-two exponents. The backward pass
+goes from the top layer down. For layer l in direction d the total derivative is
+
+    dL/dh_t^(l) = (through time)  the layer's own recurrence, as for one layer (sweeps.grad_sweep)
+                + (through depth) D_t^(l) = W_ih^(l+1)^T dL/da_t^(l+1) [the columns of direction d]
+                                            (+ dL/dy_t^(l+1) with residual connections)
+
+with dL/da the gradient on the pre-activations of the layer above (_kernels.input_grads) and, on the
+top layer, D the loss's own term. Every D is kept as a mantissa and an exponent per element, so the
+whole [layers x T] grid is exact far beyond float range, as a single layer's gradient is.
+
+The probe loss reads the top layer's output y [T, D*H] with v = ones(D*H)/sqrt(D*H):
+  "last"  v . y at the final state of each direction (torch's h_n: step T-1 forwards, step 0 backwards),
+  "all"   the sum over every step of v . y_t,
+  "tag"   the sum over every step of v_t . y_t, one label vector per step (random signs / sqrt(D*H),
+          seeded), as a tagger's per-step loss.
+The backward direction's own Trace runs in its reading order (its step 0 is the sequence's last step);
+the grids of StackedTrace are in sequence order.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import _kernels, sweeps
+from .cells import NUM_BLOCKS, step
+from .model import PARAM_NAMES, RecurrentModel, _orthogonal, draw_weights
+from .spec import ModelSpec
+
+STACKED_LOSSES = ("last", "all", "tag")
+LOSS_LABELS = {"last": "last step (each direction's final state)", "all": "every step, one probe",
+               "tag": "tagging: a label at every step"}
+DIRECTIONS = ("forward", "backward")
+_CELL_CODE = {"rnn": 0, "lstm": 1, "gru": 2}
+_TAG_SEED = 0
+_BAND = 1000.0  # how far below its largest term a float64 mat-vec input may go (as in the sweeps)
+
+
+def param_name(name: str, layer: int, direction: int) -> str:
+    """torch's name of a parameter: weight_ih_l0, bias_hh_l2_reverse, ..."""
+    return f"{name}_l{layer}{'_reverse' if direction else ''}"
+
+
+class StackedModel(nn.Module):
+    """num_layers recurrent layers in one or two directions, with torch's parameter names.
+
+    forward(x, h0=None) takes x [T, I] or [B, T, I] (batch first) and returns (output, state) like
+    torch's modules: output [.., T, D*H]; state h_n [L*D, .., H] (LSTM: (h_n, c_n))."""
+
+    stacked = True  # what `trace` asks to tell this from a torch module
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = False, residual: bool = False, activation: str = "tanh",
+                 spec: ModelSpec | None = None):
+        super().__init__()
+        if cell not in NUM_BLOCKS:
+            raise ValueError(f"cell must be one of 'rnn', 'lstm', 'gru'; got {cell!r}")
+        if not 1 <= int(num_layers) <= 4:
+            raise ValueError(f"num_layers must be 1 to 4; got {num_layers}")
+        self.cell, self.activation = cell, activation if cell == "rnn" else "tanh"
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.num_layers, self.bidirectional, self.residual = int(num_layers), bool(bidirectional), bool(residual)
+        self.spec = spec
+        G, H = NUM_BLOCKS[cell], self.hidden_size
+        for layer in range(self.num_layers):
+            width = self.input_size if layer == 0 else self.directions * H
+            for d in range(self.directions):
+                for name, shape in (("weight_ih", (G * H, width)), ("weight_hh", (G * H, H)),
+                                    ("bias_ih", (G * H,)), ("bias_hh", (G * H,))):
+                    self.register_parameter(param_name(name, layer, d), nn.Parameter(torch.zeros(shape)))
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def fused(self) -> bool:
+        return self.cell != "rnn" or self.activation in ("tanh", "relu")
+
+    @property
+    def gate_names(self) -> tuple:
+        return RecurrentModel.gate_names.fget(self)
+
+    def extra_repr(self) -> str:
+        act = f", activation={self.activation!r}" if self.cell == "rnn" else ""
+        return (f"cell={self.cell!r}, input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, residual={self.residual}{act}")
+
+    def params(self, layer: int, direction: int) -> list:
+        return [getattr(self, param_name(n, layer, direction)) for n in PARAM_NAMES]
+
+    def layer(self, layer: int, direction: int = 0) -> RecurrentModel:
+        """One layer in one direction as a RecurrentModel (a copy of its weights)."""
+        if not (0 <= layer < self.num_layers and 0 <= direction < self.directions):
+            raise ValueError(f"layer must be in [0, {self.num_layers - 1}] and direction in "
+                             f"[0, {self.directions - 1}]")
+        width = self.input_size if layer == 0 else self.directions * self.hidden_size
+        model = RecurrentModel(self.cell, width, self.hidden_size, self.activation)
+        with torch.no_grad():
+            for name, p in zip(PARAM_NAMES, self.params(layer, direction)):
+                getattr(model, name).copy_(p)
+        return model
+
+    def forward(self, x: torch.Tensor, h0=None):
+        if h0 is not None:
+            raise ValueError("a stacked model starts from zero states")
+        unbatched = x.dim() == 2
+        if unbatched:
+            x = x.unsqueeze(0)
+        B, L, D, H = x.shape[0], self.num_layers, self.directions, self.hidden_size
+        zeros = x.new_zeros(L * D, B, H)
+        if self.fused and not self.residual:  # torch's own stacked kernel
+            flat = [p for layer in range(L) for d in range(D) for p in self.params(layer, d)]
+            if self.cell == "lstm":
+                out, hn, cn = torch._VF.lstm(x, (zeros, zeros), flat, True, L, 0.0, self.training, D == 2, True)
+                state = (hn, cn)
+            else:
+                fn = torch._VF.gru if self.cell == "gru" else getattr(torch._VF, f"rnn_{self.activation}")
+                out, state = fn(x, zeros, flat, True, L, 0.0, self.training, D == 2, True)
+        else:
+            y, hs, cs = x, [], []
+            for layer in range(L):
+                outs = []
+                for d in range(D):
+                    xin = y.flip(1) if d else y
+                    o, h, c = _layer_forward(self.cell, self.activation, self.params(layer, d), xin, self.training)
+                    outs.append(o.flip(1) if d else o)
+                    hs.append(h)
+                    cs.append(c)
+                out = torch.cat(outs, -1)
+                y = out + y if self.residual and layer > 0 else out
+            out = y
+            state = (torch.stack(hs), torch.stack(cs)) if self.cell == "lstm" else torch.stack(hs)
+        if unbatched:
+            out = out[0]
+            state = tuple(s[:, 0] for s in state) if isinstance(state, tuple) else state[:, 0]
+        return out, state
+
+    def to_torch(self) -> nn.Module:
+        """A torch.nn.RNN / LSTM / GRU (batch_first) with these weights (no residual connections: torch
+        has none)."""
+        if self.residual:
+            raise ValueError("torch's recurrent modules have no residual connections")
+        kw = dict(num_layers=self.num_layers, bidirectional=self.bidirectional, batch_first=True)
+        if self.cell == "lstm":
+            module = nn.LSTM(self.input_size, self.hidden_size, **kw)
+        elif self.cell == "gru":
+            module = nn.GRU(self.input_size, self.hidden_size, **kw)
+        elif self.activation in ("tanh", "relu"):
+            module = nn.RNN(self.input_size, self.hidden_size, nonlinearity=self.activation, **kw)
+        else:
+            raise ValueError(f"torch.nn.RNN has no {self.activation!r} activation")
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                getattr(module, name).copy_(p)
+        return module
+
+
+def _layer_forward(cell, activation, params, x, training):
+    """One layer, one direction, over x [B, T, I]: (output [B, T, H], h_n [B, H], c_n or None)."""
+    B, H = x.shape[0], params[1].shape[1]
+    h = x.new_zeros(1, B, H)
+    if cell == "lstm":
+        out, hn, cn = torch._VF.lstm(x, (h, h), params, True, 1, 0.0, training, False, True)
+        return out, hn[0], cn[0]
+    if cell == "gru" or activation in ("tanh", "relu"):
+        fn = torch._VF.gru if cell == "gru" else getattr(torch._VF, f"rnn_{activation}")
+        out, hn = fn(x, h, params, True, 1, 0.0, training, False, True)
+        return out, hn[0], None
+    weights, hs, h = dict(zip(PARAM_NAMES, params)), [], h[0]
+    for t in range(x.shape[1]):
+        h, _ = step(cell, activation, weights, x[:, t], h)
+        hs.append(h)
+    return (torch.stack(hs, 1) if hs else x.new_zeros(B, 0, H)), h, None
+
+
+def build_stacked(spec: ModelSpec) -> StackedModel:
+    """The stacked / bidirectional model a spec describes. One torch.Generator seeded with spec.seed
+    draws every layer in order (layer 0 forwards, layer 0 backwards, layer 1, ...), each as
+    build_model draws a single layer, so layer 0 forwards is build_model's one-layer model.
+
+    With the orthogonal initialisation, the weights between layers are orthogonal too: W_ih of layer
+    l > 0 is input_gain times H orthonormal rows (of a Haar-random D*H x D*H orthogonal matrix, drawn
+    after the layer's own weights; each gate block its own), so the input gain is the gain through
+    depth as the recurrent gain is the gain through time."""
+    gen = torch.Generator().manual_seed(spec.seed)
+    model = StackedModel(spec.cell, spec.input_size, spec.hidden_size, spec.num_layers, spec.bidirectional,
+                         spec.residual, spec.activation, spec=spec)
+    G, H = NUM_BLOCKS[spec.cell], spec.hidden_size
+    with torch.no_grad():
+        for layer in range(model.num_layers):
+            width = spec.input_size if layer == 0 else model.directions * H
+            for d in range(model.directions):
+                weights = draw_weights(spec, width, gen)
+                if layer and spec.init == "orthogonal":
+                    weights["weight_ih"] = spec.input_gain * torch.cat([_orthogonal(width, gen)[:H] for _ in range(G)])
+                for name, w in weights.items():
+                    getattr(model, param_name(name, layer, d)).copy_(w)
+    return model
+
+
+def stacked_from_torch(module: nn.Module, cell: str, activation: str) -> StackedModel:
+    """A StackedModel holding a copy of a stacked or bidirectional torch module's weights."""
+    model = StackedModel(cell, module.input_size, module.hidden_size, module.num_layers, module.bidirectional,
+                         False, activation)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            src = getattr(module, name, None)
+            if src is None:  # bias=False
+                p.zero_()
+            else:
+                p.copy_(src.detach().to(torch.float32))
+    return model
+
+
+def as_stacked(model: RecurrentModel) -> StackedModel:
+    """A one-layer RecurrentModel as a StackedModel (for the tagging loss)."""
+    out = StackedModel(model.cell, model.input_size, model.hidden_size, activation=model.activation,
+                       spec=model.spec)
+    with torch.no_grad():
+        for name, p in zip(PARAM_NAMES, out.params(0, 0)):
+            p.copy_(getattr(model, name))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+@dataclass(eq=False)
+class StackedTrace:
+    """What happened inside a stacked / bidirectional model on one sequence.
+
+    `layers[l][d]` is the Trace of layer l in direction d (0 forwards, 1 backwards; a backward Trace
+    runs in its own reading order), its gradient the total derivative of the stacked model's loss.
+    The grids below are [layers, T] in sequence order."""
+
+    cell_type: str
+    activation: str
+    loss: str
+    num_layers: int
+    bidirectional: bool
+    residual: bool
+    inputs: np.ndarray                 # [T, I] float32
+    output: np.ndarray                 # [T, D*H] float32: what the top layer passes on
+    layers: list                       # [L][D] Trace
+    log10_depth_grad: np.ndarray       # [D, L, T]: log10 ||D_t^(l)||, the part that arrives through depth
+    log10_input_grad_norm: np.ndarray  # [T]: log10 ||dL/dx_t||
+    _extra: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def T(self) -> int:
+        return self.inputs.shape[0]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.layers[0][0].hidden_size
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def gate_names(self) -> tuple:
+        return self.layers[0][0].gate_names
+
+    @property
+    def hidden(self) -> np.ndarray:
+        """The top layer's output [T, D*H] (both directions side by side): what a readout reads."""
+        return self.output
+
+    @property
+    def log10_grad_norm(self) -> np.ndarray:
+        """What reaches the first layer: log10 ||dL/dh_t^(1)|| of its forward direction (the gradient's reach)."""
+        return self.layers[0][0].log10_grad_norm
+
+    @property
+    def log10_cell_grad_norm(self) -> np.ndarray | None:
+        return self.layers[0][0].log10_cell_grad_norm
+
+    def trace(self, layer: int, direction: int = 0):
+        """The Trace of one layer in one direction."""
+        return self.layers[layer][direction]
+
+    def _grid(self, direction: int, read) -> np.ndarray | None:
+        rows = [read(self.layers[layer][direction]) for layer in range(self.num_layers)]
+        if rows[0] is None:
+            return None
+        grid = np.array(rows, dtype=np.float64)
+        return grid[:, ::-1].copy() if direction else grid
+
+    def grad_grid(self, direction: int = 0) -> np.ndarray:
+        """log10 ||dL/dh_t^(l)|| over [layer, step]."""
+        return self._grid(direction, lambda tr: tr.log10_grad_norm)
+
+    def cell_grad_grid(self, direction: int = 0) -> np.ndarray | None:
+        """log10 ||dL/dc_t^(l)|| (LSTM, the cell path) over [layer, step], else None."""
+        return self._grid(direction, lambda tr: tr.log10_cell_grad_norm)
+
+    def depth_grad_grid(self, direction: int = 0) -> np.ndarray:
+        """log10 of the gradient's part that arrives from above (the loss, on the top layer)."""
+        return self.log10_depth_grad[direction]
+
+    def time_step_norm_grid(self, direction: int = 0) -> np.ndarray:
+        """log10 ||ds_t^(l)/ds_{t-1}^(l)||_2, the factor through time of each step (s = h, or (h, c) for
+        an LSTM), over [layer, step]; the backward direction's step t follows step t + 1."""
+        return self._grid(direction, lambda tr: tr.log10_step_jacobian_norm)
+
+    def depth_step_norm_grid(self, direction: int = 0) -> np.ndarray:
+        """log10 ||dh_t^(l)/dy_t^(l-1)||_2, the factor through depth (layer 0: with respect to x_t), over
+        [layer, step]."""
+        with self._extra.setdefault("lock", threading.Lock()):
+            norms = self._extra.get("depth_norms")
+            if norms is None:
+                norms = self._extra["depth_norms"] = [[_depth_norms(tr._ctx) for tr in row] for row in self.layers]
+        grid = np.array([norms[layer][direction] for layer in range(self.num_layers)])
+        return grid[:, ::-1].copy() if direction else grid
+
+    @property
+    def overflow(self) -> bool:
+        return any(tr.overflow for row in self.layers for tr in row)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_extra"] = {k: v for k, v in self._extra.items() if k != "lock"}
+        return state
+
+
+def _depth_norms(ctx: dict) -> np.ndarray:
+    out = np.full(ctx["T"], np.nan)
+    Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
+    n = min(ctx["H"], Wi.shape[1])
+    tol, max_iter = sweeps.norm_method(n, sweeps.EXACT_STEP_NORM_MAX)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        _kernels.input_jacobian_norms(_CELL_CODE[ctx["cell"]], *ctx["factors"], *_gru_pre(ctx), Wi, eWi,
+                                      tol, max_iter, out)
+    return out
+
+
+def _gru_pre(ctx: dict) -> tuple:
+    if ctx["cell"] == "gru":
+        return ctx["pre64"]["update"], ctx["pre64"]["candidate"]
+    dummy = np.zeros((1, 1))
+    return dummy, dummy
+
+
+def loss_terms(loss: str, T: int, H: int, directions: int) -> np.ndarray:
+    """The loss's own gradient on the top layer's output, [T, directions * H] float64 (see the module
+    doc)."""
+    width = directions * H
+    v = np.zeros((T, width))
+    unit = 1.0 / math.sqrt(width)
+    if loss == "all":
+        v[:] = unit
+    elif loss == "last":
+        v[T - 1, :H] = unit
+        v[0, H:] = unit
+    else:  # "tag"
+        gen = torch.Generator().manual_seed(_TAG_SEED)
+        signs = torch.randint(0, 2, (T, width), generator=gen, dtype=torch.int64).numpy() * 2 - 1
+        v[:] = signs * unit
+    return v
+
+
+def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
+    """Trace a stacked / bidirectional model (or a one-layer model with the tagging loss)."""
+    from .trace import _as_input, _make_trace, forward
+
+    if isinstance(model, RecurrentModel):
+        model = as_stacked(model)
+    if loss not in STACKED_LOSSES:
+        raise ValueError(f"loss must be 'last', 'all' or 'tag'; got {loss!r}")
+    if h0 is not None:
+        raise ValueError("a stacked or bidirectional model is traced from zero initial states")
+    L, D, H, cell = model.num_layers, model.directions, model.hidden_size, model.cell
+    x32 = _as_input(x, model.input_size)
+    T = x32.shape[0]
+    zeros = np.zeros(H)
+    c0 = np.zeros(H) if cell == "lstm" else None
+    runs = []  # [L][D] (model, x, hidden64, c64, gates, pre, ctx), in each direction's reading order
+    y = x32
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        for layer in range(L):
+            row = []
+            for d in range(D):
+                m = model.layer(layer, d)
+                xin = np.ascontiguousarray(y[::-1] if d else y)
+                hidden64, c64, gates, pre, ctx = forward(m, xin, zeros, c0)
+                ctx["pre64"] = pre
+                row.append((m, xin, hidden64, c64, gates, pre, ctx))
+            runs.append(row)
+            out = np.concatenate([r[2][::-1] if d else r[2] for d, r in enumerate(row)], axis=1).astype(np.float32)
+            y = out + y if model.residual and layer > 0 else out
+        # Backward: from the top layer down; above[t] is dL/dy_t of the layer being swept (m, e per element).
+        Dm, De = np.frexp(loss_terms(loss, T, H, D))
+        above = (Dm, De.astype(np.float64))
+        layers, depth = [None] * L, np.empty((D, L, T))
+        for layer in range(L - 1, -1, -1):
+            row, width = [], runs[layer][0][0].input_size
+            below_m, below_e = np.zeros((T, width)), np.zeros((T, width))
+            for d, (m, xin, hidden64, c64, gates, pre, ctx) in enumerate(runs[layer]):
+                sl = slice(d * H, (d + 1) * H)
+                dm, de = above[0][:, sl], above[1][:, sl]
+                if d:
+                    dm, de = dm[::-1], de[::-1]
+                dm, de = np.ascontiguousarray(dm), np.ascontiguousarray(de)
+                depth[d, layer] = _row_log10_norms(dm, de, reverse=bool(d))
+                raw = []
+                log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, "direct", direct=(dm, de), raw=raw)
+                gc = (raw[2], raw[3]) if cell == "lstm" else (raw[0], raw[1])
+                Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
+                gm, ge = np.empty((T, width)), np.empty((T, width))
+                _kernels.input_grads(_CELL_CODE[cell], *ctx["factors"], *_gru_pre(ctx), raw[0], raw[1], *gc,
+                                     Wi, eWi, _BAND, gm, ge)
+                if d:
+                    gm, ge = gm[::-1], ge[::-1]
+                _kernels.add_scaled(below_m, below_e, np.ascontiguousarray(gm), np.ascontiguousarray(ge),
+                                    below_m, below_e)
+                h0_64 = zeros
+                row.append(_make_trace(cell, m.activation, loss, xin, hidden64, c64, gates, pre, h0_64, c0,
+                                       log10_gh, log10_g, log10_gc, ctx))
+            layers[layer] = row
+            if model.residual and layer > 0:
+                _kernels.add_scaled(below_m, below_e, np.ascontiguousarray(above[0]), np.ascontiguousarray(above[1]),
+                                    below_m, below_e)
+            above = (below_m, below_e)
+        log10_x = sweeps.log10_norms(*above)
+    return StackedTrace(cell, model.activation, loss, L, model.bidirectional, model.residual, x32,
+                        _readonly(y), layers, depth, log10_x)
+
+
+def _row_log10_norms(m: np.ndarray, e: np.ndarray, reverse: bool) -> np.ndarray:
+    out = sweeps.log10_norms(m, e)
+    return out[::-1] if reverse else out
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float32)
+    a.setflags(write=False)
+    return a
+
+
+def scenario_traces(scenario, loss: str, cells: tuple) -> dict:
+    """{cell: StackedTrace} of a Scenario's model (its spec's layers, directions and skips) built with
+    each of these cells, on the scenario's input, with a loss of STACKED_LOSSES."""
+    from .model import build_model
+
+    x = scenario.inputs()
+    out = {}
+    for cell in cells:
+        model = build_model(scenario.spec.replace(cell=cell))
+        out[cell] = trace_stacked(model, x, loss=loss)
+    return out

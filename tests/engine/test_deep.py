@@ -1,0 +1,203 @@
+"""Stacked and bidirectional models: states against torch's fused modules, the gradient over the
+[layers x T] grid against a float64 autograd loop, and a closed form far beyond float range."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnviz import ModelSpec, build_model, from_torch, trace
+from rnnviz.deep import StackedModel, StackedTrace, loss_terms, param_name
+from tests.support import reference
+
+MODULES = {"rnn": (torch.nn.RNN, {"nonlinearity": "tanh"}), "relu": (torch.nn.RNN, {"nonlinearity": "relu"}),
+           "lstm": (torch.nn.LSTM, {}), "gru": (torch.nn.GRU, {})}
+
+
+def _module(kind, I, H, layers, bidirectional, seed=0):
+    torch.manual_seed(seed)
+    cls, kw = MODULES[kind]
+    return cls(I, H, num_layers=layers, bidirectional=bidirectional, **kw)
+
+
+# ---------------------------------------------------------------- parity with torch's fused modules
+@pytest.mark.parametrize("kind", list(MODULES))
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_states_match_fused_stacked_modules_over_1000_steps(kind, layers, bidirectional):
+    """Every layer's states in both directions equal torch's fused nn.RNN / LSTM / GRU(num_layers,
+    bidirectional) to 1e-5 in float32 over T = 1000: the top output at every step and h_n (LSTM c_n)
+    of every layer and direction."""
+    T, I, H = 1000, 3, 10
+    module = _module(kind, I, H, layers, bidirectional)
+    x = torch.randn(T, I, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out, state = module(x)
+    if layers == 1 and not bidirectional:  # the one-layer Trace, as before
+        tr = trace(module, x.numpy(), loss="tag")
+    else:
+        tr = trace(module, x.numpy())
+    assert isinstance(tr, StackedTrace)
+    np.testing.assert_allclose(tr.output, out.numpy(), atol=1e-5)
+    h_n = state[0] if kind == "lstm" else state
+    D = 2 if bidirectional else 1
+    for layer in range(layers):
+        for d in range(D):
+            sub = tr.trace(layer, d)  # the backward direction's trace runs in its reading order
+            np.testing.assert_allclose(sub.hidden[-1], h_n[layer * D + d].numpy(), atol=1e-5)
+            if kind == "lstm":
+                np.testing.assert_allclose(sub.cell[-1], state[1][layer * D + d].numpy(), atol=1e-5)
+    model = from_torch(module)
+    with torch.no_grad():  # and the model's own forward (torch's stacked kernel) gives the same
+        np.testing.assert_array_equal(model(x)[0].numpy(), out.numpy())
+
+
+# ---------------------------------------------------------------- gradients vs an fp64 autograd loop
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers, bidirectional", [(1, True), (2, False), (2, True), (3, True)])
+@pytest.mark.parametrize("loss", ["last", "all", "tag"])
+def test_grid_matches_float64_autograd_loop(kind, layers, bidirectional, loss):
+    """log10 ||dL/dh_t^(l)|| of every layer, direction and step equals autograd through a float64 loop
+    over the same weights (the total derivative over depth and time), for the three losses."""
+    T, I, H = 60, 3, 6
+    module = _module(kind, I, H, layers, bidirectional, seed=3)
+    x = np.random.default_rng(4).normal(size=(T, I)).astype(np.float32)
+    tr = trace(module, x, loss=loss)
+    D = 2 if bidirectional else 1
+    grads, y = reference.stacked_bptt(module, x, loss_terms(loss, T, H, D))
+    np.testing.assert_allclose(tr.output, y, atol=2e-5)
+    for layer in range(layers):
+        for d in range(D):
+            np.testing.assert_allclose(tr.grad_grid(d)[layer], np.log10(grads[layer][d]), atol=2e-5)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_residual_connections_match_autograd_and_keep_depth_alive(kind):
+    """With residual connections y^(l) = h^(l) + y^(l-1) the grid equals autograd through the same
+    loop; and the bottom layer's gradient is larger than without them (the skip path cannot fade)."""
+    T, H = 40, 6
+    spec = ModelSpec(cell=kind, input_size=2, hidden_size=H, num_layers=4, recurrent_gain=0.9, input_gain=0.3,
+                     residual=True, seed=1)
+    model = build_model(spec)
+    x = np.random.default_rng(0).normal(size=(T, 2)).astype(np.float32)
+    tr = trace(model, x, loss="all")
+    grads, y = reference.stacked_bptt(model, x, loss_terms("all", T, H, 1), residual=True)
+    np.testing.assert_allclose(tr.output, y, atol=2e-5)
+    for layer in range(4):
+        np.testing.assert_allclose(tr.grad_grid(0)[layer], np.log10(grads[layer][0]), atol=2e-5)
+    plain = trace(build_model(spec.replace(residual=False)), x, loss="all")
+    assert tr.grad_grid(0)[0].mean() > plain.grad_grid(0)[0].mean() + 0.5
+
+
+def test_tagging_loss_of_one_layer_matches_autograd():
+    """A one-layer model also takes the tagging loss (a label at every step)."""
+    module = _module("lstm", 2, 5, 1, False, seed=5)
+    x = np.random.default_rng(1).normal(size=(50, 2)).astype(np.float32)
+    tr = trace(module, x, loss="tag")
+    grads, _ = reference.stacked_bptt(module, x, loss_terms("tag", 50, 5, 1))
+    np.testing.assert_allclose(tr.grad_grid(0)[0], np.log10(grads[0][0]), atol=2e-5)
+
+
+def test_one_layer_spec_builds_the_same_model_as_before():
+    """num_layers=1, unidirectional is the one-layer RecurrentModel and Trace of before; layer 0
+    (forwards) of a stacked spec has the same weights (drawn first from the same seed)."""
+    spec = ModelSpec(cell="gru", hidden_size=5, seed=3)
+    one = build_model(spec)
+    deep = build_model(spec.replace(num_layers=3, bidirectional=True))
+    assert isinstance(deep, StackedModel) and deep.num_layers == 3 and deep.bidirectional
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        assert torch.equal(getattr(one, name), getattr(deep, param_name(name, 0, 0)))
+    assert not torch.equal(deep.weight_hh_l0, deep.weight_hh_l0_reverse)
+    assert deep.weight_ih_l1.shape == (15, 10)  # layer 1 reads both directions of layer 0
+
+
+# ---------------------------------------------------------------- the closed form on the grid
+def _linear_stack(H, layers, g_time, g_depth, seed=0):
+    """Linear RNN layers, W_hh = g_time Q and W_ih (l > 0) = g_depth Q with one signed permutation Q
+    (orthogonal and exact in float32), zero biases."""
+    rng = np.random.default_rng(seed)
+    Q = np.eye(H)[rng.permutation(H)] * rng.choice([-1.0, 1.0], size=H)[:, None]
+    model = StackedModel("rnn", 1, H, layers, activation="linear")
+    with torch.no_grad():
+        for layer in range(layers):
+            getattr(model, param_name("weight_hh", layer, 0)).copy_(torch.from_numpy(g_time * Q))
+            w_ih = g_depth * Q if layer else np.ones((H, 1))
+            getattr(model, param_name("weight_ih", layer, 0)).copy_(torch.from_numpy(w_ih))
+    return model
+
+
+@pytest.mark.parametrize("g_time, g_depth, T", [
+    (0.5, 0.5, 1200),        # down to 10^-363
+    (2.0, 0.25, 1200),       # up to 10^+361
+    (0.125, 2.0 ** -60, 2500),  # 10^-2257 (and 18 more orders through depth)
+    (4.0, 2.0 ** 40, 2500),     # 10^+1505
+])
+def test_closed_form_on_the_grid_beyond_float_range(g_time, g_depth, T):
+    """For linear layers with commuting orthogonal weights every path from (t, l) to the loss at
+    (T-1, L-1) carries the same matrix, so ||dL/dh_t^(l)|| = C(n_t + n_d, n_d) g_time^n_t g_depth^n_d with
+    the lags n_t = T-1-t and n_d = L-1-l: exact in log10, far beyond float64's range."""
+    H, layers = 6, 4
+    model = _linear_stack(H, layers, g_time, g_depth)
+    tr = trace(model, np.zeros((T, 1), dtype=np.float32), loss="last")
+    grid = tr.grad_grid(0)
+    gt, gd = math.log10(np.float32(g_time)), math.log10(np.float32(g_depth))
+    for layer in range(layers):
+        n_d = layers - 1 - layer
+        n_t = np.arange(T - 1, -1, -1)
+        want = np.array([math.log10(math.comb(int(nt) + n_d, n_d)) for nt in n_t]) + n_t * gt + n_d * gd
+        np.testing.assert_allclose(grid[layer], want, rtol=1e-9, atol=1e-9)
+    assert abs(grid).max() > 300  # the numbers are beyond float64
+
+
+def test_depth_and_time_factors_of_the_linear_stack():
+    """The two factors of each grid cell: through time ||dh_t/dh_{t-1}|| = g_time, through depth
+    ||dh_t^(l)/dh_t^(l-1)|| = g_depth (layer 0: ||W_ih|| = sqrt(H) for the column of ones)."""
+    H, layers, T = 5, 3, 30
+    model = _linear_stack(H, layers, 0.7, 1.9)
+    tr = trace(model, np.zeros((T, 1), dtype=np.float32), loss="all")
+    np.testing.assert_allclose(tr.time_step_norm_grid(0), math.log10(np.float32(0.7)), atol=1e-7)
+    depth = tr.depth_step_norm_grid(0)
+    np.testing.assert_allclose(depth[1:], math.log10(np.float32(1.9)), atol=1e-7)
+    np.testing.assert_allclose(depth[0], math.log10(math.sqrt(H)), atol=1e-7)
+
+
+def test_depth_factor_of_a_bidirectional_lstm_matches_autograd():
+    """||dh_t^(l)/dy_t^(l-1)||_2 of an LSTM layer (both directions' inputs) equals the SVD of the
+    autograd Jacobian of one step at the traced states."""
+    module = _module("lstm", 2, 4, 2, True, seed=7)
+    x = np.random.default_rng(2).normal(size=(12, 2)).astype(np.float32)
+    tr = trace(module, x)
+    sd = {k: v.double() for k, v in module.state_dict().items()}
+    W = {n: sd[n + "_l1_reverse"] for n in reference.NAMES}
+    y0 = torch.as_tensor(np.concatenate([tr.trace(0, 0).hidden, tr.trace(0, 1).hidden[::-1]], 1), dtype=torch.float64)
+    sub = tr.trace(1, 1)  # reading order: step k is position T-1-k
+    for k in (0, 5, 11):
+        t = 11 - k
+        h_prev = torch.tensor(sub.hidden[k - 1] if k else np.zeros(4), dtype=torch.float64)
+        c_prev = torch.tensor(sub.cell[k - 1] if k else np.zeros(4), dtype=torch.float64)
+        J = torch.autograd.functional.jacobian(
+            lambda inp, h=h_prev, c=c_prev: reference.step("lstm", "tanh", W, inp, h, c)[0], y0[t]).numpy()
+        assert tr.depth_step_norm_grid(1)[1, t] == pytest.approx(math.log10(np.linalg.norm(J, 2)), abs=1e-5)
+
+
+def test_stacked_model_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError, match="num_layers must be 1 to 4"):
+        StackedModel("lstm", 2, 3, num_layers=5)
+    with pytest.raises(ValueError, match="loss"):
+        trace(build_model(ModelSpec(num_layers=2)), np.zeros((3, 1)), loss="sum")
+    with pytest.raises(ValueError, match="residual"):
+        build_model(ModelSpec(num_layers=2, residual=True)).to_torch()
+    with pytest.raises(ValueError, match="num_layers must be"):
+        ModelSpec(num_layers=5)
+
+
+def test_links_carry_depth_direction_and_skips():
+    """num_layers, bidirectional and residual are knobs like every other: read from a link, invalid
+    values replaced by the default with a note, written back in one spelling (defaults left out)."""
+    from rnnviz.spec import ModelSpec as Spec
+
+    spec, notes = Spec.from_query({"num_layers": "3", "bidirectional": "TRUE", "residual": "maybe"})
+    assert (spec.num_layers, spec.bidirectional, spec.residual) == (3, True, False)
+    assert len(notes) == 1 and "residual must be true or false" in notes[0]
+    assert spec.to_query() == {"num_layers": "3", "bidirectional": "true"}
+    assert Spec.from_query({"num_layers": "9"})[0].num_layers == 1
