@@ -2,7 +2,8 @@
 rnnviz.spec puts them into KNOBS (group "modern"), and ModelSpec carries them, so a link, a widget and
 build_model read them like every other setting. The classic cells ignore them.
 
-Also here: Gradient Flow's choice of cells to compare (group "view"). It imports only rnnviz.i18n's marker N_ (rnnviz.spec reads this).
+Also here: Gradient Flow's choice of cells to compare (group "view"). It imports only rnnviz.i18n's
+marker N_ (rnnviz.spec reads this).
 """
 import math
 

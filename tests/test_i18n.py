@@ -18,8 +18,12 @@ def _catalog():
 
 
 def _fields(text: str) -> set:
-    """The {name} placeholders of a format string (with their format specs)."""
-    return {(name, spec) for _, name, spec, _ in string.Formatter().parse(text) if name is not None}
+    """The {name} placeholders of a format string (with their format specs); for text that is not a
+    format string (LaTeX), its braces."""
+    try:
+        return {(name, spec) for _, name, spec, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return {("{", text.count("{")), ("}", text.count("}"))}
 
 
 def test_every_marked_string_is_a_whole_literal():
