@@ -61,7 +61,7 @@ ui.show_notes(notes)
 settings = training.Settings.from_values(ui.shown())
 suggestion = training.suggested(task_name)
 with st.container(border=True):
-    st.markdown(f"**{_(task.title)}.** {_(task.description)}")
+    st.markdown(_("**{title}.** {description}").format(title=_(task.title), description=_(task.description)))
     st.caption(_("With the suggested settings: {expect}").format(expect=_(suggestion.expect)))
 with st.expander(_("After the LSTM: the LRU, minGRU, minLSTM and S6 on long sequences and on parity"),
                  icon=":material/all_inclusive:"):

@@ -52,7 +52,7 @@ def failure(name: str, exc: BaseException, what: str = "could not be used") -> s
     return f"{inert(name)} {what}: {plain(reason)}"
 
 
-def read_upload(file, read, what: str = "could not be used"):
+def read_upload(file, read, what: str = N_("could not be used")):
     """(read(the file's bytes), None), or (None, the `failure` message) when reading raises anything:
     an untrusted file's every failure is a message, never a traceback."""
     try:
