@@ -48,11 +48,11 @@ what = (_("{a_cell} with {H} hidden units reads **{T} steps** of *{kind}* input.
         if trained is None else
         _("**{title}**, with {H} hidden units, reads {what}.").format(
             title=ui.plain(trained.title[0].upper() + trained.title[1:]), H=H, what=trained.reads(seed, T)))
-st.markdown(what + " " + _(
-    "Move the cursor (or press ▶) "
+st.markdown(_(
+    "{what} Move the cursor (or press ▶) "
     "and every panel shows the same step: the states and gates of all units over time, and the equations of one "
     "unit with the numbers of that step."
-))
+).format(what=what))
 
 for key, value in (("playing", False),):
     st.session_state.setdefault(key, value)

@@ -14,13 +14,14 @@ pytestmark = pytest.mark.browser
 ALLOWED = {
     "rnnviz", "English", "RNN", "RNNs", "LSTM", "GRU", "IRNN", "LRU", "SSM", "tanh", "relu", "ReLU", "sigmoid",
     "softmax", "logits", "Adam", "PyTorch", "torch", "nn", "float32", "float64", "inf", "NaN", "Pascanu", "Gers",
-    "Jozefowicz", "Le", "Jaitly", "Hinton", "Hochreiter", "Schmidhuber", "CSV", "NPZ", "PNG", "SVG", "HTML",
-    "txt", "pt", "npz", "csv", "log", "log10", "exp", "max", "min", "act", "Re", "Im", "id", "ISO", "Top-k",
+    "Jozefowicz", "Le", "Jaitly", "Hinton", "Hochreiter", "Schmidhuber", "Tim", "Peters", "Sutskever", "Bahdanau",
+    "CSV", "NPZ", "PNG", "SVG", "HTML",
+    "txt", "pt", "pth", "npz", "csv", "log", "log10", "exp", "max", "min", "act", "Re", "Im", "id", "ISO", "Top-k",
     "W_hh", "W_ih", "W_hn", "b_hn", "h_t", "h_k", "c_t", "x_t", "a_t", "h_T", "c_k", "s_k", "f_k", "i_t", "g_t",
     "o_t", "z_t", "n_t", "f_t", "σ_max", "Python", "Zen", "kB", "MB", "bits", "bit", "LSB", "T", "H", "dB",
     "state_dict", "weights_only", "kaiming", "xavier", "minGRU", "minLSTM", "Mamba", "diag",
 }
-WORD = re.compile(r"[A-Za-z][A-Za-z0-9_′'’-]*")
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9_′'’.-]*")
 
 # The visible text of the page and of its charts. Left out: Streamlit's own texts (the file uploader's
 # "Drag and drop file here", the keyboard user's "Skip to main content" link), icon ligatures ("home"),
@@ -36,7 +37,8 @@ VISIBLE_TEXT = """() => {
   const text = clone.innerText; clone.remove();
   const charts = Array.from(document.querySelectorAll(
       '.js-plotly-plot .gtitle, .js-plotly-plot .xtitle, .js-plotly-plot .ytitle, .js-plotly-plot .legendtext, '
-    + '.js-plotly-plot .annotation-text, .js-plotly-plot .cbtitle, .js-plotly-plot .g-xtitle, .js-plotly-plot .g-ytitle'))
+    + '.js-plotly-plot .annotation-text, .js-plotly-plot .cbtitle, .js-plotly-plot .g-xtitle, '
+    + '.js-plotly-plot .g-ytitle'))
     .map(e => e.textContent);
   return text + '\\n' + charts.join('\\n');
 }"""
@@ -46,7 +48,9 @@ def english_words(text: str) -> list[str]:
     """Latin words outside the allowed names and symbols (maths like "v·h" or "x₁" is not a word)."""
     found = []
     for w in WORD.findall(text):
-        w = w.strip("'’′-")
+        w = w.strip("'’′.-")
+        if "." in w:  # code: torch.save, nn.Linear, file.pt
+            continue
         if len(w) < 2 or w in ALLOWED or w.lower() in {a.lower() for a in ALLOWED if a.islower()}:
             continue
         if re.fullmatch(r"[A-Za-z]_?[A-Za-z0-9]?|[a-z]\d*|\d+[a-z]+|x[0-9A-Fa-f]+", w):  # symbols: h0, W_x, 3rd
