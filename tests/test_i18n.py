@@ -6,9 +6,10 @@ import string
 import pytest
 from babel.messages.pofile import read_po
 
-from rnnviz import i18n
+from rnnviz import i18n, plots
 from rnnviz.i18n import _, language
-from rnnviz.spec import parse_query
+from rnnviz.spec import Scenario, parse_query
+from rnnviz.ui.page import PAGES
 from tests.support.apphelp import run_page, texts
 
 
@@ -126,3 +127,26 @@ def test_the_sidebar_switch_changes_the_language_and_keeps_the_settings():
     at.sidebar.segmented_control(key="lang").set_value("en").run()
     assert at.title[0].value == "See inside a recurrent network"
     assert at.slider(key="recurrent_gain").value == 1.3
+
+
+def test_figures_speak_the_language_they_are_built_in():
+    """A figure builder labels its axes, legend and marks in the current language; the numbers stay."""
+    tr = Scenario.from_values({"seq_len": 30}).trace()
+    en = plots.gradient_vs_lag({"RNN": tr}, horizon_fraction=1e-3)
+    with language("zh"):
+        zh = plots.gradient_vs_lag({"RNN": tr}, horizon_fraction=1e-3)
+    assert en.layout.xaxis.title.text == "steps back in time  (T−1−k)"
+    assert zh.layout.xaxis.title.text == "向前回溯的时间步数（T−1−k）"
+    assert [d.name for d in zh.data if d.name] == [d.name for d in en.data if d.name]  # "RNN  ‖∂L/∂h‖": symbols
+    assert list(zh.data[0].y) == list(en.data[0].y)
+    with language("zh"):
+        assert plots.gate_title("lstm", "forget") == "遗忘门 f（σ，取值 [0, 1]）"
+        assert plots.heatmap(tr.hidden).layout.yaxis.title.text == "单元"
+
+
+@pytest.mark.parametrize("path", [p for p, _label, _icon in PAGES if p != "viz_app.py"])
+def test_every_page_runs_in_chinese_with_its_title_in_chinese(path):
+    at = run_page(path, {"lang": "zh"}, timeout=300)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in at.title[0].value), at.title[0].value
+    assert "lang=zh" in "".join(m.value for m in at.sidebar.markdown)
