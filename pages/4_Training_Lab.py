@@ -2,7 +2,7 @@
 them learn, or fail to. Results live in this session's state, so changing a view keeps them."""
 import streamlit as st
 
-from rnnviz import plots, ui
+from rnnviz import plots, stop_message, ui
 from rnnviz.cells import CELLS as CLASSIC_CELLS
 from rnnviz.i18n import _
 from rnnviz.labs import training
@@ -139,7 +139,7 @@ if changes:
               "current ones.").format(changes="; ".join(changes)), icon=":material/history:")
 for label, r in results.items():
     if r.stop_reason == "nonfinite":
-        st.error(f"**{label}:** {r.message}", icon=":material/warning:")
+        st.error(_("**{label}:** {why}").format(label=label, why=stop_message(r)), icon=":material/warning:")
     elif r.stop_reason in ("interrupted", "on_step"):
         text = (_("**{label}:** training was stopped at step {step} of {steps}. The model keeps what it learned in "
                   "those {step} steps.") if job.stop_requested else

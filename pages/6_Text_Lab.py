@@ -71,8 +71,8 @@ c1, c2, c3, c4 = st.columns(4)
 c1.metric(_("Training characters"), f"{len(corpus.train_text):,}")
 c2.metric(_("Held-out characters"), f"{len(corpus.held_out_text):,}",
           help=_("The last tenth of the text is never trained on: it measures whether the model generalises."))
-c3.metric(_("Distinct characters"), len(task.vocab),
-          help=_("The model reads and predicts one-hot vectors of this size."))
+c3.metric(_("Distinct characters"), len(task.vocab), help=_("The model reads and predicts one-hot vectors of this "
+                                                             "size."))
 c4.metric(_("Memoryless floor"), BPC.format(bpc=baseline),
           help=_("Bits per character of the best model without memory: it reads the current character and predicts "
                  "how often each character follows it (the bigram entropy of the training text): the line to beat. "
@@ -88,26 +88,22 @@ with st.expander(_("Read the text")):
 st.header(_("1 · Train"))
 too_long = training.refusal(steps * training.seconds_per_step(cell, H, seq_len, batch))  # bounded work per click
 b1, b2, _space = st.columns([1, 1, 4], vertical_alignment="bottom")
-train_clicked = b1.button(_("Train {a_cell}").format(a_cell=cells.article(cell)), type="primary",
-                          icon=":material/model_training:",
-                          key="lm_train", use_container_width=True, disabled=too_long is not None)
+train_clicked = b1.button(_("Train {a_cell}").format(a_cell=cells.article(cell)), type="primary", key="lm_train",
+                          icon=":material/model_training:", use_container_width=True, disabled=too_long is not None)
 if too_long:
     st.warning(too_long, icon=":material/timer_off:")
-b2.button(_("Stop"), icon=":material/stop_circle:", key="lm_stop", disabled=not train_clicked,
-          use_container_width=True, on_click=ui.jobs.request_stop, args=("lm",),
-          help=_("Stop training now and keep the model as it is."))
+b2.button(_("Stop"), icon=":material/stop_circle:", key="lm_stop", disabled=not train_clicked, use_container_width=True,
+          on_click=ui.jobs.request_stop, args=("lm",), help=_("Stop training now and keep the model as it is."))
 ui.jobs.latest("lm", timeout=30)   # a click during training: the run stores the model it has on its way out
 
 
 def work(report):
     def on_step(info: rnnviz.StepInfo):
-        train_bpc = charlm.bpc(float(np.mean(info.result.loss[-20:])))
-        text = (_("Step {step} of {steps} · {seconds:.0f} s · training {train:.2f} · held-out {held:.2f} bits/char")
-                if info.test_loss is not None else
-                _("Step {step} of {steps} · {seconds:.0f} s · training {train:.2f} bits/char"))
+        held = "" if info.test_loss is None else _(" · held-out {bpc:.2f}").format(bpc=charlm.bpc(info.test_loss))
         report(info.result, info.step / info.steps, final=info.step == info.steps,
-               text=text.format(step=info.step, steps=info.steps, seconds=info.elapsed, train=train_bpc,
-                                held=charlm.bpc(info.test_loss) if info.test_loss is not None else 0.0))
+               text=_("Step {step} of {steps} · {seconds:.0f} s · training {train:.2f}{held} bits/char").format(
+                   step=info.step, steps=info.steps, seconds=info.elapsed, held=held,
+                   train=charlm.bpc(float(np.mean(info.result.loss[-20:])))))
 
     rnnviz.fit(charlm.lm_spec(cell, H, seed), task, seq_len=seq_len, steps=steps, batch_size=batch, lr=lr,
                clip=charlm.CLIP, seed=seed, on_step=on_step, **charlm.FIT_RECORDS)
@@ -145,12 +141,11 @@ else:
     hist = lm.history
     if hist is not None:
         if hist.stopped_early:
-            st.warning(hist.message + " " + _("The {cell} keeps what it learned in {steps} steps.").format(
+            st.warning(rnnviz.stop_message(hist) + " " + _("The {cell} keeps what it learned in {steps} steps.").format(
                 cell=cells.LABELS[cell], steps=hist.model_step),
                        icon=":material/stop_circle:")
         m1, m2, m3, m4 = st.columns(4)
-        m1.metric(_("Steps trained"), f"{hist.model_step:,}",
-                  help=_("{seconds:.1f} s of training").format(seconds=hist.seconds))
+        m1.metric(_("Steps trained"), f"{hist.model_step:,}", help=_("{s:.1f} s of training").format(s=hist.seconds))
         m2.metric(_("Training text"), BPC.format(bpc=charlm.bpc(float(np.mean(hist.loss[-20:])))),
                   help=_("Mean over the last 20 training batches."))
         if hist.final_test_loss is not None:
@@ -241,9 +236,7 @@ if lm is not None:
     def _symbol(state: str) -> str:   # its letter in the equations: h, c, i f g o, r z n
         return cells.state_symbol(lm.cell, state)
 
-    def _label(state: str) -> str:   # "forget gate f", in the page's language
-        return _(KNOBS["lm_state"].label_of(state))
-
+    _label = KNOBS["lm_state"].label_of   # "forget gate f", in the page's language
     def _pick_from_ranking():
         rows = ss["lm_ranking"].selection.rows
         if rows:

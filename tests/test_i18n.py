@@ -150,3 +150,15 @@ def test_every_page_runs_in_chinese_with_its_title_in_chinese(path):
     assert not at.exception, [e.value for e in at.exception]
     assert any("\u4e00" <= ch <= "\u9fff" for ch in at.title[0].value), at.title[0].value
     assert "lang=zh" in "".join(m.value for m in at.sidebar.markdown)
+
+
+def test_why_training_stopped_is_said_in_the_page_language_from_the_run_s_own_numbers():
+    """The reason is rebuilt from the result's numbers, wherever the run trained: English as recorded in
+    `message`, Chinese with the same step, value and kept model."""
+    from rnnviz import ModelSpec, fit, stop_message
+
+    result = fit(ModelSpec(cell="gru", hidden_size=8), "adding", seq_len=10, steps=20, lr=1e30, seed=0, test_size=0)
+    assert result.stop_reason == "nonfinite"
+    assert stop_message(result, "en") == result.message and "step 2" in result.message
+    zh = stop_message(result, "zh")
+    assert f"第 {result.stop_step} 步" in zh and str(result.stop_value) in zh and "训练损失" in zh

@@ -59,7 +59,8 @@ def loss_curves(results: dict, *, title: str | None = None, scale: float = 1.0, 
                                      name=_("{label} · stopped").format(label=label),
                                      legendgroup=label, showlegend=False,
                                      marker=dict(symbol="x", size=14 * scale, color=color, line=dict(width=2)),
-                                     hovertemplate=f"{label}: {r.message}<extra></extra>"))
+                                     hovertemplate=_("{label}: stopped at step {step} of {steps}").format(
+                                         label=label, step=r.stop_step, steps=r.steps) + "<extra></extra>"))
     fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=_("test loss"),
                              marker=dict(color="#555", **{**TEST_MARKER, "size": 9 * scale})))
     for b, dash in zip(baselines, ("dash", "dot")):  # the memoryless one first, then the literature's

@@ -160,7 +160,7 @@ def _knob(name, container, *, limits, options, label, help, number, disabled, ke
         # the longer descriptions go into the help text.
         opts = list(options or k.choices)
         shown = [k.token(o) for o in opts]
-        descriptions = "; ".join(f"{_(k.token(o))}: {_(k.label_of(o))}" for o in opts if k.label_of(o) != o)
+        descriptions = "; ".join(f"{_(k.token(o))}: {k.label_of(o)}" for o in opts if (k.labels or {}).get(o, o) != o)
         if descriptions and not help:
             common["help"] = f"{_(k.help)} ({descriptions})" if k.help else descriptions
         if ss.get(name) not in shown:
