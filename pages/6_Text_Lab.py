@@ -129,9 +129,9 @@ if stored is not None:
     models[cell] = {"lm": charlm.CharLM.from_fit(stored), "corpus": corpus.key, "pretrained": True}
     here[cell] = models[cell]["lm"]
 if cell in here and models[cell].get("pretrained"):   # until this session trains its own
-    st.info("**A model trained in advance at the default settings** (`python -m rnnviz pretrain`, same seed). "
-            f"Press **Train {cells.article(cell)}** to repeat the run live; change a setting to train something "
-            "new.", icon=":material/history_edu:")
+    st.info(_("**A model trained in advance at the default settings** (`python -m rnnviz pretrain`, same seed). "
+              "Press **Train {a_cell}** to repeat the run live; change a setting to train something new.").format(
+                a_cell=cells.article(cell)), icon=":material/history_edu:")
 lm = here.get(cell)
 if lm is None:
     st.info(_("No {cell} has been trained on this text yet. Press **Train {a_cell}** (about {steps} steps), or load a "

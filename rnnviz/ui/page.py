@@ -116,7 +116,7 @@ def page_setup(title: str) -> PageContext:
         ss["_nav"] = st.empty()
         _navigation(ss["_nav"])
     if not sessions.admit():
-        st.warning(sessions.FULL, icon=":material/groups:")
+        st.warning(_(sessions.FULL), icon=":material/groups:")
         st.stop()
     with st.sidebar:
         st.divider()
@@ -234,7 +234,7 @@ def slider_chart(container, figure, scenario, cells: tuple, knob: str, build, *,
     figures = slider_figures(scenario, cells, knob, build, figure_key)
     if figures is not None:
         value = scenario.values()[knob]
-        figure = plots.with_slider({**figures, value: figure}, value, label=KNOBS[knob].label, scale=scale)
+        figure = plots.with_slider({**figures, value: figure}, value, label=_(KNOBS[knob].label), scale=scale)
     chart(figure, key=key, container=c)
 
 
