@@ -43,7 +43,7 @@ with ui.controls():
     H = ui.knob("hidden_size")
     seed = ui.knob("seed", number=True)
     if modern:
-        st.subheader("After the LSTM")
+        st.subheader(_("After the LSTM"))
         for name, used in (("r_min", "lru"), ("r_max", "lru"), ("normalize", "lru"), ("d_state", "s6")):
             if used in modern:
                 ui.knob(name)
@@ -103,8 +103,8 @@ if rnn is not None:
     relation = ("≈" if abs(rnn.sigma_max - threshold) < 5e-4 * threshold
                 else ">" if rnn.sigma_max > threshold else "<")
     cols[-1].metric(_("RNN σ_max vs 1/γ"), f"{rnn.sigma_max:.3f} {relation} {threshold:g}",
-                    help="Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
-                         "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid).")
+                    help=_("Pascanu et al. 2013: σ_max < 1/γ guarantees vanishing gradients; σ_max > 1/γ is needed "
+                           "for them to explode (γ bounds the activation's slope: 1 for tanh, 1/4 for sigmoid)."))
 
 ui.overflow_alerts(traces, metrics_box)
 
@@ -127,15 +127,16 @@ with right:
                  for label, tr in traces.items() if tr.cell_type in ("rnn", *modern)}
         ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=430, title=_("Eigenvalues λ")),
                  key="eig_all")
-        st.caption("RNN: the eigenvalues of W_hh. LRU: its fixed λ, inside the circle by construction. minGRU, "
-                   "minLSTM, S6: their transition a_t is chosen by the input at every step (faint: every step; "
-                   "solid: the last). A diagonal recurrence's gradient over k steps is the product of k of them.")
+        st.caption(_("RNN: the eigenvalues of W_hh. LRU: its fixed λ, inside the circle by construction. minGRU, "
+                     "minLSTM, S6: their transition a_t is chosen by the input at every step (faint: every step; "
+                     "solid: the last). A diagonal recurrence's gradient over k steps is the product of k of them."))
     elif rnn is not None:
         ui.chart(plots.eigenvalue_plane(rnn, scale=ctx.scale, height=430,
                                         title=_("Eigenvalues of the RNN's W_hh")), key="eig")
-        st.caption(f"Spectral radius ρ = {rnn.spectral_radius:.3f}, largest singular value σ_max = "
-                   f"{rnn.sigma_max:.3f}. For a linear RNN ρ decides: ρ < 1 vanishes. With a nonlinearity the "
-                   f"bound uses σ_max: (γ·σ_max)^(T−1−k) = {rnn.gamma * rnn.sigma_max:.3f}^(T−1−k).")
+        st.caption(_("Spectral radius ρ = {rho:.3f}, largest singular value σ_max = {sigma:.3f}. For a linear RNN ρ "
+                     "decides: ρ < 1 vanishes. With a nonlinearity the bound uses σ_max: (γ·σ_max)^(T−1−k) = "
+                     "{g:.3f}^(T−1−k).").format(rho=rnn.spectral_radius, sigma=rnn.sigma_max,
+                                                 g=rnn.gamma * rnn.sigma_max))
 
 st.subheader(_("A product of T factors"))
 first = next(iter(traces))
@@ -144,8 +145,8 @@ tr = traces[pick]
 last = min(60, tr.T - 1)
 norms = tr.step_jacobian_norms(last + 1)
 ui.chart(plots.jacobian_chain(tr, last=last, step_norms=norms, product=jac[pick], scale=ctx.scale,
-                              height=540, title=f"{pick}: the Jacobian of each of the last {last} steps, "
-                                                "and their product"), key="chain")
+                              height=540, title=_("{cell}: the Jacobian of each of the last {last} steps, and their "
+                                                  "product").format(cell=pick, last=last)), key="chain")
 state = "(h, c)" if tr.cell_type == "lstm" else "h"
 st.caption(_("Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange bars (above 1) stretch, blue bars "
              "shrink. Bottom: multiplying them from the last step backwards (dashed) bounds the true norm of the "
@@ -156,7 +157,8 @@ with st.expander(_("Export these numbers"), icon=":material/download:"):
     which = st.segmented_control(_("Cell to export"), list(traces), default=first, key="export_cell") or first
     cell_of = {cells.LABELS[c]: c for c in picked}
     if which in cell_of and cell_of[which] in cells.MODERN_CELLS:
-        st.caption("Exports cover RNN, LSTM, GRU and trained models; the cells after the LSTM are not exported yet.")
+        st.caption(_("Exports cover RNN, LSTM, GRU and trained models; the cells after the LSTM are not exported "
+                     "yet."))
     elif which in cell_of:
         ui.scenario_export_box(traces[which], scenario.replace(cell=cell_of[which]), key="export",
                                container=st.container())

@@ -242,19 +242,19 @@ SUGGESTED: dict[str, Suggestion] = {
 
 # Runs with the cells after the LSTM, offered as one click each: {title: (Training Lab knob values, what to expect)}.
 AFTER_LSTM = {
-    "Adding at T = 1000: RNN, minGRU, LRU": (dict(
+    N_("Adding at T = 1000: RNN, minGRU, LRU"): (dict(
         task="adding", cells=("rnn", "mingru", "lru"), train_seq_len=1000, train_hidden=64, lr=3e-3, batch_size=50,
         train_steps=500, clip="norm", clip_threshold=1.0),
-        "The two marked numbers can be 500 steps apart. A tanh RNN's gradient is gone long before that. minGRU's "
+        N_("The two marked numbers can be 500 steps apart. A tanh RNN's gradient is gone long before that. minGRU's "
         "gradient reaches back, since its transition 1 − z stays close to 1. One LRU layer is a linear filter of "
         "its input: it cannot multiply a value by its marker, so alone it stays near the baseline (the LRU paper "
-        "stacks it with nonlinear layers in between)."),
-    "Parity: minGRU with eigenvalues in [0, 1] and in [−1, 1]": (dict(
+        "stacks it with nonlinear layers in between).")),
+    N_("Parity: minGRU with eigenvalues in [0, 1] and in [−1, 1]"): (dict(
         task="parity", cells=("mingru", "mingru_neg"), train_seq_len=10, train_hidden=32, lr=3e-3, batch_size=50,
         train_steps=1500, clip="norm", clip_threshold=1.0),
-        "With transitions in [0, 1] a linear recurrence cannot flip its state on a 1-bit, so it cannot count modulo "
+        N_("With transitions in [0, 1] a linear recurrence cannot flip its state on a 1-bit, so it cannot count modulo "
         "2 (Grazzi et al. 2024); with [−1, 1] it can. Whether gradient descent finds the solution in 1500 steps "
-        "depends on the seed."),
+        "depends on the seed.")),
 }
 
 
