@@ -189,7 +189,7 @@ def _neuron(v: dict) -> dict:
 def neuron_figure(live: dict, scale: float = 1.0):
     return plots.neuron_gradient(live["run"]["log10_factor"], live["run"]["log10_grad"], scale=scale, height=440,
                                  title=_("Factors and their product: w = {w:g}, {activation}").format(
-                                     w=live["w"], activation=live["activation"]))
+                                     w=live["w"], activation=_(live["activation"])))
 
 
 LESSON_4 = Lesson(4, N_("One neuron: w < 1 vanishes, w > 1 explodes"),
