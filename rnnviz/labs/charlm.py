@@ -441,7 +441,6 @@ def unit_states(tr: Trace) -> dict[str, np.ndarray]:
     return out
 
 
-# Names and descriptions: English, marked for translation where they are shown.
 FEATURES = {N_("inside quotes"): N_('after an opening " and before its closing one'),
             N_("bracket depth"): N_("how many ( [ { are open"),
             N_("position in line"): N_("characters since the last newline"),

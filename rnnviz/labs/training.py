@@ -230,7 +230,8 @@ SUGGESTED: dict[str, Suggestion] = {
                "slowly start to recall the ten symbols (about half of them right after 1000 steps).")),
     "look_ahead": Suggestion({**_suggest(seq_len=20, hidden=16, lr=1e-2, batch_size=32, steps=400, expect="").values,
                               "bidirectional": True},
-                             expect=N_("With Bidirectional on, every cell reads the answer with its backward direction: "
+                             expect=N_("With Bidirectional on, every cell reads the answer with its backward "
+                                       "direction: "
                                     "the loss falls far below the 'no future' baseline within a few hundred steps. "
                                     "Switch Bidirectional off and train again: no cell gets below that baseline.")),
     "parity": _suggest(

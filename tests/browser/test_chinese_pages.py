@@ -14,9 +14,9 @@ pytestmark = pytest.mark.browser
 # Names and symbols that read the same in a Chinese lecture, and the language chooser's "English".
 ALLOWED = {
     "rnnviz", "English", "RNN", "RNNs", "LSTM", "GRU", "IRNN", "LRU", "SSM", "tanh", "relu", "ReLU", "sigmoid",
-    "softmax", "logits", "Adam", "PyTorch", "torch", "nn", "float32", "float64", "inf", "NaN", "Pascanu", "Gers",
-    "Jozefowicz", "Le", "Jaitly", "Hinton", "Hochreiter", "Schmidhuber", "Tim", "Peters", "Sutskever", "Bahdanau",
-    "CSV", "NPZ", "PNG", "SVG", "HTML",
+    "softmax", "logits", "logit", "Adam", "PyTorch", "torch", "nn", "float32", "float64", "inf", "NaN", "Pascanu",
+    "Gers", "Jozefowicz", "Le", "Jaitly", "Hinton", "Hochreiter", "Schmidhuber", "Tim", "Peters", "Pearson",
+    "Sutskever", "Bahdanau", "W_hg", "CSV", "NPZ", "PNG", "SVG", "HTML",
     "txt", "pt", "pth", "npz", "csv", "log", "log10", "exp", "max", "min", "act", "Re", "Im", "id", "ISO", "Top-k",
     "W_hh", "W_ih", "W_hn", "b_hn", "h_t", "h_k", "c_t", "x_t", "a_t", "h_T", "c_k", "s_k", "f_k", "i_t", "g_t",
     "o_t", "z_t", "n_t", "f_t", "σ_max", "Python", "Zen", "kB", "MB", "bits", "bit", "LSB", "T", "H", "dB",
@@ -31,7 +31,7 @@ WORD = re.compile(r"[A-Za-z][A-Za-z0-9_′'’.-]*")
 VISIBLE_TEXT = """() => {
   const skip = '[data-testid="stFileUploaderDropzoneInstructions"], [data-testid="stFileUploaderDropzone"] button, '
              + '[data-testid="stSkipToContent"], [data-testid="stIconMaterial"], [translate="no"], .katex, '
-             + 'code, pre, textarea, input';
+             + 'code, pre, textarea, input, [data-testid="stHtml"] span[title]';
   const clone = document.querySelector('[data-testid="stApp"]').cloneNode(true);
   clone.querySelectorAll(skip).forEach(e => e.remove());
   clone.querySelectorAll('.js-plotly-plot').forEach(e => e.remove());
