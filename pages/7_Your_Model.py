@@ -50,7 +50,8 @@ with left:
     if st.button(_("Or try an example: a random LSTM"), key="example_model", icon=":material/science:") or (
             first_visit and "user_model" not in ss):
         model = build_model(ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch", seed=1))
-        ss["user_model"] = {"loaded": uploads.LoadedModel(model, N_("an example built here")), "name": "example LSTM",
+        ss["user_model"] = {"loaded": uploads.LoadedModel(model, N_("an example built here")),
+                            "name": _("example LSTM"),
                             "label": "example LSTM"}
         ss.pop("model_error", None)
     if ss.get("model_error"):

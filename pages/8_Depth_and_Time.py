@@ -69,7 +69,8 @@ right.caption(_("Each factor's spectral norm: how much one step back in time (le
                 "along every path add up to the squares above.")
               + (_(" For the LSTM the step through time is that of the pair (h, c).") if pick == "LSTM" else ""))
 ui.chart(plots.factor_grids(tr.time_step_norm_grid(d), tr.depth_step_norm_grid(d), scale=ctx.scale, height=330,
-                            title=f"{pick} · {DIRECTIONS[d]} direction"), key="factors")
+                            title=_("{cell} · {direction} direction").format(cell=pick, direction=_(DIRECTIONS[d]))),
+         key="factors")
 
 lstm = traces["LSTM"]
 with st.expander(_("The LSTM's cell path ‖∂L/∂c_t^(l)‖")):

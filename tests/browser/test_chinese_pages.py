@@ -46,8 +46,9 @@ VISIBLE_TEXT = """() => {
 }"""
 
 
-# The lessons' example sentence is data the networks read, quoted as it is.
-ALLOWED |= set(SENTENCE.replace("?", " ").split())
+# The lessons' example sentence and the Text Lab's prompt are data the networks read, quoted as they are;
+# p(next) and top-k are symbols.
+ALLOWED |= set(SENTENCE.replace("?", " ").split()) | {"Beautiful", "next", "top-k"}
 
 
 def english_words(text: str) -> list[str]:
