@@ -2,6 +2,7 @@
 import streamlit as st
 
 from rnnviz import lessons, ui
+from rnnviz.i18n import _
 
 ctx = ui.page_setup("Lessons")
 ss = st.session_state
@@ -40,24 +41,25 @@ def live_numbers(number: int, index: int) -> dict:
 
 
 with ui.controls():
-    st.subheader("Course")
+    st.subheader(_("Course"))
     ss["lesson_pick"] = number
-    st.selectbox("Lesson", list(range(1, COUNT + 1)), key="lesson_pick", on_change=_pick,
-                 format_func=lambda n: f"{n}. {lessons.lesson(n).title}")
-    st.caption("The teacher's view: the classroom link in *Share this view* opens this step full screen, without "
-               "controls; Next and Back move through the course. Students can open the same link.")
+    st.selectbox(_("Lesson"), list(range(1, COUNT + 1)), key="lesson_pick", on_change=_pick,
+                 format_func=lambda n: f"{n}. {_(lessons.lesson(n).title)}")
+    st.caption(_("The teacher's view: the classroom link in *Share this view* opens this step full screen, without "
+                 "controls; Next and Back move through the course. Students can open the same link."))
 
 ui.show_notes(notes)
 before, after = lessons.neighbour(number, index, -1), lessons.neighbour(number, index, +1)
 bar = st.container(key="lesson_bar")
 b1, b2, b3 = bar.columns([1.4, 6, 1.4], vertical_alignment="center")
-b1.button("Back", icon=":material/chevron_left:", key="lesson_back", disabled=before is None, on_click=_go,
-          args=(before,), use_container_width=True, help="The previous step")
-b2.markdown(f"Lesson {number} of {COUNT}, step {index} of {len(lesson.steps)}: **{lesson.title}**")
-b3.button("Next", icon=":material/chevron_right:", key="lesson_next", disabled=after is None, on_click=_go,
-          args=(after,), use_container_width=True, help="The next step")
+b1.button(_("Back"), icon=":material/chevron_left:", key="lesson_back", disabled=before is None, on_click=_go,
+          args=(before,), use_container_width=True, help=_("The previous step"))
+b2.markdown(_("Lesson {number} of {count}, step {index} of {steps}: **{title}**").format(
+    number=number, count=COUNT, index=index, steps=len(lesson.steps), title=_(lesson.title)))
+b3.button(_("Next"), icon=":material/chevron_right:", key="lesson_next", disabled=after is None, on_click=_go,
+          args=(after,), use_container_width=True, help=_("The next step"))
 
-with st.spinner("Computing this step's numbers…"):
+with st.spinner(_("Computing this step's numbers…")):
     live = live_numbers(number, index)
 text = step.text(live)
 answer = step.correct(live)
@@ -65,34 +67,34 @@ revealed = (number, index) in ss.get("lesson_revealed", set())
 
 left, right = st.columns([1, 1.25], gap="large")
 with left:
-    st.subheader(step.title)
+    st.subheader(_(step.title))
     st.markdown(text["question"])
-    choice = st.radio("Your prediction", list(range(len(text["choices"]))), index=None,
+    choice = st.radio(_("Your prediction"), list(range(len(text["choices"]))), index=None,
                       format_func=lambda i: text["choices"][i], key=f"choice_{number}_{index}")
     if not revealed:
-        st.button("Reveal", type="primary", icon=":material/visibility:", key="reveal", on_click=_reveal,
-                  args=((number, index),), help="Show the chart and the answer")
+        st.button(_("Reveal"), type="primary", icon=":material/visibility:", key="reveal", on_click=_reveal,
+                  args=((number, index),), help=_("Show the chart and the answer"))
     else:
         right_answer = text["choices"][answer]
         if choice is None:
-            st.info(f"The answer: **{right_answer}**", icon=":material/lightbulb:")
+            st.info(_("The answer: **{answer}**").format(answer=right_answer), icon=":material/lightbulb:")
         elif choice == answer:
-            st.success(f"Right: **{right_answer}**", icon=":material/check_circle:")
+            st.success(_("Right: **{answer}**").format(answer=right_answer), icon=":material/check_circle:")
         else:
-            st.warning(f"Not this time. The answer: **{right_answer}**",
+            st.warning(_("Not this time. The answer: **{answer}**").format(answer=right_answer),
                        icon=":material/lightbulb:")
         st.markdown(text["explanation"])
-    page_title = {path: label for path, label, _ in ui.PAGES}[step.page]
-    flags = {"present": "true"} if ss.get("present") else {}
-    st.page_link(step.page, label=f"Open this in {page_title}", icon=":material/open_in_new:",
-                 query_params={**step.query(), **flags}, help="The same settings on the page, with every control")
+    page_title = _({path: label for path, label, _icon in ui.PAGES}[step.page])
+    flags = {**({"present": "true"} if ss.get("present") else {}), **ui.language_params()}
+    st.page_link(step.page, label=_("Open this in {page}").format(page=page_title), icon=":material/open_in_new:",
+                 query_params={**step.query(), **flags}, help=_("The same settings on the page, with every control"))
 with right:
     if revealed:
         ui.chart(step.figure(live, scale=ctx.scale), key="lesson_figure")
     else:
         with st.container(border=True, height=int(360 * ctx.scale), key="lesson_hidden"):
-            st.markdown("### Predict first")
-            st.markdown("The chart appears when you press **Reveal**: pick an answer, or ask the class, first.")
-            st.caption(lesson.summary)
+            st.markdown("### " + _("Predict first"))
+            st.markdown(_("The chart appears when you press **Reveal**: pick an answer, or ask the class, first."))
+            st.caption(_(lesson.summary))
 
 ui.finish("pages/10_Lessons.py", keep=("lesson", "step"))

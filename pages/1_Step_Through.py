@@ -3,10 +3,11 @@ import numpy as np
 import streamlit as st
 
 from rnnviz import cells, plots, ui
+from rnnviz.i18n import _
 from rnnviz.spec import Scenario
 
 ctx = ui.page_setup("Step Through")
-st.title("Step through a recurrent network")
+st.title(_("Step through a recurrent network"))
 
 NAMES = ["cell", "activation", "init", "recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size",
          "seed", "input_kind", "text"]
@@ -14,23 +15,23 @@ notes = ui.check_url(NAMES)
 with ui.controls():
     trained = ui.model_source()  # a model from the Training Lab, if any was trained in this session
     fixed = trained is not None  # its cell, weights and input come with it
-    st.subheader("Cell")
+    st.subheader(_("Cell"))
     cell = ui.knob("cell", disabled=fixed, options=cells.CELLS)
     activation = ui.knob("activation", disabled=fixed or cell != "rnn")
-    st.subheader("Weights")
+    st.subheader(_("Weights"))
     gain = ui.knob("recurrent_gain", disabled=fixed)
     input_gain = ui.knob("input_gain", disabled=fixed)
     forget_bias = ui.knob("forget_bias", disabled=fixed or cell == "rnn")
     init = ui.knob("init", disabled=fixed)
-    st.subheader("Sequence")
+    st.subheader(_("Sequence"))
     input_kind = ui.knob("input_kind", disabled=fixed)
     if input_kind == "text" and not fixed:
         ui.knob("text")
     T = ui.knob("seq_len", disabled=fixed)
-    st.subheader("Size and seed")
+    st.subheader(_("Size and seed"))
     H = ui.knob("hidden_size", disabled=fixed)
-    seed = ui.knob("seed", number=True, help="Random seed of weights and inputs; for a trained model, which sample "
-                                             "of its task it reads.")
+    seed = ui.knob("seed", number=True, help=_("Random seed of weights and inputs; for a trained model, which "
+                                               "sample of its task it reads."))
 
 if trained is None:
     scenario = Scenario.from_values(ui.shown(), loss="last")
@@ -40,17 +41,18 @@ else:
     cell, activation, H, T = trained.model.cell, trained.model.activation, tr.hidden_size, tr.T
 notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
-ui.overflow_alerts({cells.LABELS[cell]: tr}, shown="grey in the heatmaps, shaded in the line charts",
+ui.overflow_alerts({cells.LABELS[cell]: tr}, shown=_("grey in the heatmaps, shaded in the line charts"),
                    gradient=False)
-what = (f"{cells.article(cell, capital=True)} with {H} hidden units reads **{T} steps** of *{input_kind}* input."
+what = (_("{a_cell} with {H} hidden units reads **{T} steps** of *{kind}* input.").format(
+            a_cell=cells.article(cell, capital=True), H=H, T=T, kind=_(input_kind))
         if trained is None else
-        f"**{ui.plain(trained.title[0].upper() + trained.title[1:])}**, with {H} hidden units, reads "
-        f"{trained.reads(seed, T)}.")
-st.markdown(
-    f"{what} Move the cursor (or press ▶) "
+        _("**{title}**, with {H} hidden units, reads {what}.").format(
+            title=ui.plain(trained.title[0].upper() + trained.title[1:]), H=H, what=trained.reads(seed, T)))
+st.markdown(_(
+    "{what} Move the cursor (or press ▶) "
     "and every panel shows the same step: the states and gates of all units over time, and the equations of one "
     "unit with the numbers of that step."
-)
+).format(what=what))
 
 for key, value in (("playing", False),):
     st.session_state.setdefault(key, value)
@@ -84,71 +86,73 @@ def stepper():
     # (the classroom link hides those containers).
     bar = st.container(key="stepper")
     b1, b2, b3, b4, sl = bar.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
-    b1.button("Reset", icon=":material/first_page:", key="reset", help="Back to the first step", on_click=_move,
+    b1.button(_("Reset"), icon=":material/first_page:", key="reset", help=_("Back to the first step"), on_click=_move,
               kwargs={"to": 0}, use_container_width=True)
-    b2.button("Back", icon=":material/chevron_left:", key="back", help="One step back", on_click=_move,
+    b2.button(_("Back"), icon=":material/chevron_left:", key="back", help=_("One step back"), on_click=_move,
               args=(-1,), use_container_width=True)
     playing = st.session_state["playing"]
-    b3.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-              key="play", help="Play / pause: one step every 0.6 s", on_click=_toggle_play,
+    b3.button(_("Pause") if playing else _("Play"), icon=":material/pause:" if playing else ":material/play_arrow:",
+              key="play", help=_("Play / pause: one step every 0.6 s"), on_click=_toggle_play,
               use_container_width=True)
-    b4.button("Step", icon=":material/chevron_right:", key="step", help="One step forward", on_click=_move,
+    b4.button(_("Step"), icon=":material/chevron_right:", key="step", help=_("One step forward"), on_click=_move,
               args=(+1,), use_container_width=True)
     with sl:
-        t = ui.knob("t", st, limits=(0, T - 1), label="Time step t")
+        t = ui.knob("t", st, limits=(0, T - 1), label=_("Time step t"))
     ui.sync_url("t", t)
     hm = dict(cursor=t, scale=ctx.scale, height=240 if H <= 64 else 320)
     left, right = st.columns([1.15, 1])
     with left:
         ui.chart(plots.chain_diagram(T, t, cell=cell, scale=ctx.scale, window=5), key="chain")
         unit = ui.knob("unit", st, limits=(0, H - 1), number=True,
-                       label=f"Unit (0 … {H - 1}) shown in the equations")
+                       label=_("Unit (0 … {last}) shown in the equations").format(last=H - 1))
         st.latex(plots.cell_equations_tex(cell, activation, tr.step_terms(t, unit)))
         k = tr.forward_overflow_step
         if k is not None and t >= k:
             bad = int((~np.isfinite(tr.hidden[t])).sum())
-            st.warning(f"**Step {t} is past the overflow at step {k}:** {bad} of {H} units are beyond float32 "
-                       "here. In the equations ∞ stands for a value beyond float32's ±3.4 × 10³⁸, “overflow” for a "
-                       "term that became undefined (∞ − ∞).", icon=":material/warning:")
+            st.warning(_("**Step {t} is past the overflow at step {k}:** {bad} of {H} units are beyond float32 "
+                         "here. In the equations ∞ stands for a value beyond float32's ±3.4 × 10³⁸, “overflow” for a "
+                         "term that became undefined (∞ − ∞).").format(t=t, k=k, bad=bad, H=H),
+                       icon=":material/warning:")
         shown = ", ".join(f"{v:.2f}" for v in tr.inputs[t][:8])
-        st.caption(f"Step {t}: input x_t = ({shown}{', …' if tr.inputs.shape[1] > 8 else ''}). In each gate the "
-                   "first number is the input's contribution W·x_t + b, the second the recurrent one W·h_(t−1) + b.")
+        st.caption(_("Step {t}: input x_t = ({x}). In each gate the first number is the input's contribution "
+                     "W·x_t + b, the second the recurrent one W·h_(t−1) + b.").format(
+                       t=t, x=shown + (", …" if tr.inputs.shape[1] > 8 else "")))
     with right:
-        ui.chart(plots.heatmap(tr.hidden, kind="state", title="Hidden state h (units × time)", colorbar_title="h",
+        ui.chart(plots.heatmap(tr.hidden, kind="state", title=_("Hidden state h (units × time)"), colorbar_title="h",
                                **hm), key="hm_h")
         if tr.cell is not None:
-            ui.chart(plots.heatmap(tr.cell, kind="state", title="Cell state c", colorbar_title="c", **hm),
+            ui.chart(plots.heatmap(tr.cell, kind="state", title=_("Cell state c"), colorbar_title="c", **hm),
                      key="hm_c")
     if tr.gate_names:
         ui.gate_heatmaps(tr, "hm", **hm)
     # Inside the fragment too: every chart with a cursor shows the step the buttons and Play move to.
-    st.subheader("Chosen units over time")
-    units = st.multiselect("Units", list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
+    st.subheader(_("Chosen units over time"))
+    units = st.multiselect(_("Units"), list(range(H)), default=list(range(min(4, H))), key="units", max_selections=8)
     lines = st.columns(2 if tr.cell is not None else 1)
     with lines[0]:
-        ui.chart(plots.unit_lines(tr.hidden, units, title="Hidden state h_t", cursor=t, scale=ctx.scale, ytitle="h"),
+        ui.chart(plots.unit_lines(tr.hidden, units, title=_("Hidden state h_t"), cursor=t, scale=ctx.scale, ytitle="h"),
                  key="lines_h")
     if tr.cell is not None:
         with lines[1]:
-            ui.chart(plots.unit_lines(tr.cell, units, title="Cell state c_t", cursor=t, scale=ctx.scale,
+            ui.chart(plots.unit_lines(tr.cell, units, title=_("Cell state c_t"), cursor=t, scale=ctx.scale,
                                       ytitle="c"), key="lines_c")
 
 
 stepper()
 
-st.subheader("Saturation")
+st.subheader(_("Saturation"))
 if tr.gate_names:
     ui.chart(plots.saturation_bars(tr.saturation(), scale=ctx.scale,
-                                   title="How often each gate is shut (< 0.1) or wide open (> 0.9)"), key="sat")
-    st.caption("Saturated gates pass (almost) no gradient through their own slope σ′ = σ(1 − σ) ≈ 0; an open "
-               "forget gate (f ≈ 1) is what carries the cell state, and its gradient, far back in time.")
+                                   title=_("How often each gate is shut (< 0.1) or wide open (> 0.9)")), key="sat")
+    st.caption(_("Saturated gates pass (almost) no gradient through their own slope σ′ = σ(1 − σ) ≈ 0; an open "
+                 "forget gate (f ≈ 1) is what carries the cell state, and its gradient, far back in time."))
 else:
     sat = float((abs(tr.hidden) > 0.9).mean()) if activation in ("tanh", "sigmoid") else None
-    st.markdown("A plain RNN has no gates. " + (
-        f"Its {activation} units are saturated (|h| > 0.9) in **{100 * sat:.0f}%** of (unit, step) values: "
-        "there the slope act′ is small and the gradient shrinks." if sat is not None else
-        "ReLU and linear units do not saturate; their gradient depends on W_hh alone (and on which ReLUs are "
-        "active)."))
+    st.markdown(_("A plain RNN has no gates. Its {activation} units are saturated (|h| > 0.9) in **{percent:.0f}%** "
+                  "of (unit, step) values: there the slope act′ is small and the gradient shrinks.").format(
+                    activation=activation, percent=100 * sat) if sat is not None else
+                _("A plain RNN has no gates. ReLU and linear units do not saturate; their gradient depends on W_hh "
+                  "alone (and on which ReLUs are active)."))
 
 if trained is None:
     ui.scenario_export_box(tr, scenario, key="export")

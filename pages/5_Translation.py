@@ -2,27 +2,28 @@
 import streamlit as st
 
 from rnnviz import cells, plots, ui
+from rnnviz.i18n import _
 from rnnviz.labs import dates, translator
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Translation")
-st.title("Translation: an encoder-decoder without attention")
-st.markdown(
+st.title(_("Translation: an encoder-decoder without attention"))
+st.markdown(_(
     "An **encoder** reads a date as people write it, *“Sunday, November 22, 2026”*, one character at a time. "
     "Its last hidden state, **one vector of H numbers** (the context), is all the **decoder** gets: from it alone "
     "the decoder writes *2026-11-22*, one character per step. Train the pair below, then look inside one "
     "translation and see where a single context vector stops being enough."
-)
+))
 
 NAMES = ["tr_cell", "tr_hidden", "tr_seconds", "tr_target", "tr_steps", "tr_seed", "tr_text"]
 ui.show_notes(ui.check_url(NAMES))
 ss = st.session_state
 training = bool(ss.get("tr_train"))  # this run was started by the Train button
 with ui.controls():
-    st.subheader("Model")
+    st.subheader(_("Model"))
     cell = ui.knob("tr_cell", disabled=training)
     H = ui.knob("tr_hidden", disabled=training)
-    st.subheader("Training")
+    st.subheader(_("Training"))
     seconds = ui.knob("tr_seconds", disabled=training)
     target = ui.knob("tr_target", disabled=training)
     steps = ui.knob("tr_steps", number=True, disabled=training)
@@ -34,21 +35,21 @@ LABEL = cells.LABELS
 
 
 # ------------------------------------------------------------------------------------------ 1. train
-st.header("1 · Train", divider="gray")
+st.header(_("1 · Train"), divider="gray")
 buttons = st.container(key="tr_buttons")
 b1, b2, b3 = buttons.columns([1, 1, 5], vertical_alignment="center")
-b1.button("Train", key="tr_train", type="primary", icon=":material/model_training:", use_container_width=True,
-          disabled=training, help=f"Train a new model: {config.describe()}.")
-b2.button("Stop", key="tr_stop", icon=":material/stop:", use_container_width=True, disabled=not training,
-          help="Stop training; the model learned so far is kept.")
-b3.caption(f"Stops once {target}% of held-out dates come out exactly right (on this machine usually within a "
-           f"minute), or after {seconds} s. Each step shows the model 64 training dates; every 100 steps it "
-           "translates 1000 held-out dates (dates it never trains on).")
+b1.button(_("Train"), key="tr_train", type="primary", icon=":material/model_training:", use_container_width=True,
+          disabled=training, help=_("Train a new model: {settings}.").format(settings=config.describe()))
+b2.button(_("Stop"), key="tr_stop", icon=":material/stop:", use_container_width=True, disabled=not training,
+          help=_("Stop training; the model learned so far is kept."))
+b3.caption(_("Stops once {target}% of held-out dates come out exactly right (on this machine usually within a "
+             "minute), or after {seconds} s. Each step shows the model 64 training dates; every 100 steps it "
+             "translates 1000 held-out dates (dates it never trains on).").format(target=target, seconds=seconds))
 results = st.container()
 
 if training:  # the model is trained at the end of this run, into these placeholders
     job, model = ui.jobs.start("translation", config), translator.new_model(config)
-    bar = results.progress(0.0, text="Starting: drawing the held-out dates…")
+    bar = results.progress(0.0, text=_("Starting: drawing the held-out dates…"))
     live = results.empty()
 else:  # a Stop starts this run while the training run finishes its step: the model kept is then complete
     job = ui.jobs.latest("translation", timeout=30)
@@ -58,41 +59,45 @@ else:  # a Stop starts this run while the training run finishes its step: the mo
         with results:
             a = ui.session_memo("tr_assessment", job.uid,
                                 lambda: translator.assess(job.record[0], job.settings.data_seed),
-                                spinner="Measuring the model on fresh held-out dates and on longer inputs…")
+                                spinner=_("Measuring the model on fresh held-out dates and on longer inputs…"))
 with results:
     if job is None:
-        st.info("No model yet: press **Train** (about a minute). Until then the views below show what the "
-                "untrained network does with its random initial weights.", icon=":material/model_training:")
+        st.info(_("No model yet: press **Train** (about a minute). Until then the views below show what the "
+                  "untrained network does with its random initial weights."), icon=":material/model_training:")
         model = translator.new_model(config)
     elif not training:
         (model, history), used = job.record, job.settings
         if used != config:
-            st.warning(f"The settings changed after training ({', '.join(config.changes_from(used))}). Everything "
-                       f"on this page still shows the model trained with: {used.describe()}. Press **Train** to train "
-                       "one with the new settings.", icon=":material/sync_problem:")
-        reasons = {"target": f"reached {used.target_accuracy:.0%}", "time": "used its time budget",
-                   "steps": "reached its step limit", "stopped": "was stopped", "interrupted": "was stopped"}
+            st.warning(_("The settings changed after training ({changes}). Everything on this page still shows the "
+                         "model trained with: {settings}. Press **Train** to train one with the new settings.").format(
+                           changes=", ".join(config.changes_from(used)), settings=used.describe()),
+                       icon=":material/sync_problem:")
+        reasons = {"target": _("reached {share:.0%}").format(share=used.target_accuracy),
+                   "time": _("used its time budget"), "steps": _("reached its step limit"),
+                   "stopped": _("was stopped"), "interrupted": _("was stopped")}
         left, right = st.columns([2, 1])
         with left:
             ui.chart(plots.accuracy_over_time(history.seconds, history.accuracy,
                                               char_accuracy=history.char_accuracy, cell=used.cell,
                                               budget=history.seconds[-1], scale=ctx.scale,
-                                              title=f"Held-out dates translated right ({LABEL[used.cell]}, "
-                                                    f"H = {used.hidden_size})"), key="tr_curve")
+                                              title=_("Held-out dates translated right ({cell}, H = {H})").format(
+                                                  cell=LABEL[used.cell], H=used.hidden_size)), key="tr_curve")
         with right:
             reach = history.seconds_to(0.9)
-            st.metric("Held-out exact match", f"{a.exact_match:.1%}",
-                      help=f"{a.n} held-out dates never used in training, in all 12 formats, with words around "
-                           "some of them; a date counts only if all 10 characters are right.")
-            st.metric("Training time", f"{history.seconds[-1]:.0f} s",
-                      delta=f"{history.steps[-1]} steps; {reasons.get(history.stop_reason, history.stop_reason)}",
+            st.metric(_("Held-out exact match"), f"{a.exact_match:.1%}",
+                      help=_("{n} held-out dates never used in training, in all 12 formats, with words around "
+                             "some of them; a date counts only if all 10 characters are right.").format(n=a.n))
+            st.metric(_("Training time"), _("{seconds:.0f} s").format(seconds=history.seconds[-1]),
+                      delta=_("{steps} steps; {why}").format(
+                          steps=history.steps[-1], why=reasons.get(history.stop_reason, history.stop_reason)),
                       delta_color="off", delta_arrow="off")
-            st.metric("90% exact match after", f"{reach:.0f} s" if reach is not None else "not reached",
-                      help="The first evaluation (every 100 steps) at which at least 90% of the 1000 held-out "
-                           "dates used during training were translated exactly right.")
+            st.metric(_("90% exact match after"),
+                      _("{seconds:.0f} s").format(seconds=reach) if reach is not None else _("not reached"),
+                      help=_("The first evaluation (every 100 steps) at which at least 90% of the 1000 held-out "
+                             "dates used during training were translated exactly right."))
 
 # ------------------------------------------------------------------------------------------ 2. look inside
-st.header("2 · Look inside one translation", divider="gray")
+st.header(_("2 · Look inside one translation"), divider="gray")
 EXAMPLES = dates.showcase()
 PICKS = {e.text: f"{e.text}   ({e.fmt})" for e in EXAMPLES}
 ss.setdefault("tr_text", KNOBS["tr_text"].default)   # EXAMPLES[1], unless a link gave another
@@ -104,16 +109,16 @@ def _pick():
 
 
 c1, c2 = st.columns([1, 1])
-c1.selectbox("Pick an example (a date held out from training)", list(PICKS), format_func=PICKS.get,
-             key="tr_pick", index=None, placeholder="Choose one of the 12 formats…", on_change=_pick,
+c1.selectbox(_("Pick an example (a date held out from training)"), list(PICKS), format_func=PICKS.get,
+             key="tr_pick", index=None, placeholder=_("Choose one of the 12 formats…"), on_change=_pick,
              disabled=training)
-text = c2.text_input(KNOBS["tr_text"].label, key="tr_text", max_chars=400, disabled=training,
-                     help=KNOBS["tr_text"].help)   # longer than allowed is said below, not cut off
+text = c2.text_input(_(KNOBS["tr_text"].label), key="tr_text", max_chars=400, disabled=training,
+                     help=_(KNOBS["tr_text"].help))   # longer than allowed is said below, not cut off
 ui.url_value("tr_text", text)   # a link to this view opens this example
 errors, warnings = dates.check_example(text)
 if training:
     errors, warnings = [], []
-    st.info("Training: this view shows the model when training ends.", icon=":material/hourglass_top:")
+    st.info(_("Training: this view shows the model when training ends."), icon=":material/hourglass_top:")
 for note in errors:
     st.error(note, icon=":material/error:")
 for note in warnings:
@@ -123,35 +128,36 @@ if not errors and not training:
     correct = dates.read_date(text)
     right_chars = sum(p == c for p, c in zip(look.output, correct.isoformat())) if correct else None
     m1, m2, m3 = st.columns(3)
-    m1.metric("The model writes", look.output)
-    m2.metric("Correct ISO date", correct.isoformat() if correct else "unknown",
-              help="Read from the text by the same rules the data was made with." if correct else
-              "The text holds no date from 1969–2068 in one of the 12 formats, so there is no right answer.")
+    m1.metric(_("The model writes"), look.output)
+    m2.metric(_("Correct ISO date"), correct.isoformat() if correct else _("unknown"),
+              help=_("Read from the text by the same rules the data was made with.") if correct else
+              _("The text holds no date from 1969–2068 in one of the 12 formats, so there is no right answer."))
     if right_chars is not None:
-        m3.metric("Characters right", f"{right_chars} of 10",
-                  delta="the whole date is right" if right_chars == 10 else "wrong", delta_arrow="off",
+        m3.metric(_("Characters right"), _("{n} of 10").format(n=right_chars),
+                  delta=_("the whole date is right") if right_chars == 10 else _("wrong"), delta_arrow="off",
                   delta_color="normal" if right_chars == 10 else "inverse")
     states = plots.translation_states(look.encoder_states, look.input_chars, look.context, look.decoder_states,
                                       look.output, context_cell=look.context_cell, unknown=look.unknown,
                                       scale=ctx.scale, height=480 if model.hidden_size > 32 else 380)
     ui.chart(states, key="tr_states")
-    passed = "h and its cell state c" if look.context_cell is not None else "h"
-    st.caption(f"Rows are the {model.hidden_size} units, sorted by their value in the context. The encoder's last "
-               f"column *is* the context: the decoder starts from it ({passed}) and from nothing else. Then each "
-               "decoder step reads the character it has just written. Red is negative, blue positive.")
+    passed = _("h and its cell state c") if look.context_cell is not None else "h"
+    st.caption(_("Rows are the {H} units, sorted by their value in the context. The encoder's last column *is* the "
+                 "context: the decoder starts from it ({passed}) and from nothing else. Then each decoder step reads "
+                 "the character it has just written. Red is negative, blue positive.").format(
+                   H=model.hidden_size, passed=passed))
     ui.chart(plots.top_candidates(look.top, target=correct.isoformat() if correct else None, scale=ctx.scale,
-                                  title="What the decoder considered for each character (its 3 best guesses)"),
+                                  title=_("What the decoder considered for each character (its 3 best guesses)")),
              key="tr_top")
-    st.caption("Each column is one output character: its three most likely characters with their probabilities "
-               "(the softmax over 0–9 and “-”); the top one is written. "
-               + ("The correct character is framed: green when it was the top guess, red when it lost (no frame: "
-                  "not even among the three)." if correct else ""))
+    st.caption(_("Each column is one output character: its three most likely characters with their probabilities "
+                 "(the softmax over 0–9 and “-”); the top one is written. ")
+               + (_("The correct character is framed: green when it was the top guess, red when it lost (no frame: "
+                    "not even among the three).") if correct else ""))
 
 # ------------------------------------------------------------------------------------------ 3. longer inputs
-st.header("3 · Longer inputs without attention", divider="gray")
+st.header(_("3 · Longer inputs without attention"), divider="gray")
 if job is None or training:
-    st.info("Train a model first: this section measures how it copes with longer inputs." if job is None else
-            "Training: this section measures the model when training ends.", icon=":material/model_training:")
+    st.info(_("Train a model first: this section measures how it copes with longer inputs.") if job is None else
+            _("Training: this section measures the model when training ends."), icon=":material/model_training:")
 else:
     used = job.settings
     far = int(a.gaps[-1])
@@ -159,23 +165,23 @@ else:
     with left:
         bl = a.by_length
         ui.chart(plots.accuracy_by_length_bars(bl.lengths, bl.accuracy, bl.counts, width=10, cell=used.cell,
-                                               scale=ctx.scale, title="Inputs like those in training"),
+                                               scale=ctx.scale, title=_("Inputs like those in training")),
                  key="tr_length")
     with right:
         ui.chart(plots.accuracy_by_gap(a.gaps, a.after, a.before, trained_max=dates.TRAINED_GAP, cell=used.cell,
                                        scale=ctx.scale,
-                                       title="The same dates with filler words added after / before them"),
+                                       title=_("The same dates with filler words added after / before them")),
                  key="tr_gap")
-    st.markdown(
+    st.markdown(_(
         "**Left:** on inputs like those it was trained on, exact match does not fall as the text gets longer: a "
         "date carries the same information however long it is written (the shortest, “11/22/26”, are if anything "
         "the hardest: a two-digit year needs the 1969 rule). **Right:** the same held-out dates with filler words "
         "the model never saw (“…and then we will meet our friends…”). "
-        f"With {far} characters of filler **after** the date, which the encoder must carry the date through to its "
-        f"last state, this model gets **{a.after[-1]:.0%}** right (**{a.after[0]:.0%}** without filler). With the "
-        f"same words **before** the date, an input just as long whose date is read last: **{a.before[-1]:.0%}**."
-    )
-    st.info(
+        "With {far} characters of filler **after** the date, which the encoder must carry the date through to its "
+        "last state, this model gets **{after:.0%}** right (**{clean:.0%}** without filler). With the "
+        "same words **before** the date, an input just as long whose date is read last: **{before:.0%}**."
+    ).format(far=far, after=a.after[-1], clean=a.after[0], before=a.before[-1]))
+    st.info(_(
         "**What the class should see:** without attention, everything the decoder knows has to pass through the "
         "one vector the encoder ends with. The length of the text alone does not matter (left); inputs longer "
         "than any in training (right of the grey band) do, and it matters where the extra characters stand. In "
@@ -184,28 +190,28 @@ else:
         "front (32–79%). GRUs did the opposite: they carried the date past filler after it (57–96%) but failed "
         "when the filler came first (4–26%), probably because the date is then read from a state unlike any "
         "that starts a training input. Attention (Bahdanau et al. 2015) lets the decoder look back at every "
-        "encoder state instead of only the last.",
+        "encoder state instead of only the last."),
         icon=":material/visibility:")
-    st.caption(f"Each point: {a.gap_n} held-out dates in all 12 formats, without the training phrases, each with "
-               "its own random filler words (the same words before and after). Left: "
-               f"{a.n} fresh held-out dates with phrases as in training, grouped by length (n = dates per bar).")
+    st.caption(_("Each point: {gap_n} held-out dates in all 12 formats, without the training phrases, each with its "
+                 "own random filler words (the same words before and after). Left: {n} fresh held-out dates with "
+                 "phrases as in training, grouped by length (n = dates per bar).").format(gap_n=a.gap_n, n=a.n))
 
-with st.expander("What am I looking at?"):
-    st.markdown(
-        f"""
+with st.expander(_("What am I looking at?")):
+    st.markdown(_(
+        """
 - **The task.** Dates from 1969 to 2068 written in 12 formats (“22 Nov 2026”, “11/22/26”,
   “Sunday the 22nd of November, 2026”, …), sometimes with words around them (“deadline: …, please
   confirm”), translated to ISO “2026-11-22”. One date in ten is held out: the model never trains on it in
   any format, so held-out exact match measures generalisation, not memory.
 - **The model** (Sutskever et al. 2014, no attention). Encoder: a character embedding (32 numbers) and an
-  {LABEL[config.cell]} with H units, reading left to right. Decoder: another {LABEL[config.cell]} that starts
+  {cell} with H units, reading left to right. Decoder: another {cell} that starts
   from the encoder's final state and writes 10 characters, each step reading the character written before.
   Trained with Adam and teacher forcing (during training the decoder reads the true previous character).
 - **Exact match.** A translation counts only if all 10 characters are right; the dotted curve counts single
   characters, which are easier.
 - **Determinism.** With a step limit reached inside the time budget, the same settings train the same model on
   any machine; with a time budget alone, a faster machine does more steps.
-"""
+""").format(cell=LABEL[config.cell])
     )
 
 ui.finish("pages/5_Translation.py")
@@ -219,13 +225,14 @@ if training:
             new = len(p.history.steps) != seen["evaluations"]
             seen["evaluations"] = len(p.history.steps)
             report((model, p.history), min(1.0, done), chart=new,
-                   text=f"Step {p.step} · {p.seconds:.0f} s of {seconds} s · held-out exact match {p.accuracy:.0%} "
-                        "(last evaluation)")
+                   text=_("Step {step} · {seconds:.0f} s of {budget} s · held-out exact match {share:.0%} "
+                          "(last evaluation)").format(step=p.step, seconds=p.seconds, budget=seconds,
+                                                      share=p.accuracy))
 
         job.record = translator.train(config, on_step=on_step, model=model)  # (model, history), also when stopped
 
     ui.jobs.run(job, work, bar=bar, live=live, chart_every=None,
                 figure=lambda record: plots.accuracy_over_time(
                     record[1].seconds, record[1].accuracy, char_accuracy=record[1].char_accuracy, cell=cell,
-                    budget=config.seconds, scale=ctx.scale, title="Held-out dates translated right, while training"))
+                    budget=config.seconds, scale=ctx.scale, title=_("Held-out dates translated right, while training")))
     st.rerun()  # measure the model and draw the page again with everything enabled

@@ -9,7 +9,7 @@ from . import dynamics, inputs, tasks
 from .model import RecurrentModel, build_model, from_torch
 from .spec import KNOBS, ModelSpec
 from .trace import Trace, trace, warm_up
-from .train import FitResult, StepInfo, StopTraining, fit
+from .train import FitResult, StepInfo, StopTraining, fit, stop_message
 
 
 def configure(threads: int | None = None) -> None:
@@ -30,4 +30,4 @@ def configure(threads: int | None = None) -> None:
 
 
 __all__ = ["KNOBS", "FitResult", "ModelSpec", "RecurrentModel", "StepInfo", "StopTraining", "Trace", "build_model",
-           "configure", "dynamics", "fit", "from_torch", "inputs", "tasks", "trace", "warm_up"]
+           "configure", "dynamics", "fit", "from_torch", "inputs", "stop_message", "tasks", "trace", "warm_up"]

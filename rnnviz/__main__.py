@@ -5,6 +5,7 @@
     presets  list the presets
     pretrain train the labs' stored runs again at their defaults (rnnviz/labs/pretrained/)
     script   print a PyTorch script that reproduces a preset's numbers
+    catalog  add the app's new marked strings to the translation catalogs (see rnnviz.i18n)
 """
 from __future__ import annotations
 
@@ -34,7 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     scr = sub.add_parser("script", help="print a PyTorch script that reproduces a preset's numbers")
     scr.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME")
     scr.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="another cell than the preset's")
+    sub.add_parser("catalog", help="add new marked strings to the translation catalogs, drop unused ones")
     args = parser.parse_args(argv)
+
+    if args.command == "catalog":
+        from . import i18n
+
+        for lang in i18n.LOCALES:
+            added, dropped = i18n.update_catalog(lang)
+            print(f"{i18n.catalog_path(lang).relative_to(i18n.ROOT)}: {added} new strings to translate, "
+                  f"{dropped} dropped")
+        return 0
 
     if args.command == "presets":
         for p in PRESETS.values():

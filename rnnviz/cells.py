@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .i18n import N_, _
+
 CELLS = ("rnn", "lstm", "gru")
 # After the LSTM (rnnviz.modern): diagonal linear recurrences whose eigenvalues are their transitions.
 MODERN_CELLS = ("lru", "mingru", "minlstm", "s6")
@@ -41,12 +43,18 @@ GATE_SYMBOL = {"input": "i", "forget": "f", "candidate": "g", "output": "o",
 # How cells and gates are named on screen: the one place these words are defined.
 LABELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "lru": "LRU", "mingru": "minGRU", "minlstm": "minLSTM",
           "s6": "S6", "mingru_neg": "minGRU_neg", "minlstm_neg": "minLSTM_neg", "s6_neg": "S6_neg"}
-GATE_LABELS = {"input": "input gate i", "forget": "forget gate f", "candidate": "candidate g",
-               "output": "output gate o", "reset": "reset gate r", "update": "update gate z"}
+# Gate labels are English marked for translation: show them with rnnviz.i18n._.
+GATE_LABELS = {"input": N_("input gate i"), "forget": N_("forget gate f"), "candidate": N_("candidate g"),
+               "output": N_("output gate o"), "reset": N_("reset gate r"), "update": N_("update gate z")}
+_ARTICLES = {("rnn", False): N_("an RNN"), ("lstm", False): N_("an LSTM"), ("gru", False): N_("a GRU"),
+             ("rnn", True): N_("An RNN"), ("lstm", True): N_("An LSTM"), ("gru", True): N_("A GRU")}
 
 
 def article(cell: str, capital: bool = False) -> str:
-    """The cell's name with its article: "an RNN", "an LSTM", "a GRU" ("An RNN" with `capital`)."""
+    """The cell's name with its article: "an RNN", "an LSTM", "a GRU" ("An RNN" with `capital`), in the
+    current language (Chinese has no article: "RNN")."""
+    if (cell, capital) in _ARTICLES:
+        return _(_ARTICLES[cell, capital])
     a = "an" if cell in ("rnn", "lstm", "lru") else "a"
     return f"{a.capitalize() if capital else a} {LABELS[cell]}"
 

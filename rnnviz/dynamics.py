@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .cells import GAMMA
+from .i18n import _
 
 LOG10_2 = math.log10(2.0)
 
@@ -199,32 +200,52 @@ def _classify(w: float, b: float, activation: str, h: float) -> dict:
     s = w * d1
     if abs(abs(s) - 1.0) > NEUTRAL_TOL:
         if abs(s) < 1:
-            return _entry(h, (s, s), "stable", "attracts: a displacement shrinks by |slope| each step")
-        return _entry(h, (s, s), "unstable", "repels: a displacement grows by |slope| each step")
+            return _entry(h, (s, s), "stable", _("attracts: a displacement shrinks by |slope| each step"))
+        return _entry(h, (s, s), "unstable", _("repels: a displacement grows by |slope| each step"))
     # |slope| = 1: f(h* + d) = h* + s d + c2 d^2 + c3 d^3 + ...
     c2, c3 = w * w * d2 / 2.0, w ** 3 * d3 / 6.0
     eps = 1e-9
     if s > 0:
         if abs(c2) > eps:  # f(h* + d) - (h* + d) = c2 d^2: the same sign on both sides
-            up, down = ("below", "above") if c2 > 0 else ("above", "below")
             return _entry(h, (s, s), "semi-stable",
-                          f"slope exactly 1 with a quadratic term (a fold): attracts from {up}, repels {down}")
+                          _("slope exactly 1 with a quadratic term (a fold): attracts from below, repels above")
+                          if c2 > 0 else
+                          _("slope exactly 1 with a quadratic term (a fold): attracts from above, repels below"))
         if abs(c3) > eps:
             pulls = c3 < 0
-            return _entry(h, (s, s), "neutral",
-                          f"slope exactly 1; the cubic term {c3:+.3g}·δ³ {'pulls' if pulls else 'pushes'} a "
-                          f"displacement δ {'in' if pulls else 'out'}, slowly (like 1/√t, not exponentially)",
-                          stable=pulls)
-        return _entry(h, (s, s), "neutral", "slope exactly 1 and no higher-order terms: every h nearby is a "
-                                            "fixed point too")
+            note = (_("slope exactly 1; the cubic term {c3:+.3g}·δ³ pulls a displacement δ in, slowly (like 1/√t, "
+                      "not exponentially)") if pulls else
+                    _("slope exactly 1; the cubic term {c3:+.3g}·δ³ pushes a displacement δ out, slowly (like 1/√t, "
+                      "not exponentially)"))
+            return _entry(h, (s, s), "neutral", note.format(c3=c3), stable=pulls)
+        return _entry(h, (s, s), "neutral", _("slope exactly 1 and no higher-order terms: every h nearby is a "
+                                              "fixed point too"))
     q = c3 + c2 * c2  # two steps: f(f(h* + d)) = h* + d - 2 (c3 + c2^2) d^3 + ...
     if abs(q) > eps:
         pulls = q > 0
         return _entry(h, (s, s), "neutral",
-                      f"slope exactly −1: a displacement flips sign every step, and over two steps the cubic "
-                      f"terms {'pull it in' if pulls else 'push it out'}, slowly (like 1/√t)", stable=pulls)
-    return _entry(h, (s, s), "neutral", "slope exactly −1 and no higher-order terms: every start nearby is on a "
-                                        "2-cycle around it")
+                      _("slope exactly −1: a displacement flips sign every step, and over two steps the cubic terms "
+                        "pull it in, slowly (like 1/√t)") if pulls else
+                      _("slope exactly −1: a displacement flips sign every step, and over two steps the cubic terms "
+                        "push it out, slowly (like 1/√t)"), stable=pulls)
+    return _entry(h, (s, s), "neutral", _("slope exactly −1 and no higher-order terms: every start nearby is on a "
+                                          "2-cycle around it"))
+
+
+def _kink_flat() -> dict:
+    """A kink with slope exactly 1 on one side ({(flat side is above, the other side's fate): note})."""
+    return {(True, "attracts"): _("a kink with slope exactly 1 above it: every h above it is a fixed point too; on "
+                                  "the other side it attracts"),
+            (True, "repels"): _("a kink with slope exactly 1 above it: every h above it is a fixed point too; on "
+                                "the other side it repels"),
+            (True, "keeps"): _("a kink with slope exactly 1 above it: every h above it is a fixed point too; on "
+                               "the other side it keeps"),
+            (False, "attracts"): _("a kink with slope exactly 1 below it: every h below it is a fixed point too; on "
+                                   "the other side it attracts"),
+            (False, "repels"): _("a kink with slope exactly 1 below it: every h below it is a fixed point too; on "
+                                 "the other side it repels"),
+            (False, "keeps"): _("a kink with slope exactly 1 below it: every h below it is a fixed point too; on "
+                                "the other side it keeps")}
 
 
 def _at_kink(left: float, right: float) -> tuple[str, str]:
@@ -236,24 +257,27 @@ def _at_kink(left: float, right: float) -> tuple[str, str]:
     if left >= 0 and right >= 0:  # each side maps into itself
         below, above = fate(left), fate(right)
         if below == above == "attracts":
-            return "stable", f"a kink (slopes {left:g} below, {right:g} above): attracts from both sides"
+            return "stable", _("a kink (slopes {left:g} below, {right:g} above): attracts from both sides").format(
+                left=left, right=right)
         if below == above == "repels":
-            return "unstable", f"a kink (slopes {left:g} below, {right:g} above): repels on both sides"
+            return "unstable", _("a kink (slopes {left:g} below, {right:g} above): repels on both sides").format(
+                left=left, right=right)
         if "keeps" in (below, above):
-            flat, other = ("above", below) if above == "keeps" else ("below", above)
-            return "neutral", (f"a kink with slope exactly 1 {flat} it: every h {flat} it is a fixed point too; on "
-                               f"the other side it {other}")
-        good, bad = ("below", "above") if below == "attracts" else ("above", "below")
-        return "semi-stable", (f"a kink (slope {left:g} below, {right:g} above): attracts from {good}, repels "
-                               f"{bad}, so a start just {bad} it leaves")
+            other = below if above == "keeps" else above
+            return "neutral", _kink_flat()[above == "keeps", other]
+        return "semi-stable", (_("a kink (slope {left:g} below, {right:g} above): attracts from below, repels above, "
+                                 "so a start just above it leaves") if below == "attracts" else
+                               _("a kink (slope {left:g} below, {right:g} above): attracts from above, repels below, "
+                                 "so a start just below it leaves")).format(left=left, right=right)
     if left < 0 and right < 0:  # the sides swap every step: two steps multiply by left * right
         two = left * right
         kind = "stable" if two < 1 else "unstable" if two > 1 else "neutral"
-        return kind, f"a kink; a start alternates sides, and two steps multiply its distance by {two:g}"
+        return kind, _("a kink; a start alternates sides, and two steps multiply its distance by {two:g}").format(
+            two=two)
     stay = left if right < 0 else right  # one side maps onto the other, which keeps to itself
     kind = "stable" if stay < 1 else "unstable" if stay > 1 else "neutral"
-    return kind, (f"a kink; one side maps to the other at once, where the distance is multiplied by {stay:g} "
-                  "each step")
+    return kind, _("a kink; one side maps to the other at once, where the distance is multiplied by {stay:g} each "
+                   "step").format(stay=stay)
 
 
 def _entry(h: float, slopes: tuple, kind: str, note: str, stable: bool | None = None) -> dict:

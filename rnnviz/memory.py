@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .i18n import N_
 from .spec import Scenario
 
 METHOD = "ablation"
-METHOD_TEXT = ("ablation, each word removed in turn (its characters' inputs set to zero); a word's share of the "
-               "summed ‖h_T − h_T(without it)‖")
+METHOD_TEXT = N_("ablation, each word removed in turn (its characters' inputs set to zero); a word's share of the "
+                  "summed ‖h_T − h_T(without it)‖")  # marked: translated where shown
 
 
 @dataclass(frozen=True)

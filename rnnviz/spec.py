@@ -21,6 +21,7 @@ import numpy as np
 
 from .cells import CELLS, LABELS, MODERN_CELLS, NEGATIVE_CELLS
 from .deep_knobs import DEEP, DEPTH_LOSS
+from .i18n import N_, _
 from .modern_knobs import MODERN
 
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
@@ -29,9 +30,10 @@ INPUT_KINDS = ("impulse", "noise", "sine", "binary", "text")
 LOSSES = ("last", "all")
 # The Training Lab's tasks (rnnviz.tasks.TASKS; listed here because tasks.py imports this module).
 TASK_NAMES = ("adding", "copy", "binary_addition", "temporal_order", "parity", "look_ahead", "sentiment")
-TASK_LABELS = {"adding": "Adding problem", "copy": "Copy", "binary_addition": "Binary addition",
-               "temporal_order": "Temporal order", "parity": "Parity", "sentiment": "Sentiment with negation",
-               "look_ahead": "Look ahead"}
+TASK_LABELS = {"adding": N_("Adding problem"), "copy": N_("Copy"), "binary_addition": N_("Binary addition"),
+               "temporal_order": N_("Temporal order"), "parity": N_("Parity"),
+               "sentiment": N_("Sentiment with negation"),
+               "look_ahead": N_("Look ahead")}
 CLIP_CHOICES = ("off", "norm", "value")
 LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0)
 CLIP_THRESHOLDS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0)
@@ -66,17 +68,20 @@ class Knob:
         return tuple(self.validate(lo + (hi - lo) * k / (n - 1)) for k in range(n))
 
     def allowed(self) -> str:
+        """What the knob takes, in words of the current language."""
         if self.kind == "bool":
-            return "true or false"
-        if self.kind == "choice":
-            return "one of " + ", ".join(repr(c) for c in self.choices)
-        if self.kind == "multi":
-            return "one or more of " + ", ".join(repr(c) for c in self.choices) + ", separated by commas"
+            return _("true or false")
+        if self.kind in ("choice", "multi"):
+            text = (_("one of {choices}") if self.kind == "choice" else
+                    _("one or more of {choices}, separated by commas"))
+            return text.format(choices=", ".join(repr(c) for c in self.choices))
         if self.values:
-            return "one of " + ", ".join(_fmt(v) for v in self.values)
+            return _("one of {choices}").format(choices=", ".join(_fmt(v) for v in self.values))
         if self.kind == "text":
-            return f"text of {_fmt(self.min)} to {_fmt(self.max)} characters on one line, not only spaces"
-        return f"a{'n integer' if self.kind == 'int' else ' number'} in [{_fmt(self.min)}, {_fmt(self.max)}]"
+            return _("text of {min} to {max} characters on one line, not only spaces").format(
+                min=_fmt(self.min), max=_fmt(self.max))
+        text = _("an integer in [{min}, {max}]") if self.kind == "int" else _("a number in [{min}, {max}]")
+        return text.format(min=_fmt(self.min), max=_fmt(self.max))
 
     def validate(self, value: Any) -> Any:
         """Return `value` converted to this knob's type, or raise ValueError naming the knob.
@@ -136,8 +141,8 @@ class Knob:
             return match[0]
         return number
 
-    def label_of(self, choice: str) -> str:
-        return (self.labels or {}).get(choice, choice)
+    def label_of(self, choice: str) -> str:  # in the current language
+        return _((self.labels or {}).get(choice, choice))
 
     def token(self, choice: str) -> str:
         """A choice as its widget shows it and a link writes it: "LSTM" for a cell, "noise" otherwise."""
@@ -187,140 +192,141 @@ def _group(name: str, *knobs: Knob) -> list[Knob]:
 
 _KNOB_LIST = [*_group(
     "model",
-    Knob("cell", "Cell", "rnn", "choice", choices=CELLS + MODERN_CELLS, display="upper",
-         help="Vanilla RNN, LSTM (input, forget, candidate, output gates) or GRU (reset, update, candidate)."),
-    Knob("input_size", "Input size", 1, "int", 1, 1024, 1, page_range=(1, 16),
-         help="Number of input features per time step."),
-    Knob("hidden_size", "Hidden size H", 32, "int", 1, 1024, 1, page_range=(1, 512),
-         help="Number of hidden units."),
-    Knob("activation", "Activation (RNN)", "tanh", "choice", choices=ACTIVATIONS,
-         help="Nonlinearity of the vanilla RNN. LSTM and GRU always use tanh and sigmoid."),
-    Knob("init", "Initialisation", "orthogonal", "choice", choices=INITS,
-         labels={"orthogonal": "orthogonal", "gaussian": "gaussian (spectral radius = gain)",
-                 "identity": "identity", "torch": "PyTorch default"},
-         help="How the recurrent weights start: gain x orthogonal, gaussian rescaled to spectral radius = gain, "
-              "gain x identity, or PyTorch's uniform default times gain."),
-    Knob("recurrent_gain", "Recurrent gain", 0.9, "float", 0.0, 4.0, 0.01,
-         help="Scale of the recurrent weights W_hh. Below 1 gradients fade, above 1 they can explode."),
-    Knob("input_gain", "Input gain", 1.0, "float", 0.0, 4.0, 0.01,
-         help="Scale of the input weights W_ih."),
-    Knob("forget_bias", "Forget / update bias", 3.0, "float", -10.0, 10.0, 0.1,
-         help="LSTM: bias of the forget gate. GRU: bias of the update gate. Large values keep the memory "
+    Knob("cell", N_("Cell"), "rnn", "choice", choices=CELLS + MODERN_CELLS, display="upper",
+         help=N_("Vanilla RNN, LSTM (input, forget, candidate, output gates) or GRU (reset, update, candidate).")),
+    Knob("input_size", N_("Input size"), 1, "int", 1, 1024, 1, page_range=(1, 16),
+         help=N_("Number of input features per time step.")),
+    Knob("hidden_size", N_("Hidden size H"), 32, "int", 1, 1024, 1, page_range=(1, 512),
+         help=N_("Number of hidden units.")),
+    Knob("activation", N_("Activation (RNN)"), "tanh", "choice", choices=ACTIVATIONS,
+         help=N_("Nonlinearity of the vanilla RNN. LSTM and GRU always use tanh and sigmoid.")),
+    Knob("init", N_("Initialisation"), "orthogonal", "choice", choices=INITS,
+         labels={"orthogonal": N_("orthogonal"), "gaussian": N_("gaussian (spectral radius = gain)"),
+                 "identity": N_("identity"), "torch": N_("PyTorch default")},
+         help=N_("How the recurrent weights start: gain x orthogonal, gaussian rescaled to spectral radius = gain, "
+              "gain x identity, or PyTorch's uniform default times gain.")),
+    Knob("recurrent_gain", N_("Recurrent gain"), 0.9, "float", 0.0, 4.0, 0.01,
+         help=N_("Scale of the recurrent weights W_hh. Below 1 gradients fade, above 1 they can explode.")),
+    Knob("input_gain", N_("Input gain"), 1.0, "float", 0.0, 4.0, 0.01,
+         help=N_("Scale of the input weights W_ih.")),
+    Knob("forget_bias", N_("Forget / update bias"), 3.0, "float", -10.0, 10.0, 0.1,
+         help=N_("LSTM: bias of the forget gate. GRU: bias of the update gate. Large values keep the memory "
               "path open: sigmoid(3) = 0.95 passes 95% of the cell state on at every step; "
-              "sigmoid(0) = 0.5 halves it (PyTorch's own initialisation is near 0)."),
-    Knob("seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
-         help="Random seed of weights and inputs: the same seed gives the same numbers everywhere."),
+              "sigmoid(0) = 0.5 halves it (PyTorch's own initialisation is near 0).")),
+    Knob("seed", N_("Seed"), 0, "int", 0, 2**31 - 1, 1,
+         help=N_("Random seed of weights and inputs: the same seed gives the same numbers everywhere.")),
     *(Knob(**k) for k in DEEP),
 ), *_group(
     "view",
-    Knob("seq_len", "Sequence length T", 200, "int", 1, 10000, 1, page_range=(2, 5000),
-         help="Number of time steps."),
-    Knob("input_kind", "Input sequence", "impulse", "choice", choices=INPUT_KINDS,
-         labels={"impulse": "impulse at t=0", "noise": "Gaussian noise", "sine": "sine wave",
-                 "binary": "binary addition (two numbers, LSB first)", "text": "text (one-hot characters)"},
-         help="What the network reads."),
-    Knob("text", "Text", "the quick brown fox jumps over the lazy dog", "text", 1, 400, page_only=True,
-         help="Read one character per step, one-hot over the text's characters."),
-    Knob("t", "Time step t", 0, "int", 0, 9999, 1, page_only=True, help="The time cursor."),
-    Knob("unit", "Unit", 0, "int", 0, 1023, 1, page_only=True,
-         help="The hidden unit whose numbers the equations show."),
-    Knob("loss", "Loss on", "last", "choice", choices=LOSSES,
-         labels={"last": "the last step only (many-to-one)", "all": "every step (many-to-many)"},
-         help="Where the probe loss L = v·h sits"),
-    Knob("flow_cells", "Cells", CELLS, "multi", choices=CELLS + MODERN_CELLS, display="upper",
-         help="The cells compared on the same input, from the same settings and seed."),
+    Knob("seq_len", N_("Sequence length T"), 200, "int", 1, 10000, 1, page_range=(2, 5000),
+         help=N_("Number of time steps.")),
+    Knob("input_kind", N_("Input sequence"), "impulse", "choice", choices=INPUT_KINDS,
+         labels={"impulse": N_("impulse at t=0"), "noise": N_("Gaussian noise"), "sine": N_("sine wave"),
+                 "binary": N_("binary addition (two numbers, LSB first)"), "text": N_("text (one-hot characters)")},
+         help=N_("What the network reads.")),
+    Knob("text", N_("Text"), "the quick brown fox jumps over the lazy dog", "text", 1, 400, page_only=True,
+         help=N_("Read one character per step, one-hot over the text's characters.")),
+    Knob("t", N_("Time step t"), 0, "int", 0, 9999, 1, page_only=True, help=N_("The time cursor.")),
+    Knob("unit", N_("Unit"), 0, "int", 0, 1023, 1, page_only=True,
+         help=N_("The hidden unit whose numbers the equations show.")),
+    Knob("loss", N_("Loss on"), "last", "choice", choices=LOSSES,
+         labels={"last": N_("the last step only (many-to-one)"), "all": N_("every step (many-to-many)")},
+         help=N_("Where the probe loss L = v·h sits")),
+    Knob("flow_cells", N_("Cells"), CELLS, "multi", choices=CELLS + MODERN_CELLS, display="upper",
+         help=N_("The cells compared on the same input, from the same settings and seed.")),
     Knob(**DEPTH_LOSS),
 ), *_group("modern", *(Knob(**k) for k in MODERN)), *_group(
     "neuron",  # h_t = act(w h_{t-1} + u x_t + b)
-    Knob("w", "Recurrent weight w", 0.9, "float", -8.0, 8.0, 0.01,
-         help="|w| < 1 fades, |w| > 1 explodes (linear); saturation changes the story."),
-    Knob("u", "Input weight u", 1.0, "float", -4.0, 4.0, 0.01),
-    Knob("b", "Bias b", 0.0, "float", -8.0, 8.0, 0.01),
-    Knob("h0", "Initial state h₀", 0.0, "float", -2.0, 2.0, 0.01),
-    Knob("steps", "Steps T", 40, "int", 1, 300, 1),
-    Knob("neuron_input", "Input", "impulse", "choice", choices=("impulse", "constant", "none"),
-         labels={"impulse": "impulse x₁ = 1", "constant": "constant x_t = 1", "none": "no input"}),
+    Knob("w", N_("Recurrent weight w"), 0.9, "float", -8.0, 8.0, 0.01,
+         help=N_("|w| < 1 fades, |w| > 1 explodes (linear); saturation changes the story.")),
+    Knob("u", N_("Input weight u"), 1.0, "float", -4.0, 4.0, 0.01),
+    Knob("b", N_("Bias b"), 0.0, "float", -8.0, 8.0, 0.01),
+    Knob("h0", N_("Initial state h₀"), 0.0, "float", -2.0, 2.0, 0.01),
+    Knob("steps", N_("Steps T"), 40, "int", 1, 300, 1),
+    Knob("neuron_input", N_("Input"), "impulse", "choice", choices=("impulse", "constant", "none"),
+         labels={"impulse": N_("impulse x₁ = 1"), "constant": N_("constant x_t = 1"), "none": N_("no input")}),
 ), *_group(
     "training",
-    Knob("task", "Task", "adding", "choice", choices=TASK_NAMES, labels=TASK_LABELS,
-         help="What the networks learn. Each task needs memory; its baseline is the best loss without any."),
-    Knob("cells", "Cells to train", CELLS, "multi", choices=CELLS + MODERN_CELLS + NEGATIVE_CELLS, display="upper",
-         help="Trained one after another, each from the same seed on the same batches."),
-    Knob("rnn_activation", "RNN activation", "tanh", "choice", choices=("tanh", "relu"),
-         help="The plain RNN's nonlinearity. ReLU does not saturate: its state and gradient can explode."),
-    Knob("train_seq_len", "Sequence length T", 50, "int", 1, 1000, 1,
-         help="Time steps per sequence (for Copy: the gap between reading and recalling)."),
-    Knob("train_steps", "Training steps", 1500, "int", 10, 5000, 10,
-         help="Each step draws a fresh batch of sequences and makes one Adam update."),
-    Knob("batch_size", "Batch size", 50, "int", 1, 256, 1, help="Sequences per training step."),
-    Knob("lr", "Learning rate", 3e-3, "float", 1e-4, 1.0, values=LEARNING_RATES,
-         help="Adam's step size."),
-    Knob("clip", "Gradient clipping", "norm", "choice", choices=CLIP_CHOICES,
-         labels={"off": "off", "norm": "by norm: rescale the whole gradient to norm ≤ threshold",
-                 "value": "by value: clamp every element to [−threshold, threshold]"},
-         help="Clipping stops one exploding gradient from throwing the weights far away (Pascanu et al. 2013)."),
-    Knob("clip_threshold", "Clipping threshold", 1.0, "float", 0.01, 100.0, values=CLIP_THRESHOLDS),
-    Knob("train_hidden", "Hidden size H", 64, "int", 1, 128, 1, help="Hidden units of every cell."),
-    Knob("train_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
-         help="Seed of the initial weights and of the training batches: the same for every cell."),
+    Knob("task", N_("Task"), "adding", "choice", choices=TASK_NAMES, labels=TASK_LABELS,
+         help=N_("What the networks learn. Each task needs memory; its baseline is the best loss without any.")),
+    Knob("cells", N_("Cells to train"), CELLS, "multi", choices=CELLS + MODERN_CELLS + NEGATIVE_CELLS, display="upper",
+         help=N_("Trained one after another, each from the same seed on the same batches.")),
+    Knob("rnn_activation", N_("RNN activation"), "tanh", "choice", choices=("tanh", "relu"),
+         help=N_("The plain RNN's nonlinearity. ReLU does not saturate: its state and gradient can explode.")),
+    Knob("train_seq_len", N_("Sequence length T"), 50, "int", 1, 1000, 1,
+         help=N_("Time steps per sequence (for Copy: the gap between reading and recalling).")),
+    Knob("train_steps", N_("Training steps"), 1500, "int", 10, 5000, 10,
+         help=N_("Each step draws a fresh batch of sequences and makes one Adam update.")),
+    Knob("batch_size", N_("Batch size"), 50, "int", 1, 256, 1, help=N_("Sequences per training step.")),
+    Knob("lr", N_("Learning rate"), 3e-3, "float", 1e-4, 1.0, values=LEARNING_RATES,
+         help=N_("Adam's step size.")),
+    Knob("clip", N_("Gradient clipping"), "norm", "choice", choices=CLIP_CHOICES,
+         labels={"off": N_("off"), "norm": N_("by norm: rescale the whole gradient to norm ≤ threshold"),
+                 "value": N_("by value: clamp every element to [−threshold, threshold]")},
+         help=N_("Clipping stops one exploding gradient from throwing the weights far away (Pascanu et al. 2013).")),
+    Knob("clip_threshold", N_("Clipping threshold"), 1.0, "float", 0.01, 100.0, values=CLIP_THRESHOLDS),
+    Knob("train_hidden", N_("Hidden size H"), 64, "int", 1, 128, 1, help=N_("Hidden units of every cell.")),
+    Knob("train_seed", N_("Seed"), 0, "int", 0, 2**31 - 1, 1,
+         help=N_("Seed of the initial weights and of the training batches: the same for every cell.")),
 ), *_group(
     "text",  # the Text Lab also reads the model group's `cell` and `seed`
-    Knob("corpus", "Text to learn from", "zen", "choice", choices=CORPORA,
-         labels={"zen": "the Zen of Python (19 short lines)",
-                 "stdlib": "Python source code (200 kB of the standard library)", "upload": "your own .txt file"},
-         help="The text the character model learns to continue."),
-    Knob("lm_hidden", "Hidden size H", 128, "int", 4, 512, 1,
-         help="Hidden units of the character model."),
-    Knob("lm_steps", "Training steps", 600, "int", 10, 20000, 10,
-         help="Each step trains on one batch of windows of the text. Stop ends training early and keeps "
-              "the model."),
-    Knob("lm_seq_len", "Characters per window", 64, "int", 2, 400, 1,
-         help="Backpropagation through time runs over windows of this many characters, from a zero state."),
-    Knob("lm_batch", "Batch size", 32, "int", 1, 256, 1, help="Windows per training step."),
-    Knob("lm_lr", "Learning rate (Adam)", 0.005, "float", 0.0005, 0.05, 0.0005),
-    Knob("temperature", "Temperature", 0.8, "float", 0.0, 2.0, 0.05,
-         help="Divides the logits before the softmax: near 0 the most likely character always wins (0 is greedy "
-              "decoding), 1 samples the model's own distribution, above 1 flattens it."),
-    Knob("top_k", "Top-k (0: no limit)", 0, "int", 0, 256, 1,
-         help="Sample only among the k most likely characters."),
-    Knob("sample_len", "Characters to generate", 300, "int", 1, 2000, 1),
-    Knob("sample_seed", "Sampling seed", 0, "int", 0, 2**31 - 1, 1,
-         help="The same seed, prompt and model give the same text."),
-    Knob("lm_state", "Colour the text by", "hidden", "choice", choices=LM_STATES,
-         labels={"hidden": "hidden state h", "cell": "cell state c (LSTM)", "input": "input gate i",
-                 "forget": "forget gate f", "candidate": "candidate (tanh)", "output": "output gate o",
-                 "reset": "reset gate r", "update": "update gate z"}),
-    Knob("lm_unit", "Unit", 0, "int", 0, 1023, 1, help="Which unit's activation colours the text."),
-    Knob("look_len", "Characters to look at", 1000, "int", 100, 5000, 100,
-         help="How much of the text the model reads for the views below."),
-    Knob("grad_pos", "Predicting the character after position", 200, "int", 0, 4999, 1,
-         help="The output whose gradient is traced back to every earlier input character."),
+    Knob("corpus", N_("Text to learn from"), "zen", "choice", choices=CORPORA,
+         labels={"zen": N_("the Zen of Python (19 short lines)"),
+                 "stdlib": N_("Python source code (200 kB of the standard library)"),
+                 "upload": N_("your own .txt file")},
+         help=N_("The text the character model learns to continue.")),
+    Knob("lm_hidden", N_("Hidden size H"), 128, "int", 4, 512, 1,
+         help=N_("Hidden units of the character model.")),
+    Knob("lm_steps", N_("Training steps"), 600, "int", 10, 20000, 10,
+         help=N_("Each step trains on one batch of windows of the text. Stop ends training early and keeps "
+              "the model.")),
+    Knob("lm_seq_len", N_("Characters per window"), 64, "int", 2, 400, 1,
+         help=N_("Backpropagation through time runs over windows of this many characters, from a zero state.")),
+    Knob("lm_batch", N_("Batch size"), 32, "int", 1, 256, 1, help=N_("Windows per training step.")),
+    Knob("lm_lr", N_("Learning rate (Adam)"), 0.005, "float", 0.0005, 0.05, 0.0005),
+    Knob("temperature", N_("Temperature"), 0.8, "float", 0.0, 2.0, 0.05,
+         help=N_("Divides the logits before the softmax: near 0 the most likely character always wins (0 is greedy "
+              "decoding), 1 samples the model's own distribution, above 1 flattens it.")),
+    Knob("top_k", N_("Top-k (0: no limit)"), 0, "int", 0, 256, 1,
+         help=N_("Sample only among the k most likely characters.")),
+    Knob("sample_len", N_("Characters to generate"), 300, "int", 1, 2000, 1),
+    Knob("sample_seed", N_("Sampling seed"), 0, "int", 0, 2**31 - 1, 1,
+         help=N_("The same seed, prompt and model give the same text.")),
+    Knob("lm_state", N_("Colour the text by"), "hidden", "choice", choices=LM_STATES,
+         labels={"hidden": N_("hidden state h"), "cell": N_("cell state c (LSTM)"), "input": N_("input gate i"),
+                 "forget": N_("forget gate f"), "candidate": N_("candidate (tanh)"), "output": N_("output gate o"),
+                 "reset": N_("reset gate r"), "update": N_("update gate z")}),
+    Knob("lm_unit", N_("Unit"), 0, "int", 0, 1023, 1, help=N_("Which unit's activation colours the text.")),
+    Knob("look_len", N_("Characters to look at"), 1000, "int", 100, 5000, 100,
+         help=N_("How much of the text the model reads for the views below.")),
+    Knob("grad_pos", N_("Predicting the character after position"), 200, "int", 0, 4999, 1,
+         help=N_("The output whose gradient is traced back to every earlier input character.")),
 ), *_group(
     "translation",  # the date translator and its training
-    Knob("tr_cell", "Cell", "lstm", "choice", choices=("lstm", "gru"), display="upper",
-         help="The encoder and the decoder are both this cell."),
-    Knob("tr_hidden", "Hidden size H", 128, "int", 8, 256, 1,
-         help="Units of the encoder and of the decoder: the context vector has H numbers (an LSTM passes its "
-              "cell state c on too)."),
-    Knob("tr_seconds", "Time budget (seconds)", 90, "int", 5, 300, 1,
-         help="Training stops after this much wall-clock time (held-out evaluations included). Most runs stop "
-              "earlier, at the exact-match level below; the margin is for a busy machine."),
-    Knob("tr_target", "Stop early at exact match (%)", 95, "int", 50, 100, 1,
-         help="Training stops as soon as this share of held-out dates is translated exactly right."),
-    Knob("tr_steps", "Step limit (0: none)", 0, "int", 0, 20000, 1,
-         help="Training stops after this many steps (64 dates each). A step limit reached within the time "
-              "budget gives the same model on every machine."),
-    Knob("tr_seed", "Seed", 0, "int", 0, 2**31 - 1, 1,
-         help="Initial weights and the order of training dates: the same seed and step limit give the same "
-              "model everywhere."),
+    Knob("tr_cell", N_("Cell"), "lstm", "choice", choices=("lstm", "gru"), display="upper",
+         help=N_("The encoder and the decoder are both this cell.")),
+    Knob("tr_hidden", N_("Hidden size H"), 128, "int", 8, 256, 1,
+         help=N_("Units of the encoder and of the decoder: the context vector has H numbers (an LSTM passes its "
+              "cell state c on too).")),
+    Knob("tr_seconds", N_("Time budget (seconds)"), 90, "int", 5, 300, 1,
+         help=N_("Training stops after this much wall-clock time (held-out evaluations included). Most runs stop "
+              "earlier, at the exact-match level below; the margin is for a busy machine.")),
+    Knob("tr_target", N_("Stop early at exact match (%)"), 95, "int", 50, 100, 1,
+         help=N_("Training stops as soon as this share of held-out dates is translated exactly right.")),
+    Knob("tr_steps", N_("Step limit (0: none)"), 0, "int", 0, 20000, 1,
+         help=N_("Training stops after this many steps (64 dates each). A step limit reached within the time "
+              "budget gives the same model on every machine.")),
+    Knob("tr_seed", N_("Seed"), 0, "int", 0, 2**31 - 1, 1,
+         help=N_("Initial weights and the order of training dates: the same seed and step limit give the same "
+              "model everywhere.")),
     # The default is the second example of the translator's showcase(), a held-out date.
-    Knob("tr_text", "…or type a date", "Wednesday, June 20, 2001", "text", 1, 120, page_only=True,
-         help="At most 120 characters. Dates from 1969 to 2068 in the formats of the examples; two-digit years "
-              "69–99 are 19xx, 00–68 are 20xx."),
+    Knob("tr_text", N_("…or type a date"), "Wednesday, June 20, 2001", "text", 1, 120, page_only=True,
+         help=N_("At most 120 characters. Dates from 1969 to 2068 in the formats of the examples; two-digit years "
+              "69–99 are 19xx, 00–68 are 20xx.")),
 ), *_group(
     "lessons",  # where a lesson link opens: ?lesson=4&step=2
-    Knob("lesson", "Lesson", 1, "int", 1, 9, 1, page_only=True, help="The lesson, in the lecture's order."),
-    Knob("step", "Step", 1, "int", 1, 9, 1, page_only=True, help="The step of the lesson."),
+    Knob("lesson", N_("Lesson"), 1, "int", 1, 9, 1, page_only=True, help=N_("The lesson, in the lecture's order.")),
+    Knob("step", N_("Step"), 1, "int", 1, 9, 1, page_only=True, help=N_("The step of the lesson.")),
 )]
 KNOBS: dict[str, Knob] = {k.name: k for k in _KNOB_LIST}
 
@@ -454,10 +460,12 @@ def parse_query(params: Mapping[str, Any], names, limits: Mapping[str, tuple] | 
                 raise ValueError(f"{name} must be in [{lo}, {hi}]")
             values[name] = value
         except ValueError:
-            allowed = f"in [{lo}, {hi}] on this page" if name in limits else knob.allowed()
+            allowed = (_("in [{lo}, {hi}] on this page").format(lo=lo, hi=hi) if name in limits
+                       else knob.allowed())
             shown = quote_value(raw if len(raw) <= 40 else raw[:40] + "…")
-            notes.append(f"The link's value {name}={shown} was ignored: {name} must be {allowed}. "
-                         f"Using {format_value(values[name])} instead.")
+            notes.append(_("The link's value {name}={value} was ignored: {name} must be {allowed}. "
+                           "Using {default} instead.").format(name=name, value=shown, allowed=allowed,
+                                                              default=format_value(values[name])))
     return values, notes
 
 

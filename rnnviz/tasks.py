@@ -36,14 +36,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .i18n import N_, _
 from .inputs import add_bits
 from .spec import KNOBS
 
 LN2 = math.log(2.0)
-CURRENT_INPUT = "only the current input"
-TIME_STEP = "the current input and the time step (when to answer)"
-NOTHING = "nothing (always the same answer)"
-NO_FUTURE = "every input so far and the time step, nothing later (a forward network at its best)"
+CURRENT_INPUT = N_("only the current input")
+TIME_STEP = N_("the current input and the time step (when to answer)")
+NOTHING = N_("nothing (always the same answer)")
+NO_FUTURE = N_("every input so far and the time step, nothing later (a forward network at its best)")
 
 
 @dataclass(frozen=True)
@@ -145,12 +146,12 @@ def _binary_entropy(p: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 class AddingProblem(Task):
     name = "adding"
-    title = "Adding problem"
-    description = ("Each step reads a value drawn from U[0, 1] and a marker. Exactly two steps are marked, "
+    title = N_("Adding problem")
+    description = (N_("Each step reads a value drawn from U[0, 1] and a marker. Exactly two steps are marked, "
                    "one in each half of the sequence; after the last step the network must output the sum "
                    "of the two marked values. Loss: mean squared error. Without memory a network still sees "
                    "the last step: when it is marked it answers 0.5 plus its value, else the mean 1, an error "
-                   "of 1/6 − 1/(12⌈T/2⌉). The literature's baseline 1/6 is always answering 1.")
+                   "of 1/6 − 1/(12⌈T/2⌉). The literature's baseline 1/6 is always answering 1."))
     input_size = 2            # (value, marker)
     output_size = 1
     loss_on = "last"
@@ -176,7 +177,7 @@ class AddingProblem(Task):
         n = seq_len - seq_len // 2
         return (Baseline(1 / 6 - 1 / (12 * n), CURRENT_INPUT,
                          f"answers 0.5 + the last value when the last step is marked (chance 1/{n}), else 1"),
-                Baseline(1 / 6, NOTHING, "always answers 1, the mean of the sum (the literature's 1/6)"))
+                Baseline(1 / 6, NOTHING, N_("always answers 1, the mean of the sum (the literature's 1/6)")))
 
     def accuracy(self, output, target):
         """Fraction of answers within 0.04 of the sum."""
@@ -191,18 +192,18 @@ class CopyTask(Task):
     n_copy: int = 10
 
     name = "copy"
-    title = "Copy"
+    title = N_("Copy")
     loss_on = "all"
     min_seq_len = 1
 
     @property
     def description(self):
-        return (f"Read {self.n_copy} symbols (out of {self.n_symbols}), then T - 1 blanks, then a delimiter; "
-                f"then output the {self.n_copy} symbols in order. Targets are blank until then. Loss: "
-                f"cross-entropy per step over all T + {2 * self.n_copy} steps. Without memory a network sees a "
-                f"blank both in the gap and where the symbols are due, so it hedges between the two. The "
-                f"literature's baseline, {self.n_copy} ln {self.n_symbols} / (T + {2 * self.n_copy}) nats per step, "
-                f"also knows when to answer: blanks, then a uniform guess.")
+        """In the current language (the other tasks' descriptions are marked to be translated where shown)."""
+        return _("Read {k} symbols (out of {n}), then T - 1 blanks, then a delimiter; then output the {k} symbols in "
+                 "order. Targets are blank until then. Loss: cross-entropy per step over all T + {k2} steps. Without "
+                 "memory a network sees a blank both in the gap and where the symbols are due, so it hedges between "
+                 "the two. The literature's baseline, {k} ln {n} / (T + {k2}) nats per step, also knows when to "
+                 "answer: blanks, then a uniform guess.").format(k=self.n_copy, n=self.n_symbols, k2=2 * self.n_copy)
 
     @property
     def blank(self) -> int:
@@ -254,14 +255,14 @@ class CopyTask(Task):
 
 class BinaryAddition(Task):
     name = "binary_addition"
-    title = "Binary addition"
-    description = ("Two random T-bit numbers arrive least-significant bit first, one bit of each per step; "
+    title = N_("Binary addition")
+    description = (N_("Two random T-bit numbers arrive least-significant bit first, one bit of each per step; "
                    "at every step the network outputs that bit of their sum (mod 2^T). Bit t is "
                    "a_t xor b_t xor carry, so the carry must be remembered from one step to the next. Loss: "
                    "cross-entropy per step. Without memory a network can still xor the two bits it sees but "
                    "must guess the carry, 1 with probability (1 - 2^-t) / 2 at step t; not knowing t either it "
                    "guesses with the average of these. The literature's baseline also knows t (close to "
-                   "ln 2 = 0.693 for long T either way).")
+                   "ln 2 = 0.693 for long T either way)."))
     input_size = 2            # (bit of a, bit of b)
     output_size = 2
     loss_on = "all"
@@ -269,7 +270,7 @@ class BinaryAddition(Task):
 
     def batch(self, batch_size, seq_len, generator):
         bits = torch.randint(0, 2, (batch_size, seq_len, 2), generator=generator)
-        total, _ = add_bits(bits[..., 0].numpy(), bits[..., 1].numpy())
+        total, _carry = add_bits(bits[..., 0].numpy(), bits[..., 1].numpy())
         return bits.to(torch.float32), torch.from_numpy(total)
 
     def baselines(self, seq_len):
@@ -277,9 +278,10 @@ class BinaryAddition(Task):
         step t. Knowing t: the mean of H(p_t); knowing only the bits: H(mean of p_t)."""
         p = (1 - 0.5 ** np.arange(seq_len)) / 2
         return (Baseline(float(_binary_entropy(p.mean())), CURRENT_INPUT,
-                         "xors the two bits it sees and guesses the carry with its average probability"),
+                         N_("xors the two bits it sees and guesses the carry with its average probability")),
                 Baseline(float(_binary_entropy(p).mean()), TIME_STEP,
-                         "xors the two bits and guesses the carry with its probability at step t (the literature's)"))
+                         N_("xors the two bits and guesses the carry with its probability at step t "
+                            "(the literature's)")))
 
     @staticmethod
     def carries(x) -> np.ndarray:
@@ -304,14 +306,14 @@ class TemporalOrder(Task):
     """Symbols: B (begin), E (end), distractors a b c d, and the relevant X and Y."""
 
     name = "temporal_order"
-    title = "Temporal order"
+    title = N_("Temporal order")
     symbols = ("B", "E", "a", "b", "c", "d", "X", "Y")
     classes = ("XX", "XY", "YX", "YY")
-    description = ("Hochreiter & Schmidhuber's task 6a. A sequence of random distractors a, b, c, d between a "
+    description = (N_("Hochreiter & Schmidhuber's task 6a. A sequence of random distractors a, b, c, d between a "
                    "begin and an end marker hides two relevant symbols, each X or Y: the first in the "
                    "10%-20% stretch of the sequence, the second in the 50%-60% stretch. After the last step "
                    "the network says in which order they came: XX, XY, YX or YY. Loss: cross-entropy. Without "
-                   "memory all four are equally likely: ln 4 = 1.386 nats.")
+                   "memory all four are equally likely: ln 4 = 1.386 nats."))
     input_size = len(symbols)
     output_size = len(classes)
     loss_on = "last"
@@ -340,15 +342,15 @@ class TemporalOrder(Task):
         return _one_hot(seq, self.input_size), 2 * which[:, 0] + which[:, 1]
 
     def baselines(self, seq_len):
-        return (Baseline(math.log(4.0), CURRENT_INPUT, "the last input is always the end marker: a guess among 4"),)
+        return (Baseline(math.log(4.0), CURRENT_INPUT, N_("the last input is always the end marker: a guess among 4")),)
 
 
 class Parity(Task):
     name = "parity"
-    title = "Parity"
-    description = ("Read a string of random bits; after the last one say whether the number of ones was odd. "
+    title = N_("Parity")
+    description = (N_("Read a string of random bits; after the last one say whether the number of ones was odd. "
                    "Every bit matters equally, however far back. Loss: cross-entropy. Without memory the "
-                   "answer is a coin flip, ln 2 = 0.693 nats (for a single bit the last input is the answer).")
+                   "answer is a coin flip, ln 2 = 0.693 nats (for a single bit the last input is the answer)."))
     input_size = 1
     output_size = 2
     loss_on = "last"
@@ -360,27 +362,27 @@ class Parity(Task):
 
     def baselines(self, seq_len):
         if seq_len == 1:
-            return (Baseline(0.0, CURRENT_INPUT, "the only bit is the answer"),)
-        return (Baseline(LN2, CURRENT_INPUT, "the last bit says nothing about the others: a coin flip"),)
+            return (Baseline(0.0, CURRENT_INPUT, N_("the only bit is the answer")),)
+        return (Baseline(LN2, CURRENT_INPUT, N_("the last bit says nothing about the others: a coin flip")),)
 
 
 class Sentiment(Task):
     """Vocabulary: filler words, 'not', the intensifier 'very', positive and negative words."""
 
     name = "sentiment"
-    title = "Sentiment with negation"
+    title = N_("Sentiment with negation")
     fillers = ("the", "movie", "film", "was", "is", "it", "plot", "acting", "and", "this", "so", "really")
     positive = ("good", "great", "fun", "nice")
     negative = ("bad", "awful", "boring", "dull")
     vocab = fillers + ("not", "very") + positive + negative
     classes = ("negative", "positive")
-    description = ("A toy review of T words: filler words and one opinion word (good, great, fun, nice or bad, "
+    description = (N_("A toy review of T words: filler words and one opinion word (good, great, fun, nice or bad, "
                    "awful, boring, dull), negated half of the time by a 'not' just before it ('not good', "
                    "'not very good'). After the last word the network says positive or negative; 'not' flips "
                    "the opinion, and the opinion can be anywhere in the review, so both must be remembered. "
                    "Loss: cross-entropy. Without memory it is nearly a coin flip (ln 2 = 0.693 nats): only when "
                    "the review ends with its opinion word does the last word help, and even then it may be "
-                   "negated.")
+                   "negated."))
     input_size = len(vocab)
     output_size = 2
     loss_on = "last"

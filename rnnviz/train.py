@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .i18n import N_, _, language, ngettext
 from .model import RecurrentModel, build_model
 from .modern import ModernCell
 from .spec import KNOBS, ModelSpec
@@ -83,7 +84,11 @@ class FitResult:
     model_step: int = 0       # training steps that went into `model`
     stopped_early: bool = False
     stop_reason: str | None = None   # None, "on_step", "nonfinite" or "interrupted"
-    message: str = ""
+    message: str = ""         # why it stopped, in English; stop_message(result) says it in the page's language
+    stop_step: int = 0        # the step it stopped at, and for "nonfinite" what was not finite and its value
+    stop_what: str = ""
+    stop_value: float = math.nan
+    stop_said: str = ""       # a reason given by whoever stopped it (StopTraining("...")), shown as given
     seconds: float = 0.0
     _per_step: np.ndarray = field(default=None, repr=False)   # [steps, 3]: loss, norm, clipped norm
     _n: int = field(default=0, repr=False)
@@ -311,7 +316,7 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
             with torch.no_grad():
                 torch._foreach_copy_(params, last_good)
             result.model_step = max(step - 2, 0)
-            _stop(result, "nonfinite", _nonfinite_message(step, "training loss", loss_value, result))
+            _stop(result, "nonfinite", step, steps, N_("training loss"), loss_value)
             break
         loss.backward()
         grads = [p.grad for p in params]
@@ -321,7 +326,7 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
             result._per_step[step - 1] = (loss_value, norm_value, np.nan)
             result._n = step
             result.model_step = step - 1
-            _stop(result, "nonfinite", _nonfinite_message(step, "gradient norm", norm_value, result))
+            _stop(result, "nonfinite", step, steps, N_("gradient norm"), norm_value)
             break
         clipped_value = norm_value
         if clip is not None:
@@ -342,34 +347,53 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
             try:
                 go_on = on_step(info)
             except StopTraining as exc:
-                _stop(result, "on_step", str(exc) or f"Stopped at step {step} of {steps}.")
+                _stop(result, "on_step", step, steps, custom=str(exc))
                 break
             except BaseException:
                 # e.g. Streamlit's rerun when the user clicks Stop: leave a finished record behind
-                _stop(result, "interrupted", f"Interrupted at step {step} of {steps}.")
+                _stop(result, "interrupted", step, steps)
                 finish()
                 raise
             if go_on is False:
-                _stop(result, "on_step", f"Stopped at step {step} of {steps}.")
+                _stop(result, "on_step", step, steps)
                 break
     finish()
     return result
 
 
-def _stop(result: FitResult, reason: str, message: str) -> None:
-    result.stopped_early, result.stop_reason, result.message = True, reason, message
+def _stop(result: FitResult, reason: str, step: int, steps: int, what: str = "", value: float = math.nan,
+          custom: str = "") -> None:
+    result.stopped_early, result.stop_reason = True, reason
+    result.stop_step, result.stop_what, result.stop_value, result.stop_said = step, what, value, custom
+    result.message = stop_message(result, "en")
 
 
-def _nonfinite_message(step: int, what: str, value: float, result: FitResult) -> str:
+def stop_message(result: FitResult, lang: str | None = None) -> str:
+    """Why training stopped early, in the current language (or `lang`): the text `result.message`
+    holds in English, built from the result's own numbers wherever the training ran."""
+    if lang is not None:
+        with language(lang):
+            return stop_message(result)
+    step, steps = result.stop_step, result.steps
+    if not result.stopped_early:
+        return ""
+    if result.stop_reason == "interrupted":
+        return _("Interrupted at step {step} of {steps}.").format(step=step, steps=steps)
+    if result.stop_reason != "nonfinite":
+        return result.stop_said or _("Stopped at step {step} of {steps}.").format(step=step, steps=steps)
+    what, value, kept = _(result.stop_what), result.stop_value, result.model_step
     if step == 1:
-        return (f"Training stopped at step 1: the initial model's {what} is already {value}, so it cannot be "
-                f"trained. Its forward or backward pass overflows: try a smaller recurrent gain or a shorter "
-                f"sequence.")
-    kept = result.model_step
+        return _("Training stopped at step 1: the initial model's {what} is already {value}, so it cannot be trained. "
+                 "Its forward or backward pass overflows: try a smaller recurrent gain or a shorter sequence.").format(
+                   what=what, value=value)
     if kept == 0:
-        tail = "The model kept is the initial one."
-    else:
-        tail = (f"The model kept is the one after {kept} step{'s' * (kept != 1)}, whose training loss was "
-                f"{result._per_step[kept, 0]:.4g}.")
-    return (f"Training stopped at step {step}: the {what} became {value} (the gradients exploded or the "
-            f"learning rate is too high). {tail} Try a smaller learning rate or gradient clipping.")
+        return _("Training stopped at step {step}: the {what} became {value} (the gradients exploded or the learning "
+                 "rate is too high). The model kept is the initial one. Try a smaller learning rate or gradient "
+                 "clipping.").format(step=step, what=what, value=value)
+    return ngettext("Training stopped at step {step}: the {what} became {value} (the gradients exploded or the "
+                    "learning rate is too high). The model kept is the one after {kept} step, whose training loss "
+                    "was {loss:.4g}. Try a smaller learning rate or gradient clipping.",
+                    "Training stopped at step {step}: the {what} became {value} (the gradients exploded or the "
+                    "learning rate is too high). The model kept is the one after {kept} steps, whose training loss "
+                    "was {loss:.4g}. Try a smaller learning rate or gradient clipping.", kept).format(
+                      step=step, what=what, value=value, kept=kept, loss=result._per_step[kept, 0])

@@ -59,10 +59,10 @@ def test_only_ui_imports_streamlit_and_labs_and_files_stay_out_of_ui():
 
 def test_figure_builders_never_run_a_model():
     """plots imports numpy, plotly and the engine's vocabulary only (cell and gate names, how a character
-    is shown), and reads no number that would start a computation (Jacobian sweeps, traces): those are
-    passed in."""
+    is shown, the words of the app in its languages), and reads no number that would start a computation
+    (Jacobian sweeps, traces): those are passed in."""
     allowed = {"numpy", "plotly", "math", "html", "__future__", "rnnviz.cells", "rnnviz.inputs",
-               "rnnviz.plots"}
+               "rnnviz.i18n", "rnnviz.plots"}
     costly = {"log10_jacobian_norm", "log10_step_jacobian_norm", "jacobian_norms", "step_jacobian_norms",
               "trace", "trace_all", "fit", "build_model"}
     for path in modules("plots"):
@@ -75,8 +75,8 @@ def test_figure_builders_never_run_a_model():
 def test_pages_use_only_the_public_api():
     for path in PAGES:
         for name in imports(path):
-            if name.split(".")[0] == "rnnviz":
-                assert not any(part.startswith("_") for part in name.split(".")), (path.name, name)
+            if name.split(".")[0] == "rnnviz":  # `_` is gettext's public name for "translate"
+                assert not any(part.startswith("_") and part != "_" for part in name.split(".")), (path.name, name)
         tree = ast.parse(path.read_text())
         private = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr.startswith("_")
                    and isinstance(n.value, ast.Name) and n.value.id in ("rnnviz", "ui", "plots", "cells")}
@@ -123,10 +123,10 @@ def glue_lines(path: Path) -> int:
 
 
 def test_sizes_pages_are_glue_and_modules_stay_readable():
-    """Pages about 200 lines of glue at most (the Text Lab, four views in one page, more); modules at most
-    about 500 lines, the compiled kernels excepted."""
+    """Pages about 200 lines of glue at most (the Text Lab, four views in one page and its every sentence
+    marked for translation, more); modules at most about 500 lines, the compiled kernels excepted."""
     for path in PAGES:
-        assert glue_lines(path) <= (280 if path.name == "6_Text_Lab.py" else 200), path.name
+        assert glue_lines(path) <= (310 if path.name == "6_Text_Lab.py" else 200), path.name
     for path in PACKAGE.rglob("*.py"):
         if path.name != "_kernels.py":
             assert len(path.read_text().splitlines()) <= 520, path.name

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from ..cells import LABELS, NUM_BLOCKS, article
+from ..i18n import _
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ACTIVATIONS, KNOBS, ModelSpec
 from . import sandbox, stacked
@@ -85,8 +86,8 @@ class LoadedModel:
     def summary(self) -> str:
         m = self.model
         act = f" ({m.activation})" if m.cell == "rnn" else ""
-        return (f"{LABELS[m.cell]}{act}, input size {m.input_size}, hidden size {m.hidden_size}, "
-                f"from {self.source}")
+        return _("{cell}{act}, input size {i}, hidden size {h}, from {source}").format(
+            cell=LABELS[m.cell], act=act, i=m.input_size, h=m.hidden_size, source=_(self.source))
 
 
 def load_state_dict(data: bytes, max_bytes: int = MAX_MODEL_BYTES, **kwargs) -> RecurrentModel:

@@ -32,6 +32,7 @@ from ..cells import NUM_BLOCKS, article
 from ..files import uploads
 from ..files.quote import describe, dtype_problem, listing
 from ..files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES
+from ..i18n import N_
 from ..inputs import MAX_VOCAB, Vocab, one_hot
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ACTIVATIONS, CELLS, KNOBS, LM_STATES, ModelSpec
@@ -440,12 +441,12 @@ def unit_states(tr: Trace) -> dict[str, np.ndarray]:
     return out
 
 
-FEATURES = {"inside quotes": 'after an opening " and before its closing one',
-            "bracket depth": "how many ( [ { are open",
-            "position in line": "characters since the last newline",
-            "after a newline": "the character just read is a newline",
-            "after a space": "the character just read is a space",
-            "digit": "the character just read is a digit 0-9"}
+FEATURES = {N_("inside quotes"): N_('after an opening " and before its closing one'),
+            N_("bracket depth"): N_("how many ( [ { are open"),
+            N_("position in line"): N_("characters since the last newline"),
+            N_("after a newline"): N_("the character just read is a newline"),
+            N_("after a space"): N_("the character just read is a space"),
+            N_("digit"): N_("the character just read is a digit 0-9")}
 
 
 def text_features(text: str) -> dict[str, np.ndarray]:

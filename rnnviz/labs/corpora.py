@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..files import sequences
 from ..files.uploads import MAX_TEXT_BYTES
+from ..i18n import N_
 
 MIN_CHARS = 50                    # a corpus needs this many characters
 HELD_OUT = 0.1                    # the last tenth of a corpus is held out
@@ -116,8 +117,8 @@ def text_from_upload(data: bytes) -> str:
     return text
 
 
-CORPUS_TITLES = {"zen": "The Zen of Python", "stdlib": "Python source code (the standard library)",
-                 "upload": "Your own text"}
+CORPUS_TITLES = {"zen": N_("The Zen of Python"), "stdlib": N_("Python source code (the standard library)"),
+                 "upload": N_("Your own text")}  # titles and sources: English, marked; translated where shown
 
 
 def default_prompt(corpus: Corpus) -> str:
@@ -134,7 +135,7 @@ def get_corpus(name: str, text: str | None = None) -> Corpus:
     """A corpus by name: "zen", "stdlib", or "upload" (then `text` is the uploaded text)."""
     if name == "zen":
         return Corpus("zen", CORPUS_TITLES["zen"], zen_of_python(),
-                      "Tim Peters' 19 aphorisms, from the standard library's `this` module.")
+                      N_("Tim Peters' 19 aphorisms, from the standard library's `this` module."))
     if name == "stdlib":
         text = stdlib_source()
         return Corpus("stdlib", CORPUS_TITLES["stdlib"], text,
@@ -143,5 +144,5 @@ def get_corpus(name: str, text: str | None = None) -> Corpus:
     if name == "upload":
         if not text or len(text) < MIN_CHARS:
             raise ValueError(f"an uploaded corpus needs at least {MIN_CHARS} characters")
-        return Corpus("upload", CORPUS_TITLES["upload"], text, "The text file you uploaded.")
+        return Corpus("upload", CORPUS_TITLES["upload"], text, N_("The text file you uploaded."))
     raise ValueError(f"corpus must be one of {', '.join(CORPUS_TITLES)}; got {name!r}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..i18n import _, ngettext
 from ..inputs import UNKNOWN, Vocab
 from ..spec import KNOBS
 
@@ -235,13 +236,15 @@ MAX_EXAMPLE_CHARS = int(KNOBS["tr_text"].max)
 def check_example(text: str) -> tuple[list[str], list[str]]:
     """Problems of a typed example: (errors: the model cannot be shown it, warnings: it can)."""
     if not text.strip():
-        return ["Type a date, for example “22 Nov 2026” or “Sunday, November 22, 2026”."], []
+        return [_("Type a date, for example “22 Nov 2026” or “Sunday, November 22, 2026”.")], []
     if len(text) > MAX_EXAMPLE_CHARS:
-        return [f"The example is {len(text)} characters long; this page reads at most {MAX_EXAMPLE_CHARS}. "
-                "Shorten it."], []
+        return [_("The example is {n} characters long; this page reads at most {most}. Shorten it.").format(
+            n=len(text), most=MAX_EXAMPLE_CHARS)], []
     unknown = SOURCE_VOCAB.missing(text)
     if unknown:
         shown = ", ".join(f"“{ch}”" if ch.strip() else repr(ch) for ch in unknown)
-        return [], [f"The model has never seen {shown}: {'it is' if len(unknown) == 1 else 'each is'} read as the "
-                    "one “unknown” symbol (shown as ? below)."]
+        return [], [ngettext("The model has never seen {shown}: it is read as the one “unknown” symbol (shown as ? "
+                             "below).",
+                             "The model has never seen {shown}: each is read as the one “unknown” symbol (shown as ? "
+                             "below).", len(unknown)).format(shown=shown)]
     return [], []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cells import LABELS, MODERN_CELLS, NEGATIVE_CELLS
+from ..i18n import N_, _
 from ..spec import KNOBS, ModelSpec
 from ..tasks import BinaryAddition, get_task
 from ..trace import trace
@@ -175,9 +176,9 @@ def refusal(seconds: float) -> str | None:
     one click must not be able to keep a shared server busy for long."""
     if seconds <= BUDGET_SECONDS:
         return None
-    return (f"This run would take about {format_seconds(seconds)}, more than the {format_seconds(BUDGET_SECONDS)} "
-            f"one click may start here. Use fewer steps, a smaller batch, a shorter sequence, fewer hidden units "
-            f"or fewer cells.")
+    return _("This run would take about {time}, more than the {budget} one click may start here. Use fewer steps, a "
+             "smaller batch, a shorter sequence, fewer hidden units or fewer cells.").format(
+               time=format_seconds(seconds), budget=format_seconds(BUDGET_SECONDS))
 
 
 def format_seconds(seconds: float) -> str:
@@ -192,7 +193,7 @@ class Suggestion:
     """Settings that show what a task teaches within about a minute here, and what to expect."""
 
     values: dict            # Training Lab knob name -> value
-    expect: str
+    expect: str             # English, marked with N_: translate where shown
 
 
 def _suggest(seq_len: int, hidden: int, lr: float, batch_size: int, steps: int, expect: str) -> Suggestion:
@@ -204,56 +205,57 @@ def _suggest(seq_len: int, hidden: int, lr: float, batch_size: int, steps: int, 
 SUGGESTED: dict[str, Suggestion] = {
     "adding": _suggest(
         seq_len=50, hidden=64, lr=3e-3, batch_size=50, steps=1500,
-        expect="The RNN's loss stays at the baseline (0.163, or the literature's 1/6): it never finds the two marked "
-               "numbers 25 steps apart. The GRU breaks through after about 500 steps, the LSTM after 900 to 1400 "
-               "(depending on the seed)."),
+        expect=N_("The RNN's loss stays at the baseline (0.163, or the literature's 1/6): it never finds the two "
+               "marked numbers 25 steps apart. The GRU breaks through after about 500 steps, the LSTM after 900 to "
+               "1400 (depending on the seed).")),
     "temporal_order": _suggest(
         seq_len=40, hidden=32, lr=3e-3, batch_size=50, steps=600,
-        expect="The RNN stays at ln 4 (a guess among XX, XY, YX, YY); LSTM and GRU find the two relevant symbols "
-               "within about 200 steps and then answer every test sequence right."),
+        expect=N_("The RNN stays at ln 4 (a guess among XX, XY, YX, YY); LSTM and GRU find the two relevant symbols "
+               "within about 200 steps and then answer every test sequence right.")),
     # Every cell adds every pair of 8-bit numbers right after 300 to 500 steps (seeds 0 to 19); 1000 steps
     # leave a margin for the occasional wobble of Adam at lr 1e-2 (benchmarks/binary_addition.py).
     "binary_addition": _suggest(
         seq_len=16, hidden=16, lr=1e-2, batch_size=32, steps=1000,
-        expect="All three learn it: the carry only has to be remembered for one step, which even a plain RNN can "
+        expect=N_("All three learn it: the carry only has to be remembered for one step, which even a plain RNN can "
                "do (often fastest). After training every cell adds all 65,536 pairs of 8-bit numbers right. Look "
-               "at the worked example: some units switch with the carry."),
+               "at the worked example: some units switch with the carry.")),
     "sentiment": _suggest(
         seq_len=20, hidden=32, lr=1e-2, batch_size=50, steps=800,
-        expect="The opinion word and its 'not' can be anywhere among 20 words. The RNN stays at the coin-flip "
+        expect=N_("The opinion word and its 'not' can be anywhere among 20 words. The RNN stays at the coin-flip "
                "baseline ln 2; the LSTM (after about 400 steps) and the GRU (about 600) learn to hold the opinion "
-               "to the end."),
+               "to the end.")),
     "copy": _suggest(
         seq_len=5, hidden=64, lr=1e-2, batch_size=50, steps=1000,
-        expect="Hard: every cell first learns to output blanks (the baseline). The RNN stays there; LSTM and GRU "
-               "slowly start to recall the ten symbols (about half of them right after 1000 steps)."),
+        expect=N_("Hard: every cell first learns to output blanks (the baseline). The RNN stays there; LSTM and GRU "
+               "slowly start to recall the ten symbols (about half of them right after 1000 steps).")),
     "look_ahead": Suggestion({**_suggest(seq_len=20, hidden=16, lr=1e-2, batch_size=32, steps=400, expect="").values,
                               "bidirectional": True},
-                             expect="With Bidirectional on, every cell reads the answer with its backward direction: "
+                             expect=N_("With Bidirectional on, every cell reads the answer with its backward "
+                                       "direction: "
                                     "the loss falls far below the 'no future' baseline within a few hundred steps. "
-                                    "Switch Bidirectional off and train again: no cell gets below that baseline."),
+                                    "Switch Bidirectional off and train again: no cell gets below that baseline.")),
     "parity": _suggest(
         seq_len=6, hidden=32, lr=1e-2, batch_size=50, steps=800,
-        expect="Every bit matters equally and no single bit says anything about the answer, so gradient descent "
-               "gets no hint where to start: expect the loss to sit at ln 2 for a long time, for every cell."),
+        expect=N_("Every bit matters equally and no single bit says anything about the answer, so gradient descent "
+               "gets no hint where to start: expect the loss to sit at ln 2 for a long time, for every cell.")),
 }
 
 
 # Runs with the cells after the LSTM, offered as one click each: {title: (Training Lab knob values, what to expect)}.
 AFTER_LSTM = {
-    "Adding at T = 1000: RNN, minGRU, LRU": (dict(
+    N_("Adding at T = 1000: RNN, minGRU, LRU"): (dict(
         task="adding", cells=("rnn", "mingru", "lru"), train_seq_len=1000, train_hidden=64, lr=3e-3, batch_size=50,
         train_steps=500, clip="norm", clip_threshold=1.0),
-        "The two marked numbers can be 500 steps apart. A tanh RNN's gradient is gone long before that. minGRU's "
+        N_("The two marked numbers can be 500 steps apart. A tanh RNN's gradient is gone long before that. minGRU's "
         "gradient reaches back, since its transition 1 − z stays close to 1. One LRU layer is a linear filter of "
         "its input: it cannot multiply a value by its marker, so alone it stays near the baseline (the LRU paper "
-        "stacks it with nonlinear layers in between)."),
-    "Parity: minGRU with eigenvalues in [0, 1] and in [−1, 1]": (dict(
+        "stacks it with nonlinear layers in between).")),
+    N_("Parity: minGRU with eigenvalues in [0, 1] and in [−1, 1]"): (dict(
         task="parity", cells=("mingru", "mingru_neg"), train_seq_len=10, train_hidden=32, lr=3e-3, batch_size=50,
         train_steps=1500, clip="norm", clip_threshold=1.0),
-        "With transitions in [0, 1] a linear recurrence cannot flip its state on a 1-bit, so it cannot count modulo "
+        N_("With transitions in [0, 1] a linear recurrence cannot flip its state on a 1-bit, so it cannot count modulo "
         "2 (Grazzi et al. 2024); with [−1, 1] it can. Whether gradient descent finds the solution in 1500 steps "
-        "depends on the seed."),
+        "depends on the seed.")),
 }
 
 
@@ -262,12 +264,13 @@ def suggested(task: str) -> Suggestion:
 
 
 # What a task's `accuracy` counts (see each Task.accuracy).
-ACCURACY_LABELS = {"adding": "answers within 0.04 of the sum", "copy": "recalled symbols right",
-                   "binary_addition": "sum bits right"}
+ACCURACY_LABELS = {"adding": N_("answers within 0.04 of the sum"), "copy": N_("recalled symbols right"),
+                   "binary_addition": N_("sum bits right")}
 
 
 def accuracy_label(task: str) -> str:
-    return ACCURACY_LABELS.get(get_task(task).name, "answers right")
+    """What the task's accuracy counts, in the current language."""
+    return _(ACCURACY_LABELS.get(get_task(task).name, N_("answers right")))
 
 
 def against_baseline(loss: float, baseline: float) -> tuple[str, bool]:
@@ -276,9 +279,9 @@ def against_baseline(loss: float, baseline: float) -> tuple[str, bool]:
     ratio = loss / baseline
     if ratio >= 0.9:
         if ratio <= 1.1:
-            return "at baseline", False
-        return (f"{ratio:.1f} × baseline" if ratio < 10 else f"{ratio:.2g} × baseline"), False
-    return f"{1 - ratio:.0%} below baseline", True
+            return _("at baseline"), False
+        return (_("{ratio:.1f} × baseline") if ratio < 10 else _("{ratio:.2g} × baseline")).format(ratio=ratio), False
+    return _("{share:.0%} below baseline").format(share=1 - ratio), True
 
 
 def baselines_sentence(baselines) -> str:
@@ -286,10 +289,11 @@ def baselines_sentence(baselines) -> str:
     if not baselines:
         return ""
     first, *rest = baselines
-    text = (f"The memoryless baseline, {first.value:.3g}, is the best loss of a network that sees only the current "
-            f"input ({first.how}).")
+    text = _("The memoryless baseline, {value:.3g}, is the best loss of a network that sees only the current input "
+             "({how}).").format(value=first.value, how=_(first.how))
     for b in rest:
-        text += f" The literature's, {b.value:.3g}, knows {b.knows}: {b.how}."
+        text += _(" The literature's, {value:.3g}, knows {knows}: {how}.").format(value=b.value, knows=_(b.knows),
+                                                                                   how=_(b.how))
     return text
 
 

@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..cells import LABELS
+from ..i18n import N_, _
 from .dates import (
     BOS,
     GAPS,
@@ -95,7 +96,7 @@ class DateTranslator(nn.Module):
         state = self.encode(src, lengths)
         bos = torch.full((tgt.shape[0], 1), BOS, dtype=torch.long)
         dec_in = self.tgt_embed(torch.cat([bos, tgt[:, :-1]], 1))
-        out, _ = self.decoder(dec_in, state)
+        out, _state = self.decoder(dec_in, state)
         return self.readout(out)
 
     @torch.no_grad()
@@ -105,7 +106,7 @@ class DateTranslator(nn.Module):
         state = self.encode(src, lengths)
         prev = torch.full((src.shape[0], 1), BOS, dtype=torch.long)
         ids, states, cells, probs = [], [], [], []
-        for _ in range(OUTPUT_LENGTH):
+        for _step in range(OUTPUT_LENGTH):
             out, state = self.decoder(self.tgt_embed(prev), state)
             logits = self.readout(out[:, 0])
             prev = logits.argmax(-1, keepdim=True)
@@ -211,14 +212,16 @@ class TrainConfig:
 
     def describe(self) -> str:
         """"LSTM, H = 128, seed 0; 90 s budget, at most 500 steps, stop at 95%"."""
-        limit = f", at most {self.steps} steps" if self.steps else ""
-        return (f"{LABELS[self.cell]}, H = {self.hidden_size}, seed {self.seed}; {self.seconds:g} s budget{limit}, "
-                f"stop at {self.target_accuracy:.0%}")
+        text = (_("{cell}, H = {H}, seed {seed}; {seconds:g} s budget, at most {steps} steps, stop at {share:.0%}")
+                if self.steps else _("{cell}, H = {H}, seed {seed}; {seconds:g} s budget, stop at {share:.0%}"))
+        return text.format(cell=LABELS[self.cell], H=self.hidden_size, seed=self.seed, seconds=self.seconds,
+                           steps=self.steps, share=self.target_accuracy)
 
     def changes_from(self, other: TrainConfig) -> list[str]:
         """The settings a user sets that differ from `other`'s, in words: ["hidden size", "seed"]."""
-        return [name for name, field in (("cell", "cell"), ("hidden size", "hidden_size"), ("time budget", "seconds"),
-                                         ("stop level", "target_accuracy"), ("step limit", "steps"), ("seed", "seed"))
+        return [_(name) for name, field in ((N_("cell"), "cell"), (N_("hidden size"), "hidden_size"),
+                                            (N_("time budget"), "seconds"), (N_("stop level"), "target_accuracy"),
+                                            (N_("step limit"), "steps"), (N_("seed"), "seed"))
                 if getattr(self, field) != getattr(other, field)]
 
     def __post_init__(self):
@@ -404,7 +407,7 @@ def encoder_as_recurrent(model: DateTranslator):
 
 def embed(model: DateTranslator, text: str) -> np.ndarray:
     """The encoder's input for `text`: its character embeddings, [len(text), embed_size] float32."""
-    src, _ = encode_batch([text])
+    src, _lengths = encode_batch([text])
     with torch.no_grad():
         return model.src_embed(src)[0].numpy().astype(np.float32)
 

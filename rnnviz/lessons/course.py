@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..files.lessons import Preset
+from ..i18n import _
 from ..spec import KNOBS
 
 
@@ -45,10 +46,12 @@ class Step:
         return index
 
     def text(self, live: dict) -> dict[str, Any]:
-        """The question, the choices and the explanation with the live facts filled in."""
-        return {"question": self.question.format_map(live),
-                "choices": [c.format_map(live) for c in self.choices],
-                "explanation": self.explanation.format_map(live)}
+        """The question, the choices and the explanation with the live facts filled in, in the current
+        language (the texts are marked with N_; a fact in words, the method, is translated too)."""
+        facts = {**live, "method": _(live["method"])} if isinstance(live.get("method"), str) else live
+        return {"question": _(self.question).format_map(facts),
+                "choices": [_(c).format_map(facts) for c in self.choices],
+                "explanation": _(self.explanation).format_map(facts)}
 
     @property
     def page(self) -> str:

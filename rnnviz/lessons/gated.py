@@ -11,6 +11,7 @@ import torch
 
 from .. import plots
 from ..files.lessons import GRADIENT_PAGE, STEP_PAGE
+from ..i18n import N_, _
 from ..inputs import Vocab
 from ..labs import corpora, translator
 from ..labs.charlm import sampling_distribution
@@ -59,38 +60,39 @@ def _paths(v: dict) -> dict:
 def paths_figure(live: dict, scale: float = 1.0):
     labels = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
     return legend_below(plots.gradient_vs_lag({labels[c]: tr for c, tr in live["traces"].items()}, scale=scale,
-                                              height=440, title="How much of the loss reaches each step"))
+                                              height=440, title=_("How much of the loss reaches each step")))
 
 
 LSTM_STATE = dict(cell="lstm", forget_bias=3.0, input_kind="noise", seq_len=100)
-LESSON_6 = Lesson(6, "The LSTM: three gates and a highway for the cell state",
-                  "c_t = f_t·c_(t−1) + i_t·g_t, h_t = o_t·tanh(c_t): the input, forget and output gates decide what "
-                  "enters, stays in and leaves the cell state.", (
-    Step("The forget gate", state("lesson-6-1", STEP_PAGE, **LSTM_STATE),
-         "The LSTM's forget gate starts with bias {bias:g}. On average, what share of the cell state does it pass "
-         "on to the next step?",
-         ("About half", "About 95%", "Almost none"),
-         "The forget gate averages f = {mean:.2f} over all units and steps (σ({bias:g}) = {sig:.2f}): the cell state "
+LESSON_6 = Lesson(6, N_("The LSTM: three gates and a highway for the cell state"),
+                  N_("c_t = f_t·c_(t−1) + i_t·g_t, h_t = o_t·tanh(c_t): the input, forget and output gates decide what "
+                  "enters, stays in and leaves the cell state."), (
+    Step(N_("The forget gate"), state("lesson-6-1", STEP_PAGE, **LSTM_STATE),
+         N_("The LSTM's forget gate starts with bias {bias:g}. On average, what share of the cell state does it pass "
+         "on to the next step?"),
+         (N_("About half"), N_("About 95%"), N_("Almost none")),
+         N_("The forget gate averages f = {mean:.2f} over all units and steps (σ({bias:g}) = {sig:.2f}): the cell "
+            "state "
          "c_t = f_t·c_(t−1) + i_t·g_t keeps most of itself from step to step. The input gate averages "
          "{input_mean:.2f} (how much new content is written), the output gate {output_mean:.2f} (how much of the "
-         "cell is shown in h).",
+         "cell is shown in h)."),
          _gates, lambda live: _share_kept(live["mean"]), gate_figure),
-    Step("The cell state is a highway", state("lesson-6-2", GRADIENT_PAGE, **LSTM_STATE),
-         "{back} steps back: which is larger, the plain RNN's gradient ‖∂L/∂h_k‖ or the LSTM's gradient along its "
-         "cell state ‖∂L/∂c_k‖?",
-         ("The RNN's", "The LSTM's cell path"),
-         "{back} steps back the RNN's gradient is {rnn_start}, the LSTM's along the cell state {path_start}. On the "
+    Step(N_("The cell state is a highway"), state("lesson-6-2", GRADIENT_PAGE, **LSTM_STATE),
+         N_("{back} steps back: which is larger, the plain RNN's gradient ‖∂L/∂h_k‖ or the LSTM's gradient along its "
+         "cell state ‖∂L/∂c_k‖?"),
+         (N_("The RNN's"), N_("The LSTM's cell path")),
+         N_("{back} steps back the RNN's gradient is {rnn_start}, the LSTM's along the cell state {path_start}. On the "
          "cell path each step back multiplies the gradient only by the forget gate (∂c_t/∂c_(t−1) = f_t), with no "
-         "weight matrix and no squashing slope in between: with f near 1 it is a highway through time.",
+         "weight matrix and no squashing slope in between: with f near 1 it is a highway through time."),
          _paths, lambda live: 0 if live["rnn0"] > live["path0"] else 1, paths_figure),
-    Step("Word by word: RNN against LSTM", state("lesson-6-3", STEP_PAGE, **SHORT_MEMORY),
-         "“{sentence}” once more. Who keeps more of the first word “{first}” in its final state: the RNN or "
-         "the LSTM?",
-         ("The RNN", "The LSTM", "About the same"),
-         "Method: {method}. “{first}” still holds {lstm_first:.0%} of "
+    Step(N_("Word by word: RNN against LSTM"), state("lesson-6-3", STEP_PAGE, **SHORT_MEMORY),
+         N_("“{sentence}” once more. Who keeps more of the first word “{first}” in its final state: the RNN or "
+         "the LSTM?"),
+         (N_("The RNN"), N_("The LSTM"), N_("About the same")),
+         N_("Method: {method}. “{first}” still holds {lstm_first:.0%} of "
          "the LSTM's final state and {rnn_first:.0%} of the RNN's. The LSTM's forget gate (bias {forget_bias:g}) "
          "lets the cell state carry the first word to the end; the RNN's state is mostly its last word "
-         "“{last}” ({rnn_last:.0%}).",
+         "“{last}” ({rnn_last:.0%})."),
          _shares, lambda live: (2 if 0.8 <= live["lstm_first"] / max(live["rnn_first"], 1e-12) <= 1.25
                                 else 0 if live["rnn_first"] > live["lstm_first"] else 1), share_figure),
 ))
@@ -98,21 +100,21 @@ LESSON_6 = Lesson(6, "The LSTM: three gates and a highway for the cell state",
 
 # ------------------------------------------------------------------------------ 7 · GRU
 GRU_STATE = dict(cell="gru", forget_bias=3.0, input_kind="noise", seq_len=100)
-LESSON_7 = Lesson(7, "The GRU", "h_t = (1 − z_t)·n_t + z_t·h_(t−1): one update gate mixes the old state and a "
-                                "candidate; a reset gate decides how much of the old state the candidate reads.", (
-    Step("The update gate", state("lesson-7-1", STEP_PAGE, **GRU_STATE),
-         "The GRU's update gate z starts with bias {bias:g}. On average, how much of its old state does the GRU "
-         "keep at each step?",
-         ("About half", "About 95%", "Almost none"),
-         "The update gate averages z = {mean:.2f} (σ({bias:g}) = {sig:.2f}), so each step keeps that share of the "
+LESSON_7 = Lesson(7, N_("The GRU"), N_("h_t = (1 − z_t)·n_t + z_t·h_(t−1): one update gate mixes the old state and a "
+                                "candidate; a reset gate decides how much of the old state the candidate reads."), (
+    Step(N_("The update gate"), state("lesson-7-1", STEP_PAGE, **GRU_STATE),
+         N_("The GRU's update gate z starts with bias {bias:g}. On average, how much of its old state does the GRU "
+         "keep at each step?"),
+         (N_("About half"), N_("About 95%"), N_("Almost none")),
+         N_("The update gate averages z = {mean:.2f} (σ({bias:g}) = {sig:.2f}), so each step keeps that share of the "
          "old state and takes the rest from the candidate n_t. The reset gate averages {reset_mean:.2f}. One gate "
-         "does the work of the LSTM's input and forget gates, and there is no separate cell state.",
+         "does the work of the LSTM's input and forget gates, and there is no separate cell state."),
          _gates, lambda live: _share_kept(live["mean"]), gate_figure),
-    Step("The GRU's gradient", state("lesson-7-2", GRADIENT_PAGE, **GRU_STATE),
-         "{back} steps back, does the GRU's gradient stay above 1/1000 of its value at the last step?",
-         ("Yes", "No"),
-         "{back} steps back the GRU's gradient is {path_start} (the plain RNN's: {rnn_start}). Where z is near 1 "
-         "the state is copied forward, and so is the gradient: the step Jacobian contains diag(z).",
+    Step(N_("The GRU's gradient"), state("lesson-7-2", GRADIENT_PAGE, **GRU_STATE),
+         N_("{back} steps back, does the GRU's gradient stay above 1/1000 of its value at the last step?"),
+         (N_("Yes"), N_("No")),
+         N_("{back} steps back the GRU's gradient is {path_start} (the plain RNN's: {rnn_start}). Where z is near 1 "
+         "the state is copied forward, and so is the gradient: the step Jacobian contains diag(z)."),
          _paths, lambda live: 0 if live["drop"] > -3 else 1, paths_figure),
 ))
 
@@ -133,7 +135,7 @@ def bigram_sample(vocab: Vocab, counts: np.ndarray, prompt: str, n: int, tempera
     """n characters written after `prompt`, each drawn from softmax(log p(next | current) / temperature)."""
     gen = torch.Generator().manual_seed(int(seed))
     out, code = [], int(vocab.encode(prompt[-1])[0])
-    for _ in range(n):
+    for _step in range(n):
         q = sampling_distribution(_logits(counts[code]), temperature)
         code = int(torch.multinomial(q, 1, generator=gen))
         out.append(vocab.label(code))
@@ -167,21 +169,21 @@ def _inert(text: str) -> str:
 def temperature_figure(live: dict, scale: float = 1.0):
     k = live["order"]
     return plots.next_char_bars(live["labels"], live["p"][k], live["q"][k], cell="rnn", scale=scale, height=420,
-                                title=f"After “{plots.plain(live['prompt'])}”, at temperature "
-                                      f"{live['temperature']:g}")
+                                title=_("After “{prompt}”, at temperature {temperature:g}").format(
+                                    prompt=plots.plain(live["prompt"]), temperature=live["temperature"]))
 
 
 LM_PROMPT = "Now is "
 LM_EXPLAINED = ("The model here is the simplest language model: it predicts the next character from how often each "
                 "character follows the current one in the Zen of Python. ")
-LESSON_8 = Lesson(8, "A language model, and sampling at a temperature",
-                  "A language model gives a probability to every possible next character; writing text means "
-                  "drawing from it, one character at a time, sharpened or flattened by a temperature.", (
-    Step("Temperature below 1", state("lesson-8-1", TEXT_PAGE, corpus="zen", temperature=0.5),
-         "After “{prompt}” the most likely next character is “{top}”, with probability {p_top:.0%}. Sampling at "
+LESSON_8 = Lesson(8, N_("A language model, and sampling at a temperature"),
+                  N_("A language model gives a probability to every possible next character; writing text means "
+                  "drawing from it, one character at a time, sharpened or flattened by a temperature."), (
+    Step(N_("Temperature below 1"), state("lesson-8-1", TEXT_PAGE, corpus="zen", temperature=0.5),
+         N_("After “{prompt}” the most likely next character is “{top}”, with probability {p_top:.0%}. Sampling at "
          "temperature {temperature:g} divides the logits by {temperature:g}: does “{top}” become more or less "
-         "likely?",
-         ("More likely", "Less likely", "Unchanged"),
+         "likely?"),
+         (N_("More likely"), N_("Less likely"), N_("Unchanged")),
          LM_EXPLAINED + "At temperature {temperature:g} “{top}” is drawn with probability {q_top:.0%} instead of "
          "{p_top:.0%}: dividing the logits by a number below 1 stretches their differences, so the likely "
          "characters get likelier and the text more predictable; above 1 the distribution flattens. An RNN "
@@ -189,10 +191,10 @@ LESSON_8 = Lesson(8, "A language model, and sampling at a temperature",
          "everything read so far.",
          _temperature, lambda live: (2 if abs(live["q_top"] - live["p_top"]) < 1e-9
                                      else 0 if live["q_top"] > live["p_top"] else 1), temperature_figure),
-    Step("Temperature 0: greedy", state("lesson-8-2", TEXT_PAGE, corpus="zen", temperature=0.0),
-         "At temperature {temperature:g} the model always writes its most likely character. Will two different "
-         "random seeds write the same text after “{prompt}”?",
-         ("Yes, the same text", "No, different texts"),
+    Step(N_("Temperature 0: greedy"), state("lesson-8-2", TEXT_PAGE, corpus="zen", temperature=0.0),
+         N_("At temperature {temperature:g} the model always writes its most likely character. Will two different "
+         "random seeds write the same text after “{prompt}”?"),
+         (N_("Yes, the same text"), N_("No, different texts")),
          LM_EXPLAINED + "Seed 0 writes `{text0}`, seed 1 writes `{text1}`. At temperature 0 nothing is random "
          "(greedy decoding), and a greedy writer easily loops; a temperature above 0 lets the seed matter.",
          _temperature, lambda live: 0 if live["same"] else 1, temperature_figure),
@@ -221,32 +223,32 @@ def _encoder(v: dict) -> dict:
 def encoder_figure(live: dict, scale: float = 1.0, which: str = "look"):
     states = live[which].encoder_states
     return plots.heatmap(states, kind="state", cursor=len(states) - 1, scale=scale, height=420, colorbar_title="h",
-                         title="Encoder states h; the last is the context")
+                         title=_("Encoder states h; the last is the context"))
 
 
 TRANSLATION_STATE = dict(tr_cell="lstm", tr_hidden=64)
-LESSON_9 = Lesson(9, "Translation with an encoder-decoder",
-                  "An encoder reads the whole input; its final state is the only thing a decoder gets before it "
-                  "writes the output one character at a time.", (
-    Step("What the decoder gets", state("lesson-9-1", TRANSLATION_PAGE, **TRANSLATION_STATE),
-         "The encoder reads “{text}”, {chars} characters, into states of {H} numbers each. How many numbers does "
-         "it hand to the decoder?",
-         ("{H}: its last hidden state h", "{two_H}: its last h and its cell state c",
-          "{all_states}: one state per character"),
-         "The decoder starts from the encoder's final state and nothing else: the hidden state h ({H} numbers) "
+LESSON_9 = Lesson(9, N_("Translation with an encoder-decoder"),
+                  N_("An encoder reads the whole input; its final state is the only thing a decoder gets before it "
+                  "writes the output one character at a time."), (
+    Step(N_("What the decoder gets"), state("lesson-9-1", TRANSLATION_PAGE, **TRANSLATION_STATE),
+         N_("The encoder reads “{text}”, {chars} characters, into states of {H} numbers each. How many numbers does "
+         "it hand to the decoder?"),
+         (N_("{H}: its last hidden state h"), N_("{two_H}: its last h and its cell state c"),
+          N_("{all_states}: one state per character")),
+         N_("The decoder starts from the encoder's final state and nothing else: the hidden state h ({H} numbers) "
          "and, for an LSTM, its cell state c ({c_size} numbers here), {context_size} in all, whatever the length "
          "of the input. This model is untrained; the Translation page trains it in about a minute, then its decoder "
-         "writes the date as 2001-06-20.",
+         "writes the date as 2001-06-20."),
          _encoder, lambda live: [live["H"], live["two_H"], live["all_states"]].index(live["context_size"]),
          encoder_figure),
-    Step("A longer sentence", state("lesson-9-2", TRANSLATION_PAGE, **TRANSLATION_STATE),
-         "Now the date sits inside a sentence of {long_chars} characters. Does the context the decoder receives "
-         "grow with it?",
-         ("No, it stays the same size", "Yes, it grows with the sentence"),
-         "For “{long_text}” the context is still {long_size} numbers, as for the {chars} characters of "
+    Step(N_("A longer sentence"), state("lesson-9-2", TRANSLATION_PAGE, **TRANSLATION_STATE),
+         N_("Now the date sits inside a sentence of {long_chars} characters. Does the context the decoder receives "
+         "grow with it?"),
+         (N_("No, it stays the same size"), N_("Yes, it grows with the sentence")),
+         N_("For “{long_text}” the context is still {long_size} numbers, as for the {chars} characters of "
          "“{text}”. Everything the decoder needs must squeeze through this one fixed-size vector, and the "
          "earliest characters fade from it first. Attention (Bahdanau et al. 2015) lets the decoder look back at "
-         "every encoder state instead.",
+         "every encoder state instead."),
          _encoder, lambda live: 0 if live["long_size"] == live["context_size"] else 1,
          lambda live, scale=1.0: encoder_figure(live, scale, "long_look")),
 ))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..i18n import _
 from .numbers import power_label
 from .style import GRAD_SCALE, finite_range, log_ticks, style
 
@@ -24,7 +25,7 @@ def _columns(T: int, max_columns: int) -> np.ndarray:
 
 
 def _layer_labels(L: int) -> list[str]:
-    return [f"layer {layer + 1}" for layer in range(L)]
+    return [_("layer {n}").format(n=layer + 1) for layer in range(L)]
 
 
 def depth_time_grids(panels: dict, *, rows: list | None = None, title: str | None = None, scale: float = 1.0,
@@ -37,7 +38,7 @@ def depth_time_grids(panels: dict, *, rows: list | None = None, title: str | Non
     cols = list(panels)
     n_rows = max(len(g) for g in panels.values())
     rows = rows or [""] * n_rows
-    titles = [f"<b>{c}</b>" + (f" · {rows[r]}" if rows[r] else "") for r in range(n_rows) for c in cols]
+    titles = [f"<b>{c}</b>" + (f" · {_(rows[r])}" if rows[r] else "") for r in range(n_rows) for c in cols]
     fig = make_subplots(rows=n_rows, cols=len(cols), shared_yaxes=True, horizontal_spacing=0.03,
                         vertical_spacing=0.16 if n_rows > 1 else 0.1, subplot_titles=titles)
     grids = [g for col in panels.values() for g in col]
@@ -55,9 +56,9 @@ def depth_time_grids(panels: dict, *, rows: list | None = None, title: str | Non
                 showscale=(c == 1 and r == 1), xgap=0, ygap=3,
                 colorbar=dict(title=dict(text=colorbar_title, side="top"), tickvals=ticks, ticktext=ticktext,
                               thickness=16, len=0.9),
-                hovertemplate="step %{x}, %{y}<br>log10 ‖∂L/∂h‖ = %{z:.2f}<extra>" + label + "</extra>"),
+                hovertemplate=_("step %{x}, %{y}<br>log10 ‖∂L/∂h‖ = %{z:.2f}") + f"<extra>{label}</extra>"),
                 row=r, col=c)
-            fig.update_xaxes(title_text="step t" if r == n_rows else None, title_standoff=8, row=r, col=c)
+            fig.update_xaxes(title_text=_("step t") if r == n_rows else None, title_standoff=8, row=r, col=c)
     for a in fig.layout.annotations:
         a.update(font=dict(size=int(15 * scale)))
     return style(fig, height=height, scale=scale, title=title, legend=False)
@@ -71,23 +72,23 @@ def factor_grids(time_grid: np.ndarray, depth_grid: np.ndarray, *, title: str | 
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.05,
-                        subplot_titles=["<b>through time</b> ‖∂h_t/∂h_(t−1)‖ (same layer)",
-                                        "<b>through depth</b> ‖∂h_t^(l)/∂h_t^(l−1)‖ (same step)"])
+                        subplot_titles=[_("<b>through time</b> ‖∂h_t/∂h_(t−1)‖ (same layer)"),
+                                        _("<b>through depth</b> ‖∂h_t^(l)/∂h_t^(l−1)‖ (same step)")])
     lo, hi = finite_range([time_grid, depth_grid], pad=0.0)
     span = max(abs(lo), abs(hi), 0.5)
-    ticks, _ = log_ticks(-span, span, target=6)
+    ticks, _labels = log_ticks(-span, span, target=6)
     ticktext = [power_label(int(v)) for v in ticks]
-    for c, (grid, what) in enumerate(((time_grid, "through time"), (depth_grid, "through depth")), start=1):
+    for c, (grid, what) in enumerate(((time_grid, _("through time")), (depth_grid, _("through depth"))), start=1):
         L, T = grid.shape
         steps = _columns(T, max_columns)
         z = np.where(np.isfinite(grid[:, steps]), grid[:, steps], np.nan).astype(np.float32)
         fig.add_trace(go.Heatmap(
             z=z, x=steps, y=_layer_labels(L), zmin=-span, zmax=span, zmid=0, colorscale=FACTOR_SCALE,
             showscale=c == 2, ygap=3, name=what,
-            colorbar=dict(title=dict(text="factor", side="top"), tickvals=ticks, ticktext=ticktext, thickness=16),
-            hovertemplate="step %{x}, %{y}<br>log10 ‖factor‖ = %{z:.3f}<extra>" + what + "</extra>"),
+            colorbar=dict(title=dict(text=_("factor"), side="top"), tickvals=ticks, ticktext=ticktext, thickness=16),
+            hovertemplate=_("step %{x}, %{y}<br>log10 ‖factor‖ = %{z:.3f}") + f"<extra>{what}</extra>"),
             row=1, col=c)
-        fig.update_xaxes(title_text="step t", title_standoff=8, row=1, col=c)
+        fig.update_xaxes(title_text=_("step t"), title_standoff=8, row=1, col=c)
     for a in fig.layout.annotations:
         a.update(font=dict(size=int(15 * scale)))
     return style(fig, height=height, scale=scale, title=title, legend=False)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from ..i18n import _
 from .style import BOUND_COLOR, CELL_COLORS, finite_range, lag_axis, set_log_y, style, thinned
 
 F32_MAX_LOG10 = math.log10(float(np.finfo(np.float32).max))   # 38.53
@@ -36,22 +37,24 @@ def gradient_vs_lag(traces: dict, *, cell_path: bool = True, title: str | None =
         fig.add_trace(go.Scatter(**thinned(lag, y), name=f"{label}  ‖∂L/∂h‖", mode="lines",
                                  line=dict(color=color, width=(4.5 if label in dotted else 3) * scale,
                                            dash="dot" if label in dotted else None),
-                                 hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label + "</extra>"))
+                                 hovertemplate=_("%{x} steps back<br>log10 = %{y:.2f}") + f"<extra>{label}</extra>"))
         if cell_path and tr.log10_cell_grad_norm is not None:
             yc = tr.log10_cell_grad_norm
             arrays.append(yc)
-            fig.add_trace(go.Scatter(**thinned(lag, yc), name=f"{label}  ‖∂L/∂c‖ (cell path)", mode="lines",
+            fig.add_trace(go.Scatter(**thinned(lag, yc), name=_("{label}  ‖∂L/∂c‖ (cell path)").format(label=label),
+                                     mode="lines",
                                      line=dict(color=color, width=2.5 * scale,
                                                dash="dashdot" if label in dotted else "dash"),
-                                     hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label +
-                                     " cell</extra>"))
+                                     hovertemplate=_("%{x} steps back<br>log10 = %{y:.2f}")
+                                     + "<extra>" + _("{label} cell").format(label=label) + "</extra>"))
         if horizon_fraction is not None:
             h = tr.memory_horizon(horizon_fraction)
             if h is not None:
                 fig.add_trace(go.Scatter(x=[h], y=[y[tr.T - 1 - h]], mode="markers", showlegend=False,
                                          marker=dict(color=color, size=12 * scale, symbol="diamond",
                                                      line=dict(color="white", width=1)),
-                                         hovertemplate=f"{label}: memory horizon {h} steps<extra></extra>"))
+                                         hovertemplate=_("{label}: memory horizon {h} steps").format(label=label, h=h)
+                                         + "<extra></extra>"))
         notes += _overflow_notes(label, tr, y)
     lo, hi = finite_range(arrays)
     _add_float32_limits(fig, lo, hi, scale)
@@ -67,9 +70,9 @@ def gradient_vs_lag(traces: dict, *, cell_path: bool = True, title: str | None =
                            ax=-40 if right else 40, ay=(1 if upper else -1) * (30 + 28 * k),
                            xanchor="right" if right else "left",
                            font=dict(size=int(13 * scale), color=color), bgcolor="rgba(255,255,255,0.85)")
-    set_log_y(fig, lo, hi, "‖∂L/∂h_k‖  (log scale)")
+    set_log_y(fig, lo, hi, _("‖∂L/∂h_k‖  (log scale)"))
     # A fixed range: annotations must not stretch the axis to negative "steps back".
-    fig.update_xaxes(title_text="steps back in time  (T−1−k)", range=[-0.01 * (T_max - 1), 1.01 * (T_max - 1)])
+    fig.update_xaxes(title_text=_("steps back in time  (T−1−k)"), range=[-0.01 * (T_max - 1), 1.01 * (T_max - 1)])
     return style(fig, height=height, scale=scale, title=title)
 
 
@@ -80,21 +83,21 @@ def _overflow_notes(label: str, tr, y: np.ndarray) -> list:
     k = tr.backward_overflow_step
     if k is not None:
         lag = tr.T - 1 - k
-        notes.append((lag, float(y[k]), f"{label}: gradient past float32 at t = {k}", color))
+        notes.append((lag, float(y[k]), _("{label}: gradient past float32 at t = {k}").format(label=label, k=k), color))
     if tr.forward_overflow_step is not None:
         k = tr.forward_overflow_step
         yk = y[k] if np.isfinite(y[k]) else np.nanmax(np.where(np.isfinite(y), y, np.nan))
         notes.append((tr.T - 1 - k, float(yk) if np.isfinite(yk) else 0.0,
-                      f"{label}: state overflowed at t = {k}", color))
+                      _("{label}: state overflowed at t = {k}").format(label=label, k=k), color))
     return notes
 
 
 def _add_float32_limits(fig: go.Figure, lo: float, hi: float, scale: float):
-    limits = ((F32_MAX_LOG10, "float32 overflow: torch's backward gives inf above"),
-              (F32_TINY_LOG10, "float32 underflow: torch's backward gives 0 below"))
+    limits = ((F32_MAX_LOG10, _("float32 overflow: torch's backward gives inf above")),
+              (F32_TINY_LOG10, _("float32 underflow: torch's backward gives 0 below")))
     where = "top left"
     if hi - lo > 12 * (F32_MAX_LOG10 - F32_TINY_LOG10):  # the two lines would print on top of each other
-        limits = ((F32_MAX_LOG10, "float32's range: torch's backward gives inf above, 0 below"),
+        limits = ((F32_MAX_LOG10, _("float32's range: torch's backward gives inf above, 0 below")),
                   (F32_TINY_LOG10, ""))
         where = "top right"  # clear of the explosion marks, which sit at few steps back
     for level, text in limits:
@@ -120,18 +123,19 @@ def jacobian_vs_lag(traces: dict, *, values: dict, bound: bool = True, title: st
         arrays.append(y)
         fig.add_trace(go.Scatter(**thinned(lag, y), name=f"{label}  ‖∂h_T/∂h_k‖₂", mode="lines",
                                  line=dict(color=color, width=3 * scale, dash="dot" if label in dotted else None),
-                                 hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label + "</extra>"))
+                                 hovertemplate=_("%{x} steps back<br>log10 = %{y:.2f}") + f"<extra>{label}</extra>"))
         b = tr.log10_pascanu_bound
         if bound and b is not None:
             bounds.append(b)
             fig.add_trace(go.Scatter(x=lag[[0, -1]], y=b[[0, -1]], mode="lines",  # a straight line
-                                     name=f"{label}  bound (γ·σ_max)^(T−1−k), γσ = {tr.gamma * tr.sigma_max:.3g}",
+                                     name=_("{label}  bound (γ·σ_max)^(T−1−k), γσ = {g:.3g}").format(
+                                         label=label, g=tr.gamma * tr.sigma_max),
                                      line=dict(color=BOUND_COLOR, width=2 * scale, dash="dash"),
-                                     hovertemplate="%{x} steps back<br>bound log10 = %{y:.2f}<extra></extra>"))
+                                     hovertemplate=_("%{x} steps back<br>bound log10 = %{y:.2f}") + "<extra></extra>"))
     lo, hi = finite_range(arrays)
     hi = max(hi, finite_range(bounds)[1]) if bounds else hi  # the bound lies above; show it, not its depths
-    set_log_y(fig, lo, hi, "‖∂h_T/∂h_k‖₂  (log scale)")
-    fig.update_xaxes(title_text="steps back in time  (T−1−k)")
+    set_log_y(fig, lo, hi, _("‖∂h_T/∂h_k‖₂  (log scale)"))
+    fig.update_xaxes(title_text=_("steps back in time  (T−1−k)"))
     return style(fig, height=height, scale=scale, title=title, legend_below=legend_below)
 
 
@@ -151,22 +155,22 @@ def jacobian_chain(tr, *, step_norms: np.ndarray, product: np.ndarray, last: int
     factors = np.power(10.0, logs[k0:T])
     color = CELL_COLORS.get(tr.cell_type, "#555")
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.42, 0.58])
-    fig.add_trace(go.Bar(x=steps, y=factors, name="‖∂s_k/∂s_{k−1}‖₂: one factor per step",
+    fig.add_trace(go.Bar(x=steps, y=factors, name=_("‖∂s_k/∂s_{{k−1}}‖₂: one factor per step").format(),
                          marker=dict(color=np.where(factors >= 1, "#e6550d", "#3182bd")),
-                         hovertemplate="step %{x}<br>‖J‖ = %{y:.4f}<extra></extra>"), row=1, col=1)
+                         hovertemplate=_("step %{x}<br>‖J‖ = %{y:.4f}") + "<extra></extra>"), row=1, col=1)
     fig.add_hline(y=1, line=dict(color="#222", width=1.5, dash="dot"), row=1, col=1)
     running = np.concatenate([np.cumsum(logs[::-1])[::-1][1:], [0.0]])  # entry k: sum_{j=k+1}^{T-1}
     ks = np.arange(k0 - 1, T)
-    fig.add_trace(go.Scatter(x=ks, y=running[k0 - 1:T], mode="lines", name="product of the factors (a bound)",
+    fig.add_trace(go.Scatter(x=ks, y=running[k0 - 1:T], mode="lines", name=_("product of the factors (a bound)"),
                              line=dict(color=BOUND_COLOR, width=3 * scale, dash="dash")), row=2, col=1)
     fig.add_trace(go.Scatter(x=ks, y=true[k0 - 1:T], mode="lines",
-                             name="norm of the product ‖∂h_T/∂h_k‖₂", line=dict(color=color, width=3 * scale)),
+                             name=_("norm of the product ‖∂h_T/∂h_k‖₂"), line=dict(color=color, width=3 * scale)),
                   row=2, col=1)
     vals = np.concatenate([running[k0 - 1:T], true[k0 - 1:T]])
     lo, hi = finite_range([vals], pad=0.2)
-    set_log_y(fig, lo, hi, "product (log)", row=2, col=1)
-    fig.update_yaxes(title_text="factor", rangemode="tozero", row=1, col=1)
-    fig.update_xaxes(title_text="time step k", row=2, col=1)
+    set_log_y(fig, lo, hi, _("product (log)"), row=2, col=1)
+    fig.update_yaxes(title_text=_("factor"), rangemode="tozero", row=1, col=1)
+    fig.update_xaxes(title_text=_("time step k"), row=2, col=1)
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
@@ -176,13 +180,14 @@ def eigenvalue_plane(tr, *, title: str | None = None, scale: float = 1.0, height
     color = CELL_COLORS.get(tr.cell_type, "#555")
     theta = np.linspace(0, 2 * np.pi, 361)
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=np.cos(theta), y=np.sin(theta), mode="lines", name="unit circle |λ| = 1",
+    fig.add_trace(go.Scatter(x=np.cos(theta), y=np.sin(theta), mode="lines", name=_("unit circle |λ| = 1"),
                              line=dict(color="#222", width=2 * scale)))
     rho = tr.spectral_radius
     if np.isfinite(rho) and rho > 0:
         fig.add_trace(go.Scatter(x=rho * np.cos(theta), y=rho * np.sin(theta), mode="lines",
-                                 name=f"spectral radius ρ = {rho:.3g}", line=dict(color=color, width=1.5, dash="dot")))
-    fig.add_trace(go.Scatter(x=ev.real, y=ev.imag, mode="markers", name="eigenvalues λ",
+                                 name=_("spectral radius ρ = {rho:.3g}").format(rho=rho),
+                                 line=dict(color=color, width=1.5, dash="dot")))
+    fig.add_trace(go.Scatter(x=ev.real, y=ev.imag, mode="markers", name=_("eigenvalues λ"),
                              marker=dict(color=color, size=8 * scale, line=dict(color="white", width=0.5)),
                              hovertemplate="λ = %{x:.3f} %{y:+.3f}i<extra></extra>"))
     r = max(1.15, 1.1 * (rho if np.isfinite(rho) else 1.0))

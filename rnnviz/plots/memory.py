@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..i18n import _
 from .numbers import plain
 from .style import GATE_SCALE, finite_range, set_log_y, style, thinned
 
@@ -23,11 +24,11 @@ def word_share_grid(words, shares: dict, *, method: str, title: str | None = Non
     fig = go.Figure(go.Heatmap(
         z=z, x=shown, y=labels, zmin=0.0, zmax=1.0, colorscale=GATE_SCALE, text=text, texttemplate="%{text}",
         textfont=dict(size=int(20 * scale)), xgap=4, ygap=4,
-        colorbar=dict(title=dict(text="share"), tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"]),
+        colorbar=dict(title=dict(text=_("share")), tickvals=[0, 0.5, 1], ticktext=["0", "50%", "100%"]),
         hovertemplate="%{y}: %{x} holds %{text} of the final state<extra></extra>"))
     fig.update_yaxes(autorange="reversed", tickfont=dict(size=int(18 * scale)))
     fig.update_xaxes(side="top", tickfont=dict(size=int(18 * scale)))
-    note = wrap(f"Method: {method}", int(60 / scale))
+    note = wrap(_("Method: {method}").format(method=_(method)), int(60 / scale))
     fig.add_annotation(text=note, xref="paper", yref="paper", x=0, y=-0.04,
                        xanchor="left", yanchor="top", align="left", showarrow=False,
                        font=dict(size=int(13 * scale), color="#555"))
@@ -61,5 +62,5 @@ def labelled_gradients(log10_norms: dict, colors: dict, *, title: str | None = N
                                  hovertemplate="%{x} steps back<br>log10 = %{y:.2f}<extra>" + label + "</extra>"))
     lo, hi = finite_range(list(log10_norms.values()))
     set_log_y(fig, lo, hi, "‖∂L/∂h_k‖  (log scale)")
-    fig.update_xaxes(title_text="steps back in time  (T−1−k)")
+    fig.update_xaxes(title_text=_("steps back in time  (T−1−k)"))
     return style(fig, height=height, scale=scale, title=title)

@@ -9,14 +9,22 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..cells import GATE_LABELS, LABELS, gate_symbol
+from ..i18n import N_, _
 from .numbers import power_label, tex_number
 from .style import CELL_COLORS, GATE_SCALE, GRAD_SCALE, STATE_SCALE, style
 
+_GATE_TITLES = {"input": N_("Input gate {symbol} (σ, in [0, 1])"), "forget": N_("Forget gate {symbol} (σ, in [0, 1])"),
+                "output": N_("Output gate {symbol} (σ, in [0, 1])"), "reset": N_("Reset gate {symbol} (σ, in [0, 1])"),
+                "update": N_("Update gate {symbol} (σ, in [0, 1])"),
+                "candidate": N_("Candidate {symbol} (tanh, in [−1, 1])")}
+
 
 def gate_title(cell: str, name: str) -> str:
-    if name == "candidate":
-        return f"Candidate {gate_symbol(cell, name)} (tanh, in [−1, 1])"
-    return f"{name.capitalize()} gate {gate_symbol(cell, name)} (σ, in [0, 1])"
+    """A gate heatmap's title: the gate's name, its letter in the equations and its range."""
+    title = _GATE_TITLES.get(name)
+    if title is None:
+        return f"{name.capitalize()} gate {gate_symbol(cell, name)} (σ, in [0, 1])"
+    return _(title).format(symbol=gate_symbol(cell, name))
 
 def downsample_time(values: np.ndarray, max_cols: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean-pool a [T, H] array over time into at most `max_cols` bins.
@@ -89,13 +97,13 @@ def heatmap(values: np.ndarray, *, kind: str = "state", title: str | None = None
     bad = ~np.isfinite(z)
     shown, extra = np.where(bad, np.nan, z).astype(np.float32), {}
     colorbar = dict(title=dict(text=colorbar_title or "", side="top"), thickness=14, len=0.9)
-    hover = "t = %{x:.0f}<br>unit %{y}<br>value %{z:.3f}<extra></extra>"
+    hover = _("t = %{x:.0f}<br>unit %{y}<br>value %{z:.3f}") + "<extra></extra>"
     big = _large(z) if kind == "state" and zmax is None else None
     if big is not None:
         m = float(symlog(big))
         shown = symlog(shown).astype(np.float32)
         extra["customdata"] = np.where(bad, np.nan, z).astype(np.float32)
-        hover = "t = %{x:.0f}<br>unit %{y}<br>value %{customdata:.3g}<extra></extra>"
+        hover = _("t = %{x:.0f}<br>unit %{y}<br>value %{customdata:.3g}") + "<extra></extra>"
         ticks, labels = symlog_ticks(m, target=2)  # a short colour bar: few labels
         colorbar.update(tickvals=ticks, ticktext=labels,
                         title=dict(text=f"{colorbar_title or ''} (log)", side="top"))
@@ -117,16 +125,16 @@ def heatmap(values: np.ndarray, *, kind: str = "state", title: str | None = None
         fig.add_trace(go.Heatmap(
             z=np.where(bad, 1.0, np.nan).astype(np.float32), x=centres, y=np.arange(H), showscale=False,
             colorscale=[[0, OVERFLOW_COLOR], [1, OVERFLOW_COLOR]], name="overflow",
-            hovertemplate="t = %{x:.0f}<br>unit %{y}<br>beyond float32 (±∞ or undefined)<extra></extra>"))
+            hovertemplate=_("t = %{x:.0f}<br>unit %{y}<br>beyond float32 (±∞ or undefined)") + "<extra></extra>"))
         _mark_overflow(fig, k, values.shape[0], scale, shade=False)
-    fig.update_xaxes(title_text="time step t", range=[-0.5, values.shape[0] - 0.5])
-    fig.update_yaxes(title_text="unit")
+    fig.update_xaxes(title_text=_("time step t"), range=[-0.5, values.shape[0] - 0.5])
+    fig.update_yaxes(title_text=_("unit"))
     return style(fig, height=height, scale=scale, title=title, legend=False)
 
 
 def _mark_overflow(fig: go.Figure, k: int, T: int, scale: float, shade: bool):
     """A dashed line where the state left float32's range, labelled; `shade` greys the rest."""
-    text = f"overflow from step {k}" + ("" if shade else " (grey)")
+    text = (_("overflow from step {k}") if shade else _("overflow from step {k} (grey)")).format(k=k)
     if shade:
         fig.add_vrect(x0=k - 0.5, x1=T - 0.5, fillcolor=OVERFLOW_COLOR, opacity=0.25, line_width=0)
     fig.add_vline(x=k - 0.5, line=dict(color="#444", width=2 * scale, dash="dash"), name="overflow",
@@ -136,9 +144,11 @@ def _mark_overflow(fig: go.Figure, k: int, T: int, scale: float, shade: bool):
 
 
 def unit_lines(values: np.ndarray, units, *, title: str | None = None, cursor: int | None = None,
-               scale: float = 1.0, height: int = 280, ytitle: str = "value", max_points: int = 2000) -> go.Figure:
+               scale: float = 1.0, height: int = 280, ytitle: str | None = None, max_points: int = 2000) -> go.Figure:
     """Chosen units' values over time, one line each. Values larger than STATE_LINEAR_MAX go on a
-    signed log axis; from the step where the state left float32's range the chart is shaded."""
+    signed log axis; from the step where the state left float32's range the chart is shaded.
+    `ytitle` defaults to "value" in the current language."""
+    ytitle = ytitle if ytitle is not None else _("value")
     v, centres = downsample_time(values, max_points)
     chosen = v[:, list(units)].astype(np.float64)
     chosen[~np.isfinite(chosen)] = np.nan
@@ -148,17 +158,17 @@ def unit_lines(values: np.ndarray, units, *, title: str | None = None, cursor: i
     palette = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
     for n, u in enumerate(units):
         extra = dict(customdata=chosen[:, n], hovertemplate="t = %{x:.0f}: %{customdata:.3g}") if big else {}
-        fig.add_trace(go.Scatter(x=centres, y=y[:, n], mode="lines", name=f"unit {u}",
+        fig.add_trace(go.Scatter(x=centres, y=y[:, n], mode="lines", name=_("unit {u}").format(u=u),
                                  line=dict(width=2.5 * scale, color=palette[n % len(palette)]), **extra))
     if cursor is not None:
         fig.add_vline(x=cursor, line=dict(color="#111", width=2.5 * scale), name="cursor")
     k = _overflow_step(values)
     if k is not None:
         _mark_overflow(fig, k, values.shape[0], scale, shade=True)
-    fig.update_xaxes(title_text="time step t", range=[-0.5, values.shape[0] - 0.5])
+    fig.update_xaxes(title_text=_("time step t"), range=[-0.5, values.shape[0] - 0.5])
     if big is not None:
         ticks, labels = symlog_ticks(float(symlog(big)))
-        fig.update_yaxes(tickvals=ticks, ticktext=labels, title_text=f"{ytitle} (log beyond ±1)")
+        fig.update_yaxes(tickvals=ticks, ticktext=labels, title_text=_("{title} (log beyond ±1)").format(title=ytitle))
     else:
         fig.update_yaxes(title_text=ytitle)
     return style(fig, height=height, scale=scale, title=title)
@@ -171,15 +181,15 @@ def saturation_bars(saturation: dict, *, title: str | None = None, scale: float 
     low = np.array([saturation[n]["low"] for n in names])
     high = np.array([saturation[n]["high"] for n in names])
     mid = 1 - low - high
-    labels = [GATE_LABELS.get(n, n) if n != "candidate" else "candidate (|·| > 0.9)" for n in names]
+    labels = [_(GATE_LABELS.get(n, n)) if n != "candidate" else _("candidate (|·| > 0.9)") for n in names]
     fig = go.Figure()
-    for vals, name, color in ((low, "below 0.1 (closed)", "#440154"), (mid, "in between", "#bbbbbb"),
-                              (high, "above 0.9 (open)", "#fde725")):
+    for vals, name, color in ((low, _("below 0.1 (closed)"), "#440154"), (mid, _("in between"), "#bbbbbb"),
+                              (high, _("above 0.9 (open)"), "#fde725")):
         fig.add_trace(go.Bar(y=labels, x=vals, name=name, orientation="h", marker_color=color,
                              text=[f"{100 * v:.0f}%" for v in vals], textposition="inside",
                              insidetextanchor="middle"))
     fig.update_layout(barmode="stack")
-    fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="fraction of (unit, step) values")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text=_("fraction of (unit, step) values"))
     return style(fig, height=height, scale=scale, title=title)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from ..i18n import _
 from ..inputs import display_char
 from .numbers import percent, plain
 from .style import (
@@ -35,30 +36,33 @@ def bpc_curves(runs: dict, baseline: float, *, smooth: int = 20, title: str | No
         color = CELL_COLORS.get(run["cell"], "#555")
         steps, train = np.asarray(run["steps"]), np.asarray(run["train"], dtype=np.float64)
         if len(runs) == 1 and train.size:
-            fig.add_trace(go.Scatter(x=steps, y=train, mode="lines", name=f"{label} training batches",
+            fig.add_trace(go.Scatter(x=steps, y=train, mode="lines",
+                                     name=_("{label} training batches").format(label=label),
                                      line=dict(color=color, width=1), opacity=0.3, hoverinfo="skip"))
         if train.size:
             fig.add_trace(go.Scatter(x=steps, y=moving_average(train, smooth), mode="lines",
-                                     name=f"{label} training text", line=dict(color=color, width=3 * scale),
-                                     hovertemplate="step %{x}<br>%{y:.3f} bits/char<extra>" + label +
-                                     " training</extra>"))
+                                     name=_("{label} training text").format(label=label),
+                                     line=dict(color=color, width=3 * scale),
+                                     hovertemplate=_("step %{x}<br>%{y:.3f} bits/char") + "<extra>"
+                                     + _("{label} training").format(label=label) + "</extra>"))
             top = max(top, float(np.nanmax(train[:5])))
         test = np.asarray(run["test"], dtype=np.float64)
         if test.size:
             fig.add_trace(go.Scatter(x=np.asarray(run["test_steps"]), y=test, mode="lines+markers",
-                                     name=f"{label} held-out text",
+                                     name=_("{label} held-out text").format(label=label),
                                      line=dict(color=color, width=2.5 * scale, dash="dash"),
                                      marker=dict(size=6 * scale, color=color),
-                                     hovertemplate="step %{x}<br>%{y:.3f} bits/char<extra>" + label +
-                                     " held-out</extra>"))
+                                     hovertemplate=_("step %{x}<br>%{y:.3f} bits/char") + "<extra>"
+                                     + _("{label} held-out").format(label=label) + "</extra>"))
             finite = test[np.isfinite(test)]
             if finite.size:
                 top = max(top, float(min(finite.max(), 2.5 * baseline)))
     fig.add_hline(y=baseline, line=dict(color=BOUND_COLOR, width=2, dash="dot"),
-                  annotation_text=f"memoryless floor {baseline:.2f} bits: the next character from the current one",
+                  annotation_text=_("memoryless floor {bits:.2f} bits: the next character from the current one").format(
+                      bits=baseline),
                   annotation_position="top right", annotation_font=dict(size=int(13 * scale), color="#444"))
-    fig.update_xaxes(title_text="training step", rangemode="tozero")
-    fig.update_yaxes(title_text="bits per character", range=[0, top * 1.08])
+    fig.update_xaxes(title_text=_("training step"), rangemode="tozero")
+    fig.update_yaxes(title_text=_("bits per character"), range=[0, top * 1.08])
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, added_rank: int | None = None,
@@ -79,20 +83,20 @@ def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, add
     outline = dict(color="#111", width=[2.5 * scale if j == chosen else 0 for j in range(n)])
     color = CELL_COLORS.get(cell, "#555")
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=y, x=p_model, orientation="h", name="model (temperature 1)", marker_color=color,
+    fig.add_trace(go.Bar(y=y, x=p_model, orientation="h", name=_("model (temperature 1)"), marker_color=color,
                          marker_line=outline, text=[percent(p) for p in p_model], textposition="outside",
                          cliponaxis=False, textfont=dict(size=int(14 * scale)), constraintext="none",
-                         hovertemplate="%{customdata}: %{x:.3f}<extra>model</extra>", customdata=shown))
-    fig.add_trace(go.Bar(y=y, x=p_sampled, orientation="h", name="sampled from (temperature, top-k)",
+                         hovertemplate="%{customdata}: %{x:.3f}<extra>" + _("model") + "</extra>", customdata=shown))
+    fig.add_trace(go.Bar(y=y, x=p_sampled, orientation="h", name=_("sampled from (temperature, top-k)"),
                          marker_color="#aaaaaa", marker_line=outline, customdata=shown,
-                         hovertemplate="%{customdata}: %{x:.3f}<extra>sampling</extra>"))
+                         hovertemplate="%{customdata}: %{x:.3f}<extra>" + _("sampling") + "</extra>"))
     if chosen is not None and 0 <= chosen < n:
-        fig.add_annotation(x=max(p_model[chosen], p_sampled[chosen]), y=y[chosen], text="◀ sampled",
+        fig.add_annotation(x=max(p_model[chosen], p_sampled[chosen]), y=y[chosen], text=_("◀ sampled"),
                            showarrow=False, xanchor="left", xshift=58 * scale,
                            font=dict(size=int(14 * scale), color="#111"))
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_yaxes(tickvals=y, ticktext=ticks, tickfont=dict(family="monospace", size=int(17 * scale)))
-    fig.update_xaxes(range=[0, 1.18], tickformat=".0%", title_text="probability of being next")
+    fig.update_xaxes(range=[0, 1.18], tickformat=".0%", title_text=_("probability of being next"))
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
@@ -117,11 +121,11 @@ def input_gradient_figure(curves: dict, *, title: str | None = None, scale: floa
         logs.append(y)
         fig.add_trace(go.Scatter(x=np.arange(v.size), y=y, mode="lines", name=label,
                                  line=dict(color=CELL_COLORS.get(cell, "#555"), width=3 * scale),
-                                 hovertemplate="%{x} characters back<br>log10 = %{y:.2f}<extra>" + label +
-                                 "</extra>"))
+                                 hovertemplate=_("%{x} characters back<br>log10 = %{y:.2f}")
+                                 + f"<extra>{label}</extra>"))
     lo, hi = finite_range(logs)
-    set_log_y(fig, lo, hi, "‖∂ log p(next) / ∂x‖  (log scale)")
-    fig.update_xaxes(title_text="characters back (0: the character just read)", rangemode="tozero")
+    set_log_y(fig, lo, hi, _("‖∂ log p(next) / ∂x‖  (log scale)"))
+    fig.update_xaxes(title_text=_("characters back (0: the character just read)"), rangemode="tozero")
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
@@ -216,6 +220,7 @@ def reach_colour_html(text: str, log10_values, position: int, lo: float, hi: flo
     """The `back` characters up to `position` coloured by the log10 gradient reaching each of them."""
     start = max(0, position + 1 - back)
     v = np.asarray(log10_values, dtype=np.float64)
-    tips = [f"{position - s} characters back: 10^{v[s]:.1f}" for s in range(start, position + 1)]
+    tips = [_("{n} characters back: 10^{power:.1f}").format(n=position - s, power=v[s])
+            for s in range(start, position + 1)]
     return text_colour_html(text[start:position + 1], v[start:position + 1], kind="grad", lo=lo, hi=hi, tips=tips,
                             font_px=font_px, max_height_px=300)

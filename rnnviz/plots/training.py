@@ -8,6 +8,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from ..i18n import _
 from .numbers import power_label
 from .style import CELL_COLORS, GRAD_SCALE, STATE_SCALE, finite_range, log_ticks, moving_average, set_log_y, style
 
@@ -39,39 +40,46 @@ def loss_curves(results: dict, *, title: str | None = None, scale: float = 1.0, 
         baselines = r.baselines
         steps = np.arange(1, n + 1)
         window = smoothing_window(n)
-        fig.add_trace(go.Scatter(x=steps, y=r.loss, mode="lines", name=f"{label} · training loss (each batch)",
+        fig.add_trace(go.Scatter(x=steps, y=r.loss, mode="lines",
+                                 name=_("{label} · training loss (each batch)").format(label=label),
                                  legendgroup=label, showlegend=False, opacity=0.3,
                                  line=dict(color=color, width=1),
-                                 hovertemplate="step %{x}<br>batch loss %{y:.4g}<extra>" + label + "</extra>"))
+                                 hovertemplate=_("step %{x}<br>batch loss %{y:.4g}") + f"<extra>{label}</extra>"))
         fig.add_trace(go.Scatter(x=steps, y=moving_average(r.loss, window), legendgroup=label,
                                  mode="lines+markers" if n < 20 else "lines", marker=dict(size=6 * scale),
                                  name=label, line=dict(color=color, width=3 * scale),
-                                 hovertemplate="step %{x}<br>mean loss %{y:.4g}<extra>" + label + "</extra>"))
-        fig.add_trace(go.Scatter(x=r.test_steps, y=r.test_loss, mode="markers", name=f"{label} · test loss",
+                                 hovertemplate=_("step %{x}<br>mean loss %{y:.4g}") + f"<extra>{label}</extra>"))
+        fig.add_trace(go.Scatter(x=r.test_steps, y=r.test_loss, mode="markers",
+                                 name=_("{label} · test loss").format(label=label),
                                  legendgroup=label, showlegend=False,
                                  marker=dict(color=color, **{**TEST_MARKER, "size": 9 * scale}),
-                                 hovertemplate="step %{x}<br>test loss %{y:.4g}<extra>" + label + "</extra>"))
+                                 hovertemplate=_("step %{x}<br>test loss %{y:.4g}") + f"<extra>{label}</extra>"))
         if r.stopped_early and n:
-            fig.add_trace(go.Scatter(x=[n], y=[r.loss[-1]], mode="markers", name=f"{label} · stopped",
+            fig.add_trace(go.Scatter(x=[n], y=[r.loss[-1]], mode="markers",
+                                     name=_("{label} · stopped").format(label=label),
                                      legendgroup=label, showlegend=False,
                                      marker=dict(symbol="x", size=14 * scale, color=color, line=dict(width=2)),
-                                     hovertemplate=f"{label}: {r.message}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="test loss",
+                                     hovertemplate=_("{label}: stopped at step {step} of {steps}").format(
+                                         label=label, step=r.stop_step, steps=r.steps) + "<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=_("test loss"),
                              marker=dict(color="#555", **{**TEST_MARKER, "size": 9 * scale})))
     for b, dash in zip(baselines, ("dash", "dot")):  # the memoryless one first, then the literature's
         fig.add_trace(go.Scatter(x=[0, longest], y=[b.value, b.value], mode="lines",
-                                 name=f"baseline, {b.label} ({b.value:.3g})",
+                                 name=(_("baseline, memoryless: knows only the current input ({value:.3g})")
+                                       if b.memoryless else _("baseline, knows {knows} ({value:.3g})")).format(
+                                           knows=_(b.knows), value=b.value),
                                  line=dict(color="#222", width=2 * scale, dash=dash),
-                                 hovertemplate=f"baseline {b.value:.4g}: {b.how}<extra></extra>"))
-    fig.update_xaxes(title_text="training step", range=[0, longest])
+                                 hovertemplate=_("baseline {value:.4g}: {how}").format(value=b.value, how=_(b.how))
+                                 + "<extra></extra>"))
+    fig.update_xaxes(title_text=_("training step"), range=[0, longest])
     if log:
         values = ([r.loss for r in results.values()] + [r.test_loss for r in results.values()]
                   + [[b.value for b in baselines if b.value > 0] or [1.0]])
         ticks = one_two_five_ticks(np.concatenate([np.asarray(v, dtype=np.float64) for v in values]))
         text = [f"{t:g}" if 1e-4 <= t < 1e5 else power_label(round(math.log10(t))) for t in ticks]
-        fig.update_yaxes(title_text="loss (log scale)", type="log", tickvals=ticks, ticktext=text)
+        fig.update_yaxes(title_text=_("loss (log scale)"), type="log", tickvals=ticks, ticktext=text)
     else:
-        fig.update_yaxes(title_text="loss")
+        fig.update_yaxes(title_text=_("loss"))
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 
@@ -106,7 +114,8 @@ def grad_norm_steps(results: dict, *, clip: float | None = None, clip_mode: str 
 
     labels = list(results)
     n = max(1, len(labels))
-    titles = [f"<b>{label}</b>" + (f": clipping acted at {int(r.clipped.sum())} of {r.steps_done} steps"
+    titles = [f"<b>{label}</b>" + (_(": clipping acted at {n} of {steps} steps").format(
+                                       n=int(r.clipped.sum()), steps=r.steps_done)
                                    if clip is not None else "") for label, r in results.items()]
     fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=0.16 / n, subplot_titles=titles)
     logs = {label: _log10_or_nan(r.grad_norm) for label, r in results.items()}
@@ -119,55 +128,58 @@ def grad_norm_steps(results: dict, *, clip: float | None = None, clip_mode: str 
         color, steps = _run_color(r), np.arange(1, r.steps_done + 1)
         first = row == 1
         if clip is not None:
-            fig.add_trace(go.Scatter(x=steps, y=after[label], mode="lines", name=f"{label} after clipping",
+            fig.add_trace(go.Scatter(x=steps, y=after[label], mode="lines",
+                                     name=_("{label} after clipping").format(label=label),
                                      legendgroup="after", showlegend=False,
                                      line=dict(color=AFTER_CLIP_COLOR, width=3.5 * scale),
-                                     hovertemplate="step %{x}<br>after: log10 ‖g‖ = %{y:.2f}<extra></extra>"),
+                                     hovertemplate=_("step %{x}<br>after: log10 ‖g‖ = %{y:.2f}") + "<extra></extra>"),
                           row=row, col=1)
         fig.add_trace(go.Scatter(x=steps, y=logs[label], mode="lines+markers" if r.steps_done < 20 else "lines",
-                                 name=f"{label} before clipping", marker=dict(size=7 * scale),
+                                 name=_("{label} before clipping").format(label=label), marker=dict(size=7 * scale),
                                  showlegend=False, line=dict(color=color, width=1.3 * scale),
-                                 hovertemplate="step %{x}<br>log10 ‖g‖ = %{y:.2f}<extra>" + label + "</extra>"),
+                                 hovertemplate=_("step %{x}<br>log10 ‖g‖ = %{y:.2f}") + f"<extra>{label}</extra>"),
                       row=row, col=1)
         if clip is not None:
             hits = steps[r.clipped]
             fig.add_trace(go.Scatter(x=hits, y=np.full(hits.size, rug), mode="markers",
-                                     name=f"{label} clipped steps", showlegend=False,
+                                     name=_("{label} clipped steps").format(label=label), showlegend=False,
                                      marker=dict(symbol="line-ns", size=10 * scale, color=color,
                                                  line=dict(color=color, width=1.5)),
-                                     hovertemplate="step %{x}: clipped<extra>" + label + "</extra>"),
+                                     hovertemplate=_("step %{x}: clipped") + f"<extra>{label}</extra>"),
                           row=row, col=1)
         if extra:
             fig.add_trace(go.Scatter(x=[0, longest], y=[extra[0]] * 2, mode="lines",
-                                     name=f"clip threshold ‖g‖ = {clip:g}", legendgroup="threshold",
+                                     name=_("clip threshold ‖g‖ = {clip:g}").format(clip=clip), legendgroup="threshold",
                                      showlegend=first, line=dict(color="#222", width=2 * scale, dash="dash"),
-                                     hovertemplate=f"clip threshold {clip:g}<extra></extra>"), row=row, col=1)
+                                     hovertemplate=_("clip threshold {clip:g}").format(clip=clip) + "<extra></extra>"),
+                          row=row, col=1)
         bad = np.nonzero(~np.isfinite(r.grad_norm))[0]
         if bad.size:
             k = int(bad[0]) + 1
             fig.add_trace(go.Scatter(x=[k], y=[hi - 0.08 * (hi - lo)], mode="markers+text",
-                                     name=f"{label} non-finite gradient", showlegend=False,
-                                     text=[f"  ‖g‖ = {r.grad_norm[k - 1]} at step {k}: training stopped"],
+                                     name=_("{label} non-finite gradient").format(label=label), showlegend=False,
+                                     text=[_("  ‖g‖ = {norm} at step {k}: training stopped").format(
+                                         norm=r.grad_norm[k - 1], k=k)],
                                      textposition="middle right",
                                      textfont=dict(color=color, size=int(14 * scale)),
                                      marker=dict(symbol="x", size=14 * scale, color=color, line=dict(width=2))),
                           row=row, col=1)
         set_log_y(fig, lo, hi, "‖g‖", row=row, col=1)
     # legend entries for what every row shows (the rows' own traces stay out of the legend)
-    legend = [("‖g‖" + (" before clipping" if clip is not None else "") + " (in the cell's colour)",
+    legend = [(_("‖g‖ before clipping (in the cell's colour)") if clip is not None else _("‖g‖ (in the cell's colour)"),
                dict(mode="lines", line=dict(color="#555", width=2)))]
     if clip is not None:
         tick = dict(symbol="line-ns", size=10, line=dict(color="#555", width=1.5))
-        legend += [("after clipping", dict(mode="lines", line=dict(color=AFTER_CLIP_COLOR, width=5))),
-                   ("a step where clipping acted", dict(mode="markers", marker=tick))]
+        legend += [(_("after clipping"), dict(mode="lines", line=dict(color=AFTER_CLIP_COLOR, width=5))),
+                   (_("a step where clipping acted"), dict(mode="markers", marker=tick))]
     for name, kw in legend:
         fig.add_trace(go.Scatter(x=[None], y=[None], name=name, hoverinfo="skip", **kw), row=1, col=1)
     fig.update_xaxes(range=[0, longest])
-    fig.update_xaxes(title_text="training step", row=n, col=1)
+    fig.update_xaxes(title_text=_("training step"), row=n, col=1)
     for a in fig.layout.annotations:  # the subplot titles
         a.update(font=dict(size=int(15 * scale)), x=0, xanchor="left")
     if clip is not None and clip_mode == "value":
-        title = (title or "") + f" (clipped by value: every element to ±{clip:g})"
+        title = (title or "") + _(" (clipped by value: every element to ±{clip:g})").format(clip=clip)
     fig = style(fig, height=110 + row_height * n, scale=scale, title=title, legend_below=True)
     fig.update_layout(legend=dict(y=-0.3 / n - 0.06))
     return fig
@@ -192,10 +204,10 @@ def reach_heatmaps(results: dict, *, title: str | None = None, scale: float = 1.
             name=label, showscale=col == 1,
             colorbar=dict(title=dict(text="‖∂L/∂h_k‖", side="top"), tickvals=ticks, ticktext=ticktext,
                           thickness=14, len=0.9),
-            hovertemplate="%{x} steps back<br>after %{y} training steps<br>log10 ‖∂L/∂h_k‖ = %{z:.2f}"
-                          "<extra>" + label + "</extra>"), row=1, col=col)
-        fig.update_xaxes(title_text="steps back", row=1, col=col)
-    fig.update_yaxes(title_text="training step", row=1, col=1)
+            hovertemplate=_("%{x} steps back<br>after %{y} training steps<br>log10 ‖∂L/∂h_k‖ = %{z:.2f}")
+                          + f"<extra>{label}</extra>"), row=1, col=col)
+        fig.update_xaxes(title_text=_("steps back"), row=1, col=col)
+    fig.update_yaxes(title_text=_("training step"), row=1, col=1)
     for a in fig.layout.annotations:
         a.update(font=dict(size=int(15 * scale)))
     return style(fig, height=height, scale=scale, title=title, legend=False)
@@ -216,27 +228,27 @@ def addition_example(ex, *, label: str = "", title: str | None = None, scale: fl
     t = np.arange(T)
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.42, 0.12 * max(k, 1) + 0.05, 0.1])
-    rows = ["a", "b", "a + b", f"{label} predicts".strip()]
+    rows = ["a", "b", "a + b", _("{label} predicts").format(label=label).strip()]
     bits = np.stack([ex.a, ex.b, ex.total, ex.predicted])
     codes = bits.copy()
     codes[3] = np.where(ex.correct, ex.predicted, 2)
     fig.add_trace(go.Heatmap(z=codes, x=t, y=rows, zmin=0, zmax=2, colorscale=BIT_SCALE, showscale=False,
                              text=bits, texttemplate="%{text}", textfont=dict(size=int(16 * scale)),
                              xgap=2, ygap=2, name="bits",
-                             hovertemplate="step %{x}<br>%{y}: bit %{text}<extra></extra>"), row=1, col=1)
-    names = [f"unit {u}  (r = {r:+.2f})" for u, r in zip(ex.units, ex.correlation)]
+                             hovertemplate=_("step %{x}<br>%{y}: bit %{text}") + "<extra></extra>"), row=1, col=1)
+    names = [_("unit {u}  (r = {r:+.2f})").format(u=u, r=r) for u, r in zip(ex.units, ex.correlation)]
     fig.add_trace(go.Heatmap(z=ex.hidden.T.astype(np.float32), x=t, y=names, zmin=-1, zmax=1, zmid=0,
                              colorscale=STATE_SCALE, name="hidden units", xgap=1, ygap=2,
                              colorbar=dict(title=dict(text="h", side="top"), thickness=14, len=0.3, y=0.42),
-                             hovertemplate="step %{x}<br>%{y}<br>h = %{z:.3f}<extra></extra>"), row=2, col=1)
-    fig.add_trace(go.Heatmap(z=ex.carry[None, :], x=t, y=["carry"], zmin=0, zmax=2, colorscale=BIT_SCALE,
+                             hovertemplate=_("step %{x}<br>%{y}<br>h = %{z:.3f}") + "<extra></extra>"), row=2, col=1)
+    fig.add_trace(go.Heatmap(z=ex.carry[None, :], x=t, y=[_("carry")], zmin=0, zmax=2, colorscale=BIT_SCALE,
                              showscale=False, text=ex.carry[None, :], texttemplate="%{text}",
                              textfont=dict(size=int(16 * scale)), xgap=2, ygap=2, name="carry",
-                             hovertemplate="step %{x}<br>carry out: %{text}<extra></extra>"), row=3, col=1)
+                             hovertemplate=_("step %{x}<br>carry out: %{text}") + "<extra></extra>"), row=3, col=1)
     for row in (1, 2, 3):
         fig.update_yaxes(autorange="reversed", showline=False, row=row, col=1)
     fig.update_xaxes(showline=False, showticklabels=False, row=1, col=1)
     fig.update_xaxes(showline=False, row=2, col=1)
-    fig.update_xaxes(title_text="step t  (bit t, least-significant first)", dtick=1 if T <= 32 else None,
+    fig.update_xaxes(title_text=_("step t  (bit t, least-significant first)"), dtick=1 if T <= 32 else None,
                      showline=False, row=3, col=1)
     return style(fig, height=height, scale=scale, title=title, legend=False)

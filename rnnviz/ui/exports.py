@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..files import export
+from ..i18n import _
 from ..model import RecurrentModel
 from ..spec import Scenario
 from ..trace import Trace
@@ -24,7 +25,7 @@ def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key:
     """Download buttons for a trace: CSV and NPZ (every array, with the settings as metadata), and
     optionally the model's weights and a PyTorch script reproducing the numbers. Files are built
     only when a button is clicked. `script` is a callable returning the script's text."""
-    c = container if container is not None else st.expander("Export these numbers", icon=":material/download:")
+    c = container if container is not None else st.expander(_("Export these numbers"), icon=":material/download:")
     cols = c.columns(4 if model is not None else 3)
 
     def csv():
@@ -33,21 +34,21 @@ def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key:
         except ValueError as exc:  # too large for a CSV: say so inside the file rather than fail
             return f"# {exc}\n# Use the NPZ export for this size.\n".encode()
 
-    cols[0].download_button("Trace as CSV", csv, file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv",
+    cols[0].download_button(_("Trace as CSV"), csv, file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv",
                             icon=":material/table:", on_click="ignore")
-    cols[1].download_button("Trace as NPZ", lambda: export.trace_to_npz(tr, meta, **settings),
+    cols[1].download_button(_("Trace as NPZ"), lambda: export.trace_to_npz(tr, meta, **settings),
                             file_name=f"{name}.npz", mime="application/octet-stream", key=f"{key}_npz",
                             icon=":material/data_array:", on_click="ignore")
     if script is not None:
-        cols[2].download_button("PyTorch script", lambda: script().encode(), file_name=f"{name}.py",
+        cols[2].download_button(_("PyTorch script"), lambda: script().encode(), file_name=f"{name}.py",
                                 mime="text/x-python", key=f"{key}_py", icon=":material/code:", on_click="ignore",
-                                help="A short script using only PyTorch that recomputes these numbers.")
+                                help=_("A short script using only PyTorch that recomputes these numbers."))
     if model is not None:
-        cols[-1].download_button("Model weights (.pt)", lambda: export.model_to_bytes(model, meta),
+        cols[-1].download_button(_("Model weights (.pt)"), lambda: export.model_to_bytes(model, meta),
                                  file_name=f"{name}.pt", mime="application/octet-stream", key=f"{key}_pt",
                                  icon=":material/save:", on_click="ignore",
-                                 help="A state dict (weights only): torch.load(..., weights_only=True) reads it.")
-    c.caption("Figures: the camera icon in each chart's toolbar saves a PNG.")
+                                 help=_("A state dict (weights only): torch.load(..., weights_only=True) reads it."))
+    c.caption(_("Figures: the camera icon in each chart's toolbar saves a PNG."))
 
 
 def model_export_box(tr: Trace, model: RecurrentModel, title: str, *, key: str = "export", container=None):

@@ -35,6 +35,7 @@ from typing import Any
 
 import streamlit as st
 
+from ..i18n import N_, _
 from . import workers
 from .page import CHART_CONFIG
 
@@ -116,11 +117,11 @@ def run(job: Job, work: Callable[[Callable[..., None]], Any], *, bar=None, live=
 
     def waiting(ahead: int) -> None:
         if bar is not None:
-            bar.progress(0.0, text=(_AHEAD_ONE if ahead == 1 else _AHEAD_MANY).format(n=ahead, slots=workers.slots()))
+            bar.progress(0.0, text=_(_AHEAD_ONE if ahead == 1 else _AHEAD_MANY).format(n=ahead, slots=workers.slots()))
 
     def alive() -> None:
         if bar is not None:
-            bar.progress(min(1.0, job.fraction), text=job.text or _STARTING)
+            bar.progress(min(1.0, job.fraction), text=job.text or _(_STARTING))
 
     try:
         if os.environ.get("RNNVIZ_TRAINING_SLOTS") == "0":
@@ -134,6 +135,6 @@ def run(job: Job, work: Callable[[Callable[..., None]], Any], *, bar=None, live=
             job.done.set()
 
 
-_AHEAD_ONE = "Waiting for a free trainer: 1 run is ahead of yours ({slots} train at once)."
-_AHEAD_MANY = "Waiting for a free trainer: {n} runs are ahead of yours ({slots} train at once)."
-_STARTING = "Starting…"
+_AHEAD_ONE = N_("Waiting for a free trainer: 1 run is ahead of yours ({slots} train at once).")
+_AHEAD_MANY = N_("Waiting for a free trainer: {n} runs are ahead of yours ({slots} train at once).")
+_STARTING = N_("Starting…")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .. import i18n
+from ..i18n import _
 from ..spec import KNOBS, PAGE_ONLY, default_within, format_value, parse_query, to_query
 from .untrusted import inert
 
@@ -43,7 +45,13 @@ def carried_params() -> dict:
     flags = {"present": "true"} if ss.get("present") else {}
     if ss.get("_controls_hidden"):
         flags["controls"] = "hidden"
-    return {**link_params(values), **flags}
+    return {**link_params(values), **flags, **language_params()}
+
+
+def language_params() -> dict:
+    """{"lang": code} when the page is not in the default language: every link keeps the language."""
+    lang = st.session_state.get("lang", i18n.DEFAULT)
+    return {"lang": lang} if lang in i18n.LANGUAGES and lang != i18n.DEFAULT else {}
 
 
 def check_url(names, limits: dict | None = None) -> list[str]:
@@ -80,7 +88,7 @@ def show_notes(notes: list[str], key: str = "url_notes"):
         box = st.container()
         for note in kept:
             box.warning(note, icon=":material/link_off:")
-        if box.button("Dismiss", key=f"{key}_dismiss"):
+        if box.button(_("Dismiss"), key=f"{key}_dismiss"):
             st.session_state[key] = []
             st.rerun()
 
@@ -136,11 +144,11 @@ def _knob(name, container, *, limits, options, label, help, number, disabled, ke
     k = KNOBS[name]
     c = container if container is not None else st
     ss = st.session_state
-    common = dict(key=key or name, help=help or k.help, disabled=disabled)
+    common = dict(key=key or name, help=help or _(k.help), disabled=disabled)
     if key is None:
         common["persist_state"] = "session"
     name = key or name  # from here on: the widget's key in the session state
-    text = label or k.label
+    text = label or _(k.label)
     if k.kind == "text":
         return _text_knob(k, c, text, common)
     if k.kind == "bool":
@@ -152,13 +160,13 @@ def _knob(name, container, *, limits, options, label, help, number, disabled, ke
         # the longer descriptions go into the help text.
         opts = list(options or k.choices)
         shown = [k.token(o) for o in opts]
-        descriptions = "; ".join(f"{k.token(o)}: {k.label_of(o)}" for o in opts if k.label_of(o) != o)
+        descriptions = "; ".join(f"{_(k.token(o))}: {k.label_of(o)}" for o in opts if (k.labels or {}).get(o, o) != o)
         if descriptions and not help:
-            common["help"] = f"{k.help} ({descriptions})" if k.help else descriptions
+            common["help"] = f"{_(k.help)} ({descriptions})" if k.help else descriptions
         if ss.get(name) not in shown:
             ss.pop(name, None)
         kw = {} if name in ss else {"index": opts.index(k.default) if k.default in opts else 0}
-        picked = c.selectbox(text, shown, **kw, **common)
+        picked = c.selectbox(text, shown, format_func=_, **kw, **common)
         return opts[shown.index(picked)] if picked in shown else k.default
     if k.kind == "multi":  # toggles; may come back empty (the page says what to do then)
         opts = list(options or k.choices)
@@ -166,7 +174,7 @@ def _knob(name, container, *, limits, options, label, help, number, disabled, ke
         if name in ss and (not isinstance(ss[name], list) or not set(ss[name]) <= set(shown)):
             ss.pop(name)
         kw = {} if name in ss else {"default": [k.token(o) for o in k.default if o in opts]}
-        picked = c.pills(text, shown, selection_mode="multi", **kw, **common) or []
+        picked = c.pills(text, shown, selection_mode="multi", format_func=_, **kw, **common) or []
         return tuple(o for o, s in zip(opts, shown) if s in picked)
     if k.values:  # a fixed set of numbers, e.g. a log-spaced grid of learning rates
         if name in ss and ss[name] not in k.values:
@@ -177,7 +185,7 @@ def _knob(name, container, *, limits, options, label, help, number, disabled, ke
     if lo >= hi:  # one possible value (a one-step sequence, a tiny text): nothing to slide
         value = type(k.default)(lo) if k.kind == "int" else float(lo)
         ss.pop(name, None)
-        c.caption(f"{text}: {format_value(value)} (the only possible value here)")
+        c.caption(_("{label}: {value} (the only possible value here)").format(label=text, value=format_value(value)))
         return value
     default = default_within(k.name, (lo, hi))
     if name in ss:  # keep a carried or remembered value inside this page's range
@@ -212,7 +220,8 @@ def _text_knob(k, c, label, common):
     try:
         return k.validate(typed)
     except ValueError:
-        c.warning(f"This text cannot be used: it must be {k.allowed()}. Using {inert(k.default)} instead.",
+        c.warning(_("This text cannot be used: it must be {allowed}. Using {default} instead.").format(
+                  allowed=k.allowed(), default=inert(k.default)),
                   icon=":material/warning:")
         return k.default
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from .. import plots
 from ..deep import DIRECTIONS, StackedTrace
+from ..i18n import _
 from .page import chart
 
 
@@ -22,18 +23,20 @@ def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container
     directions = list(range(tr.directions))
     if grid:
         rows = [DIRECTIONS[d] for d in directions] if tr.bidirectional else None
-        chart(plots.depth_time_grids({plots.plain(f"{tr.num_layers} layers"): [tr.grad_grid(d) for d in directions]},
+        name = plots.plain(_("{n} layers").format(n=tr.num_layers))
+        chart(plots.depth_time_grids({name: [tr.grad_grid(d) for d in directions]},
                                      rows=rows, scale=scale, height=300 + 120 * (len(directions) - 1),
-                                     title="‖∂L/∂h_t^(l)‖ of every layer"), key=f"{key}_layers_grid", container=c)
+                                     title=_("‖∂L/∂h_t^(l)‖ of every layer")), key=f"{key}_layers_grid", container=c)
     left, right = c.columns(2)
-    layer = left.segmented_control("Layer shown below", list(range(1, tr.num_layers + 1)), default=tr.num_layers,
+    layer = left.segmented_control(_("Layer shown below"), list(range(1, tr.num_layers + 1)), default=tr.num_layers,
                                    key=f"{key}_layer") or tr.num_layers
     d = 0
     if tr.bidirectional:
-        pick = right.segmented_control("Direction", list(DIRECTIONS), default=DIRECTIONS[0], key=f"{key}_direction")
+        pick = right.segmented_control(_("Direction"), list(DIRECTIONS), default=DIRECTIONS[0], format_func=_,
+                                       key=f"{key}_direction")
         d = DIRECTIONS.index(pick or DIRECTIONS[0])
-    c.caption(f"The views below show layer {layer} ({DIRECTIONS[d]}), whose gradient is the whole model's: what "
-              "reaches it through time and from the layers above." + (
-                  " The backward direction reads the sequence from its last step: its step 0 is the sequence's "
-                  "last step." if d else ""))
+    c.caption(_("The views below show layer {layer} ({direction}), whose gradient is the whole model's: what "
+                "reaches it through time and from the layers above.").format(layer=layer, direction=_(DIRECTIONS[d]))
+              + (_(" The backward direction reads the sequence from its last step: its step 0 is the sequence's "
+                   "last step.") if d else ""))
     return tr.trace(layer - 1, d)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ..cells import LABELS
+from ..i18n import N_, _
 from ..model import RecurrentModel
 from ..tasks import get_task
 from ..trace import Trace, trace
@@ -20,7 +21,7 @@ from .knobs import carried_params
 TRAINED_KEY = "trained_models"
 MODEL_SOURCE_KEY = "model_source"
 _PICKED = "_model_source_picked"  # the last pick, kept outside the widget's own state
-BUILT = "Built from the settings"
+BUILT = N_("Built from the settings")
 
 
 @dataclass
@@ -41,21 +42,23 @@ class TrainedModel:
     @property
     def short(self) -> str:
         """"Trained GRU" or "Your LSTM": a legend label."""
-        return f"{'Your' if self.uploaded else 'Trained'} {LABELS[self.model.cell]}"
+        return (_("Your {cell}") if self.uploaded else _("Trained {cell}")).format(cell=LABELS[self.model.cell])
 
     def reads(self, seed: int, T: int) -> str:
         """What its trace reads, in words: for a model from Your Model, the sequence given there
         (settings["reads"], e.g. "the named sequence “sine” of Your Model")."""
         if self.uploaded:
-            return f"{self.settings.get('reads') or 'the sequence given with it'} ({T} steps)"
-        return f"sample {seed} of its task ({T} steps)"
+            return _("{sequence} ({T} steps)").format(sequence=self.settings.get("reads")
+                                                      or _("the sequence given with it"), T=T)
+        return _("sample {seed} of its task ({T} steps)").format(seed=seed, T=T)
 
     @property
     def title(self) -> str:
         """"the trained GRU (Adding problem, T=50)", or "your model (mine.pt)" for an upload."""
         if self.task is None:
-            return f"your model ({self.label.split(' · ')[0]})"
-        return f"the trained {self.label.split(' · ')[0]} ({get_task(self.task).title}, T={self.seq_len})"
+            return _("your model ({name})").format(name=self.label.split(" · ")[0])
+        return _("the trained {name} ({task}, T={T})").format(name=self.label.split(" · ")[0],
+                                                                task=_(get_task(self.task).title), T=self.seq_len)
 
 
 def model_source(container=None) -> TrainedModel | None:
@@ -74,9 +77,9 @@ def model_source(container=None) -> TrainedModel | None:
         # (another element), so set it, as check_url does for the knobs.
         ss[MODEL_SOURCE_KEY] = ss[_PICKED]
     c = container if container is not None else st
-    picked = c.selectbox("Model", options, key=MODEL_SOURCE_KEY, persist_state="session",
-                         help="A model trained in the Training Lab in this session, or the untrained one the "
-                              "settings below build.")
+    picked = c.selectbox(_("Model"), options, key=MODEL_SOURCE_KEY, persist_state="session", format_func=_,
+                         help=_("A model trained in the Training Lab in this session, or the untrained one the "
+                                "settings below build."))
     ss[_PICKED] = picked
     if picked not in models:
         return None
@@ -93,7 +96,7 @@ def trace_trained(picked: TrainedModel, seed: int = 0, loss: str | None = None) 
             tr = trace(picked.model, picked.x, loss=loss or "last")
         else:
             task = get_task(picked.task)
-            x, _ = task.sample(picked.seq_len, seed)
+            x, _target = task.sample(picked.seq_len, seed)
             tr = trace(picked.model, x, loss=loss or task.loss_on)
         while len(kept) >= 4:  # the last few, for switching back and forth
             kept.pop(next(iter(kept)))

@@ -16,27 +16,28 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from .. import cells, configure, plots
+from .. import cells, configure, i18n, plots
 from ..files import sandbox
+from ..i18n import N_, _
 from ..spec import KNOBS, query_string
 from . import sessions
 from .cache import slider_figures
-from .knobs import carried_params, link_params, query_value
+from .knobs import carried_params, language_params, link_params, query_value
 
 ROOT = Path(__file__).resolve().parents[2]
 FAVICON = Path(__file__).resolve().parents[1] / "favicon.png"  # a file, so the tab icon needs no network
 PAGES = [
-    ("viz_app.py", "Home", ":material/home:"),
-    ("pages/10_Lessons.py", "Lessons", ":material/school:"),
-    ("pages/1_Step_Through.py", "Step Through", ":material/footprint:"),
-    ("pages/2_Gradient_Flow.py", "Gradient Flow", ":material/trending_down:"),
-    ("pages/3_One_Neuron.py", "One Neuron", ":material/replay:"),
-    ("pages/4_Training_Lab.py", "Training Lab", ":material/model_training:"),
-    ("pages/5_Translation.py", "Translation", ":material/translate:"),
-    ("pages/6_Text_Lab.py", "Text Lab", ":material/text_fields:"),
-    ("pages/7_Your_Model.py", "Your Model", ":material/upload_file:"),
-    ("pages/8_Depth_and_Time.py", "Depth and Time", ":material/stacks:"),
-    ("pages/9_Beyond_LSTM.py", "Beyond LSTM", ":material/all_inclusive:"),
+    ("viz_app.py", N_("Home"), ":material/home:"),
+    ("pages/10_Lessons.py", N_("Lessons"), ":material/school:"),
+    ("pages/1_Step_Through.py", N_("Step Through"), ":material/footprint:"),
+    ("pages/2_Gradient_Flow.py", N_("Gradient Flow"), ":material/trending_down:"),
+    ("pages/3_One_Neuron.py", N_("One Neuron"), ":material/replay:"),
+    ("pages/4_Training_Lab.py", N_("Training Lab"), ":material/model_training:"),
+    ("pages/5_Translation.py", N_("Translation"), ":material/translate:"),
+    ("pages/6_Text_Lab.py", N_("Text Lab"), ":material/text_fields:"),
+    ("pages/7_Your_Model.py", N_("Your Model"), ":material/upload_file:"),
+    ("pages/8_Depth_and_Time.py", N_("Depth and Time"), ":material/stacks:"),
+    ("pages/9_Beyond_LSTM.py", N_("Beyond LSTM"), ":material/all_inclusive:"),
 ]
 # The chart toolbar's camera button saves a sharp PNG; pages may offer SVG too.
 CHART_CONFIG = {"displaylogo": False,
@@ -66,8 +67,18 @@ _HIDDEN_CSS = """
 </style>
 """
 
-# URL parameters that are not knobs: the classroom mode and presentation mode.
-_FLAGS = ("controls", "present")
+# URL parameters that are not knobs: the classroom mode, presentation mode and the language.
+_FLAGS = ("controls", "present", "lang")
+
+
+def _session_language():
+    """The language of this session's page (the app's source for rnnviz.i18n), None outside a run."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return st.session_state.get("lang") if get_script_run_ctx(suppress_warning=True) is not None else None
+
+
+i18n.set_source(_session_language)
 
 
 @dataclass
@@ -90,9 +101,12 @@ def page_setup(title: str) -> PageContext:
         ss["_controls_hidden"] = query_value("controls") == "hidden"
         if query_value("present") is not None:
             ss["present"] = query_value("present") == "true"
+        ss["lang"] = i18n.parse(query_value("lang")) or i18n.DEFAULT  # an unknown value: English
+    elif ss.get("lang") not in i18n.LANGUAGES:
+        ss["lang"] = i18n.DEFAULT
     hidden = ss.get("_controls_hidden", False)
     # On a projector (presentation mode) the page gets the screen's whole width; the sidebar opens with its arrow.
-    st.set_page_config(page_title=f"{title} · rnnviz", page_icon=str(FAVICON), layout="wide",
+    st.set_page_config(page_title=f"{_(title)} · rnnviz", page_icon=str(FAVICON), layout="wide",
                        initial_sidebar_state="collapsed" if hidden or ss.get("present") else "expanded")
     st.html(_BASE_CSS)
     with st.sidebar:
@@ -102,12 +116,14 @@ def page_setup(title: str) -> PageContext:
         ss["_nav"] = st.empty()
         _navigation(ss["_nav"])
     if not sessions.admit():
-        st.warning(sessions.FULL, icon=":material/groups:")
+        st.warning(_(sessions.FULL), icon=":material/groups:")
         st.stop()
     with st.sidebar:
         st.divider()
-        present = st.toggle("Presentation mode (larger text)", key="present", persist_state="session",
-                            help="Larger fonts in the page and the figures, for a projector.")
+        present = st.toggle(_("Presentation mode (larger text)"), key="present", persist_state="session",
+                            help=_("Larger fonts in the page and the figures, for a projector."))
+        st.segmented_control(_("Language"), list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get, required=True,
+                             key="lang")
     if present:
         st.html(_PRESENT_CSS)
     if hidden:
@@ -142,6 +158,7 @@ def finish(page: str, keep=()):
         params["present"] = "true"
     if ss.get("_controls_hidden"):
         params["controls"] = "hidden"
+    params.update(language_params())
     try:
         current = {k: st.query_params.get_all(k)[-1] for k in st.query_params}
     except Exception:  # noqa: BLE001
@@ -160,7 +177,7 @@ def _navigation(placeholder):
     with placeholder.container():
         for path, label, page_icon in PAGES:
             if (ROOT / path).exists():
-                st.page_link(path, label=label, icon=page_icon, query_params=carried)
+                st.page_link(path, label=_(label), icon=page_icon, query_params=carried)
 
 
 def share_box(page: str, params: dict):
@@ -170,31 +187,35 @@ def share_box(page: str, params: dict):
     if not base:
         base = "/" + Path(page).stem.split("_", 1)[-1] if page != "viz_app.py" else "/"
     plain = {k: v for k, v in params.items() if k not in _FLAGS}
+    if "lang" in params:  # a link keeps the language it was shared in
+        plain["lang"] = params["lang"]
     query = query_string(plain)  # a typed text may hold spaces, "&" or "#"
     link = base + ("?" + query if query else "")
     classroom = base + "?" + "&".join(filter(None, [query, "controls=hidden", "present=true"]))
-    with st.sidebar.expander("Share this view", icon=":material/share:"):
-        st.markdown(f"[Link to exactly this view]({link})")
-        st.markdown(f"[Classroom link (no controls, large text)]({classroom})")
-        st.caption("Every setting is in the address bar, so a copied URL reproduces the numbers on screen.")
+    with st.sidebar.expander(_("Share this view"), icon=":material/share:"):
+        st.markdown(_("[Link to exactly this view]({link})").format(link=link))
+        st.markdown(_("[Classroom link (no controls, large text)]({link})").format(link=classroom))
+        st.caption(_("Every setting is in the address bar, so a copied URL reproduces the numbers on screen."))
 
 
-def overflow_alerts(traces: dict, container=None, *, shown: str = "shown as gaps", gradient: bool = True):
+def overflow_alerts(traces: dict, container=None, *, shown: str | None = None, gradient: bool = True):
     """Say plainly where a trace exploded: an error when its state left float32's range (from which
-    step, and how the page's figures show it), a warning when its gradient did (with `gradient`).
-    `traces` is {label: Trace}."""
+    step, and how the page's figures show it: `shown`, translated, default "shown as gaps"), a warning
+    when its gradient did (with `gradient`). `traces` is {label: Trace}."""
     c = container if container is not None else st
+    shown = shown or _("shown as gaps")
     for label, tr in traces.items():
         if tr.forward_overflow_step is not None:
-            c.error(f"**{label} exploded:** its hidden state left float32's range at t = "
-                    f"{tr.forward_overflow_step}. From there on the states are inf / NaN ({shown}).",
+            c.error(_("**{label} exploded:** its hidden state left float32's range at t = {t}. From there on the "
+                      "states are inf / NaN ({shown}).").format(label=label, t=tr.forward_overflow_step, shown=shown),
                     icon=":material/warning:")
         k = tr.backward_overflow_step
         if gradient and k is not None:
             top = int(np.nanargmax(tr.log10_grad_norm))
-            c.warning(f"**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at t = {k} "
-                      f"and reaches 10^{tr.log10_grad_norm[top]:.0f} at t = {top}. torch's own float32 backward "
-                      f"would return inf there; the figure shows the exact value.", icon=":material/warning:")
+            c.warning(_("**{label}'s gradient exploded:** ‖∂L/∂h_k‖ passes float32's largest number at t = {k} "
+                        "and reaches 10^{power:.0f} at t = {top}. torch's own float32 backward would return inf "
+                        "there; the figure shows the exact value.").format(
+                          label=label, k=k, power=tr.log10_grad_norm[top], top=top), icon=":material/warning:")
 
 
 def chart(fig, key: str | None = None, container=None, **kwargs):
@@ -213,7 +234,7 @@ def slider_chart(container, figure, scenario, cells: tuple, knob: str, build, *,
     figures = slider_figures(scenario, cells, knob, build, figure_key)
     if figures is not None:
         value = scenario.values()[knob]
-        figure = plots.with_slider({**figures, value: figure}, value, label=KNOBS[knob].label, scale=scale)
+        figure = plots.with_slider({**figures, value: figure}, value, label=_(KNOBS[knob].label), scale=scale)
     chart(figure, key=key, container=c)
 
 

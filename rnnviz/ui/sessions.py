@@ -20,11 +20,13 @@ import time
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from ..i18n import N_
+
 MAX_SESSIONS = int(os.environ.get("RNNVIZ_MAX_SESSIONS", "60"))
 MAX_RSS = int(os.environ.get("RNNVIZ_MAX_RSS_MB", "1536")) << 20   # the replica's stated bound
 IDLE_SECONDS = float(os.environ.get("RNNVIZ_IDLE_SECONDS", "900"))
-FULL = ("The class is full on this server right now: it serves as many students as its memory allows. "
-        "Try again in a minute.")
+FULL = N_("The class is full on this server right now: it serves as many students as its memory allows. "
+          "Try again in a minute.")  # translated where it is shown
 
 _LOCK = threading.Lock()
 _SEEN: dict = {}          # session id -> when it last ran a page

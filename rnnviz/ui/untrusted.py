@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from ..files.quote import clip
+from ..i18n import N_, _
 
 
 def inert(text: str, width: int = 80) -> str:
@@ -44,15 +45,16 @@ def plain(text: str, width: int = 600) -> str:
     return _ADDRESS.sub(lambda m: m.group(1) + _JOINER, escaped)
 
 
-def failure(name: str, exc: BaseException, what: str = "could not be used") -> str:
-    """Markdown for an upload that failed: its name inert, then the reason in plain text (a ValueError
-    carries a message meant for the uploader; anything else is named by its kind only)."""
-    reason = str(exc) if isinstance(exc, ValueError) else (
-        f"reading it failed unexpectedly ({type(exc).__name__}). Nothing of the file was kept.")
-    return f"{inert(name)} {what}: {plain(reason)}"
+def failure(name: str, exc: BaseException, what: str = N_("could not be used")) -> str:
+    """Markdown for an upload that failed: its name inert, then what happened (`what`, marked with N_,
+    shown translated) and the reason in plain text (a ValueError carries a message meant for the
+    uploader; anything else is named by its kind only)."""
+    reason = str(exc) if isinstance(exc, ValueError) else _(
+        "reading it failed unexpectedly ({kind}). Nothing of the file was kept.").format(kind=type(exc).__name__)
+    return _("{name} {what}: {reason}").format(name=inert(name), what=_(what), reason=plain(reason))
 
 
-def read_upload(file, read, what: str = "could not be used"):
+def read_upload(file, read, what: str = N_("could not be used")):
     """(read(the file's bytes), None), or (None, the `failure` message) when reading raises anything:
     an untrusted file's every failure is a message, never a traceback."""
     try:

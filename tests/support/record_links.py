@@ -271,6 +271,8 @@ def record(root: Path, link: dict, timeout: float = 300, full: bool = False) -> 
         kind = getattr(node, "type", None)
         if isinstance(node, Widget):
             key = node.key if getattr(node, "key", None) else f"{kind}:{getattr(node, 'label', '')}"
+            if key == "lang":  # the language chooser came later; an English link is what was recorded
+                continue
             widgets[key] = _value(node.value)
         elif kind == "plotly_chart":
             key = node.proto.id.split("-", 2)[-1] if "-" in node.proto.id else ""
