@@ -11,9 +11,8 @@ the Text Lab looks at inside the trained network.
     input_gradient(lm, corpus.text[:400], position=399)
 
 Everything is per code point (a Python `str` character): emoji, CJK and combining marks are
-characters like any other. The model reads one-hot characters and predicts the next one at every
-step (many-to-many); its loss is the cross-entropy in nats, shown in bits per character
-(nats / ln 2). A model file is read by the upload sandbox (`CharLM.from_bytes`).
+characters like any other. The model reads one-hot characters and predicts the next one at every step;
+its loss is cross-entropy in nats, shown in bits per character. Files are read by the upload sandbox.
 """
 from __future__ import annotations
 
