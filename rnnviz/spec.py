@@ -130,6 +130,8 @@ class Knob:
                         raise TypeError
             else:
                 number = float(value)
+                # a bound as a link writes it (%g: 2π is "6.28319") is that bound
+                number = next((b for b in (self.min, self.max) if number == float(format_value(float(b)))), number)
         except (TypeError, ValueError, OverflowError):
             raise ValueError(f"{self.name} must be {self.allowed()}; got {value!r}") from None
         if not math.isfinite(number) or number < self.min or number > self.max:

@@ -297,3 +297,13 @@ def test_scenario_input_size_follows_the_input_and_the_text_counts_only_for_text
     assert Scenario().replace(cell="lstm", loss="all").values()["cell"] == "lstm"
     with pytest.raises(ValueError, match="seq_len"):
         Scenario(seq_len=0)
+
+
+def test_every_float_knobs_bounds_and_default_survive_a_link():
+    """A link writes floats with %g (2π is "6.28319", a hair above 2π): each float knob's default and
+    bounds, as a link writes them, read back as themselves, never as out of range."""
+    for knob in KNOBS.values():
+        if knob.kind == "float":
+            for value in (knob.default, knob.min, knob.max):
+                if value is not None:
+                    assert knob.validate(knob.format(value)) == pytest.approx(value, rel=1e-5), knob.name
