@@ -16,7 +16,8 @@ EVIL = {"head.[x](http://evil.example/a)": torch.zeros(1), "head.:red[alarm] :ma
         "head.![pixel](http://evil.example/p.png)": torch.zeros(1), "head.<img src=x>": torch.zeros(1),
         "head.www.evil.example and a@evil.example": torch.zeros(1), "head.$x^2$ **bold**": torch.zeros(1)}
 SHARE = ("[Link to exactly this view](", "[Classroom link (")   # the app's own links
-MARKUP = re.compile(r"(?<!\\)(\[|\]\(|:red|:material|<img|\$x|\*\*bold)|www\.|@evil|://")
+# Markup from the file's names: an unescaped "[" (the page's own "h[0]", an index, is not), a link, a colour...
+MARKUP = re.compile(r"(?<!\\)(\[(?!\d+\])|\]\(|:red|:material|<img|\$x|\*\*bold)|www\.|@evil|://")
 
 
 def markdown_texts(at) -> list[str]:
@@ -68,8 +69,9 @@ def test_a_failed_upload_keeps_its_message_and_the_navigation(make, message):
     assert not at.exception
     assert message in said(at.error)
     assert len(nav_links(at)) == len(ui.PAGES)
-    at.run()   # the next run (any click) still says why, and shows no model
-    assert message in said(at.error) and not at.success
+    at.run()   # the next run (any click) still says why, and shows only the example the page opened with
+    assert message in said(at.error) and not any("bad.pt" in s.value for s in at.success)
+    assert any("Still showing the model from `example LSTM`" in c.value for c in at.caption)
     assert len(nav_links(at)) == len(ui.PAGES)
 
 
