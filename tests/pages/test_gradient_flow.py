@@ -112,6 +112,6 @@ def test_link_values_are_shown_as_inert_text():
     source = " ".join(w.value for w in at.warning)
     # each value sits inside a code span, where markdown makes no link, image, icon or formula
     assert "`[Sign in](https://evil.example)`" in source and "`![x](https://t.example/p.png)`" in source
-    assert ui.inert("a`b\nc") == "`aˋb c`"  # a backtick cannot end the span early
+    assert ui.inert("a`b\nc") == "`aˋb·c`"  # a backtick cannot end the span early, a line break shows as ·
     assert "seed='[Sign in](https://evil.example)' was ignored" in url_notes(at)
     assert "seq_len='![x](https://t.example/p.png)' was ignored" in url_notes(at)
