@@ -78,7 +78,7 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
                           f"{kind} RNN / LSTM / GRU has weight_ih_l{{k}}, weight_hh_l{{k}}"
                           f"{', bias_ih_l{k}, bias_hh_l{k}' if biased else ''}{twins} for every layer "
                           f"k = 0 to {L - 1}.")
-    tensors = _check_tensors({n: own[n] for n in wanted})
+    tensors = _check_tensors({n: own[n] for n in wanted}, notes)
     first = {p: tensors[p + "_l0"] for p in PARAM_NAMES if p + "_l0" in tensors}
     cell, I, H = _infer_shapes(first, max_hidden, max_input)
     rows = NUM_BLOCKS[cell] * H
