@@ -346,8 +346,8 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
                             time.perf_counter() - start, result)
             try:
                 go_on = on_step(info)
-            except StopTraining as exc:
-                _stop(result, "on_step", step, steps, custom=str(exc))
+            except StopTraining as exc:  # without a reason of its own: a user's Stop, an interruption
+                _stop(result, "on_step" if str(exc) else "interrupted", step, steps, custom=str(exc))
                 break
             except BaseException:
                 # e.g. Streamlit's rerun when the user clicks Stop: leave a finished record behind

@@ -173,7 +173,7 @@ def _worker(job, work: Callable, conn, parent_end: int):
         def report(record, fraction: float, text: str = "", *, chart: bool = False, final: bool = False):
             job.record = record
             if conn.poll():   # "stop", or the app's end of the pipe closed
-                raise StopTraining("Stopped.")
+                raise StopTraining()   # a user's Stop or a closed tab: "Interrupted at step n of N."
             now = time.monotonic()
             with_record = chart or final or now - sent["record"] >= RECORD_EVERY
             if with_record or now - sent["progress"] >= PROGRESS_EVERY:
