@@ -176,7 +176,7 @@ def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[
     of `scenario`, shared read-only between sessions; `key` names what `build` draws (its title, scale,
     height). None when a trace costs more than FLUID_COST, or while the grid is being computed in the
     background (a later call finds it; `wait=True` computes it here instead)."""
-    if not fluid_cost_ok(scenario):
+    if not fluid_cost_ok(scenario) or os.environ.get("RNNVIZ_FLUID") == "off":  # off: the server's slider only
         return None
     entry = (scenario.replace(**{knob: KNOBS[knob].default}), tuple(cells), knob, key)
     with _slider_lock:

@@ -264,7 +264,17 @@ def record(root: Path, link: dict, timeout: float = 300, full: bool = False) -> 
         at.switch_page(link["page"])
     for k, v in link["query"].items():
         at.query_params[k] = v
-    at.run()
+    # The in-chart slider (Home, Gradient Flow) appears once a background thread has computed its grid,
+    # so whether a run shows it depends on what ran before: links are compared without it.
+    fluid = os.environ.get("RNNVIZ_FLUID")
+    os.environ["RNNVIZ_FLUID"] = "off"
+    try:
+        at.run()
+    finally:
+        if fluid is None:
+            os.environ.pop("RNNVIZ_FLUID", None)
+        else:
+            os.environ["RNNVIZ_FLUID"] = fluid
     widgets, figures, alerts, texts, nav = {}, {}, [], [], []
     unkeyed = 0
     for node in _walk(at._tree):
