@@ -269,8 +269,8 @@ def fit(spec: ModelSpec, task, seq_len: int, steps: int, batch_size: int = 50, l
                        baselines=task.baselines(seq_len),
                        _per_step=np.full((steps, 3), np.nan))
     reach_at = set(np.linspace(0, steps, checkpoints).round().astype(int).tolist()) if checkpoints else set()
-    if not isinstance(model, (RecurrentModel, ModernCell)):
-        reach_at = set()   # a stack of layers has no single recurrence to trace
+    if not isinstance(model, (RecurrentModel, ModernCell)) and not getattr(model, "stacked", False):
+        reach_at = set()   # a stack of modern blocks has no single recurrence to trace (a StackedModel has)
 
     def record_test(step: int):
         loss = accuracy = 0.0
