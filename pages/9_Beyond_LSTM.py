@@ -8,6 +8,15 @@ from rnnviz.i18n import _
 from rnnviz.spec import Scenario
 
 ctx = ui.page_setup("Beyond LSTM")
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def shared(name: str, *args):
+    """beyond.<name>(*args), computed once per process: the same for every visitor, shared read-only
+    (the radius sweep, the state sizes, the parity counter's run for a seed)."""
+    return getattr(beyond, name)(*args)
+
+
 st.title(_("Beyond LSTM: recurrences designed around the gradient"))
 st.markdown(_(
     r"The cells after the LSTM are **diagonal and linear** in their state: "
@@ -62,7 +71,7 @@ ui.overflow_alerts(traces, st.container())
 # ---- 2. radius against horizon
 st.header(_("2 · The radius sets the memory horizon"))
 sweep_radii = np.array([0.5, 0.7, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999])
-sweep = ui.session_memo("beyond_sweep", 0, lambda: beyond.radius_sweep(sweep_radii, T=3000))
+sweep = shared("radius_sweep", sweep_radii, 3000)
 c1, c2 = st.columns([3, 2])
 ui.chart(plots.radius_horizon(sweep.radii, sweep.measured, sweep.closed_form, T=sweep.T, fraction=sweep.fraction,
                               scale=ctx.scale, height=440, title=_("Memory horizon against |λ|")),
@@ -79,7 +88,7 @@ c2.markdown(_(
 # ---- 3. the normalisation
 st.header(_("3 · What the γ normalisation does"))
 size_radii = np.array([0.5, 0.9, 0.99, 0.995, 0.999])
-size = ui.session_memo("beyond_size", 0, lambda: beyond.state_size(size_radii))
+size = shared("state_size", size_radii)
 c1, c2 = st.columns([3, 2])
 ui.chart(plots.state_size(size.radii, size.measured, size.closed_form, scale=ctx.scale, height=440,
                           title=_("Size of the LRU's state on white noise")), key="gamma", container=c1)
@@ -98,7 +107,7 @@ negative = switch.toggle(_("Allow negative eigenvalues: transitions in [−1, 1]
                          help=_("The same weights; the transition sigmoid(−k) in [0, 1] becomes −tanh(k/2) in "
                                 "[−1, 1] (Grazzi et al. 2024)."))
 bits_seed = pick.number_input(_("Random bits (seed)"), min_value=0, max_value=10**6, value=0, step=1, key="parity_seed")
-run = beyond.parity_counter(beyond.parity_bits(40, seed=int(bits_seed)), negative)
+run = shared("parity_counter", shared("parity_bits", 40, int(bits_seed)), bool(negative))
 a = run.trace.eigenvalue_trajectory[:, 0].real
 c1, c2 = st.columns([2, 1])
 ui.chart(plots.parity_counter(run.bits, run.parity, run.trace.hidden[:, 0], a, run.read, cell="mingru",
