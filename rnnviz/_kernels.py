@@ -1046,6 +1046,39 @@ def _dense_start(m):
 
 
 @njit(**_OPTS)
+def _tridiagonal(alpha, beta, j):
+    """The j x j Lanczos tridiagonal: alpha on the diagonal, beta beside it."""
+    Tm = np.zeros((j, j))
+    for i in range(j):
+        Tm[i, i] = alpha[i]
+        if i + 1 < j:
+            Tm[i, i + 1] = beta[i]
+            Tm[i + 1, i] = beta[i]
+    return Tm
+
+
+@njit(**_OPTS)
+def _reorthogonalise(Q, j, z):
+    """z minus its components along the Lanczos vectors Q[0..j], twice (full reorthogonalisation;
+    twice is enough)."""
+    for _ in range(2):
+        for i in range(j + 1):
+            z -= np.dot(Q[i], z) * Q[i]
+
+
+@njit(**_OPTS)
+def _ritz_vectors(vecs, Q, j, top, second):
+    """The top and second Ritz vectors of the Lanczos vectors Q[0..j] (vecs: the eigenvectors of
+    the (j + 1) x (j + 1) tridiagonal, ascending) into `top` and `second`."""
+    top[:] = 0.0
+    second[:] = 0.0
+    for i in range(j + 1):
+        top += vecs[i, -1] * Q[i]
+        if j > 0:
+            second += vecs[i, -2] * Q[i]
+
+
+@njit(**_OPTS)
 def _lanczos(P, q, tol, max_iter, top, second):
     """The largest eigenvalue of A = P P^T by Lanczos from the unit vector q, with full
     reorthogonalisation, stopped once the top Ritz pair (theta, y) has a residual
@@ -1062,33 +1095,49 @@ def _lanczos(P, q, tol, max_iter, top, second):
         w = np.dot(q.astype(P.dtype), P)
         z = np.dot(P, w).astype(np.float64)
         alpha[j] = np.dot(q, z)
-        for i in range(j + 1):  # full reorthogonalisation (twice is enough)
-            z -= np.dot(Q[i], z) * Q[i]
-        for i in range(j + 1):
-            z -= np.dot(Q[i], z) * Q[i]
+        _reorthogonalise(Q, j, z)
         b = math.sqrt(np.sum(z * z))
-        Tm = np.zeros((j + 1, j + 1))
-        for i in range(j + 1):
-            Tm[i, i] = alpha[i]
-            if i < j:
-                Tm[i, i + 1] = beta[i]
-                Tm[i + 1, i] = beta[i]
-        vals, vecs = np.linalg.eigh(Tm)
+        vals, vecs = np.linalg.eigh(_tridiagonal(alpha, beta, j + 1))
         theta = vals[-1]
         if theta <= 0.0:
             return -1.0
         if j == m - 1 or b <= 1e-14 * theta or b * abs(vecs[j, -1]) <= tol * theta:
-            for r in range(m):
-                top[r] = 0.0
-                second[r] = 0.0
-            for i in range(j + 1):
-                top += vecs[i, -1] * Q[i]
-                if j > 0:
-                    second += vecs[i, -2] * Q[i]
+            _ritz_vectors(vecs, Q, j, top, second)
             return theta
         beta[j] = b
         q = z / b
     return -1.0
+
+
+@njit(**_OPTS)
+def _finite(A):
+    """True when every entry of A is finite."""
+    for x in A.reshape(-1):
+        if not math.isfinite(x):
+            return False
+    return True
+
+
+@njit(**_OPTS)
+def _warm_start(u):
+    """The unit start vector of a warm-started Lanczos run: u[0] + u[1] / 2 (the previous matrix's top
+    two vectors) plus a small dense component; the dense vector alone when that is zero or not finite."""
+    dense = _dense_start(u.shape[1])
+    q = u[0] + 0.5 * u[1] + _START_MIX * dense
+    qn = math.sqrt(np.sum(q * q))
+    if qn == 0.0 or not math.isfinite(qn):
+        return dense
+    return q / qn
+
+
+@njit(**_OPTS)
+def _keep_vectors(u, top, second):
+    """u[0], u[1] = top, second normalised (for the next matrix's warm start); a zero vector is left out."""
+    for v, row in ((top, 0), (second, 1)):
+        vn = math.sqrt(np.sum(v * v))
+        if vn > 0.0:
+            for r in range(u.shape[1]):
+                u[row, r] = v[r] / vn
 
 
 @njit(**_OPTS)
@@ -1103,19 +1152,13 @@ def spectral_norm(P, u, tol, max_iter):
     What does not converge, or falls below a lower bound of sigma_max (the largest row or column norm
     of P), is computed exactly.
     """
-    for x in P.reshape(-1):
-        if not math.isfinite(x):
-            return np.nan
+    if not _finite(P):
+        return np.nan
     if max_iter == 0:
         return exact_norm(P)
     m = P.shape[0]
-    dense = _dense_start(m)
-    q = u[0] + 0.5 * u[1] + _START_MIX * dense
-    qn = math.sqrt(np.sum(q * q))
-    if qn == 0.0 or not math.isfinite(qn):
-        q, qn = dense.copy(), 1.0
     top, second = np.empty(m), np.empty(m)
-    theta = _lanczos(P, q / qn, tol, max_iter, top, second)
+    theta = _lanczos(P, _warm_start(u), tol, max_iter, top, second)
     if theta < 0.0:
         return _exact_with_vectors(P, u)
     lb = 0.0  # every row and column norm of P is a lower bound on sigma_max (exact for a diagonal P)
@@ -1130,11 +1173,7 @@ def spectral_norm(P, u, tol, max_iter):
     lb = max(lb, np.max(cols))
     if theta < lb * (1.0 - 1e-6):
         return _exact_with_vectors(P, u)
-    for v, row in ((top, 0), (second, 1)):
-        vn = math.sqrt(np.sum(v * v))
-        if vn > 0.0:
-            for r in range(m):
-                u[row, r] = v[r] / vn
+    _keep_vectors(u, top, second)
     return math.sqrt(theta)
 
 
@@ -1580,17 +1619,6 @@ def coefficient_gram(C, G, nonzero, A):
 
 
 @njit(**_OPTS)
-def _tridiagonal(alpha, beta, j):
-    Tm = np.zeros((j, j))
-    for i in range(j):
-        Tm[i, i] = alpha[i]
-        if i + 1 < j:
-            Tm[i, i + 1] = beta[i]
-            Tm[i + 1, i] = beta[i]
-    return Tm
-
-
-@njit(**_OPTS)
 def _lanczos_sym(A, q, max_iter, top, second):
     """The top Ritz value of the symmetric A by Lanczos from the unit vector q, with full
     reorthogonalisation, run until it grows by less than _STALL (relative) or the Krylov space is
@@ -1608,9 +1636,7 @@ def _lanczos_sym(A, q, max_iter, top, second):
         Q[j] = q
         z = np.dot(A, q)
         alpha[j] = np.dot(q, z)
-        for _ in range(2):  # full reorthogonalisation (twice is enough)
-            for i in range(j + 1):
-                z -= np.dot(Q[i], z) * Q[i]
+        _reorthogonalise(Q, j, z)
         b = math.sqrt(np.sum(z * z))
         theta = np.linalg.eigvalsh(_tridiagonal(alpha, beta, j + 1))[-1]
         j_last = j
@@ -1620,15 +1646,8 @@ def _lanczos_sym(A, q, max_iter, top, second):
         beta[j] = b
         q = z / b
     vals, vecs = np.linalg.eigh(_tridiagonal(alpha, beta, j_last + 1))
-    theta = vals[-1]
-    for r in range(m):
-        top[r] = 0.0
-        second[r] = 0.0
-    for i in range(j_last + 1):
-        top += vecs[i, -1] * Q[i]
-        if j_last > 0:
-            second += vecs[i, -2] * Q[i]
-    return theta
+    _ritz_vectors(vecs, Q, j_last, top, second)
+    return vals[-1]
 
 
 @njit(**_OPTS)
@@ -1652,16 +1671,10 @@ def certified_norm(A, u):
     whichever has the larger Rayleigh quotient, certified by `_below(A, theta (1 + _CERT))`; when
     the certificate fails, Lanczos from the other start, then the eigenvalues of A. Returns
     sqrt(theta): sigma_max lies in [sqrt(theta), sqrt(theta) (1 + _CERT/2)]."""
-    for x in A.reshape(-1):
-        if not math.isfinite(x):
-            return np.nan
+    if not _finite(A):
+        return np.nan
     m = A.shape[0]
-    dense = _dense_start(m)
-    q = u[0] + 0.5 * u[1] + _START_MIX * dense
-    qn = math.sqrt(np.sum(q * q))
-    if qn == 0.0 or not math.isfinite(qn):
-        q, qn = dense.copy(), 1.0
-    q = q / qn
+    q = _warm_start(u)
     unit = np.zeros(m)  # the row of J with the largest norm: exact at once when J J^T is diagonal
     unit[np.argmax(np.diag(A))] = 1.0
     if np.dot(unit, np.dot(A, unit)) > np.dot(q, np.dot(A, q)):
@@ -1670,11 +1683,7 @@ def certified_norm(A, u):
     for start in (q, unit):  # the start with the larger Rayleigh quotient first
         theta = _lanczos_sym(A, start, 80, top, second)
         if theta > 0.0 and _below(A, theta * (1.0 + _CERT)):
-            for v, row in ((top, 0), (second, 1)):
-                vn = math.sqrt(np.sum(v * v))
-                if vn > 0.0:
-                    for r in range(m):
-                        u[row, r] = v[r] / vn
+            _keep_vectors(u, top, second)
             return math.sqrt(theta)
     vals, vecs = np.linalg.eigh(A)
     for r in range(m):

@@ -427,8 +427,7 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
                     gm, ge = gm[::-1], ge[::-1]
                 _kernels.add_scaled(below_m, below_e, np.ascontiguousarray(gm), np.ascontiguousarray(ge),
                                     below_m, below_e)
-                h0_64 = zeros
-                row.append(_make_trace(cell, m.activation, loss, xin, hidden64, c64, gates, pre, h0_64, c0,
+                row.append(_make_trace(cell, m.activation, loss, xin, hidden64, c64, gates, pre, zeros, c0,
                                        log10_gh, log10_g, log10_gc, ctx))
             layers[layer] = row
             if model.residual and layer > 0:
@@ -437,18 +436,12 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
             above = (below_m, below_e)
         log10_x = sweeps.log10_norms(*above)
     return StackedTrace(cell, model.activation, loss, L, model.bidirectional, model.residual, x32,
-                        _readonly(y), layers, depth, log10_x)
+                        sweeps.frozen32(y), layers, depth, log10_x)
 
 
 def _row_log10_norms(m: np.ndarray, e: np.ndarray, reverse: bool) -> np.ndarray:
     out = sweeps.log10_norms(m, e)
     return out[::-1] if reverse else out
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float32)
-    a.setflags(write=False)
-    return a
 
 
 def scenario_traces(scenario, loss: str, cells: tuple) -> dict:

@@ -35,6 +35,7 @@ import numpy as np
 from numba import njit
 
 from .modern import ModernCell
+from .sweeps import frozen32
 from .trace import LOSSES, Trace, _as_input
 
 LOG10_2 = math.log10(2.0)
@@ -268,12 +269,6 @@ def _state0(h0, S: int, complex_state: bool) -> np.ndarray:
     return arr
 
 
-def _frozen32(a) -> np.ndarray:
-    out = np.array(a, dtype=np.float32, order="C")
-    out.setflags(write=False)
-    return out
-
-
 def trace(model: ModernCell, x, loss: str = "last", h0=None) -> ModernTrace:
     """States, gates, exact gradient and Jacobian norms and eigenvalues of `model` on x [T, input_size].
 
@@ -308,11 +303,11 @@ def trace(model: ModernCell, x, loss: str = "last", h0=None) -> ModernTrace:
         ctx = {"log_abs": d.log_abs, "unit": d.unit, "state": state, "h0": s0,
                "d_state": getattr(model, "d_state", None)}
         return ModernTrace(
-            cell_type=model.cell, activation="linear", loss=loss, inputs=x32, hidden=_frozen32(state.real), cell=None,
-            gates={k: _frozen32(g) for k, g in d.gates.items()}, pre={k: _frozen32(p) for k, p in d.pre.items()},
-            h0=_frozen32(s0.real), c0=None, log10_grad_norm=log10_g, log10_cell_grad_norm=None,
-            log10_grad_hidden=_frozen32(log10_gh), forward_overflow_step=int(np.argmax(bad)) if bad.any() else None,
-            _ctx=ctx, extras={k: _frozen32(e) for k, e in extras.items()}, negative=model.negative)
+            cell_type=model.cell, activation="linear", loss=loss, inputs=x32, hidden=frozen32(state.real), cell=None,
+            gates={k: frozen32(g) for k, g in d.gates.items()}, pre={k: frozen32(p) for k, p in d.pre.items()},
+            h0=frozen32(s0.real), c0=None, log10_grad_norm=log10_g, log10_cell_grad_norm=None,
+            log10_grad_hidden=frozen32(log10_gh), forward_overflow_step=int(np.argmax(bad)) if bad.any() else None,
+            _ctx=ctx, extras={k: frozen32(e) for k, e in extras.items()}, negative=model.negative)
 
 
 def _log10_norm(log10_parts: np.ndarray) -> np.ndarray:

@@ -95,6 +95,13 @@ def grad_sweep(ctx: dict, loss: str, direct: tuple | None = None, raw: list | No
     return log10_gh, log10_norms(m, e), log10_gc
 
 
+def frozen32(a) -> np.ndarray:
+    """A read-only float32 copy: arrays leave the engine so, as traces are shared between sessions."""
+    out = np.array(a, dtype=np.float32, order="C")
+    out.setflags(write=False)
+    return out
+
+
 def log10_norms(m: np.ndarray, e: np.ndarray) -> np.ndarray:
     """log10 of each row's 2-norm of m * 2**e (elementwise exponents), exact beyond float range."""
     top = np.where(m != 0, e, -np.inf).max(axis=1)

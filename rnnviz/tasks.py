@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from .i18n import N_, _
-from .inputs import add_bits
+from .inputs import add_bits, one_hot
 from .spec import KNOBS
 
 LN2 = math.log(2.0)
@@ -122,10 +122,6 @@ class Task:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def _one_hot(symbols: torch.Tensor, n: int) -> torch.Tensor:
-    return F.one_hot(symbols, n).to(torch.float32)
 
 
 def _entropy_nats(p) -> float:
@@ -232,7 +228,7 @@ class CopyTask(Task):
         seq[:, K + T - 1] = self.delimiter
         target = torch.full((B, T + 2 * K), self.blank)
         target[:, T + K:] = symbols
-        return _one_hot(seq, self.input_size), target
+        return one_hot(seq, self.input_size), target
 
     def baselines(self, seq_len):
         """A blank input comes T - 1 times before the delimiter (target blank) and K times after it
@@ -339,7 +335,7 @@ class TemporalOrder(Task):
         rows = torch.arange(B)
         seq[rows, t1] = 6 + which[:, 0]
         seq[rows, t2] = 6 + which[:, 1]
-        return _one_hot(seq, self.input_size), 2 * which[:, 0] + which[:, 1]
+        return one_hot(seq, self.input_size), 2 * which[:, 0] + which[:, 1]
 
     def baselines(self, seq_len):
         return (Baseline(math.log(4.0), CURRENT_INPUT, N_("the last input is always the end marker: a guess among 4")),)
@@ -405,7 +401,7 @@ class Sentiment(Task):
         very_rows = very.bool()
         seq[rows[very_rows], start[very_rows] + 1] = very_id
         is_positive = (opinion < n_pos).long()
-        return _one_hot(seq, self.input_size), is_positive ^ negated
+        return one_hot(seq, self.input_size), is_positive ^ negated
 
     def baselines(self, seq_len):
         """The phrase is 1 word (chance 1/2), 'not' + word (1/4) or 'not very' + word (1/4), starting

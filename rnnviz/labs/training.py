@@ -196,10 +196,12 @@ class Suggestion:
     expect: str             # English, marked with N_: translate where shown
 
 
-def _suggest(seq_len: int, hidden: int, lr: float, batch_size: int, steps: int, expect: str) -> Suggestion:
-    """Every suggestion clips the gradient's norm at 1, as the adding-problem reproduction does."""
+def _suggest(seq_len: int, hidden: int, lr: float, batch_size: int, steps: int, expect: str,
+             **knobs) -> Suggestion:
+    """Every suggestion clips the gradient's norm at 1, as the adding-problem reproduction does;
+    `knobs`: further Training Lab knob values."""
     return Suggestion(dict(train_seq_len=seq_len, train_hidden=hidden, lr=lr, batch_size=batch_size,
-                           train_steps=steps, clip="norm", clip_threshold=1.0), expect)
+                           train_steps=steps, clip="norm", clip_threshold=1.0, **knobs), expect)
 
 
 SUGGESTED: dict[str, Suggestion] = {
@@ -228,12 +230,11 @@ SUGGESTED: dict[str, Suggestion] = {
         seq_len=5, hidden=64, lr=1e-2, batch_size=50, steps=1000,
         expect=N_("Hard: every cell first learns to output blanks (the baseline). The RNN stays there; LSTM and GRU "
                "slowly start to recall the ten symbols (about half of them right after 1000 steps).")),
-    "look_ahead": Suggestion({**_suggest(seq_len=20, hidden=16, lr=1e-2, batch_size=32, steps=400, expect="").values,
-                              "bidirectional": True},
-                             expect=N_("With Bidirectional on, every cell reads the answer with its backward "
-                                       "direction: "
-                                    "the loss falls far below the 'no future' baseline within a few hundred steps. "
-                                    "Switch Bidirectional off and train again: no cell gets below that baseline.")),
+    "look_ahead": _suggest(
+        seq_len=20, hidden=16, lr=1e-2, batch_size=32, steps=400, bidirectional=True,
+        expect=N_("With Bidirectional on, every cell reads the answer with its backward direction: "
+               "the loss falls far below the 'no future' baseline within a few hundred steps. "
+               "Switch Bidirectional off and train again: no cell gets below that baseline.")),
     "parity": _suggest(
         seq_len=6, hidden=32, lr=1e-2, batch_size=50, steps=800,
         expect=N_("Every bit matters equally and no single bit says anything about the answer, so gradient descent "

@@ -4,12 +4,12 @@ sampling at a temperature; translation with an encoder-decoder.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import torch
 
 from .. import plots
+from ..cells import LABELS, sigmoid
 from ..files.lessons import GRADIENT_PAGE, STEP_PAGE
 from ..i18n import N_, _
 from ..inputs import Vocab
@@ -23,10 +23,6 @@ TEXT_PAGE = "pages/6_Text_Lab.py"
 TRANSLATION_PAGE = "pages/5_Translation.py"
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 def _share_kept(mean: float) -> int:
     """Choices "about half", "about 95%", "almost none": which one a mean gate value is nearest."""
     return 2 if mean < 0.25 else 0 if mean < 0.75 else 1
@@ -37,7 +33,7 @@ def _gates(v: dict) -> dict:
     tr = Scenario.from_values(v).trace()
     gate = "forget" if tr.cell_type == "lstm" else "update"
     means = {g: float(np.mean(tr.gates[g])) for g in tr.gate_names if g != "candidate"}
-    return dict(tr=tr, gate=gate, mean=means[gate], bias=v["forget_bias"], sig=_sigmoid(v["forget_bias"]),
+    return dict(tr=tr, gate=gate, mean=means[gate], bias=v["forget_bias"], sig=float(sigmoid(v["forget_bias"])),
                 **{f"{g}_mean": m for g, m in means.items()}, T=tr.T)
 
 
@@ -58,8 +54,7 @@ def _paths(v: dict) -> dict:
 
 
 def paths_figure(live: dict, scale: float = 1.0):
-    labels = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
-    return legend_below(plots.gradient_vs_lag({labels[c]: tr for c, tr in live["traces"].items()}, scale=scale,
+    return legend_below(plots.gradient_vs_lag({LABELS[c]: tr for c, tr in live["traces"].items()}, scale=scale,
                                               height=440, title=_("How much of the loss reaches each step")))
 
 

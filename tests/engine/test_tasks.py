@@ -105,6 +105,15 @@ def best_cross_entropy(keys_fit, targets_fit, keys, targets, n_classes):
     return float(-np.mean([table[k][t] for k, t in zip(keys, targets)]))
 
 
+def last_symbol_cross_entropy(task, T, n, seeds, n_classes):
+    """best_cross_entropy of the predictor that knows only the last input symbol, fitted on a batch of n
+    sequences from seeds[0] and scored on one from seeds[1]."""
+    x, label = task.batch(n, T, gen(seeds[0]))
+    x2, label2 = task.batch(n, T, gen(seeds[1]))
+    last, last2 = x[:, -1].argmax(-1).numpy(), x2[:, -1].argmax(-1).numpy()
+    return best_cross_entropy(last, label.numpy(), last2, label2.numpy(), n_classes)
+
+
 @pytest.mark.parametrize("T", [1, 5, 20, 100])
 def test_copy_baselines_by_what_they_know(T):
     """The best predictor that knows only the current input symbol (memoryless), and the one that knows the
@@ -230,10 +239,7 @@ def test_parity_labels_and_baseline(T):
 def test_temporal_order_baseline(T):
     """The last input is always the end marker: knowing only it, the answer is a guess among 4 (ln 4)."""
     task = TASKS["temporal_order"]
-    x, label = task.batch(40_000, T, gen(4))
-    x2, label2 = task.batch(40_000, T, gen(5))
-    last, last2 = x[:, -1].argmax(-1).numpy(), x2[:, -1].argmax(-1).numpy()
-    assert best_cross_entropy(last, label.numpy(), last2, label2.numpy(), 4) == \
+    assert last_symbol_cross_entropy(task, T, 40_000, seeds=(4, 5), n_classes=4) == \
         pytest.approx(task.baseline(T), abs=3e-3)
     assert task.baseline(T) == math.log(4)
 
@@ -243,10 +249,7 @@ def test_sentiment_baseline_reads_the_last_word(T):
     """Knowing only the last word: when it is the opinion word it tells the polarity unless negated; at T = 3
     that happens often (13/24 of reviews end with it, 9/13 of those negated): 0.652 nats, not ln 2."""
     task = TASKS["sentiment"]
-    x, label = task.batch(60_000, T, gen(6))
-    x2, label2 = task.batch(60_000, T, gen(7))
-    last, last2 = x[:, -1].argmax(-1).numpy(), x2[:, -1].argmax(-1).numpy()
-    assert best_cross_entropy(last, label.numpy(), last2, label2.numpy(), 2) == \
+    assert last_symbol_cross_entropy(task, T, 60_000, seeds=(6, 7), n_classes=2) == \
         pytest.approx(task.baseline(T), abs=4e-3)
     if T == 3:
         assert round(task.baseline(3), 3) == 0.652
