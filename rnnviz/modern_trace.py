@@ -35,7 +35,8 @@ import numpy as np
 from numba import njit
 
 from .modern import ModernCell
-from .trace import LOSSES, Trace, _as_input
+from .trace import LOSSES, _as_input
+from .trace_result import Trace
 
 LOG10_2 = math.log10(2.0)
 _OPTS = dict(cache=True, nogil=True)
