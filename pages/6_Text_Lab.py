@@ -6,7 +6,7 @@ import rnnviz
 from rnnviz import cells, inputs, plots, ui
 from rnnviz.files import uploads
 from rnnviz.i18n import N_, _
-from rnnviz.labs import charlm, corpora, training
+from rnnviz.labs import charlm, corpora, training, units
 from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Text Lab")
@@ -231,7 +231,7 @@ if lm is not None:
     size = len(corpus.text)
     look_len = ui.knob("look_len", limits=(min(100, size), min(5000, size)))
     look = corpus.text[:look_len]
-    states, ranking = ui.session_memo("lm_look", (lm.uid, corpus.key, look_len), lambda: charlm.look_inside(lm, look))
+    states, ranking = ui.session_memo("lm_look", (lm.uid, corpus.key, look_len), lambda: units.look_inside(lm, look))
 
     def _symbol(state: str) -> str:   # its letter in the equations: h, c, i f g o, r z n
         return cells.state_symbol(lm.cell, state)
@@ -270,8 +270,8 @@ if lm is not None:
         st.dataframe(table, hide_index=True, key="lm_ranking", on_select=_pick_from_ranking,
                      selection_mode="single-row",
                      column_config={_("correlation"): st.column_config.NumberColumn(format="%+.2f")})
-        present = [f"*{_(f)}*: {_(d)}" for f, d in charlm.FEATURES.items() if f in {r.feature for r in ranking}]
-        absent = [_(f) for f in charlm.FEATURES if f not in {r.feature for r in ranking}]
+        present = [f"*{_(f)}*: {_(d)}" for f, d in units.FEATURES.items() if f in {r.feature for r in ranking}]
+        absent = [_(f) for f in units.FEATURES if f not in {r.feature for r in ranking}]
         others = [f"{_symbol(g)} = {_label(g)}" for g in states if g != state]
         st.caption(_("{symbol}[{unit}]: unit {unit} of the {what}, the one colouring the text. ").format(
                        symbol=_symbol(state), unit=unit, what=_label(state))

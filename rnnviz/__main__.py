@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{p.name:18s} {p.title}")
         return 0
     if args.command == "script":
-        from .files.export import reproduce_script
+        from .files.script import reproduce_script
 
         scenario = PRESETS[args.preset].scenario(**({"cell": args.cell} if args.cell else {}))
         sys.stdout.write(reproduce_script(scenario))

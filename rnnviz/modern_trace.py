@@ -36,7 +36,8 @@ from numba import njit
 
 from .modern import ModernCell
 from .sweeps import frozen32
-from .trace import LOSSES, Trace, _as_input
+from .trace import LOSSES, _as_input
+from .trace_result import Trace
 
 LOG10_2 = math.log10(2.0)
 _OPTS = dict(cache=True, nogil=True)

@@ -17,7 +17,7 @@ A file is read in three steps, each bounded (see SECURITY.md):
    limits on its address space, data size and CPU time, and a wall-clock timeout kept by its
    parent. A crash, a hang or a blow-up there becomes `Unsafe`: "This file could not be read
    safely: <reason>." The app's own process never runs an unpickler on the file.
-3. The child answers with plain data in its own encoding (JSON for the structure, raw bytes for
+3. The child answers with plain data in its own encoding (`rnnviz.files.wire`: JSON for the structure, raw bytes for
    the tensors), never a pickle; the parent checks every size before it builds a tensor. Values
    that are not plain data (sets, bytes, dtypes, very long text) come back as `Opaque` words.
 
@@ -32,7 +32,6 @@ import atexit
 import fcntl
 import io
 import json
-import math
 import os
 import pickle
 import resource
@@ -44,7 +43,6 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -53,19 +51,17 @@ import torch
 
 from .limits import (
     DEFAULT,
-    MAX_DIMS,
     PIPE_BYTES,
-    READABLE_DTYPES,
     READERS,
     Damaged,
     Limits,
     NotWeightsOnly,
     Refused,
     Unsafe,
-    torch_tables,
 )
-from .quote import Opaque, clip, describe, dtype_name, size_text
+from .quote import Opaque
 from .scan import scan
+from .wire import decode, encode, failure
 
 __all__ = ["Damaged", "Limits", "NotWeightsOnly", "Opaque", "Refused", "Unsafe", "load", "scan", "warm_up"]
 
@@ -74,7 +70,7 @@ __all__ = ["Damaged", "Limits", "NotWeightsOnly", "Opaque", "Refused", "Unsafe",
 # each file it is sent, forks a child that limits itself and reads the file, keeps the wall-clock
 # timeout, and answers with the child's answer and exit status. Request: two 8-byte lengths, the
 # limits (JSON), the file. Answer: timed out (1 byte), exit code (4 bytes), length (8), the child's
-# answer (see _encode). A fork of a warm process starts in milliseconds; a fresh interpreter takes
+# answer (see wire.encode). A fork of a warm process starts in milliseconds; a fresh interpreter takes
 # 1.5 s to import torch.
 # The reading server imports torch and these modules, not the rest of rnnviz (its engine, numba):
 # "rnnviz" is registered as a bare package whose __init__ does not run.
@@ -187,7 +183,7 @@ def load(data: bytes, limits: Limits = DEFAULT) -> Any:
     lists, tuples, str, int, float, bool, None, Opaque and CPU tensors of READABLE_DTYPES."""
     data = bytes(data)
     scan(data, limits)
-    return _decode(_read_in_worker(data, limits), limits)
+    return decode(_read_in_worker(data, limits), limits)
 
 
 def _read_in_worker(data: bytes, limits: Limits) -> bytes:
@@ -345,19 +341,19 @@ def _worker(data: bytes, limits: Limits, *, limited: bool = True) -> list[bytes]
             warnings.simplefilter("ignore")
             value = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
         del data
-        return _encode(value, limits)
+        return encode(value, limits)
     except MemoryError:
-        return _failure("memory", "")
+        return failure("memory", "")
     except RecursionError:
-        return _failure("recursion", "")
+        return failure("recursion", "")
     except pickle.UnpicklingError as exc:
-        return _failure("unpickling", str(exc))
+        return failure("unpickling", str(exc))
     except Refused as exc:
-        return _failure("refused", str(exc))
+        return failure("refused", str(exc))
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an answer
         text = str(exc)
         memory = any(s in text for s in ("can't allocate memory", "not enough memory", "DefaultCPUAllocator"))
-        return _failure("memory" if memory else "error", text)
+        return failure("memory" if memory else "error", text)
 
 
 def _limit_self(limits: Limits):
@@ -379,127 +375,3 @@ def _limit_self(limits: Limits):
     cpu = max(1, int(limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _failure(kind: str, text: str) -> list[bytes]:
-    return [b"E" + json.dumps({"kind": kind, "text": text[:2000]}).encode()]
-
-
-def _encode(value: Any, limits: Limits) -> list[bytes]:
-    """b"V", the header's length (8 bytes), the header (JSON: the structure, tensors as {"x": i},
-    and each tensor's dtype and shape), then every tensor's bytes in order. Dicts are {"d": [[k, v],
-    ...]}, lists {"l": [...]}, tuples {"t": [...]}, anything else not plain {"o": "words"}."""
-    blobs: list[bytes] = []
-    tensors: list = []
-    seen: dict[int, int] = {}
-    budget = [limits.max_items]
-
-    def encode(x, depth):
-        budget[0] -= 1
-        if budget[0] < 0 or depth > limits.max_depth + 1:
-            raise Refused("The file holds more, or more deeply nested, data than this app reads.")
-        if x is None or isinstance(x, (bool, float)):
-            return x
-        if isinstance(x, int):
-            return x if x.bit_length() <= 256 else {"o": describe(x)}
-        if isinstance(x, str):
-            return x if len(x) <= limits.max_text_chars else {"o": describe(x)}
-        if isinstance(x, torch.Tensor):
-            return tensor(x)
-        if isinstance(x, Mapping):
-            return {"d": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in x.items()]}
-        if type(x) is list:
-            return {"l": [encode(v, depth + 1) for v in x]}
-        if isinstance(x, tuple):
-            return {"t": [encode(v, depth + 1) for v in x]}
-        return {"o": describe(x)}
-
-    def tensor(t):
-        if id(t) in seen:
-            return {"x": seen[id(t)]}
-        if (type(t) not in (torch.Tensor, torch.nn.Parameter) or t.layout != torch.strided or t.is_quantized
-                or t.device.type != "cpu" or t.dtype not in READABLE_DTYPES):
-            return {"o": describe(t)}
-        if t.numel() > limits.tensor_elements:
-            raise Refused(f"A tensor of the file has {t.numel():,} numbers; the largest this app reads has "
-                          f"{limits.tensor_elements:,}.")
-        flat = t.detach().contiguous().reshape(-1)
-        blobs.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
-        tensors.append([dtype_name(t.dtype), list(t.shape)])
-        seen[id(t)] = len(tensors) - 1
-        return {"x": seen[id(t)]}
-
-    header = json.dumps({"root": encode(value, 0), "tensors": tensors}).encode()
-    return [b"V" + struct.pack("<Q", len(header)) + header, *blobs]
-
-
-# =============================================================================== 3. the answer
-def _decode(message: bytes, limits: Limits) -> Any:
-    """The worker's answer as plain data, every size checked before a tensor is built."""
-    if message[:1] == b"E":
-        try:
-            failure = json.loads(message[1:])
-            kind, text = str(failure["kind"]), str(failure["text"])[:2000]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            raise Unsafe("the reader's answer was malformed") from None
-        if kind == "memory":
-            raise Unsafe(f"it needs more memory than the {size_text(limits.worker_memory)} a file may use")
-        if kind == "recursion":
-            raise Unsafe("its structures are nested too deeply to read")
-        if kind == "unpickling":
-            raise NotWeightsOnly(text)
-        if kind == "refused":
-            raise Refused(text)
-        raise Damaged(text)
-    if message[:1] != b"V" or len(message) < 9:
-        raise Unsafe("the reader's answer was malformed")
-    length = struct.unpack_from("<Q", message, 1)[0]
-    view = memoryview(message)
-    try:
-        head = json.loads(message[9:9 + length])
-        specs = head["tensors"]
-        root = head["root"]
-        at = 9 + length
-        tensors = []
-        _, _, dtypes = torch_tables()
-        for name, shape in specs:
-            dtype = dtypes[f"torch.{name}"]
-            if not all(isinstance(n, int) and n >= 0 for n in shape) or len(shape) > MAX_DIMS:
-                raise ValueError("shape")
-            count = math.prod(shape)
-            if count > limits.tensor_elements:
-                raise ValueError("size")
-            nbytes = count * dtype.itemsize
-            if at + nbytes > len(message):
-                raise ValueError("length")
-            if count:
-                tensors.append(torch.frombuffer(bytearray(view[at:at + nbytes]), dtype=dtype).reshape(shape))
-            else:
-                tensors.append(torch.zeros(shape, dtype=dtype))
-            at += nbytes
-        if at != len(message):
-            raise ValueError("length")
-        return _build(root, tensors, 0, limits)
-    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
-        raise Unsafe("the reader's answer was malformed") from None
-
-
-def _build(x, tensors: list, depth: int, limits: Limits):
-    if depth > limits.max_depth + 2:
-        raise ValueError("depth")
-    if x is None or isinstance(x, (bool, int, float, str)):
-        return x
-    if isinstance(x, dict) and len(x) == 1:
-        (tag, v), = x.items()
-        if tag == "d":
-            return {_build(k, tensors, depth + 1, limits): _build(item, tensors, depth + 1, limits) for k, item in v}
-        if tag == "l":
-            return [_build(item, tensors, depth + 1, limits) for item in v]
-        if tag == "t":
-            return tuple(_build(item, tensors, depth + 1, limits) for item in v)
-        if tag == "x":
-            return tensors[v]
-        if tag == "o":
-            return Opaque(clip(str(v), 200))
-    raise ValueError("node")
-

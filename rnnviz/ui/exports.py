@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..files import export
+from ..files.script import reproduce_script
 from ..i18n import _
 from ..model import RecurrentModel
 from ..spec import Scenario
@@ -17,7 +18,7 @@ from ..trace import Trace
 def scenario_export_box(tr: Trace, scenario: Scenario, *, key: str = "export", container=None):
     """export_box for a trace built from a scenario: the files carry its settings, the script rebuilds it."""
     export_box(tr, f"rnnviz_{scenario.cell}_T{scenario.seq_len}", meta=scenario, key=key, container=container,
-               script=lambda: export.reproduce_script(scenario))
+               script=lambda: reproduce_script(scenario))
 
 
 def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key: str = "export",
@@ -57,4 +58,4 @@ def model_export_box(tr: Trace, model: RecurrentModel, title: str, *, key: str =
     if getattr(model, "stacked", False):  # a stacked model: the numbers of the layer shown (files hold one layer)
         return export_box(tr, f"rnnviz_{stem}", meta={"source": title}, key=key, container=container)
     export_box(tr, f"rnnviz_{stem}", meta={"source": title}, model=model, key=key, container=container,
-               script=lambda: export.reproduce_script(model=model, x=tr.inputs, loss=tr.loss))
+               script=lambda: reproduce_script(model=model, x=tr.inputs, loss=tr.loss))

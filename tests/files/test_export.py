@@ -9,7 +9,7 @@ import pytest
 
 import rnnviz
 from rnnviz import ModelSpec, build_model, inputs, trace
-from rnnviz.files import export
+from rnnviz.files import export, script
 
 
 def lstm_trace(T=30, H=4, loss="all"):
@@ -142,7 +142,7 @@ def check_against(tr, final, rows):
      "sine", "last"),
 ])
 def test_reproduce_script_prints_the_traces_numbers(spec, T, kind, loss):
-    source = export.reproduce_script(spec, T, kind, loss)
+    source = script.reproduce_script(spec, T, kind, loss)
     assert not [line for line in source.splitlines() if "import" in line and "rnnviz" in line]  # PyTorch alone
     assert len(source.splitlines()) < 100
     tr = trace(build_model(spec), inputs.make(kind, T, spec.input_size, seed=spec.seed), loss=loss)
@@ -153,7 +153,7 @@ def test_reproduce_script_with_embedded_weights_and_input():
     """An uploaded (or trained) model and an uploaded sequence: both travel inside the script."""
     model = build_model(ModelSpec(cell="gru", hidden_size=5, input_size=3, init="torch", seed=8))
     x = inputs.noise(20, 3, seed=2) * 2
-    source = export.reproduce_script(model=model, x=x, loss="all")
+    source = script.reproduce_script(model=model, x=x, loss="all")
     assert "W_BLOB" in source and "X_BLOB" in source
     check_against(trace(model, x, loss="all"), *run_script(source))
 
@@ -163,7 +163,7 @@ def test_reproduce_script_input_code_matches_rnnviz_inputs():
     import torch
 
     for kind, size in (("impulse", 3), ("noise", 2), ("sine", 3), ("binary", 2), ("text", 27)):
-        code = export._input_code(kind, 37, size, 11, inputs.DEFAULT_TEXT)
+        code = script._input_code(kind, 37, size, 11, inputs.DEFAULT_TEXT)
         scope = {"torch": torch, "math": __import__("math")}
         exec(code, scope)
         np.testing.assert_array_equal(scope["x"].numpy(), inputs.make(kind, 37, size, seed=11), err_msg=kind)
@@ -180,7 +180,7 @@ def test_reproduce_script_weight_code_matches_build_model(cell, init):
     spec = ModelSpec(cell=cell, init=init, hidden_size=4, input_size=2, recurrent_gain=1.1, input_gain=0.7,
                      forget_bias=1.5, seed=9)
     scope = {"torch": torch, "math": math, "I": 2, "H": 4}
-    exec(export._weights_code(spec), scope)
+    exec(script._weights_code(spec), scope)
     model = build_model(spec)
     for name, w in scope["W"].items():
         assert torch.equal(w, getattr(model, name).detach()), name

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnviz.files import quote, sandbox
+from rnnviz.files import quote, sandbox, wire
 from tests.files import hostile
 
 # The scan switched off: limits so wide that every hostile file reaches the worker.
@@ -101,7 +101,7 @@ def test_a_worker_answer_is_parsed_never_unpickled(tmp_path):
 
     for answer in (pickle.dumps(Evil()), b"V" + (10).to_bytes(8, "little") + b'{"root": 1', b"E{]"):
         with pytest.raises(sandbox.Unsafe, match="the reader's answer was malformed"):
-            sandbox._decode(answer, sandbox.Limits())
+            wire.decode(answer, sandbox.Limits())
     assert not marker.exists()
 
 

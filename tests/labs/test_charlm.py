@@ -13,7 +13,7 @@ import torch
 import rnnviz
 from rnnviz.files import uploads
 from rnnviz.inputs import Vocab
-from rnnviz.labs import charlm, corpora
+from rnnviz.labs import charlm, corpora, units
 from tests.support.payloads import UNICODE_SAMPLES, Payload
 
 
@@ -254,7 +254,7 @@ def test_a_file_that_is_no_model_gets_the_message_every_model_upload_gets():
 
 # ------------------------------------------------------------------------------------ looking inside
 def test_text_features_by_hand():
-    f = charlm.text_features('a("b")\n 1')
+    f = units.text_features('a("b")\n 1')
     np.testing.assert_array_equal(f["inside quotes"], [0, 0, 1, 1, 0, 0, 0, 0, 0])
     np.testing.assert_array_equal(f["bracket depth"], [0, 1, 1, 1, 1, 0, 0, 0, 0])
     np.testing.assert_array_equal(f["position in line"], [1, 2, 3, 4, 5, 6, 0, 1, 2])
@@ -266,13 +266,13 @@ def test_text_features_by_hand():
 def test_rank_units_finds_the_unit_that_tracks_a_feature():
     rng = np.random.default_rng(0)
     text = ("x = (a + b) * 2\n" * 40)
-    feats = charlm.text_features(text)
+    feats = units.text_features(text)
     T = len(text)
     hidden = rng.normal(size=(T, 6))
     hidden[:, 4] = np.tanh(feats["bracket depth"] - 0.5) + 0.05 * rng.normal(size=T)
     cell = rng.normal(size=(T, 6))
     cell[:, 1] = -feats["position in line"] / 10
-    rows = charlm.rank_units({"hidden": hidden, "cell": cell}, feats, per_feature=2)
+    rows = units.rank_units({"hidden": hidden, "cell": cell}, feats, per_feature=2)
     by_feature = {}
     for r in rows:
         by_feature.setdefault(r.feature, r)
@@ -287,7 +287,7 @@ def test_rank_units_finds_the_unit_that_tracks_a_feature():
 def test_unit_states_are_the_traces_arrays():
     lm = small_lm("lstm", H=5)
     tr = lm.trace("abc ab\nx")
-    states = charlm.unit_states(tr)
+    states = units.unit_states(tr)
     assert list(states) == ["hidden", "cell", "input", "forget", "candidate", "output"]
     assert states["hidden"] is tr.hidden and states["cell"] is tr.cell
     h, _ = lm.model(torch.from_numpy(lm.vocab.one_hot("abc ab\nx")))

@@ -1,0 +1,143 @@
+"""The reader's answer on the pipe: plain data, never a pickle (see rnnviz.files.sandbox).
+
+    encode(value, limits) -> [bytes, ...]   in the worker: the structure as JSON, tensors as raw bytes
+    failure(kind, text)   -> [bytes]        in the worker: what went wrong, as JSON
+    decode(message, limits) -> value         in the app: every shape and byte count checked before a
+                                             tensor is built; a malformed answer is `Unsafe`
+
+Like the rest of the reading server, this module imports torch and rnnviz.files only.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from .limits import MAX_DIMS, READABLE_DTYPES, Damaged, Limits, NotWeightsOnly, Refused, Unsafe, torch_tables
+from .quote import Opaque, clip, describe, dtype_name, size_text
+
+
+def failure(kind: str, text: str) -> list[bytes]:
+    return [b"E" + json.dumps({"kind": kind, "text": text[:2000]}).encode()]
+
+
+def encode(value: Any, limits: Limits) -> list[bytes]:
+    """b"V", the header's length (8 bytes), the header (JSON: the structure, tensors as {"x": i},
+    and each tensor's dtype and shape), then every tensor's bytes in order. Dicts are {"d": [[k, v],
+    ...]}, lists {"l": [...]}, tuples {"t": [...]}, anything else not plain {"o": "words"}."""
+    blobs: list[bytes] = []
+    tensors: list = []
+    seen: dict[int, int] = {}
+    budget = [limits.max_items]
+
+    def encode(x, depth):
+        budget[0] -= 1
+        if budget[0] < 0 or depth > limits.max_depth + 1:
+            raise Refused("The file holds more, or more deeply nested, data than this app reads.")
+        if x is None or isinstance(x, (bool, float)):
+            return x
+        if isinstance(x, int):
+            return x if x.bit_length() <= 256 else {"o": describe(x)}
+        if isinstance(x, str):
+            return x if len(x) <= limits.max_text_chars else {"o": describe(x)}
+        if isinstance(x, torch.Tensor):
+            return tensor(x)
+        if isinstance(x, Mapping):
+            return {"d": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in x.items()]}
+        if type(x) is list:
+            return {"l": [encode(v, depth + 1) for v in x]}
+        if isinstance(x, tuple):
+            return {"t": [encode(v, depth + 1) for v in x]}
+        return {"o": describe(x)}
+
+    def tensor(t):
+        if id(t) in seen:
+            return {"x": seen[id(t)]}
+        if (type(t) not in (torch.Tensor, torch.nn.Parameter) or t.layout != torch.strided or t.is_quantized
+                or t.device.type != "cpu" or t.dtype not in READABLE_DTYPES):
+            return {"o": describe(t)}
+        if t.numel() > limits.tensor_elements:
+            raise Refused(f"A tensor of the file has {t.numel():,} numbers; the largest this app reads has "
+                          f"{limits.tensor_elements:,}.")
+        flat = t.detach().contiguous().reshape(-1)
+        blobs.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        tensors.append([dtype_name(t.dtype), list(t.shape)])
+        seen[id(t)] = len(tensors) - 1
+        return {"x": seen[id(t)]}
+
+    header = json.dumps({"root": encode(value, 0), "tensors": tensors}).encode()
+    return [b"V" + struct.pack("<Q", len(header)) + header, *blobs]
+
+
+def decode(message: bytes, limits: Limits) -> Any:
+    """The worker's answer as plain data, every size checked before a tensor is built."""
+    if message[:1] == b"E":
+        try:
+            failure = json.loads(message[1:])
+            kind, text = str(failure["kind"]), str(failure["text"])[:2000]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            raise Unsafe("the reader's answer was malformed") from None
+        if kind == "memory":
+            raise Unsafe(f"it needs more memory than the {size_text(limits.worker_memory)} a file may use")
+        if kind == "recursion":
+            raise Unsafe("its structures are nested too deeply to read")
+        if kind == "unpickling":
+            raise NotWeightsOnly(text)
+        if kind == "refused":
+            raise Refused(text)
+        raise Damaged(text)
+    if message[:1] != b"V" or len(message) < 9:
+        raise Unsafe("the reader's answer was malformed")
+    length = struct.unpack_from("<Q", message, 1)[0]
+    view = memoryview(message)
+    try:
+        head = json.loads(message[9:9 + length])
+        specs = head["tensors"]
+        root = head["root"]
+        at = 9 + length
+        tensors = []
+        _, _, dtypes = torch_tables()
+        for name, shape in specs:
+            dtype = dtypes[f"torch.{name}"]
+            if not all(isinstance(n, int) and n >= 0 for n in shape) or len(shape) > MAX_DIMS:
+                raise ValueError("shape")
+            count = math.prod(shape)
+            if count > limits.tensor_elements:
+                raise ValueError("size")
+            nbytes = count * dtype.itemsize
+            if at + nbytes > len(message):
+                raise ValueError("length")
+            if count:
+                tensors.append(torch.frombuffer(bytearray(view[at:at + nbytes]), dtype=dtype).reshape(shape))
+            else:
+                tensors.append(torch.zeros(shape, dtype=dtype))
+            at += nbytes
+        if at != len(message):
+            raise ValueError("length")
+        return _build(root, tensors, 0, limits)
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+        raise Unsafe("the reader's answer was malformed") from None
+
+
+def _build(x, tensors: list, depth: int, limits: Limits):
+    if depth > limits.max_depth + 2:
+        raise ValueError("depth")
+    if x is None or isinstance(x, (bool, int, float, str)):
+        return x
+    if isinstance(x, dict) and len(x) == 1:
+        (tag, v), = x.items()
+        if tag == "d":
+            return {_build(k, tensors, depth + 1, limits): _build(item, tensors, depth + 1, limits) for k, item in v}
+        if tag == "l":
+            return [_build(item, tensors, depth + 1, limits) for item in v]
+        if tag == "t":
+            return tuple(_build(item, tensors, depth + 1, limits) for item in v)
+        if tag == "x":
+            return tensors[v]
+        if tag == "o":
+            return Opaque(clip(str(v), 200))
+    raise ValueError("node")
