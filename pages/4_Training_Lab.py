@@ -2,7 +2,7 @@
 them learn, or fail to. Results live in this session's state, so changing a view keeps them."""
 import streamlit as st
 
-from rnnviz import plots, stop_message, ui
+from rnnviz import plots, ui
 from rnnviz.cells import CELLS as CLASSIC_CELLS
 from rnnviz.i18n import _
 from rnnviz.labs import training
@@ -73,12 +73,10 @@ with st.expander(_("After the LSTM: the LRU, minGRU, minLSTM and S6 on long sequ
 refusal = None if cells else _("Choose at least one cell to train.")
 refusal = refusal or training.over_budget(settings)
 estimate = training.estimate_seconds(settings) if cells else 0.0
-b1, b2, info = st.columns([1.4, 1.4, 4.2], vertical_alignment="center")
-train = b1.button(_("Train"), key="train", type="primary", icon=":material/play_arrow:", disabled=refusal is not None,
-                  use_container_width=True)
-b2.button(_("Stop"), key="stop", icon=":material/stop:", disabled=not train, on_click=ui.jobs.request_stop,
-          args=("lab",), use_container_width=True,
-          help=_("Stop training; every cell keeps what it has learned so far."))
+train, (info,) = ui.labs.train_buttons(_("Train"), key="train", stop_key="stop", job="lab", widths=[1.4, 1.4, 4.2],
+                                       icon=":material/play_arrow:", stop_icon=":material/stop:",
+                                       disabled=refusal is not None,
+                                       stop_help=_("Stop training; every cell keeps what it has learned so far."))
 if refusal:
     info.warning(refusal, icon=":material/block:")
 else:
@@ -137,28 +135,12 @@ changes = settings.changes_from(trained)
 if changes:
     st.info(_("The results below are for the previous settings ({changes}). Press **Train** to train with the "
               "current ones.").format(changes="; ".join(changes)), icon=":material/history:")
-for label, r in results.items():
-    if r.stop_reason == "nonfinite":
-        st.error(_("**{label}:** {why}").format(label=label, why=stop_message(r)), icon=":material/warning:")
-    elif r.stop_reason in ("interrupted", "on_step"):
-        text = (_("**{label}:** training was stopped at step {step} of {steps}. The model keeps what it learned in "
-                  "those {step} steps.") if job.stop_requested else
-                _("**{label}:** training was stopped at step {step} of {steps} (by a change on the page while it "
-                  "trained). The model keeps what it learned in those {step} steps."))
-        st.warning(text.format(label=label, step=r.model_step, steps=r.steps), icon=":material/stop_circle:")
+ui.labs.run_notes(results, job.stop_requested)
 missing = [trained.cell_label(c) for c in trained.cells if c not in by_cell]
 if missing:
     st.caption(_("Not trained (stopped before their turn): {cells}.").format(cells=_(", ").join(missing)))
 
-cols = st.columns(max(3, len(results)))
-for col, (label, r) in zip(cols, results.items()):
-    text, learned = training.against_baseline(r.final_test_loss, r.baseline)
-    col.metric(_("{label} · test loss").format(label=label), f"{r.final_test_loss:.3g}", delta=text,
-               delta_color="green" if learned else "gray", delta_arrow="down" if learned else "off",
-               help=_("Loss on 1000 fixed test sequences after training. ")
-               + training.baselines_sentence(r.baselines))
-    col.caption(f"{training.accuracy_label(trained.task)}: {100 * r.test_accuracy[-1]:.1f}%  \n"
-                + _("{steps} steps in {seconds:.0f} s").format(steps=r.model_step, seconds=r.seconds))
+ui.labs.cell_metrics(results, trained.task)
 
 task_done = get_task(trained.task)
 ui.chart(plots.loss_curves(results, scale=ctx.scale, height=470,
@@ -208,17 +190,7 @@ if task_done.name == "binary_addition":
 
 st.subheader(_("Open a trained model"))
 st.markdown(_("Step through it on a sample of its task, or compare its gradient with the untrained cells."))
-buttons = st.columns(max(3, len(results)))
-for col, cell in zip(buttons, [c for c in by_cell if c in CLASSIC_CELLS]):
-    label = trained.model_label(cell)
-    short = trained.cell_label(cell)
-    if col.button(_("{cell} in Step Through").format(cell=short), key=f"open_st_{cell}", icon=":material/footprint:",
-                  use_container_width=True):
-        ui.open_trained(label, "pages/1_Step_Through.py")
-    if col.button(_("{cell} in Gradient Flow").format(cell=short), key=f"open_gf_{cell}",
-                  icon=":material/trending_down:",
-                  use_container_width=True):
-        ui.open_trained(label, "pages/2_Gradient_Flow.py")
+ui.labs.open_trained_buttons(trained, [c for c in by_cell if c in CLASSIC_CELLS], max(3, len(results)))
 
 with st.expander(_("What am I looking at?")):
     st.markdown(_(

@@ -36,12 +36,11 @@ LABEL = cells.LABELS
 
 # ------------------------------------------------------------------------------------------ 1. train
 st.header(_("1 · Train"), divider="gray")
-buttons = st.container(key="tr_buttons")
-b1, b2, b3 = buttons.columns([1, 1, 5], vertical_alignment="center")
-b1.button(_("Train"), key="tr_train", type="primary", icon=":material/model_training:", use_container_width=True,
-          disabled=training, help=_("Train a new model: {settings}.").format(settings=config.describe()))
-b2.button(_("Stop"), key="tr_stop", icon=":material/stop:", use_container_width=True, disabled=not training,
-          help=_("Stop training; the model learned so far is kept."))
+_clicked, (b3,) = ui.labs.train_buttons(
+    _("Train"), key="tr_train", stop_key="tr_stop", widths=[1, 1, 5], icon=":material/model_training:",
+    stop_icon=":material/stop:", disabled=training, running=training, where=st.container(key="tr_buttons"),
+    help=_("Train a new model: {settings}.").format(settings=config.describe()),
+    stop_help=_("Stop training; the model learned so far is kept."))
 b3.caption(_("Stops once {target}% of held-out dates come out exactly right (on this machine usually within a "
              "minute), or after {seconds} s. Each step shows the model 64 training dates; every 100 steps it "
              "translates 1000 held-out dates (dates it never trains on).").format(target=target, seconds=seconds))
@@ -72,9 +71,6 @@ with results:
                          "model trained with: {settings}. Press **Train** to train one with the new settings.").format(
                            changes=", ".join(config.changes_from(used)), settings=used.describe()),
                        icon=":material/sync_problem:")
-        reasons = {"target": _("reached {share:.0%}").format(share=used.target_accuracy),
-                   "time": _("used its time budget"), "steps": _("reached its step limit"),
-                   "stopped": _("was stopped"), "interrupted": _("was stopped")}
         left, right = st.columns([2, 1])
         with left:
             ui.chart(plots.accuracy_over_time(history.seconds, history.accuracy,
@@ -83,18 +79,7 @@ with results:
                                               title=_("Held-out dates translated right ({cell}, H = {H})").format(
                                                   cell=LABEL[used.cell], H=used.hidden_size)), key="tr_curve")
         with right:
-            reach = history.seconds_to(0.9)
-            st.metric(_("Held-out exact match"), f"{a.exact_match:.1%}",
-                      help=_("{n} held-out dates never used in training, in all 12 formats, with words around "
-                             "some of them; a date counts only if all 10 characters are right.").format(n=a.n))
-            st.metric(_("Training time"), _("{seconds:.0f} s").format(seconds=history.seconds[-1]),
-                      delta=_("{steps} steps; {why}").format(
-                          steps=history.steps[-1], why=reasons.get(history.stop_reason, history.stop_reason)),
-                      delta_color="off", delta_arrow="off")
-            st.metric(_("90% exact match after"),
-                      _("{seconds:.0f} s").format(seconds=reach) if reach is not None else _("not reached"),
-                      help=_("The first evaluation (every 100 steps) at which at least 90% of the 1000 held-out "
-                             "dates used during training were translated exactly right."))
+            ui.labs.translation_metrics(a, history, used)
 
 # ------------------------------------------------------------------------------------------ 2. look inside
 st.header(_("2 · Look inside one translation"), divider="gray")
@@ -127,15 +112,15 @@ if not errors and not training:
     look = translator.look_inside(model, text, top_k=3)
     correct = dates.read_date(text)
     right_chars = sum(p == c for p, c in zip(look.output, correct.isoformat())) if correct else None
-    m1, m2, m3 = st.columns(3)
-    m1.metric(_("The model writes"), look.output)
-    m2.metric(_("Correct ISO date"), correct.isoformat() if correct else _("unknown"),
-              help=_("Read from the text by the same rules the data was made with.") if correct else
-              _("The text holds no date from 1969–2068 in one of the 12 formats, so there is no right answer."))
-    if right_chars is not None:
-        m3.metric(_("Characters right"), _("{n} of 10").format(n=right_chars),
-                  delta=_("the whole date is right") if right_chars == 10 else _("wrong"), delta_arrow="off",
-                  delta_color="normal" if right_chars == 10 else "inverse")
+    ui.labs.metric_row(
+        {"label": _("The model writes"), "value": look.output},
+        {"label": _("Correct ISO date"), "value": correct.isoformat() if correct else _("unknown"),
+         "help": _("Read from the text by the same rules the data was made with.") if correct else
+         _("The text holds no date from 1969–2068 in one of the 12 formats, so there is no right answer.")},
+        None if right_chars is None else
+        {"label": _("Characters right"), "value": _("{n} of 10").format(n=right_chars), "delta_arrow": "off",
+         "delta": _("the whole date is right") if right_chars == 10 else _("wrong"),
+         "delta_color": "normal" if right_chars == 10 else "inverse"})
     states = plots.translation_states(look.encoder_states, look.input_chars, look.context, look.decoder_states,
                                       look.output, context_cell=look.context_cell, unknown=look.unknown,
                                       scale=ctx.scale, height=480 if model.hidden_size > 32 else 380)

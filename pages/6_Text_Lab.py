@@ -4,8 +4,7 @@ import streamlit as st
 
 import rnnviz
 from rnnviz import cells, inputs, plots, ui
-from rnnviz.files import uploads
-from rnnviz.i18n import N_, _
+from rnnviz.i18n import _
 from rnnviz.labs import charlm, corpora, training, units
 from rnnviz.spec import KNOBS
 
@@ -24,24 +23,11 @@ ui.show_notes(ui.check_url(TRAIN + VIEW))
 models = ss.setdefault("lm_models", {})   # cell -> {"lm": CharLM, "corpus": corpus key}; this user's only
 
 
-def _read_upload():
-    """on_change of the text uploader: decode the file (never run it) or keep a message."""
-    f = ss.get("lm_text_file")
-    ss.pop("lm_upload_error", None)
-    text, error = ui.read_upload(f, corpora.text_from_upload) if f is not None else (None, None)
-    if text is not None:
-        ss["lm_upload"] = {"name": f.name, "text": text}
-    elif error:
-        ss["lm_upload_error"] = error
-
-
 with ui.controls():
     st.subheader(_("Text"))
     corpus_name = ui.knob("corpus")
     if corpus_name == "upload":
-        st.file_uploader(_("A plain-text file (.txt, UTF-8, up to 1 MB)"), type=["txt"], key="lm_text_file",
-                         on_change=_read_upload, max_upload_size=uploads.MAX_TEXT_BYTES >> 20,
-                         help=_("Read as text only. The last tenth is held out to measure generalisation."))
+        ui.labs.text_uploader()
     st.subheader(_("Model"))
     cell = ui.knob("cell", options=cells.CELLS)
     H = ui.knob("lm_hidden")
@@ -54,46 +40,17 @@ with ui.controls():
     st.caption(_("Adam, gradients clipped to norm 1; orthogonal recurrent weights, forget / update bias 1."))
 
 # ---------------------------------------------------------------------------------- the text
-if ss.get("lm_upload_error"):
-    st.error(ss["lm_upload_error"], icon=":material/block:")
-if corpus_name == "upload" and "lm_upload" not in ss:
-    st.info(_("Upload a .txt file in the sidebar to learn from your own text. Until then the page uses the Zen of "
-              "Python."), icon=":material/upload_file:")
-    corpus_name = "zen"
-corpus = corpora.get_corpus(corpus_name, ss["lm_upload"]["text"] if corpus_name == "upload" else None)
-task = ui.session_memo("lm_task", corpus.key, lambda: charlm.CharTask(corpus))
-baseline = charlm.bpc(task.baseline(0))
-
-title = _(corpus.title) + (f" ({ui.inert(ss['lm_upload']['name'])})" if corpus_name == "upload" else "")
-st.markdown(_("**{title}**: {source}").format(title=title, source=_(corpus.source)))
-BPC = _("{bpc:.2f} bits/char")
-c1, c2, c3, c4 = st.columns(4)
-c1.metric(_("Training characters"), f"{len(corpus.train_text):,}")
-c2.metric(_("Held-out characters"), f"{len(corpus.held_out_text):,}",
-          help=_("The last tenth of the text is never trained on: it measures whether the model generalises."))
-c3.metric(_("Distinct characters"), len(task.vocab), help=_("The model reads and predicts one-hot vectors of this "
-                                                             "size."))
-c4.metric(_("Memoryless floor"), BPC.format(bpc=baseline),
-          help=_("Bits per character of the best model without memory: it reads the current character and predicts "
-                 "how often each character follows it (the bigram entropy of the training text): the line to beat. "
-                 "Knowing nothing, the characters' frequencies give {bpc:.2f}.").format(
-                   bpc=charlm.bpc(task.baselines(0)[1].value)))
-if task.vocab.unknown is not None:
-    st.caption(_("The text has more than {n} distinct characters; the rarest are all read as '{unknown}'.").format(
-        n=inputs.MAX_VOCAB, unknown=inputs.UNKNOWN))
-with st.expander(_("Read the text")):
-    st.code(corpus.text[:3000] + ("\n…" if len(corpus.text) > 3000 else ""), language=None, wrap_lines=True)
+corpus, task, baseline = ui.labs.text_corpus(corpus_name)
 
 # ---------------------------------------------------------------------------------- training
 st.header(_("1 · Train"))
 too_long = training.refusal(steps * training.seconds_per_step(cell, H, seq_len, batch))  # bounded work per click
-b1, b2, _space = st.columns([1, 1, 4], vertical_alignment="bottom")
-train_clicked = b1.button(_("Train {a_cell}").format(a_cell=cells.article(cell)), type="primary", key="lm_train",
-                          icon=":material/model_training:", use_container_width=True, disabled=too_long is not None)
+train_clicked, _space = ui.labs.train_buttons(
+    _("Train {a_cell}").format(a_cell=cells.article(cell)), key="lm_train", stop_key="lm_stop", job="lm",
+    widths=[1, 1, 4], align="bottom", icon=":material/model_training:", stop_icon=":material/stop_circle:",
+    disabled=too_long is not None, stop_help=_("Stop training now and keep the model as it is."))
 if too_long:
     st.warning(too_long, icon=":material/timer_off:")
-b2.button(_("Stop"), icon=":material/stop_circle:", key="lm_stop", disabled=not train_clicked, use_container_width=True,
-          on_click=ui.jobs.request_stop, args=("lm",), help=_("Stop training now and keep the model as it is."))
 ui.jobs.latest("lm", timeout=30)   # a click during training: the run stores the model it has on its way out
 
 
@@ -138,39 +95,7 @@ if lm is None:
               "model file at the bottom of the page.").format(cell=cells.LABELS[cell], a_cell=cells.article(cell),
                                                               steps=steps), icon=":material/school:")
 else:
-    hist = lm.history
-    if hist is not None:
-        if hist.stopped_early:
-            st.warning(rnnviz.stop_message(hist) + " " + _("The {cell} keeps what it learned in {steps} steps.").format(
-                cell=cells.LABELS[cell], steps=hist.model_step),
-                       icon=":material/stop_circle:")
-        m1, m2, m3, m4 = st.columns(4)
-        m1.metric(_("Steps trained"), f"{hist.model_step:,}", help=_("{s:.1f} s of training").format(s=hist.seconds))
-        m2.metric(_("Training text"), BPC.format(bpc=charlm.bpc(float(np.mean(hist.loss[-20:])))),
-                  help=_("Mean over the last 20 training batches."))
-        if hist.final_test_loss is not None:
-            m3.metric(_("Held-out text"), BPC.format(bpc=charlm.bpc(hist.final_test_loss)),
-                      help=_("The last tenth of the text, never trained on."))
-        m4.metric(_("Memoryless floor"), BPC.format(bpc=baseline))
-        runs = {cells.LABELS[c]: charlm.bpc_record(m.history) for c, m in here.items() if m.history is not None}
-        ui.chart(plots.bpc_curves(runs, baseline, scale=ctx.scale,
-                                  title=_("Bits per character while training (lower is better)")), key="bpc")
-        st.caption(_("Solid: the training text (mean of the last 20 batches). Dashed: the held-out text. When the "
-                     "dashed curve turns up while the solid one keeps falling, the model is memorising the "
-                     "training text rather than learning to write: on a text as short as the Zen of Python that "
-                     "happens within seconds. Train the other cells too: their curves appear here."))
-    else:
-        st.success(_("Loaded {a_cell} with H = {H} and {n} characters (trained on {text}).").format(
-            a_cell=cells.article(lm.cell), H=lm.hidden_size, n=len(lm.vocab), text=lm.trained_on),
-            icon=":material/upload:")
-        m1, m2 = st.columns(2)
-        held = ui.session_memo("lm_held_bpc", lm.uid, lambda: lm.bits_per_char(corpus.held_out_text))
-        m1.metric(_("Held-out text"), BPC.format(bpc=held), help=_("Read in one pass."))
-        m2.metric(_("Memoryless floor"), BPC.format(bpc=baseline))
-        if not np.isfinite(held):
-            st.warning(_("This model's next-character scores leave float32's range (its weights are huge), so every "
-                         "probability is NaN: its bits per character cannot be computed, and its samples repeat one "
-                         "character. Train a model here instead."), icon=":material/warning:")
+    ui.labs.char_model(lm, here, corpus, baseline, ctx.scale)
 
 # ---------------------------------------------------------------------------------- sampling
 if lm is not None:
@@ -201,29 +126,7 @@ if lm is not None:
                + (f", top-{top_k}" if top_k else "")
                + _(", seed {seed}: the same settings always write the same text.").format(seed=sample_seed))
     if len(smp.codes):
-        pos = 0
-        if len(smp.codes) > 1:
-            if ss.get("lm_sample_pos", 0) > len(smp.codes) - 1:   # a shorter sample than before
-                ss["lm_sample_pos"] = len(smp.codes) - 1
-            pos = st.slider(_("Look at the choice of character number"), 0, len(smp.codes) - 1, key="lm_sample_pos")
-        rows = smp.choice(pos, 8)   # the 8 most likely, and the one it wrote if it is not among them
-        codes = [c for c, *_ in rows]
-        wrote = int(smp.codes[pos])
-        before = (prompt + smp.text[:pos])[-30:].replace("\n", "↵")
-        ui.chart(plots.next_char_bars([lm.vocab.label(c) for c in codes], [p for _, p, _, _ in rows],
-                                      [q for _, _, q, _ in rows], codes.index(wrote),
-                                      added_rank=rows[-1][3] if len(rows) > 8 else None, cell=lm.cell,
-                                      scale=ctx.scale, height=360 if len(rows) <= 8 else 395,
-                                      title=_("After “…{before}”: the next character (it wrote '{wrote}')").format(
-                                          before=plots.plain(before), wrote=plots.plain(lm.vocab.label(wrote)))),
-                 key="next_char")
-        if len(rows) > 8:
-            st.caption(_("It wrote {char}, number {rank} of {n} in the model's ranking (p = {p}; {q} in the "
-                         "distribution it was sampled from): not among the 8 most likely, so it is added at the "
-                         "bottom. Sampling sometimes picks such an unlikely character, more often at a temperature "
-                         "above 1, which flattens the distribution.").format(
-                           char=ui.inert(lm.vocab.label(wrote)), rank=rows[-1][3], n=len(lm.vocab),
-                           p=plots.percent(rows[-1][1]), q=plots.percent(rows[-1][2])))
+        ui.labs.next_char_view(lm, smp, prompt, ctx.scale)
 
 # ---------------------------------------------------------------------------------- looking inside
 if lm is not None:
@@ -309,42 +212,6 @@ if lm is not None:
                   if missing_cells else ""))
 
 
-# ---------------------------------------------------------------------------------- files
-def _load_model():
-    f = ss.get("lm_model_file")
-    ss.pop("lm_model_message", None)
-    loaded, error = ui.read_upload(f, lambda data: charlm.CharLM.from_bytes(data).check_fits(corpus),
-                                   N_("was not loaded")) if f is not None else (None, None)
-    if loaded is None:
-        if error:
-            ss["lm_model_message"] = ("error", error)
-        return
-    models[loaded.cell] = {"lm": loaded, "corpus": corpus.key}
-    ss["cell"] = ui.token("cell", loaded.cell)
-    ss["lm_model_message"] = ("success", _("Loaded {name}: {a_cell} with H = {H}.").format(
-        name=ui.inert(f.name), a_cell=cells.article(loaded.cell), H=loaded.hidden_size))
-
-
-st.header(_("Save or load the model"))
-f1, f2 = st.columns(2)
-with f1:
-    if lm is not None:
-        st.download_button(_("Download this {cell} (.pt state dict)").format(cell=cells.LABELS[lm.cell]),
-                           data=lm.to_bytes,
-                           file_name=f"rnnviz_charlm_{lm.cell}_h{lm.hidden_size}_{corpus.key[0]}.pt",
-                           mime="application/octet-stream", icon=":material/download:", key="lm_download",
-                           on_click="ignore")  # the file is written only when asked for
-        st.caption(_("Weights and vocabulary. Load it in plain PyTorch with `torch.load(path, weights_only=True)`: "
-                     "`rnn.*` are the parameters of a `torch.nn.{cell}`, `readout.*` those of a `torch.nn.Linear`, "
-                     "`vocab` the characters in order.").format(cell=cells.LABELS[lm.cell]))
-    else:
-        st.caption(_("Train a model to download it."))
-with f2:
-    st.file_uploader(_("Load a model saved by this page (.pt)"), type=["pt", "pth"], key="lm_model_file",
-                     on_change=_load_model, max_upload_size=uploads.MAX_MODEL_BYTES >> 20,
-                     help=_("Loaded with torch.load(weights_only=True): tensors and plain data only, no code runs."))
-    message = ss.get("lm_model_message")
-    if message:
-        (st.error if message[0] == "error" else st.success)(message[1])
+ui.labs.char_model_files(lm, corpus, models)
 
 ui.finish("pages/6_Text_Lab.py")

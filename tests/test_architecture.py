@@ -123,10 +123,10 @@ def glue_lines(path: Path) -> int:
 
 
 def test_sizes_pages_are_glue_and_modules_stay_readable():
-    """Pages about 200 lines of glue at most (the Text Lab, four views in one page and its every sentence
-    marked for translation, more); modules at most about 500 lines, the compiled kernels excepted."""
+    """Pages about 200 lines of glue at most, every one; modules at most about 500 lines, the compiled
+    kernels excepted."""
     for path in PAGES:
-        assert glue_lines(path) <= (310 if path.name == "6_Text_Lab.py" else 200), path.name
+        assert glue_lines(path) <= 200, path.name
     for path in PACKAGE.rglob("*.py"):
         if path.name != "_kernels.py":
             assert len(path.read_text().splitlines()) <= 520, path.name

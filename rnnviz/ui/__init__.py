@@ -6,13 +6,14 @@
     exports  download buttons for a page's numbers, weights and a PyTorch script
     models   the models of this session (trained or uploaded), offered on the explorer pages
     jobs     the one training runner: progress, live chart, Stop that keeps what was learned
+    labs     the labs' shared parts: a row of metrics, Train and Stop, the Text Lab's text, model and files
     untrusted  the one inert path for untrusted text: file names, keys of a file, messages that quote them
     workers  training in worker processes, a fixed number at once, the rest queued (used by jobs)
     sessions how many sessions a server admits, and the release of idle sessions' memos
 
 The names pages use are names of this package: `ui.knob`, `ui.chart`, `ui.cached_traces`, ...
 """
-from . import jobs
+from . import jobs, labs
 from .cache import (
     FLUID_COST,
     JACOBIAN_BUDGET,
@@ -71,7 +72,7 @@ __all__ = [
     "BUILT", "CHART_CONFIG", "FLUID_COST", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
     "TRAINED_KEY", "PageContext", "TrainedModel", "cached_depth_traces", "cached_trace", "cached_traces",
     "carried_params", "chart", "check_url", "controls", "export_box", "failure", "finish", "gate_heatmaps", "inert",
-    "jacobian_lag_limit", "jobs", "knob", "language_params", "layer_view",
+    "jacobian_lag_limit", "jobs", "knob", "labs", "language_params", "layer_view",
     "link_params", "model_export_box", "model_source",
     "open_trained", "overflow_alerts", "page_setup", "plain", "pretrained_text_lab", "pretrained_training_lab",
     "query_value", "read_upload", "remember_trained", "scenario_export_box", "session_memo", "share_box",
