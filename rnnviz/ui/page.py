@@ -53,8 +53,8 @@ _PRESENT_CSS = """
 <style>
 html, body, [class*="st-"], .stMarkdown p, .stMarkdown li {font-size: 1.25rem;}
 .block-container {padding-top: 3.2rem;}
+h1 {font-size: 2rem !important; padding-top: 0.15rem !important; line-height: 1.3 !important;}  \
 /* room above CJK glyphs */
-h1 {font-size: 2rem !important; padding-top: 0.15rem !important; line-height: 1.3 !important;}
 h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
 h1 [data-heading-text], h2 [data-heading-text], h3 [data-heading-text] {font-size: inherit !important;}
 [data-testid="stMetricValue"] {font-size: 2.1rem;}
