@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from deploy.processes import peak_rss_mb, start_streamlit  # noqa: E402
@@ -192,7 +193,13 @@ def memory(server, browser, views: int):
         H, T = (384, 512)[k % 2], (3000, 4000, 5000)[k % 3]
         query = f"cells=rnn%2Clstm%2Cgru&hidden_size={H}&seq_len={T}&seed={k}&recurrent_gain={0.8 + 0.01 * k:.2f}"
         t0 = time.perf_counter()
-        open_page(page, f"{server.url}/Gradient_Flow?{query}", timeout=600000)
+        try:
+            open_page(page, f"{server.url}/Gradient_Flow?{query}", timeout=600000)
+        except PlaywrightTimeout:
+            full = "class is full" in page.inner_text("body")
+            print(f"  view {k + 1:2d}: no chart within 600 s{' (the server said the class is full)' if full else ''}, "
+                  f"RSS {rss_mb(server.pid):.0f} MB; {load()}")
+            break
         print(f"  view {k + 1:2d} (H={H}, T={T}, seed {k}): {time.perf_counter() - t0:5.1f} s, "
               f"RSS {rss_mb(server.pid):.0f} MB; {load()}")
     print(f"peak RSS (VmHWM) {peak_rss_mb(server.pid):.0f} MB")

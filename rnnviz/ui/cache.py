@@ -56,7 +56,10 @@ class Bounded:
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key, compute: Callable[[], Any], size: Callable[[Any], int]) -> Any:
+    def get(self, key, compute: Callable[[], Any], size: Callable[[Any], int], expected: int = 0) -> Any:
+        """The value of `key`, computed by `compute()` unless kept. `expected`: about how many bytes the
+        value will take; the least recently used values are dropped to make that room before it is
+        computed, so that what is kept and what is being computed stay within the process's bound together."""
         while True:
             with self._lock:
                 self._expire()
@@ -66,6 +69,7 @@ class Bounded:
                 busy = self._busy.get(key)
                 if busy is None:
                     busy = self._busy[key] = threading.Event()
+                    self._make_room(expected)
                     break
             busy.wait(600)
         try:
@@ -86,6 +90,11 @@ class Bounded:
     def clear(self):
         with self._lock:
             self._items.clear()
+
+    def _make_room(self, expected: int):
+        total = sum(b for _, b, _ in self._items.values())
+        while self._items and total + expected > self.max_bytes:
+            total -= self._items.popitem(last=False)[1][1]
 
     def _expire(self):
         now = time.monotonic()
@@ -126,7 +135,8 @@ def cached_traces(scenario: Scenario, cells: tuple) -> dict:
     computed in parallel and shared read-only between sessions (see `Bounded`)."""
     cells = tuple(cells)
     estimate = sum(_BYTES_PER_STATE[c] for c in cells) * scenario.spec.hidden_size * scenario.seq_len
-    return _SHARED.get((scenario, cells), lambda: scenario.traces(cells), lambda traces: max(estimate, nbytes(traces)))
+    return _SHARED.get((scenario, cells), lambda: scenario.traces(cells), lambda traces: max(estimate, nbytes(traces)),
+                       expected=estimate)
 
 
 def nbytes(value, depth: int = 0) -> int:

@@ -13,6 +13,7 @@ closed tab's session.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import time
@@ -28,6 +29,21 @@ IDLE_SECONDS = float(os.environ.get("RNNVIZ_IDLE_SECONDS", "900"))
 FULL = N_("The class is full on this server right now: it serves as many students as its memory allows. "
           "Try again in a minute.")  # translated where it is shown
 
+
+
+def give_back_freed_memory() -> bool:
+    """Make the C allocator return large freed blocks (a trace's arrays) to the system at once, so that
+    the server's RSS follows what it holds. By default glibc raises its mmap threshold to the size of
+    the first large block freed, after which blocks of that size come from heap arenas it seldom
+    returns, and a replica that has shown a few large settings keeps their memory for good. Whether
+    the setting took (False off glibc)."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20))   # M_MMAP_THRESHOLD = 1 MiB, fixed
+    except (OSError, AttributeError):
+        return False
+
+
+give_back_freed_memory()   # on import: the server process, before it computes anything large
 _LOCK = threading.Lock()
 _SEEN: dict = {}          # session id -> when it last ran a page
 _ADMITTED: set = set()

@@ -1,8 +1,13 @@
 """Training in worker processes, a fixed number at once, and the bounded cache shared between sessions:
 a run trains in another process and its record comes back; runs beyond the trainers wait in order and
 see their place; an ended script run stops its worker within seconds and keeps the record; the shared
-cache keeps to its entries and bytes and computes a key once for everyone asking."""
+cache keeps to its entries and bytes, makes room before it computes, and computes a key once for everyone
+asking; a server process gives the memory of freed traces back to the system."""
 import os
+import platform
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
@@ -105,6 +110,41 @@ def test_the_shared_cache_keeps_to_its_entries_and_bytes():
     assert "big" not in cache._items and cache.nbytes <= 10_000
     cache.get(9, lambda: np.zeros(9_000, dtype=np.uint8), nbytes)              # evicts until it fits
     assert list(cache._items) == [9] and cache.nbytes == 9_000
+
+
+def test_the_shared_cache_makes_room_before_it_computes_a_large_value():
+    """What is kept and what is being computed stay within the bound together: a view about to compute
+    6,000 bytes first drops the least recently used values that would not leave room for it."""
+    cache, seen = Bounded(entries=8, max_bytes=10_000, seconds=60), []
+    for k in range(3):
+        cache.get(k, lambda: np.zeros(3_000, dtype=np.uint8), nbytes)
+    assert cache.nbytes == 9_000
+
+    def compute():
+        seen.append(cache.nbytes)       # what is kept while this is computed
+        return np.zeros(6_000, dtype=np.uint8)
+
+    cache.get("new", compute, nbytes, expected=6_000)
+    assert seen == [3_000] and list(cache._items) == [2, "new"] and cache.nbytes == 9_000
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+def test_a_server_process_gives_freed_trace_memory_back_to_the_system():
+    """After one large block has been freed, glibc by default keeps later blocks of that size in its heap
+    and never returns them: a replica's RSS would only grow. The app's Streamlit layer fixes the
+    threshold on import, so 50 arrays of 4 MiB freed lower the RSS by about 200 MB."""
+    code = textwrap.dedent("""
+        import numpy as np
+        import rnnviz.ui.sessions
+        def rss(): return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+        x = np.ones(1 << 20); del x                      # an 8 MiB block freed first
+        arrays = [np.ones(1 << 19) for _ in range(50)]   # 50 x 4 MiB
+        before = rss()
+        keep = arrays[-1]; del arrays                    # the last one stays: the heap cannot shrink from its top
+        print(before - rss())
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert float(out.stdout.split()[-1]) > 0.9 * 49 * 4 * 1.048576
 
 
 def test_the_shared_cache_expires_and_computes_a_key_once_for_everyone():
