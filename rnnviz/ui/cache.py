@@ -6,6 +6,7 @@ for what belongs to this session only.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -173,6 +174,7 @@ _slider_figures: OrderedDict = OrderedDict()
 _slider_pending: OrderedDict = OrderedDict()
 _slider_lock = threading.Lock()
 _slider_worker: list = []                 # the worker thread while it runs (emptied, under the lock, as it ends)
+_slider_stop = threading.Event()          # set when the process exits: the worker stops between two traces
 
 
 def fluid_cost_ok(scenario: Scenario) -> bool:
@@ -206,9 +208,13 @@ def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[
     return _compute(entry, build)
 
 
-def _compute(entry: tuple, build) -> dict:
+def _compute(entry: tuple, build) -> dict | None:
     base, cells, knob, _ = entry
-    figures = {v: build(base.replace(**{knob: v}).traces(cells), v) for v in KNOBS[knob].grid()}
+    figures = {}
+    for v in KNOBS[knob].grid():
+        if _slider_stop.is_set():
+            return None
+        figures[v] = build(base.replace(**{knob: v}).traces(cells), v)
     with _slider_lock:
         _slider_figures[entry] = figures
         while len(_slider_figures) > _SLIDER_ENTRIES:
@@ -233,6 +239,18 @@ def _compute_pending() -> None:
             _compute(entry, build)
         except Exception:  # noqa: BLE001  a grid that cannot be computed is not offered: the page keeps its plain chart
             continue
+
+
+@atexit.register
+def _stop_slider_worker() -> None:
+    """At exit, let the worker finish the trace it is computing and stop: a thread still inside the
+    engine's compiled code while the process tears down its libraries aborts the process."""
+    _slider_stop.set()
+    with _slider_lock:
+        _slider_pending.clear()
+        worker = _slider_worker[0] if _slider_worker else None
+    if worker is not None:
+        worker.join(timeout=30)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
