@@ -8,6 +8,10 @@ from rnnviz.spec import KNOBS
 
 ctx = ui.page_setup("Translation")
 st.title(_("Translation: an encoder-decoder without attention"))
+# On a projector (presentation mode) the run's chart comes right under the title, whole on a 1024 × 768
+# screen; the introduction and the Train button follow it.
+present = ctx.scale > 1
+results = st.container() if present else None
 st.markdown(_(
     "An **encoder** reads a date as people write it, *“Sunday, November 22, 2026”*, one character at a time. "
     "Its last hidden state, **one vector of H numbers** (the context), is all the **decoder** gets: from it alone "
@@ -29,22 +33,22 @@ with ui.controls():
     steps = ui.knob("tr_steps", number=True, disabled=training)
     seed = ui.knob("tr_seed", number=True, disabled=training)
 
-config = translator.TrainConfig(cell=cell, hidden_size=H, seconds=float(seconds), steps=steps or None,
-                             target_accuracy=target / 100, seed=seed)
+config = translator.TrainConfig.from_knobs(cell, H, seconds, target, steps, seed)
 LABEL = cells.LABELS
 
 
 # ------------------------------------------------------------------------------------------ 1. train
 st.header(_("1 · Train"), divider="gray")
 _clicked, (b3,) = ui.labs.train_buttons(
-    _("Train"), key="tr_train", stop_key="tr_stop", widths=[1, 1, 5], icon=":material/model_training:",
-    stop_icon=":material/stop:", disabled=training, running=training, where=st.container(key="tr_buttons"),
+    _("Train"), key="tr_train", stop_key="tr_stop", widths=[2, 2, 5] if present else [1, 1, 5],
+    icon=":material/model_training:", stop_icon=":material/stop:", disabled=training, running=training,
+    where=st.container(key="tr_buttons"),
     help=_("Train a new model: {settings}.").format(settings=config.describe()),
     stop_help=_("Stop training; the model learned so far is kept."))
 b3.caption(_("Stops once {target}% of held-out dates come out exactly right (on this machine usually within a "
              "minute), or after {seconds} s. Each step shows the model 64 training dates; every 100 steps it "
              "translates 1000 held-out dates (dates it never trains on).").format(target=target, seconds=seconds))
-results = st.container()
+results = results or st.container()
 
 if training:  # the model is trained at the end of this run, into these placeholders
     job, model = ui.jobs.start("translation", config), translator.new_model(config)
@@ -54,7 +58,11 @@ else:  # a Stop starts this run while the training run finishes its step: the mo
     job = ui.jobs.latest("translation", timeout=30)
     if job is not None and job.record is None:  # stopped before the first step was done
         job = ui.jobs.forget("translation")
-    if job is not None:  # trained, or stopped: measured once
+    stored = job is None and ui.pretrained_translation(config)   # at the defaults: a finished run, stored
+    if stored:
+        job, a = ui.jobs.Job("translation", config, record=stored[:2]), stored[2]
+        job.done.set()
+    elif job is not None:  # trained, or stopped: measured once
         with results:
             a = ui.session_memo("tr_assessment", job.uid,
                                 lambda: translator.assess(job.record[0], job.settings.data_seed),
@@ -66,6 +74,7 @@ with results:
         model = translator.new_model(config)
     elif not training:
         (model, history), used = job.record, job.settings
+        note = st.container() if stored and not present else None   # on a projector: under the chart
         if used != config:
             st.warning(_("The settings changed after training ({changes}). Everything on this page still shows the "
                          "model trained with: {settings}. Press **Train** to train one with the new settings.").format(
@@ -80,6 +89,15 @@ with results:
                                                   cell=LABEL[used.cell], H=used.hidden_size)), key="tr_curve")
         with right:
             ui.labs.translation_metrics(a, history, used)
+        if stored:
+            (note or st.container()).info(_(
+                "**A finished run, trained in advance at the default settings** (`python -m rnnviz pretrain`): "
+                "{steps} steps, {seconds:.0f} s on the machine that trained it, {share:.1%} of the 1000 held-out "
+                "dates right at its last evaluation. Press **Train** to repeat it live: the same seed and batches "
+                "give the same model at the same step wherever that step comes within the {budget} s budget. "
+                "Change a setting to train something new.").format(
+                    steps=history.steps[-1], seconds=history.seconds[-1], share=history.accuracy[-1], budget=seconds),
+                icon=":material/history_edu:")
 
 # ------------------------------------------------------------------------------------------ 2. look inside
 st.header(_("2 · Look inside one translation"), divider="gray")
@@ -194,8 +212,9 @@ with st.expander(_("What am I looking at?")):
   Trained with Adam and teacher forcing (during training the decoder reads the true previous character).
 - **Exact match.** A translation counts only if all 10 characters are right; the dotted curve counts single
   characters, which are easier.
-- **Determinism.** With a step limit reached inside the time budget, the same settings train the same model on
-  any machine; with a time budget alone, a faster machine does more steps.
+- **Determinism.** Training is seeded. A run that ends at its step limit or at its stop level inside the time
+  budget is the same model each time the same settings are trained (the run shown before Train is pressed
+  is one); a run that the time budget ends has done more steps on a faster machine.
 """).format(cell=LABEL[config.cell])
     )
 

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     les.add_argument("--scale", type=float, default=1.0, help="font scale of the figure (1.35 for a projector)")
     sub.add_parser("presets", help="list the presets")
     pre = sub.add_parser("pretrain", help="train the labs' stored runs again at their defaults, with a manifest")
-    pre.add_argument("--lab", action="append", choices=("training_lab", "text_lab"),
+    pre.add_argument("--lab", action="append", choices=("training_lab", "text_lab", "translation"),
                      help="only this lab's run (repeatable; default: every lab)")
     scr = sub.add_parser("script", help="print a PyTorch script that reproduces a preset's numbers")
     scr.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME")
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         from .labs import pretrained
 
         configure(threads=1)  # as the app trains: the same numbers as pressing Train
-        pretrained.pretrain(labs=args.lab or ("training_lab", "text_lab"))
+        pretrained.pretrain(**({"labs": args.lab} if args.lab else {}))
         print(f"wrote {pretrained.DIR}")
         return 0
     if args.command == "lesson":

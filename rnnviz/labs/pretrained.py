@@ -5,10 +5,14 @@ and the metrics.
 
     results = pretrained.training_lab(settings)   # {cell: FitResult} when settings are the defaults, else None
     result = pretrained.text_lab(values)          # the Text Lab's FitResult at its default knob values, else None
+    stored = pretrained.translation(config)       # Translation's (model, history, assessment) at its defaults
     pretrained.pretrain()                         # train again, write the files and the manifest
 
 A stored run is what pressing Train with the same settings computes (`tests/labs/test_pretrained.py`
-retrains one cell and checks that the stored metrics are met).
+retrains one cell and checks that the stored metrics are met). Translation's default run stops on a
+time budget or at a target accuracy, whichever comes first: it is stored as trained without the time
+budget, to the first evaluation at the target (seeded, so the same steps and the same model as
+pressing Train wherever those steps fit within the budget), with the seconds it took where it was made.
 """
 from __future__ import annotations
 
@@ -30,6 +34,9 @@ DIR = Path(__file__).resolve().parent / "pretrained"
 MANIFEST = "manifest.json"
 TRAINING_LAB = "training_lab.pt"
 TEXT_LAB = "text_lab.pt"
+TRANSLATION = "translation.pt"
+# Translation's knobs that decide what it trains, all at their defaults (TrainConfig.from_knobs without "tr_").
+TRANSLATION_KNOBS = ("tr_cell", "tr_hidden", "tr_seconds", "tr_target", "tr_steps", "tr_seed")
 # The Text Lab's knobs that decide what it trains (its page's names), all at their defaults.
 TEXT_LAB_KNOBS = ("corpus", "cell", "lm_hidden", "seed", "lm_steps", "lm_seq_len", "lm_batch", "lm_lr")
 COMMAND = "python -m rnnviz pretrain"
@@ -84,6 +91,79 @@ def text_lab(values: dict, directory: Path = DIR) -> FitResult | None:
     return _restore(spec, kwargs, _load(directory, entry)["run"])
 
 
+# --------------------------------------------------------------------------- Translation
+def translation_defaults() -> dict:
+    return {name: KNOBS[name].default for name in TRANSLATION_KNOBS}
+
+
+def translation_config(values: dict | None = None):
+    """The TrainConfig of Translation's knob values (default: the defaults), as its page builds it."""
+    from .translator import TrainConfig
+
+    values = values or translation_defaults()
+    return TrainConfig.from_knobs(**{name.removeprefix("tr_"): values[name] for name in TRANSLATION_KNOBS})
+
+
+def translation(config=None, directory: Path = DIR) -> tuple | None:
+    """The stored Translation run (model, history, assessment) if it was trained with `config` (a
+    TrainConfig; default: the page's defaults), else None."""
+    config = config or translation_config()
+    entry = manifest(directory).get("translation")
+    if entry is None or translation_config(entry["settings"]) != config:
+        return None
+    from . import translator
+
+    rec = _load(directory, entry)["run"]
+    model = translator.new_model(config)
+    model.load_state_dict(rec["model"])
+    model.eval()
+    h = rec["history"]
+    history = translator.History(
+        steps=h["steps"].tolist(), seconds=h["seconds"].tolist(), accuracy=h["accuracy"].tolist(),
+        char_accuracy=h["char_accuracy"].tolist(), loss=h["loss"].tolist(),
+        by_length=[_lengths(b) for b in h["by_length"]], stop_reason=h["stop_reason"])
+    a = rec["assessment"]
+    assessment = translator.Assessment(
+        exact_match=float(a["exact_match"]), n=int(a["n"]), by_length=_lengths(a["by_length"]),
+        gaps=a["gaps"].numpy(), after=a["after"].numpy(), before=a["before"].numpy(), gap_n=int(a["gap_n"]))
+    return model, history, assessment
+
+
+def _lengths(rec: dict):
+    from .translator import LengthAccuracy
+
+    return LengthAccuracy(rec["lengths"].numpy(), rec["accuracy"].numpy(), rec["counts"].numpy())
+
+
+def _lengths_record(b) -> dict:
+    return {"lengths": torch.from_numpy(np.asarray(b.lengths)), "accuracy": torch.from_numpy(np.asarray(b.accuracy)),
+            "counts": torch.from_numpy(np.asarray(b.counts))}
+
+
+def _translation_record(model, history, assessment) -> dict:
+    """A trained translator, its history and its assessment as tensors and plain values."""
+    a = assessment
+    return {
+        "model": model.state_dict(),
+        "history": {"steps": torch.tensor(history.steps, dtype=torch.int64),
+                    **{name: torch.tensor(getattr(history, name), dtype=torch.float64)
+                       for name in ("seconds", "accuracy", "char_accuracy", "loss")},
+                    "by_length": [_lengths_record(b) for b in history.by_length], "stop_reason": history.stop_reason},
+        "assessment": {"exact_match": a.exact_match, "n": a.n, "by_length": _lengths_record(a.by_length),
+                       "gaps": torch.from_numpy(np.asarray(a.gaps)), "after": torch.from_numpy(np.asarray(a.after)),
+                       "before": torch.from_numpy(np.asarray(a.before)), "gap_n": a.gap_n},
+    }
+
+
+def train_translation(config):
+    """Translation's run with `config` as pressing Train computes it, but without its time budget: up
+    to the target accuracy (or the step limit, or the largest step limit a link can set)."""
+    from . import translator
+
+    steps = config.steps or int(KNOBS["tr_steps"].max)
+    return translator.train(dataclasses.replace(config, seconds=None, steps=steps))
+
+
 def _settings_fields(values: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
@@ -129,7 +209,8 @@ def metrics(results: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- producing them
-def pretrain(directory: Path = DIR, labs=("training_lab", "text_lab"), log: Callable[[str], None] = print) -> dict:
+def pretrain(directory: Path = DIR, labs=("training_lab", "text_lab", "translation"),
+             log: Callable[[str], None] = print) -> dict:
     """Train the stored runs of `labs` again at their lab's defaults (seeded), write their files and the
     manifest (other entries are kept)."""
     directory = Path(directory)
@@ -150,6 +231,20 @@ def pretrain(directory: Path = DIR, labs=("training_lab", "text_lab"), log: Call
         result = fit(spec, **kwargs)
         _save(directory / TEXT_LAB, {"run": _record(result)})
         entries["text_lab"] = _entry(TEXT_LAB, values, text_metrics(result), start)
+    if "translation" in labs:
+        from .translator import assess
+
+        values = translation_defaults()
+        config = translation_config(values)
+        log(f"Translation: {values}, to {config.target_accuracy:.0%} held-out exact match …")
+        start = time.perf_counter()
+        model, history = train_translation(config)
+        if history.stop_reason != "target":
+            raise RuntimeError(f"Translation's defaults did not reach {config.target_accuracy:.0%} in "
+                               f"{history.steps[-1]} steps: no stored run would be what Train computes")
+        assessment = assess(model, config.data_seed)
+        _save(directory / TRANSLATION, {"run": _translation_record(model, history, assessment)})
+        entries["translation"] = _entry(TRANSLATION, values, translation_metrics(history, assessment), start)
     for name, entry in entries.items():
         log(f"  {name}: {json.dumps(entry['metrics'])}")
     out = {**manifest(directory), **entries}
@@ -163,6 +258,13 @@ def text_metrics(result: FitResult) -> dict:
 
     return {"held_out_bpc": float(bpc(result.final_test_loss)),
             "train_bpc": float(bpc(float(np.mean(result.loss[-20:])))), "steps": result.model_step}
+
+
+def translation_metrics(history, assessment) -> dict:
+    """Of a Translation run: the steps it trained, the seconds its training took (evaluations included),
+    held-out exact match at its last evaluation (1000 dates) and on the assessment's fresh held-out set."""
+    return {"steps": history.steps[-1], "training_seconds": round(history.seconds[-1], 1),
+            "held_out_exact_match": history.accuracy[-1], "fresh_held_out_exact_match": assessment.exact_match}
 
 
 def _save(path: Path, data: dict) -> None:

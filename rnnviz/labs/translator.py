@@ -210,6 +210,13 @@ class TrainConfig:
     data_seed: int = 0              # which dates are held out
     phrases: bool = True            # words around the date ("due 22 Nov 2026, please confirm")
 
+    @classmethod
+    def from_knobs(cls, cell: str, hidden: int, seconds: int, target: int, steps: int, seed: int) -> TrainConfig:
+        """What the Translation page trains with its knobs tr_cell, tr_hidden, ... (target in percent,
+        steps 0: no step limit)."""
+        return cls(cell=cell, hidden_size=hidden, seconds=float(seconds), steps=steps or None,
+                   target_accuracy=target / 100, seed=seed)
+
     def describe(self) -> str:
         """"LSTM, H = 128, seed 0; 90 s budget, at most 500 steps, stop at 95%"."""
         text = (_("{cell}, H = {H}, seed {seed}; {seconds:g} s budget, at most {steps} steps, stop at {share:.0%}")

@@ -24,6 +24,7 @@ from .cache import (
     jacobian_lag_limit,
     pretrained_text_lab,
     pretrained_training_lab,
+    pretrained_translation,
     session_memo,
 )
 from .exports import export_box, model_export_box, scenario_export_box
@@ -75,6 +76,7 @@ __all__ = [
     "jacobian_lag_limit", "jobs", "knob", "labs", "language_params", "layer_view",
     "link_params", "model_export_box", "model_source",
     "open_trained", "overflow_alerts", "page_setup", "plain", "pretrained_text_lab", "pretrained_training_lab",
+    "pretrained_translation",
     "query_value", "read_upload", "remember_trained", "scenario_export_box", "session_memo", "share_box",
     "show_notes", "shown", "slider_chart", "sync_url", "token", "trace_trained", "url_value", "widget_value",
 ]

@@ -269,6 +269,15 @@ def pretrained_text_lab(values: dict):
     return pretrained.text_lab(values)
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def pretrained_translation(config):
+    """Translation's stored run for this TrainConfig, (model, history, assessment), shared read-only
+    (the page only runs the model; Train trains a new one), or None."""
+    from ..labs import pretrained
+
+    return pretrained.translation(config)
+
+
 @st.cache_resource(max_entries=24, ttl=1800, show_spinner=False)
 def cached_depth_traces(scenario: Scenario, loss: str, cells: tuple) -> dict:
     """{cell: StackedTrace} of the scenario's stacked model built with each cell, with a loss of

@@ -38,3 +38,24 @@ def test_browser_stop_keeps_the_model(page, app_url):
     assert int(re.search(r"(\d+) s", seconds).group(1)) < 60  # stopped long before the 300 s budget
     assert page.get_by_role("slider", name="Hidden size H").is_enabled()
     assert exceptions(page) == 0
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 768)])
+def test_browser_the_run_trained_in_advance_fits_a_projector(browser, app_url, size):
+    """Presentation mode at the defaults: the stored run's accuracy chart, title included, is whole on the
+    screen without scrolling, and the note saying what it is follows it."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    open_page(page, f"{app_url}/Translation?present=true", timeout=180000)
+    wait_idle(page, 180000)
+    assert exceptions(page) == 0
+    box = page.evaluate("""() => { const el = document.querySelector('.js-plotly-plot');
+        const r = el.getBoundingClientRect(), t = el.querySelector('.gtitle');
+        return {top: r.top, bottom: r.bottom, right: r.right, title: t.textContent, tTop: t.getBoundingClientRect().top,
+                header: document.querySelector('header').getBoundingClientRect().bottom,
+                vw: window.innerWidth, vh: window.innerHeight}; }""")
+    assert box["title"] == "Held-out dates translated right (LSTM, H = 128)", box
+    assert box["header"] <= box["tTop"] and box["bottom"] <= box["vh"] and box["right"] <= box["vw"], box
+    assert page.get_by_text("trained in advance at the default settings").is_visible()
+    context.close()

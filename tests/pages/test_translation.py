@@ -1,5 +1,6 @@
 """The Translation page: its figures carry the engine's numbers, a training run through the page
 equals the same run called directly, bad examples get a note; and the page in a real browser."""
+import dataclasses
 import re
 from urllib.parse import quote
 
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from rnnviz import plots
-from rnnviz.labs import dates, translator
+from rnnviz.labs import dates, pretrained, translator
 from rnnviz.spec import KNOBS
 from tests.support.apphelp import decode, figures, run_page, texts, trace_named, url_notes
 
@@ -54,16 +55,50 @@ def assert_shows_inspection(at, look: translator.Inspection):
     assert f"The model writes: {look.output}" in texts(at)
 
 
-def test_page_runs_at_defaults_and_shows_the_untrained_model():
+def test_page_opens_at_its_defaults_with_the_run_trained_in_advance():
+    """No button pressed: the stored run at the defaults, every figure the page draws after training, and
+    the note that says what it is."""
     at = run_page(TR)
     assert not at.exception
-    assert "No model yet" in texts(at)
-    assert {"tr_states", "tr_top"} <= set(figures(at)) and "tr_curve" not in figures(at)
+    model, history, a = pretrained.translation()
+    figs = figures(at)
+    assert {"tr_curve", "tr_states", "tr_top", "tr_length", "tr_gap"} <= set(figs)
+    curve = figs["tr_curve"]
+    np.testing.assert_array_equal(decode(trace_named(curve, "whole date")["x"]), history.seconds)
+    np.testing.assert_array_equal(decode(trace_named(curve, "whole date")["y"]), history.accuracy)
+    np.testing.assert_array_equal(decode(trace_named(curve, "characters right")["y"]), history.char_accuracy)
+    note = " ".join(i.value for i in at.info)
+    stored = pretrained.manifest()["translation"]["metrics"]
+    assert "trained in advance at the default settings" in note and "Press **Train** to repeat it live" in note
+    assert (f"{stored['steps']} steps, {history.seconds[-1]:.0f} s on the machine that trained it, "
+            f"{stored['held_out_exact_match']:.1%} of the 1000 held-out dates right") in note
+    page = texts(at)
+    assert f"Held-out exact match: {a.exact_match:.1%}" in page and "No model yet" not in page
+    assert f"Training time: {history.seconds[-1]:.0f} s ({stored['steps']} steps; reached 95%)" in page
+    np.testing.assert_array_equal(decode(trace_named(figs["tr_gap"], "filler after")["y"]), a.after)
     text = at.text_input(key="tr_text").value
     assert text == dates.showcase()[1].text
-    untrained = translator.new_model(translator.TrainConfig())  # the page's defaults: LSTM, H = 128, seed 0
-    assert_shows_inspection(at, translator.look_inside(untrained, text, top_k=3))
+    look = translator.look_inside(model, text, top_k=3)
+    assert_shows_inspection(at, look)
+    assert look.output == dates.showcase()[1].target   # the trained model gets the example right
     assert f"Correct ISO date: {dates.showcase()[1].target}" in texts(at)
+    assert not at.slider(key="tr_hidden").disabled and not at.button(key="tr_train").disabled
+
+
+@pytest.mark.parametrize("kind, key, value, change", [("slider", "tr_hidden", 64, {"hidden_size": 64}),
+                                                      ("selectbox", "tr_cell", "GRU", {"cell": "gru"}),
+                                                      ("slider", "tr_target", 80, {"target_accuracy": 0.8})])
+def test_changing_a_setting_falls_back_to_the_normal_flow(kind, key, value, change):
+    """Off the defaults nothing stored applies: the untrained model of the new settings, and Train."""
+    at = run_page(TR)
+    getattr(at, kind)(key=key).set_value(value).run()
+    assert not at.exception
+    page = texts(at)
+    assert "No model yet" in page and "trained in advance" not in page and "settings changed" not in page
+    assert {"tr_states", "tr_top"} <= set(figures(at)) and "tr_curve" not in figures(at)
+    untrained = translator.new_model(dataclasses.replace(pretrained.translation_config(), **change))
+    assert_shows_inspection(at, translator.look_inside(untrained, at.text_input(key="tr_text").value, top_k=3))
+    assert not at.button(key="tr_train").disabled
 
 
 def test_training_through_the_page_equals_the_engine():
@@ -135,8 +170,8 @@ def test_the_typed_date_is_in_the_link_and_a_link_opens_it():
     opened = run_page(TR, {"tr_text": typed})
     assert not opened.exception and "was ignored" not in url_notes(opened)
     assert opened.text_input(key="tr_text").value == typed
-    untrained = translator.new_model(translator.TrainConfig())
-    assert_shows_inspection(opened, translator.look_inside(untrained, typed, top_k=3))
+    model, _history, _a = pretrained.translation()   # at the defaults: the run trained in advance
+    assert_shows_inspection(opened, translator.look_inside(model, typed, top_k=3))
     at.switch_page("pages/2_Gradient_Flow.py").run()               # it belongs to this page: never carried
     assert "tr_text" not in at.query_params
     # a text too long to translate is left out of the link (which then opens the default example)
@@ -172,6 +207,11 @@ def test_default_training_through_the_page_passes_90_percent_within_the_time_sho
     assert f"90% exact match after: {reach:.0f} s" in page and f"Training time: {history.seconds[-1]:.0f} s" in page
     fresh = at.session_state["tr_assessment"][1].exact_match
     assert fresh > 0.9 and f"Held-out exact match: {fresh:.1%}" in page
+    # the defaults' run, as stored: the same evaluations (all of them when it reached the target in time)
+    _model, stored, _a = pretrained.translation()
+    n = len(history.steps) if history.stop_reason == "target" else len(history.steps) - 1
+    assert history.steps[:n] == stored.steps[:n] and history.accuracy[:n] == stored.accuracy[:n]
+    assert history.stop_reason != "target" or history.steps == stored.steps
 
 
 # ------------------------------------------------------------------------------- figures
