@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from ..cells import LABELS, NUM_BLOCKS, article
-from ..i18n import N_, Message, Untrusted, _, text
+from ..i18n import N_, Message, Untrusted, _
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ACTIVATIONS, KNOBS, ModelSpec
 from . import sandbox, stacked
@@ -95,7 +95,7 @@ class LoadedModel:
         m = self.model
         act = f" ({m.activation})" if m.cell == "rnn" else ""
         return _("{cell}{act}, input size {i}, hidden size {h}, from {source}").format(
-            cell=LABELS[m.cell], act=act, i=m.input_size, h=m.hidden_size, source=text(self.source))
+            cell=LABELS[m.cell], act=act, i=m.input_size, h=m.hidden_size, source=_(self.source))
 
 
 def load_state_dict(data: bytes, max_bytes: int = MAX_MODEL_BYTES, **kwargs) -> RecurrentModel:
