@@ -139,7 +139,7 @@ class Message(str):
     __slots__ = ("template", "fields")
 
     def __new__(cls, template: str, /, **fields):
-        self = super().__new__(cls, template.format(**fields) if fields else template.format())
+        self = super().__new__(cls, template.format(**fields))
         self.template, self.fields = template, fields
         return self
 

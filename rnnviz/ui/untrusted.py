@@ -42,7 +42,7 @@ def plain(text: str, width: int = 600) -> str:
     """A whole message that quotes untrusted text (an upload's error, a summary that names a file's
     keys) as plain text in markdown: at most `width` characters on one line, every character that
     could start markup escaped. For `st.error(ui.plain(message))` and the like."""
-    escaped = clip(i18n.text(text), width).translate(_MARKDOWN_ESCAPES)
+    escaped = i18n.text(clip(i18n.text(text), width)).translate(_MARKDOWN_ESCAPES)
     escaped = _LEADING_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
     return _ADDRESS.sub(lambda m: m.group(1) + _JOINER, escaped)
 

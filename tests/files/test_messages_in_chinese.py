@@ -175,3 +175,13 @@ def test_an_english_session_still_reads_the_english():
         assert i18n.text(said) == str(said) == (
             "This rnnviz checkpoint names an unknown cell (a list of 1 item ('lstm')) or activation ('tanh'): the cell "
             "must be one of rnn, lstm, gru.")
+
+
+def test_a_message_too_long_for_a_page_is_clipped_in_its_own_language():
+    from rnnviz import ui
+
+    said = raised(sequences.read_sequence_csv, b"x\n" + b"a" * 5000 + b"\n")
+    with language("zh"):
+        shown = ui.plain(said, width=40)
+    assert shown.startswith("第 2 行第 1 列（x）不是数字：'aaaa") and shown.endswith("个字符）"), shown
+    assert "characters" not in shown
