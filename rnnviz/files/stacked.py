@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ..cells import NUM_BLOCKS, article
+from ..cells import NUM_BLOCKS, article_message
 from ..deep import StackedModel, param_name
 from ..i18n import Message, Untrusted
 from ..model import PARAM_NAMES
@@ -110,7 +110,7 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
                    Message("layer {layer} reads layer {below}: {D} × {H} values per step",
                            layer=layer, below=layer - 1, D=D, H=H) if p == "weight_ih" and layer else
                    Message("{a_cell} with hidden size H = {H} and input size {I}, as layer 0 forwards says",
-                           a_cell=article(cell), H=H, I=I))
+                           a_cell=article_message(cell), H=H, I=I))
             raise UploadError(Message("Shape mismatch: {key} has shape {shape}; it must be [{want}] ({why}).",
                                       key=Untrusted(lead + name), shape=_shape(tensors[name]),
                                       want=", ".join(str(s) for s in want), why=why))

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ..cells import LABELS, NUM_BLOCKS, article
+from ..cells import LABELS, NUM_BLOCKS, article_message
 from ..i18n import N_, Message, Untrusted, _
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ACTIVATIONS, KNOBS, ModelSpec
@@ -174,7 +174,8 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
         notes.append(TANH_ASSUMED)
     if saved_cell is not None and saved_cell != cell:
         raise UploadError(Message("The checkpoint says it is {a_saved} but its weights have the shapes of {a_cell}: "
-                                  "the file is damaged.", a_saved=article(saved_cell), a_cell=article(cell)))
+                                  "the file is damaged.", a_saved=article_message(saved_cell),
+                                  a_cell=article_message(cell)))
     model = RecurrentModel(cell, I, H, activation or "tanh")
     model.spec = _spec_or_none(spec, model, notes)
     with torch.no_grad():
@@ -493,7 +494,7 @@ def _infer_shapes(t: dict, max_hidden: int, max_input: int) -> tuple[str, int, i
         raise UploadError(Message("Shape mismatch: weight_ih has shape {shape} but weight_hh has {hh_shape}; both "
                                   "must have {rows} rows ({per_cell} for {a_cell} with H = {H}).", shape=_shape(w_ih),
                                   hh_shape=_shape(w_hh), rows=rows, per_cell=ROWS_PER_CELL[cell],
-                                  a_cell=article(cell), H=H))
+                                  a_cell=article_message(cell), H=H))
     for name in ("bias_ih", "bias_hh"):
         if name in t and tuple(t[name].shape) != (rows,):
             raise UploadError(Message("Shape mismatch: {name} has shape {shape} but weight_hh has {hh_shape}; it must "

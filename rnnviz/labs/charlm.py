@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cells import NUM_BLOCKS, article
+from ..cells import NUM_BLOCKS, article_message
 from ..files import uploads
 from ..files.quote import describe, dtype_problem, holds, listing
 from ..files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES
@@ -346,7 +346,7 @@ class CharLM:
                                      cell=describe(cell)))
         if not isinstance(act, str) or act not in ACTIVATIONS or (cell != "rnn" and act != "tanh"):
             raise ValueError(Message("The file's activation {activation} is not valid for {a_cell}.",
-                                     activation=describe(act), a_cell=article(cell)))
+                                     activation=describe(act), a_cell=article_message(cell)))
         chars = sd.get("vocab")
         if not isinstance(chars, (list, tuple)) or not 1 <= len(chars) <= MAX_VOCAB:
             raise ValueError(Message("The file's vocabulary must be a list of 1 to {most} characters.",
@@ -373,7 +373,7 @@ class CharLM:
                 axis = vocab_axis.get(key)
                 only_vocab = axis is not None and t.dim() == len(shape) and all(
                     n == m for k, (n, m) in enumerate(zip(t.shape, shape)) if k != axis)
-                fields = dict(key=key, shape=list(t.shape), a_cell=article(cell), H=H, V=V, want=list(shape))
+                fields = dict(key=key, shape=list(t.shape), a_cell=article_message(cell), H=H, V=V, want=list(shape))
                 raise ValueError(Message("'{key}' has shape {shape}; {a_cell} with H = {H} and {V} characters needs "
                                          "{want}. Its vocabulary has {V} characters but its weights are for {n}: "
                                          "they do not match.", n=t.shape[axis], **fields) if only_vocab else
