@@ -267,7 +267,6 @@ def suggested(task: str) -> Suggestion:
     return SUGGESTED[get_task(task).name]
 
 
-# What a task's `accuracy` counts (see each Task.accuracy).
 # The settings as `Settings.changes_from` names them, and the words of their values that are not names
 SETTING_WORDS = {"task": N_("task"), "cells": N_("cells"), "rnn_activation": N_("rnn activation"),
                  "seq_len": N_("seq len"), "steps": N_("steps"), "batch_size": N_("batch size"), "lr": N_("lr"),
@@ -275,6 +274,7 @@ SETTING_WORDS = {"task": N_("task"), "cells": N_("cells"), "rnn_activation": N_(
                  "seed": N_("seed"), "num_layers": N_("num layers"), "bidirectional": N_("bidirectional")}
 VALUE_WORDS = (N_("True"), N_("False"))
 
+# What a task's `accuracy` counts (see each Task.accuracy).
 ACCURACY_LABELS = {"adding": N_("answers within 0.04 of the sum"), "copy": N_("recalled symbols right"),
                    "binary_addition": N_("sum bits right")}
 
