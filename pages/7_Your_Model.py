@@ -5,7 +5,7 @@ import streamlit as st
 
 from rnnviz import cells, inputs, plots, ui
 from rnnviz.files import sequences, uploads
-from rnnviz.i18n import N_, _
+from rnnviz.i18n import N_, Message, Untrusted, _
 from rnnviz.model import build_model
 from rnnviz.spec import KNOBS, ModelSpec
 from rnnviz.trace import trace
@@ -39,7 +39,8 @@ with left:
         try:
             loaded = uploads.load_model(up.getvalue(),
                                         max_hidden=KNOBS["hidden_size"].page_range[1])
-            ss["user_model"] = {"loaded": loaded, "name": up.name, "label": f"{up.name} · uploaded"}
+            ss["user_model"] = {"loaded": loaded, "name": up.name,
+                                "label": Message("{name} · uploaded", name=Untrusted(up.name))}
             ss.pop("model_error", None)
         except Exception as exc:  # noqa: BLE001 - an untrusted file; keep whatever model was there before
             ss["model_error"] = ui.failure(up.name, exc)
@@ -52,7 +53,7 @@ with left:
         model = build_model(ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch", seed=1))
         ss["user_model"] = {"loaded": uploads.LoadedModel(model, N_("an example built here")),
                             "name": _("example LSTM"),
-                            "label": "example LSTM"}
+                            "label": Message("example LSTM")}
         ss.pop("model_error", None)
     if ss.get("model_error"):
         st.error(ss["model_error"], icon=":material/error:")
@@ -196,7 +197,7 @@ with c2:
 st.subheader(_("Use it on the other pages"))
 label = ss["user_model"]["label"]  # how the other pages' model picker names it
 if stacked:
-    st.caption("Step Through and Gradient Flow show a stacked model one layer at a time, with the same selector.")
+    st.caption(_("Step Through and Gradient Flow show a stacked model one layer at a time, with the same selector."))
 a, b = st.columns(2)
 for col, page, text in ((a, "pages/1_Step_Through.py", _("Open in Step Through")),
                         (b, "pages/2_Gradient_Flow.py", _("Open in Gradient Flow"))):

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .i18n import N_, _
+from .i18n import N_, Message, _
 
 CELLS = ("rnn", "lstm", "gru")
 # After the LSTM (rnnviz.modern): diagonal linear recurrences whose eigenvalues are their transitions.
@@ -57,6 +57,11 @@ def article(cell: str, capital: bool = False) -> str:
         return _(_ARTICLES[cell, capital])
     a = "an" if cell in ("rnn", "lstm", "lru") else "a"
     return f"{a.capitalize() if capital else a} {LABELS[cell]}"
+
+
+def article_message(cell: str) -> str:
+    """`article(cell)` as a Message's field: the English, translated where the message is shown."""
+    return Message(_ARTICLES[cell, False]) if (cell, False) in _ARTICLES else article(cell)
 
 
 def gate_symbol(cell: str, name: str) -> str:

@@ -11,7 +11,10 @@ How a developer marks a new string and adds its Chinese:
        st.caption(_("Trained {steps} steps in {seconds:.0f} s.").format(steps=n, seconds=dt))
 
    A string defined at import time (a table of labels, a knob's help) is marked with `N_()`, which
-   returns it unchanged, and translated where it is shown: `_(knob.label)`. Counting words that
+   returns it unchanged, and translated where it is shown: `_(knob.label)`. A sentence made in the
+   engine and shown later, perhaps in another process (an upload's error, a note), is a `Message`:
+   `raise UploadError(Message("The {what} is empty.", what=...))`. It is a str holding the English, and
+   the page shows it with `text(...)`, in the reader's language. Counting words that
    change in English use `ngettext("{n} step", "{n} steps", n).format(n=n)`. Names and symbols
    (RNN, LSTM, tanh, W_hh, ‖∂L/∂h‖) stay as they are in both languages.
 2. Run `python -m rnnviz catalog`: it collects every marked string of the app and adds the new ones to
@@ -43,7 +46,7 @@ LOCALES = {"zh": "zh_CN"}                      # the catalog of each translated 
 DOMAIN = "rnnviz"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 ROOT = Path(__file__).resolve().parents[1]
-MARKERS = ("_", "N_", "ngettext")  # the functions whose literal arguments are the app's strings
+MARKERS = ("_", "N_", "ngettext", "Message")  # the functions whose literal arguments are the app's strings
 
 _override: ContextVar[str | None] = ContextVar("rnnviz_language", default=None)
 _source: Callable[[], str | None] | None = None
@@ -107,9 +110,12 @@ def translations(code: str) -> gettext.NullTranslations:
 
 
 def _(message: str) -> str:
-    """`message` in the current language (the English itself when it has no translation)."""
+    """`message` in the current language (the English itself when it has no translation); a Message
+    with its fields."""
     if not message:
         return message
+    if isinstance(message, Message):
+        return message.translated()
     return translations(current()).gettext(message)
 
 
@@ -121,6 +127,54 @@ def N_(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form for the count `n`, in the current language."""
     return translations(current()).ngettext(singular, plural, n)
+
+
+class Message(str):
+    """A sentence made now and shown later in the reader's language: an English template, marked where
+    it is written (`Message` is a marker, like `_`), and its named fields, each a value or another
+    Message. As a str it is the English (`str(exc)`, logs, the tests of English messages); `text(m)`
+    is its translation in the current language, made where it is shown. Its fields are formatted
+    only into templates of this app, never into text from outside."""
+
+    __slots__ = ("template", "fields")
+
+    def __new__(cls, template: str, /, **fields):
+        self = super().__new__(cls, template.format(**fields))
+        self.template, self.fields = template, fields
+        return self
+
+    @classmethod
+    def join(cls, items, sep: str = ", ") -> Message:
+        """Items (values or Messages) in a list, each translated where the list is shown."""
+        items = list(items)
+        return cls(sep.join(f"{{item{i}}}" for i in range(len(items))),
+                   **{f"item{i}": item for i, item in enumerate(items)})
+
+    def translated(self) -> str:
+        fields = {k: v.translated() if isinstance(v, Message) else v for k, v in self.fields.items()}
+        return _(self.template).format(**fields)
+
+    def __reduce__(self):
+        return _message, (self.template, self.fields)
+
+
+class Untrusted(str):
+    """Text from outside (a file, a link) in a Message's field, as it is shown (clipped, on one line, by
+    `rnnviz.files.quote`): the same in every language, and told apart from the app's own words."""
+
+    __slots__ = ()
+
+
+def _message(template: str, fields: dict) -> Message:
+    return Message(template, **fields)
+
+
+def text(value) -> str:
+    """What to show for `value` in the current language: a Message translated, an exception raised with
+    a Message (its first argument) translated, anything else as str()."""
+    if isinstance(value, BaseException) and value.args and isinstance(value.args[0], Message):
+        value = value.args[0]
+    return value.translated() if isinstance(value, Message) else str(value)
 
 
 # --- Collecting the marked strings (the catalog's maintenance and its completeness test) ---

@@ -16,6 +16,7 @@ from collections import Counter
 import numpy as np
 import torch
 
+from .i18n import Message, Untrusted
 from .spec import INPUT_KINDS, KNOBS
 
 DEFAULT_TEXT = KNOBS["text"].default
@@ -94,15 +95,16 @@ class Vocab:
     def __init__(self, chars, padding: bool = False):
         chars = tuple(chars)
         if not chars:
-            raise ValueError("a vocabulary needs at least one character")
+            raise ValueError(Message("a vocabulary needs at least one character"))
         for ch in chars:
-            if not isinstance(ch, str) or len(ch) != 1:
-                shown = (repr(ch[:20]) + (f" … ({len(ch):,} characters)" if len(ch) > 20 else "")
-                         if isinstance(ch, str) else f"a {type(ch).__name__[:40]}")   # never a repr of any size
-                raise ValueError(f"every vocabulary entry must be one character; got {shown}")
+            if not isinstance(ch, str) or len(ch) != 1:   # never a repr of any size
+                shown = (Message("{start} … ({n:,} characters)", start=Untrusted(repr(ch[:20])), n=len(ch))
+                         if isinstance(ch, str) and len(ch) > 20 else Untrusted(repr(ch)) if isinstance(ch, str)
+                         else Message("a {kind}", kind=type(ch).__name__[:40]))
+                raise ValueError(Message("every vocabulary entry must be one character; got {entry}", entry=shown))
         if len(set(chars)) != len(chars):
             dup = [ch for ch, n in Counter(chars).items() if n > 1]
-            raise ValueError(f"the vocabulary lists a character twice: {dup[0]!r}")
+            raise ValueError(Message("the vocabulary lists a character twice: {char!r}", char=Untrusted(dup[0])))
         self.chars, self.padding = chars, bool(padding)
         self.index = {ch: k + self.padding for k, ch in enumerate(chars)}
 

@@ -5,8 +5,8 @@
     NotWeightsOnly   what torch.load(weights_only=True) refuses ("GLOBAL posix.system")
     Damaged          truncated or malformed
 
-Nothing here imports the rest of rnnviz: the reading worker (`rnnviz.files.sandbox`) starts from
-these modules alone.
+Nothing here imports the rest of rnnviz but `rnnviz.i18n` (which imports nothing of it): the reading
+worker (`rnnviz.files.sandbox`) starts from these modules alone.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..i18n import Message
 from .quote import MiB, dtype_name
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C   # the first pickle of a file saved by torch before 1.6
@@ -74,7 +75,7 @@ class Unsafe(Refused):
     """The worker reading the file crashed, hung or went beyond its limits."""
 
     def __init__(self, reason: str):
-        super().__init__(f"This file could not be read safely: {reason}.")
+        super().__init__(Message("This file could not be read safely: {reason}.", reason=reason))
         self.reason = reason
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch._utils import IMPORT_MAPPING, NAME_MAPPING
 
+from ..i18n import N_, Message
 from .limits import MAX_DIMS, READABLE_DTYPES, Damaged, Limits, NotWeightsOnly, Refused, ScanReport, torch_tables
 from .quote import clip, dtype_name, quote, shape_text, size_text, sizes
 
@@ -56,15 +57,20 @@ _REBUILD_TENSOR = {"torch._utils._rebuild_tensor": 4, "torch._utils._rebuild_ten
 _REBUILD_PARAMETER = ("torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state")
 _LEAF_CALLS = ("torch.device", "torch.serialization._get_layout", "_codecs.encode", "builtins.complex",
                "builtins.bytearray")
-_NOT_READ = {"torch._utils._rebuild_sparse_tensor": "a sparse tensor (save tensor.to_dense())",
-             "torch._utils._rebuild_qtensor": "a quantized tensor (save tensor.dequantize())",
-             "torch._utils._rebuild_meta_tensor_no_storage": "a tensor without numbers (on the meta device)",
-             "torch._utils._rebuild_nested_tensor": "a nested tensor",
-             "torch._utils._rebuild_wrapper_subclass": "a tensor subclass",
-             "torch._tensor._rebuild_from_type_v2": "a tensor subclass or a tensor with Python attributes",
-             "torch._utils._rebuild_device_tensor_from_numpy": "a tensor of another device",
-             "torch._utils._rebuild_device_tensor_from_cpu_tensor": "a tensor of another device"}
-_BEFORE = " It was refused before reading: nothing in it was run or unpacked."
+_NOT_READ = {"torch._utils._rebuild_sparse_tensor": N_("a sparse tensor (save tensor.to_dense())"),
+             "torch._utils._rebuild_qtensor": N_("a quantized tensor (save tensor.dequantize())"),
+             "torch._utils._rebuild_meta_tensor_no_storage": N_("a tensor without numbers (on the meta device)"),
+             "torch._utils._rebuild_nested_tensor": N_("a nested tensor"),
+             "torch._utils._rebuild_wrapper_subclass": N_("a tensor subclass"),
+             "torch._tensor._rebuild_from_type_v2": N_("a tensor subclass or a tensor with Python attributes"),
+             "torch._utils._rebuild_device_tensor_from_numpy": N_("a tensor of another device"),
+             "torch._utils._rebuild_device_tensor_from_cpu_tensor": N_("a tensor of another device")}
+
+
+def _before(reason: Message) -> Refused:
+    """A refusal of the scan, which reads nothing of the file."""
+    return Refused(Message("{reason} It was refused before reading: nothing in it was run or unpacked.",
+                           reason=reason))
 
 
 class PickleScan:
@@ -102,8 +108,8 @@ class PickleScan:
                 raise Damaged(f"the pickle is truncated ({clip(str(exc), 80)})") from None
             self.opcodes += 1
             if self.opcodes > limits.max_opcodes:
-                raise Refused(f"The file's pickle has more than {limits.max_opcodes:,} instructions; a model file "
-                              f"needs a few dozen per tensor." + _BEFORE)
+                raise _before(Message("The file's pickle has more than {most:,} instructions; a model file needs "
+                                      "a few dozen per tensor.", most=limits.max_opcodes))
             name = op.name
             try:
                 if name in ("BININT", "BININT1", "BININT2", "LONG1", "BINFLOAT", "BINUNICODE", "SHORT_BINSTRING"):
@@ -159,9 +165,9 @@ class PickleScan:
                     state = stack.pop()
                     inst = stack[-1]
                     if type(inst) is not Container or inst.kind != "dict":
-                        raise Refused("The file sets the state of an object other than a dictionary (a legacy form of "
-                                      "tensor), which this app does not read. Save the file again with torch.save."
-                                      + _BEFORE)
+                        raise _before(Message("The file sets the state of an object other than a dictionary (a legacy "
+                                              "form of tensor), which this app does not read. Save the file again "
+                                              "with torch.save."))
                     self._add(inst, [state])   # an OrderedDict's attributes (a state_dict's _metadata)
                 elif name == "BINPERSID":
                     stack.append(self._storage(stack.pop()))
@@ -203,14 +209,14 @@ class PickleScan:
         if depth > self.limits.max_depth:
             raise self._too_deep()
         if size > self.limits.max_items:
-            raise Refused(f"The file builds a structure out of copies of itself: written out it would have more than "
-                          f"{self.limits.max_items:,} items (a hash or repr bomb, which can freeze a server for "
-                          f"minutes)." + _BEFORE)
+            raise _before(Message("The file builds a structure out of copies of itself: written out it would have "
+                                  "more than {most:,} items (a hash or repr bomb, which can freeze a server for "
+                                  "minutes).", most=self.limits.max_items))
 
     def _too_deep(self) -> Refused:
-        return Refused(f"The file nests containers more than {self.limits.max_depth} deep (tuples inside tuples, "
-                       f"lists inside lists); a model file needs a few levels, and deep nesting can crash a reader."
-                       + _BEFORE)
+        return _before(Message("The file nests containers more than {most} deep (tuples inside tuples, lists inside "
+                               "lists); a model file needs a few levels, and deep nesting can crash a reader.",
+                               most=self.limits.max_depth))
 
     def _measure(self, root):
         """Exact tree size and depth of everything reachable from the pickle's value, and no
@@ -232,8 +238,8 @@ class PickleScan:
                 if id(child) not in done:
                     todo.append((child, 0))
                 elif done[id(child)] is None:
-                    raise Refused("The file holds a structure that contains itself, which no model file does."
-                                  + _BEFORE)
+                    raise _before(Message("The file holds a structure that contains itself, which no model file "
+                                          "does."))
                 continue
             measured = [done[id(x)] if type(x) is Container else (1, 0) for x in items]
             size = 1 + sum(s for s, _ in measured)
@@ -250,8 +256,9 @@ class PickleScan:
 
     def _key(self, key):
         if isinstance(key, str) and len(key) > self.limits.max_key_chars:
-            raise Refused(f"The file has a dictionary key of {len(key):,} characters; names in a model file are "
-                          f"short, and this app reads keys of up to {self.limits.max_key_chars:,}." + _BEFORE)
+            raise _before(Message("The file has a dictionary key of {n:,} characters; names in a model file are "
+                                  "short, and this app reads keys of up to {most:,}.", n=len(key),
+                                  most=self.limits.max_key_chars))
         if type(key) is Container and key.kind != "tuple":
             raise Damaged(f"it uses a {key.kind} as a dictionary key")
         return key
@@ -299,12 +306,13 @@ class PickleScan:
             return self._new("tuple", a[0].items if a and type(a[0]) is Container else [])
         if name in _LEAF_CALLS:
             if any(type(x) is Container or (name == "builtins.bytearray" and isinstance(x, int)) for x in a):
-                raise Refused(f"The file calls {name} with arguments no model file needs (such as the size of an "
-                              f"empty buffer to allocate)." + _BEFORE)
+                raise _before(Message("The file calls {name} with arguments no model file needs (such as the size "
+                                      "of an empty buffer to allocate).", name=name))
             return _Value()
-        what = _NOT_READ.get(name, f"an object made by {name} from numbers in the pickle (not stored data)")
-        raise Refused(f"The file holds {what}, which this app does not read: save plain tensors (a module's "
-                      f"state_dict)." + _BEFORE)
+        what = (Message(_NOT_READ[name]) if name in _NOT_READ else
+                Message("an object made by {name} from numbers in the pickle (not stored data)", name=name))
+        raise _before(Message("The file holds {what}, which this app does not read: save plain tensors (a module's "
+                              "state_dict).", what=what))
 
     def _newobj(self, cls, args):
         name = cls.name if type(cls) is _Global else ""
@@ -321,8 +329,9 @@ class PickleScan:
             return Container("set")
         if name == "torch.Size":
             return self._new("tuple", items[0].items if items and type(items[0]) is Container else [])
-        raise Refused(f"The file creates {_NOT_READ.get(name, f'a {clip(name, 80)} object')} directly, which this "
-                      f"app does not read: save plain tensors (a module's state_dict)." + _BEFORE)
+        what = Message(_NOT_READ[name]) if name in _NOT_READ else Message("a {name} object", name=clip(name, 80))
+        raise _before(Message("The file creates {what} directly, which this app does not read: save plain tensors "
+                              "(a module's state_dict).", what=what))
 
     # ----- storages and tensors
     def _storage(self, pid) -> _Storage:
@@ -334,17 +343,18 @@ class PickleScan:
             raise Damaged("a storage reference is malformed")
         storage_type, key, numel = items[1], items[2], items[4]
         if type(storage_type) is not _Global or storage_type.name not in self.storage_types:
-            raise Refused("The file holds a kind of storage this app does not read (quantized or untyped)." + _BEFORE)
+            raise _before(Message("The file holds a kind of storage this app does not read (quantized or untyped)."))
         dtype = self.storage_types[storage_type.name]
         if dtype not in READABLE_DTYPES:
-            raise Refused(f"The file holds {dtype_name(dtype)} tensors, which this app does not read." + _BEFORE)
+            raise _before(Message("The file holds {dtype} tensors, which this app does not read.",
+                                  dtype=dtype_name(dtype)))
         if not isinstance(key, str) or not isinstance(numel, int) or numel < 0:
             raise Damaged("a storage reference is malformed")
         nbytes = numel * dtype.itemsize
         if nbytes > self.limits.unpacked:
             shown, most = sizes(nbytes, self.limits.unpacked)
-            raise Refused(f"A storage of the file claims {numel:,} numbers ({shown}); the most this app reads is "
-                          f"{most}." + _BEFORE)
+            raise _before(Message("A storage of the file claims {n:,} numbers ({size}); the most this app reads is "
+                                  "{most}.", n=numel, size=shown, most=most))
         if self.storages.setdefault(key, (dtype, numel)) != (dtype, numel):
             raise Damaged("a storage is declared twice with different sizes")
         if not legacy and self.records.get(key) != nbytes:
@@ -355,7 +365,8 @@ class PickleScan:
                 self.stored_bytes += nbytes
             if self.stored_bytes > self.limits.unpacked:
                 shown, most = sizes(self.stored_bytes, self.limits.unpacked)
-                raise Refused(f"The file's storages claim {shown}; the most this app reads is {most}." + _BEFORE)
+                raise _before(Message("The file's storages claim {size}; the most this app reads is {most}.",
+                                      size=shown, most=most))
             view = items[5]
             if view is not None:   # (view key, offset, size): part of the storage
                 parts = view.items if type(view) is Container else []
@@ -367,7 +378,7 @@ class PickleScan:
 
     def _tensor(self, name: str, a: list, near: str | None) -> _Tensor:
         lim = self.limits
-        what = f"The tensor {quote(near)}" if near else "A tensor of the file"
+        what = Message("The tensor {name}", name=quote(near)) if near else Message("A tensor of the file")
         if len(a) < _REBUILD_TENSOR[name] or type(a[0]) is not _Storage:
             raise Damaged("a tensor's description is malformed")
         storage, offset, size, stride = a[0], a[1], a[2], a[3]
@@ -375,34 +386,39 @@ class PickleScan:
         stride = stride.items if type(stride) is Container and stride.kind == "tuple" else None
         if (size is None or stride is None or len(size) != len(stride) or not isinstance(offset, int) or offset < 0
                 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (*size, *stride))):
-            raise Refused(f"{what} has a malformed shape, stride or offset: the file is damaged or crafted." + _BEFORE)
+            raise _before(Message("{tensor} has a malformed shape, stride or offset: the file is damaged or crafted.",
+                                  tensor=what))
         if len(size) > MAX_DIMS:
-            raise Refused(f"{what} has {len(size)} dimensions; this app reads at most {MAX_DIMS}." + _BEFORE)
+            raise _before(Message("{tensor} has {n} dimensions; this app reads at most {most}.", tensor=what,
+                                  n=len(size), most=MAX_DIMS))
         dtype, available = storage.dtype, storage.numel
         if name == "torch._utils._rebuild_tensor_v3":   # the dtype is given; the storage counts bytes
             dtype = self.dtypes.get(a[6].name) if type(a[6]) is _Global else None
             if dtype is None:
-                raise Refused(f"{what} has a dtype this app does not read." + _BEFORE)
+                raise _before(Message("{tensor} has a dtype this app does not read.", tensor=what))
             available = storage.numel * storage.dtype.itemsize // dtype.itemsize
         count = math.prod(size)
         shape = shape_text(size)
         if count:
             if offset + sum((n - 1) * s for n, s in zip(size, stride)) >= available:
-                raise Refused(f"{what} (shape {shape}) reaches past the end of its storage of {available:,} numbers: "
-                              f"the file is damaged or crafted." + _BEFORE)
+                raise _before(Message("{tensor} (shape {shape}) reaches past the end of its storage of {n:,} "
+                                      "numbers: the file is damaged or crafted.", tensor=what, shape=shape,
+                                      n=available))
             if count > available:
-                how = ("repeats stored numbers (a stride of 0)" if any(s == 0 and n > 1 for n, s in zip(size, stride))
-                       else "uses stored numbers more than once (overlapping strides)")
-                raise Refused(f"{what} has shape {shape}, {count:,} numbers, but its storage holds only {available:,}: "
-                              f"it is a view that {how}, which would take {size_text(count * dtype.itemsize)} to "
-                              f"unpack." + _BEFORE)
+                how = (Message("repeats stored numbers (a stride of 0)")
+                       if any(s == 0 and n > 1 for n, s in zip(size, stride))
+                       else Message("uses stored numbers more than once (overlapping strides)"))
+                raise _before(Message("{tensor} has shape {shape}, {n:,} numbers, but its storage holds only "
+                                      "{stored:,}: it is a view that {how}, which would take {size} to unpack.",
+                                      tensor=what, shape=shape, n=count, stored=available, how=how,
+                                      size=size_text(count * dtype.itemsize)))
         if count > lim.tensor_elements:
-            raise Refused(f"{what} has shape {shape}, {count:,} numbers; the largest tensor this app reads has "
-                          f"{lim.tensor_elements:,}." + _BEFORE)
+            raise _before(Message("{tensor} has shape {shape}, {n:,} numbers; the largest tensor this app reads has "
+                                  "{most:,}.", tensor=what, shape=shape, n=count, most=lim.tensor_elements))
         self.tensors += 1
         self.elements += count
         if self.elements > lim.total_elements:
-            raise Refused(f"The file's tensors hold more than {lim.total_elements:,} numbers in all, the most this app "
-                          f"reads." + _BEFORE)
+            raise _before(Message("The file's tensors hold more than {most:,} numbers in all, the most this app "
+                                  "reads.", most=lim.total_elements))
         return _Tensor()
 

@@ -7,7 +7,9 @@
     sizes(n, limit)        # a size and its limit in words that never read as equal when they differ
 
 The text these return is plain: a page shows it through its inert-text path (`rnnviz.ui.inert`,
-`rnnviz.ui.plain`), which keeps markup in it from being read as markup.
+`rnnviz.ui.plain`), which keeps markup in it from being read as markup. Their words are `Message`s
+(the English as a str, translated where a page shows them); the untrusted text in them stays as it is,
+marked `rnnviz.i18n.Untrusted` (a str), so that what came from outside can be told from the app's own words.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from ..i18n import N_, Message, Untrusted
 
 MiB = 1 << 20
 
@@ -43,14 +47,15 @@ _UNPRINTABLE = dict.fromkeys([*range(32), 127, *range(0x80, 0xA0), 0x2028, 0x202
 def clip(text: str, width: int = 60) -> str:
     """At most `width` characters of untrusted text on one line: line breaks, control and
     direction characters become "·"; a longer text ends with "…" and says its length."""
-    shown = text[:width].translate(_UNPRINTABLE)
-    return shown if len(text) <= width else f"{shown}… ({len(text):,} characters)"
+    shown = Untrusted(text[:width].translate(_UNPRINTABLE))
+    return shown if len(text) <= width else Message("{shown}… ({n:,} characters)", shown=shown, n=len(text))
 
 
 def quote(text: str, width: int = 60) -> str:
     """`clip` in quotes: 'weight_ih_l0'."""
-    shown = text[:width].translate(_UNPRINTABLE)
-    return f"'{shown}'" if len(text) <= width else f"'{shown}…' ({len(text):,} characters)"
+    shown = Untrusted(text[:width].translate(_UNPRINTABLE))
+    return Untrusted(f"'{shown}'") if len(text) <= width else Message("'{shown}…' ({n:,} characters)", shown=shown,
+                                                                     n=len(text))
 
 
 def describe(value: Any, width: int = 60) -> str:
@@ -64,40 +69,52 @@ def _describe(v: Any, width: int, preview: bool) -> str:
     if v is None or isinstance(v, (bool, float)):
         return repr(v)
     if isinstance(v, int):
-        return str(v) if v.bit_length() <= 64 else f"an integer of about {int(v.bit_length() * 0.30103) + 1:,} digits"
+        return str(v) if v.bit_length() <= 64 else Message("an integer of about {n:,} digits",
+                                                            n=int(v.bit_length() * 0.30103) + 1)
     if isinstance(v, str):
         return quote(v, width)
     if isinstance(v, Opaque):
         return clip(v.text, 200)
     if isinstance(v, (bytes, bytearray)):
-        return f"{len(v):,} bytes"
+        return Message("{n:,} bytes", n=len(v))
     if isinstance(v, torch.Tensor):
-        return f"a {dtype_name(v.dtype)} tensor of shape {shape_text(v.shape)}"
+        return Message("a {dtype} tensor of shape {shape}", dtype=dtype_name(v.dtype), shape=shape_text(v.shape))
     if isinstance(v, (torch.dtype, torch.device, torch.layout)):
         return str(v)
     if isinstance(v, Mapping):
         n = len(v)
-        text = f"a dictionary of {n:,} entr{'y' if n == 1 else 'ies'}"
-        if preview and n:
-            keys = ", ".join(_describe(k, 20, False) for k in itertools.islice(v, 3))
-            text += f" (keys {keys}{', …' if n > 3 else ''})"
-        return text
+        if not (preview and n):
+            return Message("a dictionary of {n:,} entry", n=n) if n == 1 else \
+                Message("a dictionary of {n:,} entries", n=n)
+        keys = _listing([_describe(k, 20, False) for k in itertools.islice(v, 3)], n > 3)
+        return Message("a dictionary of {n:,} entry (keys {keys})", n=n, keys=keys) if n == 1 else \
+            Message("a dictionary of {n:,} entries (keys {keys})", n=n, keys=keys)
     if isinstance(v, (list, tuple, set, frozenset)):
-        kind = "list" if isinstance(v, list) else "tuple" if isinstance(v, tuple) else "set"
         n = len(v)
-        text = f"a {kind} of {n:,} item{'s' * (n != 1)}"
-        if preview and n and kind != "set":
-            items = ", ".join(_describe(x, 20, False) for x in v[:3])
-            text += f" ({items}{', …' if n > 3 else ''})"
-        return text
-    return f"a {clip(type(v).__name__, 40)} object"
+        text = _COLLECTIONS[list if isinstance(v, list) else tuple if isinstance(v, tuple) else set][n == 1]
+        if not (preview and n) or isinstance(v, (set, frozenset)):
+            return Message(text, n=n)
+        items = _listing([_describe(x, 20, False) for x in v[:3]], n > 3)
+        return Message(_PREVIEW, collection=Message(text, n=n), items=items)
+    return Message("a {name} object", name=clip(type(v).__name__, 40))
+
+
+# (plural, singular) of each kind of collection in `describe`, and a collection with its first items
+_COLLECTIONS = {list: (N_("a list of {n:,} items"), N_("a list of {n:,} item")),
+                tuple: (N_("a tuple of {n:,} items"), N_("a tuple of {n:,} item")),
+                set: (N_("a set of {n:,} items"), N_("a set of {n:,} item"))}
+_PREVIEW = N_("{collection} ({items})")
+
+
+def _listing(items: list, more: bool) -> Message:
+    return Message.join([*items, "…"] if more else items)
 
 
 def listing(items, most: int = 6, width: int = 40) -> str:
     """Up to `most` untrusted names (keys of a file), each clipped to `width`, then "…" if there are more."""
     items = list(itertools.islice(items, most + 1))
-    shown = ", ".join(clip(k, width) if isinstance(k, str) else _describe(k, width, False) for k in items[:most])
-    return shown + (" …" if len(items) > most else "")
+    shown = Message.join(clip(k, width) if isinstance(k, str) else _describe(k, width, False) for k in items[:most])
+    return Message("{items} …", items=shown) if len(items) > most else shown
 
 
 def dtype_name(dtype) -> str:
@@ -113,7 +130,7 @@ def shape_text(shape) -> str:
 def size_text(n: int) -> str:
     """A number of bytes in words: 900 bytes, 1.2 KB, 3.0 MB, 1.5 GB."""
     if n < 1024:
-        return f"{n} bytes"
+        return Message("{n} bytes", n=n)
     if n < MiB:
         return f"{n / 1024:.1f} KB"
     if n < 1024 * MiB:
@@ -125,30 +142,35 @@ def sizes(n: int, limit: int, fmt=size_text) -> tuple[str, str]:
     """A size and its limit in words that never read as equal when they differ ("1.0 MB ... the
     largest is 1.0 MB"): exact byte counts where the short forms would coincide."""
     a, b = fmt(n), fmt(limit)
-    return (a, b) if a != b or n == limit else (f"{n:,} bytes", f"{limit:,} bytes ({b})")
-
+    return (a, b) if a != b or n == limit else (Message("{n:,} bytes", n=n),
+                                                Message("{n:,} bytes ({size})", n=limit, size=b))
 
 
 def dtype_problem(dtype: torch.dtype) -> str | None:
-    """Why tensors of `dtype` cannot be weights, to follow "<name> holds ...", or None for real
-    floating point. (float16, bfloat16 and the float8 types are read as float32, which holds each
+    """Why tensors of `dtype` cannot be weights, to follow "<name> holds ..." (`holds`), or None for
+    real floating point. (float16, bfloat16 and the float8 types are read as float32, which holds each
     of their values exactly: see `widened`.)"""
     if dtype.is_floating_point:
         return None
     name = dtype_name(dtype)
     if dtype == torch.bool:
-        return f"{name} values (true / false, a mask); weights must be floating point (float32 or float64)."
+        return Message("{dtype} values (true / false, a mask); weights must be floating point (float32 or "
+                       "float64).", dtype=name)
     if dtype.is_complex:
-        return f"{name} values (complex numbers); weights must be floating point (float32 or float64): an RNN's " \
-               f"weights are real."
-    return f"{name} values; weights must be floating point (float32 or float64): integers are counts or indices, " \
-           f"not weights."
+        return Message("{dtype} values (complex numbers); weights must be floating point (float32 or float64): "
+                       "an RNN's weights are real.", dtype=name)
+    return Message("{dtype} values; weights must be floating point (float32 or float64): integers are counts or "
+                   "indices, not weights.", dtype=name)
+
+
+def holds(name: str, problem: str) -> Message:
+    """"<name> holds <dtype_problem>": a tensor that cannot be weights."""
+    return Message("{name} holds {problem}", name=name, problem=problem)
 
 
 def widened(name: str, dtype: torch.dtype) -> str | None:
     """A note when tensor `name` of a floating-point dtype narrower than float32 is read as float32."""
     if not dtype.is_floating_point or dtype in (torch.float32, torch.float64):
         return None
-    return (f"{name} is stored as {dtype_name(dtype)}; it is read as float32, which holds every "
-            f"{dtype_name(dtype)} number exactly.")
-
+    return Message("{name} is stored as {dtype}; it is read as float32, which holds every {dtype} number exactly.",
+                   name=name, dtype=dtype_name(dtype))

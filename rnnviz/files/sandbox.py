@@ -49,6 +49,7 @@ from typing import Any
 
 import torch
 
+from ..i18n import Message
 from .limits import (
     DEFAULT,
     PIPE_BYTES,
@@ -188,7 +189,7 @@ def load(data: bytes, limits: Limits = DEFAULT) -> Any:
 
 def _read_in_worker(data: bytes, limits: Limits) -> bytes:
     if not _SLOTS.acquire(timeout=limits.seconds):
-        raise Refused("Too many files are being read at this moment; try again in a few seconds.")
+        raise Refused(Message("Too many files are being read at this moment; try again in a few seconds."))
     reader = None
     try:
         with _IDLE_LOCK:
@@ -201,13 +202,13 @@ def _read_in_worker(data: bytes, limits: Limits) -> bytes:
                 reader = _Reader()
             except (_ReaderBroken, OSError):
                 reader = None
-                raise Unsafe("the reader process could not start") from None
+                raise Unsafe(Message("the reader process could not start")) from None
         try:
             answer, code, expired = reader.read(data, limits)
         except _ReaderBroken:
             reader.close()
             reader = None
-            raise Unsafe(f"the reader stopped answering within {limits.seconds:g} s") from None
+            raise Unsafe(Message("the reader stopped answering within {seconds:g} s", seconds=limits.seconds)) from None
         if not answer:
             raise Unsafe(_exit_reason(code, expired, limits))
         return answer
@@ -218,23 +219,23 @@ def _read_in_worker(data: bytes, limits: Limits) -> bytes:
         _SLOTS.release()
 
 
-def _exit_reason(code: int | None, expired: bool, limits: Limits) -> str:
+def _exit_reason(code: int | None, expired: bool, limits: Limits) -> Message:
     if expired:
-        return f"reading it took longer than {limits.seconds:g} s"
+        return Message("reading it took longer than {seconds:g} s", seconds=limits.seconds)
     if code is not None and code < 0:
         sig = -code
         if sig == signal.SIGXCPU:
-            return f"reading it took more than {limits.cpu_seconds} s of processor time"
+            return Message("reading it took more than {seconds} s of processor time", seconds=limits.cpu_seconds)
         if sig == signal.SIGKILL:
-            return "the reader was stopped by the system (out of memory)"
+            return Message("the reader was stopped by the system (out of memory)")
         try:
             name = signal.Signals(sig).name
         except ValueError:
-            name = f"signal {sig}"
+            name = Message("signal {number}", number=sig)
         if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT):
-            return f"the reader crashed ({name}), as malformed or deeply nested files make it do"
-        return f"the reader was stopped ({name})"
-    return f"the reader stopped without an answer (exit code {code})"
+            return Message("the reader crashed ({signal}), as malformed or deeply nested files make it do", signal=name)
+        return Message("the reader was stopped ({signal})", signal=name)
+    return Message("the reader stopped without an answer (exit code {code})", code=code)
 
 
 def _max_message(limits: Limits) -> int:
@@ -349,7 +350,7 @@ def _worker(data: bytes, limits: Limits, *, limited: bool = True) -> list[bytes]
     except pickle.UnpicklingError as exc:
         return failure("unpickling", str(exc))
     except Refused as exc:
-        return failure("refused", str(exc))
+        return failure("refused", exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc))
     except BaseException as exc:  # noqa: BLE001 - every failure becomes an answer
         text = str(exc)
         memory = any(s in text for s in ("can't allocate memory", "not enough memory", "DefaultCPUAllocator"))

@@ -14,6 +14,7 @@ import io
 import struct
 import zipfile
 
+from ..i18n import Message
 from .limits import DEFAULT, LEGACY_MAGIC, LEGACY_PROTOCOL, MAX_DEFLATE_RATIO, Damaged, Limits, Refused, ScanReport
 from .pickles import Container, PickleScan
 from .quote import sizes
@@ -24,7 +25,7 @@ def scan(data: bytes, limits: Limits = DEFAULT) -> ScanReport:
     `limits`: raises Refused, NotWeightsOnly or Damaged. Nothing of the file is unpickled."""
     if len(data) > limits.max_bytes:
         shown, most = sizes(len(data), limits.max_bytes)
-        raise Refused(f"The file is {shown}; the largest this app reads is {most}.")
+        raise Refused(Message("The file is {size}; the largest this app reads is {most}.", size=shown, most=most))
     if data.startswith(b"PK\x03\x04"):
         return _scan_zip(data, limits)
     return _scan_legacy(data, limits)
@@ -40,31 +41,32 @@ def _scan_zip(data: bytes, limits: Limits) -> ScanReport:
     if not infos:
         raise Damaged("its zip archive is empty")
     if len(infos) > limits.max_entries:
-        raise Refused(f"The checkpoint's zip archive has {len(infos):,} entries; a model file has a few per tensor, "
-                      f"and this app reads at most {limits.max_entries:,}.")
+        raise Refused(Message("The checkpoint's zip archive has {n:,} entries; a model file has a few per tensor, "
+                              "and this app reads at most {most:,}.", n=len(infos), most=limits.max_entries))
     names = {info.filename: info for info in infos}
     if len(names) != len(infos):
-        raise Refused("The checkpoint's zip archive lists the same entry twice, which torch.save never writes: "
-                      "the file is damaged or crafted.")
+        raise Refused(Message("The checkpoint's zip archive lists the same entry twice, which torch.save never "
+                              "writes: the file is damaged or crafted."))
     root = infos[0].filename.partition("/")[0] + "/"
     if root + "constants.pkl" in names:
-        raise Refused("This is a TorchScript archive (torch.jit.save), which holds code as well as weights. "
-                      "This app reads weights only: save the module's state_dict with torch.save.")
+        raise Refused(Message("This is a TorchScript archive (torch.jit.save), which holds code as well as weights. "
+                              "This app reads weights only: save the module's state_dict with torch.save."))
     extents, unpacked = [], 0
     for info in infos:
         if info.flag_bits & 0x1:
-            raise Refused("The checkpoint's zip archive is encrypted; torch cannot read it.")
+            raise Refused(Message("The checkpoint's zip archive is encrypted; torch cannot read it."))
         if info.compress_type == zipfile.ZIP_STORED:
             if info.compress_size != info.file_size:
                 raise Damaged("a stored entry's sizes disagree")
         elif info.compress_type == zipfile.ZIP_DEFLATED:
             if info.file_size > MAX_DEFLATE_RATIO * max(info.compress_size, 1):
-                raise Refused(f"An entry of the checkpoint's zip archive says {info.compress_size:,} compressed bytes "
-                              f"unpack to {info.file_size:,}, more than compression can give: the file is crafted "
-                              f"(a zip bomb).")
+                raise Refused(Message("An entry of the checkpoint's zip archive says {packed:,} compressed bytes "
+                                      "unpack to {unpacked:,}, more than compression can give: the file is crafted "
+                                      "(a zip bomb).", packed=info.compress_size, unpacked=info.file_size))
         else:
-            raise Refused(f"The checkpoint's zip archive uses compression method {info.compress_type}, which "
-                          f"torch.save never writes. Save the file again with torch.save.")
+            raise Refused(Message("The checkpoint's zip archive uses compression method {method}, which "
+                                  "torch.save never writes. Save the file again with torch.save.",
+                                  method=info.compress_type))
         unpacked += info.file_size
         start = _entry_data_start(data, info)
         extents.append((info.header_offset, start + info.compress_size))
@@ -72,11 +74,12 @@ def _scan_zip(data: bytes, limits: Limits) -> ScanReport:
             raise Damaged("an entry reaches past the end of the file")
     if unpacked > limits.unpacked:
         shown, most = sizes(unpacked, limits.unpacked)
-        raise Refused(f"The checkpoint unpacks to {shown}; the largest this app reads is {most}.")
+        raise Refused(Message("The checkpoint unpacks to {size}; the largest this app reads is {most}.",
+                              size=shown, most=most))
     extents.sort()
     if any(later[0] < earlier[1] for earlier, later in zip(extents, extents[1:])):
-        raise Refused("Entries of the checkpoint's zip archive overlap, which torch.save never writes: the file is "
-                      "crafted (a zip bomb).")
+        raise Refused(Message("Entries of the checkpoint's zip archive overlap, which torch.save never writes: the "
+                              "file is crafted (a zip bomb)."))
     pickle_info = names.get(root + "data.pkl")
     if pickle_info is None:
         raise Damaged("its zip archive has no data.pkl")

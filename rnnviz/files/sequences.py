@@ -5,7 +5,8 @@
     x, vocab, notes = text_to_inputs(text, input_size=model.input_size)
     check_compatible(model, x)                 # x as the model reads it, or UploadError saying why not
 
-Every problem raises `UploadError` (a ValueError) whose message names it in plain words.
+Every problem raises `UploadError` (a ValueError) whose message names it in plain words (a
+`rnnviz.i18n.Message`: a page shows it in its language).
 """
 from __future__ import annotations
 
@@ -16,15 +17,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..i18n import N_, Message, Untrusted
 from ..inputs import Vocab
 from ..model import RecurrentModel
 from .quote import clip, quote
 from .uploads import (
+    CSV_FILE,
     MAX_COLS,
     MAX_CSV_BYTES,
     MAX_ROWS,
     MAX_TEXT_BYTES,
     MAX_TEXT_CHARS,
+    TEXT_FILE,
     UploadError,
     checked_bytes,
 )
@@ -52,11 +56,11 @@ def read_sequence_csv(data: bytes, *, max_bytes: int = MAX_CSV_BYTES, max_rows: 
     are skipped. `header` None: the first row is a header when one of its cells is not a
     number. Positions in messages are the file's line numbers and 1-based column numbers.
     """
-    text = decode_text(checked_bytes(data, max_bytes, "CSV file"), "CSV file")
+    text = decode_text(checked_bytes(data, max_bytes, CSV_FILE), CSV_FILE)
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
              if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
-        raise UploadError("The CSV file has no data (only blank or comment lines).")
+        raise UploadError(Message("The CSV file has no data (only blank or comment lines)."))
     sep = next((s for s in (";", "\t", ",") if s in lines[0][1]), None)
     decimal_comma = sep == ";"
 
@@ -66,53 +70,64 @@ def read_sequence_csv(data: bytes, *, max_bytes: int = MAX_CSV_BYTES, max_rows: 
         return [c.strip().strip('"').strip() for c in cells]
 
     def count(line: str, most: int) -> str:
-        return str(line.count(sep) + 1) if sep else f"more than {most}"
+        return str(line.count(sep) + 1) if sep else Message("more than {most}", most=most)
 
     def number(cell: str) -> float | None:
         return _number(cell.replace(",", ".") if decimal_comma else cell)
 
     first = split(lines[0][1], max_cols)
     if len(first) > max_cols:
-        raise UploadError(f"The CSV has {count(lines[0][1], max_cols)} columns; the largest this app reads is "
-                          f"{max_cols} (one column per input feature).")
+        raise UploadError(Message("The CSV has {n} columns; the largest this app reads is {most} (one column per "
+                                  "input feature).", n=count(lines[0][1], max_cols), most=max_cols))
     if header is None:
         header = any(number(c) is None for c in first)
     columns = ([clip(c, 100) or f"x_{j}" for j, c in enumerate(first)] if header
                else [f"x_{j}" for j in range(len(first))])
     body = lines[1:] if header else lines
     if not body:
-        raise UploadError("The CSV has a header row but no data rows.")
+        raise UploadError(Message("The CSV has a header row but no data rows."))
     if len(body) > max_rows:
-        raise UploadError(f"The CSV has {len(body)} rows; the largest this app reads is {max_rows} "
-                          f"(one row per time step).")
+        raise UploadError(Message("The CSV has {n} rows; the largest this app reads is {most} (one row per time "
+                                  "step).", n=len(body), most=max_rows))
     width = len(first)
     values = np.empty((len(body), width), dtype=np.float64)
 
     def where(r: int, j: int) -> str:
-        return f"line {body[r][0]}, column {j + 1}" + (f" ({clip(first[j], 30)})" if header else "")
+        return (Message("line {line}, column {column} ({name})", line=body[r][0], column=j + 1,
+                        name=clip(first[j], 30)) if header else
+                Message("line {line}, column {column}", line=body[r][0], column=j + 1))
 
     for r, (lineno, line) in enumerate(body):
         cells = split(line, width)
         if len(cells) != width:
             n = count(line, width) if len(cells) > width else str(len(cells))
-            raise UploadError(f"Ragged rows: line {lineno} has {n} value{'s' * (n != '1')} but "
-                              f"{'the header' if header else 'the first row'} has {width}.")
+            raise UploadError(Message(_RAGGED[header, n == "1"], line=lineno, n=n, width=width))
         row = [number(c) for c in cells]
         if None in row:
             j = row.index(None)
             if cells[j] == "":
-                raise UploadError(f"Empty cell at {where(r, j)}: every time step needs a value for every feature.")
-            raise UploadError(f"Not a number at {where(r, j)}: {quote(cells[j], 20)}.")
+                raise UploadError(Message("Empty cell at {where}: every time step needs a value for every feature.",
+                                          where=where(r, j)))
+            raise UploadError(Message("Not a number at {where}: {value}.", where=where(r, j),
+                                      value=quote(cells[j], 20)))
         values[r] = row
     with np.errstate(over="ignore"):   # too large: what rounds to infinity in float32 (3.4028235e+38 does not)
         bad = ~np.isfinite(values.astype(np.float32))
     if bad.any():
         r, j = (int(i) for i in np.argwhere(bad)[0])
         if np.isnan(values[r, j]):
-            raise UploadError(f"NaN at {where(r, j)}: fill in or drop missing values before uploading.")
-        raise UploadError(f"Infinite or too large value at {where(r, j)}: {quote(split(body[r][1], width)[j], 20)} "
-                          f"(float32 holds up to 3.4e38).")
+            raise UploadError(Message("NaN at {where}: fill in or drop missing values before uploading.",
+                                      where=where(r, j)))
+        raise UploadError(Message("Infinite or too large value at {where}: {value} (float32 holds up to 3.4e38).",
+                                  where=where(r, j), value=quote(split(body[r][1], width)[j], 20)))
     return CsvSequence(values=values.astype(np.float32), columns=columns, has_header=bool(header))
+
+
+# "Ragged rows" by (the CSV has a header, the short row has 1 value)
+_RAGGED = {(True, False): N_("Ragged rows: line {line} has {n} values but the header has {width}."),
+           (True, True): N_("Ragged rows: line {line} has {n} value but the header has {width}."),
+           (False, False): N_("Ragged rows: line {line} has {n} values but the first row has {width}."),
+           (False, True): N_("Ragged rows: line {line} has {n} value but the first row has {width}.")}
 
 
 def _number(cell: str) -> float | None:
@@ -134,25 +149,26 @@ def decode_text(data: bytes, what: str) -> str:
     else:
         encoding, name = "utf-8-sig", "UTF-8"
         if b"\x00" in data:
-            raise UploadError(f"The {what} looks binary (it contains NUL bytes), not text. "
-                              f"Upload a plain-text file saved as UTF-8.")
+            raise UploadError(Message("The {what} looks binary (it contains NUL bytes), not text. Upload a "
+                                      "plain-text file saved as UTF-8.", what=Message(what)))
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise UploadError(f"The {what} is not {name} text: byte 0x{data[exc.start]:02x} at position {exc.start} "
-                          f"cannot be decoded. Save it as UTF-8.") from None
+        raise UploadError(Message("The {what} is not {encoding} text: byte 0x{byte:02x} at position {at} cannot be "
+                                  "decoded. Save it as UTF-8.", what=Message(what), encoding=name,
+                                  byte=data[exc.start], at=exc.start)) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_text(data: bytes, max_bytes: int = MAX_TEXT_BYTES, max_chars: int = MAX_TEXT_CHARS) -> str:
     """The text of an uploaded text file (see `decode_text`), with visible characters and at most
     `max_chars` of them."""
-    text = decode_text(checked_bytes(data, max_bytes, "text file"), "text file")
+    text = decode_text(checked_bytes(data, max_bytes, TEXT_FILE), TEXT_FILE)
     if not text.strip():
-        raise UploadError("The text file has no visible characters (it is blank).")
+        raise UploadError(Message("The text file has no visible characters (it is blank)."))
     if len(text) > max_chars:
-        raise UploadError(f"The text has {len(text)} characters; the largest this app reads is {max_chars} "
-                          f"(one time step per character).")
+        raise UploadError(Message("The text has {n} characters; the largest this app reads is {most} (one time step "
+                                  "per character).", n=len(text), most=max_chars))
     return text
 
 
@@ -166,29 +182,29 @@ def text_to_inputs(text: str, input_size: int | None = None,
     distinct characters, padded with unused inputs up to `input_size`.
     """
     if not text:
-        raise UploadError("The text is empty.")
+        raise UploadError(Message("The text is empty."))
     if vocab is not None:
         vocab = list(vocab)
         if len(set(vocab)) != len(vocab) or any(not isinstance(c, str) or len(c) != 1 for c in vocab):
-            raise UploadError("The vocabulary must be distinct single characters.")
+            raise UploadError(Message("The vocabulary must be distinct single characters."))
         if input_size is not None and len(vocab) != input_size:
-            raise UploadError(f"The vocabulary has {len(vocab)} characters but the model reads {input_size} inputs "
-                              f"per step: one input per character is needed.")
+            raise UploadError(Message("The vocabulary has {n} characters but the model reads {inputs} inputs per "
+                                      "step: one input per character is needed.", n=len(vocab), inputs=input_size))
     else:
         vocab = sorted(set(text))
         if input_size is not None and len(vocab) > input_size:
-            raise UploadError(f"The text has {len(vocab)} distinct characters but the model reads only {input_size} "
-                              f"inputs per step (one per character). Give the model's vocabulary, or use fewer "
-                              f"distinct characters.")
+            raise UploadError(Message("The text has {n} distinct characters but the model reads only {inputs} inputs "
+                                      "per step (one per character). Give the model's vocabulary, or use fewer "
+                                      "distinct characters.", n=len(vocab), inputs=input_size))
     chars = Vocab(vocab)
     width = len(vocab) if input_size is None else max(input_size, len(vocab))
     x = chars.one_hot(chars.encode(text, missing=-1), width)
     unknown = Counter(ch for ch in text if ch not in chars)
     notes = []
     if unknown:
-        shown = ", ".join(repr(c) for c in sorted(unknown)[:10])
-        notes.append(f"{sum(unknown.values())} character(s) are not in the model's vocabulary ({shown}); "
-                     f"they are read as all-zero inputs.")
+        shown = Untrusted(", ".join(repr(c) for c in sorted(unknown)[:10]))
+        notes.append(Message("{n} character(s) are not in the model's vocabulary ({chars}); they are read as "
+                             "all-zero inputs.", n=sum(unknown.values()), chars=shown))
     return x, vocab, notes
 
 
@@ -199,16 +215,25 @@ def check_compatible(model: RecurrentModel, x) -> np.ndarray:
     if arr.ndim == 1 and model.input_size == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise UploadError(f"The input must be a table of time steps x features; got an array of shape "
-                          f"{list(arr.shape)}.")
+        raise UploadError(Message("The input must be a table of time steps x features; got an array of shape "
+                                  "{shape}.", shape=list(arr.shape)))
     features = arr.shape[1]
     if features != model.input_size:
-        raise UploadError(
-            f"The input has {features} feature{'s' * (features != 1)} per time step (columns) but the model reads "
-            f"{model.input_size} (the column count of its weight_ih). Upload a sequence with {model.input_size} "
-            f"column{'s' * (model.input_size != 1)}.")
+        raise UploadError(Message(_FEATURES[features == 1, model.input_size == 1], n=features,
+                                  inputs=model.input_size))
     if arr.shape[0] == 0:
-        raise UploadError("The input has no time steps.")
+        raise UploadError(Message("The input has no time steps."))
     if not np.all(np.isfinite(arr)):
-        raise UploadError("The input contains NaN or infinite values.")
+        raise UploadError(Message("The input contains NaN or infinite values."))
     return np.ascontiguousarray(arr)
+
+
+# A sequence of the wrong width, by (it has 1 column, the model reads 1 input)
+_FEATURES = {
+    (False, False): N_("The input has {n} features per time step (columns) but the model reads {inputs} (the column "
+                       "count of its weight_ih). Upload a sequence with {inputs} columns."),
+    (True, False): N_("The input has {n} feature per time step (columns) but the model reads {inputs} (the column "
+                      "count of its weight_ih). Upload a sequence with {inputs} columns."),
+    (False, True): N_("The input has {n} features per time step (columns) but the model reads {inputs} (the column "
+                      "count of its weight_ih). Upload a sequence with {inputs} column."),
+}

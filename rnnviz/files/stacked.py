@@ -11,8 +11,9 @@ from collections.abc import Mapping
 
 import torch
 
-from ..cells import NUM_BLOCKS, article
+from ..cells import NUM_BLOCKS, article_message
 from ..deep import StackedModel, param_name
+from ..i18n import Message, Untrusted
 from ..model import PARAM_NAMES
 
 
@@ -32,17 +33,27 @@ def is_stacked(state: Mapping, prefix: str | None) -> bool:
 def load_stacked(state: Mapping, prefix: str | None, activation: str | None, notes: list, max_hidden: int,
                  max_input: int):
     """A LoadedModel holding the StackedModel of this state_dict, or UploadError saying what is wrong."""
-    from .uploads import _TORCH_NAME, LoadedModel, UploadError, _check_tensors, _infer_shapes, _shape
+    from .uploads import (
+        _TORCH_NAME,
+        NO_BIASES,
+        TANH_ASSUMED,
+        TOP_LEVEL,
+        LoadedModel,
+        UploadError,
+        _check_tensors,
+        _infer_shapes,
+        _shape,
+    )
 
     heads = sorted({k.rpartition(".")[0] for k in state
                     if isinstance(k, str) and _TORCH_NAME.match(k.rpartition(".")[2])})
     if prefix is not None:
         head = prefix.rstrip(".")
         if head not in heads:
-            raise UploadError(f"The state_dict has no recurrent layer named {head!r}.")
+            raise UploadError(Message("The state_dict has no recurrent layer named {name!r}.", name=Untrusted(head)))
     elif len(heads) > 1:
-        raise UploadError(f"The state_dict holds {len(heads)} recurrent modules "
-                          f"({', '.join(repr(h) if h else 'the top level' for h in heads)}); choose one.")
+        raise UploadError(Message("The state_dict holds {n} recurrent modules ({modules}); choose one.", n=len(heads),
+                                  modules=Message.join(Untrusted(repr(h)) if h else TOP_LEVEL for h in heads)))
     else:
         head = heads[0]
     lead = head + "." if head else ""
@@ -50,34 +61,41 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
            and "." not in k[len(lead):]}
     ignored = [k for k in state if k not in {lead + n for n in own}]
     if ignored:
-        notes.append(f"Ignored {len(ignored)} tensor{'s' * (len(ignored) != 1)} that "
-                     f"{'is' if len(ignored) == 1 else 'are'} not part of the "
-                     f"recurrent module.")
+        notes.append(Message("Ignored {n} tensor that is not part of the recurrent module.", n=1)
+                     if len(ignored) == 1 else
+                     Message("Ignored {n} tensors that are not part of the recurrent module.", n=len(ignored)))
     if any(n.startswith("weight_hr") for n in own):
-        raise UploadError("This LSTM has projections (weight_hr_l0, proj_size > 0), which rnnviz does not show: "
-                          "use an LSTM with proj_size=0.")
+        raise UploadError(Message("This LSTM has projections (weight_hr_l0, proj_size > 0), which rnnviz does not "
+                                  "show: use an LSTM with proj_size=0."))
     parsed = {}
     for name in own:
         m = _TORCH_NAME.match(name)
         if not m:
-            raise UploadError(f"Unexpected key {lead + name}: a stacked RNN / LSTM / GRU has only keys like "
-                              f"weight_ih_l0, weight_hh_l1, bias_ih_l0_reverse.")
+            raise UploadError(Message("Unexpected key {key}: a stacked RNN / LSTM / GRU has only keys like "
+                                      "weight_ih_l0, weight_hh_l1, bias_ih_l0_reverse.", key=Untrusted(lead + name)))
         parsed[name] = (m.group(1), int(m.group(2)), bool(m.group(3)))
     L = 1 + max(layer for _, layer, _ in parsed.values())
     D = 2 if any(rev for _, _, rev in parsed.values()) else 1
     if L > 4:
-        raise UploadError(f"This is a {L}-layer network; rnnviz shows up to 4 layers.")
+        raise UploadError(Message("This is a {n}-layer network; rnnviz shows up to 4 layers.", n=L))
     biased = any(p.startswith("bias") for p, _, _ in parsed.values())
     wanted = [param_name(p, layer, d) for layer in range(L) for d in range(D)
               for p in PARAM_NAMES if biased or p.startswith("weight")]
-    kind = f"{L}-layer{' bidirectional' if D == 2 else ''}"
+    kind = (Message("{n}-layer bidirectional", n=L) if D == 2 else Message("{n}-layer", n=L))
     missing = [n for n in wanted if n not in own]
     if missing:
-        twins = " and their _reverse twins" if D == 2 else ""
-        raise UploadError(f"Missing key{'s' * (len(missing) > 1)} {', '.join(lead + n for n in missing[:6])}: a "
-                          f"{kind} RNN / LSTM / GRU has weight_ih_l{{k}}, weight_hh_l{{k}}"
-                          f"{', bias_ih_l{k}, bias_hh_l{k}' if biased else ''}{twins} for every layer "
-                          f"k = 0 to {L - 1}.")
+        keys = Untrusted(", ".join(lead + n for n in missing[:6]))
+        names = "weight_ih_l{k}, weight_hh_l{k}" + (", bias_ih_l{k}, bias_hh_l{k}" if biased else "")
+        raise UploadError(Message("Missing key {keys}: a {kind} RNN / LSTM / GRU has {names} and their _reverse twins "
+                                  "for every layer k = 0 to {last}.", keys=keys, kind=kind, names=names, last=L - 1)
+                          if D == 2 and len(missing) == 1 else
+                          Message("Missing keys {keys}: a {kind} RNN / LSTM / GRU has {names} and their _reverse "
+                                  "twins for every layer k = 0 to {last}.", keys=keys, kind=kind, names=names,
+                                  last=L - 1) if D == 2 else
+                          Message("Missing key {keys}: a {kind} RNN / LSTM / GRU has {names} for every layer k = 0 "
+                                  "to {last}.", keys=keys, kind=kind, names=names, last=L - 1) if len(missing) == 1
+                          else Message("Missing keys {keys}: a {kind} RNN / LSTM / GRU has {names} for every layer "
+                                       "k = 0 to {last}.", keys=keys, kind=kind, names=names, last=L - 1))
     tensors = _check_tensors({n: own[n] for n in wanted}, notes)
     first = {p: tensors[p + "_l0"] for p in PARAM_NAMES if p + "_l0" in tensors}
     cell, I, H = _infer_shapes(first, max_hidden, max_input)
@@ -87,21 +105,26 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
         width = I if layer == 0 else D * H
         want = {"weight_ih": (rows, width), "weight_hh": (rows, H)}.get(p, (rows,))
         if tuple(tensors[name].shape) != want:
-            why = (f"layer {layer} reads {'both directions of ' if D == 2 else ''}layer {layer - 1}: "
-                   f"{D} × {H} values per step" if p == "weight_ih" and layer else
-                   f"{article(cell)} with hidden size H = {H} and input size {I}, as layer 0 forwards says")
-            raise UploadError(f"Shape mismatch: {lead + name} has shape {_shape(tensors[name])}; it must be "
-                              f"[{', '.join(str(s) for s in want)}] ({why}).")
+            why = (Message("layer {layer} reads both directions of layer {below}: {D} × {H} values per step",
+                           layer=layer, below=layer - 1, D=D, H=H) if p == "weight_ih" and layer and D == 2 else
+                   Message("layer {layer} reads layer {below}: {D} × {H} values per step",
+                           layer=layer, below=layer - 1, D=D, H=H) if p == "weight_ih" and layer else
+                   Message("{a_cell} with hidden size H = {H} and input size {I}, as layer 0 forwards says",
+                           a_cell=article_message(cell), H=H, I=I))
+            raise UploadError(Message("Shape mismatch: {key} has shape {shape}; it must be [{want}] ({why}).",
+                                      key=Untrusted(lead + name), shape=_shape(tensors[name]),
+                                      want=", ".join(str(s) for s in want), why=why))
     if cell == "rnn" and activation is None:
         activation = "tanh"
-        notes.append("A state_dict does not record an RNN's nonlinearity: assuming tanh "
-                     "(choose relu if the module was built with nonlinearity='relu').")
+        notes.append(TANH_ASSUMED)
     if not biased:
-        notes.append("The file has no biases (a module built with bias=False): they are zero.")
+        notes.append(NO_BIASES)
     model = StackedModel(cell, I, H, L, D == 2, False, activation or "tanh")
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name in tensors:
                 p.copy_(tensors[name].to(torch.float32))
-    source = f"a {kind} torch.nn.RNN / LSTM / GRU state_dict" + (f", module {head!r}" if head else "")
+    source = (Message("a {kind} torch.nn.RNN / LSTM / GRU state_dict, module {name!r}", kind=kind, name=Untrusted(head))
+              if head
+              else Message("a {kind} torch.nn.RNN / LSTM / GRU state_dict", kind=kind))
     return LoadedModel(model=model, source=source, notes=notes)

@@ -11,7 +11,8 @@ Model files are read by `rnnviz.files.sandbox`: scanned without unpickling, then
 `torch.load(..., weights_only=True, map_location="cpu")` in a worker process with limits, so
 that neither a pickled object nor a bomb can run or freeze anything here. Every problem raises
 `UploadError` (a ValueError) whose message says what is wrong in words a practitioner knows,
-and what to do; values from a file are quoted short (`sandbox.describe`).
+and what to do; values from a file are quoted short (`sandbox.describe`). Messages and notes are
+`rnnviz.i18n.Message`s: English as str, shown by a page in its language (`rnnviz.i18n.text`).
 """
 from __future__ import annotations
 
@@ -25,12 +26,12 @@ from typing import Any
 
 import torch
 
-from ..cells import LABELS, NUM_BLOCKS, article
-from ..i18n import _
+from ..cells import LABELS, NUM_BLOCKS, article_message
+from ..i18n import N_, Message, Untrusted, _
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ACTIVATIONS, KNOBS, ModelSpec
 from . import sandbox, stacked
-from .quote import clip, describe, dtype_problem, quote, sizes, widened
+from .quote import clip, describe, dtype_problem, holds, quote, sizes, widened
 from .quote import size_text as size_text
 
 MiB = 1 << 20
@@ -52,6 +53,10 @@ CHARLM_VERSION = 1
 ROWS_PER_CELL = {"rnn": "H", "gru": "3H", "lstm": "4H"}
 _CELL_OF_BLOCKS = {n: cell for cell, n in NUM_BLOCKS.items()}
 _SAVE_HINT = "torch.save(module.state_dict(), 'model.pt')"
+MODEL_FILE, CSV_FILE, TEXT_FILE = N_("model file"), N_("CSV file"), N_("text file")   # what checked_bytes reads
+NO_BIASES = Message("The file has no biases (a module built with bias=False): they are zero.")
+TANH_ASSUMED = Message("A state_dict does not record an RNN's nonlinearity: assuming tanh (choose relu if the module "
+                       "was built with nonlinearity='relu').")
 
 
 class UploadError(ValueError):
@@ -59,15 +64,18 @@ class UploadError(ValueError):
 
 
 def checked_bytes(data: bytes, max_bytes: int, what: str) -> bytes:
-    """`data` as bytes, or UploadError when it is not bytes, is empty or is larger than `max_bytes`."""
+    """`data` as bytes, or UploadError when it is not bytes, is empty or is larger than `max_bytes`.
+    `what`: MODEL_FILE, CSV_FILE or TEXT_FILE."""
+    what = Message(what)
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise UploadError(f"Expected the {what}'s bytes; got {type(data).__name__}.")
+        raise UploadError(Message("Expected the {what}'s bytes; got {kind}.", what=what, kind=type(data).__name__))
     data = bytes(data)
     if len(data) == 0:
-        raise UploadError(f"The {what} is empty (0 bytes).")
+        raise UploadError(Message("The {what} is empty (0 bytes).", what=what))
     if len(data) > max_bytes:
         shown, most = sizes(len(data), max_bytes)
-        raise UploadError(f"The {what} is {shown}; the largest this app reads is {most}.")
+        raise UploadError(Message("The {what} is {size}; the largest this app reads is {most}.", what=what,
+                                  size=shown, most=most))
     return data
 
 
@@ -111,7 +119,7 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
     """
     if activation is not None and activation not in ACTIVATIONS:
         raise UploadError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
-    data = checked_bytes(data, max_bytes, "model file")
+    data = checked_bytes(data, max_bytes, MODEL_FILE)
     obj = _torch_load(data, max_bytes=max_bytes)
     notes: list[str] = []
     meta: dict = {}
@@ -119,52 +127,55 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
     spec = saved_cell = None
     if isinstance(obj, Mapping) and obj.get("format") == CHECKPOINT_FORMAT:
         state, saved_cell, saved_act, spec, meta, extra = _read_checkpoint(obj)
-        source = "an rnnviz checkpoint"
+        source = Message("an rnnviz checkpoint")
         if activation is not None and activation != saved_act and saved_cell == "rnn":
-            notes.append(f"The checkpoint says its RNN uses {saved_act}; using {activation} as you asked.")
+            notes.append(Message("The checkpoint says its RNN uses {saved}; using {activation} as you asked.",
+                                 saved=saved_act, activation=activation))
         activation = activation or saved_act
     elif isinstance(obj, Mapping) and obj.get("format") == CHARLM_FORMAT:
         corpus = obj.get("corpus", "")
-        meta = {"vocab": _vocab(obj.get("vocab"), "This Text Lab model's vocabulary"),
+        meta = {"vocab": _vocab(obj.get("vocab"), Message("This Text Lab model's vocabulary")),
                 "corpus": corpus[:80] if isinstance(corpus, str) else ""}
         saved_act = obj.get("activation", "tanh")
         if not isinstance(saved_act, str) or saved_act not in ACTIVATIONS:
-            raise UploadError(f"This Text Lab model names an unknown activation: {describe(saved_act)}.")
+            raise UploadError(Message("This Text Lab model names an unknown activation: {value}.",
+                                      value=describe(saved_act)))
         activation = activation or saved_act
         state, _, _ = _find_layer({k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}, "rnn")
-        source = "a Text Lab character model"
-        notes.append("A character model from the Text Lab: its readout (hidden state to next-character scores) "
-                     "is not shown here, and text is one-hot encoded with its own vocabulary.")
+        source = Message("a Text Lab character model")
+        notes.append(Message("A character model from the Text Lab: its readout (hidden state to next-character "
+                             "scores) is not shown here, and text is one-hot encoded with its own vocabulary."))
     else:
         if not isinstance(obj, Mapping):
-            raise UploadError(
-                f"The file holds {_describe(obj)}, not a state_dict (a dictionary of named tensors). "
-                f"Save the module's weights with {_SAVE_HINT}.")
+            raise UploadError(Message("The file holds {what}, not a state_dict (a dictionary of named tensors). "
+                                      "Save the module's weights with {hint}.", what=_describe(obj), hint=_SAVE_HINT))
         if not _has_layer(obj):  # a training checkpoint: {"epoch": ..., "model_state_dict": {...}, ...}
             nested = [k for k, v in obj.items() if isinstance(v, Mapping) and _has_layer(v)]
             if len(nested) == 1:
                 obj = obj[nested[0]]
-                notes.append(f"Read the weights from the file's entry {describe(nested[0])}.")
+                notes.append(Message("Read the weights from the file's entry {key}.", key=describe(nested[0])))
         if stacked.is_stacked(obj, prefix):  # weight_ih_l1, ..._reverse: a stacked or bidirectional module
             return stacked.load_stacked(obj, prefix, activation, notes, max_hidden, max_input)
         state, source, ignored = _find_layer(obj, prefix)
         if ignored:
-            shown = ", ".join(clip(k, 40) for k in ignored[:6])
-            shown += f" and {len(ignored) - 6} more" if len(ignored) > 6 else ""
-            notes.append(f"Ignored {len(ignored)} tensor{'s' * (len(ignored) != 1)} that "
-                         f"{'are' if len(ignored) != 1 else 'is'} not part of the "
-                         f"recurrent layer: {shown}.")
+            shown = Message.join(clip(k, 40) for k in ignored[:6])
+            if len(ignored) > 6:
+                shown = Message("{keys} and {n} more", keys=shown, n=len(ignored) - 6)
+            notes.append(Message("Ignored {n} tensor that is not part of the recurrent layer: {keys}.", n=1,
+                                 keys=shown) if len(ignored) == 1 else
+                         Message("Ignored {n} tensors that are not part of the recurrent layer: {keys}.",
+                                 n=len(ignored), keys=shown))
     tensors = _check_tensors(state, notes)
     cell, I, H = _infer_shapes(tensors, max_hidden, max_input)
     if "bias_ih" not in tensors:
-        notes.append("The file has no biases (a module built with bias=False): they are zero.")
+        notes.append(NO_BIASES)
     if cell == "rnn" and activation is None:
         activation = "tanh"
-        notes.append("A state_dict does not record an RNN's nonlinearity: assuming tanh "
-                     "(choose relu if the module was built with nonlinearity='relu').")
+        notes.append(TANH_ASSUMED)
     if saved_cell is not None and saved_cell != cell:
-        raise UploadError(f"The checkpoint says it is {article(saved_cell)} but its weights have the shapes of "
-                          f"{article(cell)}: the file is damaged.")
+        raise UploadError(Message("The checkpoint says it is {a_saved} but its weights have the shapes of {a_cell}: "
+                                  "the file is damaged.", a_saved=article_message(saved_cell),
+                                  a_cell=article_message(cell)))
     model = RecurrentModel(cell, I, H, activation or "tanh")
     model.spec = _spec_or_none(spec, model, notes)
     with torch.no_grad():
@@ -181,7 +192,7 @@ def read_torch_file(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, advice: st
     """What an uploaded .pt file holds, read with torch.load(weights_only=True), or UploadError in
     plain words. `advice` replaces the closing "save it like this" sentence of the messages (a page
     whose files come from its own download button says so)."""
-    return _torch_load(checked_bytes(data, max_bytes, "model file"), advice, max_bytes=max_bytes)
+    return _torch_load(checked_bytes(data, max_bytes, MODEL_FILE), advice, max_bytes=max_bytes)
 
 
 def _torch_load(data: bytes, advice: str | None = None, *, max_bytes: int = MAX_MODEL_BYTES) -> Any:
@@ -191,7 +202,7 @@ def _torch_load(data: bytes, advice: str | None = None, *, max_bytes: int = MAX_
     try:
         return sandbox.load(data, sandbox.Limits(max_bytes=max_bytes))
     except sandbox.Refused as exc:  # a limit, a bomb, a crash or a hang: the sandbox's own words
-        raise UploadError(str(exc)) from None
+        raise UploadError(exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - every failure of an untrusted file becomes a message
         raise UploadError(_load_failure(data, exc, advice)) from None
 
@@ -206,86 +217,93 @@ def _check_archive(data: bytes, advice: str | None = None) -> None:
     except (zipfile.BadZipFile, OSError, ValueError):
         return  # torch reports the damage below
     names = [i.filename for i in infos]
-    save = advice or f"Save the module's weights with {_SAVE_HINT}."
+    save = advice or Message("Save the module's weights with {hint}.", hint=_SAVE_HINT)
     if names and all(n.endswith(".npy") for n in names):
-        raise UploadError(f"This is a NumPy .npz archive, not a PyTorch file. {save}")
+        raise UploadError(Message("This is a NumPy .npz archive, not a PyTorch file. {advice}", advice=save))
     if not any(n.endswith("/data.pkl") for n in names):
-        raise UploadError(f"This is a zip archive but not a PyTorch checkpoint (it has no data.pkl). {save}")
+        raise UploadError(Message("This is a zip archive but not a PyTorch checkpoint (it has no data.pkl). "
+                                  "{advice}", advice=save))
 
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
-def _load_failure(data: bytes, exc: Exception, advice: str | None = None) -> str:
-    text = str(exc)
-    found = _GLOBAL.search(text)
+def _load_failure(data: bytes, exc: Exception, advice: str | None = None) -> Message:
+    said = str(exc)
+    found = _GLOBAL.search(said)
+    save_weights = advice or Message("Save the weights with {hint}.", hint=_SAVE_HINT)
     if found:
-        name = found.group(1)
+        name = Untrusted(found.group(1))
         if name.startswith("torch.nn.modules") or name.startswith("__main__"):
-            return (f"The file holds a whole pickled Python object ({name}), not just weights. For safety this "
-                    "app only loads weights (nothing in the file was run). "
-                    + (advice or f"Save the weights with {_SAVE_HINT}."))
+            return Message("The file holds a whole pickled Python object ({name}), not just weights. For safety this "
+                           "app only loads weights (nothing in the file was run). {advice}", name=name,
+                           advice=save_weights)
         if name.startswith("numpy"):
-            return ("The file holds NumPy arrays, which a weights-only load does not accept. "
-                    + (advice or f"Convert them to torch tensors (torch.from_numpy) and save with {_SAVE_HINT}."))
-        return (f"Refused: the file is a pickle that refers to the Python object {name}, so it is not a "
-                "weights-only file. Nothing in it was run. " + (advice or f"Save the weights with {_SAVE_HINT}."))
-    if data.startswith(b"\x80") and (isinstance(exc, pickle.UnpicklingError) or "Weights only" in text):
-        return ("Refused: the file is a pickle that is not a weights-only PyTorch file (it uses instructions "
-                "or objects beyond tensors and plain data). Nothing in it was run. "
-                + (advice or f"Save the weights with {_SAVE_HINT}."))
+            return Message("The file holds NumPy arrays, which a weights-only load does not accept. {advice}",
+                           advice=advice or Message("Convert them to torch tensors (torch.from_numpy) and save with "
+                                                    "{hint}.", hint=_SAVE_HINT))
+        return Message("Refused: the file is a pickle that refers to the Python object {name}, so it is not a "
+                       "weights-only file. Nothing in it was run. {advice}", name=name, advice=save_weights)
+    if data.startswith(b"\x80") and (isinstance(exc, pickle.UnpicklingError) or "Weights only" in said):
+        return Message("Refused: the file is a pickle that is not a weights-only PyTorch file (it uses instructions "
+                       "or objects beyond tensors and plain data). Nothing in it was run. {advice}",
+                       advice=save_weights)
     if data.startswith(b"PK\x03\x04"):
-        return "The PyTorch checkpoint is damaged or incomplete (its zip archive cannot be read). Save it again."
+        return Message("The PyTorch checkpoint is damaged or incomplete (its zip archive cannot be read). "
+                       "Save it again.")
     if data.startswith(b"\x80"):
-        return ("The file looks like a PyTorch file in the old format (torch before 1.6) but it is damaged or "
-                "incomplete. Save it again.")
-    return (f"This is not a PyTorch file ({_sniff(data)}). "
-            + (advice or f"Save the module's weights with {_SAVE_HINT}."))
+        return Message("The file looks like a PyTorch file in the old format (torch before 1.6) but it is damaged "
+                       "or incomplete. Save it again.")
+    return Message("This is not a PyTorch file ({why}). {advice}", why=_sniff(data),
+                   advice=advice or Message("Save the module's weights with {hint}.", hint=_SAVE_HINT))
 
 
-def _sniff(data: bytes) -> str:
+def _sniff(data: bytes) -> Message:
     try:
         head = data[:64].decode("utf-8")
     except UnicodeDecodeError:
         head = ""
     lines = head.splitlines()
     if lines and all(line.isprintable() for line in lines):
-        return f"it looks like text starting {lines[0][:30]!r}"
+        return Message("it looks like text starting {start!r}", start=Untrusted(lines[0][:30]))
     if data.startswith(b"\x89HDF"):
-        return "it looks like an HDF5 file, e.g. from Keras"
-    return "its first bytes are not a PyTorch header"
+        return Message("it looks like an HDF5 file, e.g. from Keras")
+    return Message("its first bytes are not a PyTorch header")
 
 
 def _describe(obj: Any) -> str:
     if isinstance(obj, torch.Tensor):
-        return f"a single tensor of shape {list(obj.shape)}"
+        return Message("a single tensor of shape {shape}", shape=list(obj.shape))
     return describe(obj)
 
 
 def _read_checkpoint(obj: Mapping):
     version = obj.get("version")
     if not isinstance(version, int) or version > CHECKPOINT_VERSION:
-        raise UploadError(f"This rnnviz checkpoint has version {describe(version)}; this app reads version "
-                          f"{CHECKPOINT_VERSION} and older. Update rnnviz.")
+        raise UploadError(Message("This rnnviz checkpoint has version {version}; this app reads version {most} and "
+                                  "older. Update rnnviz.", version=describe(version), most=CHECKPOINT_VERSION))
     state = obj.get("state_dict")
     if not isinstance(state, Mapping):
-        raise UploadError("This rnnviz checkpoint has no state_dict: the file is damaged.")
+        raise UploadError(Message("This rnnviz checkpoint has no state_dict: the file is damaged."))
     cell = obj.get("cell")
     act = obj.get("activation", "tanh")
     if not isinstance(cell, str) or cell not in NUM_BLOCKS or not isinstance(act, str) or act not in ACTIVATIONS:
-        raise UploadError(f"This rnnviz checkpoint names an unknown cell ({describe(cell)}) or activation "
-                          f"({describe(act)}): the cell must be one of {', '.join(NUM_BLOCKS)}.")
+        raise UploadError(Message("This rnnviz checkpoint names an unknown cell ({cell}) or activation "
+                                  "({activation}): the cell must be one of {cells}.", cell=describe(cell),
+                                  activation=describe(act), cells=", ".join(NUM_BLOCKS)))
     meta = obj.get("meta") or {}
     extra = obj.get("extra") or {}
     if not isinstance(meta, Mapping) or not isinstance(extra, Mapping):
-        raise UploadError("This rnnviz checkpoint's metadata is damaged.")
+        raise UploadError(Message("This rnnviz checkpoint's metadata is damaged."))
     if "vocab" in meta:
-        meta = {**meta, "vocab": _vocab(meta["vocab"], "This rnnviz checkpoint's vocabulary")}
+        meta = {**meta, "vocab": _vocab(meta["vocab"], Message("This rnnviz checkpoint's vocabulary"))}
     for name, value in extra.items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            raise UploadError(f"This rnnviz checkpoint's extra entry {_key(name)} is not a float tensor.")
+            raise UploadError(Message("This rnnviz checkpoint's extra entry {key} is not a float tensor.",
+                                      key=_key(name)))
         if not torch.isfinite(value).all():
-            raise UploadError(f"The checkpoint's tensor {_key(name)} contains NaN or infinite values.")
+            raise UploadError(Message("The checkpoint's tensor {key} contains NaN or infinite values.",
+                                      key=_key(name)))
     spec = obj.get("spec")
     spec = dict(spec) if isinstance(spec, Mapping) else None
     layer, _, _ = _find_layer(state, "")
@@ -296,7 +314,7 @@ def _vocab(value, what: str) -> list:
     """A saved vocabulary: a list of distinct single characters, or UploadError."""
     if (not isinstance(value, (list, tuple)) or not value or len(value) > MAX_INPUT
             or any(not isinstance(c, str) or len(c) != 1 for c in value) or len(set(value)) != len(value)):
-        raise UploadError(f"{what} is damaged: it must be a list of distinct single characters.")
+        raise UploadError(Message("{what} is damaged: it must be a list of distinct single characters.", what=what))
     return list(value)
 
 
@@ -307,13 +325,13 @@ def _spec_or_none(spec: Mapping | None, model: RecurrentModel, notes: list) -> M
     try:
         spec = ModelSpec(**spec)
     except (TypeError, ValueError) as exc:
-        notes.append(f"The checkpoint's settings could not be read ({clip(str(exc), 120)}); the weights "
-                     f"are used as they are.")
+        notes.append(Message("The checkpoint's settings could not be read ({why}); the weights are used as they are.",
+                             why=clip(str(exc), 120)))
         return None
     said = (spec.cell, spec.input_size, spec.hidden_size)
     if said != (model.cell, model.input_size, model.hidden_size):
-        notes.append(f"The checkpoint's settings (cell {said[0]}, input size {said[1]}, hidden size {said[2]}) do "
-                     f"not match its weights; the weights are used as they are.")
+        notes.append(Message("The checkpoint's settings (cell {cell}, input size {i}, hidden size {h}) do not match "
+                             "its weights; the weights are used as they are.", cell=said[0], i=said[1], h=said[2]))
         return None
     return spec
 
@@ -336,9 +354,9 @@ def _find_layer(state: Mapping, prefix: str | None):
     """(the layer's tensors keyed weight_ih ..., a description, keys ignored) from a state_dict."""
     keys = [k for k in state if isinstance(k, str)]
     if len(keys) != len(state):
-        raise UploadError("The state_dict has keys that are not strings: it is not a PyTorch state_dict.")
+        raise UploadError(Message("The state_dict has keys that are not strings: it is not a PyTorch state_dict."))
     if not keys:
-        raise UploadError("The state_dict is empty: it holds no tensors.")
+        raise UploadError(Message("The state_dict is empty: it holds no tensors."))
     layers: dict[str, list[str]] = {}
     for key in keys:
         if _is_layer_key(key):
@@ -347,57 +365,68 @@ def _find_layer(state: Mapping, prefix: str | None):
     if prefix is not None:
         prefix = prefix if prefix == "" or prefix.endswith(".") else prefix + "."
         if prefix not in layers:
-            raise UploadError(f"The state_dict has no recurrent layer named {quote(prefix.rstrip('.'), 40)}"
-                              + (f"; it has {_names(layers)}." if layers else "."))
+            name = quote(prefix.rstrip('.'), 40)
+            raise UploadError(Message("The state_dict has no recurrent layer named {name}; it has {layers}.",
+                                      name=name, layers=_names(layers)) if layers else
+                              Message("The state_dict has no recurrent layer named {name}.", name=name))
     elif not layers:
-        shown = ", ".join(clip(k, 40) for k in keys[:6]) + (", ..." if len(keys) > 6 else "")
-        raise UploadError(f"Missing weights: the state_dict has no weight_ih_l0 / weight_hh_l0 (the names torch.nn."
-                          f"RNN, LSTM and GRU use); its keys are {shown}.")
+        shown = Message.join([*(clip(k, 40) for k in keys[:6]), *(["..."] if len(keys) > 6 else [])])
+        raise UploadError(Message("Missing weights: the state_dict has no weight_ih_l0 / weight_hh_l0 (the names "
+                                  "torch.nn.RNN, LSTM and GRU use); its keys are {keys}.", keys=shown))
     elif len(layers) > 1:
-        raise UploadError(f"The state_dict holds {len(layers)} recurrent layers ({_names(layers)}); "
-                          f"choose one.")
+        raise UploadError(Message("The state_dict holds {n} recurrent layers ({layers}); choose one.", n=len(layers),
+                                  layers=_names(layers)))
     else:
         prefix = next(iter(layers))
     own = [k for k in keys if k.startswith(prefix) and "." not in k[len(prefix):]]
     ignored = [k for k in keys if k not in own]
     names = [k[len(prefix):] for k in own]
-    where = f" (layer {quote(prefix.rstrip('.'), 40)})" if prefix else ""
+    where = Message(" (layer {name})", name=quote(prefix.rstrip('.'), 40)) if prefix else ""
 
     layer_numbers = sorted({int(m.group(2)) for n in names if (m := _TORCH_NAME.match(n))})
     if any(n > 0 for n in layer_numbers):
-        raise UploadError(f"This is a {max(layer_numbers) + 1}-layer network{where} (weights for layers "
-                          f"l0 to l{max(layer_numbers)}). rnnviz shows a single layer: train or export a "
-                          f"module with num_layers=1.")
+        raise UploadError(Message("This is a {n}-layer network{where} (weights for layers l0 to l{last}). rnnviz "
+                                  "shows a single layer: train or export a module with num_layers=1.",
+                                  n=max(layer_numbers) + 1, where=where, last=max(layer_numbers)))
     if any(n.endswith("_reverse") for n in names):
-        raise UploadError(f"This is a bidirectional network{where} (it has *_reverse weights). rnnviz shows one "
-                          f"direction: use a module with bidirectional=False.")
+        raise UploadError(Message("This is a bidirectional network{where} (it has *_reverse weights). rnnviz shows "
+                                  "one direction: use a module with bidirectional=False.", where=where))
     if any(n.startswith("weight_hr") for n in names):
-        raise UploadError(f"This LSTM has projections{where} (weight_hr_l0, proj_size > 0), which rnnviz does not "
-                          f"show: use an LSTM with proj_size=0.")
+        raise UploadError(Message("This LSTM has projections{where} (weight_hr_l0, proj_size > 0), which rnnviz does "
+                                  "not show: use an LSTM with proj_size=0.", where=where))
     torch_style = any(_TORCH_NAME.match(n) for n in names)
     own_style = any(_OWN_NAME.match(n) for n in names)
     if torch_style and own_style:
-        raise UploadError(f"The state_dict mixes torch's names (weight_ih_l0) with plain ones (weight_ih){where}.")
+        raise UploadError(Message("The state_dict mixes torch's names (weight_ih_l0) with plain ones "
+                                  "(weight_ih){where}.", where=where))
     suffix = "_l0" if torch_style else ""
     expected = [p + suffix for p in PARAM_NAMES]
     extra = [n for n in names if n not in expected]
     if extra:
-        raise UploadError(f"Unexpected key{'s' * (len(extra) > 1)} "
-                          f"{', '.join(clip(prefix + n, 40) for n in extra[:6])}: "
-                          f"a single-layer RNN / LSTM / GRU has only {', '.join(expected)}.")
+        shown = Message.join(clip(prefix + n, 40) for n in extra[:6])
+        raise UploadError(Message("Unexpected key {keys}: a single-layer RNN / LSTM / GRU has only {expected}.",
+                                  keys=shown, expected=", ".join(expected)) if len(extra) == 1 else
+                          Message("Unexpected keys {keys}: a single-layer RNN / LSTM / GRU has only {expected}.",
+                                  keys=shown, expected=", ".join(expected)))
     missing = [n for n in expected if n not in names]
     if missing and not (set(missing) == {"bias_ih" + suffix, "bias_hh" + suffix}):
-        shown = ", ".join(clip(prefix + n, 40) for n in missing)
-        raise UploadError(f"Missing key{'s' * (len(missing) > 1)} {shown}: "
-                          f"a single-layer RNN / LSTM / GRU has {', '.join(expected)}.")
+        shown = Message.join(clip(prefix + n, 40) for n in missing)
+        raise UploadError(Message("Missing key {keys}: a single-layer RNN / LSTM / GRU has {expected}.", keys=shown,
+                                  expected=", ".join(expected)) if len(missing) == 1 else
+                          Message("Missing keys {keys}: a single-layer RNN / LSTM / GRU has {expected}.", keys=shown,
+                                  expected=", ".join(expected)))
     layer = {n[:-len(suffix)] if suffix else n: state[prefix + n] for n in names}
     kind = "torch.nn.RNN / LSTM / GRU" if torch_style else "RecurrentModel"
-    source = f"a {kind} state_dict" + (f", layer {quote(prefix.rstrip('.'), 40)}" if prefix else "")
+    source = (Message("a {kind} state_dict, layer {name}", kind=kind, name=quote(prefix.rstrip('.'), 40)) if prefix
+              else Message("a {kind} state_dict", kind=kind))
     return layer, source, ignored
 
 
 def _names(layers: Mapping) -> str:
-    return ", ".join(quote(p.rstrip("."), 40) if p else "the top level" for p in layers)
+    return Message.join(quote(p.rstrip("."), 40) if p else TOP_LEVEL for p in layers)
+
+
+TOP_LEVEL = Message("the top level")   # the keys of a state_dict outside any module
 
 
 def _key(key) -> str:
@@ -409,12 +438,12 @@ def _check_tensors(layer: Mapping, notes: list) -> dict:
     out = {}
     for name, value in layer.items():
         if not isinstance(value, torch.Tensor):
-            raise UploadError(f"{name} is {describe(value)}, not a tensor.")
+            raise UploadError(Message("{name} is {what}, not a tensor.", name=name, what=describe(value)))
         problem = dtype_problem(value.dtype)
         if problem:
-            raise UploadError(f"{name} holds {problem}")
+            raise UploadError(holds(name, problem))
         if value.is_sparse or value.layout != torch.strided:
-            raise UploadError(f"{name} is a sparse tensor; save dense weights.")
+            raise UploadError(Message("{name} is a sparse tensor; save dense weights.", name=name))
         note = widened(name, value.dtype)
         if note:
             notes.append(note)
@@ -423,8 +452,11 @@ def _check_tensors(layer: Mapping, notes: list) -> dict:
         if bad.any():
             n_nan = int(torch.isnan(value).sum())
             n_inf = int(bad.sum()) - n_nan
-            raise UploadError(f"{name} contains {n_nan} NaN and {n_inf} infinite value{'s' * (n_inf != 1)}: the "
-                              f"weights are broken (often a training run that diverged).")
+            raise UploadError(Message("{name} contains {nan} NaN and {inf} infinite value: the weights are broken "
+                                      "(often a training run that diverged).", name=name, nan=n_nan, inf=n_inf)
+                              if n_inf == 1 else
+                              Message("{name} contains {nan} NaN and {inf} infinite values: the weights are broken "
+                                      "(often a training run that diverged).", name=name, nan=n_nan, inf=n_inf))
         out[name] = value
     return out
 
@@ -437,28 +469,35 @@ def _infer_shapes(t: dict, max_hidden: int, max_input: int) -> tuple[str, int, i
     """(cell, input size, hidden size) from the shapes, each checked against the others."""
     w_hh, w_ih = t["weight_hh"], t["weight_ih"]
     if w_hh.dim() != 2 or w_hh.shape[1] == 0:
-        raise UploadError(f"weight_hh has shape {_shape(w_hh)}; it must be a matrix [G*H, H].")
+        raise UploadError(Message("weight_hh has shape {shape}; it must be a matrix [G*H, H].", shape=_shape(w_hh)))
     if w_ih.dim() != 2:
-        raise UploadError(f"weight_ih has shape {_shape(w_ih)}; it must be a matrix [G*H, input size].")
+        raise UploadError(Message("weight_ih has shape {shape}; it must be a matrix [G*H, input size].",
+                                  shape=_shape(w_ih)))
     H = int(w_hh.shape[1])
     rows = int(w_hh.shape[0])
     G = rows // H
     if rows % H or G not in _CELL_OF_BLOCKS:
-        raise UploadError(f"weight_hh has shape {_shape(w_hh)}: {rows} rows for hidden size {H} (its column count). "
-                          f"An RNN has H = {H} rows, a GRU 3H = {3 * H}, an LSTM 4H = {4 * H}.")
+        raise UploadError(Message("weight_hh has shape {shape}: {rows} rows for hidden size {H} (its column count). "
+                                  "An RNN has H = {H} rows, a GRU 3H = {H3}, an LSTM 4H = {H4}.", shape=_shape(w_hh),
+                                  rows=rows, H=H, H3=3 * H, H4=4 * H))
     cell = _CELL_OF_BLOCKS[G]
     if H > max_hidden:
-        raise UploadError(f"The hidden size is {H}; the largest this app shows is {max_hidden}.")
+        raise UploadError(Message("The hidden size is {n}; the largest this app shows is {most}.", n=H,
+                                  most=max_hidden))
     I = int(w_ih.shape[1])
     if I > max_input:
-        raise UploadError(f"The input size is {I}; the largest this app shows is {max_input}.")
+        raise UploadError(Message("The input size is {n}; the largest this app shows is {most}.", n=I,
+                                  most=max_input))
     if I == 0:
-        raise UploadError(f"weight_ih has shape {_shape(w_ih)}: the input size is 0.")
+        raise UploadError(Message("weight_ih has shape {shape}: the input size is 0.", shape=_shape(w_ih)))
     if w_ih.shape[0] != rows:
-        raise UploadError(f"Shape mismatch: weight_ih has shape {_shape(w_ih)} but weight_hh has {_shape(w_hh)}; "
-                          f"both must have {rows} rows ({ROWS_PER_CELL[cell]} for {article(cell)} with H = {H}).")
+        raise UploadError(Message("Shape mismatch: weight_ih has shape {shape} but weight_hh has {hh_shape}; both "
+                                  "must have {rows} rows ({per_cell} for {a_cell} with H = {H}).", shape=_shape(w_ih),
+                                  hh_shape=_shape(w_hh), rows=rows, per_cell=ROWS_PER_CELL[cell],
+                                  a_cell=article_message(cell), H=H))
     for name in ("bias_ih", "bias_hh"):
         if name in t and tuple(t[name].shape) != (rows,):
-            raise UploadError(f"Shape mismatch: {name} has shape {_shape(t[name])} but weight_hh has "
-                              f"{_shape(w_hh)}; it must be [{rows}].")
+            raise UploadError(Message("Shape mismatch: {name} has shape {shape} but weight_hh has {hh_shape}; it must "
+                                      "be [{rows}].", name=name, shape=_shape(t[name]), hh_shape=_shape(w_hh),
+                                      rows=rows))
     return cell, I, H

@@ -17,12 +17,35 @@ from typing import Any
 
 import torch
 
+from ..i18n import N_, Message
 from .limits import MAX_DIMS, READABLE_DTYPES, Damaged, Limits, NotWeightsOnly, Refused, Unsafe, torch_tables
 from .quote import Opaque, clip, describe, dtype_name, size_text
 
+# The worker's own refusals, which cross the pipe as a template's number and its whole-number fields (the
+# app formats only its own templates), so that the page says them in its language.
+REFUSALS = (N_("The file holds more, or more deeply nested, data than this app reads."),
+            N_("A tensor of the file has {n:,} numbers; the largest this app reads has {most:,}."))
+
 
 def failure(kind: str, text: str) -> list[bytes]:
-    return [b"E" + json.dumps({"kind": kind, "text": text[:2000]}).encode()]
+    answer = {"kind": kind, "text": text[:2000]}
+    if isinstance(text, Message) and text.template in REFUSALS:
+        answer["message"] = [REFUSALS.index(text.template), text.fields]
+    return [b"E" + json.dumps(answer).encode()]
+
+
+def _refusal(failure: dict, text: str) -> str:
+    """The worker's refusal as a Message, when it names one of REFUSALS with whole-number fields."""
+    try:
+        index, fields = failure["message"]
+        template = REFUSALS[index]
+        if isinstance(index, int) and index >= 0 and all(type(v) is int for v in fields.values()):
+            message = Message(template, **fields)
+            if message == text:
+                return message
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        pass
+    return text
 
 
 def encode(value: Any, limits: Limits) -> list[bytes]:
@@ -37,7 +60,7 @@ def encode(value: Any, limits: Limits) -> list[bytes]:
     def encode(x, depth):
         budget[0] -= 1
         if budget[0] < 0 or depth > limits.max_depth + 1:
-            raise Refused("The file holds more, or more deeply nested, data than this app reads.")
+            raise Refused(Message(REFUSALS[0]))
         if x is None or isinstance(x, (bool, float)):
             return x
         if isinstance(x, int):
@@ -61,8 +84,7 @@ def encode(value: Any, limits: Limits) -> list[bytes]:
                 or t.device.type != "cpu" or t.dtype not in READABLE_DTYPES):
             return {"o": describe(t)}
         if t.numel() > limits.tensor_elements:
-            raise Refused(f"A tensor of the file has {t.numel():,} numbers; the largest this app reads has "
-                          f"{limits.tensor_elements:,}.")
+            raise Refused(Message(REFUSALS[1], n=t.numel(), most=limits.tensor_elements))
         flat = t.detach().contiguous().reshape(-1)
         blobs.append(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
         tensors.append([dtype_name(t.dtype), list(t.shape)])
@@ -80,18 +102,19 @@ def decode(message: bytes, limits: Limits) -> Any:
             failure = json.loads(message[1:])
             kind, text = str(failure["kind"]), str(failure["text"])[:2000]
         except (ValueError, KeyError, TypeError, RecursionError):
-            raise Unsafe("the reader's answer was malformed") from None
+            raise Unsafe(_MALFORMED) from None
         if kind == "memory":
-            raise Unsafe(f"it needs more memory than the {size_text(limits.worker_memory)} a file may use")
+            raise Unsafe(Message("it needs more memory than the {size} a file may use",
+                                 size=size_text(limits.worker_memory)))
         if kind == "recursion":
-            raise Unsafe("its structures are nested too deeply to read")
+            raise Unsafe(Message("its structures are nested too deeply to read"))
         if kind == "unpickling":
             raise NotWeightsOnly(text)
         if kind == "refused":
-            raise Refused(text)
+            raise Refused(_refusal(failure, text))
         raise Damaged(text)
     if message[:1] != b"V" or len(message) < 9:
-        raise Unsafe("the reader's answer was malformed")
+        raise Unsafe(_MALFORMED)
     length = struct.unpack_from("<Q", message, 1)[0]
     view = memoryview(message)
     try:
@@ -120,7 +143,10 @@ def decode(message: bytes, limits: Limits) -> Any:
             raise ValueError("length")
         return _build(root, tensors, 0, limits)
     except (ValueError, KeyError, TypeError, IndexError, RecursionError):
-        raise Unsafe("the reader's answer was malformed") from None
+        raise Unsafe(_MALFORMED) from None
+
+
+_MALFORMED = Message("the reader's answer was malformed")
 
 
 def _build(x, tensors: list, depth: int, limits: Limits):

@@ -25,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cells import NUM_BLOCKS, article
+from ..cells import NUM_BLOCKS, article_message
 from ..files import uploads
-from ..files.quote import describe, dtype_problem, listing
+from ..files.quote import describe, dtype_problem, holds, listing
 from ..files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES
+from ..i18n import N_, Message, Untrusted
 from ..inputs import MAX_VOCAB, Vocab, one_hot
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ACTIVATIONS, CELLS, KNOBS, ModelSpec
@@ -225,16 +226,18 @@ class CharLM:
 
     @property
     def trained_on(self) -> str:
-        """The title of the text it was trained on ("another text" when that is not one of the corpora)."""
-        return CORPUS_TITLES.get(self.corpus, "another text")
+        """The title of the text it was trained on ("another text" when that is not one of the corpora),
+        in English, marked: translated where shown."""
+        return CORPUS_TITLES.get(self.corpus, N_("another text"))
 
     def check_fits(self, corpus: Corpus) -> CharLM:
         """This model if it reads this text, else a ValueError naming the characters it lacks."""
         missing = self.vocab.missing(corpus.text)
         if missing and self.vocab.unknown is None:
-            raise ValueError(f"Its vocabulary does not match this text: it lacks {len(missing)} of the text's "
-                             f"characters ({', '.join(map(repr, missing[:8]))}). It was trained on "
-                             f"{self.trained_on}: choose that text, then load it again.")
+            raise ValueError(Message("Its vocabulary does not match this text: it lacks {n} of the text's characters "
+                                     "({chars}). It was trained on {text}: choose that text, then load it again.",
+                                     n=len(missing), chars=Untrusted(", ".join(map(repr, missing[:8]))),
+                                     text=Message(self.trained_on)))
         return self
 
     # ----- evaluation ------------------------------------------------------------------------
@@ -324,59 +327,67 @@ class CharLM:
         """Load a model file (untrusted, read by `rnnviz.files.sandbox`), every key and shape checked:
         a file that is not a compatible model is a ValueError saying why."""
         sd = uploads.read_torch_file(data, max_bytes=max_bytes,  # as every other model upload
-                                     advice="Upload a .pt file saved by this page's download button.")
+                                     advice=Message("Upload a .pt file saved by this page's download button."))
         return cls.from_state_dict(sd)
 
     @classmethod
     def from_state_dict(cls, sd) -> CharLM:
         """A CharLM from `state_dict()`'s layout, every key and shape checked (ValueError if wrong)."""
         if not isinstance(sd, dict):
-            raise ValueError(f"The file holds {describe(sd)}, not a state dict (a dict of tensors).")
+            raise ValueError(Message("The file holds {what}, not a state dict (a dict of tensors).",
+                                     what=describe(sd)))
         if sd.get("format") != CHARLM_FORMAT:
-            raise ValueError(f"This state dict is not an rnnviz character model: it has no format = '{CHARLM_FORMAT}' "
-                             f"entry (its keys: {listing(sd) or 'none'}). Upload a file saved by this page's download "
-                             "button.")
+            raise ValueError(Message("This state dict is not an rnnviz character model: it has no format = "
+                                     "'{format}' entry (its keys: {keys}). Upload a file saved by this page's "
+                                     "download button.", format=CHARLM_FORMAT, keys=listing(sd) or Message("none")))
         cell, act = sd.get("cell"), sd.get("activation", "tanh")
         if not isinstance(cell, str) or cell not in CELLS:
-            raise ValueError(f"The file's cell must be one of {', '.join(CELLS)}; got {describe(cell)}.")
+            raise ValueError(Message("The file's cell must be one of {cells}; got {cell}.", cells=", ".join(CELLS),
+                                     cell=describe(cell)))
         if not isinstance(act, str) or act not in ACTIVATIONS or (cell != "rnn" and act != "tanh"):
-            raise ValueError(f"The file's activation {describe(act)} is not valid for {article(cell)}.")
+            raise ValueError(Message("The file's activation {activation} is not valid for {a_cell}.",
+                                     activation=describe(act), a_cell=article_message(cell)))
         chars = sd.get("vocab")
         if not isinstance(chars, (list, tuple)) or not 1 <= len(chars) <= MAX_VOCAB:
-            raise ValueError(f"The file's vocabulary must be a list of 1 to {MAX_VOCAB} characters.")
+            raise ValueError(Message("The file's vocabulary must be a list of 1 to {most} characters.",
+                                     most=MAX_VOCAB))
         try:
             vocab = Vocab(chars)
         except ValueError as exc:
-            raise ValueError(f"The file's vocabulary is not valid: {exc}.") from None
+            raise ValueError(Message("The file's vocabulary is not valid: {why}.", why=exc.args[0] if exc.args
+                                     and isinstance(exc.args[0], str) else str(exc))) from None
         V, G = len(vocab), NUM_BLOCKS[cell]
         w = sd.get("rnn.weight_hh_l0")
         H = w.shape[1] if isinstance(w, torch.Tensor) and w.dim() == 2 else None
         if H is None or not 1 <= H <= KNOBS["hidden_size"].max:
-            raise ValueError("The file has no valid 'rnn.weight_hh_l0' matrix (hidden size 1 to "
-                             f"{KNOBS['hidden_size'].max}).")
+            raise ValueError(Message("The file has no valid 'rnn.weight_hh_l0' matrix (hidden size 1 to {most}).",
+                                     most=KNOBS['hidden_size'].max))
         want = {"rnn.weight_hh_l0": (G * H, H), "rnn.weight_ih_l0": (G * H, V), "rnn.bias_ih_l0": (G * H,),
                 "rnn.bias_hh_l0": (G * H,), "readout.weight": (V, H), "readout.bias": (V,)}
         vocab_axis = {"rnn.weight_ih_l0": 1, "readout.weight": 0, "readout.bias": 0}
         for key, shape in want.items():
             t = sd.get(key)
             if not isinstance(t, torch.Tensor):
-                raise ValueError(f"The file has no tensor '{key}'.")
+                raise ValueError(Message("The file has no tensor '{key}'.", key=key))
             if tuple(t.shape) != shape:
                 axis = vocab_axis.get(key)
                 only_vocab = axis is not None and t.dim() == len(shape) and all(
                     n == m for k, (n, m) in enumerate(zip(t.shape, shape)) if k != axis)
-                hint = (f" Its vocabulary has {V} characters but its weights are for {t.shape[axis]}: they do not "
-                        "match." if only_vocab else "")
-                raise ValueError(f"'{key}' has shape {list(t.shape)}; {article(cell)} with H = {H} and "
-                                 f"{V} characters needs {list(shape)}.{hint}")
+                fields = dict(key=key, shape=list(t.shape), a_cell=article_message(cell), H=H, V=V, want=list(shape))
+                raise ValueError(Message("'{key}' has shape {shape}; {a_cell} with H = {H} and {V} characters needs "
+                                         "{want}. Its vocabulary has {V} characters but its weights are for {n}: "
+                                         "they do not match.", n=t.shape[axis], **fields) if only_vocab else
+                                 Message("'{key}' has shape {shape}; {a_cell} with H = {H} and {V} characters needs "
+                                         "{want}.", **fields))
             if dtype_problem(t.dtype):
-                raise ValueError(f"'{key}' holds {dtype_problem(t.dtype)}")
+                raise ValueError(holds(f"'{key}'", dtype_problem(t.dtype)))
             if not torch.isfinite(t).all():
-                raise ValueError(f"'{key}' must hold finite floating-point numbers.")
+                raise ValueError(Message("'{key}' must hold finite floating-point numbers.", key=key))
         reach = float((sd["readout.weight"].double().abs().sum(1) + sd["readout.bias"].double().abs()).max())
         if reach > MAX_SCORE:   # |h| <= 1 (tanh, sigmoid, LSTM, GRU): no score exceeds `reach` (the file is damaged)
-            raise ValueError(f"The readout's weights are so large that the next-character scores reach {reach:.1e}, "
-                             "beyond float32 (3.4e+38): every probability and the bits per character would be NaN.")
+            raise ValueError(Message("The readout's weights are so large that the next-character scores reach "
+                                     "{reach:.1e}, beyond float32 (3.4e+38): every probability and the bits per "
+                                     "character would be NaN.", reach=reach))
         model = RecurrentModel(cell, V, H, act)
         readout = nn.Linear(H, V)
         with torch.no_grad():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..files import sequences
 from ..files.uploads import MAX_TEXT_BYTES
-from ..i18n import N_
+from ..i18n import N_, Message
 
 MIN_CHARS = 50                    # a corpus needs this many characters
 HELD_OUT = 0.1                    # the last tenth of a corpus is held out
@@ -113,7 +113,8 @@ def text_from_upload(data: bytes) -> str:
     least MIN_CHARS characters long, or a ValueError whose message says what is wrong with it."""
     text = sequences.read_text(data, max_bytes=MAX_TEXT_BYTES, max_chars=MAX_TEXT_BYTES)
     if len(text) < MIN_CHARS:
-        raise ValueError(f"The text has {len(text)} characters; a character model needs at least {MIN_CHARS}.")
+        raise ValueError(Message("The text has {n} characters; a character model needs at least {least}.",
+                                 n=len(text), least=MIN_CHARS))
     return text
 
 

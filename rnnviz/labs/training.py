@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..cells import LABELS, MODERN_CELLS, NEGATIVE_CELLS
-from ..i18n import N_, _
+from ..i18n import N_, Message, _
 from ..spec import KNOBS, ModelSpec
 from ..tasks import BinaryAddition, get_task
 from ..trace import trace
@@ -94,13 +94,16 @@ class Settings:
         return {self.cell_label(c): r for c, r in results.items()}
 
     def model_label(self, cell: str) -> str:
-        """A name for the model this run trains for `cell`; the same settings give the same name."""
-        clip = "no clipping" if self.clip == "off" else f"clip {self.clip} {self.clip_threshold:g}"
-        depth = (f"{self.num_layers} layers{', bidirectional' if self.bidirectional else ''}, "
-                 if self.num_layers > 1 or self.bidirectional else "")
-        return (f"{self.cell_label(cell)} · {get_task(self.task).title}, T={self.seq_len} · {depth}"
-                f"H={self.hidden_size}, "
-                f"{self.steps} steps, batch {self.batch_size}, lr {self.lr:g}, {clip}, seed {self.seed}")
+        """A name for the model this run trains for `cell`; the same settings give the same name (a
+        Message: the English, shown translated where a page shows it)."""
+        clip = (Message("no clipping") if self.clip == "off" else
+                Message("clip {mode} {threshold:g}", mode=Message(self.clip), threshold=self.clip_threshold))
+        depth = ((Message("{n} layers, bidirectional, ", n=self.num_layers) if self.bidirectional else
+                  Message("{n} layers, ", n=self.num_layers)) if self.num_layers > 1 or self.bidirectional else "")
+        return Message("{cell} · {task}, T={T} · {depth}H={H}, {steps} steps, batch {batch}, lr {lr:g}, {clip}, "
+                       "seed {seed}", cell=self.cell_label(cell), task=Message(get_task(self.task).title),
+                       T=self.seq_len, depth=depth, H=self.hidden_size, steps=self.steps, batch=self.batch_size,
+                       lr=self.lr, clip=clip, seed=self.seed)
 
     def changes_from(self, other: Settings) -> list[str]:
         """Human-readable differences: "steps 1200 → 2000"."""
@@ -109,8 +112,8 @@ class Settings:
             a, b = getattr(other, f.name), getattr(self, f.name)
             if a != b:
                 fmt = (lambda v: ", ".join(self.cell_label(c) for c in v)) if f.name == "cells" else \
-                    (lambda v: f"{v:g}" if isinstance(v, float) else str(v))
-                out.append(f"{f.name.replace('_', ' ')} {fmt(a)} → {fmt(b)}")
+                    (lambda v: f"{v:g}" if isinstance(v, float) else _(str(v)))
+                out.append(f"{_(SETTING_WORDS[f.name])} {fmt(a)} → {fmt(b)}")
         return out
 
     def to_dict(self) -> dict:
@@ -263,6 +266,13 @@ AFTER_LSTM = {
 def suggested(task: str) -> Suggestion:
     return SUGGESTED[get_task(task).name]
 
+
+# The settings as `Settings.changes_from` names them, and the words of their values that are not names
+SETTING_WORDS = {"task": N_("task"), "cells": N_("cells"), "rnn_activation": N_("rnn activation"),
+                 "seq_len": N_("seq len"), "steps": N_("steps"), "batch_size": N_("batch size"), "lr": N_("lr"),
+                 "clip": N_("clip"), "clip_threshold": N_("clip threshold"), "hidden_size": N_("hidden size"),
+                 "seed": N_("seed"), "num_layers": N_("num layers"), "bidirectional": N_("bidirectional")}
+VALUE_WORDS = (N_("True"), N_("False"))
 
 # What a task's `accuracy` counts (see each Task.accuracy).
 ACCURACY_LABELS = {"adding": N_("answers within 0.04 of the sum"), "copy": N_("recalled symbols right"),

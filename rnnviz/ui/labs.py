@@ -114,7 +114,7 @@ def char_model(lm, here: dict, corpus, baseline: float, scale: float) -> None:
     hist, floor = lm.history, {"label": _("Memoryless floor"), "value": _(BPC).format(bpc=baseline)}
     if hist is None:
         st.success(_("Loaded {a_cell} with H = {H} and {n} characters (trained on {text}).").format(
-            a_cell=cells.article(lm.cell), H=lm.hidden_size, n=len(lm.vocab), text=lm.trained_on),
+            a_cell=cells.article(lm.cell), H=lm.hidden_size, n=len(lm.vocab), text=_(lm.trained_on)),
             icon=":material/upload:")
         held = session_memo("lm_held_bpc", lm.uid, lambda: lm.bits_per_char(corpus.held_out_text))
         metric_row({"label": _("Held-out text"), "value": _(BPC).format(bpc=held), "help": _("Read in one pass.")},

@@ -2,16 +2,18 @@
 the messages that quote them. The one inert path of every page:
 
     st.caption(f"Using {ui.inert(upload.name)}.")          # a value, as a code span, at most 80 characters
-    st.error(ui.plain(str(exc)))                           # a whole message, as plain text, at most 600
+    st.error(ui.plain(exc))                                # a whole message, as plain text, at most 600
     st.error(ui.failure(upload.name, exc))                 # why an upload could not be used, for any exception
 
 Markdown in these never becomes a link, an image, a colour, an icon, a formula or HTML, and a value
-of any length takes a line at most.
+of any length takes a line at most. Messages made in the engine (`rnnviz.i18n.Message`, and exceptions
+raised with one) are shown here in the page's language.
 """
 from __future__ import annotations
 
 import re
 
+from .. import i18n
 from ..files.quote import clip
 from ..i18n import N_, _
 
@@ -21,7 +23,7 @@ def inert(text: str, width: int = 80) -> str:
     markdown, at most `width` characters of it: as a code span, where nothing is a link, an
     autolinked address, an icon shortcode, a colour, a formula or HTML. Backticks, which would end
     the span, and control and direction characters are replaced."""
-    clean = clip(str(text), width).replace("`", "ˋ")
+    clean = i18n.text(clip(str(text), width)).replace("`", "ˋ")
     return "`" + (clean.strip() or " ") + "`"
 
 
@@ -40,7 +42,7 @@ def plain(text: str, width: int = 600) -> str:
     """A whole message that quotes untrusted text (an upload's error, a summary that names a file's
     keys) as plain text in markdown: at most `width` characters on one line, every character that
     could start markup escaped. For `st.error(ui.plain(message))` and the like."""
-    escaped = clip(str(text), width).translate(_MARKDOWN_ESCAPES)
+    escaped = i18n.text(clip(i18n.text(text), width)).translate(_MARKDOWN_ESCAPES)
     escaped = _LEADING_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
     return _ADDRESS.sub(lambda m: m.group(1) + _JOINER, escaped)
 
@@ -49,7 +51,7 @@ def failure(name: str, exc: BaseException, what: str = N_("could not be used")) 
     """Markdown for an upload that failed: its name inert, then what happened (`what`, marked with N_,
     shown translated) and the reason in plain text (a ValueError carries a message meant for the
     uploader; anything else is named by its kind only)."""
-    reason = str(exc) if isinstance(exc, ValueError) else _(
+    reason = exc if isinstance(exc, ValueError) else _(
         "reading it failed unexpectedly ({kind}). Nothing of the file was kept.").format(kind=type(exc).__name__)
     return _("{name} {what}: {reason}").format(name=inert(name), what=_(what), reason=plain(reason))
 

@@ -6,6 +6,7 @@ keeps moving a slider and sees its chart change, and the server's memory stays u
 A model whose key names and file name hold markdown links, coloured text and remote images shows
 none of them on any page, and the browser asks nothing of any other host."""
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -162,3 +163,33 @@ def check_no_markup(page, host):
     assert not any("alarm" in c or "bg" in c for c in coloured), coloured
     body = page.inner_text("body")
     assert "evil.example" not in body or ":red[alarm]" in body or "alarm" not in body
+
+
+def test_with_lang_zh_hostile_uploads_are_explained_in_chinese(browser, app_server):
+    """Your Model in Chinese: a hostile model file and a bad CSV each get their message in Chinese,
+    with the file's own values quoted as they are and no English prose around them."""
+    from tests.browser.test_chinese_pages import english_words
+    from tests.files.test_messages_in_chinese import CODE, NAMES
+
+    page = browser.new_page()
+    try:
+        open_page(page, f"{app_server[1]}/Your_Model?lang=zh")
+        upload(page, page.get_by_test_id("stFileUploader").first, "giant.pt", h.zero_stride_giant())
+        model = page.get_by_test_id("stAlert").filter(has_text="giant.pt 无法使用").first
+        model.wait_for(timeout=10000)
+        assert "张量 'weight_ih_l0'的形状为 [400000, 3]，共 1,200,000 个数" in model.inner_text()
+        page.get_by_text("CSV 文件", exact=True).click()
+        page.get_by_test_id("stFileUploader").nth(1).wait_for(timeout=30000)   # the sequence's uploader
+        upload(page, page.get_by_test_id("stFileUploader").nth(1), "bad.csv", b"speed,angle\n1,2\n3,x7\n")
+        csv = page.get_by_test_id("stAlert").filter(has_text="bad.csv 无法使用").first
+        csv.wait_for(timeout=10000)
+        assert "第 3 行第 2 列（angle）不是数字：'x7'。" in csv.inner_text()
+        for alert in (model, csv):
+            said = alert.get_by_test_id("stMarkdownContainer").inner_text()   # (not the icon's ligature)
+            words = CODE.sub(" ", re.sub(r"'[^']*'|（angle）|\S+\.(pt|csv)", " ", said))
+            assert not [w for w in english_words(words) if w not in NAMES], said
+        assert exceptions(page) == 0
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / "hostile_your_model_zh.png"), full_page=True)
+    finally:
+        page.close()

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from rnnviz import ui
+from rnnviz.files import sequences, uploads
+from rnnviz.i18n import language
 from tests.files import hostile as h
 from tests.support.apphelp import run_page, said
 
@@ -96,3 +98,19 @@ def test_your_model_reads_loss_from_its_link(value, shown, note):
         assert note in " ".join(w.value for w in at.warning)
     at.button(key="example_model").click().run()
     assert at.query_params.get("loss") == (value if note is None else None)
+
+
+@pytest.mark.parametrize("read, data, message", [
+    (sequences.read_sequence_csv, b"a,b\n1,2\n3,[x](http://evil.example/a)\n",
+     "无法使用：第 3 行第 2 列（b）不是数字："),
+    (uploads.load_model, h.saved({k: v for k, v in EVIL.items()}), "无法使用：缺少权重：state\\_dict 中没有"),
+    (uploads.load_model, h.zero_stride_giant(), "无法使用：张量 'weight\\_ih\\_l0'的形状为 \\[400000, 3\\]"),
+])
+def test_with_lang_zh_a_failed_upload_is_said_in_chinese_as_plain_text(read, data, message):
+    with pytest.raises(ValueError) as err:
+        read(data)
+    with language("zh"):
+        shown = ui.failure(NAME, err.value)
+    assert message in shown, shown
+    assert not MARKUP.search(re.sub(r"`[^`]*`", "``", shown)), shown
+    assert not re.search(r"\b(could|not|the|file|tensor|number)\b", shown), shown
