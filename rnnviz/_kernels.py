@@ -1082,17 +1082,23 @@ def _block_squares(a, lo, n):
         for i in range(lo, lo + n):
             res += a[i] * a[i]
         return res
-    r = np.empty(8)
-    for u in range(8):
-        r[u] = a[lo + u] * a[lo + u]
-    i = 8
-    while i < n - n % 8:
-        for u in range(8):
-            r[u] += a[lo + i + u] * a[lo + i + u]
+    r0, r1, r2, r3 = a[lo] * a[lo], a[lo + 1] * a[lo + 1], a[lo + 2] * a[lo + 2], a[lo + 3] * a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4] * a[lo + 4], a[lo + 5] * a[lo + 5], a[lo + 6] * a[lo + 6], a[lo + 7] * a[lo + 7]
+    i = lo + 8
+    end = lo + n - n % 8
+    while i < end:
+        r0 += a[i] * a[i]
+        r1 += a[i + 1] * a[i + 1]
+        r2 += a[i + 2] * a[i + 2]
+        r3 += a[i + 3] * a[i + 3]
+        r4 += a[i + 4] * a[i + 4]
+        r5 += a[i + 5] * a[i + 5]
+        r6 += a[i + 6] * a[i + 6]
+        r7 += a[i + 7] * a[i + 7]
         i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        res += a[lo + i] * a[lo + i]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res += a[i] * a[i]
         i += 1
     return res
 
@@ -1102,6 +1108,8 @@ def _sum_squares(a):
     """Sum of a**2 in numpy's pairwise order (np.add.reduce: blocks of at most 128 split in halves of
     multiples of 8), so the same float64. The halving runs on an explicit stack (a cached compiled
     function must not call itself)."""
+    if a.size <= 128:
+        return _block_squares(a, 0, a.size)
     lo_s, n_s = np.empty(64, dtype=np.int64), np.empty(64, dtype=np.int64)
     stage, left = np.zeros(64, dtype=np.int64), np.empty(64)
     lo_s[0], n_s[0], stage[0] = 0, a.size, 0
