@@ -604,6 +604,16 @@ def _record(out, k, sigma, e):
 
 
 # ----------------------------------------------------------------------------------------
+# Gates of every step at once (cells.evaluate).
+@njit(**_OPTS)
+def sigmoid(a, out):
+    """out = 1 / (1 + exp(-a)) elementwise, 2-D (the same float64 numbers as numpy's exp and division)."""
+    for k in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[k, j] = 1.0 / (math.exp(-a[k, j]) + 1.0)
+
+
+# ----------------------------------------------------------------------------------------
 # Forward loops torch has no kernel for.
 @njit(**_OPTS)
 def lstm_cell_states(f, ig, c0, out):
@@ -802,10 +812,67 @@ def _add_direct_at(hm, he, uni, eh, Dm, De, k, lim):
     if Dm.shape[0] == 0:
         return uni, eh
     if uni:
+        done, uni, eh = _add_direct_uniform(hm, he, eh, Dm, De, k, lim)
+        if done:
+            return uni, eh
         _u_expand(hm, eh, he)
     for j in range(hm.size):
         hm[j], he[j] = _add(hm[j], he[j], Dm[k, j], De[k, j])
     return _u_compress(hm, he, lim)
+
+
+_DIRECT_SPAN = 900.0  # binary orders the terms of _add_direct_uniform may span: each term, each sum stays normal
+
+
+@njit(**_OPTS)
+def _add_direct_uniform(hm, he, eh, Dm, De, k, lim):
+    """_add_direct_at on a uniform vector (hm * 2**eh) without an exponent per element, where that gives
+    the same numbers: D[k] normalised, nothing undefined, every term within 2**_DIRECT_SPAN of the
+    largest. Then each sum is the same rounding of the same two numbers in a frame a power of two away,
+    and the rescaling is exact. Returns (done, uniform, exponent); not done: hm is untouched."""
+    H = hm.size
+    hmx, hmn = 0.0, np.inf
+    for j in range(H):
+        a = abs(hm[j])
+        if not a < np.inf:  # NaN or inf
+            return False, True, eh
+        if a != 0.0:
+            hmx = max(hmx, a)
+            hmn = min(hmn, a)
+    top, low = -np.inf, np.inf
+    for j in range(H):
+        m = Dm[k, j]
+        if m != 0.0:
+            if not 0.5 <= abs(m) < 1.0:
+                return False, True, eh
+            top = max(top, De[k, j])
+            low = min(low, De[k, j])
+    if hmx > 0.0:
+        top = max(top, eh + math.frexp(hmx)[1])
+        low = min(low, eh + math.frexp(hmn)[1])
+    if top == -np.inf or top - low > _DIRECT_SPAN or abs(eh - top) > 1000.0:
+        return False, True, eh
+    wh = _pow2(eh - top)
+    rmx, rmn = 0.0, np.inf
+    for j in range(H):
+        m = Dm[k, j]
+        r = hm[j] * wh + (m * _pow2(De[k, j] - top) if m != 0.0 else 0.0)
+        hm[j] = r
+        a = abs(r)
+        if a != 0.0:
+            rmx = max(rmx, a)
+            rmn = min(rmn, a)
+    if rmx == 0.0:
+        return True, True, 0.0
+    e = top + math.frexp(rmx)[1]
+    if e - (top + math.frexp(rmn)[1]) > lim:  # spread out: an exponent per element, as _u_compress leaves it
+        for j in range(H):
+            hm[j], he[j] = _norm(hm[j], top)
+        return True, False, 0.0
+    w = _pow2(top - e)
+    for j in range(H):
+        hm[j] *= w
+    return True, True, e
 
 
 @njit(**_OPTS)
@@ -1000,6 +1067,102 @@ def grad_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, lim, buf_lim, den
         h_uni, eh = _u_compress(hm, he, lim)
         h_uni, eh = _add_direct_at(hm, he, h_uni, eh, Dm, De, k - 1, lim)
         q_uni, eq = _u_compress(qm, qe, lim)
+
+
+# ----------------------------------------------------------------------------------------
+# log10 of numbers held as m * 2**e: the same float64 numbers numpy gives (sweeps.log10_norms), in one pass.
+_LOG10_2 = math.log10(2.0)
+
+
+@njit(**_OPTS)
+def _block_squares(a, lo, n):
+    """a[lo]**2 + ... + a[lo+n-1]**2 (n <= 128) as numpy sums a block: eight running sums, then the rest."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i] * a[i]
+        return res
+    r0, r1, r2, r3 = a[lo] * a[lo], a[lo + 1] * a[lo + 1], a[lo + 2] * a[lo + 2], a[lo + 3] * a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4] * a[lo + 4], a[lo + 5] * a[lo + 5], a[lo + 6] * a[lo + 6], a[lo + 7] * a[lo + 7]
+    i = lo + 8
+    end = lo + n - n % 8
+    while i < end:
+        r0 += a[i] * a[i]
+        r1 += a[i + 1] * a[i + 1]
+        r2 += a[i + 2] * a[i + 2]
+        r3 += a[i + 3] * a[i + 3]
+        r4 += a[i + 4] * a[i + 4]
+        r5 += a[i + 5] * a[i + 5]
+        r6 += a[i + 6] * a[i + 6]
+        r7 += a[i + 7] * a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res += a[i] * a[i]
+        i += 1
+    return res
+
+
+@njit(**_OPTS)
+def _sum_squares(a):
+    """Sum of a**2 in numpy's pairwise order (np.add.reduce: blocks of at most 128 split in halves of
+    multiples of 8), so the same float64. The halving runs on an explicit stack (a cached compiled
+    function must not call itself)."""
+    if a.size <= 128:
+        return _block_squares(a, 0, a.size)
+    lo_s, n_s = np.empty(64, dtype=np.int64), np.empty(64, dtype=np.int64)
+    stage, left = np.zeros(64, dtype=np.int64), np.empty(64)
+    lo_s[0], n_s[0], stage[0] = 0, a.size, 0
+    depth, ret = 1, 0.0
+    while depth > 0:
+        i = depth - 1
+        n = n_s[i]
+        if n <= 128:
+            ret = _block_squares(a, lo_s[i], n)
+            depth -= 1
+            continue
+        half = n // 2
+        half -= half % 8
+        if stage[i] == 0:  # the left half first
+            stage[i] = 1
+            lo_s[depth], n_s[depth], stage[depth] = lo_s[i], half, 0
+            depth += 1
+        elif stage[i] == 1:  # then the right half
+            left[i] = ret
+            stage[i] = 2
+            lo_s[depth], n_s[depth], stage[depth] = lo_s[i] + half, n - half, 0
+            depth += 1
+        else:
+            ret = left[i] + ret
+            depth -= 1
+    return ret
+
+
+@njit(**_OPTS)
+def log10_row_norms(m, e, out):
+    """out[k] = log10 of the 2-norm of row k of m * 2**e (elementwise exponents), each row aligned on its
+    largest exponent (entries more than 2**1100 below it count as 0)."""
+    T, H = m.shape
+    row = np.empty(H)
+    for k in range(T):
+        top = -np.inf
+        for j in range(H):
+            if m[k, j] != 0.0 and e[k, j] > top:
+                top = e[k, j]
+        if not math.isfinite(top):
+            top = 0.0
+        for j in range(H):
+            row[j] = math.ldexp(m[k, j], int(min(max(e[k, j] - top, -1100.0), 0.0)))
+        out[k] = math.log10(math.sqrt(_sum_squares(row))) + top * _LOG10_2
+
+
+@njit(**_OPTS)
+def log10_abs(m, e, out):
+    """out = log10 |m * 2**e| elementwise (-inf for 0)."""
+    T, H = m.shape
+    for k in range(T):
+        for j in range(H):
+            out[k, j] = math.log10(abs(m[k, j])) + e[k, j] * _LOG10_2
 
 
 # ----------------------------------------------------------------------------------------
@@ -1743,10 +1906,71 @@ def _gate_adjoints(cell, Fm, Fe, pz, pn, k, hm, he, cm, ce, bm, be):
 
 
 @njit(**_OPTS)
+def _row_exponent(e, k):
+    """The exponent every element of row k of e shares (a vector the sweep kept on one exponent), or
+    NaN when they differ."""
+    x = e[k, 0]
+    for j in range(1, e.shape[1]):
+        if e[k, j] != x:
+            return np.nan
+    return x
+
+
+@njit(**_OPTS)
+def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, band, tmp):
+    """The gate adjoints of step k as _matvec would scale them (tmp, its largest |entry| in [0.5, 1)),
+    without an exponent per element, where that is exact: a narrow step of an RNN or LSTM whose adjoints
+    share one exponent per vector (nearly every step), no NaN and no term below 2**-band of the largest.
+    Returns the exponent of tmp, or NaN where the step needs the exact path."""
+    if cell == 2 or wide[k] >= 0:
+        return np.nan
+    eh = _row_exponent(gh_e, k)
+    ec = _row_exponent(gc_e, k) if cell == 1 else eh
+    if eh != eh or ec != ec:
+        return np.nan
+    H = F.shape[2]
+    ng = 1 if cell == 0 else 4
+    pe = np.empty(ng)
+    top, low = -np.inf, np.inf
+    for g in range(ng):
+        from_c = cell == 1 and g < 3  # an LSTM's i, f, g rows come from dL/dc_k, its o row from dL/dh_k
+        pe[g] = (ec if from_c else eh) + s[k, groups[g]]
+        mx, mn = 0.0, np.inf
+        for j in range(H):
+            p = (gc_m[k, j] if from_c else gh_m[k, j]) * float(F[k, g, j])
+            tmp[g * H + j] = p
+            a = abs(p)
+            if a != a:
+                return np.nan
+            if a != 0.0:
+                mx = max(mx, a)
+                mn = min(mn, a)
+        if mx > 0.0:
+            top = max(top, pe[g] + math.frexp(mx)[1])
+            low = min(low, pe[g] + math.frexp(mn)[1])
+    if top == -np.inf:
+        top = 0.0
+    elif low < top - band:
+        return np.nan
+    for g in range(ng):
+        d = pe[g] - top
+        if d > 1000.0:
+            return np.nan
+        w = _pow2(d)  # exact: every scaled term lies in [2**-(band + 1), 1)
+        for j in range(H):
+            tmp[g * H + j] *= w
+    return top
+
+
+@njit(**_OPTS)
 def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc_m, gc_e, Wi, eWi, band,
-                out_m, out_e):
-    """dL/dx_k = W_ih^T (dL/d pre-activations of step k) for every k, per element as m * 2**e: the
-    gradient a layer passes down to the layer below (or to its inputs). gh, gc: dL/dh_k, dL/dc_k."""
+                reverse, below_m, below_e):
+    """dL/dx_k = W_ih^T (dL/d pre-activations of step k) for every k: the gradient a layer passes down to
+    the layer below (or to its inputs), added per element as m * 2**e into below[k] (below[T-1-k] for a
+    backward direction, whose step k is the sequence's step T-1-k). gh, gc: dL/dh_k, dL/dc_k.
+
+    Nearly every step takes one mat-vec on adjoints scaled as the exact path scales them (so the same
+    numbers); the others (wide steps, adjoints with an exponent per element, a GRU) the exact path."""
     T, nf, H = F.shape
     n = Wi.shape[0]
     Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
@@ -1754,11 +1978,18 @@ def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc
     tmp = np.empty(n, dtype=Wi.dtype)
     om, oe = np.empty(Wi.shape[1]), np.empty(Wi.shape[1])
     for k in range(T):
-        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
-        _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
-        _matvec(bm, be, Wi, band, om, oe, tmp)
+        top = _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, band, tmp)
+        if top == top:
+            res = np.dot(tmp, Wi)
+            for i in range(om.size):
+                om[i], oe[i] = _norm(float(res[i]), top)
+        else:
+            factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+            _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
+            _matvec(bm, be, Wi, band, om, oe, tmp)
+        r = T - 1 - k if reverse else k
         for i in range(om.size):
-            out_m[k, i], out_e[k, i] = om[i], oe[i] + eWi
+            below_m[r, i], below_e[r, i] = _add(below_m[r, i], below_e[r, i], om[i], oe[i] + eWi)
 
 
 @njit(**_OPTS)

@@ -246,12 +246,10 @@ def step(cell: str, activation: str, weights: dict, x, h, c=None):
 
 
 def _sigmoid_(a, out):
-    """out = sigmoid(a), in place (no temporaries); exp overflow for a << 0 correctly gives 0."""
-    np.negative(a, out=out)
-    with np.errstate(over="ignore"):
-        np.exp(out, out=out)
-    out += 1.0
-    np.reciprocal(out, out=out)
+    """out = sigmoid(a) = 1 / (1 + exp(-a)) in one compiled pass; exp overflow for a << 0 correctly gives 0."""
+    from . import _kernels
+
+    _kernels.sigmoid(a, out)
     return out
 
 

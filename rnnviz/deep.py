@@ -420,13 +420,8 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
                 log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, "direct", direct=(dm, de), raw=raw)
                 gc = (raw[2], raw[3]) if cell == "lstm" else (raw[0], raw[1])
                 Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
-                gm, ge = np.empty((T, width)), np.empty((T, width))
                 _kernels.input_grads(_CELL_CODE[cell], *ctx["factors"], *_gru_pre(ctx), raw[0], raw[1], *gc,
-                                     Wi, eWi, _BAND, gm, ge)
-                if d:
-                    gm, ge = gm[::-1], ge[::-1]
-                _kernels.add_scaled(below_m, below_e, np.ascontiguousarray(gm), np.ascontiguousarray(ge),
-                                    below_m, below_e)
+                                     Wi, eWi, _BAND, bool(d), below_m, below_e)
                 row.append(_make_trace(cell, m.activation, loss, xin, hidden64, c64, gates, pre, zeros, c0,
                                        log10_gh, log10_g, log10_gc, ctx))
             layers[layer] = row

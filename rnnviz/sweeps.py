@@ -16,8 +16,6 @@ import numpy as np
 from . import _kernels, cells
 from .cells import ACT_CODES, GATES
 
-LOG10_2 = math.log10(2.0)
-
 
 # The factor rows of each cell (see factors) and the group of each: factors of one group meet in
 # one mat-vec and share a power-of-two exponent per step.
@@ -90,7 +88,8 @@ def grad_sweep(ctx: dict, loss: str, direct: tuple | None = None, raw: list | No
     sweep(*ctx["factors"], W, ctx["eW"], lim, buf_lim, *dense, v, loss == "all", m, e, *extra, *D)
     if raw is not None:
         raw.extend((m, e, *extra))
-    log10_gh = cells.Scaled(m, e).log10_abs()
+    log10_gh = np.empty((T, H))
+    _kernels.log10_abs(m, e, log10_gh)
     log10_gc = log10_norms(*extra) if extra else None
     return log10_gh, log10_norms(m, e), log10_gc
 
@@ -104,10 +103,9 @@ def frozen32(a) -> np.ndarray:
 
 def log10_norms(m: np.ndarray, e: np.ndarray) -> np.ndarray:
     """log10 of each row's 2-norm of m * 2**e (elementwise exponents), exact beyond float range."""
-    top = np.where(m != 0, e, -np.inf).max(axis=1)
-    top = np.where(np.isfinite(top), top, 0.0)
-    rows = np.ldexp(m, np.clip(e - top[:, None], -1100, 0).astype(np.int32))
-    return np.log10(np.linalg.norm(rows, axis=1)) + top * LOG10_2
+    out = np.empty(m.shape[0])
+    _kernels.log10_row_norms(np.ascontiguousarray(m, dtype=np.float64), np.ascontiguousarray(e, dtype=np.float64), out)
+    return out
 
 
 # Up to this hidden size the Jacobian products run in float64 and every spectral norm is exact (the

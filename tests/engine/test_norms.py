@@ -5,6 +5,7 @@ above (Lanczos, checked by a Cholesky factorisation); here the certified path is
 size so that it is checked for every cell at H in 33..128. benchmarks/bench_norms.py runs the same
 comparison over thousands of steps."""
 import importlib
+import math
 
 import numpy as np
 import pytest
@@ -60,3 +61,27 @@ def test_product_norms_match_svd_of_the_float64_product(cell):
             want[k] = np.log10(np.linalg.norm(P[:H, :H], 2))
             P = P @ tr.step_jacobian(k)
         np.testing.assert_allclose(10 ** (tr.log10_jacobian_norm - want), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("width", [1, 7, 8, 64, 65, 128, 129, 300, 1024])
+def test_log10_gradient_norms_beyond_float_range_equal_numpys_float64(width):
+    """The gradient's log10 norms (numbers held as mantissa x 2**exponent, here spread from 2**-3000 to
+    2**3000, far beyond float64) are the float64 that numpy gives for the same rows: rows aligned on
+    their largest exponent, np.linalg.norm, np.log10, to the last bit at every width."""
+    from rnnviz import sweeps
+
+    rng = np.random.default_rng(width)
+    m, e = np.frexp(rng.standard_normal((40, width)))
+    e = e + rng.integers(-3000, 3000, size=(40, 1)) + rng.integers(-40, 40, size=(40, width))
+    m[::7, : width // 2] = 0.0  # zeros take no part in the alignment
+    m[3] = 0.0                   # a zero row: log10 0 = -inf
+    e = e.astype(np.float64)
+    top = np.where(m != 0, e, -np.inf).max(axis=1)
+    top = np.where(np.isfinite(top), top, 0.0)
+    rows = np.ldexp(m, np.clip(e - top[:, None], -1100, 0).astype(np.int32))
+    with np.errstate(divide="ignore"):
+        expected = np.log10(np.linalg.norm(rows, axis=1)) + top * math.log10(2.0)
+    got = sweeps.log10_norms(m, e)
+    assert got[3] == -np.inf
+    np.testing.assert_array_equal(got, expected)
+    assert np.nanmax(np.abs(got[np.isfinite(got)])) > 300  # beyond float64's range
