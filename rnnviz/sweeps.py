@@ -16,7 +16,6 @@ import numpy as np
 from . import _kernels, cells
 from .cells import ACT_CODES, GATES
 
-
 # The factor rows of each cell (see factors) and the group of each: factors of one group meet in
 # one mat-vec and share a power-of-two exponent per step.
 FACTOR_GROUPS = {"rnn": (0,), "lstm": (0, 0, 0, 0, 1, 2), "gru": (0, 0, 0, 1)}
