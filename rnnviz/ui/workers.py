@@ -3,8 +3,9 @@
     value = workers.run(job, work, show=..., waiting=..., alive=...)   # called by jobs.run
 
 A run is forked from the app's process when one of the `slots()` trainers is free (the fork
-inherits the page's `work` closure, so nothing of it has to be pickled), trains at a lower priority
-(`NICE`) so that the sliders of the other sessions keep their speed, and sends what it has learned
+inherits the page's `work` closure, so nothing of it has to be pickled), trains at the lowest priority
+(`lower_priority`: only on cores the app leaves idle) so that the sliders of the other sessions keep
+their speed, and sends what it has learned
 back through a pipe: its progress at most every `PROGRESS_EVERY` seconds, its record (pickled by
 value: models, histories) at most every `RECORD_EVERY` seconds, when asked for a chart, and at the
 end. The script run that started it shows them (`show`) and touches Streamlit at least every
@@ -29,7 +30,7 @@ from typing import Any
 
 from ..train import StopTraining
 
-NICE = 10                 # a worker's priority below the app's (which answers the sliders)
+NICE = 10                 # a worker's priority below the app's where the idle class is not available
 PROGRESS_EVERY = 0.1      # seconds between progress messages
 RECORD_EVERY = 0.5        # seconds between records (each one pickled whole)
 ALIVE_EVERY = 0.5         # the script run touches Streamlit at least this often
@@ -164,7 +165,7 @@ def _worker(job, work: Callable, conn, parent_end: int):
     """The forked process: `work(report)`, its reports sent, its end sent, then exit (never returns)."""
     try:
         _let_go_of_the_app(conn.fileno(), parent_end)
-        os.nice(NICE)
+        lower_priority()
         import torch
 
         torch.set_num_threads(1)
@@ -195,6 +196,18 @@ def _worker(job, work: Callable, conn, parent_end: int):
         conn.close()
     finally:
         os._exit(0)
+
+
+def lower_priority() -> str:
+    """Make this process train only on CPU time the app leaves over: Linux's idle scheduling class
+    (a weight of about 3 against the app's 1024; nice 10 would still take a tenth of a core that a
+    slider is waiting for), else nice NICE. Which one it got."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return "idle"
+    except (AttributeError, OSError):
+        os.nice(NICE)
+        return f"nice {NICE}"
 
 
 def _let_go_of_the_app(keep: int, parent_end: int):

@@ -46,6 +46,24 @@ def test_a_run_trains_in_another_process_and_its_record_comes_back():
     assert job.fraction == 1.0 and job.seen[-1] == 1.0
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class only")
+def test_a_worker_trains_only_on_cpu_time_the_app_leaves_over():
+    """Training never takes a core from a student's slider: the worker runs in the idle class, below
+    any nice level, and the app keeps its own priority."""
+    def work(report):
+        report(None, 1.0, final=True)
+        return os.sched_getscheduler(0), torch_threads()
+
+    def torch_threads():
+        import torch
+        return torch.get_num_threads()
+
+    policy, threads = workers.run(FakeJob(), work, show=lambda chart, final: None, waiting=lambda ahead: None,
+                                  alive=lambda: None)
+    assert policy == os.SCHED_IDLE and threads == 1
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
 def test_runs_beyond_the_trainers_wait_in_order_and_see_their_place(monkeypatch):
     monkeypatch.setenv("RNNVIZ_TRAINING_SLOTS", "1")
     places, order = {}, []
