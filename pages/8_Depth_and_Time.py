@@ -8,6 +8,7 @@ from rnnviz.spec import KNOBS, Scenario
 
 ctx = ui.page_setup("Depth and Time")
 st.title(_("Depth and time: where the gradient reaches"))
+figure = ctx.figure_slot()  # on a projector the grids come right under the title, a bidirectional model's too
 st.markdown(_(
     r"In a stacked network the loss reaches the state $h_t^{(l)}$ of layer $l$ at step $t$ along two axes: "
     r"back through time in the same layer, $\partial h_{t+1}^{(l)}/\partial h_t^{(l)}$, and down through depth "
@@ -47,7 +48,7 @@ skips = _("with residual connections") if residual else _("no residual connectio
 ui.chart(plots.depth_time_grids({label: [tr.grad_grid(d) for d in directions] for label, tr in traces.items()},
                                 rows=rows, scale=ctx.scale, height=430 if bidirectional else 330,
                                 title=_("‖∂L/∂h_t^(l)‖ · {layers} layers, {skips} · loss on {where}").format(
-                                    layers=layers, skips=skips, where=where)), key="grid")
+                                    layers=layers, skips=skips, where=where)), key="grid", container=figure)
 
 # ---- the gradient that reaches the first layer, in numbers
 for col, (label, tr) in zip(st.columns(len(traces)), traces.items()):
