@@ -133,9 +133,9 @@ for cell, r in by_cell.items():  # the explorer pages show trained RNN, LSTM and
         ui.remember_trained(trained.model_label(cell), r.model, trained.task, trained.seq_len,
                             {**trained.to_dict(), "cell": cell, "steps_done": r.model_step})
 changes = settings.changes_from(trained)
-if changes:
-    st.info(_("The results below are for the previous settings ({changes}). Press **Train** to train with the "
-              "current ones.").format(changes="; ".join(changes)), icon=":material/history:")
+if changes:  # above the results, on a projector too
+    (figure or st).info(_("The results below are for the previous settings ({changes}). Press **Train** to train "
+                          "with the current ones.").format(changes="; ".join(changes)), icon=":material/history:")
 ui.labs.run_notes(results, job.stop_requested)
 missing = [trained.cell_label(c) for c in trained.cells if c not in by_cell]
 if missing:

@@ -8,7 +8,6 @@ from rnnviz.spec import KNOBS, Scenario
 
 ctx = ui.page_setup("Depth and Time")
 st.title(_("Depth and time: where the gradient reaches"))
-figure = ctx.figure_slot()  # on a projector the grids come right under the title, a bidirectional model's too
 st.markdown(_(
     r"In a stacked network the loss reaches the state $h_t^{(l)}$ of layer $l$ at step $t$ along two axes: "
     r"back through time in the same layer, $\partial h_{t+1}^{(l)}/\partial h_t^{(l)}$, and down through depth "
@@ -45,10 +44,11 @@ directions = list(range(2 if bidirectional else 1))
 rows = [DIRECTIONS[d] for d in directions] if bidirectional else None
 where = {"last": _("the last step"), "all": _("every step"), "tag": _("every step, one label each")}[loss]
 skips = _("with residual connections") if residual else _("no residual connections")
+height = (380 if ctx.present else 430) if bidirectional else 330  # two directions' rows: still whole on a projector
 ui.chart(plots.depth_time_grids({label: [tr.grad_grid(d) for d in directions] for label, tr in traces.items()},
-                                rows=rows, scale=ctx.scale, height=430 if bidirectional else 330,
+                                rows=rows, scale=ctx.scale, height=height,
                                 title=_("‖∂L/∂h_t^(l)‖ · {layers} layers, {skips} · loss on {where}").format(
-                                    layers=layers, skips=skips, where=where)), key="grid", container=figure)
+                                    layers=layers, skips=skips, where=where)), key="grid")
 
 # ---- the gradient that reaches the first layer, in numbers
 for col, (label, tr) in zip(st.columns(len(traces)), traces.items()):
