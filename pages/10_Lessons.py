@@ -65,7 +65,8 @@ text = step.text(live)
 answer = step.correct(live)
 revealed = (number, index) in ss.get("lesson_revealed", set())
 
-left, right = st.columns([1, 1.25], gap="large")
+# On a projector the chart gets more of the width, so that its title is whole on a 1024 px screen.
+left, right = st.columns([1, 1.7] if ctx.present else [1, 1.25], gap="medium" if ctx.present else "large")
 with left:
     st.subheader(_(step.title))
     st.markdown(text["question"])

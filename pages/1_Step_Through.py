@@ -85,7 +85,9 @@ def stepper():
     # The time controls are the demonstration itself: their key must not start with "controls"
     # (the classroom link hides those containers).
     bar = st.container(key="stepper")
-    b1, b2, b3, b4, sl = bar.columns([1, 1, 1, 1, 3], vertical_alignment="bottom")
+    # In presentation mode the larger labels need wider buttons (the slider still gets the most room).
+    b1, b2, b3, b4, sl = bar.columns([1.3] * 4 + [2.6] if ctx.present else [1, 1, 1, 1, 3],
+                                     vertical_alignment="bottom")
     b1.button(_("Reset"), icon=":material/first_page:", key="reset", help=_("Back to the first step"), on_click=_move,
               kwargs={"to": 0}, use_container_width=True)
     b2.button(_("Back"), icon=":material/chevron_left:", key="back", help=_("One step back"), on_click=_move,

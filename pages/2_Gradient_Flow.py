@@ -131,8 +131,8 @@ with right:
                      "minLSTM, S6: their transition a_t is chosen by the input at every step (faint: every step; "
                      "solid: the last). A diagonal recurrence's gradient over k steps is the product of k of them."))
     elif rnn is not None:
-        ui.chart(plots.eigenvalue_plane(rnn, scale=ctx.scale, height=430,
-                                        title=_("Eigenvalues of the RNN's W_hh")), key="eig")
+        title = _("Eigenvalues of {block}").format(block="W_hh") if present else _("Eigenvalues of the RNN's W_hh")
+        ui.chart(plots.eigenvalue_plane(rnn, scale=ctx.scale, height=430, title=title), key="eig")
         st.caption(_("Spectral radius ρ = {rho:.3f}, largest singular value σ_max = {sigma:.3f}. For a linear RNN ρ "
                      "decides: ρ < 1 vanishes. With a nonlinearity the bound uses σ_max: (γ·σ_max)^(T−1−k) = "
                      "{g:.3f}^(T−1−k).").format(rho=rnn.spectral_radius, sigma=rnn.sigma_max,

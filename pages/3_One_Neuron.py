@@ -9,6 +9,7 @@ KINDS = {"stable": N_("stable"), "unstable": N_("unstable"), "semi-stable": N_("
 
 ctx = ui.page_setup("One Neuron")
 st.title(_("One neuron: why a product of many factors fades or explodes"))
+figure = ctx.figure_slot()  # on a projector the first two charts come right under the title
 st.markdown(_(
     r"One unit feeding itself: $h_t = \mathrm{act}(w\,h_{t-1} + u\,x_t + b)$. "
     r"Each step multiplies the gradient by one factor, $\frac{\partial h_t}{\partial h_{t-1}} = w\,"
@@ -67,11 +68,13 @@ elif huge:
                  "trajectory is drawn on a log scale.").format(h=plots.sci(float(np.log10(abs(run["h"][-1]))))),
                icon=":material/warning:")
 
-left, right = st.columns(2)
+left, right = (figure or st).columns(2)
+height = 380 if ctx.present else 320
 with left:
-    ui.chart(plots.neuron_trajectory(run["h"], scale=ctx.scale, title=_("The state h_t"), log=huge), key="traj")
+    ui.chart(plots.neuron_trajectory(run["h"], scale=ctx.scale, height=height, title=_("The state h_t"), log=huge),
+             key="traj")
 with right:
-    ui.chart(plots.neuron_gradient(run["log10_factor"], run["log10_grad"], scale=ctx.scale,
+    ui.chart(plots.neuron_gradient(run["log10_factor"], run["log10_grad"], scale=ctx.scale, height=height,
                                    title=_("∂h_T/∂h_k as a product of factors")), key="grad")
     st.caption(_("Bars: log10 of each step's factor |w·act′(a_t)| (orange above 1, blue below). Line: their sum "
                  "from step k to the end, log10 |∂h_T/∂h_k|."))

@@ -12,6 +12,7 @@ from rnnviz.tasks import get_task
 ctx = ui.page_setup("Training Lab")
 ss = st.session_state
 st.title(_("Training lab: watch RNN, LSTM and GRU learn, or fail to"))
+figure = ctx.figure_slot()  # on a projector the loss curves come right under the title
 st.markdown(_(
     "Each cell starts from the same seed and sees the same batches. A task that needs memory shows the "
     "difference: the plain RNN's loss stays at the **baseline**, the best a network that sees only the current "
@@ -132,9 +133,9 @@ for cell, r in by_cell.items():  # the explorer pages show trained RNN, LSTM and
         ui.remember_trained(trained.model_label(cell), r.model, trained.task, trained.seq_len,
                             {**trained.to_dict(), "cell": cell, "steps_done": r.model_step})
 changes = settings.changes_from(trained)
-if changes:
-    st.info(_("The results below are for the previous settings ({changes}). Press **Train** to train with the "
-              "current ones.").format(changes="; ".join(changes)), icon=":material/history:")
+if changes:  # above the results, on a projector too
+    (figure or st).info(_("The results below are for the previous settings ({changes}). Press **Train** to train "
+                          "with the current ones.").format(changes="; ".join(changes)), icon=":material/history:")
 ui.labs.run_notes(results, job.stop_requested)
 missing = [trained.cell_label(c) for c in trained.cells if c not in by_cell]
 if missing:
@@ -145,11 +146,12 @@ ui.labs.cell_metrics(results, trained.task)
 task_done = get_task(trained.task)
 ui.chart(plots.loss_curves(results, scale=ctx.scale, height=470,
                            title=_("Loss while learning {task} (T = {T})").format(
-                               task=_(task_done.title).lower(), T=trained.seq_len)), key="loss")
-st.caption(_("Thin lines: the loss of every training batch; bold: their running mean; dots: the loss on 1000 fixed "
-             "test sequences. Dashed: the memoryless baseline, the best loss of a network that sees only the current "
-             "input; dotted, where it differs: the literature's baseline, which also knows when to answer (or "
-             "nothing). A curve that stays on the dashed line has learned nothing that needs memory."))
+                               task=_(task_done.title).lower(), T=trained.seq_len)), key="loss", container=figure)
+(figure or st).caption(_(
+    "Thin lines: the loss of every training batch; bold: their running mean; dots: the loss on 1000 fixed "
+    "test sequences. Dashed: the memoryless baseline, the best loss of a network that sees only the current "
+    "input; dotted, where it differs: the literature's baseline, which also knows when to answer (or "
+    "nothing). A curve that stays on the dashed line has learned nothing that needs memory."))
 
 clip_value = None if trained.clip == "off" else trained.clip_threshold
 ui.chart(plots.grad_norm_steps(results, clip=clip_value, clip_mode=trained.clip, scale=ctx.scale,

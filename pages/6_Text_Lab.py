@@ -12,6 +12,7 @@ ctx = ui.page_setup("Text Lab")
 ss = st.session_state
 FONT = int(18 * ctx.scale)   # coloured text, larger in presentation mode
 st.title(_("Text lab: a character language model"))
+figure = ctx.figure_slot()  # on a projector the training curves come right under the title
 st.markdown(_(
     "A recurrent network reads a text one character at a time and, at every step, predicts the next "
     "character. Train one for a minute, let it write, and look at what its units respond to."
@@ -95,7 +96,7 @@ if lm is None:
               "model file at the bottom of the page.").format(cell=cells.LABELS[cell], a_cell=cells.article(cell),
                                                               steps=steps), icon=":material/school:")
 else:
-    ui.labs.char_model(lm, here, corpus, baseline, ctx.scale)
+    ui.labs.char_model(lm, here, corpus, baseline, ctx.scale, figure)
 
 # ---------------------------------------------------------------------------------- sampling
 if lm is not None:

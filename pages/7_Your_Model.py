@@ -13,6 +13,7 @@ from rnnviz.trace import trace
 ctx = ui.page_setup("Your Model")
 ui.show_notes(ui.check_url(["loss"]))
 st.title(_("Look inside your own model"))
+figure = ctx.figure_slot()  # on a projector the gradient of the model comes right under the title
 st.markdown(_(
     "Upload the weights of a `torch.nn.RNN`, `LSTM` or `GRU`, with any number of layers (up to 4) and directions "
     "(its `state_dict`, or a model saved "
@@ -166,7 +167,7 @@ if tr.overflow:
 
 ui.chart(plots.gradient_vs_lag({label: tr}, scale=ctx.scale, height=440, horizon_fraction=1e-3,
                                title=_("{name}: ‖∂L/∂h_k‖ against steps back").format(name=plots.plain(name))),
-         key="user_grad")
+         key="user_grad", container=figure)
 hm = dict(scale=ctx.scale, height=260 if tr.hidden_size <= 64 else 340)
 a, b = st.columns(2)
 ui.chart(plots.heatmap(tr.hidden, kind="state", title=_("Hidden state h"), colorbar_title="h", **hm), key="user_h",

@@ -44,8 +44,9 @@ directions = list(range(2 if bidirectional else 1))
 rows = [DIRECTIONS[d] for d in directions] if bidirectional else None
 where = {"last": _("the last step"), "all": _("every step"), "tag": _("every step, one label each")}[loss]
 skips = _("with residual connections") if residual else _("no residual connections")
+height = (380 if ctx.present else 430) if bidirectional else 330  # two directions' rows: still whole on a projector
 ui.chart(plots.depth_time_grids({label: [tr.grad_grid(d) for d in directions] for label, tr in traces.items()},
-                                rows=rows, scale=ctx.scale, height=430 if bidirectional else 330,
+                                rows=rows, scale=ctx.scale, height=height,
                                 title=_("‖∂L/∂h_t^(l)‖ · {layers} layers, {skips} · loss on {where}").format(
                                     layers=layers, skips=skips, where=where)), key="grid")
 

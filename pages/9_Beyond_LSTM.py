@@ -18,6 +18,9 @@ def shared(name: str, *args):
 
 
 st.title(_("Beyond LSTM: recurrences designed around the gradient"))
+# On a projector the first two charts come right under the title; the section's heading and the text follow them.
+figure = ctx.figure_slot()
+heading = st.container() if ctx.present else st
 st.markdown(_(
     r"The cells after the LSTM are **diagonal and linear** in their state: "
     r"$s_t = a_t \odot s_{t-1} + b_t$, with $a_t$ and $b_t$ computed from the input $x_t$ alone. "
@@ -50,22 +53,26 @@ shown = ("rnn", "lstm", "lru", "mingru", "minlstm", "s6")
 traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(scenario, shown).items()}
 
 # ---- 1. the eigenvalues and the gradient, side by side with the classic cells
-st.header(_("1 · Eigenvalues on the unit circle, and what they do to the gradient"))
-left, right = st.columns([2, 3])
+heading.header(_("1 · Eigenvalues on the unit circle, and what they do to the gradient"))
+left, right = (figure or st).columns([2, 3])
+height = 420 if ctx.present else 520
 with left:
     eigen = {label: (tr.cell_type, tr.eigenvalues if tr.cell_type in ("rnn", "lru") else tr.eigenvalue_trajectory)
              for label, tr in traces.items() if tr.cell_type != "lstm"}
-    ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=520, title=_("Eigenvalues λ")),
-             key="circle")
+    circle = plots.unit_circle(eigen, scale=ctx.scale, height=height, title=_("Eigenvalues λ"))
+    if ctx.present:  # a narrow column on a projector: the circle gets its whole width; the colours are those of
+        circle.update_layout(showlegend=False)  # the legend beside it, the caption says what faint dots are
+    ui.chart(circle, key="circle")
 with right:
-    ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=520, horizon_fraction=1e-3,
+    ui.chart(plots.gradient_vs_lag(traces, scale=ctx.scale, height=height, horizon_fraction=1e-3,
                                    title=_("‖∂L/∂s_k‖ against steps back · ◆ horizon")), key="grad")
 lru = traces["LRU"]
 radii = np.abs(lru.eigenvalues)
-st.caption(_("The LRU's {n} eigenvalues have |λ| from {lo:.4f} to {hi:.4f}: its gradient k steps back is exactly "
-             "|λ|^k per unit (no saturation, no matrix product), so its memory horizon is set by the ring you choose. "
-             "The RNN's W_hh eigenvalues fall where its initialisation puts them; the input-dependent cells move "
-             "theirs at every step (faint dots).").format(n=radii.size, lo=radii.min(), hi=radii.max()))
+(figure or st).caption(_(
+    "The LRU's {n} eigenvalues have |λ| from {lo:.4f} to {hi:.4f}: its gradient k steps back is exactly "
+    "|λ|^k per unit (no saturation, no matrix product), so its memory horizon is set by the ring you choose. "
+    "The RNN's W_hh eigenvalues fall where its initialisation puts them; the input-dependent cells move "
+    "theirs at every step (faint dots).").format(n=radii.size, lo=radii.min(), hi=radii.max()))
 ui.overflow_alerts(traces, st.container())
 
 # ---- 2. radius against horizon

@@ -108,9 +108,10 @@ def text_corpus(corpus_name: str):
     return corpus, task, baseline
 
 
-def char_model(lm, here: dict, corpus, baseline: float, scale: float) -> None:
+def char_model(lm, here: dict, corpus, baseline: float, scale: float, figure=None) -> None:
     """What the model `lm` scores: trained here, its figures and the training curves of every model of
-    this text (`here`, cell -> model); loaded from a file, its bits per character on the held-out text."""
+    this text (`here`, cell -> model), the curves in `figure` if given (a container); loaded from a file, its
+    bits per character on the held-out text."""
     hist, floor = lm.history, {"label": _("Memoryless floor"), "value": _(BPC).format(bpc=baseline)}
     if hist is None:
         st.success(_("Loaded {a_cell} with H = {H} and {n} characters (trained on {text}).").format(
@@ -138,11 +139,12 @@ def char_model(lm, here: dict, corpus, baseline: float, scale: float) -> None:
         floor)
     runs = {cells.LABELS[c]: charlm.bpc_record(m.history) for c, m in here.items() if m.history is not None}
     chart(plots.bpc_curves(runs, baseline, scale=scale, title=_("Bits per character while training (lower is better)")),
-          key="bpc")
-    st.caption(_("Solid: the training text (mean of the last 20 batches). Dashed: the held-out text. When the "
-                 "dashed curve turns up while the solid one keeps falling, the model is memorising the "
-                 "training text rather than learning to write: on a text as short as the Zen of Python that "
-                 "happens within seconds. Train the other cells too: their curves appear here."))
+          key="bpc", container=figure)
+    (figure or st).caption(_(
+        "Solid: the training text (mean of the last 20 batches). Dashed: the held-out text. When the "
+        "dashed curve turns up while the solid one keeps falling, the model is memorising the "
+        "training text rather than learning to write: on a text as short as the Zen of Python that "
+        "happens within seconds. Train the other cells too: their curves appear here."))
 
 
 def next_char_view(lm, smp, prompt: str, scale: float) -> None:

@@ -59,6 +59,10 @@ h2 {font-size: 2.2rem !important;} h3 {font-size: 1.8rem !important;}
 h1 [data-heading-text], h2 [data-heading-text], h3 [data-heading-text] {font-size: inherit !important;}
 [data-testid="stMetricValue"] {font-size: 2.1rem;}
 h1 *, h2 *, h3 *, [data-testid="stMetricValue"] * {font-size: inherit !important;}
+/* buttons: the larger labels keep to their button, on two lines where one is too narrow */
+[data-testid="stMain"] button {padding-left: 0.5rem; padding-right: 0.5rem;}
+[data-testid="stMain"] button p {white-space: normal;}
+[data-testid="stMetricLabel"] p {white-space: normal;}  /* a metric's label on two lines rather than cut */
 </style>
 """
 _HIDDEN_CSS = """
@@ -88,6 +92,17 @@ class PageContext:
 
     scale: float          # figure font scale (1, or larger in presentation mode)
     controls_hidden: bool  # classroom link: ?controls=hidden
+
+    @property
+    def present(self) -> bool:
+        """Presentation mode: large text for a projector."""
+        return self.scale > 1
+
+    def figure_slot(self):
+        """Called under the page's title: in presentation mode a container there for the page's main figure, so
+        that the figure is whole on a projector's screen (1280 × 720, 1024 × 768) and the page's text follows it;
+        otherwise None, and the figure stays where the page draws it (`chart(..., container=None)`)."""
+        return st.container() if self.present else None
 
 
 def page_setup(title: str) -> PageContext:

@@ -38,23 +38,55 @@ def test_each_page_shows_a_chart_at_first_paint(browser, app_url, path):
     context.close()
 
 
+# Each page's main figure, by the keys of its charts (charts side by side in one row are one figure). In
+# presentation mode it comes right under the page's title, so that it and its title are whole on a projector.
+MAIN_FIGURES = {"": ["hero"], "Lessons": ["lesson_figure"], "Step_Through": ["hm_h"], "Gradient_Flow": ["grad"],
+                "One_Neuron": ["traj", "grad"], "Training_Lab": ["loss"], "Translation": ["tr_states"],
+                "Text_Lab": ["bpc"], "Your_Model": ["user_grad"], "Depth_and_Time": ["grid"],
+                "Beyond_LSTM": ["circle", "grad"]}
+LATER = {"Translation": "Translation's projector layout comes with the Translation page's own rework (issue 10)"}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 768)])
-@pytest.mark.parametrize("path", ["", "Gradient_Flow"])
-def test_the_main_chart_and_its_title_fit_a_projector(browser, app_url, path, size):
-    """Presentation mode: the page's main figure and its title are whole on the screen without scrolling."""
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(reason=LATER[p], strict=False))
+                                  if p in LATER else p for p in PAGES])
+def test_the_main_figure_and_its_title_fit_a_projector(browser, app_url, path, size, lang):
+    """Presentation mode: every page's main figure and its title are whole on the screen without scrolling
+    (a lesson's figure once it is revealed)."""
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
-    open_page(page, f"{app_url}/{path}?present=true", timeout=180000)
+    url = f"{app_url}/{path}?present=true" + ("&lang=zh" if lang == "zh" else "")
+    if path == "Lessons":
+        page.goto(url)
+        page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=180000)
+        wait_idle(page, 180000)
+        page.locator("[data-testid='stRadio'] label").first.click()
+        wait_idle(page, 180000)
+        page.locator(".st-key-reveal button").first.click()
+        page.wait_for_selector(".st-key-lesson_figure .js-plotly-plot .main-svg", timeout=180000)
+    else:
+        open_page(page, url, timeout=180000)
     wait_idle(page, 180000)
-    box = page.evaluate("""() => { const el = document.querySelector('.js-plotly-plot');
-        const r = el.getBoundingClientRect(), t = el.querySelector('.gtitle').getBoundingClientRect();
-        const header = document.querySelector('header');
-        const h = header ? header.getBoundingClientRect() : {bottom: 0};
-        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right, header: h.bottom,
-                tTop: t.top, tLeft: t.left, tRight: t.right, vw: window.innerWidth, vh: window.innerHeight}; }""")
-    assert box["header"] <= box["tTop"] and box["top"] >= 0, box        # not under the app's header
-    assert box["bottom"] <= box["vh"] and box["right"] <= box["vw"], box  # the whole figure on screen
-    assert box["left"] <= box["tLeft"] and box["tRight"] <= box["right"], box  # the title is not cut
+    page.evaluate("() => { for (const el of [document.querySelector('[data-testid=stMain]'), "
+                  "document.scrollingElement]) if (el) el.scrollTop = 0; }")  # as the page opens: at its top
+    for key in MAIN_FIGURES[path]:  # a page added later names its main figure here
+        box = page.evaluate("""(key) => { const el = document.querySelector(`.st-key-${key} .js-plotly-plot`);
+            const t = el.querySelector('.gtitle');
+            const r = el.getBoundingClientRect(), tb = t ? t.getBoundingClientRect() : null;
+            const header = document.querySelector('header');
+            const h = header ? header.getBoundingClientRect() : {bottom: 0};
+            return {key, top: r.top, bottom: r.bottom, left: r.left, right: r.right, header: h.bottom,
+                    title: t && t.textContent, tTop: tb && tb.top, tLeft: tb && tb.left, tRight: tb && tb.right,
+                    vw: window.innerWidth, vh: window.innerHeight}; }""", key)
+        assert box["title"], box                                              # the figure says what it shows
+        assert box["header"] <= box["tTop"] and box["top"] >= 0, box         # not under the app's header
+        assert box["bottom"] <= box["vh"] and box["right"] <= box["vw"], box  # the whole figure on screen
+        assert box["left"] <= box["tLeft"] and box["tRight"] <= box["right"], box  # the title is not cut
+    cut = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid=stMain] button p'))
+        .filter(p => p.offsetParent && p.scrollWidth > p.clientWidth + 1).map(p => p.textContent)""")
+    assert cut == [], cut  # every button's label whole (larger letters, narrower buttons)
+    assert exceptions(page) == 0
     context.close()
 
 
