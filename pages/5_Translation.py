@@ -10,8 +10,8 @@ ctx = ui.page_setup("Translation")
 st.title(_("Translation: an encoder-decoder without attention"))
 # On a projector (presentation mode) the run's chart comes right under the title, whole on a 1024 × 768
 # screen; the introduction and the Train button follow it.
-present = ctx.scale > 1
-results = st.container() if present else None
+present = ctx.present
+results = ctx.figure_slot()
 st.markdown(_(
     "An **encoder** reads a date as people write it, *“Sunday, November 22, 2026”*, one character at a time. "
     "Its last hidden state, **one vector of H numbers** (the context), is all the **decoder** gets: from it alone "

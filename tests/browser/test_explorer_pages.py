@@ -41,16 +41,14 @@ def test_each_page_shows_a_chart_at_first_paint(browser, app_url, path):
 # Each page's main figure, by the keys of its charts (charts side by side in one row are one figure). In
 # presentation mode it comes right under the page's title, so that it and its title are whole on a projector.
 MAIN_FIGURES = {"": ["hero"], "Lessons": ["lesson_figure"], "Step_Through": ["hm_h"], "Gradient_Flow": ["grad"],
-                "One_Neuron": ["traj", "grad"], "Training_Lab": ["loss"], "Translation": ["tr_states"],
+                "One_Neuron": ["traj", "grad"], "Training_Lab": ["loss"], "Translation": ["tr_curve"],
                 "Text_Lab": ["bpc"], "Your_Model": ["user_grad"], "Depth_and_Time": ["grid"],
                 "Beyond_LSTM": ["circle", "grad"]}
-LATER = {"Translation": "Translation's projector layout comes with the Translation page's own rework (issue 10)"}
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 768)])
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(reason=LATER[p], strict=False))
-                                  if p in LATER else p for p in PAGES])
+@pytest.mark.parametrize("path", PAGES)
 def test_the_main_figure_and_its_title_fit_a_projector(browser, app_url, path, size, lang):
     """Presentation mode: every page's main figure and its title are whole on the screen without scrolling
     (a lesson's figure once it is revealed)."""
