@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..files.lessons import Preset
-from ..i18n import _
+from ..i18n import Message, _
 from ..spec import KNOBS
 
 
@@ -48,7 +48,8 @@ class Step:
     def text(self, live: dict) -> dict[str, Any]:
         """The question, the choices and the explanation with the live facts filled in, in the current
         language (the texts are marked with N_; a fact in words, the method, is translated too)."""
-        facts = {**live, "method": _(live["method"])} if isinstance(live.get("method"), str) else live
+        facts = {**live, "method": _(live["method"])} if isinstance(live.get("method"), str) else dict(live)
+        facts.update({k: _(v) for k, v in facts.items() if isinstance(v, Message)})   # a fact in sentences
         return {"question": _(self.question).format_map(facts),
                 "choices": [_(c).format_map(facts) for c in self.choices],
                 "explanation": _(self.explanation).format_map(facts)}

@@ -11,9 +11,9 @@ import torch
 from .. import plots
 from ..cells import LABELS, sigmoid
 from ..files.lessons import GRADIENT_PAGE, STEP_PAGE
-from ..i18n import N_, _
+from ..i18n import N_, Message, _
 from ..inputs import Vocab
-from ..labs import corpora, translator
+from ..labs import corpora, pretrained, translator
 from ..labs.charlm import sampling_distribution
 from ..spec import Scenario
 from .basics import SHORT_MEMORY, _shares, log10_sci, share_figure
@@ -200,8 +200,18 @@ LESSON_8 = Lesson(8, N_("A language model, and sampling at a temperature"),
 LONG_DATE = "On Wednesday, June 20, 2001, we finally met again after many long years"
 
 
+def _translator(v: dict):
+    """The Translation page's model for these settings: at its defaults the run trained in advance
+    (model, assessment), else the untrained model it opens with (model, None)."""
+    config = pretrained.translation_config(v)
+    stored = pretrained.translation(config)
+    if stored is not None:
+        return stored[0], stored[2]
+    return translator.new_model(config), None
+
+
 def _encoder(v: dict) -> dict:
-    model = translator.DateTranslator(v["tr_cell"], v["tr_hidden"], seed=v["tr_seed"])
+    model, assessment = _translator(v)
     look = translator.look_inside(model, v["tr_text"])
     longer = translator.look_inside(model, LONG_DATE)
 
@@ -209,8 +219,21 @@ def _encoder(v: dict) -> dict:
         return inspection.context.size + (inspection.context_cell.size if inspection.context_cell is not None
                                           else 0)
     chars, H = len(look.input_chars), model.hidden_size
+    if assessment is None:
+        writes = Message(N_("This model is untrained (the Translation page trains one in about a minute): from "
+                            "these numbers its decoder writes {output}."), output=look.output)
+        fades = Message(N_("This model is untrained, so it writes {output} here; the Translation page trains one "
+                           "and measures how its accuracy falls as more text follows the date."), output=longer.output)
+    else:
+        writes = Message(N_("This is the model the Translation page trained in advance at its defaults: from these "
+                            "numbers alone its decoder writes {output}."), output=look.output)
+        gap = int(assessment.gaps[-1])
+        fades = Message(N_("The trained model still writes {output} here. But on the Translation page's test of "
+                           "{n} dates, with {gap} characters of text after the date only {after:.0%} come out "
+                           "right, against {before:.0%} with none."), output=longer.output, n=assessment.gap_n,
+                        gap=gap, after=float(assessment.after[-1]), before=float(assessment.after[0]))
     return dict(look=look, long_look=longer, text=v["tr_text"], chars=chars, H=H, context_size=size(look),
-                long_size=size(longer),
+                long_size=size(longer), writes=writes, fades=fades,
                 long_chars=len(LONG_DATE), all_states=chars * H, two_H=2 * H, c_size=size(look) - look.context.size,
                 long_text=LONG_DATE)
 
@@ -221,7 +244,7 @@ def encoder_figure(live: dict, scale: float = 1.0, which: str = "look"):
                          title=_("Encoder states h; the last is the context"))
 
 
-TRANSLATION_STATE = dict(tr_cell="lstm", tr_hidden=64)
+TRANSLATION_STATE = dict(tr_cell="lstm")   # the Translation page's defaults: its run trained in advance
 LESSON_9 = Lesson(9, N_("Translation with an encoder-decoder"),
                   N_("An encoder reads the whole input; its final state is the only thing a decoder gets before it "
                   "writes the output one character at a time."), (
@@ -232,8 +255,7 @@ LESSON_9 = Lesson(9, N_("Translation with an encoder-decoder"),
           N_("{all_states}: one state per character")),
          N_("The decoder starts from the encoder's final state and nothing else: the hidden state h ({H} numbers) "
          "and, for an LSTM, its cell state c ({c_size} numbers here), {context_size} in all, whatever the length "
-         "of the input. This model is untrained; the Translation page trains it in about a minute, then its decoder "
-         "writes the date as 2001-06-20."),
+         "of the input. {writes}"),
          _encoder, lambda live: [live["H"], live["two_H"], live["all_states"]].index(live["context_size"]),
          encoder_figure),
     Step(N_("A longer sentence"), state("lesson-9-2", TRANSLATION_PAGE, **TRANSLATION_STATE),
@@ -242,8 +264,8 @@ LESSON_9 = Lesson(9, N_("Translation with an encoder-decoder"),
          (N_("No, it stays the same size"), N_("Yes, it grows with the sentence")),
          N_("For “{long_text}” the context is still {long_size} numbers, as for the {chars} characters of "
          "“{text}”. Everything the decoder needs must squeeze through this one fixed-size vector, and the "
-         "earliest characters fade from it first. Attention (Bahdanau et al. 2015) lets the decoder look back at "
-         "every encoder state instead."),
+         "earliest characters fade from it first. {fades} Attention (Bahdanau et al. 2015) lets the decoder look "
+         "back at every encoder state instead."),
          _encoder, lambda live: 0 if live["long_size"] == live["context_size"] else 1,
          lambda live, scale=1.0: encoder_figure(live, scale, "long_look")),
 ))

@@ -212,6 +212,24 @@ def test_lesson_9_the_context_size_follows_the_cell(cell, hidden):
     assert lessons.step(9, 2).correct(lessons.step(9, 2).live(tr_cell=cell, tr_hidden=hidden)) == 0
 
 
+def test_lesson_9_at_the_defaults_reads_the_translator_trained_in_advance():
+    """Lesson 9 opens the Translation page at its defaults, so it shows the run stored for them: the
+    decoder writes the right date from the context alone, and the fading over longer inputs quoted is
+    the stored assessment's. Another setting is the untrained model, and the lesson says so."""
+    from rnnviz.labs import pretrained, translator
+
+    model, _history, assessment = pretrained.translation()
+    first, second = lessons.step(9, 1), lessons.step(9, 2)
+    live = first.live()
+    assert live["text"] == "Wednesday, June 20, 2001"
+    assert live["look"].output == translator.look_inside(model, live["text"]).output == "2001-06-20"
+    assert "trained in advance" in first.text(live)["explanation"] and "2001-06-20" in first.text(live)["explanation"]
+    said = second.text(second.live())["explanation"]
+    assert f"only {assessment.after[-1]:.0%} come out right, against {assessment.after[0]:.0%}" in said
+    assert assessment.after[-1] < assessment.after[0] - 0.5      # the fixed-size context does fade
+    assert "This model is untrained" in first.text(first.live(tr_hidden=64))["explanation"]
+
+
 @pytest.mark.parametrize("changes", [{}, {"input_kind": "noise", "recurrent_gain": 1.2}])
 def test_lesson_5_the_activation_that_keeps_most_follows_the_input_and_gain(changes):
     step = lessons.step(5, 1)
