@@ -131,15 +131,17 @@ def test_no_markup_from_a_file_on_any_page(browser, app_server):
         page.screenshot(path=str(SHOTS / "markup_your_model.png"), full_page=True)
         check_no_markup(page, host)
         page.get_by_role("button", name="Open in Step Through").click()
-        for link in (None, "Gradient Flow"):   # then on to Gradient Flow, the model still picked
+        for link, where in ((None, "Step_Through"), ("Gradient Flow", "Gradient_Flow")):   # the model still picked
             if link:
                 page.get_by_test_id("stSidebar").get_by_role("link", name=link).click()
-            page.wait_for_timeout(500)
+            page.wait_for_url(f"**/{where}**", timeout=60000)
+            page.wait_for_selector(".js-plotly-plot", timeout=180000)
+            # the new page has run once its picker shows the model's name, as written (word joiners aside)
+            page.wait_for_function("(name) => document.body.innerText.replaceAll('\\u2060', '').includes(name)",
+                                   arg="[click](http://evil.example/x)", timeout=180000)
             wait_idle(page, 180000)
             assert exceptions(page) == 0
             check_no_markup(page, host)
-            shown = page.inner_text("body").replace("\u2060", "")   # the name, as written (word joiners aside)
-            assert "[click](http://evil.example/x)" in shown
         page.goto(f"{url}/Text_Lab")
         wait_idle(page, 120000)
         upload(page, page.get_by_test_id("stFileUploader").last, NAME, h.saved({**EVIL, "cell": ["lstm"]}), 60000)
