@@ -73,31 +73,8 @@ with results:
                   "untrained network does with its random initial weights."), icon=":material/model_training:")
         model = translator.new_model(config)
     elif not training:
-        (model, history), used = job.record, job.settings
-        note = st.container() if stored and not present else None   # on a projector: under the chart
-        if used != config:
-            st.warning(_("The settings changed after training ({changes}). Everything on this page still shows the "
-                         "model trained with: {settings}. Press **Train** to train one with the new settings.").format(
-                           changes=", ".join(config.changes_from(used)), settings=used.describe()),
-                       icon=":material/sync_problem:")
-        left, right = st.columns([2, 1])
-        with left:
-            ui.chart(plots.accuracy_over_time(history.seconds, history.accuracy,
-                                              char_accuracy=history.char_accuracy, cell=used.cell,
-                                              budget=history.seconds[-1], scale=ctx.scale,
-                                              title=_("Held-out dates translated right ({cell}, H = {H})").format(
-                                                  cell=LABEL[used.cell], H=used.hidden_size)), key="tr_curve")
-        with right:
-            ui.labs.translation_metrics(a, history, used)
-        if stored:
-            (note or st.container()).info(_(
-                "**A finished run, trained in advance at the default settings** (`python -m rnnviz pretrain`): "
-                "{steps} steps, {seconds:.0f} s on the machine that trained it, {share:.1%} of the 1000 held-out "
-                "dates right at its last evaluation. Press **Train** to repeat it live: the same seed and batches "
-                "give the same model at the same step wherever that step comes within the {budget} s budget. "
-                "Change a setting to train something new.").format(
-                    steps=history.steps[-1], seconds=history.seconds[-1], share=history.accuracy[-1], budget=seconds),
-                icon=":material/history_edu:")
+        model = job.record[0]
+        ui.labs.translation_run(job, a, config, stored=bool(stored), present=present, scale=ctx.scale)
 
 # ------------------------------------------------------------------------------------------ 2. look inside
 st.header(_("2 · Look inside one translation"), divider="gray")
@@ -162,42 +139,7 @@ if job is None or training:
     st.info(_("Train a model first: this section measures how it copes with longer inputs.") if job is None else
             _("Training: this section measures the model when training ends."), icon=":material/model_training:")
 else:
-    used = job.settings
-    far = int(a.gaps[-1])
-    left, right = st.columns([1, 1.7])
-    with left:
-        bl = a.by_length
-        ui.chart(plots.accuracy_by_length_bars(bl.lengths, bl.accuracy, bl.counts, width=10, cell=used.cell,
-                                               scale=ctx.scale, title=_("Inputs like those in training")),
-                 key="tr_length")
-    with right:
-        ui.chart(plots.accuracy_by_gap(a.gaps, a.after, a.before, trained_max=dates.TRAINED_GAP, cell=used.cell,
-                                       scale=ctx.scale,
-                                       title=_("The same dates with filler words added after / before them")),
-                 key="tr_gap")
-    st.markdown(_(
-        "**Left:** on inputs like those it was trained on, exact match does not fall as the text gets longer: a "
-        "date carries the same information however long it is written (the shortest, “11/22/26”, are if anything "
-        "the hardest: a two-digit year needs the 1969 rule). **Right:** the same held-out dates with filler words "
-        "the model never saw (“…and then we will meet our friends…”). "
-        "With {far} characters of filler **after** the date, which the encoder must carry the date through to its "
-        "last state, this model gets **{after:.0%}** right (**{clean:.0%}** without filler). With the "
-        "same words **before** the date, an input just as long whose date is read last: **{before:.0%}**."
-    ).format(far=far, after=a.after[-1], clean=a.after[0], before=a.before[-1]))
-    st.info(_(
-        "**What the class should see:** without attention, everything the decoder knows has to pass through the "
-        "one vector the encoder ends with. The length of the text alone does not matter (left); inputs longer "
-        "than any in training (right of the grey band) do, and it matters where the extra characters stand. In "
-        "our runs (three seeds per cell, `benchmarks/bench_seq2seq.py`) LSTMs lost the date steadily with every "
-        "character that followed it (1–20% right after 96 characters) and did less badly with the filler in "
-        "front (32–79%). GRUs did the opposite: they carried the date past filler after it (57–96%) but failed "
-        "when the filler came first (4–26%), probably because the date is then read from a state unlike any "
-        "that starts a training input. Attention (Bahdanau et al. 2015) lets the decoder look back at every "
-        "encoder state instead of only the last."),
-        icon=":material/visibility:")
-    st.caption(_("Each point: {gap_n} held-out dates in all 12 formats, without the training phrases, each with its "
-                 "own random filler words (the same words before and after). Left: {n} fresh held-out dates with "
-                 "phrases as in training, grouped by length (n = dates per bar).").format(gap_n=a.gap_n, n=a.n))
+    ui.labs.translation_lengths(a, job.settings, scale=ctx.scale)
 
 with st.expander(_("What am I looking at?")):
     st.markdown(_(

@@ -25,7 +25,7 @@ from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ModelSpec, Scenario
 from ..sweeps import jacobian_cost
 from ..trace import Trace
-from .uploads import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
+from .intake import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 
 MAX_CSV_CELLS = 5_000_000   # beyond this a CSV is too large to be useful: use NPZ
 JACOBIAN_BUDGET = 1e10      # multiply-adds (sweeps.jacobian_cost) above which exports leave out the Jacobian norms

@@ -20,8 +20,7 @@ import numpy as np
 from ..i18n import N_, Message, Untrusted
 from ..inputs import Vocab
 from ..model import RecurrentModel
-from .quote import clip, quote
-from .uploads import (
+from .intake import (
     CSV_FILE,
     MAX_COLS,
     MAX_CSV_BYTES,
@@ -32,6 +31,7 @@ from .uploads import (
     UploadError,
     checked_bytes,
 )
+from .quote import clip, quote
 
 
 @dataclass

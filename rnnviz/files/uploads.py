@@ -4,8 +4,9 @@
     loaded.model, loaded.notes                 # of a RecurrentModel, or a checkpoint this app saved
     obj = read_torch_file(file_bytes)          # what any .pt file holds (weights only), or UploadError
 
-The limits of every upload and the tags of the app's own file formats are defined here, once;
-sequences (CSV and text) are read by `rnnviz.files.sequences`.
+The limits of every upload, the tags of the app's own file formats and `UploadError` are defined in
+`rnnviz.files.intake`; any .pt file is read by `rnnviz.files.torchfile`; sequences (CSV and text) by
+`rnnviz.files.sequences`.
 
 Model files are read by `rnnviz.files.sandbox`: scanned without unpickling, then read with
 `torch.load(..., weights_only=True, map_location="cpu")` in a worker process with limits, so
@@ -16,10 +17,7 @@ and what to do; values from a file are quoted short (`sandbox.describe`). Messag
 """
 from __future__ import annotations
 
-import io
-import pickle
 import re
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,56 +25,31 @@ from typing import Any
 import torch
 
 from ..cells import LABELS, NUM_BLOCKS, article_message
-from ..i18n import N_, Message, Untrusted, _
+from ..i18n import Message, _
 from ..model import PARAM_NAMES, RecurrentModel
-from ..spec import ACTIVATIONS, KNOBS, ModelSpec
-from . import sandbox, stacked
-from .quote import clip, describe, dtype_problem, holds, quote, sizes, widened
+from ..spec import ACTIVATIONS, ModelSpec
+from . import stacked
+from .intake import (
+    CHARLM_FORMAT,
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    MAX_HIDDEN,
+    MAX_INPUT,
+    MAX_MODEL_BYTES,
+    MODEL_FILE,
+    UploadError,
+    checked_bytes,
+)
+from .quote import clip, describe, dtype_problem, holds, quote, widened
 from .quote import size_text as size_text
+from .torchfile import _SAVE_HINT, _torch_load
+from .torchfile import read_torch_file as read_torch_file
 
-MiB = 1 << 20
-# What the app reads: the pages' uploaders take files of these sizes (Streamlit counts MB as MiB).
-MAX_MODEL_BYTES = 20 * MiB                     # a model file (.pt), on every page
-MAX_CSV_BYTES = 16 * MiB                       # a sequence as CSV
-MAX_TEXT_BYTES = 1 * MiB                       # a text to learn from
-MAX_HIDDEN = int(KNOBS["hidden_size"].max)     # 1024 (the pages show up to KNOBS["hidden_size"].page_range)
-MAX_INPUT = int(KNOBS["input_size"].max)       # 1024
-MAX_ROWS = int(KNOBS["seq_len"].max)           # 10000 time steps
-MAX_COLS = MAX_INPUT
-MAX_TEXT_CHARS = MAX_ROWS
-
-# The app's own file formats: a "format" entry in the saved dict says which one a file is.
-CHECKPOINT_FORMAT = "rnnviz.checkpoint"        # a model with its spec (rnnviz.files.export.model_to_bytes)
-CHECKPOINT_VERSION = 1
-CHARLM_FORMAT = "rnnviz.charlm"                # a Text Lab character model (rnnviz.labs.charlm.CharLM.to_bytes)
-CHARLM_VERSION = 1
 ROWS_PER_CELL = {"rnn": "H", "gru": "3H", "lstm": "4H"}
 _CELL_OF_BLOCKS = {n: cell for cell, n in NUM_BLOCKS.items()}
-_SAVE_HINT = "torch.save(module.state_dict(), 'model.pt')"
-MODEL_FILE, CSV_FILE, TEXT_FILE = N_("model file"), N_("CSV file"), N_("text file")   # what checked_bytes reads
 NO_BIASES = Message("The file has no biases (a module built with bias=False): they are zero.")
 TANH_ASSUMED = Message("A state_dict does not record an RNN's nonlinearity: assuming tanh (choose relu if the module "
                        "was built with nonlinearity='relu').")
-
-
-class UploadError(ValueError):
-    """An upload that cannot be used, with a message meant for the person who uploaded it."""
-
-
-def checked_bytes(data: bytes, max_bytes: int, what: str) -> bytes:
-    """`data` as bytes, or UploadError when it is not bytes, is empty or is larger than `max_bytes`.
-    `what`: MODEL_FILE, CSV_FILE or TEXT_FILE."""
-    what = Message(what)
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise UploadError(Message("Expected the {what}'s bytes; got {kind}.", what=what, kind=type(data).__name__))
-    data = bytes(data)
-    if len(data) == 0:
-        raise UploadError(Message("The {what} is empty (0 bytes).", what=what))
-    if len(data) > max_bytes:
-        shown, most = sizes(len(data), max_bytes)
-        raise UploadError(Message("The {what} is {size}; the largest this app reads is {most}.", what=what,
-                                  size=shown, most=most))
-    return data
 
 
 # =============================================================================== models
@@ -186,89 +159,6 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
             else:
                 getattr(model, name).copy_(value)
     return LoadedModel(model=model, source=source, meta=meta, extra=extra, notes=notes)
-
-
-def read_torch_file(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, advice: str | None = None) -> Any:
-    """What an uploaded .pt file holds, read with torch.load(weights_only=True), or UploadError in
-    plain words. `advice` replaces the closing "save it like this" sentence of the messages (a page
-    whose files come from its own download button says so)."""
-    return _torch_load(checked_bytes(data, max_bytes, MODEL_FILE), advice, max_bytes=max_bytes)
-
-
-def _torch_load(data: bytes, advice: str | None = None, *, max_bytes: int = MAX_MODEL_BYTES) -> Any:
-    """torch.load with weights_only=True in the sandbox's worker process, after its scan; its
-    failures turned into plain words."""
-    _check_archive(data, advice)
-    try:
-        return sandbox.load(data, sandbox.Limits(max_bytes=max_bytes))
-    except sandbox.Refused as exc:  # a limit, a bomb, a crash or a hang: the sandbox's own words
-        raise UploadError(exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - every failure of an untrusted file becomes a message
-        raise UploadError(_load_failure(data, exc, advice)) from None
-
-
-def _check_archive(data: bytes, advice: str | None = None) -> None:
-    """Refuse zip archives that are not torch checkpoints (the sandbox checks the rest)."""
-    if not data.startswith(b"PK\x03\x04"):
-        return
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return  # torch reports the damage below
-    names = [i.filename for i in infos]
-    save = advice or Message("Save the module's weights with {hint}.", hint=_SAVE_HINT)
-    if names and all(n.endswith(".npy") for n in names):
-        raise UploadError(Message("This is a NumPy .npz archive, not a PyTorch file. {advice}", advice=save))
-    if not any(n.endswith("/data.pkl") for n in names):
-        raise UploadError(Message("This is a zip archive but not a PyTorch checkpoint (it has no data.pkl). "
-                                  "{advice}", advice=save))
-
-
-_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
-
-
-def _load_failure(data: bytes, exc: Exception, advice: str | None = None) -> Message:
-    said = str(exc)
-    found = _GLOBAL.search(said)
-    save_weights = advice or Message("Save the weights with {hint}.", hint=_SAVE_HINT)
-    if found:
-        name = Untrusted(found.group(1))
-        if name.startswith("torch.nn.modules") or name.startswith("__main__"):
-            return Message("The file holds a whole pickled Python object ({name}), not just weights. For safety this "
-                           "app only loads weights (nothing in the file was run). {advice}", name=name,
-                           advice=save_weights)
-        if name.startswith("numpy"):
-            return Message("The file holds NumPy arrays, which a weights-only load does not accept. {advice}",
-                           advice=advice or Message("Convert them to torch tensors (torch.from_numpy) and save with "
-                                                    "{hint}.", hint=_SAVE_HINT))
-        return Message("Refused: the file is a pickle that refers to the Python object {name}, so it is not a "
-                       "weights-only file. Nothing in it was run. {advice}", name=name, advice=save_weights)
-    if data.startswith(b"\x80") and (isinstance(exc, pickle.UnpicklingError) or "Weights only" in said):
-        return Message("Refused: the file is a pickle that is not a weights-only PyTorch file (it uses instructions "
-                       "or objects beyond tensors and plain data). Nothing in it was run. {advice}",
-                       advice=save_weights)
-    if data.startswith(b"PK\x03\x04"):
-        return Message("The PyTorch checkpoint is damaged or incomplete (its zip archive cannot be read). "
-                       "Save it again.")
-    if data.startswith(b"\x80"):
-        return Message("The file looks like a PyTorch file in the old format (torch before 1.6) but it is damaged "
-                       "or incomplete. Save it again.")
-    return Message("This is not a PyTorch file ({why}). {advice}", why=_sniff(data),
-                   advice=advice or Message("Save the module's weights with {hint}.", hint=_SAVE_HINT))
-
-
-def _sniff(data: bytes) -> Message:
-    try:
-        head = data[:64].decode("utf-8")
-    except UnicodeDecodeError:
-        head = ""
-    lines = head.splitlines()
-    if lines and all(line.isprintable() for line in lines):
-        return Message("it looks like text starting {start!r}", start=Untrusted(lines[0][:30]))
-    if data.startswith(b"\x89HDF"):
-        return Message("it looks like an HDF5 file, e.g. from Keras")
-    return Message("its first bytes are not a PyTorch header")
 
 
 def _describe(obj: Any) -> str:

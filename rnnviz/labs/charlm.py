@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..cells import NUM_BLOCKS, article_message
-from ..files import uploads
+from ..files import torchfile
+from ..files.intake import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES
 from ..files.quote import describe, dtype_problem, holds, listing
-from ..files.uploads import CHARLM_FORMAT, CHARLM_VERSION, MAX_MODEL_BYTES
 from ..i18n import N_, Message, Untrusted
 from ..inputs import MAX_VOCAB, Vocab, one_hot
 from ..model import PARAM_NAMES, RecurrentModel
@@ -326,7 +326,7 @@ class CharLM:
     def from_bytes(cls, data: bytes, max_bytes: int = MAX_MODEL_BYTES) -> CharLM:
         """Load a model file (untrusted, read by `rnnviz.files.sandbox`), every key and shape checked:
         a file that is not a compatible model is a ValueError saying why."""
-        sd = uploads.read_torch_file(data, max_bytes=max_bytes,  # as every other model upload
+        sd = torchfile.read_torch_file(data, max_bytes=max_bytes,  # as every other model upload
                                      advice=Message("Upload a .pt file saved by this page's download button."))
         return cls.from_state_dict(sd)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import sequences
-from ..files.uploads import MAX_TEXT_BYTES
+from ..files.intake import MAX_TEXT_BYTES
 from ..i18n import N_, Message
 
 MIN_CHARS = 50                    # a corpus needs this many characters

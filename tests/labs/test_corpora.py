@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from rnnviz.files import uploads
+from rnnviz.files import intake
 from rnnviz.labs import corpora
 
 
@@ -39,7 +39,7 @@ def test_held_out_split_starts_a_line_and_covers_the_last_tenth():
 
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
-    (b"x" * (uploads.MAX_TEXT_BYTES + 1),
+    (b"x" * (intake.MAX_TEXT_BYTES + 1),
      r"is 1,048,577 bytes; the largest this app reads is 1,048,576 bytes \(1.0 MB\)"),
     (b"caf\xe9 au lait " * 10, "byte 0xe9 at position 3 cannot be decoded"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 60, "looks binary"),
