@@ -309,7 +309,7 @@ def translation_run(job, a, config, *, stored: bool, present: bool, scale: float
             "give the same model at the same step wherever that step comes within the {budget} s budget. "
             "Change a setting to train something new.").format(
                 steps=history.steps[-1], seconds=history.seconds[-1], share=history.accuracy[-1],
-                budget=config.seconds),
+                budget=f"{config.seconds:g}"),
             icon=":material/history_edu:")
 
 
