@@ -45,10 +45,10 @@ def hero_figure(traces: dict, gain: float):
                                      height=370 if present else 470, title=title.format(gain=gain))
 
 
-fig = hero_figure(ui.cached_traces(hero, cells.CELLS), gain)
 # The chart with the gain slider in the figure, which switches precomputed curves in the browser while it is
 # dragged (once the curves for these settings are computed: the next run after the first visit).
-ui.slider_chart(hero_slot, fig, hero, cells.CELLS, "recurrent_gain", hero_figure, key="hero",
+ui.slider_chart(hero_slot, lambda: hero_figure(ui.cached_traces(hero, cells.CELLS), gain), hero, cells.CELLS,
+                "recurrent_gain", hero_figure, key="hero",
                 figure_key=("hero", ctx.scale, LANG), scale=ctx.scale)
 intro.info(_(
     "**What to look for:** drag the recurrent gain. Below 1 the RNN's gradient (red) drops by orders of "

@@ -30,6 +30,7 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 
 from deploy.processes import start_streamlit, stop_all  # noqa: E402
 from tests.conftest import CHROMIUM  # noqa: E402
+from tests.support.browser import open_with_frames  # noqa: E402
 
 WATCH = """() => { window.__longest = 0;
   new PerformanceObserver(l => { for (const e of l.getEntries())
@@ -71,19 +72,11 @@ ARM = """(before) => { window.__tick = undefined; let t0 = null;
       document.removeEventListener('mousemove', onMove, true); window.__tick = performance.now() - t0;
     } else requestAnimationFrame(poll); };
   requestAnimationFrame(poll); }"""
-FRAMES = "() => { const el = document.querySelectorAll('.js-plotly-plot')[0]; " \
-         "return el && el._transitionData ? el._transitionData._frames.length : 0; }"
 
 
 def measure_client(page, url: str, rounds: int) -> list[float]:
     """Drag the chart's own slider one step per round; seconds from mousemove to the changed trace."""
-    for _ in range(60):  # the first visit starts the grid's computation in the background; a later one shows it
-        page.goto(url)
-        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=180000)
-        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180000)
-        if page.evaluate(FRAMES):
-            break
-        page.wait_for_timeout(3000)
+    open_with_frames(page, url)  # the first visit starts the grid's computation; a later one shows it
     page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
     tick = page.locator(".slider-tick-rect")
     ticks = [tick.nth(i).bounding_box() for i in range(tick.count())]

@@ -79,12 +79,13 @@ def grad_figure(cell_traces: dict, gain: float):
                                      horizon_fraction=fraction, dotted=dotted, title=title)
 
 
-grad_fig = grad_figure(traces, gain)
 if trained is None:  # with the gain slider in the figure: it redraws at once while dragged
-    ui.slider_chart(grad_slot, grad_fig, scenario, cells.CELLS, "recurrent_gain", grad_figure, key="grad",
-                    figure_key=("grad", ctx.scale, fraction, LANG), scale=ctx.scale)
+    ui.slider_chart(grad_slot, lambda: grad_figure(traces, gain), scenario, tuple(picked), "recurrent_gain",
+                    grad_figure, key="grad", figure_key=("grad", ctx.scale, fraction, LANG), scale=ctx.scale)
 else:
-    ui.chart(grad_fig, key="grad", container=grad_slot)
+    ui.chart(grad_figure(traces, gain), key="grad", container=grad_slot)
+# The charts below depend on the settings alone unless a trained model is shown: shared between sessions.
+shared = None if trained is not None else (scenario, tuple(picked), ctx.scale)
 
 # ---- what happened, in numbers (shown above the figure)
 rnn = traces.get("RNN")
@@ -114,8 +115,9 @@ with left:
               else ui.jacobian_lag_limit(tr.cell_type, tr.hidden_size, tr.T) for label, tr in traces.items()}
     jac = {label: tr.jacobian_norms(limits[label]) for label, tr in traces.items()}
 
-    ui.chart(plots.jacobian_vs_lag(traces, values=jac, scale=ctx.scale, height=430, dotted=dotted,
-                                   title=_("‖∂h_{{T−1}}/∂h_k‖₂ · Pascanu bound dashed").format()), key="jac")
+    ui.shared_chart(shared and ("jac", *shared), lambda: plots.jacobian_vs_lag(
+        traces, values=jac, scale=ctx.scale, height=430, dotted=dotted,
+        title=_("‖∂h_{{T−1}}/∂h_k‖₂ · Pascanu bound dashed").format()), key="jac")
     short = [_("{label}: last {n} steps").format(label=label, n=limits[label])
              for label, tr in traces.items() if limits[label] < tr.T - 1]
     if short:
@@ -125,14 +127,15 @@ with right:
     if modern:
         eigen = {label: (tr.cell_type, tr.eigenvalues if tr.cell_type in ("rnn", "lru") else tr.eigenvalue_trajectory)
                  for label, tr in traces.items() if tr.cell_type in ("rnn", *modern)}
-        ui.chart(plots.unit_circle(eigen, scale=ctx.scale, height=430, title=_("Eigenvalues λ")),
-                 key="eig_all")
+        ui.shared_chart(shared and ("eig_all", *shared), lambda: plots.unit_circle(
+            eigen, scale=ctx.scale, height=430, title=_("Eigenvalues λ")), key="eig_all")
         st.caption(_("RNN: the eigenvalues of W_hh. LRU: its fixed λ, inside the circle by construction. minGRU, "
                      "minLSTM, S6: their transition a_t is chosen by the input at every step (faint: every step; "
                      "solid: the last). A diagonal recurrence's gradient over k steps is the product of k of them."))
     elif rnn is not None:
         title = _("Eigenvalues of {block}").format(block="W_hh") if present else _("Eigenvalues of the RNN's W_hh")
-        ui.chart(plots.eigenvalue_plane(rnn, scale=ctx.scale, height=430, title=title), key="eig")
+        ui.shared_chart(shared and ("eig", *shared), lambda: plots.eigenvalue_plane(
+            rnn, scale=ctx.scale, height=430, title=title), key="eig")
         st.caption(_("Spectral radius ρ = {rho:.3f}, largest singular value σ_max = {sigma:.3f}. For a linear RNN ρ "
                      "decides: ρ < 1 vanishes. With a nonlinearity the bound uses σ_max: (γ·σ_max)^(T−1−k) = "
                      "{g:.3f}^(T−1−k).").format(rho=rnn.spectral_radius, sigma=rnn.sigma_max,
@@ -144,9 +147,10 @@ pick = st.segmented_control(_("Cell"), list(traces), default=first, key="chain_c
 tr = traces[pick]
 last = min(60, tr.T - 1)
 norms = tr.step_jacobian_norms(last + 1)
-ui.chart(plots.jacobian_chain(tr, last=last, step_norms=norms, product=jac[pick], scale=ctx.scale,
-                              height=540, title=_("{cell}: the Jacobian of each of the last {last} steps, and their "
-                                                  "product").format(cell=pick, last=last)), key="chain")
+ui.shared_chart(shared and ("chain", pick, *shared), lambda: plots.jacobian_chain(
+    tr, last=last, step_norms=norms, product=jac[pick], scale=ctx.scale, height=540,
+    title=_("{cell}: the Jacobian of each of the last {last} steps, and their product").format(cell=pick, last=last)),
+    key="chain")
 state = "(h, c)" if tr.cell_type == "lstm" else "h"
 st.caption(_("Top: ‖∂s_k/∂s_(k−1)‖₂ of each step, s = {state}; orange bars (above 1) stretch, blue bars "
              "shrink. Bottom: multiplying them from the last step backwards (dashed) bounds the true norm of the "

@@ -17,7 +17,7 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
 Every builder is also a name of this package (`plots.gradient_vs_lag`).
 """
 from .depth import depth_time_grids, factor_grids
-from .frames import with_slider
+from .frames import slider_spec, with_slider
 from .gradients import F32_MAX_LOG10, F32_TINY_LOG10, eigenvalue_plane, gradient_vs_lag, jacobian_chain, jacobian_vs_lag
 from .memory import labelled_gradients, word_share_grid
 from .neuron import bias_grid, bifurcation_diagram, cobweb, cobweb_axis, neuron_gradient, neuron_trajectory
@@ -89,6 +89,7 @@ __all__ = [
     "reach_colour_html", "reach_heatmaps", "saturation_bars", "sci", "signal_colour_html", "smoothing_window",
     "style", "symlog", "symlog_ticks", "tex_number", "text_colour_html", "top_candidates", "translation_states",
     "unit_lines",
-    "labelled_gradients", "with_slider", "word_share_grid", "parity_counter", "radius_horizon", "state_size",
+    "labelled_gradients", "slider_spec", "with_slider", "word_share_grid", "parity_counter", "radius_horizon",
+    "state_size",
     "unit_circle",
 ]

@@ -65,6 +65,7 @@ from .page import (
                     overflow_alerts,
                     page_setup,
                     share_box,
+                    shared_chart,
                     slider_chart,
 )
 from .untrusted import failure, inert, plain, read_upload
@@ -78,5 +79,6 @@ __all__ = [
     "open_trained", "overflow_alerts", "page_setup", "plain", "pretrained_text_lab", "pretrained_training_lab",
     "pretrained_translation",
     "query_value", "read_upload", "remember_trained", "scenario_export_box", "session_memo", "share_box",
-    "show_notes", "shown", "slider_chart", "sync_url", "token", "trace_trained", "url_value", "widget_value",
+    "shared_chart", "show_notes", "shown", "slider_chart", "sync_url", "token", "trace_trained", "url_value",
+    "widget_value",
 ]

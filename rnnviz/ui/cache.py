@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import plotly.io as pio
 import streamlit as st
 import torch
 
+from .. import plots
 from ..spec import KNOBS, Scenario
 from ..sweeps import jacobian_cost
 from ..trace import Trace
@@ -25,10 +27,11 @@ from . import sessions
 
 # Traces shared between sessions: one cache per process, bounded by entries, bytes and age, so that
 # a day of class use with many distinct settings keeps the replica's memory bounded (SECURITY.md:
-# about 1.5 GB per replica: ~0.6 GB for the app and its libraries, SHARED_BYTES here, the rest for
-# the views being computed and the sessions' own models). A trace larger than SHARED_BYTES is not
-# kept: it is computed for the run that shows it.
-SHARED_BYTES = 640 << 20
+# about 1.5 GB per replica: ~0.6 GB for the app and its libraries, SHARED_BYTES here, SHARED_FIGURE_BYTES
+# of shared figures (about 1.3 times that as Python objects), the rest for the views being computed and
+# the sessions' own models). A trace larger than SHARED_BYTES is not kept: it is computed for the run
+# that shows it.
+SHARED_BYTES = 576 << 20
 SHARED_ENTRIES = 64
 SHARED_SECONDS = 1800
 SHARED_TRACE_BYTES = SHARED_BYTES
@@ -175,6 +178,11 @@ _slider_pending: OrderedDict = OrderedDict()
 _slider_lock = threading.Lock()
 _slider_worker: list = []                 # the worker thread while it runs (emptied, under the lock, as it ends)
 _slider_stop = threading.Event()          # set when the process exits: the worker stops between two traces
+# Figures as pages show them, shared between sessions as Plotly's plain dicts: a chart with its slider (a few
+# hundred kB to a few MB as JSON: one per value, language and scale, so that a class moving sliders to the same
+# values shares them) and the charts drawn from shared traces alone.
+SHARED_FIGURE_BYTES = 48 << 20   # counted as their JSON
+_shared_figures = Bounded(entries=96, max_bytes=SHARED_FIGURE_BYTES, seconds=SHARED_SECONDS)
 
 
 def fluid_cost_ok(scenario: Scenario) -> bool:
@@ -206,6 +214,29 @@ def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[
                 _slider_worker[0].start()
             return None
     return _compute(entry, build)
+
+
+def slider_spec(scenario: Scenario, cells: tuple, knob: str, build: Callable[[dict, Any], Any], key: tuple,
+                figure: Callable[[], Any], *, label: str, scale: float) -> dict | None:
+    """The figure a page shows with its slider (`plots.slider_spec`: `figure()`, drawn at the scenario's own
+    value of `knob`, and the grid of `slider_figures`), put together once per process and shared read-only
+    by every session showing the same settings in the same language, or None while there is no grid."""
+    figures = slider_figures(scenario, cells, knob, build, key)
+    if figures is None:
+        return None
+    value = scenario.values()[knob]
+    entry = ("slider", scenario, tuple(cells), knob, key, label, scale)   # figure() is build(traces, value)
+    return _shared_figures.get(entry, lambda: plots.slider_spec({**figures, value: figure()}, value, label=label,
+                                                                 scale=scale), size=_json_bytes)
+
+
+def shared_figure(key: tuple, build: Callable[[], Any]) -> dict:
+    """`build()` as Plotly's plain dict, built once per process for `key` and shared read-only."""
+    return _shared_figures.get(key, lambda: build().to_dict(), size=_json_bytes)
+
+
+def _json_bytes(spec: dict) -> int:
+    return len(pio.to_json(spec, validate=False))
 
 
 def _compute(entry: tuple, build) -> dict | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from .. import cells, configure, i18n, plots
@@ -21,7 +22,7 @@ from ..files import sandbox
 from ..i18n import N_, _
 from ..spec import KNOBS, query_string
 from . import sessions
-from .cache import slider_figures
+from .cache import shared_figure, slider_spec
 from .knobs import carried_params, language_params, link_params, query_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,16 +243,36 @@ def chart(fig, key: str | None = None, container=None, **kwargs):
 
 def slider_chart(container, figure, scenario, cells: tuple, knob: str, build, *, key: str, figure_key: tuple,
                  scale: float = 1.0) -> None:
-    """Show `figure` (`build(traces, value)` at the scenario's own value of `knob`) with a slider over the
-    knob's grid in the figure, which switches precomputed frames in the browser, so that dragging it
-    redraws at once (`figure_key` names what `build` draws, see `slider_figures`). Until the grid for
-    these settings has been computed (in the background, once per process) the figure is shown as it is."""
+    """Show `figure()` (`build(traces, value)` at the scenario's own value of `knob`) with a slider over
+    the knob's grid in the figure, which switches precomputed frames in the browser, so that dragging it
+    redraws at once (`figure_key` names what `build` draws, see `slider_figures`). The figure with its
+    slider is shared between sessions, so `figure` is only called when no session has drawn it yet; until
+    the grid for these settings has been computed (in the background, once per process) it is shown as it is."""
     c = container if container is not None else st
-    figures = slider_figures(scenario, cells, knob, build, figure_key)
-    if figures is not None:
-        value = scenario.values()[knob]
-        figure = plots.with_slider({**figures, value: figure}, value, label=_(KNOBS[knob].label), scale=scale)
-    chart(figure, key=key, container=c)
+    spec = slider_spec(scenario, cells, knob, build, figure_key, figure, label=_(KNOBS[knob].label), scale=scale)
+    chart(figure() if spec is None else Prebuilt(spec), key=key, container=c)
+
+
+def shared_chart(figure_key: tuple | None, build, *, key: str, container=None) -> None:
+    """Show `build()`, a figure every session with the same `figure_key` draws alike (the key names all it
+    depends on: settings, cells, scale; the language is added here), put together once per process and
+    shared read-only. `figure_key=None`: this session's own figure (e.g. of a model it trained)."""
+    if figure_key is None:
+        chart(build(), key=key, container=container)
+    else:
+        chart(Prebuilt(shared_figure((*figure_key, i18n.current()), build)), key=key, container=container)
+
+
+class Prebuilt(go.Figure):
+    """A figure that is already Plotly's plain dict, shared read-only between sessions: the chart asks a
+    Figure for `to_dict()` and gets the dict as it is, instead of a copy checked anew on every page run."""
+
+    def __init__(self, spec: dict):
+        super().__init__()
+        self._spec = spec
+
+    def to_dict(self) -> dict:
+        return self._spec
 
 
 def gate_heatmaps(tr, key: str, **heatmap):

@@ -5,6 +5,7 @@ import pytest
 
 from rnnviz import plots
 from rnnviz.spec import KNOBS
+from tests.support.apphelp import decode
 from tests.support.engine import engine_trace
 
 
@@ -27,9 +28,9 @@ def test_each_frame_holds_the_curves_of_its_own_value():
     n = len(fig.data)
     for frame, g in zip(fig.frames, values):
         assert len(frame.data) == n  # padded: frame k's trace i replaces trace i
-        np.testing.assert_array_equal(np.asarray(frame.data[0].y), traces[g].log10_grad_norm)
+        np.testing.assert_array_equal(decode(frame.data[0].y), traces[g].log10_grad_norm)
         assert frame.layout.title.text == f"gain {g:g}"
-    np.testing.assert_array_equal(np.asarray(fig.data[0].y), traces[0.85].log10_grad_norm)  # drawn at 0.85
+    np.testing.assert_array_equal(decode(fig.data[0].y), traces[0.85].log10_grad_norm)  # drawn at 0.85
 
 
 def test_the_active_value_must_be_one_of_the_figures():

@@ -63,3 +63,20 @@ def wait_chart_y(page, want, index=0, trace=0, timeout=60000, rtol=1e-9):
         arg=[index, trace, len(want), want[0]], timeout=timeout)
     got = chart_y(page, index, trace)
     assert all(abs(g - w) <= rtol * max(1.0, abs(w)) for g, w in zip(got, want)), "chart differs from the engine"
+
+
+FRAMES = ("() => { const el = document.querySelectorAll('.js-plotly-plot')[0]; "
+          "return el && el._transitionData ? el._transitionData._frames.length : 0; }")
+
+
+def open_with_frames(page, url: str, tries: int = 60) -> bool:
+    """Open `url` until its first chart carries its slider's frames (the grid is computed in the background
+    after the first visit); False if it never does."""
+    for _ in range(tries):
+        page.goto(url)
+        page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=180000)
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180000)
+        if page.evaluate(FRAMES):
+            return True
+        page.wait_for_timeout(3000)
+    return False
