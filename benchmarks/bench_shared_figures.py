@@ -7,9 +7,10 @@ S sessions (Streamlit's AppTest, the script run as the server runs it, in this p
 link once the slider's grid is there (its traces and figures are shared in every mode). Three modes,
 alternated run by run so that changes in load touch them alike:
 - "checked": each run puts the slider's figure together as a checked Plotly Figure (`plots.with_slider`)
-  and the chart copies it (`to_dict`): how every page run worked before the figures were shared;
-- "own": each run puts it together as a plain dict (`plots.slider_spec`), not shared (the cache is
-  cleared before the run);
+  and the chart copies it (`to_dict`), and no figure is shared: how every page run worked before the
+  figures were shared;
+- "own": each run puts it together as a plain dict (`plots.slider_spec`), and no figure is shared (the
+  cache is cleared before the run);
 - "shared": the figure is taken from the cache, as a second student on the same link gets it.
 Reports the CPU seconds per page run (median), for each page and language, and the ratios to "checked".
 """
@@ -37,8 +38,9 @@ KEYS = {"viz_app.py": "hero", "pages/2_Gradient_Flow.py": "grad"}
 
 
 def checked_slider_chart(container, figure, scenario, cells, knob, build, *, key, figure_key, scale=1.0):
-    """`ui.slider_chart` as it was: the checked figure, copied by the chart on every run."""
-    figures = cache.slider_figures(scenario, cells, knob, build, figure_key)
+    """`ui.slider_chart` as it was: the figure drawn and the checked figure with its slider put together
+    on every run, and copied by the chart."""
+    figures, figure = cache.slider_figures(scenario, cells, knob, build, figure_key), figure()
     if figures is not None:
         value = scenario.values()[knob]
         figure = plots.with_slider({**figures, value: figure}, value, label=_(KNOBS[knob].label), scale=scale)
@@ -73,6 +75,7 @@ def main() -> None:
             checked, own, shared = [], [], []
             for _run in range(args.sessions):
                 real, ui.slider_chart = ui.slider_chart, checked_slider_chart
+                cache._shared_figures.clear()
                 try:
                     checked.append(one_run(page, query)[0])
                 finally:
