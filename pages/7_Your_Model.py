@@ -3,7 +3,7 @@ import hashlib
 
 import streamlit as st
 
-from rnnviz import cells, inputs, plots, ui
+from rnnviz import cells, i18n, inputs, plots, ui
 from rnnviz.files import sequences, uploads
 from rnnviz.i18n import N_, Message, Untrusted, _
 from rnnviz.model import build_model
@@ -53,11 +53,11 @@ with left:
             first_visit and "user_model" not in ss):
         model = build_model(ModelSpec(cell="lstm", input_size=3, hidden_size=16, init="torch", seed=1))
         ss["user_model"] = {"loaded": uploads.LoadedModel(model, N_("an example built here")),
-                            "name": _("example LSTM"),
+                            "name": Message("example LSTM"),
                             "label": Message("example LSTM")}
         ss.pop("model_error", None)
     if ss.get("model_error"):
-        st.error(ss["model_error"], icon=":material/error:")
+        st.error(ui.say(ss["model_error"]), icon=":material/error:")
         if "user_model" in ss:
             st.caption(_("Still showing the model from {name}.").format(name=ui.inert(ss["user_model"]["name"])))
     if "user_model" in ss:
@@ -82,7 +82,7 @@ with right:
             try:
                 seq = sequences.read_sequence_csv(csv.getvalue(), max_rows=KNOBS["seq_len"].page_range[1])
                 ss["user_x"] = {"x": seq.values, "name": csv.name,
-                                "reads": _("the sequence uploaded as {name}").format(name=ui.inert(csv.name))}
+                                "reads": ui.Kept(N_("the sequence uploaded as {name}"), csv.name)}
                 ss.pop("x_error", None)
             except Exception as exc:  # noqa: BLE001 - an untrusted file: every failure is a message
                 ss["x_error"] = ui.failure(csv.name, exc)
@@ -93,18 +93,20 @@ with right:
         if model is not None and text:
             try:
                 x_text, _vocab, notes = sequences.text_to_inputs(text, input_size=model.input_size, vocab=vocab)
-                ss["user_x"] = {"x": x_text, "name": _("your text"), "reads": _("the text typed on Your Model")}
+                ss["user_x"] = {"x": x_text, "name": Message("your text"),
+                                "reads": Message("the text typed on Your Model")}
                 ss.pop("x_error", None)
                 for note in notes:
                     st.info(ui.plain(note), icon=":material/info:")
             except uploads.UploadError as exc:
-                ss["x_error"] = ui.plain(exc)
+                ss["x_error"] = ui.reason(exc)
     else:
         kind = ui.knob("input_kind", st, key="named_kind", options=("impulse", "noise", "sine"), label=_("Sequence"))
         T = ui.knob("seq_len", st, key="named_T", limits=(2, 2000), label=_("Length T"))
         if model is not None:
-            ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0), "name": f"{_(kind)}, T = {T}",
-                            "reads": _("the named sequence “{kind}” of Your Model").format(kind=_(kind))}
+            ss["user_x"] = {"x": inputs.make(kind, T, model.input_size, seed=0),
+                            "name": Message("{kind}, T = {T}", kind=Message(kind), T=T),
+                            "reads": Message("the named sequence “{kind}” of Your Model", kind=Message(kind))}
             ss.pop("x_error", None)
     fit_error = None   # why the model cannot read the sequence in use
     if model is not None and "user_x" in ss:
@@ -113,7 +115,7 @@ with right:
         except uploads.UploadError as exc:
             fit_error = ui.plain(exc)
     if ss.get("x_error"):   # a new sequence was refused: say so once, and what is used instead
-        st.error(ss["x_error"], icon=":material/error:")
+        st.error(ui.say(ss["x_error"]), icon=":material/error:")
     if "user_x" in ss:
         shape = ss["user_x"]["x"].shape
         what = _("{name} ({T} time steps × {n} feature(s))").format(name=ui.inert(ss["user_x"]["name"]),
@@ -166,7 +168,8 @@ if tr.overflow:
                icon=":material/warning:")
 
 ui.chart(plots.gradient_vs_lag({label: tr}, scale=ctx.scale, height=440, horizon_fraction=1e-3,
-                               title=_("{name}: ‖∂L/∂h_k‖ against steps back").format(name=plots.plain(name))),
+                               title=_("{name}: ‖∂L/∂h_k‖ against steps back").format(
+                                   name=plots.plain(i18n.text(name)))),
          key="user_grad", container=figure)
 hm = dict(scale=ctx.scale, height=260 if tr.hidden_size <= 64 else 340)
 a, b = st.columns(2)

@@ -1,4 +1,4 @@
-"""Command line: python -m rnnviz report --preset vanishing --out report.html
+"""Command line: python -m rnnviz report --preset vanishing --out report.html [--lang zh]
 
     report   write a self-contained HTML page of a preset's figures (works offline)
     lesson   write one interactive HTML file of a preset: its main figure and slider, no server needed
@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from .files.lessons import PRESETS
+from .i18n import DEFAULT, LANGUAGES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,11 +24,13 @@ def main(argv: list[str] | None = None) -> int:
                      help="one of: " + ", ".join(PRESETS))
     rep.add_argument("--out", required=True, help="the HTML file to write")
     rep.add_argument("--scale", type=float, default=1.0, help="font scale of the figures (1.35 for a projector)")
+    rep.add_argument("--lang", choices=list(LANGUAGES), default=DEFAULT, help="the page's language (default: en)")
     les = sub.add_parser("lesson", help="write one interactive, self-contained HTML lesson of a preset")
     les.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME",
                      help="one of: " + ", ".join(PRESETS))
     les.add_argument("--out", required=True, help="the HTML file to write")
     les.add_argument("--scale", type=float, default=1.0, help="font scale of the figure (1.35 for a projector)")
+    les.add_argument("--lang", choices=list(LANGUAGES), default=DEFAULT, help="the page's language (default: en)")
     sub.add_parser("presets", help="list the presets")
     pre = sub.add_parser("pretrain", help="train the labs' stored runs again at their defaults, with a manifest")
     pre.add_argument("--lab", action="append", choices=("training_lab", "text_lab", "translation"),
@@ -68,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lesson":
         from .files.offline import write_lesson
 
-        path = write_lesson(args.preset, args.out, scale=args.scale)
+        path = write_lesson(args.preset, args.out, scale=args.scale, lang=args.lang)
         print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): one file, opens in any browser without a "
               "server or network")
         return 0
     from .files.report import write_report
 
-    path = write_report(args.preset, args.out, scale=args.scale)
+    path = write_report(args.preset, args.out, scale=args.scale, lang=args.lang)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): open it in any browser, no network needed")
     return 0
 

@@ -28,7 +28,7 @@ MiB = 1 << 20
 @dataclass(frozen=True)
 class Opaque:
     """A value of the file that is not passed on as it is (a set, bytes, a dtype, very long text):
-    what it was, in words."""
+    what it was, in words (a Message from `describe`, said in the reader's language, or plain text)."""
 
     text: str
 
@@ -44,18 +44,27 @@ _UNPRINTABLE = dict.fromkeys([*range(32), 127, *range(0x80, 0xA0), 0x2028, 0x202
                               *range(0x202A, 0x202F), *range(0x2066, 0x206A)], "·")
 
 
+# The words `describe` and `clip` use: the only templates a value described in the reader's process may
+# name when its description crosses the pipe (`rnnviz.files.wire`), so that the page says it in its language.
+CLIPPED, QUOTED = N_("{shown}… ({n:,} characters)"), N_("'{shown}…' ({n:,} characters)")
+BIG_INT, BYTES, TENSOR, OBJECT = (N_("an integer of about {n:,} digits"), N_("{n:,} bytes"),
+                                  N_("a {dtype} tensor of shape {shape}"), N_("a {name} object"))
+# (plural, singular) of a dictionary, without and with its first keys
+_DICTS = ((N_("a dictionary of {n:,} entries"), N_("a dictionary of {n:,} entry")),
+          (N_("a dictionary of {n:,} entries (keys {keys})"), N_("a dictionary of {n:,} entry (keys {keys})")))
+
+
 def clip(text: str, width: int = 60) -> str:
     """At most `width` characters of untrusted text on one line: line breaks, control and
     direction characters become "·"; a longer text ends with "…" and says its length."""
     shown = Untrusted(text[:width].translate(_UNPRINTABLE))
-    return shown if len(text) <= width else Message("{shown}… ({n:,} characters)", shown=shown, n=len(text))
+    return shown if len(text) <= width else Message(CLIPPED, shown=shown, n=len(text))
 
 
 def quote(text: str, width: int = 60) -> str:
     """`clip` in quotes: 'weight_ih_l0'."""
     shown = Untrusted(text[:width].translate(_UNPRINTABLE))
-    return Untrusted(f"'{shown}'") if len(text) <= width else Message("'{shown}…' ({n:,} characters)", shown=shown,
-                                                                     n=len(text))
+    return Untrusted(f"'{shown}'") if len(text) <= width else Message(QUOTED, shown=shown, n=len(text))
 
 
 def describe(value: Any, width: int = 60) -> str:
@@ -69,26 +78,23 @@ def _describe(v: Any, width: int, preview: bool) -> str:
     if v is None or isinstance(v, (bool, float)):
         return repr(v)
     if isinstance(v, int):
-        return str(v) if v.bit_length() <= 64 else Message("an integer of about {n:,} digits",
-                                                            n=int(v.bit_length() * 0.30103) + 1)
+        return str(v) if v.bit_length() <= 64 else Message(BIG_INT, n=int(v.bit_length() * 0.30103) + 1)
     if isinstance(v, str):
         return quote(v, width)
     if isinstance(v, Opaque):
-        return clip(v.text, 200)
+        return v.text if isinstance(v.text, Message) else clip(v.text, 200)
     if isinstance(v, (bytes, bytearray)):
-        return Message("{n:,} bytes", n=len(v))
+        return Message(BYTES, n=len(v))
     if isinstance(v, torch.Tensor):
-        return Message("a {dtype} tensor of shape {shape}", dtype=dtype_name(v.dtype), shape=shape_text(v.shape))
+        return Message(TENSOR, dtype=dtype_name(v.dtype), shape=shape_text(v.shape))
     if isinstance(v, (torch.dtype, torch.device, torch.layout)):
         return str(v)
     if isinstance(v, Mapping):
         n = len(v)
         if not (preview and n):
-            return Message("a dictionary of {n:,} entry", n=n) if n == 1 else \
-                Message("a dictionary of {n:,} entries", n=n)
+            return Message(_DICTS[0][n == 1], n=n)
         keys = _listing([_describe(k, 20, False) for k in itertools.islice(v, 3)], n > 3)
-        return Message("a dictionary of {n:,} entry (keys {keys})", n=n, keys=keys) if n == 1 else \
-            Message("a dictionary of {n:,} entries (keys {keys})", n=n, keys=keys)
+        return Message(_DICTS[1][n == 1], n=n, keys=keys)
     if isinstance(v, (list, tuple, set, frozenset)):
         n = len(v)
         text = _COLLECTIONS[list if isinstance(v, list) else tuple if isinstance(v, tuple) else set][n == 1]
@@ -96,7 +102,7 @@ def _describe(v: Any, width: int, preview: bool) -> str:
             return Message(text, n=n)
         items = _listing([_describe(x, 20, False) for x in v[:3]], n > 3)
         return Message(_PREVIEW, collection=Message(text, n=n), items=items)
-    return Message("a {name} object", name=clip(type(v).__name__, 40))
+    return Message(OBJECT, name=clip(type(v).__name__, 40))
 
 
 # (plural, singular) of each kind of collection in `describe`, and a collection with its first items
@@ -104,6 +110,8 @@ _COLLECTIONS = {list: (N_("a list of {n:,} items"), N_("a list of {n:,} item")),
                 tuple: (N_("a tuple of {n:,} items"), N_("a tuple of {n:,} item")),
                 set: (N_("a set of {n:,} items"), N_("a set of {n:,} item"))}
 _PREVIEW = N_("{collection} ({items})")
+DESCRIPTIONS = (CLIPPED, QUOTED, BIG_INT, BYTES, TENSOR, OBJECT, _PREVIEW, *(t for pair in _DICTS for t in pair),
+                *(t for pair in _COLLECTIONS.values() for t in pair))
 
 
 def _listing(items: list, more: bool) -> Message:

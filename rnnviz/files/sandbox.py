@@ -19,7 +19,8 @@ A file is read in three steps, each bounded (see SECURITY.md):
    safely: <reason>." The app's own process never runs an unpickler on the file.
 3. The child answers with plain data in its own encoding (`rnnviz.files.wire`: JSON for the structure, raw bytes for
    the tensors), never a pickle; the parent checks every size before it builds a tensor. Values
-   that are not plain data (sets, bytes, dtypes, very long text) come back as `Opaque` words.
+   that are not plain data (sets, bytes, dtypes, very long text) come back as `Opaque` words: the app's
+   own templates with whole numbers and the file's text (`quote.DESCRIPTIONS`), said in the page's language.
 
 Errors: `Refused` (a ValueError whose message is meant for the uploader), its subclass `Unsafe`
 (the worker failed), `NotWeightsOnly` (a pickle.UnpicklingError naming what torch's weights-only

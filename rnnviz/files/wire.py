@@ -5,6 +5,10 @@
     decode(message, limits) -> value         in the app: every shape and byte count checked before a
                                              tensor is built; a malformed answer is `Unsafe`
 
+A value the worker describes in words (a set, bytes, very long text) crosses as its English and the numbers
+of the app's own templates that make it (`quote.DESCRIPTIONS`), whole numbers and the file's text; the app
+rebuilds the Message only when it gives exactly that English, so that a page says it in its language.
+
 Like the rest of the reading server, this module imports torch and rnnviz.files only.
 """
 from __future__ import annotations
@@ -17,9 +21,9 @@ from typing import Any
 
 import torch
 
-from ..i18n import N_, Message
+from ..i18n import N_, Message, Untrusted
 from .limits import MAX_DIMS, READABLE_DTYPES, Damaged, Limits, NotWeightsOnly, Refused, Unsafe, torch_tables
-from .quote import Opaque, clip, describe, dtype_name, size_text
+from .quote import DESCRIPTIONS, Opaque, clip, describe, dtype_name, size_text
 
 # The worker's own refusals, which cross the pipe as a template's number and its whole-number fields (the
 # app formats only its own templates), so that the page says them in its language.
@@ -48,10 +52,59 @@ def _refusal(failure: dict, text: str) -> str:
     return text
 
 
+def _words(text: str) -> dict:
+    """{"o": the English words of a value described in the worker} and, when they are a Message of
+    quote.DESCRIPTIONS, {"m": its template's number and fields}: fields are whole numbers, texts (the
+    file's own, shown as they are) and such Messages, or lists of them (a Message.join)."""
+    def part(x):
+        if isinstance(x, Message):
+            if x.template in DESCRIPTIONS:
+                return {"m": [DESCRIPTIONS.index(x.template), {k: part(v) for k, v in x.fields.items()}]}
+            if x.template == Message.join(x.fields.values()).template:
+                return {"j": [part(v) for v in x.fields.values()]}
+            return str(x)
+        return x if type(x) is int else str(x)
+
+    node = part(text)
+    return {"o": str(text), "m": node} if isinstance(node, dict) else {"o": str(text)}
+
+
+def _described(node: dict):
+    """The worker's words for a value: a Message of the app's own templates (`_words`) when its parts give
+    exactly the English it carries, else that English as plain text. Nothing the worker sends is a template."""
+    text = clip(str(node["o"]), 200)
+    try:
+        message = _description(node["m"], 0)
+        if message == node["o"] and len(message) <= 200:
+            return Opaque(message)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+        pass
+    return Opaque(text)
+
+
+def _description(x, depth: int):
+    if depth > 6:
+        raise ValueError("depth")
+    if type(x) is int:
+        return x
+    if type(x) is str:
+        return Untrusted(x)
+    (tag, v), = x.items()
+    if tag == "m":
+        index, fields = v
+        if type(index) is not int or index < 0:
+            raise IndexError(index)
+        return Message(DESCRIPTIONS[index], **{str(k): _description(f, depth + 1) for k, f in fields.items()})
+    if tag == "j" and len(v) <= 8:
+        return Message.join(_description(item, depth + 1) for item in v)
+    raise ValueError(tag)
+
+
 def encode(value: Any, limits: Limits) -> list[bytes]:
     """b"V", the header's length (8 bytes), the header (JSON: the structure, tensors as {"x": i},
     and each tensor's dtype and shape), then every tensor's bytes in order. Dicts are {"d": [[k, v],
-    ...]}, lists {"l": [...]}, tuples {"t": [...]}, anything else not plain {"o": "words"}."""
+    ...]}, lists {"l": [...]}, tuples {"t": [...]}, anything else not plain {"o": "words", "m": ...}
+    (`_words`)."""
     blobs: list[bytes] = []
     tensors: list = []
     seen: dict[int, int] = {}
@@ -64,9 +117,9 @@ def encode(value: Any, limits: Limits) -> list[bytes]:
         if x is None or isinstance(x, (bool, float)):
             return x
         if isinstance(x, int):
-            return x if x.bit_length() <= 256 else {"o": describe(x)}
+            return x if x.bit_length() <= 256 else _words(describe(x))
         if isinstance(x, str):
-            return x if len(x) <= limits.max_text_chars else {"o": describe(x)}
+            return x if len(x) <= limits.max_text_chars else _words(describe(x))
         if isinstance(x, torch.Tensor):
             return tensor(x)
         if isinstance(x, Mapping):
@@ -75,14 +128,14 @@ def encode(value: Any, limits: Limits) -> list[bytes]:
             return {"l": [encode(v, depth + 1) for v in x]}
         if isinstance(x, tuple):
             return {"t": [encode(v, depth + 1) for v in x]}
-        return {"o": describe(x)}
+        return _words(describe(x))
 
     def tensor(t):
         if id(t) in seen:
             return {"x": seen[id(t)]}
         if (type(t) not in (torch.Tensor, torch.nn.Parameter) or t.layout != torch.strided or t.is_quantized
                 or t.device.type != "cpu" or t.dtype not in READABLE_DTYPES):
-            return {"o": describe(t)}
+            return _words(describe(t))
         if t.numel() > limits.tensor_elements:
             raise Refused(Message(REFUSALS[1], n=t.numel(), most=limits.tensor_elements))
         flat = t.detach().contiguous().reshape(-1)
@@ -154,6 +207,8 @@ def _build(x, tensors: list, depth: int, limits: Limits):
         raise ValueError("depth")
     if x is None or isinstance(x, (bool, int, float, str)):
         return x
+    if isinstance(x, dict) and set(x) in ({"o"}, {"o", "m"}):
+        return _described(x)
     if isinstance(x, dict) and len(x) == 1:
         (tag, v), = x.items()
         if tag == "d":
@@ -164,6 +219,4 @@ def _build(x, tensors: list, depth: int, limits: Limits):
             return tuple(_build(item, tensors, depth + 1, limits) for item in v)
         if tag == "x":
             return tensors[v]
-        if tag == "o":
-            return Opaque(clip(str(v), 200))
     raise ValueError("node")

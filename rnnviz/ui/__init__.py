@@ -68,17 +68,16 @@ from .page import (
                     shared_chart,
                     slider_chart,
 )
-from .untrusted import failure, inert, plain, read_upload
+from .untrusted import Kept, failure, inert, plain, read_upload, reason, say
 
 __all__ = [
     "BUILT", "CHART_CONFIG", "FLUID_COST", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
-    "TRAINED_KEY", "PageContext", "TrainedModel", "cached_depth_traces", "cached_trace", "cached_traces",
+    "TRAINED_KEY", "Kept", "PageContext", "TrainedModel", "cached_depth_traces", "cached_trace", "cached_traces",
     "carried_params", "chart", "check_url", "controls", "export_box", "failure", "finish", "gate_heatmaps", "inert",
     "jacobian_lag_limit", "jobs", "knob", "labs", "language_params", "layer_view",
     "link_params", "model_export_box", "model_source",
     "open_trained", "overflow_alerts", "page_setup", "plain", "pretrained_text_lab", "pretrained_training_lab",
-    "pretrained_translation",
-    "query_value", "read_upload", "remember_trained", "scenario_export_box", "session_memo", "share_box",
-    "shared_chart", "show_notes", "shown", "slider_chart", "sync_url", "token", "trace_trained", "url_value",
-    "widget_value",
+    "pretrained_translation", "query_value", "read_upload", "reason", "remember_trained", "say",
+    "scenario_export_box", "session_memo", "share_box", "shared_chart", "show_notes", "shown", "slider_chart",
+    "sync_url", "token", "trace_trained", "url_value", "widget_value",
 ]

@@ -25,7 +25,7 @@ from .cache import session_memo
 from .knobs import token
 from .models import open_trained
 from .page import chart
-from .untrusted import inert, read_upload
+from .untrusted import Kept, inert, read_upload, say
 
 BPC = N_("{bpc:.2f} bits/char")
 
@@ -79,7 +79,7 @@ def text_corpus(corpus_name: str):
     its figures (an upload's failure said; until a file is uploaded, the Zen of Python)."""
     ss = st.session_state
     if ss.get("lm_upload_error"):
-        st.error(ss["lm_upload_error"], icon=":material/block:")
+        st.error(say(ss["lm_upload_error"]), icon=":material/block:")
     if corpus_name == "upload" and "lm_upload" not in ss:
         st.info(_("Upload a .txt file in the sidebar to learn from your own text. Until then the page uses the Zen "
                   "of Python."), icon=":material/upload_file:")
@@ -189,8 +189,9 @@ def _load_char_model(corpus, models: dict):
         return
     models[loaded.cell] = {"lm": loaded, "corpus": corpus.key}
     ss["cell"] = token("cell", loaded.cell)
-    ss["lm_model_message"] = ("success", _("Loaded {name}: {a_cell} with H = {H}.").format(
-        name=inert(f.name), a_cell=cells.article(loaded.cell), H=loaded.hidden_size))
+    ss["lm_model_message"] = ("success", Kept(N_("Loaded {name}: {a_cell} with H = {H}."), f.name,
+                                              {"a_cell": cells.article_message(loaded.cell),
+                                               "H": loaded.hidden_size}))
 
 
 def char_model_files(lm, corpus, models: dict) -> None:
@@ -217,7 +218,7 @@ def char_model_files(lm, corpus, models: dict) -> None:
                                 "runs."))
         message = st.session_state.get("lm_model_message")
         if message:
-            (st.error if message[0] == "error" else st.success)(message[1])
+            (st.error if message[0] == "error" else st.success)(say(message[1]))
 
 
 # ---------------------------------------------------------------------------------------- Training Lab

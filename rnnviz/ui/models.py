@@ -17,6 +17,7 @@ from ..model import RecurrentModel
 from ..tasks import get_task
 from ..trace import Trace, trace
 from .knobs import carried_params
+from .untrusted import say
 
 TRAINED_KEY = "trained_models"
 MODEL_SOURCE_KEY = "model_source"
@@ -46,10 +47,11 @@ class TrainedModel:
 
     def reads(self, seed: int, T: int) -> str:
         """What its trace reads, in words: for a model from Your Model, the sequence given there
-        (settings["reads"], e.g. "the named sequence “sine” of Your Model")."""
+        (settings["reads"], a message kept: "the named sequence “sine” of Your Model"), in the page's language."""
         if self.uploaded:
-            return _("{sequence} ({T} steps)").format(sequence=self.settings.get("reads")
-                                                      or _("the sequence given with it"), T=T)
+            reads = self.settings.get("reads")
+            return _("{sequence} ({T} steps)").format(sequence=say(reads) if reads else _("the sequence given with it"),
+                                                      T=T)
         return _("sample {seed} of its task ({T} steps)").format(seed=seed, T=T)
 
     @property

@@ -3,19 +3,22 @@ the messages that quote them. The one inert path of every page:
 
     st.caption(f"Using {ui.inert(upload.name)}.")          # a value, as a code span, at most 80 characters
     st.error(ui.plain(exc))                                # a whole message, as plain text, at most 600
-    st.error(ui.failure(upload.name, exc))                 # why an upload could not be used, for any exception
+    ss["error"] = ui.failure(upload.name, exc)             # why an upload could not be used, for any exception,
+    st.error(ui.say(ss["error"]))                          # kept and shown (later) in the page's language then
 
 Markdown in these never becomes a link, an image, a colour, an icon, a formula or HTML, and a value
 of any length takes a line at most. Messages made in the engine (`rnnviz.i18n.Message`, and exceptions
-raised with one) are shown here in the page's language.
+raised with one) are shown here in the page's language; a message kept in session state (a `Kept`, a
+`Message`) is written when it is shown, so that it follows a language switch.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from .. import i18n
 from ..files.quote import clip
-from ..i18n import N_, _
+from ..i18n import N_, Message, _
 
 
 def inert(text: str, width: int = 80) -> str:
@@ -23,7 +26,7 @@ def inert(text: str, width: int = 80) -> str:
     markdown, at most `width` characters of it: as a code span, where nothing is a link, an
     autolinked address, an icon shortcode, a colour, a formula or HTML. Backticks, which would end
     the span, and control and direction characters are replaced."""
-    clean = i18n.text(clip(str(text), width)).replace("`", "ˋ")
+    clean = i18n.text(clip(i18n.text(text), width)).replace("`", "ˋ")
     return "`" + (clean.strip() or " ") + "`"
 
 
@@ -47,17 +50,42 @@ def plain(text: str, width: int = 600) -> str:
     return _ADDRESS.sub(lambda m: m.group(1) + _JOINER, escaped)
 
 
-def failure(name: str, exc: BaseException, what: str = N_("could not be used")) -> str:
-    """Markdown for an upload that failed: its name inert, then what happened (`what`, marked with N_,
-    shown translated) and the reason in plain text (a ValueError carries a message meant for the
-    uploader; anything else is named by its kind only)."""
-    reason = exc if isinstance(exc, ValueError) else _(
-        "reading it failed unexpectedly ({kind}). Nothing of the file was kept.").format(kind=type(exc).__name__)
-    return _("{name} {what}: {reason}").format(name=inert(name), what=_(what), reason=plain(reason))
+@dataclass(frozen=True)
+class Kept:
+    """A sentence about an upload, kept in session state until a page shows it and written then, in the
+    page's language at that moment: `template` is English markdown (marked with N_ where it is made), its
+    `{name}` the file's name (shown inert), `fields` its other values or Messages (shown as plain text)."""
+
+    template: str
+    name: str = ""
+    fields: dict = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        return _(self.template).format(name=inert(self.name), **{k: plain(v) for k, v in self.fields.items()})
+
+
+def say(message) -> str:
+    """Markdown, in the page's language now, for a message kept in session state: a `Kept` written from
+    its template; anything else (a Message, an exception's text) as plain text."""
+    return message.markdown() if isinstance(message, Kept) else plain(message)
+
+
+def reason(exc: BaseException) -> str:
+    """What an upload's exception tells the uploader, to keep: a ValueError's Message (translated where it
+    is shown) or text; of anything else only its kind."""
+    if isinstance(exc, ValueError):
+        return exc.args[0] if exc.args and isinstance(exc.args[0], Message) else str(exc)
+    return Message("reading it failed unexpectedly ({kind}). Nothing of the file was kept.", kind=type(exc).__name__)
+
+
+def failure(name: str, exc: BaseException, what: str = N_("could not be used")) -> Kept:
+    """Why an upload failed, to keep and show with `say`: its name inert, then what happened (`what`,
+    marked with N_) and the `reason` in plain text."""
+    return Kept(N_("{name} {what}: {reason}"), str(name), {"what": Message(what), "reason": reason(exc)})
 
 
 def read_upload(file, read, what: str = N_("could not be used")):
-    """(read(the file's bytes), None), or (None, the `failure` message) when reading raises anything:
+    """(read(the file's bytes), None), or (None, the `failure`, a Kept) when reading raises anything:
     an untrusted file's every failure is a message, never a traceback."""
     try:
         return read(file.getvalue()), None

@@ -16,7 +16,7 @@ ALLOWED = {
     "rnnviz", "English", "RNN", "RNNs", "LSTM", "GRU", "IRNN", "LRU", "SSM", "tanh", "relu", "ReLU", "sigmoid",
     "softmax", "logits", "logit", "Adam", "PyTorch", "torch", "nn", "float32", "float64", "inf", "NaN", "Pascanu",
     "Gers", "Jozefowicz", "Le", "Jaitly", "Hinton", "Hochreiter", "Schmidhuber", "Tim", "Peters", "Pearson",
-    "Sutskever", "Bahdanau", "W_hg", "CSV", "NPZ", "PNG", "SVG", "HTML",
+    "Sutskever", "Bahdanau", "Mikolov", "Bengio", "W_hg", "CSV", "NPZ", "PNG", "SVG", "HTML",
     "txt", "pt", "pth", "npz", "csv", "log", "log10", "exp", "max", "min", "act", "Re", "Im", "id", "ISO", "Top-k",
     "W_hh", "W_ih", "W_hn", "b_hn", "h_t", "h_k", "c_t", "x_t", "a_t", "h_T", "c_k", "s_k", "f_k", "i_t", "g_t",
     "o_t", "z_t", "n_t", "f_t", "σ_max", "Python", "Zen", "kB", "MB", "bits", "bit", "LSB", "T", "H", "dB",

@@ -195,3 +195,31 @@ def test_with_lang_zh_hostile_uploads_are_explained_in_chinese(browser, app_serv
         page.screenshot(path=str(SHOTS / "hostile_your_model_zh.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_a_message_already_shown_follows_the_language_switch(browser, app_server):
+    """Your Model in English: a refused model file is explained in English; the sidebar's switch to 中文
+    rewrites the same message in Chinese (no new upload), and English brings the English back."""
+    page = browser.new_page()
+    try:
+        open_page(page, f"{app_server[1]}/Your_Model")
+        upload(page, page.get_by_test_id("stFileUploader").first, "giant.pt", h.zero_stride_giant())
+        alerts = page.get_by_test_id("stAlert").filter(has_text="giant.pt")
+        alerts.filter(has_text="could not be used").first.wait_for(timeout=10000)
+        english = alerts.first.get_by_test_id("stMarkdownContainer").inner_text()
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_text("中文", exact=True).click()
+        alerts.filter(has_text="无法使用").first.wait_for(timeout=30000)
+        wait_idle(page)
+        chinese = alerts.first.get_by_test_id("stMarkdownContainer").inner_text()
+        assert "张量 'weight_ih_l0'的形状为 [400000, 3]，共 1,200,000 个数" in chinese
+        assert "could not be used" not in chinese and "lang=zh" in page.url
+        assert exceptions(page) == 0
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / "your_model_switched_to_zh.png"), full_page=True)
+        sidebar.get_by_text("English", exact=True).click()
+        alerts.filter(has_text="could not be used").first.wait_for(timeout=30000)
+        wait_idle(page)
+        assert alerts.first.get_by_test_id("stMarkdownContainer").inner_text() == english
+    finally:
+        page.close()

@@ -238,12 +238,17 @@ def nan_weights() -> bytes:
 
 def cell_as_a_list() -> bytes:
     """An rnnviz checkpoint whose cell is ["lstm"] (a TypeError once)."""
+    return with_checkpoint_cell(["lstm"])
+
+
+def with_checkpoint_cell(cell) -> bytes:
+    """An rnnviz checkpoint of a small LSTM whose cell is `cell`."""
     from rnnviz import ModelSpec, build_model
     from rnnviz.files.export import model_to_bytes
 
     ckpt = torch.load(io.BytesIO(model_to_bytes(build_model(ModelSpec(cell="lstm", hidden_size=3)))),
                       weights_only=True)
-    return saved({**ckpt, "cell": ["lstm"]})
+    return saved({**ckpt, "cell": cell})
 
 
 def long_key(chars: int) -> bytes:

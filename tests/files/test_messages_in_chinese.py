@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnviz import i18n
-from rnnviz.files import sandbox, sequences, uploads, wire
+from rnnviz.files import quote, sandbox, sequences, uploads, wire
 from rnnviz.i18n import Message, Untrusted, language
 from rnnviz.labs import charlm, corpora
 from tests.browser.test_chinese_pages import english_words
@@ -185,3 +185,35 @@ def test_a_message_too_long_for_a_page_is_clipped_in_its_own_language():
         shown = ui.plain(said, width=40)
     assert shown.startswith("第 2 行第 1 列（x）不是数字：'aaaa") and shown.endswith("个字符）"), shown
     assert "characters" not in shown
+
+
+def test_values_described_in_the_reader_process_are_said_in_chinese():
+    """A value the reader does not pass on as it is (a set, bytes, a huge integer, very long text, an object)
+    crosses the pipe as the app's own words: a page in Chinese names it in Chinese, quoting the file's text
+    as the English does."""
+    got = sandbox.load(h.saved({"set": {1, 2, 3}, "bytes": b"\x00" * 12, "int": 10 ** 100, "text": "x" * 200_000}))
+    shown = {k: assert_chinese(Message("{value}", value=quote.describe(v))) for k, v in got.items()}
+    assert shown["set"] == "一个有 3 项的集合" and shown["bytes"] == "12 字节" and shown["int"] == "一个约 101 位的整数"
+    assert shown["text"] == "'" + "x" * 60 + "…'（共 200,000 个字符）"
+    said = raised(uploads.load_model, h.with_checkpoint_cell({"lstm", "gru"}))
+    assert "（一个有 2 项的集合）" in assert_chinese(said)
+
+
+DESCRIPTION_SET = quote.DESCRIPTIONS.index("a set of {n:,} items")
+
+
+@pytest.mark.parametrize("forged", [
+    {"o": "a set of 3 items", "m": {"m": [DESCRIPTION_SET, {"n": "{0.__class__}"}]}},  # a text for a number
+    {"o": "hello", "m": {"m": [DESCRIPTION_SET, {"n": 3}]}},  # words that are not its English
+    {"o": "a set of 3 items", "m": {"m": [-1, {"n": 3}]}},
+    {"o": "a set of 3 items", "m": {"m": [10 ** 6, {"n": 3}]}},
+    {"o": "a set of 3 items", "m": {"m": [DESCRIPTION_SET, {"n": True}]}},
+    {"o": "a set of 3 items", "m": {"x": 1, "m": [DESCRIPTION_SET, {"n": 3}]}},
+    {"o": "x", "m": {"j": [{"j": [{"j": [{"j": [{"j": [{"j": [{"j": ["x"]}]}]}]}]}]}]}},
+])
+def test_a_forged_description_from_the_reader_is_shown_as_the_text_it_carries(forged):
+    """Only the app's own templates, with whole numbers where numbers go and giving exactly the English sent,
+    become a translated message; anything else is the plain text the answer carries, clipped."""
+    header = json.dumps({"root": {"d": [["v", forged]]}, "tensors": []}).encode()
+    got = wire.decode(b"V" + len(header).to_bytes(8, "little") + header, sandbox.Limits())["v"]
+    assert isinstance(got, sandbox.Opaque) and type(got.text) is not Message and str(got) == forged["o"]

@@ -1,5 +1,6 @@
 """Presets say true things; the static report is self-contained, holds the data and renders offline."""
 import base64
+import html as html_lib
 import json
 import re
 import subprocess
@@ -14,6 +15,7 @@ from rnnviz import KNOBS, build_model, inputs, trace
 from rnnviz.files.lessons import PRESETS, get_preset
 from rnnviz.files.report import build_report, sci
 from rnnviz.spec import PAGE_ONLY, Scenario, spec_fields
+from tests.browser.test_chinese_pages import english_words
 from tests.support import ROOT
 
 SCREENSHOTS = ROOT / "screenshots"
@@ -102,14 +104,23 @@ def _trace_values(values):
     return Scenario.from_values(values).trace()
 
 
-@pytest.fixture(scope="module")
-def vanishing_report(tmp_path_factory):
+def write_report(tmp_path_factory, *lang):
     out = tmp_path_factory.mktemp("report") / "report.html"
-    run = subprocess.run([sys.executable, "-m", "rnnviz", "report", "--preset", "vanishing", "--out", str(out)],
+    run = subprocess.run([sys.executable, "-m", "rnnviz", "report", "--preset", "vanishing", "--out", str(out), *lang],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "no network needed" in run.stdout
     return out
+
+
+@pytest.fixture(scope="module")
+def vanishing_report(tmp_path_factory):
+    return write_report(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def chinese_report(tmp_path_factory):
+    return write_report(tmp_path_factory, "--lang", "zh")
 
 
 def float_arrays(html: str) -> list[np.ndarray]:
@@ -139,6 +150,83 @@ def test_report_command_writes_a_self_contained_page_holding_the_figures_data(va
     assert sci(tr.log10_grad_norm[0]) in html  # the number quoted under the figure
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+NUMBER = re.compile(r"[−-]?\d+(?:\.\d+)?(?: × 10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?")
+
+
+def page_text(html: str) -> str:
+    """The text a reader sees outside the figures: no scripts, no style, no code spans (a command, a
+    query, a version), tags removed."""
+    body = re.sub(r"<script.*?</script>|<style.*?</style>|<code>.*?</code>", " ", html, flags=re.S)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def figures(html: str) -> list[tuple[list, dict]]:
+    """(data, layout) of every Plotly.newPlot call of the page."""
+    decoder, found = json.JSONDecoder(), []
+    for m in re.finditer(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*", html):
+        data, end = decoder.raw_decode(html, m.end())
+        layout, _ = decoder.raw_decode(html, re.compile(r",\s*").match(html, end).end())
+        found.append((data, layout))
+    return found
+
+
+def figure_text(data: list, layout: dict) -> str:
+    """What a figure writes: its title, axis titles, legend, annotations and hover texts (without their
+    %{...} fields and tags)."""
+    texts = [(layout.get("title") or {}).get("text") or ""]
+    texts += [((axis.get("title") or {}).get("text") or "") for key, axis in layout.items()
+              if re.fullmatch(r"[xy]axis\d*", key)]
+    texts += [a.get("text", "") for a in layout.get("annotations", [])]
+    texts += [t.get("name", "") for t in data if t.get("showlegend", True)]
+    texts += [t.get("hovertemplate", "") for t in data]
+    return re.sub(r"%\{[^}]*\}|<[^>]+>", " ", "\n".join(texts))
+
+
+def numbers_of(html: str) -> list[list[str]]:
+    """The numbers quoted under each figure, line by line."""
+    items = re.findall(r"<li>(.*?)</li>", html)
+    return [NUMBER.findall(html_lib.unescape(item)) for item in items]
+
+
+def test_the_chinese_report_is_in_chinese_with_the_english_reports_numbers(vanishing_report, chinese_report):
+    english, chinese = vanishing_report.read_text(encoding="utf-8"), chinese_report.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in chinese and '<html lang="en">' in english
+    assert re.search(r"font-family:[^;]*Noto Sans CJK SC[^;]*;", chinese)  # a font stack with CJK glyphs
+    assert "<h1>梯度消失</h1>" in chinese and "Vanishing gradients" not in chinese
+    # every word outside the figures, and every word the figures write, is Chinese or an allowed name
+    text = page_text(chinese)
+    assert len(CJK.findall(text)) > 500
+    assert english_words(text) == []
+    assert len(figures(chinese)) == 4
+    for data, layout in figures(chinese):
+        words = figure_text(data, layout)
+        assert CJK.search(words) and english_words(words) == [], words
+    # the same numbers: every array drawn, to the last bit, and every number quoted under the figures
+    en_arrays, zh_arrays = float_arrays(english), float_arrays(chinese)
+    assert len(zh_arrays) == len(en_arrays) > 10
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(en_arrays, zh_arrays))
+    assert numbers_of(chinese) == numbers_of(english) and len(numbers_of(english)) == 10
+    p = PRESETS["vanishing"]
+    tr = _trace_values(p.values())
+    assert f"RNN：回溯 199 步的 ‖∂L/∂h‖ = {sci(tr.log10_grad_norm[0])}；" in chinese
+    # the settings table in Chinese: the knobs' names and the page's name as the app shows them
+    assert "<tr><th>循环增益</th><td>0.8</td></tr>" in chinese and "<b>梯度流</b>" in chinese
+    assert "<code>python -m rnnviz report --preset vanishing --lang zh</code>" in chinese
+
+
+def test_a_report_in_the_current_language_outside_a_block_is_english():
+    from rnnviz.files.report import preset_sections
+    from rnnviz.i18n import language
+
+    with language("zh"):
+        inherited = preset_sections("relu-identity")
+    english = preset_sections("relu-identity")
+    assert CJK.search(inherited[0].title) and not CJK.search(english[0].title)
+    assert [NUMBER.findall(" ".join(s.numbers)) for s in inherited] == \
+           [NUMBER.findall(" ".join(s.numbers)) for s in english]
+
+
 @pytest.mark.parametrize("name", [n for n in PRESETS if n != "vanishing"])
 def test_every_preset_has_a_report(name):
     html = build_report(name)
@@ -153,8 +241,10 @@ def test_cli_refuses_an_unknown_preset():
 
 
 @pytest.mark.browser
-def test_report_renders_in_chromium_with_no_network(vanishing_report, browser):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_renders_in_chromium_with_no_network(lang, request, browser):
     """Opened from disk with every network request refused, the report draws all its figures."""
+    report = request.getfixturevalue({"en": "vanishing_report", "zh": "chinese_report"}[lang])
     requests, errors = [], []
     context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
     try:
@@ -167,7 +257,7 @@ def test_report_renders_in_chromium_with_no_network(vanishing_report, browser):
         context.route("**/*", route)
         page = context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(vanishing_report.as_uri())
+        page.goto(report.as_uri())
         page.wait_for_selector(".plotly .main-svg", timeout=30000)
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 8")
         plots = page.locator(".js-plotly-plot")
@@ -177,7 +267,11 @@ def test_report_renders_in_chromium_with_no_network(vanishing_report, browser):
             assert paths.count() > 0
         assert page.locator(".js-plotly-plot .scatterlayer path.js-line").first.get_attribute("d")
         SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "report_vanishing.png"), full_page=True)
+        if lang == "zh":  # the figures' own text drawn in Chinese
+            drawn = page.evaluate("""() => Array.from(document.querySelectorAll(
+                '.gtitle, .xtitle, .ytitle, .legendtext'), e => e.textContent).join('\\n')""")
+            assert CJK.search(drawn) and english_words(drawn) == [], drawn
+        page.screenshot(path=str(SCREENSHOTS / f"report_vanishing_{lang}.png"), full_page=True)
     finally:
         context.close()
     assert requests == [], f"the page asked for the network: {requests}"

@@ -110,7 +110,7 @@ def test_with_lang_zh_a_failed_upload_is_said_in_chinese_as_plain_text(read, dat
     with pytest.raises(ValueError) as err:
         read(data)
     with language("zh"):
-        shown = ui.failure(NAME, err.value)
+        shown = ui.say(ui.failure(NAME, err.value))
     assert message in shown, shown
     assert not MARKUP.search(re.sub(r"`[^`]*`", "``", shown)), shown
     assert not re.search(r"\b(could|not|the|file|tensor|number)\b", shown), shown

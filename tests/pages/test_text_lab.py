@@ -10,10 +10,11 @@ import pytest
 import torch
 
 import rnnviz
+from rnnviz import i18n, ui
 from rnnviz.files import uploads
 from rnnviz.inputs import Vocab
 from rnnviz.labs import charlm, corpora, pretrained
-from tests.support.apphelp import decode, figures, run_page, said, texts, trace_named, url_notes
+from tests.support.apphelp import decode, figures, run_page, said, switch_language, texts, trace_named, url_notes
 from tests.support.payloads import Payload
 
 PAGE = "pages/6_Text_Lab.py"
@@ -266,3 +267,20 @@ def test_the_written_character_is_always_in_the_bar_chart():
     ticks = fig["layout"]["yaxis"]["ticktext"]
     assert len(ticks) == 8 and ticks[smp.rank(near[0]) - 1].startswith("<b>")
     assert sum(t.startswith("<b>") for t in ticks) == 1
+
+
+def test_a_text_upload_message_already_shown_follows_a_language_switch():
+    """The refused text file's message, kept since the upload, is written in the page's language each time it
+    is shown: the engine's own Chinese after the sidebar's switch, the same English again after the way back."""
+    data = b"\x00\x01\x02" * 40
+    at = _upload_corpus(run_page(PAGE), data, "bad.txt")
+    english = said(at.error)
+    assert "`bad.txt` could not be used" in english and "looks binary" in english
+    with pytest.raises(ValueError) as err:
+        corpora.text_from_upload(data)
+    with i18n.language("zh"):
+        reason = ui.plain(i18n.text(err.value))
+    assert re.search(r"[\u4e00-\u9fff]", reason)
+    switch_language(at, "zh")
+    assert [e.value for e in at.error] == [f"`bad.txt` 无法使用：{reason}"]
+    assert said(switch_language(at, "en").error) == english

@@ -10,7 +10,7 @@ import torch
 import rnnviz
 from rnnviz import ui
 from rnnviz.files import export
-from tests.support.apphelp import decode, figures, run_page, said, trace_named
+from tests.support.apphelp import decode, figures, raised, run_page, said, switch_language, trace_named
 
 PAGE = "pages/7_Your_Model.py"
 
@@ -284,3 +284,35 @@ def test_stacked_upload_shows_the_module_grid_and_each_layer(cell, layers, bidir
         np.testing.assert_allclose(decode(trace_named(figures(at)["user_grad"], label)["y"]),
                                    want.trace(0, 1).log10_grad_norm, rtol=1e-12)
         np.testing.assert_allclose(decode(figures(at)["user_h"]["data"][0]["z"]), want.trace(0, 1).hidden.T, rtol=1e-6)
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_upload_messages_already_shown_follow_a_language_switch():
+    """A refused model file and a refused CSV are explained in English; the sidebar's switch to Chinese
+    says the same messages in Chinese (the engine's own Chinese for them), and switching back, in English
+    again, word for word. The names the page uses for the sequence follow too."""
+    torch.manual_seed(8)
+    at = with_csv(torch.nn.RNN(1, 3), "ok.csv", csv_bytes(np.arange(6.0)[:, None]))
+    upload_model(at, "notes.txt", b"1,2,3\n4,5,6\n")
+    at.file_uploader(key="csv_file").set_value(("inf.csv", b"1\ninf\n", "text/csv")).run()
+    english = said(at.error)
+    assert "`notes.txt` could not be used: This is not a PyTorch file" in english and "`inf.csv`" in english
+    assert not CJK.search(english)
+    # what the engine says of these files in Chinese, computed here without the page
+    with rnnviz.i18n.language("zh"):
+        reasons = [ui.plain(rnnviz.i18n.text(raised(read, data)))
+                   for read, data in ((rnnviz.files.uploads.load_model, b"1,2,3\n4,5,6\n"),
+                                      (rnnviz.files.sequences.read_sequence_csv, b"1\ninf\n"))]
+    assert all(CJK.search(r) for r in reasons)
+
+    chinese = said(switch_language(at, "zh").error)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 2 and errors[0].startswith("`notes.txt` ") and errors[1].startswith("`inf.csv` ")
+    for error, reason in zip(errors, reasons):
+        assert error.endswith(reason), (error, reason)
+    assert "could not be used" not in chinese and "无法使用" in chinese
+    assert "'ok.csv'" in unescaped(at.info) and CJK.search(unescaped(at.info))  # the sequence still in use
+
+    assert said(switch_language(at, "en").error) == english

@@ -8,6 +8,7 @@ import re
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from rnnviz.i18n import language
 from tests.support import ROOT
 
 
@@ -66,3 +67,22 @@ def said(elements) -> str:
 def url_notes(at: AppTest) -> str:
     """The page's warnings as a reader sees them: link values, shown as code spans, in quotes."""
     return re.sub(r"`([^`]*)`", r"'\1'", " ".join(w.value for w in at.warning))
+
+
+def switch_language(at: AppTest, lang: str) -> AppTest:
+    """The sidebar's language switch set to `lang`, and the page run. The test's side of AppTest sends the
+    page's widget values as the page shows them (options translated by the app's `_`): in the page's
+    language until now, which a `language()` block gives it here (the page itself runs in its own thread)."""
+    with language(at.segmented_control(key="lang").value):
+        at.segmented_control(key="lang").set_value(lang).run()
+    assert not at.exception
+    return at
+
+
+def raised(read, data) -> BaseException:
+    """The exception `read(data)` raises (it must raise one)."""
+    try:
+        read(data)
+    except Exception as exc:  # noqa: BLE001 - any, returned to the test
+        return exc
+    raise AssertionError(f"{read.__name__} accepted the data")
