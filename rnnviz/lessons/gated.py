@@ -166,7 +166,7 @@ def _inert(text: str) -> str:
 def sampling_figure(live: dict, scale: float = 1.0):
     return plots.sampling_entropy(live["sampled_bits"], live["model_bits"], live["uniform"], cell=live["cell"],
                                   scale=scale, height=420,
-                                  title=_("How uncertain each character written was, at temperature {t:g}").format(
+                                  title=_("Entropy at each character written, T = {t:g}").format(
                                       t=live["temperature"]))
 
 

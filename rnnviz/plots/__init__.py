@@ -14,6 +14,7 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
     frames       a figure with a slider that switches precomputed frames in the browser
     memory       each word's share of the final state; gradient curves of a cell's variants
     spectra      eigenvalues on the unit circle; the Beyond LSTM figures (horizon, γ, parity)
+    structures   one-to-many, many-to-one, many-to-many, encoder-decoder: where inputs enter and the loss sits
 
 Every builder is also a name of this package (`plots.gradient_vs_lag`).
 """
@@ -37,6 +38,7 @@ from .states import (
     symlog_ticks,
     unit_lines,
 )
+from .structures import STRUCTURES, structures_diagram
 from .style import (
     BOUND_COLOR,
     CELL_COLORS,
@@ -94,5 +96,5 @@ __all__ = [
     "unit_lines",
     "labelled_gradients", "slider_spec", "with_slider", "word_share_grid", "parity_counter", "radius_horizon",
     "state_size",
-    "unit_circle",
+    "unit_circle", "STRUCTURES", "structures_diagram",
 ]

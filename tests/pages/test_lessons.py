@@ -37,6 +37,8 @@ def test_every_step_asks_first_then_shows_its_chart_and_explanation(number, inde
     assert not at.exception
     assert "lesson_figure" in figures(at) and text["explanation"] in texts(at)
     assert any(text["choices"][step.correct(step.live())] in i.value for i in at.info)
+    assert not [r for r in at.radio if r.key == f"choice_{number}_{index}"]   # the answer takes the choices' place
+    assert not [b for b in at.button if b.key == "reveal"]
 
 
 def test_the_neuron_lesson_figure_is_w_to_the_power():
@@ -66,7 +68,25 @@ def test_a_prediction_is_marked_right_or_wrong():
     at = _open(4, 1)
     at.radio(key="choice_4_1").set_value(1 - answer).run()
     _reveal(at)
-    assert at.warning and "The answer" in at.warning[0].value
+    text = step.text(step.live())
+    assert at.warning[0].value == (f"You predicted “{text['choices'][1 - answer]}”. "
+                                   f"The answer: **{text['choices'][answer]}**")
+
+
+@pytest.mark.parametrize("index,framed", [(1, "many_to_one"), (2, "many_to_many")])
+def test_lesson_2_shows_the_four_structures_with_its_question_and_frames_its_own(index, framed):
+    """The diagram gives nothing away: it is there before Reveal, beside the question, and stays under the
+    chart after it; the step's structure is the framed one."""
+    at = _open(2, index)
+    fig = figures(at)["lesson_diagram"]
+    assert "lesson_figure" not in figures(at)
+    structures = {d["meta"]["structure"] for d in fig["data"]}
+    assert structures == {"one_to_many", "many_to_one", "many_to_many", "encoder_decoder"}
+    frame = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"][0]
+    cells = [d for d in fig["data"] if d["meta"] == {"structure": framed, "role": "cell"}][0]
+    assert frame["x0"] < min(decode(cells["x"])) and max(decode(cells["x"])) < frame["x1"]
+    _reveal(at)
+    assert {"lesson_figure", "lesson_diagram"} <= set(figures(at))
 
 
 def test_next_and_back_walk_through_the_course_and_the_url_follows():
