@@ -76,7 +76,7 @@ revealed = (number, index) in ss.get("lesson_revealed", set())
 left, right = st.columns([1, 1.4] if ctx.present else [1, 1.25], gap="medium" if ctx.present else "large")
 with left:
     st.subheader(_(step.title))
-    st.markdown(text["question"])
+    st.container(key="lesson_question").markdown(text["question"])
     if not revealed:
         st.radio(_("Your prediction"), list(range(len(text["choices"]))), index=None,
                  format_func=lambda i: text["choices"][i], key=f"choice_{number}_{index}")
