@@ -155,3 +155,19 @@ def test_presentation_mode_keeps_the_flags_and_enlarges_the_figure():
     link = [p for p in at.get("page_link") if p.proto.label.startswith("Open this in")][0]
     assert "present=true" in link.proto.query_string
     assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["height"] > 440
+
+
+@pytest.mark.parametrize("index", [1, 2])
+def test_lesson_8s_link_opens_the_text_lab_writing_what_the_lesson_quotes(index):
+    """The Text Lab opened from the step's link shows its stored model writing after the same prompt at the
+    step's temperature: the candidates of the first character written are the lesson's numbers."""
+    step = lessons.step(8, index)
+    at = _reveal(_open(8, index))
+    link = [p for p in at.get("page_link") if p.proto.label == "Open this in Text Lab"][0]
+    page = run_page("pages/6_Text_Lab.py", dict(parse_qsl(link.proto.query_string)))
+    assert not page.exception and page.slider(key="temperature").value == step.values()["temperature"]
+    smp = step.live()["sample"]
+    bars = figures(page)["next_char"]["data"]
+    order = np.argsort(-smp.probs[0], kind="stable")[:8]
+    np.testing.assert_allclose(decode(bars[0]["x"])[:8], smp.probs[0][order], atol=1e-6)            # the model's
+    np.testing.assert_allclose(decode(bars[1]["x"])[:8], smp.sampling_probs[0][order], atol=1e-6)   # at T
