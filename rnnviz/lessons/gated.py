@@ -143,13 +143,13 @@ def _sampling(v: dict) -> dict:
     prompt = corpora.default_prompt(corpus)
     smp = lm.sample(prompt, v["sample_len"], temperature=v["temperature"], top_k=v["top_k"], seed=v["sample_seed"])
     n, V, T = len(smp.codes), len(lm.vocab), v["temperature"]   # n >= 1 (sample_len's range)
-    follows = corpus.text[corpus.text.index(prompt) + len(prompt):][:n]
+    follows = corpus.train_text[corpus.train_text.index(prompt) + len(prompt):]   # what it was trained on
     sampled, model = entropy_bits(smp.sampling_probs), entropy_bits(smp.probs)
     return dict(sample=smp, sampled_bits=sampled, model_bits=model, prompt=prompt, n=n, V=V, cell=lm.cell,
                 H=lm.hidden_size, temperature=T, inverse=1 / T if T else math.inf,
                 share=float(np.mean(smp.codes == np.argmax(smp.probs, 1))), entropy=float(sampled.mean()),
                 model_entropy=float(model.mean()), uniform=float(np.log2(V)), text=_inert(smp.text[:70]),
-                agree=float(np.mean([a == b for a, b in zip(smp.text, follows)])),
+                agree=sum(a == b for a, b in zip(smp.text, follows)) / n,
                 train_bpc=lm.bits_per_char(corpus.train_text), held_bpc=lm.bits_per_char(corpus.held_out_text))
 
 

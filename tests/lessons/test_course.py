@@ -220,8 +220,12 @@ def test_lesson_8_reads_the_text_labs_model_and_its_answer_follows_the_temperatu
         assert zen[zen.index("Beautiful is") + len("Beautiful is"):].startswith(written)   # it recites the Zen
     if temperature == 2.0:
         assert expected == "Half or fewer" and float(entropy.mean()) > 2
+    train = corpora.get_corpus("zen").train_text
+    follows = train[train.index("Beautiful is") + len("Beautiful is"):]
+    agree = sum(a == b for a, b in zip(written, follows)) / len(written)   # its training text, place by place
     said = step.text(live)["explanation"]
     assert f"{share:.0%} of the 300 characters" in said and f"{float(entropy.mean()):.2f} bits" in said
+    assert f"{agree:.0%} of its characters are those of its training text" in said
 
 
 def test_lesson_8_quotes_how_well_the_model_predicts_its_training_text_and_a_text_it_never_saw():
