@@ -6,9 +6,12 @@ from rnnviz.i18n import _
 
 ctx = ui.page_setup("Lessons")
 ss = st.session_state
-# Full screen for a class: the toolbar goes when the controls do; otherwise the lesson bar clears it.
-st.html("<style>[data-testid='stHeader'] {display: none;} .block-container {padding-top: 1rem;}</style>"
-        if ctx.controls_hidden else "<style>.st-key-lesson_bar {margin-top: 1.2rem;}</style>")
+# Full screen for a class: the toolbar goes when the controls do; otherwise the lesson bar clears it. On a
+# projector the page uses the screen's width, so that the question, its choices and Reveal fit its height.
+st.html(("<style>[data-testid='stHeader'] {display: none;} .block-container {padding-top: 1rem;}</style>"
+         if ctx.controls_hidden else "<style>.st-key-lesson_bar {margin-top: 1.2rem;}</style>")
+        + ("<style>.block-container {padding-left: 1.5rem; padding-right: 1.5rem;} [data-testid=stMain] p "
+           "{line-height: 1.5;}</style>" if ctx.present else ""))
 COUNT = len(lessons.LESSONS)
 
 # ?lesson=4&step=2 (read by the one URL codec; a bad value gets a note and lesson 1 / step 1)
@@ -31,7 +34,9 @@ def _pick():
 
 
 def _reveal(key):
+    """Reveal a step, keeping the prediction made (its choices give way to the answer)."""
     ss.setdefault("lesson_revealed", set()).add(key)
+    ss.setdefault("lesson_predictions", {})[key] = ss.get("choice_{}_{}".format(*key))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -53,11 +58,11 @@ before, after = lessons.neighbour(number, index, -1), lessons.neighbour(number, 
 bar = st.container(key="lesson_bar")
 b1, b2, b3 = bar.columns([1.4, 6, 1.4], vertical_alignment="center")
 b1.button(_("Back"), icon=":material/chevron_left:", key="lesson_back", disabled=before is None, on_click=_go,
-          args=(before,), use_container_width=True, help=_("The previous step"))
+          args=(before,), use_container_width=True)
 b2.markdown(_("Lesson {number} of {count}, step {index} of {steps}: **{title}**").format(
     number=number, count=COUNT, index=index, steps=len(lesson.steps), title=_(lesson.title)))
 b3.button(_("Next"), icon=":material/chevron_right:", key="lesson_next", disabled=after is None, on_click=_go,
-          args=(after,), use_container_width=True, help=_("The next step"))
+          args=(after,), use_container_width=True)
 
 with st.spinner(_("Computing this step's numbers…")):
     live = live_numbers(number, index)
@@ -65,26 +70,29 @@ text = step.text(live)
 answer = step.correct(live)
 revealed = (number, index) in ss.get("lesson_revealed", set())
 
-# On a projector the chart gets more of the width, so that its title is whole on a 1024 px screen.
-left, right = st.columns([1, 1.7] if ctx.present else [1, 1.25], gap="medium" if ctx.present else "large")
+# The question, its choices and Reveal on the left, the chart's place on the right (a diagram that gives
+# nothing away, or a placeholder); after Reveal the answer and the explanation take the choices' place,
+# beside the chart. (A button with a help text is drawn twice by Streamlit, hence none here.)
+left, right = st.columns([1, 1.4] if ctx.present else [1, 1.25], gap="medium" if ctx.present else "large")
 with left:
     st.subheader(_(step.title))
-    st.markdown(text["question"])
-    choice = st.radio(_("Your prediction"), list(range(len(text["choices"]))), index=None,
-                      format_func=lambda i: text["choices"][i], key=f"choice_{number}_{index}")
+    st.container(key="lesson_question").markdown(text["question"])
     if not revealed:
+        st.radio(_("Your prediction"), list(range(len(text["choices"]))), index=None,
+                 format_func=lambda i: text["choices"][i], key=f"choice_{number}_{index}")
         st.button(_("Reveal"), type="primary", icon=":material/visibility:", key="reveal", on_click=_reveal,
-                  args=((number, index),), help=_("Show the chart and the answer"))
+                  args=((number, index),))
     else:
+        choice = ss.get("lesson_predictions", {}).get((number, index))
         right_answer = text["choices"][answer]
         if choice is None:
             st.info(_("The answer: **{answer}**").format(answer=right_answer), icon=":material/lightbulb:")
         elif choice == answer:
             st.success(_("Right: **{answer}**").format(answer=right_answer), icon=":material/check_circle:")
         else:
-            st.warning(_("Not this time. The answer: **{answer}**").format(answer=right_answer),
-                       icon=":material/lightbulb:")
-        st.markdown(text["explanation"])
+            st.warning(_("You predicted “{choice}”. The answer: **{answer}**").format(
+                choice=text["choices"][choice], answer=right_answer), icon=":material/lightbulb:")
+        st.container(key="lesson_explanation").markdown(text["explanation"])
     page_title = _({path: label for path, label, _icon in ui.PAGES}[step.page])
     flags = {**({"present": "true"} if ss.get("present") else {}), **ui.language_params()}
     st.page_link(step.page, label=_("Open this in {page}").format(page=page_title), icon=":material/open_in_new:",
@@ -92,10 +100,12 @@ with left:
 with right:
     if revealed:
         ui.chart(step.figure(live, scale=ctx.scale), key="lesson_figure")
-    else:
+    elif step.diagram is None:
         with st.container(border=True, height=int(360 * ctx.scale), key="lesson_hidden"):
             st.markdown("### " + _("Predict first"))
             st.markdown(_("The chart appears when you press **Reveal**: pick an answer, or ask the class, first."))
             st.caption(_(lesson.summary))
+    if step.diagram is not None:   # with the question, and under the chart once it is revealed
+        ui.chart(step.diagram(scale=ctx.scale), key="lesson_diagram")
 
 ui.finish("pages/10_Lessons.py", keep=("lesson", "step"))

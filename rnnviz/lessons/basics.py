@@ -103,6 +103,12 @@ def _every_vs_last(live: dict) -> int:
     return 2 if abs(diff) < 0.01 else 0 if diff > 0 else 1
 
 
+def structures(highlight: str):
+    """The four structures, `highlight` framed: the diagram that goes with a lesson 2 question."""
+    return lambda scale=1.0: plots.structures_diagram(highlight, scale=scale,
+                                                      title=_("Four structures, and where the loss sits"))
+
+
 LOSS_STATE = dict(cell="rnn", recurrent_gain=0.9, seq_len=100)
 LESSON_2 = Lesson(2, N_("Structures, and where the loss sits"),
                   N_("One-to-many, many-to-one, many-to-many and encoder-decoder differ in where inputs enter and "
@@ -117,7 +123,8 @@ LESSON_2 = Lesson(2, N_("Structures, and where the loss sits"),
          "and a loss at every step) and encoder-decoder (lesson 9)."),
          _loss_place, _where_largest,
          lambda live, scale=1.0: legend_below(plots.gradient_vs_lag(
-             {"RNN": live["tr"]}, scale=scale, height=440, title=_("‖∂L/∂h_k‖ with the loss on the last step")))),
+             {"RNN": live["tr"]}, scale=scale, height=440, title=_("‖∂L/∂h_k‖ with the loss on the last step"))),
+         structures("many_to_one")),
     Step(N_("Many-to-many: a loss at every step"), state("lesson-2-2", GRADIENT_PAGE, loss="all", **LOSS_STATE),
          N_("Many-to-many (say, tagging every word): now a loss sits on every step. Compared with one loss on the "
          "last step, is the gradient at the first step larger or smaller?"),
@@ -129,7 +136,8 @@ LESSON_2 = Lesson(2, N_("Structures, and where the loss sits"),
          lambda live, scale=1.0: legend_below(plots.gradient_vs_lag(
              {"loss on every step": live["every_tr"], "loss on the last step": live["last_tr"]}, scale=scale,
              height=440, dotted=("loss on the last step",),
-             title=_("‖∂L/∂h_k‖ for two places of the loss")))),
+             title=_("‖∂L/∂h_k‖ for two places of the loss"))),
+         structures("many_to_many")),
 ))
 
 

@@ -6,7 +6,8 @@ preset's link and the step's numbers are those the page would show. `compute(val
 engine for those knob values and returns the step's live facts (numbers, words) and arrays;
 `answer(live)` is the index of the correct choice, read from them; the question, the choices and
 the explanation are text templates whose named fields ("{ratio:.2g}") are filled from the facts, so
-no number is ever typed into the text and a translation can move them.
+no number is ever typed into the text and a translation can move them. A step may also have a diagram,
+drawn from data alone, that goes with the question before the chart is revealed.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class Step:
     compute: Callable[[dict], dict]       # knob values -> live facts and arrays
     answer: Callable[[dict], int]         # live -> index of the correct choice
     figure: Callable[..., Any]            # (live, scale) -> the step's figure
+    diagram: Callable[..., Any] | None = None   # (scale) -> a figure shown with the question: it gives nothing away
 
     def values(self) -> dict[str, Any]:
         """Every knob's value in this step's state."""

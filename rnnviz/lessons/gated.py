@@ -4,17 +4,16 @@ sampling at a temperature; translation with an encoder-decoder.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
-import torch
 
 from .. import plots
 from ..cells import LABELS, sigmoid
 from ..files.lessons import GRADIENT_PAGE, STEP_PAGE
 from ..i18n import N_, Message, _
-from ..inputs import Vocab
 from ..labs import corpora, pretrained, translator
-from ..labs.charlm import sampling_distribution
+from ..labs.charlm import CharLM
 from ..spec import Scenario
 from .basics import SHORT_MEMORY, _shares, log10_sci, share_figure
 from .course import Lesson, Step, legend_below, state
@@ -115,45 +114,48 @@ LESSON_7 = Lesson(7, N_("The GRU"), N_("h_t = (1 − z_t)·n_t + z_t·h_(t−1):
 
 
 # ------------------------------------------------------------------------------ 8 · language model
-@functools.lru_cache(maxsize=4)
-def bigram_counts(corpus: str) -> tuple[Vocab, np.ndarray]:
-    """How often each character follows each other one in a corpus's text: [V, V] counts."""
-    text = corpora.get_corpus(corpus).text
-    vocab = Vocab.from_text(text)
-    codes = vocab.encode(text)
-    counts = np.zeros((len(vocab), len(vocab)))
-    np.add.at(counts, (codes[:-1], codes[1:]), 1.0)
-    return vocab, counts
+@functools.lru_cache(maxsize=1)
+def _stored_text_model(settings: tuple) -> CharLM:
+    result = pretrained.text_lab(dict(zip(pretrained.TEXT_LAB_KNOBS, settings)))
+    if result is None:
+        raise ValueError("lesson 8 reads the Text Lab's run trained in advance, at the Text Lab's default settings")
+    return CharLM.from_fit(result)
 
 
-def bigram_sample(vocab: Vocab, counts: np.ndarray, prompt: str, n: int, temperature: float, seed: int) -> str:
-    """n characters written after `prompt`, each drawn from softmax(log p(next | current) / temperature)."""
-    gen = torch.Generator().manual_seed(int(seed))
-    out, code = [], int(vocab.encode(prompt[-1])[0])
-    for _step in range(n):
-        q = sampling_distribution(_logits(counts[code]), temperature)
-        code = int(torch.multinomial(q, 1, generator=gen))
-        out.append(vocab.label(code))
-    return "".join(out)
+def text_lab_model(v: dict) -> CharLM:
+    """The character model the Text Lab shows for these knob values: its run trained in advance."""
+    return _stored_text_model(tuple(v[name] for name in pretrained.TEXT_LAB_KNOBS))
 
 
-def _logits(row: np.ndarray) -> torch.Tensor:
-    with np.errstate(divide="ignore"):
-        return torch.from_numpy(np.log(row / row.sum()))
+def entropy_bits(q: np.ndarray) -> np.ndarray:
+    """Entropy in bits of each row of a [n, V] array of distributions (0 · log 0 = 0)."""
+    q = np.asarray(q, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.where(q > 0, q * np.log2(q), 0.0).sum(-1)
 
 
-def _temperature(v: dict) -> dict:
-    vocab, counts = bigram_counts(v["corpus"])
-    prompt = LM_PROMPT
-    logits = _logits(counts[int(vocab.encode(prompt[-1])[0])])
-    p = torch.softmax(logits, -1).numpy()
-    q = sampling_distribution(logits, v["temperature"]).numpy()
-    order = np.argsort(-p, kind="stable")[:8]
-    texts = [bigram_sample(vocab, counts, prompt, 40, v["temperature"], seed) for seed in (0, 1)]
-    return dict(p=p, q=q, order=order, labels=[vocab.label(int(k)) for k in order], prompt=prompt,
-                top=vocab.label(int(order[0])), p_top=float(p[order[0]]), q_top=float(q[order[0]]),
-                temperature=v["temperature"], vocab_size=len(vocab),
-                text0=_inert(texts[0]), text1=_inert(texts[1]), same=texts[0] == texts[1])
+def _sampling(v: dict) -> dict:
+    """The Text Lab's model writing after its prompt, as the Text Lab does for these knobs: how often it wrote
+    its most likely character, how uncertain the distributions it drew from were, how much of the text agrees
+    with its training text (character by character, after the prompt)."""
+    lm = text_lab_model(v)
+    corpus = corpora.get_corpus(v["corpus"])
+    prompt = corpora.default_prompt(corpus)
+    smp = lm.sample(prompt, v["sample_len"], temperature=v["temperature"], top_k=v["top_k"], seed=v["sample_seed"])
+    n, V, T = len(smp.codes), len(lm.vocab), v["temperature"]   # n >= 1 (sample_len's range)
+    follows = corpus.train_text[corpus.train_text.index(prompt) + len(prompt):]   # what it was trained on
+    sampled, model = entropy_bits(smp.sampling_probs), entropy_bits(smp.probs)
+    return dict(sample=smp, sampled_bits=sampled, model_bits=model, prompt=prompt, n=n, V=V, cell=lm.cell,
+                H=lm.hidden_size, temperature=T, inverse=1 / T if T else math.inf,
+                share=float(np.mean(smp.codes == np.argmax(smp.probs, 1))), entropy=float(sampled.mean()),
+                model_entropy=float(model.mean()), uniform=float(np.log2(V)), text=_inert(smp.text[:70]),
+                agree=sum(a == b for a, b in zip(smp.text, follows)) / n,
+                train_bpc=lm.bits_per_char(corpus.train_text), held_bpc=lm.bits_per_char(corpus.held_out_text))
+
+
+def _share_choice(live: dict) -> int:
+    """Choices "nearly all (over 90%)", "between half and 90%", "half or fewer"."""
+    return 0 if live["share"] > 0.9 else 1 if live["share"] > 0.5 else 2
 
 
 def _inert(text: str) -> str:
@@ -161,38 +163,45 @@ def _inert(text: str) -> str:
     return text.replace("\n", "↵").replace("`", "'")
 
 
-def temperature_figure(live: dict, scale: float = 1.0):
-    k = live["order"]
-    return plots.next_char_bars(live["labels"], live["p"][k], live["q"][k], cell="rnn", scale=scale, height=420,
-                                title=_("After “{prompt}”, at temperature {temperature:g}").format(
-                                    prompt=plots.plain(live["prompt"]), temperature=live["temperature"]))
+def sampling_figure(live: dict, scale: float = 1.0):
+    return plots.sampling_entropy(live["sampled_bits"], live["model_bits"], live["uniform"], cell=live["cell"],
+                                  scale=scale, height=420,
+                                  title=_("Entropy at each character written, T = {t:g}").format(
+                                      t=live["temperature"]))
 
 
-LM_PROMPT = "Now is "
-LM_EXPLAINED = ("The model here is the simplest language model: it predicts the next character from how often each "
-                "character follows the current one in the Zen of Python. ")
+SHARE_CHOICES = (N_("Nearly all (over 90%)"), N_("Between half and 90%"), N_("Half or fewer"))
 LESSON_8 = Lesson(8, N_("A language model, and sampling at a temperature"),
                   N_("A language model gives a probability to every possible next character; writing text means "
                   "drawing from it, one character at a time, sharpened or flattened by a temperature."), (
-    Step(N_("Temperature below 1"), state("lesson-8-1", TEXT_PAGE, corpus="zen", temperature=0.5),
-         N_("After “{prompt}” the most likely next character is “{top}”, with probability {p_top:.0%}. Sampling at "
-         "temperature {temperature:g} divides the logits by {temperature:g}: does “{top}” become more or less "
-         "likely?"),
-         (N_("More likely"), N_("Less likely"), N_("Unchanged")),
-         LM_EXPLAINED + "At temperature {temperature:g} “{top}” is drawn with probability {q_top:.0%} instead of "
-         "{p_top:.0%}: dividing the logits by a number below 1 stretches their differences, so the likely "
-         "characters get likelier and the text more predictable; above 1 the distribution flattens. An RNN "
-         "language model (the Text Lab trains one) works the same way, with a distribution that depends on "
-         "everything read so far.",
-         _temperature, lambda live: (2 if abs(live["q_top"] - live["p_top"]) < 1e-9
-                                     else 0 if live["q_top"] > live["p_top"] else 1), temperature_figure),
-    Step(N_("Temperature 0: greedy"), state("lesson-8-2", TEXT_PAGE, corpus="zen", temperature=0.0),
-         N_("At temperature {temperature:g} the model always writes its most likely character. Will two different "
-         "random seeds write the same text after “{prompt}”?"),
-         (N_("Yes, the same text"), N_("No, different texts")),
-         LM_EXPLAINED + "Seed 0 writes `{text0}`, seed 1 writes `{text1}`. At temperature 0 nothing is random "
-         "(greedy decoding), and a greedy writer easily loops; a temperature above 0 lets the seed matter.",
-         _temperature, lambda live: 0 if live["same"] else 1, temperature_figure),
+    Step(N_("Temperature below 1"), state("lesson-8-1", TEXT_PAGE, temperature=0.2),
+         N_("The Text Lab's RNN ({H} units, trained in advance on the Zen of Python) reads “{prompt}”, the start of "
+         "a line of its training text, and writes {n} characters at temperature {temperature:g}. What share of "
+         "them is the character the model itself found most likely?"),
+         SHARE_CHOICES,
+         N_("Dividing the logits by {temperature:g} multiplies their differences by {inverse:g}: the likeliest "
+         "character takes nearly all the probability. {share:.0%} of the {n} characters written were the model's "
+         "first choice, and the distributions it drew from held {entropy:.2f} bits of uncertainty on average (0: "
+         "one character is certain; {uniform:.2f}: all {V} characters equally likely). It wrote `{text}…`: "
+         "{agree:.0%} of its characters are those of its training text at the same place. This model has "
+         "memorised its training text: it predicts that text at {train_bpc:.2f} bits per character, but the last "
+         "tenth of the Zen, which it never saw, at {held_bpc:.2f} bits (a uniform guess costs {uniform:.2f}). A "
+         "low temperature makes it recite what it memorised."),
+         _sampling, _share_choice, sampling_figure),
+    Step(N_("Temperature above 1"), state("lesson-8-2", TEXT_PAGE, temperature=2.0),
+         N_("The same model and prompt, now at temperature {temperature:g}: the logits are divided by "
+         "{temperature:g} before the softmax. What share of the {n} characters it writes is now its most likely "
+         "character?"),
+         SHARE_CHOICES,
+         N_("Dividing by {temperature:g} shrinks the differences between the logits, so less likely characters get "
+         "drawn: {share:.0%} of the {n} characters were the model's first choice. The distributions it drew from "
+         "held {entropy:.2f} bits on average, against {model_entropy:.2f} bits for the model's own distributions "
+         "along the same text ({uniform:.2f} bits: all {V} characters equally likely). It wrote `{text}…`: only "
+         "{agree:.0%} of its characters are those of its training text at the same place. Once it has written an "
+         "unlikely character it is reading a text it never saw, where this memorising model is unsure, and the "
+         "temperature flattens its guesses further: the chart's line rises where the text leaves the Zen. "
+         "Temperature 1 samples the model's own distribution."),
+         _sampling, _share_choice, sampling_figure),
 ))
 
 

@@ -8,11 +8,13 @@ go.Figure out. Nothing here runs a model or starts a computation of the engine.
     depth        a stacked model's gradient over layers x steps, and its factors through time and depth
     neuron       One Neuron: trajectory, factors, cobweb, bifurcation
     training     loss curves, gradient norms and clipping, the gradient's reach, binary addition
-    text         the character model: bits per character, next characters, text coloured by a value
+    text         the character model: bits per character, next characters, the uncertainty of each
+                 character written, text coloured by a value
     translation  the encoder-decoder's states, its candidates, accuracy
     frames       a figure with a slider that switches precomputed frames in the browser
     memory       each word's share of the final state; gradient curves of a cell's variants
     spectra      eigenvalues on the unit circle; the Beyond LSTM figures (horizon, γ, parity)
+    structures   one-to-many, many-to-one, many-to-many, encoder-decoder: where inputs enter and the loss sits
 
 Every builder is also a name of this package (`plots.gradient_vs_lag`).
 """
@@ -36,6 +38,7 @@ from .states import (
     symlog_ticks,
     unit_lines,
 )
+from .structures import STRUCTURES, structures_diagram
 from .style import (
     BOUND_COLOR,
     CELL_COLORS,
@@ -58,6 +61,7 @@ from .text import (
     input_gradient_figure,
     next_char_bars,
     reach_colour_html,
+    sampling_entropy,
     signal_colour_html,
     text_colour_html,
 )
@@ -86,10 +90,11 @@ __all__ = [
     "gate_title", "grad_norm_steps", "gradient_vs_lag", "heatmap", "input_gradient_figure", "jacobian_chain",
     "jacobian_vs_lag", "lag_axis", "log_ticks", "loss_curves", "moving_average", "neuron_gradient",
     "neuron_trajectory", "next_char_bars", "one_two_five_ticks", "percent", "plain", "power_label",
-    "reach_colour_html", "reach_heatmaps", "saturation_bars", "sci", "signal_colour_html", "smoothing_window",
+    "reach_colour_html", "reach_heatmaps", "sampling_entropy", "saturation_bars", "sci", "signal_colour_html",
+    "smoothing_window",
     "style", "symlog", "symlog_ticks", "tex_number", "text_colour_html", "top_candidates", "translation_states",
     "unit_lines",
     "labelled_gradients", "slider_spec", "with_slider", "word_share_grid", "parity_counter", "radius_horizon",
     "state_size",
-    "unit_circle",
+    "unit_circle", "STRUCTURES", "structures_diagram",
 ]

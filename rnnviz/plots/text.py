@@ -1,5 +1,6 @@
-"""Character-model figures: bits per character while training, the next-character distribution,
-the gradient reaching earlier characters, and text coloured by a value (escaped HTML).
+"""Character-model figures: bits per character while training, the next-character distribution, how
+uncertain each character written was, the gradient reaching earlier characters, and text coloured by a
+value (escaped HTML).
 """
 from __future__ import annotations
 
@@ -97,6 +98,25 @@ def next_char_bars(labels, p_model, p_sampled, chosen: int | None = None, *, add
     fig.update_layout(barmode="group", bargap=0.25)
     fig.update_yaxes(tickvals=y, ticktext=ticks, tickfont=dict(family="monospace", size=int(17 * scale)))
     fig.update_xaxes(range=[0, 1.18], tickformat=".0%", title_text=_("probability of being next"))
+    return style(fig, height=height, scale=scale, title=title, legend_below=True)
+
+
+def sampling_entropy(sampled_bits, model_bits, uniform_bits: float, *, cell: str = "rnn", title: str | None = None,
+                     scale: float = 1.0, height: int = 420) -> go.Figure:
+    """How uncertain each character written was: the entropy in bits of the distribution it was drawn
+    from (temperature applied) and of the model's own (temperature 1), at each character written, under
+    the entropy of a uniform choice among all characters (`uniform_bits`)."""
+    x = np.arange(1, len(sampled_bits) + 1)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=model_bits, mode="lines", name=_("model (temperature 1)"),
+                             line=dict(color=CELL_COLORS.get(cell, "#555"), width=2 * scale, dash="dot")))
+    fig.add_trace(go.Scatter(x=x, y=sampled_bits, mode="lines", name=_("sampled from"),
+                             line=dict(color="#444", width=2.5 * scale)))
+    fig.add_hline(y=uniform_bits, line=dict(color=BOUND_COLOR, width=2, dash="dash"),
+                  annotation_text=_("every character equally likely: {bits:.2f} bits").format(bits=uniform_bits),
+                  annotation_position="bottom right", annotation_font=dict(size=int(14 * scale), color="#444"))
+    fig.update_xaxes(title_text=_("character written"), range=[0, len(x) + 1])
+    fig.update_yaxes(title_text=_("entropy (bits)"), range=[-0.1, uniform_bits * 1.08])
     return style(fig, height=height, scale=scale, title=title, legend_below=True)
 
 

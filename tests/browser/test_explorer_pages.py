@@ -61,7 +61,7 @@ def test_the_main_figure_and_its_title_fit_a_projector(browser, app_url, path, s
         wait_idle(page, 180000)
         page.locator("[data-testid='stRadio'] label").first.click()
         wait_idle(page, 180000)
-        page.locator(".st-key-reveal button").first.click()
+        page.locator(".st-key-reveal button").click()
         page.wait_for_selector(".st-key-lesson_figure .js-plotly-plot .main-svg", timeout=180000)
     else:
         open_page(page, url, timeout=180000)
@@ -84,6 +84,45 @@ def test_the_main_figure_and_its_title_fit_a_projector(browser, app_url, path, s
     cut = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid=stMain] button p'))
         .filter(p => p.offsetParent && p.scrollWidth > p.clientWidth + 1).map(p => p.textContent)""")
     assert cut == [], cut  # every button's label whole (larger letters, narrower buttons)
+    assert exceptions(page) == 0
+    context.close()
+
+
+# The step whose question and choices stand tallest on a 1024 px screen, and the two lessons with a model's
+# own numbers and a diagram beside the question.
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("size", [(1280, 720), (1024, 768)])
+@pytest.mark.parametrize("lesson", ["3.1", "2.1", "8.1"])
+def test_a_lessons_question_choices_and_reveal_fit_a_projector_and_then_its_chart_and_explanation(
+        browser, app_url, lesson, size, lang):
+    """Presentation mode: the question, every choice and the one Reveal button are on the screen without
+    scrolling; after Reveal the chart is whole and the explanation's first lines are on the screen too."""
+    number, index = lesson.split(".")
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.goto(f"{app_url}/Lessons?lesson={number}&step={index}&present=true&controls=hidden"
+              + ("&lang=zh" if lang == "zh" else ""))
+    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=180000)
+    wait_idle(page, 180000)
+    boxes = """(selector) => Array.from(document.querySelectorAll(selector)).map(el => {
+        const r = el.getBoundingClientRect();
+        return {top: r.top, bottom: r.bottom, shown: !!el.offsetParent, vh: window.innerHeight,
+                line: parseFloat(getComputedStyle(el).lineHeight)}; })"""
+    reveal = page.evaluate(boxes, ".st-key-reveal button")
+    assert len(reveal) == 1, reveal                                   # one Reveal button on the page
+    question = page.evaluate(boxes, ".st-key-lesson_question p")
+    choices = page.evaluate(boxes, "[data-testid=stRadio] label")
+    assert question and len(choices) >= 2
+    for box in question + choices + reveal:
+        assert box["shown"] and 0 <= box["top"] and box["bottom"] <= box["vh"], box
+    page.locator(".st-key-reveal button").click()
+    page.wait_for_selector(".st-key-lesson_figure .js-plotly-plot .main-svg", timeout=180000)
+    wait_idle(page, 180000)
+    figure = page.evaluate(boxes, ".st-key-lesson_figure .js-plotly-plot")[0]
+    assert 0 <= figure["top"] and figure["bottom"] <= figure["vh"], figure
+    explanation = page.evaluate(boxes, ".st-key-lesson_explanation p")[0]
+    assert explanation["top"] + 2 * explanation["line"] <= explanation["vh"], explanation   # its first two lines
+    assert page.evaluate(boxes, ".st-key-reveal button") == []
     assert exceptions(page) == 0
     context.close()
 

@@ -179,27 +179,82 @@ def test_lesson_1_asks_for_the_word_that_holds_most_of_the_rnns_state():
     assert _choice(step, step.live()) == f"“{['what', 'time', 'is', 'it?'][int(np.argmax(shares))]}”"
 
 
-@pytest.mark.parametrize("temperature", [0.5, 1.5])
-def test_lesson_8_the_top_character_follows_the_temperature(temperature):
-    """Bigram counts of the Zen of Python after a space, sharpened as p^(1/T) (softmax of log p / T)."""
-    text = corpora.get_corpus("zen").text
-    follows = [b for a, b in zip(text, text[1:]) if a == " "]
-    counts = {ch: follows.count(ch) for ch in set(follows)}
-    top = max(sorted(counts), key=counts.get)
-    p = np.array(list(counts.values()), dtype=np.float64) / len(follows)
-    p_top = counts[top] / len(follows)
-    q_top = p_top ** (1 / temperature) / np.sum(p ** (1 / temperature))
+def _text_lab_in_torch():
+    """The Text Lab's stored run as torch's own nn.RNN and nn.Linear (float64), with its vocabulary."""
+    from rnnviz.labs import pretrained
+
+    result = pretrained.text_lab(pretrained.text_lab_defaults())
+    weights, readout = result.model.state_dict(), result.readout.state_dict()
+    H, V = weights["weight_hh"].shape[1], weights["weight_ih"].shape[1]
+    rnn = torch.nn.RNN(V, H, nonlinearity="tanh", batch_first=True).double()
+    rnn.load_state_dict({f"{k}_l0": w.double() for k, w in weights.items()})
+    linear = torch.nn.Linear(H, V).double()
+    linear.load_state_dict({k: w.double() for k, w in readout.items()})
+    return rnn, linear, result.task.vocab
+
+
+@pytest.mark.parametrize("temperature", [0.2, 1.5, 2.0])
+def test_lesson_8_reads_the_text_labs_model_and_its_answer_follows_the_temperature(temperature):
+    """The text the lesson quotes, read by torch's nn.RNN with the stored weights: at each character written,
+    softmax(logits / T) is the distribution the lesson reports, and the share of characters that were the
+    model's most likely one decides the answer (T = 0.2: nearly all, T = 2: half or fewer)."""
+    rnn, linear, vocab = _text_lab_in_torch()
     step = lessons.step(8, 1)
     live = step.live(temperature=temperature)
-    assert live["top"] == top and live["p_top"] == pytest.approx(p_top) and live["q_top"] == pytest.approx(q_top)
-    assert _choice(step, live) == ("More likely" if q_top > p_top else "Less likely")
+    written = live["sample"].text
+    assert live["prompt"] == "Beautiful is" and len(written) == live["n"] == KNOBS["sample_len"].default
+    codes = torch.from_numpy(vocab.encode(live["prompt"] + written))
+    with torch.no_grad():
+        h, _ = rnn(torch.nn.functional.one_hot(codes, len(vocab)).double()[None])
+        logits = linear(h[0])[len(live["prompt"]) - 1:-1]        # the distribution of each character written
+    q = torch.softmax(logits / temperature, -1)
+    entropy = -(q * torch.log2(q)).sum(-1)
+    share = float((logits.argmax(-1) == codes[len(live["prompt"]):]).double().mean())
+    np.testing.assert_allclose(live["sampled_bits"], entropy.numpy(), atol=1e-4)
+    assert live["share"] == pytest.approx(share) and live["entropy"] == pytest.approx(float(entropy.mean()), abs=1e-4)
+    expected = "Nearly all (over 90%)" if share > 0.9 else "Between half and 90%" if share > 0.5 else "Half or fewer"
+    assert _choice(step, live) == expected
+    if temperature == 0.2:
+        assert expected == "Nearly all (over 90%)" and float(entropy.mean()) < 0.01
+        zen = corpora.get_corpus("zen").text
+        assert zen[zen.index("Beautiful is") + len("Beautiful is"):].startswith(written)   # it recites the Zen
+    if temperature == 2.0:
+        assert expected == "Half or fewer" and float(entropy.mean()) > 2
+    train = corpora.get_corpus("zen").train_text
+    follows = train[train.index("Beautiful is") + len("Beautiful is"):]
+    agree = sum(a == b for a, b in zip(written, follows)) / len(written)   # its training text, place by place
+    said = step.text(live)["explanation"]
+    assert f"{share:.0%} of the 300 characters" in said and f"{float(entropy.mean()):.2f} bits" in said
+    assert f"{agree:.0%} of its characters are those of its training text" in said
 
 
-def test_lesson_8_greedy_writes_one_text_whatever_the_seed():
-    step = lessons.step(8, 2)
-    assert _choice(step, step.live()) == "Yes, the same text"
-    hot = step.live(temperature=1.0)
-    assert hot["text0"] != hot["text1"] and _choice(step, hot) == "No, different texts"
+def test_lesson_8_quotes_how_well_the_model_predicts_its_training_text_and_a_text_it_never_saw():
+    """Bits per character by torch's cross-entropy, reading each part of the Zen from the zero state."""
+    rnn, linear, vocab = _text_lab_in_torch()
+    zen = corpora.get_corpus("zen")
+
+    def bpc(text):
+        codes = torch.from_numpy(vocab.encode(text))
+        with torch.no_grad():
+            h, _ = rnn(torch.nn.functional.one_hot(codes[:-1], len(vocab)).double()[None])
+            return float(torch.nn.functional.cross_entropy(linear(h[0]), codes[1:])) / math.log(2)
+
+    step = lessons.step(8, 1)
+    live = step.live()
+    train, held = bpc(zen.train_text), bpc(zen.held_out_text)
+    assert live["train_bpc"] == pytest.approx(train, abs=1e-4) and live["held_bpc"] == pytest.approx(held, abs=1e-4)
+    assert train < 0.5 < math.log2(len(vocab)) < held                # memorised: it has not learned to write
+    said = step.text(live)["explanation"]
+    assert f"{train:.2f} bits per character" in said and f"{held:.2f} bits" in said
+
+
+def test_lesson_8_links_open_the_text_lab_with_its_stored_model_at_the_steps_temperature():
+    from rnnviz.labs import pretrained
+
+    for index, temperature in ((1, 0.2), (2, 2.0)):
+        step = lessons.step(8, index)
+        assert step.page == "pages/6_Text_Lab.py" and step.values()["temperature"] == temperature
+        assert pretrained.text_lab(step.values()) is not None         # the Text Lab shows its stored run
 
 
 @pytest.mark.parametrize("cell,hidden", [("lstm", 64), ("gru", 64), ("lstm", 32)])

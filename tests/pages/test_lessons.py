@@ -37,6 +37,8 @@ def test_every_step_asks_first_then_shows_its_chart_and_explanation(number, inde
     assert not at.exception
     assert "lesson_figure" in figures(at) and text["explanation"] in texts(at)
     assert any(text["choices"][step.correct(step.live())] in i.value for i in at.info)
+    assert not [r for r in at.radio if r.key == f"choice_{number}_{index}"]   # the answer takes the choices' place
+    assert not [b for b in at.button if b.key == "reveal"]
 
 
 def test_the_neuron_lesson_figure_is_w_to_the_power():
@@ -66,7 +68,25 @@ def test_a_prediction_is_marked_right_or_wrong():
     at = _open(4, 1)
     at.radio(key="choice_4_1").set_value(1 - answer).run()
     _reveal(at)
-    assert at.warning and "The answer" in at.warning[0].value
+    text = step.text(step.live())
+    assert at.warning[0].value == (f"You predicted “{text['choices'][1 - answer]}”. "
+                                   f"The answer: **{text['choices'][answer]}**")
+
+
+@pytest.mark.parametrize("index,framed", [(1, "many_to_one"), (2, "many_to_many")])
+def test_lesson_2_shows_the_four_structures_with_its_question_and_frames_its_own(index, framed):
+    """The diagram gives nothing away: it is there before Reveal, beside the question, and stays under the
+    chart after it; the step's structure is the framed one."""
+    at = _open(2, index)
+    fig = figures(at)["lesson_diagram"]
+    assert "lesson_figure" not in figures(at)
+    structures = {d["meta"]["structure"] for d in fig["data"]}
+    assert structures == {"one_to_many", "many_to_one", "many_to_many", "encoder_decoder"}
+    frame = [s for s in fig["layout"]["shapes"] if s["type"] == "rect"][0]
+    cells = [d for d in fig["data"] if d["meta"] == {"structure": framed, "role": "cell"}][0]
+    assert frame["x0"] < min(decode(cells["x"])) and max(decode(cells["x"])) < frame["x1"]
+    _reveal(at)
+    assert {"lesson_figure", "lesson_diagram"} <= set(figures(at))
 
 
 def test_next_and_back_walk_through_the_course_and_the_url_follows():
@@ -135,3 +155,19 @@ def test_presentation_mode_keeps_the_flags_and_enlarges_the_figure():
     link = [p for p in at.get("page_link") if p.proto.label.startswith("Open this in")][0]
     assert "present=true" in link.proto.query_string
     assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["height"] > 440
+
+
+@pytest.mark.parametrize("index", [1, 2])
+def test_lesson_8s_link_opens_the_text_lab_writing_what_the_lesson_quotes(index):
+    """The Text Lab opened from the step's link shows its stored model writing after the same prompt at the
+    step's temperature: the candidates of the first character written are the lesson's numbers."""
+    step = lessons.step(8, index)
+    at = _reveal(_open(8, index))
+    link = [p for p in at.get("page_link") if p.proto.label == "Open this in Text Lab"][0]
+    page = run_page("pages/6_Text_Lab.py", dict(parse_qsl(link.proto.query_string)))
+    assert not page.exception and page.slider(key="temperature").value == step.values()["temperature"]
+    smp = step.live()["sample"]
+    bars = figures(page)["next_char"]["data"]
+    order = np.argsort(-smp.probs[0], kind="stable")[:8]
+    np.testing.assert_allclose(decode(bars[0]["x"])[:8], smp.probs[0][order], atol=1e-6)            # the model's
+    np.testing.assert_allclose(decode(bars[1]["x"])[:8], smp.sampling_probs[0][order], atol=1e-6)   # at T

@@ -50,3 +50,15 @@ def test_bpc_and_gradient_figures_hold_the_arrays():
     fig = plots.input_gradient_figure({"GRU": ("gru", g)})
     np.testing.assert_allclose(fig.data[0].y, [0, -3, -6])
     assert fig.data[0].line.color == plots.CELL_COLORS["gru"]
+
+
+def test_sampling_entropy_draws_both_curves_under_the_uniform_ceiling():
+    """Two distributions per character written: a point mass (0 bits) and a uniform one over 8 (3 bits)."""
+    sampled, model = np.array([0.0, 3.0, 1.5]), np.array([0.0, 1.0, 0.5])
+    fig = plots.sampling_entropy(sampled, model, np.log2(8), title="t")
+    by_name = {tr.name: tr for tr in fig.data}
+    np.testing.assert_array_equal(by_name["sampled from"].y, sampled)
+    np.testing.assert_array_equal(by_name["model (temperature 1)"].y, model)
+    np.testing.assert_array_equal(by_name["sampled from"].x, [1, 2, 3])          # characters counted from 1
+    assert [s.y0 for s in fig.layout.shapes] == [3.0] and "3.00 bits" in fig.layout.annotations[0].text
+    assert fig.layout.yaxis.range[1] > 3.0                                       # the ceiling is on the chart
