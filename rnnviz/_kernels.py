@@ -60,13 +60,16 @@ def _norm(m, e):
     return f, e + k
 
 
+_POW2 = np.array([math.ldexp(1.0, n) for n in range(-1100, 1024)])  # 2**n, n = -1100 .. 1023
+
+
 @njit(**_OPTS)
 def _ldexp(m, d):
-    """m * 2**d for a whole-number float d of any size (0 or inf beyond float range)."""
+    """m * 2**d for a whole-number float d of any size (0 or inf beyond float range). Where 2**d is a
+    float64 (d in [-1074, 1023]) the product with it is the same correctly rounded number as ldexp's."""
+    if -1074.0 <= d <= 1023.0:
+        return m * _POW2[int(d) + 1100]
     return math.ldexp(m, int(max(-_CLIP, min(_CLIP, d))))
-
-
-_POW2 = np.array([math.ldexp(1.0, n) for n in range(-1100, 1024)])  # 2**n, n = -1100 .. 1023
 
 
 @njit(**_OPTS)
@@ -1152,9 +1155,9 @@ def log10_row_norms(m, e, out):
                 top = e[k, j]
         if not math.isfinite(top):
             top = 0.0
-        for j in range(H):  # ldexp(m, d): a row on one exponent (nearly all) needs no scaling, and above
-            d = min(max(e[k, j] - top, -1100.0), 0.0)  # 2**-1074 a product with 2**d is ldexp's rounding
-            row[j] = m[k, j] if d == 0.0 else (m[k, j] * _pow2(d) if d >= -1074.0 else math.ldexp(m[k, j], int(d)))
+        for j in range(H):  # a row on one exponent (nearly all) needs no scaling
+            d = min(max(e[k, j] - top, -1100.0), 0.0)
+            row[j] = m[k, j] if d == 0.0 else _ldexp(m[k, j], d)
         out[k] = math.log10(math.sqrt(_sum_squares(row))) + top * _LOG10_2
 
 
@@ -1964,6 +1967,9 @@ def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, 
     return top
 
 
+_BLOCK = 64  # steps whose gradients go down together (their buffers stay small: no fresh memory per trace)
+
+
 @njit(**_OPTS)
 def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc_m, gc_e, Wi, eWi, band,
                 reverse, first, below_m, below_e):
@@ -1973,31 +1979,36 @@ def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc
     (below holds nothing yet). gh, gc: dL/dh_k, dL/dc_k.
 
     Nearly every step's gate adjoints are scaled as the exact path scales them, with one exponent per
-    step (so the same numbers), and all those steps go down in one matrix product [T, G*H] @ W_ih; the
-    others (wide steps, adjoints with an exponent per element, a GRU) take the exact path."""
+    step (so the same numbers), and those steps go down in one matrix product [steps, G*H] @ W_ih per
+    block of _BLOCK steps; the others (wide steps, adjoints with an exponent per element, a GRU) take
+    the exact path."""
     T, nf, H = F.shape
     n = Wi.shape[0]
     Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
     bm, be = np.empty(n), np.empty(n)
     tmp = np.empty(n, dtype=Wi.dtype)
     om, oe = np.empty(Wi.shape[1]), np.empty(Wi.shape[1])
-    A = np.empty((T, n), dtype=Wi.dtype)  # row k: step k's scaled gate adjoints, 2**top[k] their scale
+    A = np.empty((_BLOCK, n), dtype=Wi.dtype)  # row k - k0: step k's scaled gate adjoints, 2**top[k] their scale
+    R = np.empty((_BLOCK, Wi.shape[1]), dtype=Wi.dtype)
     top = np.empty(T)
     for k in range(T):
-        top[k] = _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, band, A[k])
-        if top[k] != top[k]:
-            A[k] = 0.0  # an exact-path step: its row of the product is not used
-    R = np.dot(A, Wi)
-    for k in range(T):
+        k0 = k - k % _BLOCK
+        if k == k0:  # the next block's products
+            k1 = min(T, k0 + _BLOCK)
+            for q in range(k0, k1):
+                top[q] = _uniform_gate_adjoints(cell, F, s, groups, wide, q, gh_m, gh_e, gc_m, gc_e, band, A[q - k0])
+                if top[q] != top[q]:
+                    A[q - k0] = 0.0  # an exact-path step: its row of the product is not used
+            np.dot(A[:k1 - k0], Wi, R[:k1 - k0])
         r = T - 1 - k if reverse else k
         if top[k] == top[k]:
             e = top[k] + eWi
             if first:
                 for i in range(om.size):
-                    below_m[r, i], below_e[r, i] = _norm(float(R[k, i]), e)
+                    below_m[r, i], below_e[r, i] = _norm(float(R[k - k0, i]), e)
                 continue
             for i in range(om.size):
-                om[i], oe[i] = _norm(float(R[k, i]), e)
+                om[i], oe[i] = _norm(float(R[k - k0, i]), e)
         else:
             factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
             _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
