@@ -60,17 +60,25 @@ def _norm(m, e):
     return f, e + k
 
 
+_POW2 = np.array([math.ldexp(1.0, n) for n in range(-1100, 1024)])  # 2**n, n = -1100 .. 1023
+
+
 @njit(**_OPTS)
 def _ldexp(m, d):
-    """m * 2**d for a whole-number float d of any size (0 or inf beyond float range)."""
+    """m * 2**d for a whole-number float d of any size (0 or inf beyond float range). Where 2**d is a
+    float64 (d in [-1074, 1023]) the product with it is the same correctly rounded number as ldexp's."""
+    if -1074.0 <= d <= 1023.0:
+        return m * _POW2[int(d) + 1100]
     return math.ldexp(m, int(max(-_CLIP, min(_CLIP, d))))
 
 
 @njit(**_OPTS)
 def _pow2(d):
     """2**d as a float for a whole-number float d (0 below float range, clipped at 2**1023): a
-    multiplier that is exact wherever the product stays a normal number."""
-    return math.ldexp(1.0, int(max(-1100.0, min(1023.0, d))))
+    multiplier that is exact wherever the product stays a normal number. (A table: ldexp's own
+    numbers, without a library call in the inner loops.)"""
+    n = int(max(-1100.0, min(1023.0, d)))
+    return _POW2[min(max(n, -1100), 1023) + 1100]
 
 
 @njit(**_OPTS)
@@ -359,36 +367,43 @@ def factors_rnn(act, a, groups, narrow_lim, F, s, narrow):
 
 
 @njit(**_OPTS)
-def factors_lstm(pi, pf, pg, po, c_all, groups, narrow_lim, F, s, narrow):
+def lstm_forward(S, groups, narrow_lim, c_all, G32, P32, C32, F, s, narrow):
+    """An LSTM's gates, cell states and the factors of every step (packed as factors_rnn packs an RNN's) in one
+    pass over the float64 pre-activations S [T, 4H] (blocks i, f, g, o): each gate's exponential is
+    taken once, for its value and its derivative. c_all [T+1, H] holds c0 in row 0 and receives
+    c_0 .. c_{T-1} (c_k = f_k c_{k-1} + i_k g_k, float64); G32 and P32 [4, T, H] receive the gates and
+    pre-activations in float32, C32 [T, H] the cell states."""
     T, nf, H = F.shape
     V, Fm, Fe = np.empty((nf, H)), np.empty((nf, H)), np.empty((nf, H))
     for k in range(T):
         plain = True
         for j in range(H):
-            ai, af, ag, ao = pi[k, j], pf[k, j], pg[k, j], po[k, j]
-            c_prev, c = c_all[k, j], c_all[k + 1, j]
-            if not (abs(ai) <= _PLAIN_MAX and abs(af) <= _PLAIN_MAX and abs(ag) <= _PLAIN_MAX
-                    and abs(ao) <= _PLAIN_MAX and abs(c) <= _PLAIN_MAX and _plain_ok(c_prev)):
-                plain = False
-                break
-            i, di = _plain_sig(ai)
-            f, df = _plain_sig(af)
+            ai, af, ag, ao = S[k, j], S[k, H + j], S[k, 2 * H + j], S[k, 3 * H + j]
+            i, di = _plain_sig(ai)   # the values are float64's sigma and tanh at any size (0 and +-1 far
+            f, df = _plain_sig(af)   # out); the derivatives serve only steps within +-_PLAIN_MAX
             g, dg, _ = _plain_tanh(ag)
             o, do = _plain_sig(ao)
+            c_prev = c_all[k, j]
+            c = f * c_prev + i * g
+            c_all[k + 1, j] = c
             tc, dc, _ = _plain_tanh(c)
-            if not (_plain_ok(g) and _plain_ok(tc)):
-                plain = False
-                break
+            G32[0, k, j], G32[1, k, j], G32[2, k, j], G32[3, k, j] = i, f, g, o
+            P32[0, k, j], P32[1, k, j], P32[2, k, j], P32[3, k, j] = ai, af, ag, ao
+            C32[k, j] = c
             V[0, j] = g * di
             V[1, j] = c_prev * df
             V[2, j] = i * dg
             V[3, j] = tc * do
             V[4, j] = o * dc
             V[5, j] = f
+            if not (abs(ai) <= _PLAIN_MAX and abs(af) <= _PLAIN_MAX and abs(ag) <= _PLAIN_MAX
+                    and abs(ao) <= _PLAIN_MAX and abs(c) <= _PLAIN_MAX and _plain_ok(c_prev)
+                    and _plain_ok(g) and _plain_ok(tc)):
+                plain = False
         if plain:
             _pack(V, groups, k, F, s, narrow, narrow_lim)
         else:
-            lstm_factors(pi, pf, pg, po, c_all, k, Fm, Fe)
+            lstm_factors(S[:, :H], S[:, H:2 * H], S[:, 2 * H:3 * H], S[:, 3 * H:], c_all, k, Fm, Fe)
             _pack_scaled(Fm, Fe, groups, k, F, s, narrow, narrow_lim)
 
 
@@ -615,17 +630,6 @@ def sigmoid(a, out):
 
 # ----------------------------------------------------------------------------------------
 # Forward loops torch has no kernel for.
-@njit(**_OPTS)
-def lstm_cell_states(f, ig, c0, out):
-    """c_t = f_t * c_{t-1} + i_t * g_t for every t."""
-    T, H = f.shape
-    c = c0.copy()
-    for t in range(T):
-        for j in range(H):
-            c[j] = f[t, j] * c[j] + ig[t, j]
-            out[t, j] = c[j]
-
-
 @njit(**_OPTS)
 def rnn_forward(gi, W_T, h0, act, out):
     """h_t = act(gi_t + h_{t-1} W_hh^T); act: 0 tanh, 1 relu, 2 sigmoid, 3 linear."""
@@ -1151,8 +1155,9 @@ def log10_row_norms(m, e, out):
                 top = e[k, j]
         if not math.isfinite(top):
             top = 0.0
-        for j in range(H):
-            row[j] = math.ldexp(m[k, j], int(min(max(e[k, j] - top, -1100.0), 0.0)))
+        for j in range(H):  # a row on one exponent (nearly all) needs no scaling
+            d = min(max(e[k, j] - top, -1100.0), 0.0)
+            row[j] = m[k, j] if d == 0.0 else _ldexp(m[k, j], d)
         out[k] = math.log10(math.sqrt(_sum_squares(row))) + top * _LOG10_2
 
 
@@ -1962,34 +1967,59 @@ def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, 
     return top
 
 
+_BLOCK = 64  # steps whose gradients go down together (their buffers stay small: no fresh memory per trace)
+
+
 @njit(**_OPTS)
 def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc_m, gc_e, Wi, eWi, band,
-                reverse, below_m, below_e):
+                reverse, first, below_m, below_e):
     """dL/dx_k = W_ih^T (dL/d pre-activations of step k) for every k: the gradient a layer passes down to
     the layer below (or to its inputs), added per element as m * 2**e into below[k] (below[T-1-k] for a
-    backward direction, whose step k is the sequence's step T-1-k). gh, gc: dL/dh_k, dL/dc_k.
+    backward direction, whose step k is the sequence's step T-1-k), or written there when `first`
+    (below holds nothing yet). gh, gc: dL/dh_k, dL/dc_k.
 
-    Nearly every step takes one mat-vec on adjoints scaled as the exact path scales them (so the same
-    numbers); the others (wide steps, adjoints with an exponent per element, a GRU) the exact path."""
+    Nearly every step's gate adjoints are scaled as the exact path scales them, with one exponent per
+    step (so the same numbers), and those steps go down in one matrix product [steps, G*H] @ W_ih per
+    block of _BLOCK steps; the others (wide steps, adjoints with an exponent per element, a GRU) take
+    the exact path."""
     T, nf, H = F.shape
     n = Wi.shape[0]
     Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
     bm, be = np.empty(n), np.empty(n)
     tmp = np.empty(n, dtype=Wi.dtype)
     om, oe = np.empty(Wi.shape[1]), np.empty(Wi.shape[1])
+    A = np.empty((_BLOCK, n), dtype=Wi.dtype)  # row k - k0: step k's scaled gate adjoints, 2**top[k] their scale
+    R = np.empty((_BLOCK, Wi.shape[1]), dtype=Wi.dtype)
+    top = np.empty(T)
     for k in range(T):
-        top = _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, band, tmp)
-        if top == top:
-            res = np.dot(tmp, Wi)
+        k0 = k - k % _BLOCK
+        if k == k0:  # the next block's products
+            k1 = min(T, k0 + _BLOCK)
+            for q in range(k0, k1):
+                top[q] = _uniform_gate_adjoints(cell, F, s, groups, wide, q, gh_m, gh_e, gc_m, gc_e, band, A[q - k0])
+                if top[q] != top[q]:
+                    A[q - k0] = 0.0  # an exact-path step: its row of the product is not used
+            np.dot(A[:k1 - k0], Wi, R[:k1 - k0])
+        r = T - 1 - k if reverse else k
+        if top[k] == top[k]:
+            e = top[k] + eWi
+            if first:
+                for i in range(om.size):
+                    below_m[r, i], below_e[r, i] = _norm(float(R[k - k0, i]), e)
+                continue
             for i in range(om.size):
-                om[i], oe[i] = _norm(float(res[i]), top)
+                om[i], oe[i] = _norm(float(R[k - k0, i]), e)
         else:
             factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
             _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
             _matvec(bm, be, Wi, band, om, oe, tmp)
-        r = T - 1 - k if reverse else k
+            for i in range(om.size):
+                oe[i] += eWi
         for i in range(om.size):
-            below_m[r, i], below_e[r, i] = _add(below_m[r, i], below_e[r, i], om[i], oe[i] + eWi)
+            if first:
+                below_m[r, i], below_e[r, i] = _norm(om[i], oe[i])
+            else:
+                below_m[r, i], below_e[r, i] = _add(below_m[r, i], below_e[r, i], om[i], oe[i])
 
 
 @njit(**_OPTS)

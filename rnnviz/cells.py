@@ -11,7 +11,7 @@ Weights use torch's layout: `weight_ih` [G*H, I], `weight_hh` [G*H, H], `bias_ih
           n = tanh(W_in x + b_in + r*(W_hn h + b_hn)) h' = (1-z)*n + z*h
 
 The functions work on numpy arrays or torch tensors alike for the step; the vectorised
-`evaluate` works on whole sequences once the states are known.
+`evaluate` and `pre_activations` work on whole sequences once the states are known.
 """
 from __future__ import annotations
 
@@ -253,29 +253,26 @@ def _sigmoid_(a, out):
     return out
 
 
-def evaluate(cell: str, activation: str, weights: dict, x, h_prev, c_prev=None, c=None):
-    """Pre-activations and gates of every step at once, given the states.
+def pre_activations(weights: dict, xh: np.ndarray) -> np.ndarray:
+    """W_ih x_t + b_ih + W_hh h_{t-1} + b_hh for every step: one matmul [T, I+H] @ [I+H, G*H] -> [T, G*H]
+    (the gate blocks side by side). xh [T, I+H]: each step's input and the state before it, side by side."""
+    w = np.concatenate([weights["weight_ih"], weights["weight_hh"]], axis=1)
+    S = xh @ w.T
+    S += weights["bias_ih"] + weights["bias_hh"]
+    return S
 
-    x [T, I], h_prev [T, H] (the state before each step). For RNN and LSTM all gate
-    pre-activations are one matmul [T, I+H] @ [I+H, G*H]. Returns (pre, gates): dicts of
-    [T, H] arrays (views into one [T, G*H] block). `pre` holds each gate's pre-activation
-    (RNN: "a"; GRU also "hn" = W_hn h + b_hn, the term the reset gate multiplies).
+
+def evaluate(cell: str, activation: str, weights: dict, x, h_prev):
+    """Pre-activations and gates of every step of an RNN or a GRU at once, given the states.
+
+    x [T, I], h_prev [T, H] (the state before each step). Returns (pre, gates): dicts of [T, H] arrays
+    (views into one [T, G*H] block). `pre` holds each gate's pre-activation (RNN: "a"; GRU also "hn" =
+    W_hn h + b_hn, the term the reset gate multiplies). An LSTM's gates need its cell states too:
+    sweeps.lstm_forward evaluates them with its cell states and derivative factors in one pass.
     """
     H = h_prev.shape[1]
-    if cell in ("rnn", "lstm"):
-        xh = np.concatenate([x, h_prev], axis=1)
-        w = np.concatenate([weights["weight_ih"], weights["weight_hh"]], axis=1)
-        S = xh @ w.T
-        S += weights["bias_ih"] + weights["bias_hh"]
-        if cell == "rnn":
-            return {"a": S}, {}
-        G = np.empty_like(S)
-        _sigmoid_(S[:, :2 * H], G[:, :2 * H])
-        np.tanh(S[:, 2 * H:3 * H], out=G[:, 2 * H:3 * H])
-        _sigmoid_(S[:, 3 * H:], G[:, 3 * H:])
-        names = GATES["lstm"]
-        pre = {name: S[:, k * H:(k + 1) * H] for k, name in enumerate(names)}
-        return pre, {name: G[:, k * H:(k + 1) * H] for k, name in enumerate(names)}
+    if cell == "rnn":
+        return {"a": pre_activations(weights, np.concatenate([x, h_prev], axis=1))}, {}
     if cell == "gru":
         gi = x @ weights["weight_ih"].T
         gi += weights["bias_ih"]

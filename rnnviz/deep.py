@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -115,6 +116,12 @@ class StackedModel(nn.Module):
                 getattr(model, name).copy_(p)
         return model
 
+    def layer_weights(self, layer: int, direction: int = 0) -> "LayerWeights":
+        """One layer in one direction as `trace.forward` reads it: its sizes and its own parameters (no copy)."""
+        width = self.input_size if layer == 0 else self.directions * self.hidden_size
+        return LayerWeights(self.cell, self.activation, width, self.hidden_size, self.fused,
+                            *self.params(layer, direction))
+
     def forward(self, x: torch.Tensor, h0=None):
         if h0 is not None:
             raise ValueError("a stacked model starts from zero states")
@@ -168,6 +175,20 @@ class StackedModel(nn.Module):
             for name, p in self.named_parameters():
                 getattr(module, name).copy_(p)
         return module
+
+
+class LayerWeights(NamedTuple):
+    """What `trace.forward` reads of one layer, as RecurrentModel names it (a view: no module is built)."""
+
+    cell: str
+    activation: str
+    input_size: int
+    hidden_size: int
+    fused: bool
+    weight_ih: torch.Tensor
+    weight_hh: torch.Tensor
+    bias_ih: torch.Tensor
+    bias_hh: torch.Tensor
 
 
 def _layer_forward(cell, activation, params, x, training):
@@ -388,19 +409,19 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
     T = x32.shape[0]
     zeros = np.zeros(H)
     c0 = np.zeros(H) if cell == "lstm" else None
-    runs = []  # [L][D] (model, x, hidden64, c64, gates, pre, ctx), in each direction's reading order
+    runs = []  # [L][D] (model, x, Forward), in each direction's reading order
     y = x32
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for layer in range(L):
             row = []
             for d in range(D):
-                m = model.layer(layer, d)
+                m = model.layer_weights(layer, d)
                 xin = np.ascontiguousarray(y[::-1] if d else y)
-                hidden64, c64, gates, pre, ctx = forward(m, xin, zeros, c0)
-                ctx["pre64"] = pre
-                row.append((m, xin, hidden64, c64, gates, pre, ctx))
+                fw = forward(m, xin, zeros, c0)
+                fw.ctx["pre64"] = fw.pre64
+                row.append((m, xin, fw))
             runs.append(row)
-            out = np.concatenate([r[2][::-1] if d else r[2] for d, r in enumerate(row)], axis=1).astype(np.float32)
+            out = np.concatenate([fw.hidden32[::-1] if d else fw.hidden32 for d, (_, _, fw) in enumerate(row)], axis=1)
             y = out + y if model.residual and layer > 0 else out
         # Backward: from the top layer down; above[t] is dL/dy_t of the layer being swept (m, e per element).
         Dm, De = np.frexp(loss_terms(loss, T, H, D))
@@ -408,8 +429,9 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
         layers, depth = [None] * L, np.empty((D, L, T))
         for layer in range(L - 1, -1, -1):
             row, width = [], runs[layer][0][0].input_size
-            below_m, below_e = np.zeros((T, width)), np.zeros((T, width))
-            for d, (m, xin, hidden64, c64, gates, pre, ctx) in enumerate(runs[layer]):
+            below_m, below_e = np.empty((T, width)), np.empty((T, width))  # written by direction 0
+            for d, (m, xin, fw) in enumerate(runs[layer]):
+                ctx = fw.ctx
                 sl = slice(d * H, (d + 1) * H)
                 dm, de = above[0][:, sl], above[1][:, sl]
                 if d:
@@ -421,9 +443,8 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
                 gc = (raw[2], raw[3]) if cell == "lstm" else (raw[0], raw[1])
                 Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
                 _kernels.input_grads(_CELL_CODE[cell], *ctx["factors"], *_gru_pre(ctx), raw[0], raw[1], *gc,
-                                     Wi, eWi, _BAND, bool(d), below_m, below_e)
-                row.append(_make_trace(cell, m.activation, loss, xin, hidden64, c64, gates, pre, zeros, c0,
-                                       log10_gh, log10_g, log10_gc, ctx))
+                                     Wi, eWi, _BAND, bool(d), d == 0, below_m, below_e)
+                row.append(_make_trace(loss, xin, fw, zeros, c0, log10_gh, log10_g, log10_gc))
             layers[layer] = row
             if model.residual and layer > 0:
                 _kernels.add_scaled(below_m, below_e, np.ascontiguousarray(above[0]), np.ascontiguousarray(above[1]),

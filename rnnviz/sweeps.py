@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from . import _kernels, cells
-from .cells import ACT_CODES, GATES
+from .cells import ACT_CODES
 
 # The factor rows of each cell (see factors) and the group of each: factors of one group meet in
 # one mat-vec and share a power-of-two exponent per step.
@@ -22,7 +22,7 @@ FACTOR_GROUPS = {"rnn": (0,), "lstm": (0, 0, 0, 0, 1, 2), "gru": (0, 0, 0, 1)}
 NARROW = 60.0        # binary orders the factors of a group may span in a step and share an exponent
 
 
-def factors(cell, act, pre, h_prev, c_all, relu_D, dtype) -> tuple:
+def factors(cell, act, pre, h_prev, relu_D, dtype) -> tuple:
     """The elementwise factors of every step's Jacobian, for the kernels (see _kernels.factors_at):
 
         RNN   D  = act'(a)
@@ -37,6 +37,7 @@ def factors(cell, act, pre, h_prev, c_all, relu_D, dtype) -> tuple:
     NARROW binary orders (nearly all); the other steps' factors keep an exponent per element in
     wide_m / wide_e [wide steps, factors, H], wide[k] being the row of step k there (-1: narrow).
     So sech^2 of 60 (3e-52), of a cell state of 1000 (e^{-2000}) or of 10^30 is a number, never 0.
+    An LSTM's factors come with its gates and cell states (lstm_forward); this function takes an RNN or a GRU.
     """
     T, H = h_prev.shape
     groups = np.array(FACTOR_GROUPS[cell], dtype=np.int64)
@@ -46,13 +47,17 @@ def factors(cell, act, pre, h_prev, c_all, relu_D, dtype) -> tuple:
     if cell == "rnn":
         a = pre["a"] if relu_D is None else relu_D - 0.5  # an overflowed ReLU RNN: the exact signs
         args, pack, rows = (ACT_CODES[act], a), _kernels.factors_rnn, _kernels.wide_rows_rnn
-    elif cell == "lstm":
-        args = tuple(pre[n] for n in GATES["lstm"]) + (c_all,)
-        pack, rows = _kernels.factors_lstm, _kernels.wide_rows_lstm
     else:
         args = (pre["reset"], pre["update"], pre["hn"], pre["candidate"], np.ascontiguousarray(h_prev))
         pack, rows = _kernels.factors_gru, _kernels.wide_rows_gru
     pack(*args, groups, NARROW, F, s, narrow)
+    return _with_wide_rows(rows, args, F, s, groups, narrow)
+
+
+def _with_wide_rows(rows, args, F, s, groups, narrow) -> tuple:
+    """The factors' tuple: the packed mantissas and exponents and, for the steps that are not narrow, their
+    factors with an exponent per element (rows(*args, ...) computes them)."""
+    T, H = F.shape[0], F.shape[2]
     steps = np.nonzero(~narrow)[0]
     wide = np.full(T, -1, dtype=np.int64)
     wide[steps] = np.arange(steps.size)
@@ -61,16 +66,33 @@ def factors(cell, act, pre, h_prev, c_all, relu_D, dtype) -> tuple:
     return F, s, groups, wide, wide_m, wide_e
 
 
+def lstm_forward(S: np.ndarray, c0: np.ndarray, dtype) -> tuple:
+    """An LSTM's gates, cell states and factors from its float64 pre-activations S [T, 4H] in one pass
+    (_kernels.lstm_forward): (gates [4, T, H] float32, pre-activations [4, T, H] float32, cell states
+    [T, H] float32, the factors as `factors` returns them). The cell states are float64 on the way."""
+    T, H = S.shape[0], S.shape[1] // 4
+    groups = np.array(FACTOR_GROUPS["lstm"], dtype=np.int64)
+    c_all = np.empty((T + 1, H))
+    c_all[0] = c0
+    G32, P32, C32 = np.empty((4, T, H), np.float32), np.empty((4, T, H), np.float32), np.empty((T, H), np.float32)
+    F, s, narrow = np.empty((T, groups.size, H), dtype), np.empty((T, int(groups.max()) + 1)), np.empty(T, dtype=bool)
+    _kernels.lstm_forward(S, groups, NARROW, c_all, G32, P32, C32, F, s, narrow)
+    args = (S[:, :H], S[:, H:2 * H], S[:, 2 * H:3 * H], S[:, 3 * H:], c_all)
+    return G32, P32, C32, _with_wide_rows(_kernels.wide_rows_lstm, args, F, s, groups, narrow)
+
+
 def mantissa_matrix(W: np.ndarray) -> tuple[np.ndarray, float]:
     """W = W_m * 2**eW with the largest |entry| of W_m in [0.5, 1): exact, and no float32 product
     with an adjoint or a Jacobian row can overflow, whatever the weights."""
     mx = float(np.max(np.abs(W))) if W.size else 0.0
     eW = math.frexp(mx)[1] if 0 < mx < math.inf else 0
+    if abs(eW) < 1000:  # a power of two float64 holds: the product is ldexp's own rounding, and faster
+        return np.ascontiguousarray(W * 2.0 ** -eW), float(eW)
     return np.ascontiguousarray(np.ldexp(W, -eW)), float(eW)
 
 
 def grad_sweep(ctx: dict, loss: str, direct: tuple | None = None, raw: list | None = None):
-    """log10 |dL/dh_k| per unit, log10 ||dL/dh_k||, log10 ||dL/dc_k|| (LSTM) for every k.
+    """log10 |dL/dh_k| per unit (float32), log10 ||dL/dh_k||, log10 ||dL/dc_k|| (LSTM) for every k.
 
     `direct` (Dm, De), each [T, H]: a gradient Dm * 2**De reaching each step from outside the
     recurrence (the layer above of a stacked model; loss "direct" then adds nothing else). `raw`, a
@@ -87,7 +109,7 @@ def grad_sweep(ctx: dict, loss: str, direct: tuple | None = None, raw: list | No
     sweep(*ctx["factors"], W, ctx["eW"], lim, buf_lim, *dense, v, loss == "all", m, e, *extra, *D)
     if raw is not None:
         raw.extend((m, e, *extra))
-    log10_gh = np.empty((T, H))
+    log10_gh = np.empty((T, H), np.float32)  # per unit, as the Trace keeps it
     _kernels.log10_abs(m, e, log10_gh)
     log10_gc = log10_norms(*extra) if extra else None
     return log10_gh, log10_norms(m, e), log10_gc

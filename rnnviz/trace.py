@@ -33,12 +33,13 @@ How it is computed (and why it is fast):
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from . import _kernels, cells, dynamics, sweeps
-from .cells import ACT_CODES, MODERN_CELLS, NUM_BLOCKS, evaluate
+from .cells import ACT_CODES, GATES, MODERN_CELLS, NUM_BLOCKS, evaluate
 from .model import PARAM_NAMES, RecurrentModel, from_torch
 from .modern import ModernCell
 from .trace_result import Trace
@@ -75,17 +76,26 @@ def trace(model, x, loss: str = "last", h0=None, *, _float32_above: float | None
     x32 = _as_input(x, model.input_size)
     h0_64, c0_64 = _as_initial_state(h0, model.cell, model.hidden_size)
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-        hidden64, c64, gates, pre, ctx = forward(model, x32, h0_64, c0_64, _float32_above)
-        log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, loss)
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _make_trace(model.cell, model.activation, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64,
-                           log10_gh, log10_g, log10_gc, ctx)
+        fw = forward(model, x32, h0_64, c0_64, _float32_above)
+        log10_gh, log10_g, log10_gc = sweeps.grad_sweep(fw.ctx, loss)
+    return _make_trace(loss, x32, fw, h0_64, c0_64, log10_gh, log10_g, log10_gc)
 
 
-def forward(model: RecurrentModel, x32: np.ndarray, h0_64: np.ndarray, c0_64, _float32_above=None):
-    """The forward half of `trace` for one layer: (hidden [T, H] float64, cell state or None, gates,
-    pre-activations (float64), ctx with the factors of every step for the sweeps)."""
+class Forward(NamedTuple):
+    """The forward half of a trace for one layer: float32 read-only arrays for the Trace, and ctx (the
+    factors of every step, the weights) for the sweeps."""
+
+    hidden32: np.ndarray         # [T, H] float32: torch's own states where its kernel ran
+    cell32: np.ndarray | None
+    gates: dict                  # name -> [T, H] float32
+    pre: dict                    # name -> [T, H] float32
+    pre64: dict | None           # the float64 pre-activations of an RNN or GRU (an LSTM's stay in ctx's factors)
+    ctx: dict
+
+
+def forward(model, x32: np.ndarray, h0_64: np.ndarray, c0_64, _float32_above=None) -> Forward:
+    """The forward half of `trace` for one layer (see Forward): `model` a RecurrentModel or one layer of a
+    stacked model (deep.LayerWeights)."""
     cell, act, H, I = model.cell, model.activation, model.hidden_size, model.input_size
     T = x32.shape[0]
     w32 = {n: getattr(model, n).detach().to(torch.float32).cpu() for n in PARAM_NAMES}
@@ -94,11 +104,14 @@ def forward(model: RecurrentModel, x32: np.ndarray, h0_64: np.ndarray, c0_64, _f
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         out32 = _fused_forward(model, w32, x32, h0_64, c0_64) if model.fused else None
         relu_D = None  # exact relu derivatives when the states overflow (see relu_forward_scaled)
+        xh = np.empty((T, I + H))  # each step's input and the state before it, float64
+        xh[:, :I] = x32
+        xh[0, I:] = h0_64
         if out32 is not None and (cell != "rnn" or np.all(np.isfinite(out32))):
-            hidden64 = out32.astype(np.float64)  # torch's states (an LSTM / GRU that overflowed keeps its NaN)
+            xh[1:, I:] = out32[:-1]  # torch's states (an LSTM / GRU that overflowed keeps its NaN)
+            hidden32 = _frozen(out32)
         else:  # sigmoid / linear RNN, or a float32 RNN forward that overflowed
-            x64 = x32.astype(np.float64)
-            gi = x64 @ w64["weight_ih"].T + (w64["bias_ih"] + w64["bias_hh"])
+            gi = xh[:, :I] @ w64["weight_ih"].T + (w64["bias_ih"] + w64["bias_hh"])
             hidden64 = np.empty((T, H))
             W_T = np.ascontiguousarray(w64["weight_hh"].T)
             if act == "relu":
@@ -106,47 +119,51 @@ def forward(model: RecurrentModel, x32: np.ndarray, h0_64: np.ndarray, c0_64, _f
                 _kernels.relu_forward_scaled(gi, W_T, h0_64, hidden64, relu_D)
             else:
                 _kernels.rnn_forward(gi, W_T, h0_64, ACT_CODES[act], hidden64)
+            xh[1:, I:] = hidden64[:-1]
+            hidden32 = sweeps.frozen32(hidden64)
         # The gradient path is float64 from here: pre-activations from the (float32) states, gates,
         # the LSTM's cell state and every derivative factor. Large traces keep the factors' mantissas
         # and the sweep's mat-vec in float32 (their exponents stay exact).
         work = T * NUM_BLOCKS[cell] * H * (I + H)
         threshold = EVAL_FLOAT32_ABOVE if _float32_above is None else _float32_above
         dt = np.float32 if work > threshold else np.float64
-        h_prev = np.vstack([h0_64[None], hidden64[:-1]])
-        pre, gates = evaluate(cell, act, w64, x32.astype(np.float64), h_prev)
-        c64 = None
+        c32 = pre64 = None
         if cell == "lstm":
-            c64 = np.empty((T, H))
-            _kernels.lstm_cell_states(np.ascontiguousarray(gates["forget"]),
-                                      np.ascontiguousarray(gates["input"] * gates["candidate"]), c0_64, c64)
+            G32, P32, c32, factors = sweeps.lstm_forward(cells.pre_activations(w64, xh), c0_64, dt)
+            gates, pre = (dict(zip(GATES["lstm"], map(_frozen, a))) for a in (G32, P32))
+            c32 = _frozen(c32)
+        else:
+            h_prev = xh[:, I:]
+            pre64, gates64 = evaluate(cell, act, w64, xh[:, :I], h_prev)
+            factors = sweeps.factors(cell, act, pre64, h_prev, relu_D, dt)
+            gates = {k: sweeps.frozen32(g) for k, g in gates64.items()}
+            pre = {k: sweeps.frozen32(p) for k, p in pre64.items()}
         W_m, eW = sweeps.mantissa_matrix(w64["weight_hh"])
-        c_all = None if c64 is None else np.vstack([c0_64[None], c64])
-        ctx = dict(cell=cell, act=act, T=T, H=H, weights=w64, W=W_m, eW=eW, W_sweep=W_m.astype(dt),
-                   factors=sweeps.factors(cell, act, pre, h_prev, c_all, relu_D, dt))
-    return hidden64, c64, gates, pre, ctx
+        ctx = dict(cell=cell, act=act, T=T, H=H, weights=w64, W=W_m, eW=eW, W_sweep=W_m.astype(dt, copy=False),
+                   factors=factors)
+    return Forward(hidden32, c32, gates, pre, pre64, ctx)
 
 
-def _make_trace(cell, act, loss, x32, hidden64, c64, gates, pre, h0_64, c0_64, log10_gh, log10_g, log10_gc,
-                ctx) -> Trace:
-    bad = ~np.isfinite(hidden64.astype(np.float32)).all(axis=1)
-    if c64 is not None:
-        bad |= ~np.isfinite(c64.astype(np.float32)).all(axis=1)
-    def f32(a):  # the arrays of a trace are read-only: traces are shared between sessions
-        out = np.array(a, dtype=np.float32, order="C")
-        out.setflags(write=False)
-        return out
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """a itself, read-only (a float32 array that nothing else holds): traces are shared between sessions."""
+    a.setflags(write=False)
+    return a
 
-    log10_g.setflags(write=False)
-    if log10_gc is not None:
-        log10_gc.setflags(write=False)
+
+def _make_trace(loss, x32, fw: Forward, h0_64, c0_64, log10_gh, log10_g, log10_gc) -> Trace:
+    """The Trace of one layer: `fw`'s arrays, the gradient from the sweep (log10_gh [T, H] float32)."""
+    ctx = fw.ctx
+    bad = ~np.isfinite(fw.hidden32).all(axis=1)
+    if fw.cell32 is not None:
+        bad |= ~np.isfinite(fw.cell32).all(axis=1)
+    for a in (log10_gh, log10_g, log10_gc):
+        if a is not None:
+            a.setflags(write=False)
     return Trace(
-        cell_type=cell, activation=act, loss=loss,
-        inputs=x32, hidden=f32(hidden64), cell=None if c64 is None else f32(c64),
-        gates={k: f32(g) for k, g in gates.items()},
-        pre={k: f32(p) for k, p in pre.items()},
-        h0=f32(h0_64), c0=None if c0_64 is None else f32(c0_64),
-        log10_grad_norm=log10_g, log10_cell_grad_norm=log10_gc,
-        log10_grad_hidden=f32(log10_gh),
+        cell_type=ctx["cell"], activation=ctx["act"], loss=loss,
+        inputs=x32, hidden=fw.hidden32, cell=fw.cell32, gates=fw.gates, pre=fw.pre,
+        h0=sweeps.frozen32(h0_64), c0=None if c0_64 is None else sweeps.frozen32(c0_64),
+        log10_grad_norm=log10_g, log10_cell_grad_norm=log10_gc, log10_grad_hidden=log10_gh,
         forward_overflow_step=int(np.argmax(bad)) if bad.any() else None, _ctx=ctx,
     )
 
