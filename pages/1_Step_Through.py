@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from rnnviz import cells, plots, ui
+from rnnviz.deep import StackedTrace
 from rnnviz.i18n import _
 from rnnviz.spec import Scenario
 
@@ -40,13 +41,14 @@ if trained is None:
 else:
     full = ui.trace_trained(trained, seed=seed)
     cell, activation = trained.model.cell, trained.model.activation
-tr = ui.layer_view(full, "step", scale=ctx.scale)  # a stacked model: its grid and the layer picked
-H, T = tr.hidden_size, tr.T
-stacked = tr is not full
+H, T = full.hidden_size, full.T
+stacked = isinstance(full, StackedTrace)
 notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
-ui.overflow_alerts({cells.LABELS[cell]: tr}, shown=_("grey in the heatmaps, shaded in the line charts"),
-                   gradient=False)
+alerts = dict(shown=_("grey in the heatmaps, shaded in the line charts"), gradient=False)
+if not stacked:
+    tr = full
+    ui.overflow_alerts({cells.LABELS[cell]: tr}, **alerts)
 what = (_("{a_cell} with {H} hidden units reads **{T} steps** of *{kind}* input.").format(
             a_cell=cells.article(cell, capital=True), H=H, T=T, kind=_(input_kind))
         + (" " + ui.stack_words(full) if stacked else "")
@@ -58,6 +60,9 @@ st.markdown(_(
     "and every panel shows the same step: the states and gates of all units over time, and the equations of one "
     "unit with the numbers of that step."
 ).format(what=what))
+if stacked:  # the layer and direction the views below show (the grid of every layer follows them)
+    tr = ui.layer_view(full, "step", scale=ctx.scale, grid=False)
+    ui.overflow_alerts({cells.LABELS[cell]: tr}, **alerts)
 
 for key, value in (("playing", False),):
     st.session_state.setdefault(key, value)
@@ -148,6 +153,8 @@ def stepper():
 
 stepper()
 
+if stacked:
+    ui.layer_grid(full, "step", scale=ctx.scale)
 st.subheader(_("Saturation"))
 if tr.gate_names:
     ui.chart(plots.saturation_bars(tr.saturation(), scale=ctx.scale,

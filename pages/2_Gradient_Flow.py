@@ -3,6 +3,7 @@ minLSTM, S6) on the same input and seed."""
 import streamlit as st
 
 from rnnviz import cells, i18n, plots, ui
+from rnnviz.deep import DIRECTIONS
 from rnnviz.i18n import _
 from rnnviz.spec import Scenario
 
@@ -83,6 +84,9 @@ def grad_figure(cell_traces: dict, gain: float):
     with i18n.language(LANG):
         title = (_("‖∂L/∂h_k‖ · loss on {where} · ◆ horizon") if present else
                  _("‖∂L/∂h_k‖ against steps back · loss on {where} · ◆ horizon")).format(where=loss_text)
+        if layers > 1 or bidirectional:  # the picked layer's curves
+            title = _("Layer {layer} ({direction}): {title}").format(
+                layer=layer + 1, direction=_(DIRECTIONS[direction]), title=title)
         return plots.gradient_vs_lag(shown, scale=ctx.scale, height=380 if present else 480,
                                      horizon_fraction=fraction, dotted=dotted, title=title)
 

@@ -2,6 +2,7 @@
 
     tr = ui.layer_view(tr, "user", scale=ctx.scale)   # a StackedTrace: its grid, a layer / direction
                                                         # selector, and the chosen layer's Trace
+    ui.layer_grid(tr, "user", scale=ctx.scale)          # the grid alone
     layer, d = ui.picked_layer("user")                  # what that selector picked (0-based), after it
     layers, bidirectional, residual = ui.depth_knobs()  # a page's own models: its layers and directions
 """
@@ -25,15 +26,22 @@ def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container
     if not isinstance(tr, StackedTrace):
         return tr
     c = container if container is not None else st
-    directions = list(range(tr.directions))
     if grid:
-        rows = [DIRECTIONS[d] for d in directions] if tr.bidirectional else None
-        name = plots.plain(_("{n} layers").format(n=tr.num_layers))
-        chart(plots.depth_time_grids({name: [tr.grad_grid(d) for d in directions]},
-                                     rows=rows, scale=scale, height=300 + 120 * (len(directions) - 1),
-                                     title=_("‖∂L/∂h_t^(l)‖ of every layer")), key=f"{key}_layers_grid", container=c)
+        layer_grid(tr, key, scale=scale, container=c)
     layer, d = layer_selector(tr.num_layers, tr.bidirectional, key, container=c)
     return tr.trace(layer, d)
+
+
+def layer_grid(tr: StackedTrace, key: str, *, scale: float = 1.0, container=None):
+    """The heatmap of ‖∂L/∂h_t^(l)‖ over layers × steps of a stacked model, both directions (chart key
+    f"{key}_layers_grid")."""
+    directions = list(range(tr.directions))
+    rows = [DIRECTIONS[d] for d in directions] if tr.bidirectional else None
+    name = plots.plain(_("{n} layers").format(n=tr.num_layers))
+    chart(plots.depth_time_grids({name: [tr.grad_grid(d) for d in directions]},
+                                 rows=rows, scale=scale, height=300 + 120 * (len(directions) - 1),
+                                 title=_("‖∂L/∂h_t^(l)‖ of every layer")),
+          key=f"{key}_layers_grid", container=container)
 
 
 def layer_selector(num_layers: int, bidirectional: bool, key: str, *, container=None) -> tuple[int, int]:
