@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from rnnviz import cells, plots, ui
+from rnnviz.deep import StackedTrace
 from rnnviz.i18n import _
 from rnnviz.spec import Scenario
 
@@ -10,7 +11,7 @@ ctx = ui.page_setup("Step Through")
 st.title(_("Step through a recurrent network"))
 
 NAMES = ["cell", "activation", "init", "recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size",
-         "seed", "input_kind", "text"]
+         "seed", "input_kind", "text", *ui.DEPTH_KNOBS]
 notes = ui.check_url(NAMES)
 with ui.controls():
     trained = ui.model_source()  # a model from the Training Lab, if any was trained in this session
@@ -18,6 +19,7 @@ with ui.controls():
     st.subheader(_("Cell"))
     cell = ui.knob("cell", disabled=fixed, options=cells.CELLS)
     activation = ui.knob("activation", disabled=fixed or cell != "rnn")
+    layers, bidirectional, _residual = ui.depth_knobs(disabled=fixed)
     st.subheader(_("Weights"))
     gain = ui.knob("recurrent_gain", disabled=fixed)
     input_gain = ui.knob("input_gain", disabled=fixed)
@@ -35,16 +37,21 @@ with ui.controls():
 
 if trained is None:
     scenario = Scenario.from_values(ui.shown(), loss="last")
-    tr = ui.cached_trace(scenario)
+    full = ui.cached_trace(scenario)  # every layer and direction of a stacked model (what the exports hold)
 else:
-    tr = ui.layer_view(ui.trace_trained(trained, seed=seed), "step", scale=ctx.scale)  # one layer of a stack
-    cell, activation, H, T = trained.model.cell, trained.model.activation, tr.hidden_size, tr.T
+    full = ui.trace_trained(trained, seed=seed)
+    cell, activation = trained.model.cell, trained.model.activation
+H, T = full.hidden_size, full.T
+stacked = isinstance(full, StackedTrace)
 notes += ui.check_url(["t", "unit"], {"t": (0, T - 1), "unit": (0, H - 1)})
 ui.show_notes(notes)
-ui.overflow_alerts({cells.LABELS[cell]: tr}, shown=_("grey in the heatmaps, shaded in the line charts"),
-                   gradient=False)
+alerts = dict(shown=_("grey in the heatmaps, shaded in the line charts"), gradient=False)
+if not stacked:
+    tr = full
+    ui.overflow_alerts({cells.LABELS[cell]: tr}, **alerts)
 what = (_("{a_cell} with {H} hidden units reads **{T} steps** of *{kind}* input.").format(
             a_cell=cells.article(cell, capital=True), H=H, T=T, kind=_(input_kind))
+        + (" " + ui.stack_words(full) if stacked else "")
         if trained is None else
         _("**{title}**, with {H} hidden units, reads {what}.").format(
             title=ui.plain(trained.title[0].upper() + trained.title[1:]), H=H, what=trained.reads(seed, T)))
@@ -53,6 +60,9 @@ st.markdown(_(
     "and every panel shows the same step: the states and gates of all units over time, and the equations of one "
     "unit with the numbers of that step."
 ).format(what=what))
+if stacked:  # the layer and direction the views below show (the grid of every layer follows them)
+    tr = ui.layer_view(full, "step", scale=ctx.scale, grid=False)
+    ui.overflow_alerts({cells.LABELS[cell]: tr}, **alerts)
 
 for key, value in (("playing", False),):
     st.session_state.setdefault(key, value)
@@ -118,7 +128,8 @@ def stepper():
         shown = ", ".join(f"{v:.2f}" for v in tr.inputs[t][:8])
         st.caption(_("Step {t}: input x_t = ({x}). In each gate the first number is the input's contribution "
                      "W·x_t + b, the second the recurrent one W·h_(t−1) + b.").format(
-                       t=t, x=shown + (", …" if tr.inputs.shape[1] > 8 else "")))
+                       t=t, x=shown + (", …" if tr.inputs.shape[1] > 8 else ""))
+                   + (" " + ui.layer_input_words(*ui.picked_layer("step"), full.bidirectional) if stacked else ""))
     with right:
         ui.chart(plots.heatmap(tr.hidden, kind="state", title=_("Hidden state h (units × time)"), colorbar_title="h",
                                **hm), key="hm_h")
@@ -142,6 +153,8 @@ def stepper():
 
 stepper()
 
+if stacked:
+    ui.layer_grid(full, "step", scale=ctx.scale)
 st.subheader(_("Saturation"))
 if tr.gate_names:
     ui.chart(plots.saturation_bars(tr.saturation(), scale=ctx.scale,
@@ -157,8 +170,8 @@ else:
                   "alone (and on which ReLUs are active)."))
 
 if trained is None:
-    ui.scenario_export_box(tr, scenario, key="export")
+    ui.scenario_export_box(full, scenario, key="export")
 else:
-    ui.model_export_box(tr, trained.model, trained.title, key="export")
+    ui.model_export_box(full, trained.model, trained.title, key="export")
 
 ui.finish("pages/1_Step_Through.py")

@@ -3,6 +3,7 @@ minLSTM, S6) on the same input and seed."""
 import streamlit as st
 
 from rnnviz import cells, i18n, plots, ui
+from rnnviz.deep import DIRECTIONS
 from rnnviz.i18n import _
 from rnnviz.spec import Scenario
 
@@ -23,12 +24,13 @@ grad_slot = grad_slot or st.container()
 ))
 
 NAMES = ["recurrent_gain", "input_gain", "forget_bias", "seq_len", "hidden_size", "activation", "init", "seed",
-         "input_kind", "loss", "flow_cells", "r_min", "r_max", "normalize", "negative", "d_state"]
+         "input_kind", "loss", "flow_cells", "r_min", "r_max", "normalize", "negative", "d_state", *ui.DEPTH_KNOBS]
 ui.show_notes(ui.check_url(NAMES))
 with ui.controls():
     trained = ui.model_source()  # a model from the Training Lab, shown next to the built cells
     picked = ui.knob("flow_cells") or cells.CELLS
     modern = [c for c in picked if c in cells.MODERN_CELLS]
+    layers, bidirectional, _residual = ui.depth_knobs()
     st.subheader(_("Weights"))
     gain = ui.knob("recurrent_gain")
     input_gain = ui.knob("input_gain")
@@ -52,7 +54,13 @@ with ui.controls():
     fraction = 1e-3
 
 scenario = Scenario.from_values(ui.shown())   # the settings above, for each of the chosen cells
-traces = {cells.LABELS[c]: tr for c, tr in ui.cached_traces(scenario, picked).items()}
+full = ui.cached_traces(scenario, picked)     # {cell: Trace}; RNN, LSTM, GRU stacked: every layer and direction
+layer, direction = 0, 0
+if layers > 1 or bidirectional:  # the curves below are the picked layer's (the cells after the LSTM have one)
+    layer, direction = ui.layer_selector(layers, bidirectional, "flow_built", container=metrics_box)
+    if modern:
+        metrics_box.caption(_("The cells after the LSTM are built with one layer in one direction."))
+traces = {cells.LABELS[c]: ui.one_layer(tr, layer, direction) for c, tr in full.items()}
 dotted = ()
 if trained is not None:
     trained_label = trained.short
@@ -70,22 +78,27 @@ LANG = i18n.current()  # the slider's curves are drawn in a background thread: i
 
 
 def grad_figure(cell_traces: dict, gain: float):
-    """The main chart of these traces ({label or cell: Trace}); `gain` is in the slider under it."""
-    shown = {cells.LABELS.get(c, c): tr for c, tr in cell_traces.items()}
+    """The main chart of these traces ({label or cell: Trace, or the StackedTrace whose picked layer is
+    drawn}); `gain` is in the slider under it."""
+    shown = {cells.LABELS.get(c, c): ui.one_layer(tr, layer, direction) for c, tr in cell_traces.items()}
     with i18n.language(LANG):
         title = (_("‖∂L/∂h_k‖ · loss on {where} · ◆ horizon") if present else
                  _("‖∂L/∂h_k‖ against steps back · loss on {where} · ◆ horizon")).format(where=loss_text)
+        if layers > 1 or bidirectional:  # the picked layer's curves
+            title = _("Layer {layer} ({direction}): {title}").format(
+                layer=layer + 1, direction=_(DIRECTIONS[direction]), title=title)
         return plots.gradient_vs_lag(shown, scale=ctx.scale, height=380 if present else 480,
                                      horizon_fraction=fraction, dotted=dotted, title=title)
 
 
 if trained is None:  # with the gain slider in the figure: it redraws at once while dragged
     ui.slider_chart(grad_slot, lambda: grad_figure(traces, gain), scenario, tuple(picked), "recurrent_gain",
-                    grad_figure, key="grad", figure_key=("grad", ctx.scale, fraction, LANG), scale=ctx.scale)
+                    grad_figure, key="grad", figure_key=("grad", ctx.scale, fraction, LANG, layer, direction),
+                    scale=ctx.scale)
 else:
     ui.chart(grad_figure(traces, gain), key="grad", container=grad_slot)
 # The charts below depend on the settings alone unless a trained model is shown: shared between sessions.
-shared = None if trained is not None else (scenario, tuple(picked), ctx.scale)
+shared = None if trained is not None else (scenario, tuple(picked), ctx.scale, layer, direction)
 
 # ---- what happened, in numbers (shown above the figure)
 rnn = traces.get("RNN")
@@ -164,10 +177,11 @@ with st.expander(_("Export these numbers"), icon=":material/download:"):
         st.caption(_("Exports cover RNN, LSTM, GRU and trained models; the cells after the LSTM are not exported "
                      "yet."))
     elif which in cell_of:
-        ui.scenario_export_box(traces[which], scenario.replace(cell=cell_of[which]), key="export",
+        ui.scenario_export_box(full[cell_of[which]], scenario.replace(cell=cell_of[which]), key="export",
                                container=st.container())
     else:
-        ui.model_export_box(traces[which], trained.model, trained.title, key="export", container=st.container())
+        ui.model_export_box(ui.trace_trained(trained, seed=seed, loss=loss), trained.model, trained.title,
+                            key="export", container=st.container())
 
 with st.expander(_("What am I looking at?")):
     st.markdown(_(

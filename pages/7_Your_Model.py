@@ -146,7 +146,7 @@ if "user_x" not in ss or fit_error:   # said above, next to the sequence
 key = (ss["user_model"]["name"], id(model), hashlib.sha1(x.tobytes()).hexdigest(), loss)
 tr = ui.session_memo("_user_trace", key, lambda: trace(model, x, loss=loss))  # this user's own model
 one = ui.layer_view(tr, "user", scale=ctx.scale)  # a stacked model: its grid, and one layer in the views below
-stacked, tr = one is not tr, one
+stacked, full, tr = one is not tr, tr, one
 label = cells.LABELS[tr.cell_type]
 name = ss["user_model"]["name"]
 
@@ -208,5 +208,5 @@ for col, page, text in ((a, "pages/1_Step_Through.py", _("Open in Step Through")
     if col.button(text, key=f"open_{page}", icon=":material/open_in_new:"):
         ui.remember_trained(label, model, None, int(x.shape[0]), {"reads": ss["user_x"].get("reads")}, x=x)
         ui.open_trained(label, page)
-ui.model_export_box(tr, model, name.rsplit(".", 1)[0], key="user_export")
+ui.model_export_box(full, model, name.rsplit(".", 1)[0], key="user_export")
 ui.finish("pages/7_Your_Model.py")

@@ -4,6 +4,11 @@
     trace_to_csv(tr, spec, ...)                                  -> bytes (one row per time step)
     model_to_bytes(model, meta)                                  -> bytes (rnnviz.files.uploads.load_model reads it)
 
+A stacked or bidirectional model's trace (rnnviz.deep.StackedTrace) exports every layer and direction:
+its arrays and columns are named by torch's numbering, "l0/hidden" (the first layer) to "l3_reverse/hidden"
+(the fourth layer's backward direction), every one in sequence order (row t is the sequence's step t, also
+for a backward direction, as torch's output holds it); a one-layer trace's files are as they always were.
+
 A PyTorch script that recomputes the numbers: rnnviz.files.script.reproduce_script.
 
 Every export carries the settings that produced it (`trace_metadata`): the spec's knobs, the
@@ -21,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..deep import StackedModel, StackedTrace
 from ..model import PARAM_NAMES, RecurrentModel
 from ..spec import ModelSpec, Scenario
 from ..sweeps import jacobian_cost
@@ -43,6 +49,8 @@ def trace_metadata(tr: Trace, spec_or_meta: Scenario | ModelSpec | Mapping | Non
     """
     facts = {"cell": tr.cell_type, "activation": tr.activation, "loss": tr.loss, "seq_len": tr.T,
              "hidden_size": tr.hidden_size, "input_size": int(tr.inputs.shape[1])}
+    if isinstance(tr, StackedTrace):
+        facts.update(num_layers=tr.num_layers, bidirectional=tr.bidirectional, residual=tr.residual)
     meta: dict[str, Any] = {"format": "rnnviz.trace", "version": 1}
     given: dict[str, Any] = {}
     if isinstance(spec_or_meta, Scenario):
@@ -120,6 +128,41 @@ def trace_arrays(tr: Trace, jacobian: bool | None = None) -> dict[str, np.ndarra
     return out
 
 
+# Arrays of a layer's trace that are not one entry per time step (kept as they are for a backward direction).
+_NOT_PER_STEP = ("h0", "c0", "eigenvalues", "singular_values")
+
+
+def layer_prefix(layer: int, direction: int) -> str:
+    """How the exports name a layer and direction: torch's numbering, "l0/" to "l3_reverse/"."""
+    return f"l{layer}{'_reverse' if direction else ''}/"
+
+
+def stacked_arrays(tr: StackedTrace, jacobian: bool | None = None) -> dict[str, np.ndarray]:
+    """Every array of a stacked trace: inputs [T, I], output [T, D*H] (what the top layer passes on),
+    input_grad_norm / log10_input_grad_norm (||dL/dx_t||), and for each layer and direction the arrays of
+    `trace_arrays` (but its input) under `layer_prefix`, with depth_grad_norm / log10_depth_grad_norm (the
+    part of ||dL/dh_t|| that arrives from the layer above: the loss's own, on the top layer). Everything
+    per step is in sequence order: a backward direction's arrays are reversed from its reading order.
+    `jacobian` as in `include_jacobian`, for every layer at once (None: when computed or cheap for all)."""
+    subs = {(layer, d): tr.trace(layer, d) for layer in range(tr.num_layers) for d in range(tr.directions)}
+    if jacobian is None:
+        jacobian = (all("log10_jacobian_norm" in sub.__dict__ for sub in subs.values())
+                    or sum(jacobian_cost(s.cell_type, s.hidden_size, s.T) for s in subs.values()) <= JACOBIAN_BUDGET)
+    out = {"inputs": tr.inputs, "output": tr.output, "input_grad_norm": _pow10(tr.log10_input_grad_norm),
+           "log10_input_grad_norm": np.asarray(tr.log10_input_grad_norm, dtype=np.float64)}
+    for (layer, d), sub in subs.items():
+        prefix = layer_prefix(layer, d)
+        arrays = trace_arrays(sub, jacobian)
+        del arrays["inputs"]  # the sequence, or the layer below's states: in `inputs` and the layer below
+        depth = np.asarray(tr.depth_grad_grid(d)[layer], dtype=np.float64)
+        arrays.update(depth_grad_norm=_pow10(depth), log10_depth_grad_norm=depth)
+        for name, a in arrays.items():
+            if d and name not in _NOT_PER_STEP and name not in ("depth_grad_norm", "log10_depth_grad_norm"):
+                a = np.ascontiguousarray(a[::-1])
+            out[prefix + name] = a
+    return out
+
+
 def _pow10(log10_values) -> np.ndarray:
     with np.errstate(over="ignore"):
         return np.power(10.0, np.asarray(log10_values, dtype=np.float64))
@@ -132,9 +175,9 @@ def trace_to_npz(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, 
     Read it with `np.load(f)` (no pickle needed): `json.loads(str(f["meta_json"]))` is the metadata.
     `jacobian`: include the Jacobian norms (None: when computed already or cheap, see `include_jacobian`).
     """
-    arrays = trace_arrays(tr, jacobian)
+    arrays = stacked_arrays(tr, jacobian) if isinstance(tr, StackedTrace) else trace_arrays(tr, jacobian)
     meta = trace_metadata(tr, spec_or_meta, **settings)
-    meta["jacobian_norms"] = "jacobian_norm" in arrays
+    meta["jacobian_norms"] = "jacobian_norm" in arrays or "l0/jacobian_norm" in arrays
     arrays["meta_json"] = np.array(json.dumps(meta, sort_keys=True))
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -154,28 +197,57 @@ _STEP_COLUMNS = (("grad_norm", "||dL/dh_t||, the total gradient through time (in
                  ("step_jacobian_norm", "||ds_t/ds_{t-1}||_2 of this step alone"),
                  ("log10_step_jacobian_norm", "its log10"),
                  ("pascanu_bound", "(gamma sigma_max(W_hh))^(T-1-t), an upper bound on jacobian_norm"),
-                 ("log10_pascanu_bound", "its log10"))
+                 ("log10_pascanu_bound", "its log10"),
+                 ("depth_grad_norm", "the part of ||dL/dh_t|| that arrives from the layer above (on the top layer: "
+                                     "the loss's own term)"),
+                 ("log10_depth_grad_norm", "its log10"),
+                 ("input_grad_norm", "||dL/dx_t||, what reaches the input"),
+                 ("log10_input_grad_norm", "its log10"))
 
 
-def trace_columns(tr: Trace, jacobian: bool | None = None) -> tuple[list[str], list[np.ndarray], list[str]]:
-    """(names, 1-D columns, legend lines) of the CSV export: one entry per time step each."""
-    arrays = trace_arrays(tr, jacobian)
+def trace_columns(tr: Trace | StackedTrace, jacobian: bool | None = None) -> tuple[list[str], list[np.ndarray],
+                                                                              list[str]]:
+    """(names, 1-D columns, legend lines) of the CSV export: one entry per time step each. A stacked trace's
+    columns: x_j, then every layer and direction's under its prefix ("l0/h_0", "l1_reverse/grad_norm", ...),
+    then ||dL/dx_t||."""
     names, cols, legend = ["t", "steps_back"], [np.arange(tr.T), tr.T - 1 - np.arange(tr.T)], [
         "t: time step (row t describes the state after reading x_t)", "steps_back: T-1-t"]
-    units = [(key, prefix, text) for key, prefix, text in _UNIT_COLUMNS]
-    units += [(f"gate_{g}", f"gate_{g}", f"{g} gate of unit j") for g in tr.gate_names]
-    for key, prefix, text in units:
+    if not isinstance(tr, StackedTrace):
+        _add_columns(trace_arrays(tr, jacobian), tr.gate_names, "", names, cols, legend)
+        return names, cols, legend
+    arrays = stacked_arrays(tr, jacobian)
+    legend[0] = "t: time step of the sequence (row t describes every layer and direction at the sequence's step t)"
+    _add_columns({"inputs": arrays["inputs"]}, (), "", names, cols, legend)
+    legend.append("lK/...: layer K (0: the first, reading x), forward direction; lK_reverse/...: its backward "
+                  "direction, which reads the sequence from its last step (its jacobian_norm and pascanu_bound "
+                  "run to its final state, at t = 0)")
+    for layer in range(tr.num_layers):
+        for d in range(tr.directions):
+            prefix = layer_prefix(layer, d)
+            part = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+            seen = set(legend)
+            more = []
+            _add_columns(part, tr.gate_names, prefix, names, cols, more)
+            legend += [line for line in (m.replace(prefix, "lK/", 1) for m in more) if line not in seen]
+    _add_columns({k: arrays[k] for k in ("input_grad_norm", "log10_input_grad_norm")}, (), "", names, cols, legend)
+    return names, cols, legend
+
+
+def _add_columns(arrays: dict, gate_names, prefix: str, names: list, cols: list, legend: list):
+    """The columns of one layer's arrays (`trace_arrays`), each name after `prefix`, with a legend line each."""
+    units = [(key, p, text) for key, p, text in _UNIT_COLUMNS]
+    units += [(f"gate_{g}", f"gate_{g}", f"{g} gate of unit j") for g in gate_names]
+    for key, p, text in units:
         if key in arrays:
             a = arrays[key]
-            names += [f"{prefix}_{j}" for j in range(a.shape[1])]
+            names += [f"{prefix}{p}_{j}" for j in range(a.shape[1])]
             cols += [a[:, j] for j in range(a.shape[1])]
-            legend.append(f"{prefix}_j: {text}")
+            legend.append(f"{prefix}{p}_j: {text}")
     for key, text in _STEP_COLUMNS:
         if key in arrays:
-            names.append(key)
+            names.append(prefix + key)
             cols.append(arrays[key])
-            legend.append(f"{key}: {text}")
-    return names, cols, legend
+            legend.append(f"{prefix}{key}: {text}")
 
 
 def trace_to_csv(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, jacobian: bool | None = None,
@@ -193,7 +265,7 @@ def trace_to_csv(tr: Trace, spec_or_meta: ModelSpec | Mapping | None = None, *, 
         raise ValueError(f"A CSV of this trace would have {tr.T} rows x {len(names)} columns; the limit is "
                          f"{max_cells} cells. Export NPZ instead, or shorten the sequence.")
     meta = trace_metadata(tr, spec_or_meta, **settings)
-    meta["jacobian_norms"] = "jacobian_norm" in names
+    meta["jacobian_norms"] = "jacobian_norm" in names or "l0/jacobian_norm" in names
     lines = ["# rnnviz trace"] + [f"# {k}: {_header_json(v)}" for k, v in meta.items()]
     lines += [f"# - {line}" for line in legend]
     lines.append(",".join(names))
@@ -238,7 +310,7 @@ def read_csv_metadata(data: bytes) -> dict:
 
 
 # =============================================================================== checkpoints
-def model_to_bytes(model: RecurrentModel, meta: Mapping | None = None,
+def model_to_bytes(model: RecurrentModel | StackedModel, meta: Mapping | None = None,
                    extra: Mapping[str, torch.Tensor] | None = None) -> bytes:
     """An rnnviz checkpoint of `model`: loads with torch.load(weights_only=True) and `io.load_model`.
 
@@ -247,24 +319,32 @@ def model_to_bytes(model: RecurrentModel, meta: Mapping | None = None,
     strings, lists, e.g. the task, training steps, a character vocabulary), "extra" (other named
     float tensors, e.g. a readout layer), "state_dict"}. The state_dict uses torch's names
     (weight_ih_l0, ...), so `torch.nn.LSTM(I, H).load_state_dict(ckpt["state_dict"])` works too.
+    A stacked or bidirectional model adds "num_layers", "bidirectional" and "residual", and its
+    state_dict holds every layer and direction (weight_ih_l1, bias_hh_l0_reverse, ...): without residual
+    connections `torch.nn.LSTM(I, H, num_layers, bidirectional=...)` loads it.
     """
-    if not isinstance(model, RecurrentModel):
-        raise ValueError(f"model_to_bytes needs a RecurrentModel; got {type(model).__name__}")
+    if not isinstance(model, (RecurrentModel, StackedModel)):
+        raise ValueError(f"model_to_bytes needs a RecurrentModel or a StackedModel; got {type(model).__name__}")
     meta = {k: _jsonable(k, v) for k, v in (meta or {}).items()}
     extra_tensors = {}
     for name, value in (extra or {}).items():
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             raise ValueError(f"extra[{name!r}] must be a float tensor")
         extra_tensors[str(name)] = value.detach().to("cpu", torch.float32).clone().contiguous()
+    if isinstance(model, StackedModel):
+        params = dict(model.named_parameters())
+    else:
+        params = {f"{name}_l0": getattr(model, name) for name in PARAM_NAMES}
     ckpt = {
         "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
         "cell": model.cell, "activation": model.activation,
         "input_size": model.input_size, "hidden_size": model.hidden_size,
         "spec": model.spec.to_dict() if model.spec is not None else None,
         "meta": meta, "extra": extra_tensors,
-        "state_dict": {f"{name}_l0": getattr(model, name).detach().to("cpu", torch.float32).clone().contiguous()
-                       for name in PARAM_NAMES},
+        "state_dict": {name: p.detach().to("cpu", torch.float32).clone().contiguous() for name, p in params.items()},
     }
+    if isinstance(model, StackedModel):
+        ckpt.update(num_layers=model.num_layers, bidirectional=model.bidirectional, residual=model.residual)
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     return buf.getvalue()

@@ -15,6 +15,7 @@ from ..cells import NUM_BLOCKS, article_message
 from ..deep import StackedModel, param_name
 from ..i18n import Message, Untrusted
 from ..model import PARAM_NAMES
+from ..spec import ModelSpec
 
 
 def is_stacked(state: Mapping, prefix: str | None) -> bool:
@@ -30,9 +31,51 @@ def is_stacked(state: Mapping, prefix: str | None) -> bool:
     return False
 
 
+def load_checkpoint(obj: Mapping, state: Mapping, cell: str, activation: str, spec: Mapping | None, meta: dict,
+                    extra: dict, notes: list, max_hidden: int, max_input: int):
+    """A LoadedModel holding the stacked model of an rnnviz checkpoint (`rnnviz.files.export.model_to_bytes`):
+    its state_dict checked as an upload's, its residual connections and, when they describe these weights,
+    its settings."""
+    from .uploads import UploadError
+
+    residual = obj.get("residual", False)
+    if not isinstance(residual, bool):
+        raise UploadError(Message("This rnnviz checkpoint's metadata is damaged."))
+    loaded = load_stacked(state, None, activation, notes, max_hidden, max_input, residual=residual)
+    model = loaded.model
+    if model.cell != cell:
+        raise UploadError(Message("The checkpoint says it is {a_saved} but its weights have the shapes of {a_cell}: "
+                                  "the file is damaged.", a_saved=article_message(cell),
+                                  a_cell=article_message(model.cell)))
+    model.spec = _spec_of(spec, model, notes)
+    kind = (Message("{n}-layer bidirectional", n=model.num_layers) if model.bidirectional else
+            Message("{n}-layer", n=model.num_layers))
+    loaded.source = Message("an rnnviz checkpoint of a {kind} network", kind=kind)
+    loaded.meta, loaded.extra = meta, extra
+    return loaded
+
+
+def _spec_of(spec: Mapping | None, model: StackedModel, notes: list) -> ModelSpec | None:
+    """The checkpoint's ModelSpec, if it is valid and describes this stacked model."""
+    if not spec:
+        return None
+    try:
+        spec = ModelSpec(**spec)
+    except (TypeError, ValueError):
+        notes.append(Message("The checkpoint's settings could not be read; the weights are used as they are."))
+        return None
+    said = (spec.cell, spec.input_size, spec.hidden_size, spec.num_layers, spec.bidirectional, spec.residual)
+    if said != (model.cell, model.input_size, model.hidden_size, model.num_layers, model.bidirectional,
+                model.residual):
+        notes.append(Message("The checkpoint's settings do not match its weights; the weights are used as they are."))
+        return None
+    return spec
+
+
 def load_stacked(state: Mapping, prefix: str | None, activation: str | None, notes: list, max_hidden: int,
-                 max_input: int):
-    """A LoadedModel holding the StackedModel of this state_dict, or UploadError saying what is wrong."""
+                 max_input: int, *, residual: bool = False):
+    """A LoadedModel holding the StackedModel of this state_dict, or UploadError saying what is wrong.
+    `residual`: the model has residual connections (only an rnnviz checkpoint says so)."""
     from .uploads import (
         _TORCH_NAME,
         NO_BIASES,
@@ -119,7 +162,7 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
         notes.append(TANH_ASSUMED)
     if not biased:
         notes.append(NO_BIASES)
-    model = StackedModel(cell, I, H, L, D == 2, False, activation or "tanh")
+    model = StackedModel(cell, I, H, L, D == 2, residual, activation or "tanh")
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name in tensors:

@@ -105,6 +105,10 @@ def load_model(data: bytes, *, max_bytes: int = MAX_MODEL_BYTES, activation: str
             notes.append(Message("The checkpoint says its RNN uses {saved}; using {activation} as you asked.",
                                  saved=saved_act, activation=activation))
         activation = activation or saved_act
+        if stacked.is_stacked(state, None):  # a stacked or bidirectional model saved by this app
+            return stacked.load_checkpoint(obj, state, saved_cell, activation, spec, meta, extra, notes, max_hidden,
+                                           max_input)
+        state, _, _ = _find_layer(state, "")
     elif isinstance(obj, Mapping) and obj.get("format") == CHARLM_FORMAT:
         corpus = obj.get("corpus", "")
         meta = {"vocab": _vocab(obj.get("vocab"), Message("This Text Lab model's vocabulary")),
@@ -196,8 +200,7 @@ def _read_checkpoint(obj: Mapping):
                                       key=_key(name)))
     spec = obj.get("spec")
     spec = dict(spec) if isinstance(spec, Mapping) else None
-    layer, _, _ = _find_layer(state, "")
-    return layer, cell, act, spec, dict(meta), {k: v.to(torch.float32) for k, v in extra.items()}
+    return state, cell, act, spec, dict(meta), {k: v.to(torch.float32) for k, v in extra.items()}
 
 
 def _vocab(value, what: str) -> list:

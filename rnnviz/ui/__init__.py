@@ -42,7 +42,17 @@ from .knobs import (
                     url_value,
                     widget_value,
 )
-from .layers import layer_view
+from .layers import (
+                    DEPTH_KNOBS,
+                    depth_knobs,
+                    layer_grid,
+                    layer_input_words,
+                    layer_selector,
+                    layer_view,
+                    one_layer,
+                    picked_layer,
+                    stack_words,
+)
 from .models import (
                     BUILT,
                     MODEL_SOURCE_KEY,
@@ -71,13 +81,13 @@ from .page import (
 from .untrusted import Kept, failure, inert, plain, read_upload, reason, say
 
 __all__ = [
-    "BUILT", "CHART_CONFIG", "FLUID_COST", "JACOBIAN_BUDGET", "MODEL_SOURCE_KEY", "PAGES", "ROOT", "SHARED_TRACE_BYTES",
-    "TRAINED_KEY", "Kept", "PageContext", "TrainedModel", "cached_depth_traces", "cached_trace", "cached_traces",
-    "carried_params", "chart", "check_url", "controls", "export_box", "failure", "finish", "gate_heatmaps", "inert",
-    "jacobian_lag_limit", "jobs", "knob", "labs", "language_params", "layer_view",
-    "link_params", "model_export_box", "model_source",
-    "open_trained", "overflow_alerts", "page_setup", "plain", "pretrained_text_lab", "pretrained_training_lab",
-    "pretrained_translation", "query_value", "read_upload", "reason", "remember_trained", "say",
-    "scenario_export_box", "session_memo", "share_box", "shared_chart", "show_notes", "shown", "slider_chart",
-    "sync_url", "token", "trace_trained", "url_value", "widget_value",
+    "BUILT", "CHART_CONFIG", "DEPTH_KNOBS", "FLUID_COST", "JACOBIAN_BUDGET", "Kept", "MODEL_SOURCE_KEY", "PAGES",
+    "PageContext", "ROOT", "SHARED_TRACE_BYTES", "TRAINED_KEY", "TrainedModel", "cached_depth_traces", "cached_trace",
+    "cached_traces", "carried_params", "chart", "check_url", "controls", "depth_knobs", "export_box", "failure",
+    "finish", "gate_heatmaps", "inert", "jacobian_lag_limit", "jobs", "knob", "labs", "language_params", "layer_grid",
+    "layer_input_words", "layer_selector", "layer_view", "link_params", "model_export_box", "model_source",
+    "one_layer", "open_trained", "overflow_alerts", "page_setup", "picked_layer", "plain", "pretrained_text_lab",
+    "pretrained_training_lab", "pretrained_translation", "query_value", "read_upload", "reason", "remember_trained",
+    "say", "scenario_export_box", "session_memo", "share_box", "shared_chart", "show_notes", "shown", "slider_chart",
+    "stack_words", "sync_url", "token", "trace_trained", "url_value", "widget_value",
 ]

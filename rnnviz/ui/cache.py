@@ -138,7 +138,8 @@ def cached_traces(scenario: Scenario, cells: tuple) -> dict:
     """{cell: Trace} of the scenario built with each of these cells, on the same input and seed,
     computed in parallel and shared read-only between sessions (see `Bounded`)."""
     cells = tuple(cells)
-    estimate = sum(_BYTES_PER_STATE[c] for c in cells) * scenario.spec.hidden_size * scenario.seq_len
+    per_state = sum(_BYTES_PER_STATE[c] for c in cells) * _layers(scenario)
+    estimate = per_state * scenario.spec.hidden_size * scenario.seq_len
     return _SHARED.get((scenario, cells), lambda: scenario.traces(cells), lambda traces: max(estimate, nbytes(traces)),
                        expected=estimate)
 
@@ -186,8 +187,14 @@ _shared_figures = Bounded(entries=96, max_bytes=SHARED_FIGURE_BYTES, seconds=SHA
 
 
 def fluid_cost_ok(scenario: Scenario) -> bool:
-    """Whether the traces of `scenario` are cheap enough to precompute a slider's grid of them."""
-    return scenario.seq_len * max(scenario.spec.hidden_size, 32) ** 2 <= FLUID_COST
+    """Whether the traces of `scenario` are cheap enough to precompute a slider's grid of them (a stacked
+    model costs one trace per layer and direction)."""
+    return scenario.seq_len * max(scenario.spec.hidden_size, 32) ** 2 * _layers(scenario) <= FLUID_COST
+
+
+def _layers(scenario: Scenario) -> int:
+    """How many one-layer traces a trace of the scenario's model holds (layers × directions)."""
+    return scenario.spec.num_layers * (2 if scenario.spec.bidirectional else 1)
 
 
 def slider_figures(scenario: Scenario, cells: tuple, knob: str, build: Callable[[dict, Any], Any],

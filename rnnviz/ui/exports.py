@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..deep import StackedModel, StackedTrace
 from ..files import export
 from ..files.script import reproduce_script
 from ..i18n import _
@@ -15,10 +16,12 @@ from ..spec import Scenario
 from ..trace import Trace
 
 
-def scenario_export_box(tr: Trace, scenario: Scenario, *, key: str = "export", container=None):
-    """export_box for a trace built from a scenario: the files carry its settings, the script rebuilds it."""
+def scenario_export_box(tr: Trace | StackedTrace, scenario: Scenario, *, key: str = "export", container=None):
+    """export_box for a trace built from a scenario: the files carry its settings, the script rebuilds a
+    one-layer model (the files of a stacked one hold every layer and direction)."""
+    stacked = isinstance(tr, StackedTrace)
     export_box(tr, f"rnnviz_{scenario.cell}_T{scenario.seq_len}", meta=scenario, key=key, container=container,
-               script=lambda: reproduce_script(scenario))
+               script=None if stacked else lambda: reproduce_script(scenario))
 
 
 def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key: str = "export",
@@ -52,10 +55,12 @@ def export_box(tr: Trace, name: str, *, meta=None, script=None, model=None, key:
     c.caption(_("Figures: the camera icon in each chart's toolbar saves a PNG."))
 
 
-def model_export_box(tr: Trace, model: RecurrentModel, title: str, *, key: str = "export", container=None):
-    """export_box for a trained or uploaded model: the files carry its weights and input."""
+def model_export_box(tr: Trace | StackedTrace, model: RecurrentModel | StackedModel, title: str, *,
+                     key: str = "export", container=None):
+    """export_box for a trained or uploaded model: the files carry its weights and input (every layer and
+    direction of a stacked model, whose trace `tr` is then the StackedTrace)."""
     stem = "".join(ch if ch.isalnum() else "_" for ch in title)[:40].strip("_") or "model"
-    if getattr(model, "stacked", False):  # a stacked model: the numbers of the layer shown (files hold one layer)
-        return export_box(tr, f"rnnviz_{stem}", meta={"source": title}, key=key, container=container)
+    if isinstance(tr, StackedTrace):  # the script rebuilds one-layer models only
+        return export_box(tr, f"rnnviz_{stem}", meta={"source": title}, model=model, key=key, container=container)
     export_box(tr, f"rnnviz_{stem}", meta={"source": title}, model=model, key=key, container=container,
                script=lambda: reproduce_script(model=model, x=tr.inputs, loss=tr.loss))

@@ -2,6 +2,9 @@
 
     tr = ui.layer_view(tr, "user", scale=ctx.scale)   # a StackedTrace: its grid, a layer / direction
                                                         # selector, and the chosen layer's Trace
+    ui.layer_grid(tr, "user", scale=ctx.scale)          # the grid alone
+    layer, d = ui.picked_layer("user")                  # what that selector picked (0-based), after it
+    layers, bidirectional, residual = ui.depth_knobs()  # a page's own models: its layers and directions
 """
 from __future__ import annotations
 
@@ -10,7 +13,10 @@ import streamlit as st
 from .. import plots
 from ..deep import DIRECTIONS, StackedTrace
 from ..i18n import _
+from .knobs import knob
 from .page import chart
+
+DEPTH_KNOBS = ["num_layers", "bidirectional", "residual"]  # what depth_knobs shows (for ui.check_url)
 
 
 def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container=None):
@@ -20,18 +26,36 @@ def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container
     if not isinstance(tr, StackedTrace):
         return tr
     c = container if container is not None else st
-    directions = list(range(tr.directions))
     if grid:
-        rows = [DIRECTIONS[d] for d in directions] if tr.bidirectional else None
-        name = plots.plain(_("{n} layers").format(n=tr.num_layers))
-        chart(plots.depth_time_grids({name: [tr.grad_grid(d) for d in directions]},
-                                     rows=rows, scale=scale, height=300 + 120 * (len(directions) - 1),
-                                     title=_("‖∂L/∂h_t^(l)‖ of every layer")), key=f"{key}_layers_grid", container=c)
+        layer_grid(tr, key, scale=scale, container=c)
+    layer, d = layer_selector(tr.num_layers, tr.bidirectional, key, container=c)
+    return tr.trace(layer, d)
+
+
+def layer_grid(tr: StackedTrace, key: str, *, scale: float = 1.0, container=None):
+    """The heatmap of ‖∂L/∂h_t^(l)‖ over layers × steps of a stacked model, both directions (chart key
+    f"{key}_layers_grid")."""
+    directions = list(range(tr.directions))
+    rows = [DIRECTIONS[d] for d in directions] if tr.bidirectional else None
+    name = plots.plain(_("{n} layers").format(n=tr.num_layers))
+    chart(plots.depth_time_grids({name: [tr.grad_grid(d) for d in directions]},
+                                 rows=rows, scale=scale, height=300 + 120 * (len(directions) - 1),
+                                 title=_("‖∂L/∂h_t^(l)‖ of every layer")),
+          key=f"{key}_layers_grid", container=container)
+
+
+def layer_selector(num_layers: int, bidirectional: bool, key: str, *, container=None) -> tuple[int, int]:
+    """The selector of a layer (and direction) of a stacked model, with a caption saying what the views
+    below show: (layer, direction), 0-based (direction 1 is the backward one)."""
+    c = container if container is not None else st
+    ss = st.session_state
+    if ss.get(f"{key}_layer") not in (None, *range(1, num_layers + 1)):  # kept from a deeper model than this one
+        ss.pop(f"{key}_layer")
     left, right = c.columns(2)
-    layer = left.segmented_control(_("Layer shown below"), list(range(1, tr.num_layers + 1)), default=tr.num_layers,
-                                   key=f"{key}_layer") or tr.num_layers
+    layer = left.segmented_control(_("Layer shown below"), list(range(1, num_layers + 1)), default=num_layers,
+                                   key=f"{key}_layer") or num_layers
     d = 0
-    if tr.bidirectional:
+    if bidirectional:
         pick = right.segmented_control(_("Direction"), list(DIRECTIONS), default=DIRECTIONS[0], format_func=_,
                                        key=f"{key}_direction")
         d = DIRECTIONS.index(pick or DIRECTIONS[0])
@@ -39,4 +63,51 @@ def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container
                 "reaches it through time and from the layers above.").format(layer=layer, direction=_(DIRECTIONS[d]))
               + (_(" The backward direction reads the sequence from its last step: its step 0 is the sequence's "
                    "last step.") if d else ""))
-    return tr.trace(layer - 1, d)
+    ss[f"_{key}_picked"] = (layer - 1, d)
+    return layer - 1, d
+
+
+def picked_layer(key: str) -> tuple[int, int]:
+    """(layer, direction) the selector `key` picked in this run, (0, 0) when it was not shown."""
+    return st.session_state.get(f"_{key}_picked", (0, 0))
+
+
+def one_layer(tr, layer: int, direction: int):
+    """The Trace of `layer` in `direction` of a StackedTrace (a one-layer Trace passes through)."""
+    return tr.trace(layer, direction) if isinstance(tr, StackedTrace) else tr
+
+
+def depth_knobs(*, disabled: bool = False) -> tuple[int, bool, bool]:
+    """The sidebar's knobs of a page's own stacked models (in the model's section, in the URL like every
+    knob): layers, bidirectional and residual connections (which need a second layer)."""
+    st.subheader(_("Layers and directions"))
+    layers = knob("num_layers", disabled=disabled)
+    bidirectional = knob("bidirectional", disabled=disabled)
+    residual = knob("residual", disabled=disabled or layers == 1)
+    return layers, bidirectional, residual
+
+
+def stack_words(tr: StackedTrace) -> str:
+    """What a stacked model is, in one sentence: "It has 3 layers, each in both directions, with residual
+    connections between them." """
+    if tr.num_layers == 1:
+        return _("It reads the sequence in both directions.")
+    if tr.residual:
+        text = (_("It has {n} layers, each in both directions, with residual connections between them.")
+                if tr.bidirectional else _("It has {n} layers, with residual connections between them."))
+    else:
+        text = _("It has {n} layers, each in both directions.") if tr.bidirectional else _("It has {n} layers.")
+    return text.format(n=tr.num_layers)
+
+
+def layer_input_words(layer: int, direction: int, bidirectional: bool) -> str:
+    """What x_t is for the layer picked: the sequence or the states of the layer below, read backwards by the
+    backward direction."""
+    words = []
+    if layer:
+        words.append((_("Layer {layer} reads the states of layer {below} (both directions side by side) as its x_t.")
+                      if bidirectional else _("Layer {layer} reads the states of layer {below} as its x_t.")).format(
+            layer=layer + 1, below=layer))
+    if direction:
+        words.append(_("The backward direction's step t reads the sequence's step T − 1 − t."))
+    return " ".join(words)

@@ -1,6 +1,9 @@
 """Stacked and bidirectional models: states against torch's fused modules, the gradient over the
 [layers x T] grid against a float64 autograd loop, and a closed form far beyond float range."""
+import functools
+import itertools
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -112,17 +115,24 @@ def test_one_layer_spec_builds_the_same_model_as_before():
 
 
 # ---------------------------------------------------------------- the closed form on the grid
-def _linear_stack(H, layers, g_time, g_depth, seed=0):
-    """Linear RNN layers, W_hh = g_time Q and W_ih (l > 0) = g_depth Q with one signed permutation Q
-    (orthogonal and exact in float32), zero biases."""
+def _signed_permutation(H, seed=0):
     rng = np.random.default_rng(seed)
-    Q = np.eye(H)[rng.permutation(H)] * rng.choice([-1.0, 1.0], size=H)[:, None]
-    model = StackedModel("rnn", 1, H, layers, activation="linear")
+    return np.eye(H)[rng.permutation(H)] * rng.choice([-1.0, 1.0], size=H)[:, None]
+
+
+def _linear_stack(H, layers, g_time, g_depth, seed=0, bidirectional=False):
+    """Linear RNN layers, W_hh = g_time Q and W_ih (l > 0) = g_depth Q with one signed permutation Q
+    (orthogonal and exact in float32), zero biases. Bidirectional: both directions of every layer alike,
+    and a layer above reads both directions of the one below, W_ih = g_depth [Q | Q]."""
+    Q = _signed_permutation(H, seed)
+    D = 2 if bidirectional else 1
+    model = StackedModel("rnn", 1, H, layers, bidirectional=bidirectional, activation="linear")
     with torch.no_grad():
         for layer in range(layers):
-            getattr(model, param_name("weight_hh", layer, 0)).copy_(torch.from_numpy(g_time * Q))
-            w_ih = g_depth * Q if layer else np.ones((H, 1))
-            getattr(model, param_name("weight_ih", layer, 0)).copy_(torch.from_numpy(w_ih))
+            for d in range(D):
+                getattr(model, param_name("weight_hh", layer, d)).copy_(torch.from_numpy(g_time * Q))
+                w_ih = g_depth * np.hstack([Q] * D) if layer else np.ones((H, 1))
+                getattr(model, param_name("weight_ih", layer, d)).copy_(torch.from_numpy(w_ih))
     return model
 
 
@@ -147,6 +157,119 @@ def test_closed_form_on_the_grid_beyond_float_range(g_time, g_depth, T):
         want = np.array([math.log10(math.comb(int(nt) + n_d, n_d)) for nt in n_t]) + n_t * gt + n_d * gd
         np.testing.assert_allclose(grid[layer], want, rtol=1e-9, atol=1e-9)
     assert abs(grid).max() > 300  # the numbers are beyond float64
+
+
+@functools.cache
+def _paths(t, layer, d, s, d_top, L, T):
+    """{n_t: how many paths} from (step t, layer, direction d) to (s, L - 1, d_top) in a bidirectional stack,
+    counted from the lags. A path moves through time in its layer's direction (forwards t -> t + 1, backwards
+    t -> t - 1) and up one layer at the same step into either direction (the layer above reads both). Group
+    the layers it passes into runs of one direction: a run of r layers from step p to step q is
+    C(|q - p| + r - 1, r - 1) paths (which of its layers each of the |q - p| time steps falls in), so a path
+    is its directions and its turning steps q_i (in [0, T - 1]), and n_t is the sum of the runs' lags."""
+    out = Counter()
+    for ups in itertools.product((0, 1), repeat=L - 1 - layer):
+        dirs = (d, *ups)
+        if dirs[-1] != d_top:
+            continue
+        runs = [(k, len(list(g))) for k, g in itertools.groupby(dirs)]
+        for turns in itertools.product(range(T), repeat=len(runs) - 1):
+            count, n_t = 1, 0
+            for (direction, r), p, q in zip(runs, (t, *turns), (*turns, s)):
+                m = q - p if direction == 0 else p - q
+                if m < 0:
+                    break
+                count *= math.comb(m + r - 1, r - 1)
+                n_t += m
+            else:
+                out[n_t] += count
+    return out
+
+
+def _walks(t, layer, d, s, d_top, L, T):
+    """The same count by walking every path of the grid one step at a time (for small grids)."""
+    out = Counter()
+
+    def walk(t, layer, d, n_t):
+        if (t, layer, d) == (s, L - 1, d_top):
+            out[n_t] += 1
+        step = t + (1 if d == 0 else -1)
+        if 0 <= step < T:
+            walk(step, layer, d, n_t + 1)
+        if layer < L - 1:
+            walk(t, layer + 1, 0, n_t)
+            walk(t, layer + 1, 1, n_t)
+
+    walk(t, layer, d, 0)
+    return out
+
+
+def test_counting_paths_by_their_lags_is_walking_them():
+    L, T = 3, 5
+    for t, layer, d, s, d_top in itertools.product(range(T), range(L), (0, 1), range(T), (0, 1)):
+        assert _paths(t, layer, d, s, d_top, L, T) == _walks(t, layer, d, s, d_top, L, T)
+
+
+def _bidirectional_closed_form(L, T, H, a, b, Q, loss):
+    """log10 ||dL/dh_t^(l)|| [direction, layer, step] of the bidirectional linear stack with g_time = 2^a,
+    g_depth = 2^b, in exact integer arithmetic. Every path from (t, l, d) with n_t time steps to the loss term
+    v_(s, d') (the top layer's; v = signs / sqrt(2H) by loss_terms) carries g_time^n_t g_depth^n_d (Q^T)^(n_t + n_d)
+    v_(s, d') (n_d = L - 1 - l), and the gradient is their sum."""
+    signs = np.rint(loss_terms(loss, T, H, 2) * math.sqrt(2 * H)).astype(int)
+    ends = [(s, dt, signs[s, dt * H:(dt + 1) * H]) for s in range(T) for dt in (0, 1) if signs[s, dt * H:].any()]
+    powers, Qt = [np.eye(H, dtype=int)], np.rint(Q.T).astype(int)
+    while len(powers) == 1 or not np.array_equal(powers[-1], powers[0]):
+        powers.append(Qt @ powers[-1])
+    order = len(powers) - 1  # (Q^T)^order = I
+    out = np.empty((2, L, T))
+    for d, layer, t in itertools.product((0, 1), range(L), range(T)):
+        n_d = L - 1 - layer
+        terms = [(n_t, count, sign) for s, dt, sign in ends
+                 for n_t, count in _paths(t, layer, d, s, dt, L, T).items()]
+        low = min(a * n_t for n_t, _, _ in terms)  # every term is an integer times 2^low
+        vector = sum(count * 2 ** (a * n_t - low) * (powers[(n_t + n_d) % order] @ sign).astype(object)
+                     for n_t, count, sign in terms)
+        norm2 = int(sum(int(e) ** 2 for e in vector))
+        out[d, layer, t] = (0.5 * math.log10(norm2) + (low + b * n_d) * math.log10(2) - 0.5 * math.log10(2 * H)
+                            if norm2 else -math.inf)  # the paths' terms cancel exactly
+    return out
+
+
+@pytest.mark.parametrize("loss", ["last", "all", "tag"])
+@pytest.mark.parametrize("a, b", [
+    (0, 0),       # gains 1: the norm counts the paths
+    (-1, 1),      # fading in time, growing in depth
+    (1, -2),
+    (-100, -60),  # last step: down to 10^-367, the shortest paths dominate (every step: its own loss is near)
+    (90, 40),     # up to 10^+900: the longest zigzags dominate
+])
+def test_closed_form_of_the_bidirectional_grid_beyond_float_range(loss, a, b):
+    """Bidirectional linear layers with a signed permutation Q (W_hh = g_time Q, W_ih = g_depth [Q | Q]):
+    log10 ||dL/dh_t^(l)|| of both directions, every layer and step, equals the sum over the paths counted
+    from the lags, for the last-step loss (each direction's final state: step T-1 forwards, 0 backwards),
+    the all-steps loss and the tagging loss."""
+    L, T, H = 3, 12, 4
+    g_time, g_depth = 2.0 ** a, 2.0 ** b
+    Q = _signed_permutation(H, seed=2)
+    model = _linear_stack(H, L, g_time, g_depth, seed=2, bidirectional=True)
+    tr = trace(model, np.zeros((T, 1), dtype=np.float32), loss=loss)
+    want = _bidirectional_closed_form(L, T, H, a, b, Q, loss)
+    for d in (0, 1):
+        np.testing.assert_allclose(tr.grad_grid(d), want[d], rtol=1e-9, atol=1e-9)
+    if a == 90 or (a == -100 and loss == "last"):  # beyond float64, in both directions
+        assert abs(want[1]).max() > 300 and abs(want[0]).max() > 300
+
+
+def test_closed_form_of_a_four_layer_bidirectional_grid():
+    """Four layers, loss on each direction's final state: paths turn up to three times."""
+    L, T, H = 4, 11, 3
+    Q = _signed_permutation(H, seed=5)
+    model = _linear_stack(H, L, 2.0 ** -100, 2.0 ** -30, seed=5, bidirectional=True)
+    tr = trace(model, np.zeros((T, 1), dtype=np.float32), loss="last")
+    want = _bidirectional_closed_form(L, T, H, -100, -30, Q, "last")
+    for d in (0, 1):
+        np.testing.assert_allclose(tr.grad_grid(d), want[d], rtol=1e-9, atol=1e-9)
+    assert want.min() < -300
 
 
 def test_depth_and_time_factors_of_the_linear_stack():

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import rnnviz
 from rnnviz import ModelSpec, build_model, inputs, trace
@@ -184,3 +185,115 @@ def test_reproduce_script_weight_code_matches_build_model(cell, init):
     model = build_model(spec)
     for name, w in scope["W"].items():
         assert torch.equal(w, getattr(model, name).detach()), name
+
+
+# ---------------------------------------------------------------- stacked and bidirectional models
+def stacked_trace(cell="lstm", layers=3, bidirectional=True, residual=False, T=24, loss="last"):
+    spec = ModelSpec(cell=cell, hidden_size=4, input_size=2, num_layers=layers, bidirectional=bidirectional,
+                     residual=residual, seed=3)
+    return spec, trace(build_model(spec), inputs.noise(T, 2, seed=1), loss=loss)
+
+
+def _in_sequence_order(a, d):
+    return np.asarray(a)[::-1] if d else np.asarray(a)
+
+
+@pytest.mark.parametrize("cell, layers, bidirectional, residual", [("lstm", 3, True, False), ("gru", 2, False, True),
+                                                                   ("rnn", 1, True, False)])
+def test_npz_of_a_stacked_model_holds_every_layer_and_direction(cell, layers, bidirectional, residual):
+    """Every layer and direction under torch's numbering (l0/..., l1_reverse/...), each array equal to that
+    layer's trace, in sequence order (a backward direction's reversed from its reading order)."""
+    spec, tr = stacked_trace(cell, layers, bidirectional, residual)
+    f = np.load(io.BytesIO(export.trace_to_npz(tr, spec, input_kind="noise")), allow_pickle=False)
+    np.testing.assert_array_equal(f["inputs"], tr.inputs)
+    np.testing.assert_array_equal(f["output"], tr.output)
+    np.testing.assert_array_equal(f["log10_input_grad_norm"], tr.log10_input_grad_norm)
+    D = 2 if bidirectional else 1
+    for layer in range(layers):
+        for d in range(D):
+            sub, p = tr.trace(layer, d), f"l{layer}{'_reverse' if d else ''}/"
+            np.testing.assert_array_equal(f[p + "log10_grad_norm"], tr.grad_grid(d)[layer])  # the grid itself
+            exact = {"hidden": sub.hidden, "log10_grad_norm": sub.log10_grad_norm, "grad_norm": sub.grad_norm,
+                     "log10_grad_hidden": sub.log10_grad_hidden, "log10_jacobian_norm": sub.log10_jacobian_norm}
+            exact.update({f"gate_{k}": v for k, v in sub.gates.items()})
+            if cell == "lstm":
+                exact.update(cell=sub.cell, log10_cell_grad_norm=sub.log10_cell_grad_norm)
+            for name, want in exact.items():
+                assert f[p + name].dtype == np.asarray(want).dtype, p + name
+                np.testing.assert_array_equal(f[p + name], _in_sequence_order(want, d), err_msg=p + name)
+            np.testing.assert_array_equal(f[p + "eigenvalues"], sub.eigenvalues)
+            np.testing.assert_array_equal(f[p + "log10_depth_grad_norm"], tr.depth_grad_grid(d)[layer])
+            if d and layer == layers - 1 and not residual:  # as torch's output holds it: [t, H:] at step t
+                np.testing.assert_array_equal(f[p + "hidden"], tr.output[:, 4:])
+    assert f"l{layers}/hidden" not in f and ("l0_reverse/hidden" in f) == bidirectional
+    meta = json.loads(str(f["meta_json"]))
+    assert (meta["num_layers"], meta["bidirectional"], meta["residual"]) == (layers, bidirectional, residual)
+    assert export.spec_from_metadata(meta) == spec
+
+
+def test_csv_of_a_bidirectional_model_names_columns_by_layer_and_direction():
+    spec, tr = stacked_trace("gru", 2, True, T=20, loss="all")
+    text = export.trace_to_csv(tr, spec, input_kind="noise").decode()
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    header = text.splitlines()[len(comments)].split(",")
+    assert header[:4] == ["t", "steps_back", "x_0", "x_1"]
+    assert {"l0/h_0", "l0/gate_update_3", "l1_reverse/h_3", "l1_reverse/grad_norm", "l1/log10_depth_grad_norm",
+            "log10_input_grad_norm"} <= set(header)
+    assert len(header) == len(set(header))
+    assert "# num_layers: 2" in comments and "# bidirectional: true" in comments
+    table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=len(comments) + 1)
+    col = {name: table[:, k] for k, name in enumerate(header)}
+    for layer in range(2):
+        for d, p in ((0, f"l{layer}/"), (1, f"l{layer}_reverse/")):
+            sub = tr.trace(layer, d)
+            np.testing.assert_array_equal(col[p + "log10_grad_norm"], tr.grad_grid(d)[layer])
+            for j in range(4):
+                np.testing.assert_array_equal(col[f"{p}h_{j}"].astype(np.float32),
+                                              _in_sequence_order(sub.hidden, d)[:, j])
+    np.testing.assert_array_equal(col["log10_input_grad_norm"], tr.log10_input_grad_norm)
+
+
+@pytest.mark.parametrize("cell, layers, bidirectional, residual", [("lstm", 3, True, False), ("rnn", 4, False, True),
+                                                                   ("gru", 1, True, False)])
+def test_checkpoint_of_a_stacked_model_loads_back_to_the_same_trace(cell, layers, bidirectional, residual):
+    """model_to_bytes of a stacked model holds every layer and direction; Your Model's loader reads it back
+    (residual connections and settings included) to the very same trace; without residual connections torch's
+    own module loads its state_dict."""
+    from rnnviz.files import uploads
+
+    spec, tr = stacked_trace(cell, layers, bidirectional, residual)
+    model = build_model(spec)
+    data = export.model_to_bytes(model, {"source": "test"})
+    loaded = uploads.load_model(data)
+    assert loaded.model.spec == spec and loaded.meta == {"source": "test"} and loaded.notes == []
+    assert (loaded.model.num_layers, loaded.model.bidirectional, loaded.model.residual) == (layers, bidirectional,
+                                                                                              residual)
+    again = trace(loaded.model, tr.inputs, loss="last")
+    for d in range(2 if bidirectional else 1):
+        np.testing.assert_array_equal(again.grad_grid(d), tr.grad_grid(d))
+    np.testing.assert_array_equal(again.output, tr.output)
+    ckpt = torch.load(io.BytesIO(data), weights_only=True)
+    if not residual:
+        module = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](
+            2, 4, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+        module.load_state_dict(ckpt["state_dict"])
+        with torch.no_grad():
+            np.testing.assert_allclose(module(torch.from_numpy(tr.inputs)[None])[0][0].numpy(), tr.output, atol=1e-6)
+
+
+def test_a_damaged_stacked_checkpoint_is_named():
+    from rnnviz.files import uploads
+
+    model = build_model(ModelSpec(cell="gru", hidden_size=3, num_layers=2))
+    ckpt = torch.load(io.BytesIO(export.model_to_bytes(model)), weights_only=True)
+    del ckpt["state_dict"]["weight_hh_l1"]
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    with pytest.raises(uploads.UploadError, match="Missing key weight_hh_l1"):
+        uploads.load_model(buf.getvalue())
+    ckpt = torch.load(io.BytesIO(export.model_to_bytes(model)), weights_only=True)
+    ckpt["residual"] = "yes"
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    with pytest.raises(uploads.UploadError, match="metadata is damaged"):
+        uploads.load_model(buf.getvalue())

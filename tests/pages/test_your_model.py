@@ -316,3 +316,20 @@ def test_upload_messages_already_shown_follow_a_language_switch():
     assert "'ok.csv'" in unescaped(at.info) and CJK.search(unescaped(at.info))  # the sequence still in use
 
     assert said(switch_language(at, "en").error) == english
+
+
+def test_a_stacked_checkpoint_downloaded_here_uploads_to_the_same_grid():
+    """A stacked model with residual connections, saved by the app (every layer, direction and the skips),
+    goes back in through the page: the same grid, and the page offers its weights for download again."""
+    spec = rnnviz.ModelSpec(cell="gru", input_size=3, hidden_size=5, num_layers=3, bidirectional=True, residual=True,
+                            seed=4)
+    model = rnnviz.build_model(spec)
+    at = run_page(PAGE)
+    upload_model(at, "deep_rnnviz.pt", export.model_to_bytes(model))
+    assert not at.exception
+    assert any("3-layer bidirectional" in s.value for s in at.success)
+    want = rnnviz.trace(model, rnnviz.inputs.make("impulse", 200, 3))
+    grid = [decode(t["z"]).astype(np.float64) for t in figures(at)["user_layers_grid"]["data"]]
+    for d in (0, 1):
+        np.testing.assert_allclose(grid[d], want.grad_grid(d), rtol=1e-6)
+    assert "Model weights (.pt)" in [b.label for b in at.get("download_button")]
