@@ -116,7 +116,7 @@ class StackedModel(nn.Module):
                 getattr(model, name).copy_(p)
         return model
 
-    def layer_weights(self, layer: int, direction: int = 0) -> "LayerWeights":
+    def layer_weights(self, layer: int, direction: int = 0) -> LayerWeights:
         """One layer in one direction as `trace.forward` reads it: its sizes and its own parameters (no copy)."""
         width = self.input_size if layer == 0 else self.directions * self.hidden_size
         return LayerWeights(self.cell, self.activation, width, self.hidden_size, self.fused,
@@ -430,7 +430,7 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
         for layer in range(L - 1, -1, -1):
             row, width = [], runs[layer][0][0].input_size
             below_m, below_e = np.empty((T, width)), np.empty((T, width))  # written by direction 0
-            for d, (m, xin, fw) in enumerate(runs[layer]):
+            for d, (_m, xin, fw) in enumerate(runs[layer]):
                 ctx = fw.ctx
                 sl = slice(d * H, (d + 1) * H)
                 dm, de = above[0][:, sl], above[1][:, sl]
