@@ -25,7 +25,9 @@ input of 1e30 makes factors like e^{-1e29}). Three layers use this:
   the smaller terms one by one), and the adjoint goes back to one exponent when it can.
 - The Jacobian-product sweeps keep an exponent per row (an adjoint row of dh_{T-1}/dh_k; one
   shared while the rows share it) and align each row on its own largest product where a step's
-  factors are far apart (`_scale_cols`).
+  factors are far apart (`_scale_cols`). What a gate scales column by column (an LSTM's cell
+  path, a GRU's update gate) keeps an exponent per element on those steps, since one row of it
+  can span more than float64 holds while a later step makes its small part the one that matters.
 
 Where terms with different exponents add (an LSTM's dL/dc_k = dL/dh_k o_k tanh'(c_k) +
 dL/dc_{k+1} f_{k+1}, a GRU's z-path beside its gates, the h and c parts of one mat-vec) they are
@@ -1436,8 +1438,8 @@ def _gate_rows(Fm, Fe, W, M, eM):
     H = M.shape[0]
     for i in range(H):
         e = -np.inf
-        for g in range(3):
-            if Fm[g, i] != 0.0:
+        for g in range(3):  # a gate whose weight row is zero adds nothing: it does not set the scale
+            if Fm[g, i] != 0.0 and _any_nonzero(W, g * H + i, 0):
                 e = max(e, Fe[g, i])
         if e == -np.inf:
             e = 0.0
@@ -1448,27 +1450,71 @@ def _gate_rows(Fm, Fe, W, M, eM):
 
 
 @njit(**_OPTS)
+def _scale_elems(Am, Ae, fe, live, X, eX):
+    """X * 2**eX[r] (per row) = A diag(2**fe) over the columns i with live[i] (the others 0), A = Am * 2**Ae
+    with an exponent per element: each row aligned on its own largest product."""
+    n, m = Am.shape
+    for r in range(n):
+        t = -np.inf
+        for i in range(m):
+            if live[i] and Am[r, i] != 0.0:
+                t = max(t, Ae[r, i] + fe[i])
+        if t == -np.inf:
+            t = 0.0
+        for i in range(m):
+            X[r, i] = _ldexp(Am[r, i], Ae[r, i] + fe[i] - t) if live[i] else 0.0
+        eX[r] = t
+
+
+@njit(**_OPTS)
+def _shared_exponent(Am, Ae, span, P, eP):
+    """P * 2**eP (one exponent for every row) = Am * 2**Ae (an exponent per element) when the nonzero
+    entries lie within 2**span of each other; False (P untouched) when they do not."""
+    hi, lo = -np.inf, np.inf
+    for x, e in zip(Am.reshape(-1), Ae.reshape(-1)):
+        if x != 0.0:
+            hi, lo = max(hi, e), min(lo, e)
+    if hi == -np.inf:
+        hi = lo = 0.0
+    if hi - lo > span:
+        return False
+    n, m = Am.shape
+    for r in range(n):
+        for c in range(m):
+            P[r, c] = _ldexp(Am[r, c], Ae[r, c] - hi)
+        eP[r] = hi
+    return True
+
+
+@njit(**_OPTS)
 def jac_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, tol, max_iter, k_min, out):
+    """The cell path scales each column of dh_{T-1}/dc_k by its own unit's forget gates, so a row of it
+    can span more than float64 holds while a gate later makes its small part the one that matters. On
+    the slow steps it is therefore kept with an exponent per element (QM, QE; the cell path PcM, PcE),
+    and goes back to one exponent (Pc, ec) once its entries lie within 2**gap_lim of each other."""
     T, _, H = F.shape
     dt = W.dtype
     Ph = np.eye(H, dtype=dt)          # dh_{T-1}/dh_k
     Pc = np.zeros((H, H), dtype=dt)   # dh_{T-1}/dc_{k+1} f_{k+1}
     Q = np.empty((H, H), dtype=dt)    # dh_{T-1}/dc_k
+    QM, QE, PcM, PcE = np.empty((H, H)), np.empty((H, H)), np.empty((H, H)), np.empty((H, H))
+    pc_elem = False                   # Pc held as PcM * 2**PcE (an exponent per element)
     X = np.empty((H, H), dtype=dt)
     Y = np.empty((H, H), dtype=dt)
     M = np.empty((H, H), dtype=dt)
     tmp = np.empty((H, H), dtype=dt)
     eh, ec, eq, eX, eY, eM = np.zeros(H), np.zeros(H), np.empty(H), np.empty(H), np.empty(H), np.empty(H)
-    ones = np.full(H, 0.5)
+    live = np.empty(H, dtype=np.bool_)
     Fm, Fe = np.empty((6, H)), np.empty((6, H))
     Wo = np.ascontiguousarray(W[3 * H:])
     u = _start_vectors(H)
     for k in range(T - 1, -1, -1):
         _renorm(Ph, eh, limit, 2 * limit)
-        if not (wide[k] < 0 and _same(ec)):  # a fast step's Pc is Q diag(f) on Q's (renormed) scale
+        if not pc_elem and not (wide[k] < 0 and _same(ec)):  # a fast step's Pc is Q diag(f) on Q's scale
             _renorm(Pc, ec, limit, 2 * limit)
         e1, e2 = eh[0] + s[k, 1], ec[0]
-        if wide[k] < 0 and _same(eh) and _same(ec) and abs(e1 - e2) <= gap_lim:
+        q_elem = not (wide[k] < 0 and not pc_elem and _same(eh) and _same(ec) and abs(e1 - e2) <= gap_lim)
+        if not q_elem:
             e = max(e1, e2)     # Q = Ph diag(o tanh'(c_k)) + Pc, on one exponent
             w1, w2 = _pow2(e1 - e), _pow2(e2 - e)
             for j in range(H):
@@ -1476,18 +1522,19 @@ def jac_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, to
                 for r in range(H):
                     Q[r, j] = Ph[r, j] * kj + Pc[r, j] * w2
             eq[:] = e
-        else:
+            _renorm(Q, eq, limit, 2 * limit)
+        else:                   # ... an exponent per element
             factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
-            _scale_cols(Ph, eh, Fm[4], Fe[4], Q, eq)
-            _row_normalise(Q, eq)
-            _row_normalise(Pc, ec)
-            _combine_rows(Q, eq, Pc, ec)
-        _renorm(Q, eq, limit, 2 * limit)
+            for r in range(H):
+                for j in range(H):
+                    a, ea = _norm(float(Ph[r, j]) * Fm[4, j], eh[r] + Fe[4, j])
+                    b, eb = (PcM[r, j], PcE[r, j]) if pc_elem else _norm(float(Pc[r, j]), ec[r])
+                    QM[r, j], QE[r, j] = _add(a, ea, b, eb)
         sigma, E = _norm_of(Ph, eh, u, tol, max_iter, tmp)
         _record(out, k, sigma, E)
         if k <= k_min:
             break
-        if wide[k] < 0 and _same(eh) and _same(eq) and abs(eh[0] - eq[0]) <= gap_lim:
+        if not q_elem and wide[k] < 0 and _same(eh) and _same(eq) and abs(eh[0] - eq[0]) <= gap_lim:
             e = max(eh[0], eq[0])  # Ph diag(Bo) W_o + Q sum diag(B3_g) W_g, on one exponent
             wh, wq = _pow2(eh[0] - e), _pow2(eq[0] - e)
             for i in range(H):
@@ -1507,13 +1554,20 @@ def jac_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, to
             eh[:] = e + s[k, 0] + eW
             continue
         factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
-        _scale_cols(Q, eq, Fm[5], Fe[5], Pc, ec)    # the cell path: Q diag(f_k)
+        if not q_elem:
+            for r in range(H):
+                for j in range(H):
+                    QM[r, j], QE[r, j] = _norm(float(Q[r, j]), eq[r])
+        for r in range(H):      # the cell path: Q diag(f_k), an exponent per element
+            for i in range(H):
+                PcM[r, i], PcE[r, i] = _norm(QM[r, i] * Fm[5, i], QE[r, i] + Fe[5, i])
+        pc_elem = not _shared_exponent(PcM, PcE, gap_lim, Pc, ec)
         _gate_rows(Fm, Fe, W, M, eM)                # dc_k/dh_{k-1} = sum diag(B3_g) W_g
         _scale_cols(Ph, eh, Fm[3], Fe[3], X, eX)    # through the output gate: Ph diag(Bo) W_o
         np.dot(X, Wo, Ph)
         for i in range(H):
-            eM[i] += 1.0                            # ones = 0.5: 2**eM = 0.5 * 2**(eM + 1)
-        _scale_cols(Q, eq, ones, eM, X, eY)         # ... + Q M
+            live[i] = _any_nonzero(M, i, 0)
+        _scale_elems(QM, QE, eM, live, X, eY)       # ... + Q M
         np.dot(X, M, Y)
         _row_normalise(Ph, eX)
         _row_normalise(Y, eY)
@@ -1523,26 +1577,51 @@ def jac_sweep_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, to
 
 
 @njit(**_OPTS)
+def _norm_elems(Am, Ae, u, tol, max_iter, tmp):
+    """log10 ||A||_2 for A = Am * 2**Ae (an exponent per element), brought to its largest exponent."""
+    E = -np.inf
+    for x, e in zip(Am.reshape(-1), Ae.reshape(-1)):
+        if x != 0.0:
+            E = max(E, e)
+    if E == -np.inf:
+        E = 0.0
+    n, m = Am.shape
+    for r in range(n):
+        for c in range(m):
+            tmp[r, c] = _ldexp(Am[r, c], Ae[r, c] - E)
+    return spectral_norm(tmp, u, tol, max_iter), E
+
+
+@njit(**_OPTS)
 def jac_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, tol, max_iter, k_min, out):
+    """The update gate scales each column of dh_{T-1}/dh_k by its own unit's z, so a row can span more
+    than float64 holds while a gate later makes its small part the one that matters: on the slow steps
+    the product is kept with an exponent per element (PM, PE), and goes back to one exponent (P, eP)
+    once its entries lie within 2**gap_lim of each other."""
     T, _, H = F.shape
     dt = W.dtype
     P = np.eye(H, dtype=dt)
+    PM, PE = np.empty((H, H)), np.empty((H, H))
+    p_elem = False                    # the product held as PM * 2**PE
     X = np.empty((H, H), dtype=dt)
     Y = np.empty((H, H), dtype=dt)
     J = np.empty((H, H), dtype=dt)
     tmp = np.empty((H, H), dtype=dt)
-    eP, eX, eZ, eJ = np.zeros(H), np.empty(H), np.empty(H), np.empty(H)
-    ones = np.full(H, 0.5)
+    eP, eX, eJ = np.zeros(H), np.empty(H), np.empty(H)
+    live = np.empty(H, dtype=np.bool_)
     Fm, Fe = np.empty((4, H)), np.empty((4, H))
     u = _start_vectors(H)
     for k in range(T - 1, -1, -1):
-        _renorm(P, eP, limit, 2 * limit)
-        sigma, E = _norm_of(P, eP, u, tol, max_iter, tmp)
+        if p_elem:
+            sigma, E = _norm_elems(PM, PE, u, tol, max_iter, tmp)
+        else:
+            _renorm(P, eP, limit, 2 * limit)
+            sigma, E = _norm_of(P, eP, u, tol, max_iter, tmp)
         _record(out, k, sigma, E)
         if k <= k_min:
             break
         eb, ez = s[k, 0] + eW, s[k, 1]
-        if wide[k] < 0 and abs(eb - ez) <= gap_lim:  # J = sum diag(B3_g) W_g + diag(z_k), one exponent
+        if not p_elem and wide[k] < 0 and abs(eb - ez) <= gap_lim:  # J = sum diag(B3_g) W_g + diag(z_k)
             e = max(eb, ez)
             wb, wz = _pow2(eb - e), _pow2(ez - e)
             for i in range(H):
@@ -1558,15 +1637,20 @@ def jac_sweep_gru(F, s, groups, wide, wide_m, wide_e, W, eW, limit, gap_lim, tol
         factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
         _gate_rows(Fm, Fe, W, J, eJ)
         for i in range(H):
-            eJ[i] += 1.0 + eW
-        _scale_cols(P, eP, ones, eJ, X, eX)         # P (sum diag(B3_g) W_g)
+            eJ[i] += eW
+            live[i] = _any_nonzero(J, i, 0)
+        if not p_elem:
+            for r in range(H):
+                for i in range(H):
+                    PM[r, i], PE[r, i] = _norm(float(P[r, i]), eP[r])
+        _scale_elems(PM, PE, eJ, live, X, eX)       # P (sum diag(B3_g) W_g)
         np.dot(X, J, Y)
-        _scale_cols(P, eP, Fm[3], Fe[3], X, eZ)     # + P diag(z_k)
-        _row_normalise(Y, eX)
-        _row_normalise(X, eZ)
-        _combine_rows(X, eZ, Y, eX)
-        P, X = X, P
-        eP[:] = eZ
+        for r in range(H):                          # + P diag(z_k), an exponent per element
+            for i in range(H):
+                a, ea = _norm(PM[r, i] * Fm[3, i], PE[r, i] + Fe[3, i])
+                b, eb2 = _norm(float(Y[r, i]), eX[r])
+                PM[r, i], PE[r, i] = _add(a, ea, b, eb2)
+        p_elem = not _shared_exponent(PM, PE, gap_lim, P, eP)
 
 
 # ----------------------------------------------------------------------------------------
@@ -1610,10 +1694,11 @@ def step_jacobian_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, J):
                 E = max(E, e)
     E = 0.0 if E == -np.inf else E
     J[:] = 0.0
-    for i in range(H):
-        wm = _ldexp(1.0, eM[i] + eW - E)
-        wo = _ldexp(Fm[3, i], Fe[3, i] + eW - E)
-        wk = _ldexp(Fm[4, i], Fe[4, i] + eM[i] + eW - E)
+    for i in range(H):  # a term left out of E (a zero row) is 0: its scale may exceed float range
+        m_rows = _any_nonzero(M, i, 0)
+        wm = _ldexp(1.0, eM[i] + eW - E) if m_rows else 0.0
+        wo = _ldexp(Fm[3, i], Fe[3, i] + eW - E) if _any_nonzero(W, 3 * H + i, 0) else 0.0
+        wk = _ldexp(Fm[4, i], Fe[4, i] + eM[i] + eW - E) if m_rows else 0.0
         for j in range(H):
             J[H + i, j] = M[i, j] * wm                                # dc_k/dh_{k-1}
             J[i, j] = W[3 * H + i, j] * wo + M[i, j] * wk             # dh_k/dh_{k-1}
@@ -1636,8 +1721,8 @@ def step_jacobian_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, J):
         if _any_nonzero(M, i, 0):
             E = max(E, eM[i] + eW)
     E = 0.0 if E == -np.inf else E
-    for i in range(H):
-        w = _ldexp(1.0, eM[i] + eW - E)
+    for i in range(H):  # a zero row of M is left out of E: its scale may exceed float range
+        w = _ldexp(1.0, eM[i] + eW - E) if _any_nonzero(M, i, 0) else 0.0
         for j in range(H):
             J[i, j] = M[i, j] * w
         J[i, i] += _ldexp(Fm[3, i], Fe[3, i] - E)
@@ -1708,8 +1793,8 @@ def step_coefficients_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, C):
     Fm, Fe = np.empty((1, H)), np.empty((1, H))
     factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
     E = _coefficient_exponent(Fm, Fe, W, np.array([0]), np.zeros(1))
-    for i in range(H):
-        C[0, i] = _ldexp(Fm[0, i], Fe[0, i] - E)
+    for i in range(H):  # a zero weight row is left out of E: its coefficient is 0, not inf
+        C[0, i] = _ldexp(Fm[0, i], Fe[0, i] - E) if _any_nonzero(W, i, 0) else 0.0
     return E + eW
 
 
@@ -1721,8 +1806,8 @@ def step_coefficients_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, C):
     factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
     E = _coefficient_exponent(Fm, Fe, W, np.array([0, 1, 2, -1]), np.array([eW, eW, eW, 0.0]))
     for i in range(H):
-        for g in range(3):
-            C[g, i] = _ldexp(Fm[g, i], Fe[g, i] + eW - E)
+        for g in range(3):  # a zero weight row is left out of E: its coefficient is 0, not inf
+            C[g, i] = _ldexp(Fm[g, i], Fe[g, i] + eW - E) if _any_nonzero(W, g * H + i, 0) else 0.0
         C[3, i] = _ldexp(Fm[3, i], Fe[3, i] - E)
     return E
 
@@ -1751,10 +1836,11 @@ def step_coefficients_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, C):
                 E = max(E, Fe[4, i] + Fe[5, i])
     E = 0.0 if E == -np.inf else E
     for i in range(H):
-        for g in range(3):
-            C[g, i] = _ldexp(Fm[4, i] * Fm[g, i], Fe[4, i] + Fe[g, i] + eW - E)
-            C[g, H + i] = _ldexp(Fm[g, i], Fe[g, i] + eW - E)
-        C[3, i] = _ldexp(Fm[3, i], Fe[3, i] + eW - E)
+        for g in range(3):  # a zero weight row is left out of E: its coefficients are 0, not inf
+            live = _any_nonzero(W, g * H + i, 0)
+            C[g, i] = _ldexp(Fm[4, i] * Fm[g, i], Fe[4, i] + Fe[g, i] + eW - E) if live else 0.0
+            C[g, H + i] = _ldexp(Fm[g, i], Fe[g, i] + eW - E) if live else 0.0
+        C[3, i] = _ldexp(Fm[3, i], Fe[3, i] + eW - E) if _any_nonzero(W, 3 * H + i, 0) else 0.0
         C[3, H + i] = 0.0
         C[4, i] = _ldexp(Fm[4, i] * Fm[5, i], Fe[4, i] + Fe[5, i] - E)
         C[4, H + i] = _ldexp(Fm[5, i], Fe[5, i] - E)

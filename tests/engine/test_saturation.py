@@ -175,3 +175,26 @@ def test_random_models_match_mpmath(cell_act, H, T, gain, input_gain, level, see
         model.weight_ih.mul_(input_gain)
     x = rnnviz.inputs.noise(T, 1, seed=seed) * x_scale
     check_trace(model, x, loss, jacobians=H <= 2)
+
+
+# Cases the property test found, kept as explicit examples (x_scale 1000, level 0, loss "last"):
+# - an LSTM whose forget gates part its cell path's columns by ~1500 binary orders (more than one
+#   float64 exponent holds), where a gate two steps on makes the smaller part the one that dominates
+#   ||dh_4/dh_1|| by 91 decades; a GRU whose update gates do the same to its product's columns
+#   (457 decades at k = 2);
+# - recurrent weights of exactly 0 (gain 0): only the cell path carries the state, its forget gate
+#   about 1e-1872, and zero weight rows must not set the scale of a step's Jacobian (no inf * 0).
+@pytest.mark.parametrize("cell, H, T, gain, input_gain, seed", [
+    ("lstm", 2, 5, 1.0, 3.0, 0),
+    ("gru", 2, 7, 1.0, 3.0, 0),
+    ("lstm", 1, 1, 0.0, 2.0, 0),
+    ("lstm", 2, 3, 0.0, 1.0, 0),
+    ("lstm", 1, 3, 0.0, 3.0, 0),
+    ("gru", 2, 3, 0.0, 2.0, 0),
+])
+def test_paths_far_apart_match_mpmath(cell, H, T, gain, input_gain, seed):
+    model = saturated_model(cell, "tanh", 0.0, H=H, seed=seed, gain=gain)
+    with torch.no_grad():
+        model.weight_ih.mul_(input_gain)
+    x = rnnviz.inputs.noise(T, 1, seed=seed) * 1000.0
+    check_trace(model, x, "last")
