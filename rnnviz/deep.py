@@ -416,7 +416,7 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
             row = []
             for d in range(D):
                 m = model.layer_weights(layer, d)
-                xin = np.ascontiguousarray(y[::-1] if d else y)
+                xin = y[::-1].copy() if d else np.ascontiguousarray(y)  # a copy: one reversed row keeps its stride
                 fw = forward(m, xin, zeros, c0)
                 fw.ctx["pre64"] = fw.pre64
                 row.append((m, xin, fw))
@@ -434,9 +434,7 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
                 ctx = fw.ctx
                 sl = slice(d * H, (d + 1) * H)
                 dm, de = above[0][:, sl], above[1][:, sl]
-                if d:
-                    dm, de = dm[::-1], de[::-1]
-                dm, de = np.ascontiguousarray(dm), np.ascontiguousarray(de)
+                dm, de = (a[::-1].copy() if d else np.ascontiguousarray(a) for a in (dm, de))
                 depth[d, layer] = _row_log10_norms(dm, de, reverse=bool(d))
                 raw = []
                 log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, "direct", direct=(dm, de), raw=raw)

@@ -324,3 +324,19 @@ def test_links_carry_depth_direction_and_skips():
     assert len(notes) == 1 and "residual must be true or false" in notes[0]
     assert spec.to_query() == {"num_layers": "3", "bidirectional": "true"}
     assert Spec.from_query({"num_layers": "9"})[0].num_layers == 1
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("T", [1, 2])
+def test_the_shortest_sequences_in_both_directions(kind, T):
+    """A bidirectional model on one or two steps (a sequence of one step reversed is still a reversed
+    array) gives the grid of the float64 autograd loop, for every loss."""
+    module = _module(kind, 2, 4, 2, True, seed=7)
+    x = np.random.default_rng(5).normal(size=(T, 2)).astype(np.float32)
+    for loss in ("last", "all", "tag"):
+        tr = trace(module, x, loss=loss)
+        grads, y = reference.stacked_bptt(module, x, loss_terms(loss, T, 4, 2))
+        np.testing.assert_allclose(tr.output, y, atol=2e-5)
+        for layer in range(2):
+            for d in range(2):
+                np.testing.assert_allclose(tr.grad_grid(d)[layer], np.log10(grads[layer][d]), atol=2e-5)
