@@ -22,8 +22,8 @@ DEPTH_KNOBS = ["num_layers", "bidirectional", "residual"]  # what depth_knobs sh
 def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container=None, above: bool = False):
     """A Trace passes through unchanged. For a StackedTrace: (with `grid`) the heatmap of
     ‖∂L/∂h_t^(l)‖ over layers × steps, then a selector of layer (and direction), and the Trace of the
-    layer picked: its gradient is the stacked model's total derivative at that layer. With `above`, the
-    selector is placed under the views it picks for (its words say so)."""
+    layer picked: its gradient is the stacked model's total derivative at that layer. `above`: the page
+    draws the views it picks for above the selector (on a projector), and the selector's words say so."""
     if not isinstance(tr, StackedTrace):
         return tr
     c = container if container is not None else st
