@@ -78,6 +78,7 @@ with left:
     st.subheader(_(step.title))
     st.container(key="lesson_question").markdown(text["question"])
     if not revealed:
+        ui.relabel(f"choice_{number}_{index}")
         st.radio(_("Your prediction"), list(range(len(text["choices"]))), index=None,
                  format_func=lambda i: text["choices"][i], key=f"choice_{number}_{index}")
         st.button(_("Reveal"), type="primary", icon=":material/visibility:", key="reveal", on_click=_reveal,

@@ -60,8 +60,11 @@ st.markdown(_(
     "and every panel shows the same step: the states and gates of all units over time, and the equations of one "
     "unit with the numbers of that step."
 ).format(what=what))
-if stacked:  # the layer and direction the views below show (the grid of every layer follows them)
-    tr = ui.layer_view(full, "step", scale=ctx.scale, grid=False)
+# On a projector the time controls and the main heatmaps come right under the text, whole on a 1024 × 768
+# screen; a stacked model's layer selector follows them.
+views = st.container() if ctx.present else None
+if stacked:  # the layer and direction the views show (the grid of every layer follows them)
+    tr = ui.layer_view(full, "step", scale=ctx.scale, grid=False, above=ctx.present)
     ui.overflow_alerts({cells.LABELS[cell]: tr}, **alerts)
 
 for key, value in (("playing", False),):
@@ -114,7 +117,9 @@ def stepper():
     hm = dict(cursor=t, scale=ctx.scale, height=240 if H <= 64 else 320)
     left, right = st.columns([1.15, 1])
     with left:
-        ui.chart(plots.chain_diagram(T, t, cell=cell, scale=ctx.scale, window=5), key="chain")
+        ui.chart(plots.chain_diagram(T, t, cell=cell, scale=ctx.scale, window=5,
+                                     title=ui.layer_name(*ui.picked_layer("step"), full.bidirectional) if stacked
+                                     else None), key="chain")
         unit = ui.knob("unit", st, limits=(0, H - 1), number=True,
                        label=_("Unit (0 … {last}) shown in the equations").format(last=H - 1))
         st.latex(plots.cell_equations_tex(cell, activation, tr.step_terms(t, unit)))
@@ -151,7 +156,8 @@ def stepper():
                                       ytitle="c"), key="lines_c")
 
 
-stepper()
+with views if views is not None else st.container():
+    stepper()
 
 if stacked:
     ui.layer_grid(full, "step", scale=ctx.scale)

@@ -19,14 +19,22 @@ from ..files.lessons import Preset
 from ..i18n import Message, _
 from ..spec import KNOBS
 
+Template = str | Callable[[dict], str]   # a text template, or a function of the live facts that picks one
+
+
+def template(text: Template, live: dict) -> str:
+    """The template of a step's text for these live facts: one chosen by them when the step's knobs are
+    changed to a case its own state does not show (a temperature of 0, greedy decoding)."""
+    return text(live) if callable(text) else text
+
 
 @dataclass(frozen=True)
 class Step:
     title: str
     state: Preset                         # the page and knob values this step shows
-    question: str                         # a template: named fields from the live facts
+    question: Template                    # a template: named fields from the live facts
     choices: tuple[str, ...]              # templates too
-    explanation: str                      # a template, shown after the reveal
+    explanation: Template                 # a template, shown after the reveal
     compute: Callable[[dict], dict]       # knob values -> live facts and arrays
     answer: Callable[[dict], int]         # live -> index of the correct choice
     figure: Callable[..., Any]            # (live, scale) -> the step's figure
@@ -52,9 +60,9 @@ class Step:
         language (the texts are marked with N_; a fact in words, the method, is translated too)."""
         facts = {**live, "method": _(live["method"])} if isinstance(live.get("method"), str) else dict(live)
         facts.update({k: _(v) for k, v in facts.items() if isinstance(v, Message)})   # a fact in sentences
-        return {"question": _(self.question).format_map(facts),
+        return {"question": _(template(self.question, live)).format_map(facts),
                 "choices": [_(c).format_map(facts) for c in self.choices],
-                "explanation": _(self.explanation).format_map(facts)}
+                "explanation": _(template(self.explanation, live)).format_map(facts)}
 
     @property
     def page(self) -> str:

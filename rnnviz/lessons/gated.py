@@ -3,8 +3,8 @@ sampling at a temperature; translation with an encoder-decoder.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-import math
 
 import numpy as np
 
@@ -131,7 +131,7 @@ def entropy_bits(q: np.ndarray) -> np.ndarray:
     """Entropy in bits of each row of a [n, V] array of distributions (0 · log 0 = 0)."""
     q = np.asarray(q, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return -np.where(q > 0, q * np.log2(q), 0.0).sum(-1)
+        return 0.0 - np.where(q > 0, q * np.log2(q), 0.0).sum(-1)   # a certain choice: 0 bits, not −0
 
 
 def _sampling(v: dict) -> dict:
@@ -146,7 +146,7 @@ def _sampling(v: dict) -> dict:
     follows = corpus.train_text[corpus.train_text.index(prompt) + len(prompt):]   # what it was trained on
     sampled, model = entropy_bits(smp.sampling_probs), entropy_bits(smp.probs)
     return dict(sample=smp, sampled_bits=sampled, model_bits=model, prompt=prompt, n=n, V=V, cell=lm.cell,
-                H=lm.hidden_size, temperature=T, inverse=1 / T if T else math.inf,
+                H=lm.hidden_size, temperature=T, inverse=1 / T if T else None,   # T = 0: greedy, no division
                 share=float(np.mean(smp.codes == np.argmax(smp.probs, 1))), entropy=float(sampled.mean()),
                 model_entropy=float(model.mean()), uniform=float(np.log2(V)), text=_inert(smp.text[:70]),
                 agree=sum(a == b for a, b in zip(smp.text, follows)) / n,
@@ -164,17 +164,41 @@ def _inert(text: str) -> str:
 
 
 def sampling_figure(live: dict, scale: float = 1.0):
+    title = (_("Entropy at each character written, T = 0 (greedy)") if live["temperature"] == 0 else
+             _("Entropy at each character written, T = {t:g}").format(t=live["temperature"]))
     return plots.sampling_entropy(live["sampled_bits"], live["model_bits"], live["uniform"], cell=live["cell"],
-                                  scale=scale, height=420,
-                                  title=_("Entropy at each character written, T = {t:g}").format(
-                                      t=live["temperature"]))
+                                  scale=scale, height=420, title=title)
+
+
+# Lesson 8 asked for temperature 0 (its steps show 0.2 and 2): greedy decoding, the likeliest character every
+# time, not a division by 0.
+GREEDY_QUESTION = N_("The same model and prompt, now at temperature 0: greedy decoding, which writes its likeliest "
+                     "character at every step. What share of the {n} characters it writes is its most likely "
+                     "character?")
+GREEDY_EXPLANATION = N_(
+    "Temperature 0 is greedy decoding: the logits are not divided by 0, the likeliest character is written every "
+    "time. {share:.0%} of the {n} characters written were the model's first choice, and the distributions it drew "
+    "from held {entropy:.2f} bits of uncertainty on average (0: one character is certain; {uniform:.2f}: all {V} "
+    "characters equally likely). It wrote `{text}…`: {agree:.0%} of its characters are those of its training text "
+    "at the same place. A temperature near 0 writes the same text: dividing the logits by a small number "
+    "multiplies their differences until the likeliest character takes all the probability.")
+
+
+def _greedy_at_0(step: Step, greedy_question: bool = False) -> Step:
+    """A lesson 8 step whose explanation (and with `greedy_question` its question) is the greedy one when its
+    temperature is changed to 0."""
+    def pick(text: str, greedy: str):
+        return lambda live: greedy if live["temperature"] == 0 else text
+
+    return dataclasses.replace(step, explanation=pick(step.explanation, GREEDY_EXPLANATION),
+                               question=pick(step.question, GREEDY_QUESTION) if greedy_question else step.question)
 
 
 SHARE_CHOICES = (N_("Nearly all (over 90%)"), N_("Between half and 90%"), N_("Half or fewer"))
 LESSON_8 = Lesson(8, N_("A language model, and sampling at a temperature"),
                   N_("A language model gives a probability to every possible next character; writing text means "
                   "drawing from it, one character at a time, sharpened or flattened by a temperature."), (
-    Step(N_("Temperature below 1"), state("lesson-8-1", TEXT_PAGE, temperature=0.2),
+    _greedy_at_0(Step(N_("Temperature below 1"), state("lesson-8-1", TEXT_PAGE, temperature=0.2),
          N_("The Text Lab's RNN ({H} units, trained in advance on the Zen of Python) reads “{prompt}”, the start of "
          "a line of its training text, and writes {n} characters at temperature {temperature:g}. What share of "
          "them is the character the model itself found most likely?"),
@@ -187,8 +211,8 @@ LESSON_8 = Lesson(8, N_("A language model, and sampling at a temperature"),
          "memorised its training text: it predicts that text at {train_bpc:.2f} bits per character, but the last "
          "tenth of the Zen, which it never saw, at {held_bpc:.2f} bits (a uniform guess costs {uniform:.2f}). A "
          "low temperature makes it recite what it memorised."),
-         _sampling, _share_choice, sampling_figure),
-    Step(N_("Temperature above 1"), state("lesson-8-2", TEXT_PAGE, temperature=2.0),
+         _sampling, _share_choice, sampling_figure)),
+    _greedy_at_0(Step(N_("Temperature above 1"), state("lesson-8-2", TEXT_PAGE, temperature=2.0),
          N_("The same model and prompt, now at temperature {temperature:g}: the logits are divided by "
          "{temperature:g} before the softmax. What share of the {n} characters it writes is now its most likely "
          "character?"),
@@ -201,7 +225,7 @@ LESSON_8 = Lesson(8, N_("A language model, and sampling at a temperature"),
          "unlikely character it is reading a text it never saw, where this memorising model is unsure, and the "
          "temperature flattens its guesses further: the chart's line rises where the text leaves the Zen. "
          "Temperature 1 samples the model's own distribution."),
-         _sampling, _share_choice, sampling_figure),
+         _sampling, _share_choice, sampling_figure), greedy_question=True),
 ))
 
 

@@ -194,8 +194,9 @@ def saturation_bars(saturation: dict, *, title: str | None = None, scale: float 
 
 
 def chain_diagram(T: int, cursor: int, *, cell: str = "rnn", window: int = 7, scale: float = 1.0,
-                  height: int = 190) -> go.Figure:
-    """A small unrolled chain x_t -> [cell] -> h_t around the cursor, the current step highlighted."""
+                  height: int = 190, title: str | None = None) -> go.Figure:
+    """A small unrolled chain x_t -> [cell] -> h_t around the cursor, the current step highlighted (`title`:
+    which layer of a stack it is)."""
     half = window // 2
     start = max(0, min(cursor - half, T - window))
     steps = list(range(start, min(T, start + window)))
@@ -223,7 +224,7 @@ def chain_diagram(T: int, cursor: int, *, cell: str = "rnn", window: int = 7, sc
     fig.update_layout(shapes=shapes, annotations=annotations)
     fig.update_xaxes(visible=False, range=[-0.3, len(steps) * 1.4])
     fig.update_yaxes(visible=False, range=[0, 2.1])
-    return style(fig, height=height, scale=scale, legend=False)
+    return style(fig, height=height, scale=scale, legend=False, title=title)
 
 
 TEX_ACTIVATION = {"tanh": r"\tanh", "relu": r"\mathrm{relu}", "sigmoid": r"\sigma", "linear": r"\mathrm{id}"}

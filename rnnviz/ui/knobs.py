@@ -140,6 +140,23 @@ def url_value(name: str, value):
         st.session_state["_shown"].pop(name, None)
 
 
+def relabel(key: str):
+    """Call before drawing a selectbox or radio whose options are shown in the reader's language
+    (`format_func=_`).
+
+    The browser holds such a widget's value as its label. After a language switch the options come in the
+    new language, but the box went on showing the old label (and a radio lost its choice) until the user
+    picked again. Setting the same value again on the first run in a new language makes Streamlit send it
+    with its new label: the choice, and so the URL, stay as they were. (Pills and segmented controls follow
+    the language by themselves.)"""
+    ss = st.session_state
+    drawn = ss.setdefault("_labels_language", {})  # {widget key: the language its value was last shown in}
+    lang = i18n.current()
+    if key in ss and drawn.get(key, lang) != lang:
+        ss[key] = ss[key]
+    drawn[key] = lang
+
+
 def _knob(name, container, *, limits, options, label, help, number, disabled, key):
     k = KNOBS[name]
     c = container if container is not None else st
@@ -165,6 +182,7 @@ def _knob(name, container, *, limits, options, label, help, number, disabled, ke
             common["help"] = f"{_(k.help)} ({descriptions})" if k.help else descriptions
         if ss.get(name) not in shown:
             ss.pop(name, None)
+        relabel(name)
         kw = {} if name in ss else {"index": opts.index(k.default) if k.default in opts else 0}
         picked = c.selectbox(text, shown, format_func=_, **kw, **common)
         return opts[shown.index(picked)] if picked in shown else k.default

@@ -19,16 +19,17 @@ from .page import chart
 DEPTH_KNOBS = ["num_layers", "bidirectional", "residual"]  # what depth_knobs shows (for ui.check_url)
 
 
-def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container=None):
+def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container=None, above: bool = False):
     """A Trace passes through unchanged. For a StackedTrace: (with `grid`) the heatmap of
     ‖∂L/∂h_t^(l)‖ over layers × steps, then a selector of layer (and direction), and the Trace of the
-    layer picked: its gradient is the stacked model's total derivative at that layer."""
+    layer picked: its gradient is the stacked model's total derivative at that layer. `above`: the page
+    draws the views it picks for above the selector (on a projector), and the selector's words say so."""
     if not isinstance(tr, StackedTrace):
         return tr
     c = container if container is not None else st
     if grid:
         layer_grid(tr, key, scale=scale, container=c)
-    layer, d = layer_selector(tr.num_layers, tr.bidirectional, key, container=c)
+    layer, d = layer_selector(tr.num_layers, tr.bidirectional, key, container=c, above=above)
     return tr.trace(layer, d)
 
 
@@ -44,23 +45,28 @@ def layer_grid(tr: StackedTrace, key: str, *, scale: float = 1.0, container=None
           key=f"{key}_layers_grid", container=container)
 
 
-def layer_selector(num_layers: int, bidirectional: bool, key: str, *, container=None) -> tuple[int, int]:
+def layer_selector(num_layers: int, bidirectional: bool, key: str, *, container=None,
+                   above: bool = False) -> tuple[int, int]:
     """The selector of a layer (and direction) of a stacked model, with a caption saying what the views
-    below show: (layer, direction), 0-based (direction 1 is the backward one)."""
+    below (with `above`: above) show: (layer, direction), 0-based (direction 1 is the backward one)."""
     c = container if container is not None else st
     ss = st.session_state
     if ss.get(f"{key}_layer") not in (None, *range(1, num_layers + 1)):  # kept from a deeper model than this one
         ss.pop(f"{key}_layer")
     left, right = c.columns(2)
-    layer = left.segmented_control(_("Layer shown below"), list(range(1, num_layers + 1)), default=num_layers,
+    layer = left.segmented_control(_("Layer shown above") if above else _("Layer shown below"),
+                                   list(range(1, num_layers + 1)), default=num_layers,
                                    key=f"{key}_layer") or num_layers
     d = 0
     if bidirectional:
         pick = right.segmented_control(_("Direction"), list(DIRECTIONS), default=DIRECTIONS[0], format_func=_,
                                        key=f"{key}_direction")
         d = DIRECTIONS.index(pick or DIRECTIONS[0])
-    c.caption(_("The views below show layer {layer} ({direction}), whose gradient is the whole model's: what "
-                "reaches it through time and from the layers above.").format(layer=layer, direction=_(DIRECTIONS[d]))
+    views = (_("The views above show layer {layer} ({direction}), whose gradient is the whole model's: what "
+               "reaches it through time and from the layers above.") if above else
+             _("The views below show layer {layer} ({direction}), whose gradient is the whole model's: what "
+               "reaches it through time and from the layers above."))
+    c.caption(views.format(layer=layer, direction=_(DIRECTIONS[d]))
               + (_(" The backward direction reads the sequence from its last step: its step 0 is the sequence's "
                    "last step.") if d else ""))
     ss[f"_{key}_picked"] = (layer - 1, d)
@@ -70,6 +76,13 @@ def layer_selector(num_layers: int, bidirectional: bool, key: str, *, container=
 def picked_layer(key: str) -> tuple[int, int]:
     """(layer, direction) the selector `key` picked in this run, (0, 0) when it was not shown."""
     return st.session_state.get(f"_{key}_picked", (0, 0))
+
+
+def layer_name(layer: int, direction: int, bidirectional: bool) -> str:
+    """ "Layer 2 (backward)", "Layer 2": which layer of a stack a view shows (0-based arguments)."""
+    if bidirectional:
+        return _("Layer {layer} ({direction})").format(layer=layer + 1, direction=_(DIRECTIONS[direction]))
+    return _("Layer {layer}").format(layer=layer + 1)
 
 
 def one_layer(tr, layer: int, direction: int):

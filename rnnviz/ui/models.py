@@ -16,7 +16,7 @@ from ..i18n import N_, _
 from ..model import RecurrentModel
 from ..tasks import get_task
 from ..trace import Trace, trace
-from .knobs import carried_params
+from .knobs import carried_params, relabel
 from .untrusted import say
 
 TRAINED_KEY = "trained_models"
@@ -79,6 +79,7 @@ def model_source(container=None) -> TrainedModel | None:
         # (another element), so set it, as check_url does for the knobs.
         ss[MODEL_SOURCE_KEY] = ss[_PICKED]
     c = container if container is not None else st
+    relabel(MODEL_SOURCE_KEY)
     picked = c.selectbox(_("Model"), options, key=MODEL_SOURCE_KEY, persist_state="session", format_func=_,
                          help=_("A model trained in the Training Lab in this session, or the untrained one the "
                                 "settings below build."))

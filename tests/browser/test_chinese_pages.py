@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from rnnviz import lessons
+from rnnviz.i18n import _, language
 from rnnviz.lessons.basics import SENTENCE
 from rnnviz.ui.page import PAGES
 from tests.support.browser import exceptions, wait_idle
@@ -90,3 +92,40 @@ def test_navigation_keeps_chinese(page, app_url):
     page.wait_for_url("**/Gradient_Flow?*lang=zh*", timeout=60000)
     wait_idle(page, 120000)
     assert page.locator("h1").first.inner_text().startswith("梯度流")
+
+
+BOXES = """() => Object.fromEntries(Array.from(document.querySelectorAll('[data-testid=stSelectbox] input'))
+                                  .map(i => [i.getAttribute('aria-label'), i.value]))"""
+
+
+def _switch(page, name):
+    page.get_by_test_id("stSidebar").get_by_role("radio", name=name).click()
+    page.wait_for_timeout(500)
+    wait_idle(page, 120000)
+
+
+def test_a_language_switch_relabels_the_choices_made_and_keeps_them(page, app_url):
+    """The boxes whose value a link set show it in the new language at once, the URL keeps the value; a
+    lesson's prediction stays picked."""
+    page.goto(f"{app_url}/Gradient_Flow?input_kind=sine&loss=all")
+    wait_idle(page, 120000)
+    english = page.evaluate(BOXES)
+    assert (english["Input sequence"], english["Loss on"], english["Initialisation"]) == ("sine", "all", "orthogonal")
+    _switch(page, "中文")
+    with language("zh"):
+        want = {_(label): _(value) for label, value in english.items()}
+    assert page.evaluate(BOXES) == want and want["输入序列"] != "sine"
+    assert "input_kind=sine" in page.url and "loss=all" in page.url and "lang=zh" in page.url
+    _switch(page, "English")
+    assert page.evaluate(BOXES) == english
+
+    page.goto(f"{app_url}/Lessons?lesson=4&step=1")
+    wait_idle(page, 120000)
+    page.get_by_test_id("stRadio").get_by_text("Smaller than 1/100").click()
+    wait_idle(page, 120000)
+    _switch(page, "中文")
+    picked = page.evaluate("() => Array.from(document.querySelectorAll('[data-testid=stRadio] input:checked'))"
+                           ".map(i => i.closest('label').innerText)")
+    step = lessons.step(4, 1)
+    with language("zh"):
+        assert picked == [step.text(step.live())["choices"][1]]

@@ -44,17 +44,21 @@ MAIN_FIGURES = {"": ["hero"], "Lessons": ["lesson_figure"], "Step_Through": ["hm
                 "One_Neuron": ["traj", "grad"], "Training_Lab": ["loss"], "Translation": ["tr_curve"],
                 "Text_Lab": ["bpc"], "Your_Model": ["user_grad"], "Depth_and_Time": ["grid"],
                 "Beyond_LSTM": ["circle", "grad"]}
+# Views that add controls above the main figure: a stacked, bidirectional model in Step Through (its layer
+# selector goes under the views on a projector).
+STACKED = ["Step_Through?num_layers=2&bidirectional=true"]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 768)])
-@pytest.mark.parametrize("path", PAGES)
-def test_the_main_figure_and_its_title_fit_a_projector(browser, app_url, path, size, lang):
+@pytest.mark.parametrize("view", PAGES + STACKED)
+def test_the_main_figure_and_its_title_fit_a_projector(browser, app_url, view, size, lang):
     """Presentation mode: every page's main figure and its title are whole on the screen without scrolling
     (a lesson's figure once it is revealed)."""
+    path, _sep, query = view.partition("?")
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
-    url = f"{app_url}/{path}?present=true" + ("&lang=zh" if lang == "zh" else "")
+    url = f"{app_url}/{path}?" + "&".join(filter(None, [query, "present=true", "lang=zh" if lang == "zh" else ""]))
     if path == "Lessons":
         page.goto(url)
         page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=180000)
@@ -81,6 +85,10 @@ def test_the_main_figure_and_its_title_fit_a_projector(browser, app_url, path, s
         assert box["header"] <= box["tTop"] and box["top"] >= 0, box         # not under the app's header
         assert box["bottom"] <= box["vh"] and box["right"] <= box["vw"], box  # the whole figure on screen
         assert box["left"] <= box["tLeft"] and box["tRight"] <= box["right"], box  # the title is not cut
+    if view in STACKED:  # the layer the views show is named on the screen (its selector is further down)
+        named = page.evaluate("""() => { const t = document.querySelector('.st-key-chain .gtitle');
+            return t && t.getBoundingClientRect().bottom <= window.innerHeight ? t.textContent : null; }""")
+        assert named and "2" in named, named
     cut = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid=stMain] button p'))
         .filter(p => p.offsetParent && p.scrollWidth > p.clientWidth + 1).map(p => p.textContent)""")
     assert cut == [], cut  # every button's label whole (larger letters, narrower buttons)

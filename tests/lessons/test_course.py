@@ -2,12 +2,14 @@
 live numbers (checked against independent computations while a knob moves), every explanation's
 number is the engine's."""
 import math
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from rnnviz import lessons
+from rnnviz.i18n import language
 from rnnviz.labs import corpora
 from rnnviz.spec import KNOBS, parse_query
 from tests.support import reference
@@ -226,6 +228,34 @@ def test_lesson_8_reads_the_text_labs_model_and_its_answer_follows_the_temperatu
     said = step.text(live)["explanation"]
     assert f"{share:.0%} of the 300 characters" in said and f"{float(entropy.mean()):.2f} bits" in said
     assert f"{agree:.0%} of its characters are those of its training text" in said
+
+
+@pytest.mark.parametrize("index", [1, 2])
+def test_lesson_8_at_temperature_0_decodes_greedily_and_says_so_in_both_languages(index):
+    """Temperature 0 is greedy decoding: every character written is the one torch's nn.RNN with the stored
+    weights finds likeliest, each distribution drawn from is certain (0 bits: no inf, no NaN, no −0), and
+    neither the texts nor the figure speak of dividing by 0 or of an infinite factor, in English or Chinese."""
+    rnn, linear, vocab = _text_lab_in_torch()
+    step = lessons.step(8, index)
+    live = step.live(temperature=0)
+    prompt, written = live["prompt"], live["sample"].text
+    codes = torch.from_numpy(vocab.encode(prompt + written))
+    with torch.no_grad():
+        h, _ = rnn(torch.nn.functional.one_hot(codes, len(vocab)).double()[None])
+        logits = linear(h[0])[len(prompt) - 1:-1]
+    assert torch.equal(logits.argmax(-1), codes[len(prompt):])              # the likeliest, every time
+    bits = live["sampled_bits"]
+    assert np.all(bits == 0) and not np.signbit(bits).any() and live["entropy"] == 0 and live["share"] == 1
+    assert _choice(step, live) == "Nearly all (over 90%)"
+    for lang, greedy in (("en", "greedy"), ("zh", "贪心")):
+        with language(lang):
+            text, fig = step.text(live), step.figure(live)
+        said = " ".join([text["question"], *text["choices"], text["explanation"], fig.layout.title.text])
+        assert not re.search(r"\binf\b|∞|nan", said, re.IGNORECASE), said
+        assert greedy in text["explanation"] and greedy in fig.layout.title.text
+        assert "100%" in text["explanation"] and "0.00" in text["explanation"]
+        sampled = next(t for t in fig.data if t.line.dash != "dot")           # the distribution drawn from
+        assert np.array_equal(np.asarray(sampled.y, dtype=float), np.zeros(live["n"]))
 
 
 def test_lesson_8_quotes_how_well_the_model_predicts_its_training_text_and_a_text_it_never_saw():
