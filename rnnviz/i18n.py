@@ -264,4 +264,5 @@ CHOICE_WORDS = (N_("orthogonal"), N_("gaussian"), N_("identity"), N_("torch"), N
                 N_("none"), N_("off"), N_("norm"), N_("value"), N_("zen"), N_("stdlib"), N_("upload"),
                 N_("hidden"), N_("cell"), N_("input"), N_("forget"), N_("candidate"), N_("output"), N_("reset"),
                 N_("update"), N_("adding"), N_("copy"), N_("binary_addition"), N_("temporal_order"), N_("parity"),
-                N_("sentiment"), N_("on"), N_("positive"), N_("negative"), N_("tag"), N_("forward"), N_("backward"))
+                N_("sentiment"), N_("look_ahead"), N_("on"), N_("positive"), N_("negative"), N_("tag"), N_("forward"),
+                N_("backward"))

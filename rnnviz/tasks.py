@@ -422,13 +422,13 @@ class Sentiment(Task):
 
 class LookAhead(Task):
     name = "look_ahead"
-    title = "Look ahead"
+    title = N_("Look ahead")
     ahead = 5
-    description = ("Random bits arrive one per step; at every step t the network outputs the bit that arrives "
-                   "5 steps later, x_(t+5) (0 on the last 5 steps). The answer lies in the future: a "
-                   "bidirectional network reads it with its backward direction and can reach zero loss, a "
-                   "forward network can only guess, ln 2 = 0.693 nats on every step whose answer is still to come. "
-                   "Loss: cross-entropy per step.")
+    description = N_("Random bits arrive one per step; at every step t the network outputs the bit that arrives "
+                     "5 steps later, x_(t+5) (0 on the last 5 steps). The answer lies in the future: a "
+                     "bidirectional network reads it with its backward direction and can reach zero loss, a "
+                     "forward network can only guess, ln 2 = 0.693 nats on every step whose answer is still to "
+                     "come. Loss: cross-entropy per step.")
     output_size = 2
     loss_on = "all"
     min_seq_len = 6

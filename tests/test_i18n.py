@@ -163,3 +163,22 @@ def test_why_training_stopped_is_said_in_the_page_language_from_the_run_s_own_nu
     assert stop_message(result, "en") == result.message and "step 2" in result.message
     zh = stop_message(result, "zh")
     assert f"第 {result.stop_step} 步" in zh and str(result.stop_value) in zh and "训练损失" in zh
+
+
+def test_every_training_lab_task_reads_in_chinese():
+    """Each Training Lab task's title and description, and its name in the task box, has its Chinese
+    text: a task added without them showed English on a Chinese page."""
+    from rnnviz.spec import KNOBS, TASK_NAMES
+    from rnnviz.tasks import TASKS
+
+    for name in TASK_NAMES:
+        task = TASKS[name]
+        with language("en"):
+            english = [_(task.title), _(task.description)]
+        with language("zh"):
+            chinese = [_(task.title), _(task.description)]
+        for en, zh in zip(english, chinese):
+            assert zh != en, f"task {name}: {en[:40]!r} has no Chinese"
+    with language("zh"):
+        for name in TASK_NAMES:   # the task box shows tokens ("adding", "look_ahead") in the reader's language
+            assert _(KNOBS["task"].token(name)) != name, f"the task box shows {name!r} untranslated"
