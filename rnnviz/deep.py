@@ -370,8 +370,10 @@ def _depth_norms(ctx: dict) -> np.ndarray:
 
 
 def _gru_pre(ctx: dict) -> tuple:
+    """A GRU's float64 update and candidate pre-activations, C-contiguous (the one layout the compiled loops
+    are cached for: a strided view would compile them again in every new process)."""
     if ctx["cell"] == "gru":
-        return ctx["pre64"]["update"], ctx["pre64"]["candidate"]
+        return np.ascontiguousarray(ctx["pre64"]["update"]), np.ascontiguousarray(ctx["pre64"]["candidate"])
     dummy = np.zeros((1, 1))
     return dummy, dummy
 

@@ -279,6 +279,13 @@ def warm_up() -> None:
                 for loss in LOSSES:
                     tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss, _float32_above=threshold)
                 _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm, tr.step_jacobian(1), tr.step_terms(1, 0)
+    from .deep import trace_stacked
+
+    for cell in ("rnn", "lstm", "gru"):  # the loops between layers and the factor grids of Depth and Time
+        for H in (2, 40):  # exact and certified step norms
+            spec = ModelSpec(cell=cell, hidden_size=H, num_layers=2, bidirectional=True)
+            grids = trace_stacked(build_model(spec), np.zeros((3, 1), dtype=np.float32), loss="tag")
+            _ = grids.time_step_norm_grid(0), grids.depth_step_norm_grid(0)
     from .modern_trace import warm_up as modern_warm_up
     modern_warm_up()
     dynamics.one_neuron(2.0, 1.0, 0.0, "tanh", np.zeros(3))  # the elementwise tail formulas (cells.Scaled)
