@@ -240,6 +240,9 @@ _RELATIVE_COST = {"rnn": 1.0, "lstm": 4.0, "gru": 4.5}  # measured: torch's GRU 
 _RELATIVE_COST.update(dict.fromkeys(MODERN_CELLS, 0.05))  # a diagonal recurrence: O(T S), no matrix products
 
 
+POOL_THREAD_PREFIX = "rnnviz-trace"
+
+
 def _pool():
     """Two long-lived worker threads. Fresh threads cost ~0.1 s each time (torch and numba set up
     per-thread state, and a new thread's OpenMP would use every core), so they are kept."""
@@ -248,7 +251,7 @@ def _pool():
         if _POOL is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rnnviz-trace",
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix=POOL_THREAD_PREFIX,
                                        initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),))
         return _POOL
 

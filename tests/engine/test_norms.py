@@ -1,9 +1,10 @@
 """Spectral norms of each step's Jacobian and of the Jacobian products against an SVD.
 
 The per-step norms are exact (an eigen-decomposition) up to EXACT_STEP_NORM_MAX rows and certified
-above (Lanczos, checked by a Cholesky factorisation); here the certified path is also forced on every
-size so that it is checked for every cell at H in 33..128. benchmarks/bench_norms.py runs the same
-comparison over thousands of steps."""
+above (Lanczos, checked by a Cholesky factorisation, on Grams from a matrix product up to
+GRAM_BY_PRODUCT_MAX rows and from coefficients above); here each path is also forced on every size so
+that it is checked for every cell at H in 33..128. benchmarks/bench_norms.py runs the same comparison
+over thousands of steps."""
 import importlib
 import math
 
@@ -33,15 +34,20 @@ def relative_misses(tr, tol=1e-6):
     return int(np.sum(np.abs(10 ** (got - want) - 1) > tol))
 
 
+PATHS = {"default": {}, "exact": {"EXACT_STEP_NORM_MAX": 10**6},
+         "certified, Grams by product": {"EXACT_STEP_NORM_MAX": 0},
+         "certified, Grams from coefficients": {"EXACT_STEP_NORM_MAX": 0, "GRAM_BY_PRODUCT_MAX": 0}}
+
+
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("lanczos", [True, False])
-def test_step_norms_match_svd(cell, lanczos, monkeypatch):
+@pytest.mark.parametrize("path", list(PATHS))
+def test_step_norms_match_svd(cell, path, monkeypatch):
     """300 random steps per cell at H in 33..128 (LSTM: 2H x 2H): no step's norm is off by more than 1e-6,
-    with the certified path forced on every size and with the default choice (exact up to 128 rows)."""
-    if lanczos:
-        monkeypatch.setattr(importlib.import_module("rnnviz.sweeps"), "EXACT_STEP_NORM_MAX", 0)
+    with the exact path, each certified path forced on every size, and the default choice."""
+    for name, value in PATHS[path].items():
+        monkeypatch.setattr(importlib.import_module("rnnviz.sweeps"), name, value)
     misses = steps = 0
-    for model, x in random_models(cell, 10, seed=CELLS.index(cell) + 10 * lanczos):
+    for model, x in random_models(cell, 10, seed=CELLS.index(cell) + 10 * list(PATHS).index(path)):
         tr = trace(model, x)
         misses += relative_misses(tr)
         steps += tr.T
