@@ -1917,14 +1917,19 @@ def _tridiagonal_top_vector(alpha, beta, j, shift, y):
         y[i] = 1.0
     for _ in range(2):
         for i in range(j):  # forward: L D L^T of T - shift I, solving L z = y on the way
-            d[i] = alpha[i] - shift - (beta[i - 1] * beta[i - 1] / d[i - 1] if i > 0 else 0.0)
+            d[i] = min(alpha[i] - shift - (beta[i - 1] * beta[i - 1] / d[i - 1] if i > 0 else 0.0), -1e-300)
             if i > 0:
                 y[i] -= beta[i - 1] / d[i - 1] * y[i - 1]
         for i in range(j - 1, -1, -1):  # backward: D L^T x = z
             y[i] = (y[i] - (beta[i] * y[i + 1] if i + 1 < j else 0.0)) / d[i]
-        norm = math.sqrt(np.sum(y[:j] * y[:j]))
+        big = np.max(np.abs(y[:j]))
+        if not 0.0 < big < np.inf:  # nothing to learn from: the first Lanczos vector
+            y[:j] = 0.0
+            y[0] = 1.0
+            return
         for i in range(j):
-            y[i] /= norm
+            y[i] /= big
+    y[:j] /= math.sqrt(np.sum(y[:j] * y[:j]))
 
 
 @njit(**_OPTS)
@@ -1990,6 +1995,8 @@ def certified_norm(A, u):
     sqrt(theta): sigma_max lies in [sqrt(theta), sqrt(theta) (1 + _CERT/2)]."""
     if not _finite(A):
         return np.nan
+    if np.max(np.diag(A)) == 0.0:  # a Gram with a zero diagonal is zero
+        return 0.0
     m = A.shape[0]
     q = _warm_start(u)
     unit = np.zeros(m)  # the row of J with the largest norm: exact at once when J J^T is diagonal

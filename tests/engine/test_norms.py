@@ -55,6 +55,25 @@ def test_step_norms_match_svd(cell, path, monkeypatch):
 
 
 @pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("path", list(PATHS))
+def test_zero_recurrent_weights_give_zero_step_norms(cell, path, monkeypatch):
+    """W_hh = 0 at 40 units on every path: an RNN's step Jacobian is 0, so its norm is log10 0 = -inf at every
+    step (never a crash or a NaN); an LSTM's and a GRU's keep only their diagonal gate paths (the cell path, the
+    update gate) and match the SVD."""
+    for name, value in PATHS[path].items():
+        monkeypatch.setattr(importlib.import_module("rnnviz.sweeps"), name, value)
+    model = build_model(ModelSpec(cell=cell, hidden_size=40, recurrent_gain=0.0, init="orthogonal", seed=1))
+    tr = trace(model, rnnviz.inputs.noise(20, 1, seed=3))
+    want = np.array([np.log10(np.linalg.norm(tr.step_jacobian(k), 2)) if np.any(tr.step_jacobian(k)) else -np.inf
+                     for k in range(tr.T)])
+    if cell == "rnn":
+        assert np.all(want == -np.inf)
+    np.testing.assert_array_equal(np.isneginf(tr.log10_step_jacobian_norm), np.isneginf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(tr.log10_step_jacobian_norm[finite], want[finite], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("cell", CELLS)
 def test_product_norms_match_svd_of_the_float64_product(cell):
     """||dh_{T-1}/dh_k||_2 above 32 units (float32 products, Lanczos from the previous product's top two
     vectors) against the SVD of the explicit float64 product of the step Jacobians: within 1e-5 (the
