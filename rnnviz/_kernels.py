@@ -1774,7 +1774,7 @@ def step_norms_gru(F, s, groups, wide, wide_m, wide_e, W, eW, tol, max_iter, k0,
 _CERT = 1e-8           # sigma_max is then known to 5e-9 relative; float64 rounding of a Gram and of
                        # its Cholesky factor is far below (about n^2 * 1.1e-16, 1.2e-10 at n = 1024)
 _STALL = 1e-11         # Lanczos stops once theta grows by less than this, relative, over _LOOK iterations
-_LOOK = 4              # Lanczos iterations between two looks at the top Ritz value (each an eigen-decomposition)
+_LOOK = 4              # Lanczos iterations between two looks at the top Ritz value (each a bisection, O(j))
 
 
 @njit(**_OPTS)
@@ -1988,7 +1988,7 @@ def _below(A, s):
 @njit(**_OPTS)
 def certified_norm(A, u):
     """sqrt(lambda_max) of the symmetric positive semi-definite A (a Gram J J^T): the Lanczos Ritz
-    value theta from u[0] + u[1] / 2 (the previous step's top two vectors, updated in place) plus a
+    value theta from u[0] + u[1] / 2 (the latest steps' top vectors, updated in place) plus a
     dense component, or from the unit vector of A's largest diagonal entry (the longest row of J),
     whichever has the larger Rayleigh quotient, certified by `_below(A, theta (1 + _CERT))`; when
     the certificate fails, Lanczos from the other start, then the eigenvalues of A. Returns

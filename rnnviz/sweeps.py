@@ -214,7 +214,7 @@ def step_jacobian_norms(ctx: dict, k0: int) -> np.ndarray:
     n = 2 * H if cell == "lstm" else H
     kind = ("rnn", "lstm", "gru").index(cell)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        if n > EXACT_STEP_NORM_MAX:  # no blocks: each step's Gram by a matrix product
+        if n > EXACT_STEP_NORM_MAX:  # without blocks (empty G) each step's Gram comes from a matrix product
             G, nonzero = gram_blocks(ctx) if n > GRAM_BY_PRODUCT_MAX else (np.empty((0, 0)), np.empty((0, 0), np.bool_))
             _kernels.certified_step_norms(kind, *ctx["factors"], ctx["W"], ctx["eW"], G, nonzero, k0, out)
             return out
