@@ -1,6 +1,6 @@
 """Time rnnviz.trace against torch's fused module, measured in the same run.
 
-    python benchmarks/bench_trace.py            (python benchmarks/bench_trace.py --stacked: stacked models only)
+    python benchmarks/bench_trace.py            (--stacked: stacked models only; --grids: the factor grids only)
 
 Prints medians and ratios. Targets (see the engine issue): a full trace of an LSTM with
 H=64, T=500 (states, gates, grad_norm, cell_grad_norm) within 3x torch.nn.LSTM forward+backward;
@@ -12,7 +12,8 @@ before anything is read: every layer's and direction's states, gates and pre-act
 gradient grids ||dL/dh_t^(l)|| and ||dL/dc_t^(l)|| (per unit too), the part arriving through depth and
 ||dL/dx_t||: all the Depth and Time page's heatmaps show. The factor grids (each step's Jacobian norm through
 time and through depth) are computed when first read, for the one cell and direction the page's second chart
-shows; they are timed on their own line.
+shows; they are timed on their own line, and by `factor_grids` at the page's largest setting (4 layers, H=64,
+T=1000, bidirectional: target under 1 s for both directions) and its defaults.
 """
 from __future__ import annotations
 
@@ -179,9 +180,42 @@ def stacked(layers: int = 3, H: int = 64, T: int = 500):
         print(f"  trace + the factor grids of one direction (read when shown; one run): {t_factors * 1e3:7.2f} ms")
 
 
+def factor_grids(repeat: int = 3):
+    """The Depth and Time page's factor grids (each step's Jacobian norm through time and through depth, both
+    directions) at the page's largest setting and at its defaults, for each cell, against the stacked trace
+    itself in the same run (a fresh trace each round: the grids are computed when first read, then kept).
+    Target: every grid of the largest setting under 1 s on a quiet machine."""
+    from rnnviz.deep import trace_stacked
+
+    print(f"uptime: {os.popen('uptime').read().strip()}")
+    for what, layers, H, T, bidirectional in (("largest", 4, 64, 1000, True), ("defaults", 2, 32, 200, False)):
+        x = rnnviz.inputs.noise(T, 1, seed=0)
+        for cell in ("rnn", "lstm", "gru"):
+            spec = rnnviz.ModelSpec(cell=cell, hidden_size=H, input_size=1, recurrent_gain=0.9, seed=0,
+                                    num_layers=layers, bidirectional=bidirectional)
+            model = rnnviz.build_model(spec)
+            runs = []
+            for _ in range(repeat + 1):  # the first round loads the compiled loops
+                t0 = time.perf_counter()
+                tr = trace_stacked(model, x)
+                t1, c1 = time.perf_counter(), time.process_time()
+                for d in range(tr.directions):
+                    tr.time_step_norm_grid(d), tr.depth_step_norm_grid(d)
+                runs.append((t1 - t0, time.perf_counter() - t1, time.process_time() - c1))
+            t_trace, t_grids, c_grids = (statistics.median(r[i] for r in runs[1:]) for i in (0, 1, 2))
+            print(f"{what:8} {cell.upper():4} {layers} layers H={H} T={T} {'bi' if bidirectional else 'uni'}: "
+                  f"trace {t_trace * 1e3:7.1f} ms, factor grids of every direction {t_grids * 1e3:7.1f} ms "
+                  f"(CPU of both threads {c_grids * 1e3:7.1f} ms), ratio {t_grids / t_trace:5.2f}x  "
+                  f"(median of {repeat}; target < 1 s at the largest)")
+
+
 if __name__ == "__main__":
-    if "--stacked" in sys.argv:
+    if "--grids" in sys.argv:
+        factor_grids()
+    elif "--stacked" in sys.argv:
         stacked()
+        factor_grids()
     else:
         main()
         stacked()
+        factor_grids()

@@ -592,21 +592,24 @@ def _combine_rows(A, eA, B, eB):
 
 
 @njit(**_OPTS)
-def _norm_rows(P, eP, u, tol, max_iter, tmp):
-    """log10 of the spectral norm of diag(2**eP) P (rows brought to the largest exponent)."""
-    n = P.shape[0]
+def _align_rows(P, eP, out):
+    """out = diag(2**(eP - E)) P with E the largest exponent of a nonzero row (0 if none); returns E."""
     E = -np.inf
-    for r in range(n):
-        for c in range(P.shape[1]):
-            if P[r, c] != 0.0:
-                E = max(E, eP[r])
-                break
-    if E == -np.inf:
-        E = 0.0
-    for r in range(n):
+    for r in range(P.shape[0]):
+        if eP[r] > E and _any_nonzero(P, r, 0):
+            E = eP[r]
+    E = 0.0 if E == -np.inf else E
+    for r in range(P.shape[0]):
         w = _pow2(eP[r] - E)
         for c in range(P.shape[1]):
-            tmp[r, c] = P[r, c] * w
+            out[r, c] = P[r, c] * w
+    return E
+
+
+@njit(**_OPTS)
+def _norm_rows(P, eP, u, tol, max_iter, tmp):
+    """log10 of the spectral norm of diag(2**eP) P (rows brought to the largest exponent)."""
+    E = _align_rows(P, eP, tmp)
     return spectral_norm(tmp, u, tol, max_iter), E
 
 
@@ -1770,7 +1773,8 @@ def step_norms_gru(F, s, groups, wide, wide_m, wide_e, W, eW, tol, max_iter, k0,
 # back to the eigenvalues of the Gram.
 _CERT = 1e-8           # sigma_max is then known to 5e-9 relative; float64 rounding of a Gram and of
                        # its Cholesky factor is far below (about n^2 * 1.1e-16, 1.2e-10 at n = 1024)
-_STALL = 1e-11         # Lanczos stops once theta grows by less than this, relative
+_STALL = 1e-11         # Lanczos stops once theta grows by less than this, relative, over _LOOK iterations
+_LOOK = 4              # Lanczos iterations between two looks at the top Ritz value (each a bisection, O(j))
 
 
 @njit(**_OPTS)
@@ -1873,35 +1877,99 @@ def coefficient_gram(C, G, nonzero, A):
 
 
 @njit(**_OPTS)
-def _lanczos_sym(A, q, max_iter, top, second):
+def _all_below(alpha, beta, j, x):
+    """True when every eigenvalue of the j x j Lanczos tridiagonal lies below x: every pivot of the
+    LDL^T factorisation of T - x I is negative (Sylvester's law of inertia; the Sturm count)."""
+    d = 1.0
+    for i in range(j):
+        d = alpha[i] - x - (beta[i - 1] * beta[i - 1] / d if i > 0 else 0.0)
+        if d >= 0.0:
+            return False
+    return True
+
+
+@njit(**_OPTS)
+def _tridiagonal_top(alpha, beta, j):
+    """(lo, hi) around the largest eigenvalue of the j x j Lanczos tridiagonal, by bisection on Sturm
+    counts from its diagonal (each entry a lower bound) and its Gershgorin bound, to float64 resolution:
+    O(j) a halving and no matrix formed."""
+    lo, hi = -np.inf, -np.inf
+    for i in range(j):
+        r = (abs(beta[i - 1]) if i > 0 else 0.0) + (abs(beta[i]) if i + 1 < j else 0.0)
+        lo, hi = max(lo, alpha[i]), max(hi, alpha[i] + r)
+    while True:
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            return lo, hi
+        if _all_below(alpha, beta, j, mid):
+            hi = mid
+        else:
+            lo = mid
+
+
+@njit(**_OPTS)
+def _tridiagonal_top_vector(alpha, beta, j, shift, y):
+    """The top eigenvector of the j x j Lanczos tridiagonal into y[:j], by two steps of inverse iteration
+    with `shift` above its largest eigenvalue (T - shift I is then negative definite: its LDL^T needs no
+    pivoting). Only a warm start depends on it."""
+    d = np.empty(j)
+    for i in range(j):
+        y[i] = 1.0
+    for _ in range(2):
+        for i in range(j):  # forward: L D L^T of T - shift I, solving L z = y on the way
+            d[i] = min(alpha[i] - shift - (beta[i - 1] * beta[i - 1] / d[i - 1] if i > 0 else 0.0), -1e-300)
+            if i > 0:
+                y[i] -= beta[i - 1] / d[i - 1] * y[i - 1]
+        for i in range(j - 1, -1, -1):  # backward: D L^T x = z
+            y[i] = (y[i] - (beta[i] * y[i + 1] if i + 1 < j else 0.0)) / d[i]
+        big = np.max(np.abs(y[:j]))
+        if not 0.0 < big < np.inf:  # nothing to learn from: the first Lanczos vector
+            y[:j] = 0.0
+            y[0] = 1.0
+            return
+        for i in range(j):
+            y[i] /= big
+    y[:j] /= math.sqrt(np.sum(y[:j] * y[:j]))
+
+
+@njit(**_OPTS)
+def _lanczos_sym(A, q, max_iter, top):
     """The top Ritz value of the symmetric A by Lanczos from the unit vector q, with full
-    reorthogonalisation, run until it grows by less than _STALL (relative) or the Krylov space is
-    invariant; its Ritz vector in `top`, the second in `second`. A Ritz value is a Rayleigh quotient:
-    never above lambda_max (up to rounding), however early it stops."""
+    reorthogonalisation, run until it grows by less than _STALL (relative) over _LOOK iterations or the
+    Krylov space is invariant; its Ritz vector in `top`. A Ritz value is a Rayleigh quotient: never
+    above lambda_max (up to rounding), however early it stops."""
     m = A.shape[0]
     K = min(max_iter, m)
-    Q = np.zeros((K, m))
+    Q = np.empty((K, m))
     alpha = np.zeros(K)
     beta = np.zeros(K)
     prev = -np.inf
-    theta = 0.0
     j_last = 0
     for j in range(K):
         Q[j] = q
         z = np.dot(A, q)
+        zn = math.sqrt(np.dot(z, z))
         alpha[j] = np.dot(q, z)
-        _reorthogonalise(Q, j, z)
-        b = math.sqrt(np.sum(z * z))
-        theta = np.linalg.eigvalsh(_tridiagonal(alpha, beta, j + 1))[-1]
+        Qj = Q[:j + 1]
+        for _ in range(2):  # full reorthogonalisation (twice is enough), as matrix-vector products
+            z -= np.dot(np.dot(Qj, z), Qj)
+        b = math.sqrt(np.dot(z, z))
         j_last = j
-        if b <= 1e-14 * abs(theta) or theta - prev <= _STALL * abs(theta):
+        if b <= 1e-14 * zn:
             break
-        prev = theta
+        if (j + 1) % _LOOK == 0:
+            theta = _tridiagonal_top(alpha, beta, j + 1)[0]
+            if theta - prev <= _STALL * abs(theta):
+                break
+            prev = theta
         beta[j] = b
         q = z / b
-    vals, vecs = np.linalg.eigh(_tridiagonal(alpha, beta, j_last + 1))
-    _ritz_vectors(vecs, Q, j_last, top, second)
-    return vals[-1]
+    n = j_last + 1
+    lo, hi = _tridiagonal_top(alpha, beta, n)
+    y = np.empty(n)
+    _tridiagonal_top_vector(alpha, beta, n, hi + 1e-10 * abs(hi) + 1e-300, y)
+    top[:] = np.dot(y, Q[:n])
+    return lo
 
 
 @njit(**_OPTS)
@@ -1920,22 +1988,24 @@ def _below(A, s):
 @njit(**_OPTS)
 def certified_norm(A, u):
     """sqrt(lambda_max) of the symmetric positive semi-definite A (a Gram J J^T): the Lanczos Ritz
-    value theta from u[0] + u[1] / 2 (the previous step's top two vectors, updated in place) plus a
+    value theta from u[0] + u[1] / 2 (the latest steps' top vectors, updated in place) plus a
     dense component, or from the unit vector of A's largest diagonal entry (the longest row of J),
     whichever has the larger Rayleigh quotient, certified by `_below(A, theta (1 + _CERT))`; when
     the certificate fails, Lanczos from the other start, then the eigenvalues of A. Returns
     sqrt(theta): sigma_max lies in [sqrt(theta), sqrt(theta) (1 + _CERT/2)]."""
     if not _finite(A):
         return np.nan
+    if np.max(np.diag(A)) == 0.0:  # a Gram with a zero diagonal is zero
+        return 0.0
     m = A.shape[0]
     q = _warm_start(u)
     unit = np.zeros(m)  # the row of J with the largest norm: exact at once when J J^T is diagonal
     unit[np.argmax(np.diag(A))] = 1.0
     if np.dot(unit, np.dot(A, unit)) > np.dot(q, np.dot(A, q)):
         q, unit = unit, q
-    top, second = np.empty(m), np.empty(m)
+    top, second = np.empty(m), u[0].copy()  # the previous top vector becomes the second start vector
     for start in (q, unit):  # the start with the larger Rayleigh quotient first
-        theta = _lanczos_sym(A, start, 80, top, second)
+        theta = _lanczos_sym(A, start, 80, top)
         if theta > 0.0 and _below(A, theta * (1.0 + _CERT)):
             _keep_vectors(u, top, second)
             return math.sqrt(theta)
@@ -1947,23 +2017,56 @@ def certified_norm(A, u):
 
 
 @njit(**_OPTS)
+def _step_gram(J, H, lstm):
+    """J J^T of a step Jacobian (one BLAS product). An LSTM's cell-state columns hold only the two
+    diagonals dh_k/dc_{k-1} and dc_k/dc_{k-1}: its dense h columns go through a product of half the
+    size and the diagonals are added entry by entry."""
+    if not lstm:
+        return np.dot(J, J.T)
+    Jh = np.ascontiguousarray(J[:, :H])
+    A = np.dot(Jh, Jh.T)
+    for i in range(H):
+        a, b = J[i, H + i], J[H + i, H + i]
+        A[i, i] += a * a
+        A[H + i, H + i] += b * b
+        A[i, H + i] += a * b
+        A[H + i, i] += a * b
+    return A
+
+
+@njit(**_OPTS)
+def _step_matrix(kind, by_product, F, s, groups, wide, wide_m, wide_e, W, eW, k, M):
+    """Step k's Jacobian (by_product) or its coefficients (step_coefficients_*) into M; returns its exponent."""
+    if kind == 0:
+        if by_product:
+            return step_jacobian_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, M)
+        return step_coefficients_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, M)
+    if kind == 1:
+        if by_product:
+            return step_jacobian_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, M)
+        return step_coefficients_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, M)
+    if by_product:
+        return step_jacobian_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, M)
+    return step_coefficients_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, M)
+
+
+@njit(**_OPTS)
 def certified_step_norms(kind, F, s, groups, wide, wide_m, wide_e, W, eW, G, nonzero, k0, out):
     """out[k] = log10 ||ds_k/ds_{k-1}||_2 for k >= k0, certified (see certified_norm); kind 0 RNN,
-    1 LSTM, 2 GRU; G and nonzero as in coefficient_gram."""
+    1 LSTM, 2 GRU; G and nonzero as in coefficient_gram. Without blocks (G empty) each step's Gram is
+    the matrix product J J^T of its explicit Jacobian (step_jacobian_*): cheaper up to a few hundred rows."""
     T, _, H = F.shape
-    K = nonzero.shape[0]
     n = 2 * H if kind == 1 else H
-    C = np.empty((K, n))
+    by_product = G.shape[0] == 0
+    M = np.empty((n, n)) if by_product else np.empty((nonzero.shape[0], n))
     A = np.empty((n, n))
     u = _start_vectors(n)
     for k in range(k0, T):
-        if kind == 0:
-            E = step_coefficients_rnn(F, s, groups, wide, wide_m, wide_e, W, eW, k, C)
-        elif kind == 1:
-            E = step_coefficients_lstm(F, s, groups, wide, wide_m, wide_e, W, eW, k, C)
+        E = _step_matrix(kind, by_product, F, s, groups, wide, wide_m, wide_e, W, eW, k, M)
+        if by_product:
+            A = _step_gram(M, H, kind == 1)
         else:
-            E = step_coefficients_gru(F, s, groups, wide, wide_m, wide_e, W, eW, k, C)
-        coefficient_gram(C, G, nonzero, A)
+            coefficient_gram(M, G, nonzero, A)
         _record(out, k, certified_norm(A, u), E)
 
 
@@ -2117,17 +2220,30 @@ def add_scaled(am, ae, bm, be, out_m, out_e):
 
 
 @njit(**_OPTS)
-def input_jacobian_norms(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, Wi, eWi, tol, max_iter, out):
+def _gram_norm(P, u, exact_max):
+    """sigma_max of P from its smaller Gram (P^T P or P P^T): the eigenvalues of the Gram up to exact_max
+    rows, above them certified_norm (u: its warm start, [2, the Gram's size])."""
+    A = np.dot(np.ascontiguousarray(P.T), P) if P.shape[1] < P.shape[0] else np.dot(P, P.T)
+    if A.shape[0] > exact_max:
+        return certified_norm(A, u)
+    if not _finite(A):
+        return np.nan
+    return math.sqrt(max(np.linalg.eigvalsh(A)[-1], 0.0))
+
+
+@njit(**_OPTS)
+def input_jacobian_norms(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, Wi, eWi, exact_max, out):
     """log10 ||dh_k/dx_k||_2 for every step k: the factor through depth, (H x I) per step.
 
     RNN  diag(act'(a)) W_ih;  LSTM  diag(Bo) W_io + diag(K) (diag(B_i) W_ii + diag(B_f) W_if + diag(B_g) W_ig);
-    GRU  diag(B_r) W_ir + diag(B_z) W_iz + diag((1-z) tanh'(a_n)) W_in. Rows carry their own exponent."""
+    GRU  diag(B_r) W_ir + diag(B_z) W_iz + diag((1-z) tanh'(a_n)) W_in. Rows carry their own exponent;
+    each step's norm comes from the smaller of its two Grams (_gram_norm: exact up to exact_max rows)."""
     T, nf, H = F.shape
     I = Wi.shape[1]
     Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
     P, eP, tmp = np.zeros((H, I)), np.zeros(H), np.empty((H, I))
     cm, ce = np.empty(4), np.empty(4)
-    u = _start_vectors(H)
+    u = _start_vectors(min(H, I))
     for k in range(T):
         factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
         for i in range(H):
@@ -2156,5 +2272,5 @@ def input_jacobian_norms(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, Wi, e
                 w = _ldexp(cm[g], ce[g] - E)
                 for c in range(I):
                     P[i, c] += w * Wi[g * H + i, c]
-        sigma, E = _norm_rows(P, eP, u, tol, max_iter, tmp)
-        _record(out, k, sigma, E + eWi)
+        E = _align_rows(P, eP, tmp)
+        _record(out, k, _gram_norm(tmp, u, exact_max), E + eWi)

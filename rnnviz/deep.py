@@ -336,17 +336,27 @@ class StackedTrace:
     def time_step_norm_grid(self, direction: int = 0) -> np.ndarray:
         """log10 ||ds_t^(l)/ds_{t-1}^(l)||_2, the factor through time of each step (s = h, or (h, c) for
         an LSTM), over [layer, step]; the backward direction's step t follows step t + 1."""
+        self._factor_norms(direction)
         return self._grid(direction, lambda tr: tr.log10_step_jacobian_norm)
 
     def depth_step_norm_grid(self, direction: int = 0) -> np.ndarray:
         """log10 ||dh_t^(l)/dy_t^(l-1)||_2, the factor through depth (layer 0: with respect to x_t), over
         [layer, step]."""
-        with self._extra.setdefault("lock", threading.Lock()):
-            norms = self._extra.get("depth_norms")
-            if norms is None:
-                norms = self._extra["depth_norms"] = [[_depth_norms(tr._ctx) for tr in row] for row in self.layers]
-        grid = np.array([norms[layer][direction] for layer in range(self.num_layers)])
+        grid = np.array(self._factor_norms(direction))
         return grid[:, ::-1].copy() if direction else grid
+
+    def _factor_norms(self, direction: int) -> list:
+        """Each layer's factors through depth in one direction, [layer][step]. The first read of either factor
+        grid computes both for every layer of the direction (each layer's Trace keeps its step norms through
+        time), on the trace worker threads: the compiled loops release the GIL."""
+        with self._extra.setdefault("lock", threading.Lock()):
+            norms = self._extra.setdefault("depth_norms", {})
+            if direction not in norms:
+                row = [self.layers[layer][direction] for layer in range(self.num_layers)]
+                jobs = [lambda tr=tr: _step_norms(tr) for tr in row]  # the longer ones first
+                jobs += [lambda tr=tr: _depth_norms(tr._ctx) for tr in row]
+                norms[direction] = _in_parallel(jobs)[len(row):]
+        return norms[direction]
 
     @property
     def overflow(self) -> bool:
@@ -358,20 +368,39 @@ class StackedTrace:
         return state
 
 
+def _in_parallel(jobs: list) -> list:
+    """The results of the callables, in order, run on the two trace worker threads (serially when called
+    from one of them: a worker waiting for its own pool could wait forever)."""
+    from .trace import POOL_THREAD_PREFIX, _pool
+
+    if len(jobs) < 2 or threading.current_thread().name.startswith(POOL_THREAD_PREFIX):
+        return [job() for job in jobs]
+    futures = [_pool().submit(job) for job in jobs]
+    return [future.result() for future in futures]
+
+
+def _step_norms(tr) -> np.ndarray:
+    """tr.log10_step_jacobian_norm, kept where the Trace keeps it, computed outside the lock of
+    functools.cached_property (one lock for every Trace in Python 3.11: the layers would take turns)."""
+    if "log10_step_jacobian_norm" not in tr.__dict__:
+        tr.__dict__["log10_step_jacobian_norm"] = sweeps.step_jacobian_norms(tr._ctx, 0)
+    return tr.__dict__["log10_step_jacobian_norm"]
+
+
 def _depth_norms(ctx: dict) -> np.ndarray:
     out = np.full(ctx["T"], np.nan)
     Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
-    n = min(ctx["H"], Wi.shape[1])
-    tol, max_iter = sweeps.norm_method(n, sweeps.EXACT_STEP_NORM_MAX)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         _kernels.input_jacobian_norms(_CELL_CODE[ctx["cell"]], *ctx["factors"], *_gru_pre(ctx), Wi, eWi,
-                                      tol, max_iter, out)
+                                      sweeps.EXACT_STEP_NORM_MAX, out)
     return out
 
 
 def _gru_pre(ctx: dict) -> tuple:
+    """A GRU's float64 update and candidate pre-activations, C-contiguous (the one layout the compiled loops
+    are cached for: a strided view would compile them again in every new process)."""
     if ctx["cell"] == "gru":
-        return ctx["pre64"]["update"], ctx["pre64"]["candidate"]
+        return np.ascontiguousarray(ctx["pre64"]["update"]), np.ascontiguousarray(ctx["pre64"]["candidate"])
     dummy = np.zeros((1, 1))
     return dummy, dummy
 

@@ -137,8 +137,12 @@ def log10_norms(m: np.ndarray, e: np.ndarray) -> np.ndarray:
 # product itself (about 1e-6).
 EXACT_NORM_MAX_H = 32
 # Each step's own Jacobian (2H x 2H for an LSTM) has its norm computed exactly up to this size, and
-# above it certified to 5e-9 (step_jacobian_norms).
-EXACT_STEP_NORM_MAX = 128
+# above it certified to 5e-9 (step_jacobian_norms), as has each step's factor through depth (rnnviz.deep).
+# Above 16 rows a Lanczos run and one Cholesky factorisation cost less than the eigenvalues.
+EXACT_STEP_NORM_MAX = 16
+# Up to this size the certified path forms each step's Gram J J^T by one matrix product (faster at these
+# sizes than the Gram from coefficients, O(H^2) a step but with a larger constant).
+GRAM_BY_PRODUCT_MAX = 256
 
 
 def jacobian_cost(cell: str, H: int, steps: int) -> float:
@@ -203,14 +207,15 @@ def gram_blocks(ctx: dict) -> tuple[np.ndarray, np.ndarray]:
 def step_jacobian_norms(ctx: dict, k0: int) -> np.ndarray:
     """log10 ||ds_k/ds_{k-1}||_2 for k >= k0 (NaN below): exact (the eigenvalues of J J^T) up to
     EXACT_STEP_NORM_MAX rows; above, certified: a Lanczos lower bound that a Cholesky factorisation
-    proves to be within 1e-8 of sigma_max^2 (_kernels.certified_norm), from Grams of O(H^2) a step."""
+    proves to be within 1e-8 of sigma_max^2 (_kernels.certified_norm), from each step's Gram J J^T
+    (a matrix product up to GRAM_BY_PRODUCT_MAX rows, then from coefficients: O(H^2) a step)."""
     cell, T, H = ctx["cell"], ctx["T"], ctx["H"]
     out = np.full(T, np.nan)
     n = 2 * H if cell == "lstm" else H
+    kind = ("rnn", "lstm", "gru").index(cell)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        if n > EXACT_STEP_NORM_MAX:
-            G, nonzero = gram_blocks(ctx)
-            kind = ("rnn", "lstm", "gru").index(cell)
+        if n > EXACT_STEP_NORM_MAX:  # without blocks (empty G) each step's Gram comes from a matrix product
+            G, nonzero = gram_blocks(ctx) if n > GRAM_BY_PRODUCT_MAX else (np.empty((0, 0)), np.empty((0, 0), np.bool_))
             _kernels.certified_step_norms(kind, *ctx["factors"], ctx["W"], ctx["eW"], G, nonzero, k0, out)
             return out
         norms = {"rnn": _kernels.step_norms_rnn, "lstm": _kernels.step_norms_lstm,

@@ -240,6 +240,9 @@ _RELATIVE_COST = {"rnn": 1.0, "lstm": 4.0, "gru": 4.5}  # measured: torch's GRU 
 _RELATIVE_COST.update(dict.fromkeys(MODERN_CELLS, 0.05))  # a diagonal recurrence: O(T S), no matrix products
 
 
+POOL_THREAD_PREFIX = "rnnviz-trace"
+
+
 def _pool():
     """Two long-lived worker threads. Fresh threads cost ~0.1 s each time (torch and numba set up
     per-thread state, and a new thread's OpenMP would use every core), so they are kept."""
@@ -248,7 +251,7 @@ def _pool():
         if _POOL is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rnnviz-trace",
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix=POOL_THREAD_PREFIX,
                                        initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),))
         return _POOL
 
@@ -279,6 +282,13 @@ def warm_up() -> None:
                 for loss in LOSSES:
                     tr = trace(model, np.zeros((3, 1), dtype=np.float32), loss=loss, _float32_above=threshold)
                 _ = tr.log10_jacobian_norm, tr.log10_step_jacobian_norm, tr.step_jacobian(1), tr.step_terms(1, 0)
+    from .deep import trace_stacked
+
+    for cell in ("rnn", "lstm", "gru"):  # the loops between layers and the factor grids of Depth and Time
+        for H in (2, 40):  # exact and certified step norms
+            spec = ModelSpec(cell=cell, hidden_size=H, num_layers=2, bidirectional=True)
+            grids = trace_stacked(build_model(spec), np.zeros((3, 1), dtype=np.float32), loss="tag")
+            _ = grids.time_step_norm_grid(0), grids.depth_step_norm_grid(0)
     from .modern_trace import warm_up as modern_warm_up
     modern_warm_up()
     dynamics.one_neuron(2.0, 1.0, 0.0, "tanh", np.zeros(3))  # the elementwise tail formulas (cells.Scaled)

@@ -1,9 +1,10 @@
 """Spectral norms of each step's Jacobian and of the Jacobian products against an SVD.
 
 The per-step norms are exact (an eigen-decomposition) up to EXACT_STEP_NORM_MAX rows and certified
-above (Lanczos, checked by a Cholesky factorisation); here the certified path is also forced on every
-size so that it is checked for every cell at H in 33..128. benchmarks/bench_norms.py runs the same
-comparison over thousands of steps."""
+above (Lanczos, checked by a Cholesky factorisation, on Grams from a matrix product up to
+GRAM_BY_PRODUCT_MAX rows and from coefficients above); here each path is also forced on every size so
+that it is checked for every cell at H in 33..128. benchmarks/bench_norms.py runs the same comparison
+over thousands of steps."""
 import importlib
 import math
 
@@ -33,19 +34,43 @@ def relative_misses(tr, tol=1e-6):
     return int(np.sum(np.abs(10 ** (got - want) - 1) > tol))
 
 
+PATHS = {"default": {}, "exact": {"EXACT_STEP_NORM_MAX": 10**6},
+         "certified, Grams by product": {"EXACT_STEP_NORM_MAX": 0},
+         "certified, Grams from coefficients": {"EXACT_STEP_NORM_MAX": 0, "GRAM_BY_PRODUCT_MAX": 0}}
+
+
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("lanczos", [True, False])
-def test_step_norms_match_svd(cell, lanczos, monkeypatch):
+@pytest.mark.parametrize("path", list(PATHS))
+def test_step_norms_match_svd(cell, path, monkeypatch):
     """300 random steps per cell at H in 33..128 (LSTM: 2H x 2H): no step's norm is off by more than 1e-6,
-    with the certified path forced on every size and with the default choice (exact up to 128 rows)."""
-    if lanczos:
-        monkeypatch.setattr(importlib.import_module("rnnviz.sweeps"), "EXACT_STEP_NORM_MAX", 0)
+    with the exact path, each certified path forced on every size, and the default choice."""
+    for name, value in PATHS[path].items():
+        monkeypatch.setattr(importlib.import_module("rnnviz.sweeps"), name, value)
     misses = steps = 0
-    for model, x in random_models(cell, 10, seed=CELLS.index(cell) + 10 * lanczos):
+    for model, x in random_models(cell, 10, seed=CELLS.index(cell) + 10 * list(PATHS).index(path)):
         tr = trace(model, x)
         misses += relative_misses(tr)
         steps += tr.T
     assert steps == 300 and misses == 0
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("path", list(PATHS))
+def test_zero_recurrent_weights_give_zero_step_norms(cell, path, monkeypatch):
+    """W_hh = 0 at 40 units on every path: an RNN's step Jacobian is 0, so its norm is log10 0 = -inf at every
+    step (never a crash or a NaN); an LSTM's and a GRU's keep only their diagonal gate paths (the cell path, the
+    update gate) and match the SVD."""
+    for name, value in PATHS[path].items():
+        monkeypatch.setattr(importlib.import_module("rnnviz.sweeps"), name, value)
+    model = build_model(ModelSpec(cell=cell, hidden_size=40, recurrent_gain=0.0, init="orthogonal", seed=1))
+    tr = trace(model, rnnviz.inputs.noise(20, 1, seed=3))
+    want = np.array([np.log10(np.linalg.norm(tr.step_jacobian(k), 2)) if np.any(tr.step_jacobian(k)) else -np.inf
+                     for k in range(tr.T)])
+    if cell == "rnn":
+        assert np.all(want == -np.inf)
+    np.testing.assert_array_equal(np.isneginf(tr.log10_step_jacobian_norm), np.isneginf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(tr.log10_step_jacobian_norm[finite], want[finite], rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("cell", CELLS)

@@ -6,6 +6,7 @@ A saturated tanh or sigmoid unit's derivative is tiny but not 0: sech^2(20) = 1.
 decades), never -inf, for every cell, both losses, the LSTM's cell path, the Jacobian products and
 the step norms, in float64 and in the float32 evaluation mode of large traces.
 """
+import importlib
 import math
 
 import mpmath
@@ -58,10 +59,34 @@ def check_trace(model, x, loss, jacobians=True, **kw):
         H = model.hidden_size
         want = reference.mp_jacobian_product_norms(ref["jacobians"], H, lstm=model.cell == "lstm")
         assert_matches(tr.log10_jacobian_norm, want, "||dh_{T-1}/dh_k||_2")
-        steps = [float(mpmath.log10(max(mpmath.svd_r(mpmath.matrix(J), compute_uv=False))))
-                 if any(v != 0 for row in J for v in row) else -np.inf for J in ref["jacobians"]]
-        assert_matches(tr.log10_step_jacobian_norm, steps, "||ds_k/ds_{k-1}||_2")
+        assert_matches(tr.log10_step_jacobian_norm, mp_step_norms(ref), "||ds_k/ds_{k-1}||_2")
     return tr, ref
+
+
+def mp_step_norms(ref) -> list:
+    """log10 ||ds_k/ds_{k-1}||_2 of every step by mpmath's SVD of the reference Jacobians (-inf for a zero one)."""
+    return [float(mpmath.log10(max(mpmath.svd_r(mpmath.matrix(J), compute_uv=False))))
+            if any(v != 0 for row in J for v in row) else -np.inf for J in ref["jacobians"]]
+
+
+@pytest.mark.parametrize("cell, act", [("rnn", "tanh"), ("lstm", "tanh"), ("gru", "tanh")])
+@pytest.mark.parametrize("gram", ["product", "coefficients"])
+@pytest.mark.parametrize("level", [20.0, 60.0])
+def test_certified_step_norms_of_saturated_steps_match_mpmath(cell, act, gram, level, monkeypatch):
+    """The certified step norms (Lanczos bounded by a Cholesky factorisation, forced here on 3-unit steps,
+    with each step's Gram from a matrix product or from coefficients) of saturated steps (pre-activations
+    near +-20 and +-60, derivatives down to 1e-52) equal mpmath's SVD of the exact Jacobian to 1e-8 decades."""
+    sweeps = importlib.import_module("rnnviz.sweeps")
+    monkeypatch.setattr(sweeps, "EXACT_STEP_NORM_MAX", 0)
+    if gram == "coefficients":
+        monkeypatch.setattr(sweeps, "GRAM_BY_PRODUCT_MAX", 0)
+    model = saturated_model(cell, act, level, H=3, seed=int(level) + 1)
+    x = rnnviz.inputs.noise(30, 1, seed=2)
+    tr = trace(model, x)
+    want = np.array(mp_step_norms(reference.mp_bptt(model, x, tr.hidden, "last", dps=30)))
+    got = tr.log10_step_jacobian_norm
+    assert np.all(np.isfinite(want))  # no step is exactly 0 (an LSTM's saturated forget gate keeps its norm near 1)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
 
 
 @pytest.mark.parametrize("cell, act", CELLS)
