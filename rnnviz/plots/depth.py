@@ -39,7 +39,7 @@ def depth_time_grids(panels: dict, *, rows: list | None = None, title: str | Non
     n_rows = max(len(g) for g in panels.values())
     rows = rows or [""] * n_rows
     titles = [f"<b>{c}</b>" + (f" · {_(rows[r])}" if rows[r] else "") for r in range(n_rows) for c in cols]
-    fig = make_subplots(rows=n_rows, cols=len(cols), shared_yaxes=True, horizontal_spacing=0.03,
+    fig = make_subplots(rows=n_rows, cols=len(cols), shared_yaxes=True, horizontal_spacing=0.07,
                         vertical_spacing=0.16 if n_rows > 1 else 0.1, subplot_titles=titles)
     grids = [g for col in panels.values() for g in col]
     lo, hi = finite_range(grids, pad=0.0)
