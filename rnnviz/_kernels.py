@@ -44,6 +44,8 @@ import numpy as np
 from numba import njit
 
 _OPTS = dict(cache=True, nogil=True)
+_VEC = dict(_OPTS, fastmath={"contract"}, error_model="numpy")  # elementwise loops LLVM vectorises: fused
+# multiply-adds, and no division-by-zero check (a branch per division) where a divisor cannot be 0
 _CLIP = 2200.0               # exponent differences beyond this leave nothing of the smaller part
 _LN2 = math.log(2.0)
 _LN2_HI = 6.93147180369123816490e-01   # ln 2 = _LN2_HI + _LN2_LO; n * _LN2_HI is exact for n < 2^21
@@ -256,37 +258,110 @@ def gru_factors(pr, pz, phn, pn, h_all, k, Fm, Fe):
 # all lie within +-_PLAIN_MAX (and whose plain factors like c_{k-1} or hn are not tiny) is computed
 # in plain float64 with the same tail-exact formulas: nothing in it can underflow. Any other step
 # goes through the (m, e) functions above.
+#
+# The plain steps take their exponentials a step at a time in loops without calls or branches, which
+# LLVM compiles to 4-wide AVX2 code (numba's math.exp is a scalar libm call per value): e^x = 2^k e^r,
+# k = round(x / ln 2) by adding 1.5 * 2^52 (k lands in the float's low bits), r = x - k ln 2 in two
+# parts (Cody-Waite: |r| <= ln2 / 2, exact), e^r - 1 from its Taylor series to degree 13 (the
+# truncation is below 2^-60 there), and 2^k built from those low bits. Each value is within 1 ulp of
+# math.exp and of -math.expm1 (tests/engine/test_kernels.py sweeps the range), so tanh of a small |a|
+# keeps expm1's relative accuracy.
 _PLAIN_MAX = 100.0      # e^{-2 * 100} = 2^-289: products of three such factors stay normal
 _PLAIN_MIN = 2.0 ** -100
+_EXP_MIN = -708.0                       # from here up to 0, e^x and its 2^k are normal float64
+_EXP_ROUND = 1.5 * 2.0 ** 52            # x + _EXP_ROUND rounds x to a whole number k, held in the low bits
+_EXP_ROUND_BITS = 0x4338000000000000    # the bits of _EXP_ROUND (k = 0)
+_INV_LN2 = 1.0 / _LN2
+_ABS_BITS = 0x7FFFFFFFFFFFFFFF
+_INF_BITS = 0x7FF0000000000000
+_ONE_BITS = 0x3FF0000000000000
 
 
-@njit(**_OPTS)
-def _plain_sig(a):
-    """(sigma(a), sigma'(a)) in float64 (|a| <= _PLAIN_MAX)."""
-    t = math.exp(-abs(a))
+@njit(**_VEC)
+def _expm1_small(r):
+    """e^r - 1 - r for |r| <= ln2 / 2: r^2 (1/2! + r/3! + ... + r^11/13!)."""
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    return (r * r) * p
+
+
+@njit(**_VEC)
+def exp_and_tail(x, n, u, w):
+    """u[i] = e^{x[i]} and w[i] = 1 - e^{x[i]} (= -expm1(x[i]), exact to its last bits near 0) for
+    i < n, each within 1 ulp of math.exp / -math.expm1 for x <= 0. Values outside [_EXP_MIN, 0]
+    (subnormal or 0 results, positive x, +-inf, NaN) are libm's own."""
+    outside = 0
+    for i in range(n):
+        outside += not (_EXP_MIN <= x[i] <= 0.0)
+        xi = min(max(x[i], _EXP_MIN), 0.0)
+        kr = xi * _INV_LN2 + _EXP_ROUND
+        k = kr - _EXP_ROUND
+        r_hi = xi - k * _LN2_HI           # exact
+        r_lo = -k * _LN2_LO
+        p = _expm1_small(r_hi + r_lo)
+        one_r = 1.0 + r_hi                # e^r = one_r + ((1 - one_r) + r_hi) + r_lo + p: the first error is
+        er = (((1.0 - one_r) + r_hi) + r_lo) + p  # exact, the small parts are summed, then added once
+        scale = np.int64((np.float64(kr).view(np.int64) - _EXP_ROUND_BITS + 1023) << 52).view(np.float64)  # 2^k
+        u[i] = (one_r + er) * scale
+        w[i] = (1.0 - scale) - (r_hi + (r_lo + p)) * scale
+    for i in range(n if outside else 0):
+        xi = x[i]
+        if not (_EXP_MIN <= xi <= 0.0):
+            u[i] = math.exp(xi)
+            w[i] = -math.expm1(xi)
+
+
+@njit(error_model="numpy", **_OPTS)
+def _sig_from(t, a):
+    """(sigma(a), sigma'(a)) from t = e^{-|a|}: 1 / (1 + t) or t / (1 + t), and t / (1 + t)^2."""
     r = 1.0 / (1.0 + t)
     return (r if a >= 0.0 else t * r), t * r * r
 
 
-@njit(**_OPTS)
-def _plain_tanh(a):
-    """(tanh(a), tanh'(a), 1 - |tanh a|) in float64 from u = e^{-2|a|} (|a| <= _PLAIN_MAX)."""
-    x = 2.0 * abs(a)
-    if x < 1.0:  # u = e^{-x} close to 1: 1 - u from expm1, without cancellation
-        em = math.expm1(-x)
-        u, one_minus_u = 1.0 + em, -em
-    else:
-        u = math.exp(-x)
-        one_minus_u = 1.0 - u
+@njit(error_model="numpy", **_OPTS)
+def _tanh_from(u, w, a):
+    """(tanh(a), tanh'(a), 1 - |tanh a|) from u = e^{-2|a|} and w = 1 - u: w / (1 + u), 4u / (1 + u)^2,
+    2u / (1 + u)."""
     d = 1.0 + u
-    t = one_minus_u / d
+    t = w / d
     return (t if a >= 0.0 else -t), 4.0 * u / (d * d), 2.0 * u / d
 
 
 @njit(**_OPTS)
 def _plain_ok(x):
     """A plain value that cannot make a product underflow: 0, or at least _PLAIN_MIN in size."""
-    return x == 0.0 or (abs(x) >= _PLAIN_MIN and math.isfinite(x))
+    return (x == 0.0) | ((abs(x) >= _PLAIN_MIN) & (abs(x) < np.inf))
+
+
+@njit(**_OPTS)
+def _within(a, n, lim, nan_ok=False):
+    """Whether no |a[i]| exceeds lim (i < n), and a NaN is among them only where nan_ok."""
+    bad = 0
+    for i in range(n):
+        bad += (abs(a[i]) > lim) | ((a[i] != a[i]) & (not nan_ok))
+    return bad == 0
+
+
+@njit(**_OPTS)
+def _row_span(row):
+    """The largest |x| of a row (a NaN counting as 1) and its smallest nonzero |x| (a NaN not counted;
+    inf if none), found on the bit patterns, whose order is the order of non-negative floats."""
+    hi, lo = 0, _INF_BITS
+    for j in range(row.size):
+        b = np.float64(row[j]).view(np.int64) & _ABS_BITS
+        hi = max(hi, b if b <= _INF_BITS else _ONE_BITS)
+        lo = min(lo, b if 0 < b <= _INF_BITS else _INF_BITS)
+    return np.int64(hi).view(np.float64), np.int64(lo).view(np.float64)
 
 
 @njit(**_OPTS)
@@ -298,13 +373,8 @@ def _pack(V, groups, k, F, s, narrow, narrow_lim):
         mx, mn = 0.0, np.inf
         for f in range(nf):
             if groups[f] == g:
-                for j in range(H):
-                    a = abs(V[f, j])
-                    if a > 0.0:
-                        mx = max(mx, a)
-                        mn = min(mn, a)
-                    elif a != a:
-                        mx = max(mx, 1.0)
+                hi, lo = _row_span(V[f])
+                mx, mn = max(mx, hi), min(mn, lo)
         e = math.frexp(mx)[1] if mx > 0.0 and math.isfinite(mx) else 0
         s[k, g] = e
         if mx > 0.0 and math.frexp(mn)[1] < e - narrow_lim:
@@ -343,24 +413,26 @@ def _pack_scaled(Fm, Fe, groups, k, F, s, narrow, narrow_lim):
 def factors_rnn(act, a, groups, narrow_lim, F, s, narrow):
     T, nf, H = F.shape
     V, Fm, Fe = np.empty((nf, H)), np.empty((nf, H)), np.empty((nf, H))
+    x, u, w = np.empty(H), np.empty(H), np.empty(H)
     for k in range(T):
+        ak = a[k]
         plain = True
-        for j in range(H):
-            x = a[k, j]
-            if act == 0:
-                if abs(x) > _PLAIN_MAX:
-                    plain = False
-                    break
-                V[0, j] = _plain_tanh(x)[1]
-            elif act == 2:
-                if abs(x) > _PLAIN_MAX:
-                    plain = False
-                    break
-                V[0, j] = _plain_sig(x)[1]
-            elif act == 1:
-                V[0, j] = np.nan if x != x else (1.0 if x > 0.0 else 0.0)
-            else:
-                V[0, j] = 1.0
+        if act == 0 or act == 2:
+            plain = _within(ak, H, _PLAIN_MAX, True)  # a NaN's factor is NaN either way
+            if plain:
+                for j in range(H):
+                    x[j] = -abs(ak[j])
+                if act == 0:
+                    for j in range(H):
+                        x[j] *= 2.0
+                exp_and_tail(x, H, u, w)
+                for j in range(H):
+                    V[0, j] = _tanh_from(u[j], w[j], ak[j])[1] if act == 0 else _sig_from(u[j], ak[j])[1]
+        elif act == 1:
+            for j in range(H):
+                V[0, j] = np.nan if ak[j] != ak[j] else (1.0 if ak[j] > 0.0 else 0.0)
+        else:
+            V[0] = 1.0
         if plain:
             _pack(V, groups, k, F, s, narrow, narrow_lim)
         else:
@@ -374,34 +446,48 @@ def lstm_forward(S, groups, narrow_lim, c_all, G32, P32, C32, F, s, narrow):
     pass over the float64 pre-activations S [T, 4H] (blocks i, f, g, o): each gate's exponential is
     taken once, for its value and its derivative. c_all [T+1, H] holds c0 in row 0 and receives
     c_0 .. c_{T-1} (c_k = f_k c_{k-1} + i_k g_k, float64); G32 and P32 [4, T, H] receive the gates and
-    pre-activations in float32, C32 [T, H] the cell states."""
+    pre-activations in float32, C32 [T, H] the cell states. The gates' values are float64's sigma and
+    tanh at any size (0 and +-1 far out); their derivatives serve only the plain steps."""
     T, nf, H = F.shape
     V, Fm, Fe = np.empty((nf, H)), np.empty((nf, H)), np.empty((nf, H))
+    x, u, w, gate = np.empty(4 * H), np.empty(4 * H), np.empty(4 * H), np.empty(4 * H)
     for k in range(T):
-        plain = True
+        Sk = S[k]
+        for j in range(4 * H):
+            x[j] = -abs(Sk[j])
+        for j in range(2 * H, 3 * H):
+            x[j] *= 2.0             # tanh(a_g) from e^{-2|a_g|}
+        exp_and_tail(x, 4 * H, u, w)
         for j in range(H):
-            ai, af, ag, ao = S[k, j], S[k, H + j], S[k, 2 * H + j], S[k, 3 * H + j]
-            i, di = _plain_sig(ai)   # the values are float64's sigma and tanh at any size (0 and +-1 far
-            f, df = _plain_sig(af)   # out); the derivatives serve only steps within +-_PLAIN_MAX
-            g, dg, _ = _plain_tanh(ag)
-            o, do = _plain_sig(ao)
+            gate[j], V[0, j] = _sig_from(u[j], Sk[j])                  # i, sig'(a_i) (times g below)
+            gate[H + j], V[1, j] = _sig_from(u[H + j], Sk[H + j])      # f, sig'(a_f) (times c_{k-1})
+            gate[3 * H + j], V[3, j] = _sig_from(u[3 * H + j], Sk[3 * H + j])  # o, sig'(a_o) (times tanh(c_k))
+            gate[2 * H + j], V[2, j], _ = _tanh_from(u[2 * H + j], w[2 * H + j], Sk[2 * H + j])  # g, tanh'(a_g)
+        for j in range(H):
+            i, f, g = gate[j], gate[H + j], gate[2 * H + j]
             c_prev = c_all[k, j]
             c = f * c_prev + i * g
             c_all[k + 1, j] = c
-            tc, dc, _ = _plain_tanh(c)
-            G32[0, k, j], G32[1, k, j], G32[2, k, j], G32[3, k, j] = i, f, g, o
-            P32[0, k, j], P32[1, k, j], P32[2, k, j], P32[3, k, j] = ai, af, ag, ao
-            C32[k, j] = c
-            V[0, j] = g * di
-            V[1, j] = c_prev * df
-            V[2, j] = i * dg
-            V[3, j] = tc * do
-            V[4, j] = o * dc
+            x[j] = -2.0 * abs(c)
+            V[0, j] = g * V[0, j]
+            V[1, j] = c_prev * V[1, j]
+            V[2, j] = i * V[2, j]
             V[5, j] = f
-            if not (abs(ai) <= _PLAIN_MAX and abs(af) <= _PLAIN_MAX and abs(ag) <= _PLAIN_MAX
-                    and abs(ao) <= _PLAIN_MAX and abs(c) <= _PLAIN_MAX and _plain_ok(c_prev)
-                    and _plain_ok(g) and _plain_ok(tc)):
-                plain = False
+        exp_and_tail(x, H, u, w)
+        ck = c_all[k + 1]
+        small = 0   # plain values (c_{k-1}, g, tanh(c_k)) that could make a product underflow
+        for j in range(H):
+            tc, dc, _ = _tanh_from(u[j], w[j], ck[j])
+            V[3, j] = tc * V[3, j]
+            V[4, j] = gate[3 * H + j] * dc
+            small += not (_plain_ok(c_all[k, j]) & _plain_ok(gate[2 * H + j]) & _plain_ok(tc))
+        plain = small == 0 and _within(Sk, 4 * H, _PLAIN_MAX) and _within(ck, H, _PLAIN_MAX)
+        for q in range(4):
+            for j in range(H):
+                G32[q, k, j] = gate[q * H + j]
+                P32[q, k, j] = Sk[q * H + j]
+        for j in range(H):
+            C32[k, j] = ck[j]
         if plain:
             _pack(V, groups, k, F, s, narrow, narrow_lim)
         else:
@@ -413,26 +499,30 @@ def lstm_forward(S, groups, narrow_lim, c_all, G32, P32, C32, F, s, narrow):
 def factors_gru(pr, pz, phn, pn, h_prev, groups, narrow_lim, F, s, narrow):
     T, nf, H = F.shape
     V, Fm, Fe = np.empty((nf, H)), np.empty((nf, H)), np.empty((nf, H))
+    x, u, w = np.empty(3 * H), np.empty(3 * H), np.empty(3 * H)
     for k in range(T):
-        plain = True
-        for j in range(H):
-            ar, az, hn, an, h = pr[k, j], pz[k, j], phn[k, j], pn[k, j], h_prev[k, j]
-            if not (abs(ar) <= _PLAIN_MAX and abs(az) <= _PLAIN_MAX and abs(an) <= _PLAIN_MAX and _plain_ok(hn)):
-                plain = False
-                break
-            r, dr = _plain_sig(ar)
-            z, dz = _plain_sig(az)
-            one_z = _plain_sig(-az)[0]
-            n, dn, tail = _plain_tanh(an)
-            diff = (h - 1.0) + tail if an > 0.0 else ((h + 1.0) - tail if an < 0.0 else h)  # h - n
-            if not _plain_ok(diff):
-                plain = False
-                break
-            gate_n = one_z * dn
-            V[0, j] = gate_n * hn * dr
-            V[1, j] = diff * dz
-            V[2, j] = gate_n * r
-            V[3, j] = z
+        plain = _within(pr[k], H, _PLAIN_MAX) and _within(pz[k], H, _PLAIN_MAX) and _within(pn[k], H, _PLAIN_MAX)
+        if plain:
+            for j in range(H):
+                x[j] = -abs(pr[k, j])
+                x[H + j] = -abs(pz[k, j])
+                x[2 * H + j] = -2.0 * abs(pn[k, j])
+            exp_and_tail(x, 3 * H, u, w)
+            small = 0   # plain values (hn, h_{k-1} - n) that could make a product underflow
+            for j in range(H):
+                ar, az, hn, an, h = pr[k, j], pz[k, j], phn[k, j], pn[k, j], h_prev[k, j]
+                r, dr = _sig_from(u[j], ar)
+                z, dz = _sig_from(u[H + j], az)
+                one_z = _sig_from(u[H + j], -az)[0]
+                n, dn, tail = _tanh_from(u[2 * H + j], w[2 * H + j], an)
+                diff = (h - 1.0) + tail if an > 0.0 else ((h + 1.0) - tail if an < 0.0 else h)  # h - n
+                small += not (_plain_ok(hn) & _plain_ok(diff))
+                gate_n = one_z * dn
+                V[0, j] = gate_n * hn * dr
+                V[1, j] = diff * dz
+                V[2, j] = gate_n * r
+                V[3, j] = z
+            plain = small == 0
         if plain:
             _pack(V, groups, k, F, s, narrow, narrow_lim)
         else:
@@ -1154,25 +1244,60 @@ def log10_row_norms(m, e, out):
     T, H = m.shape
     row = np.empty(H)
     for k in range(T):
+        others = 0
+        for j in range(H):
+            others += e[k, j] != e[k, 0]
+        if others == 0 and abs(e[k, 0]) < np.inf:  # a row on one exponent (nearly all): no scaling
+            out[k] = math.log10(math.sqrt(_sum_squares(m[k]))) + e[k, 0] * _LOG10_2
+            continue
         top = -np.inf
         for j in range(H):
             if m[k, j] != 0.0 and e[k, j] > top:
                 top = e[k, j]
         if not math.isfinite(top):
             top = 0.0
-        for j in range(H):  # a row on one exponent (nearly all) needs no scaling
+        for j in range(H):
             d = min(max(e[k, j] - top, -1100.0), 0.0)
             row[j] = m[k, j] if d == 0.0 else _ldexp(m[k, j], d)
         out[k] = math.log10(math.sqrt(_sum_squares(row))) + top * _LOG10_2
 
 
-@njit(**_OPTS)
+_INV_LN10 = 1.0 / math.log(10.0)
+_SQRT_HALF_BITS = 0x3FE6A09E00000000     # just below sqrt(1/2)
+_MANTISSA_BITS = 0x000FFFFFFFFFFFFF
+_NORMAL_BITS = 0x0010000000000000        # the smallest normal float64
+_TWO52_BITS = 0x4330000000000000         # 2^52: its bits plus a whole number i < 2^52 are those of 2^52 + i
+_LG = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,
+       1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01)  # fdlibm's log series
+
+
+@njit(**_VEC)
 def log10_abs(m, e, out):
-    """out = log10 |m * 2**e| elementwise (-inf for 0)."""
+    """out = log10 |m * 2**e| elementwise (-inf for 0, NaN for NaN), within a few float64 ulp (the output
+    is float32). In a loop LLVM vectorises: a normal |m| = 2^n (1 + f), 1 + f in [sqrt(1/2), sqrt(2)),
+    both read from its bits, and log(1 + f) by fdlibm's series in s = f / (2 + f); so m = +-2^n gives
+    (n + e) log10(2) exactly rounded, and 0 for |m * 2**e| = 1. Zero, subnormal, inf and NaN mantissas
+    take math.log10."""
     T, H = m.shape
+    lg1, lg2, lg3, lg4, lg5, lg6, lg7 = _LG
     for k in range(T):
+        special = 0
         for j in range(H):
-            out[k, j] = math.log10(abs(m[k, j])) + e[k, j] * _LOG10_2
+            b = np.float64(m[k, j]).view(np.int64) & _ABS_BITS
+            special += not (_NORMAL_BITS <= b < _INF_BITS)
+            ix = b + (_ONE_BITS - _SQRT_HALF_BITS)
+            n = np.int64((ix >> 52) + _TWO52_BITS).view(np.float64) - (2.0 ** 52 + 1023.0)  # no int64 -> float in AVX2
+            f = np.int64((ix & _MANTISSA_BITS) + _SQRT_HALF_BITS).view(np.float64) - 1.0
+            hfsq = 0.5 * f * f
+            s = f / (2.0 + f)
+            z = s * s
+            w = z * z
+            R = z * (lg1 + w * (lg3 + w * (lg5 + w * lg7))) + w * (lg2 + w * (lg4 + w * lg6))
+            out[k, j] = (n + e[k, j]) * _LOG10_2 + (f - (hfsq - s * (hfsq + R))) * _INV_LN10
+        for j in range(H if special else 0):
+            b = np.float64(m[k, j]).view(np.int64) & _ABS_BITS
+            if not (_NORMAL_BITS <= b < _INF_BITS):
+                out[k, j] = math.log10(abs(m[k, j])) + e[k, j] * _LOG10_2
 
 
 # ----------------------------------------------------------------------------------------
