@@ -89,14 +89,21 @@ def _mul(m1, e1, m2, e2):
 
 
 @njit(**_OPTS)
-def _add(m1, e1, m2, e2):
+def _aligned_sum(m1, e1, m2, e2):
+    """m1 2**e1 + m2 2**e2 as one float on the larger exponent (not normalised)."""
     if m1 == 0.0:
-        return _norm(m2, e2)
+        return m2, e2
     if m2 == 0.0:
-        return _norm(m1, e1)
+        return m1, e1
     if e1 >= e2:
-        return _norm(m1 + _ldexp(m2, e2 - e1), e1)
-    return _norm(_ldexp(m1, e1 - e2) + m2, e2)
+        return m1 + _ldexp(m2, e2 - e1), e1
+    return _ldexp(m1, e1 - e2) + m2, e2
+
+
+@njit(**_OPTS)
+def _add(m1, e1, m2, e2):
+    m, e = _aligned_sum(m1, e1, m2, e2)
+    return _norm(m, e)
 
 
 
@@ -2007,12 +2014,19 @@ def _row_exponent(e, k):
     return x
 
 
+_ABS_BITS = np.int64(0x7FFFFFFFFFFFFFFF)  # all but the sign: |x|'s bits, ordered as |x| is
+_INF_BITS = np.int64(0x7FF0000000000000)  # inf's bits; NaN's are larger
+
+
 @njit(**_OPTS)
 def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, band, tmp):
     """The gate adjoints of step k as _matvec would scale them (tmp, its largest |entry| in [0.5, 1)),
     without an exponent per element, where that is exact: a narrow step of an RNN or LSTM whose adjoints
     share one exponent per vector (nearly every step), no NaN and no term below 2**-band of the largest.
-    Returns the exponent of tmp, or NaN where the step needs the exact path."""
+    Returns the exponent of tmp, or NaN where the step needs the exact path.
+
+    The largest and smallest nonzero |product| of a gate come from their bits (non-negative floats order
+    as their bits do), so the loop over the units has no branch and no library call."""
     if cell == 2 or wide[k] >= 0:
         return np.nan
     eh = _row_exponent(gh_e, k)
@@ -2021,30 +2035,29 @@ def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, 
         return np.nan
     H = F.shape[2]
     ng = 1 if cell == 0 else 4
-    pe = np.empty(ng)
     top, low = -np.inf, np.inf
     for g in range(ng):
         from_c = cell == 1 and g < 3  # an LSTM's i, f, g rows come from dL/dc_k, its o row from dL/dh_k
-        pe[g] = (ec if from_c else eh) + s[k, groups[g]]
-        mx, mn = 0.0, np.inf
+        src = gc_m if from_c else gh_m
+        pe = (ec if from_c else eh) + s[k, groups[g]]
+        hi, lo = np.int64(0), _ABS_BITS
         for j in range(H):
-            p = (gc_m[k, j] if from_c else gh_m[k, j]) * float(F[k, g, j])
+            p = src[k, j] * float(F[k, g, j])
             tmp[g * H + j] = p
-            a = abs(p)
-            if a != a:
-                return np.nan
-            if a != 0.0:
-                mx = max(mx, a)
-                mn = min(mn, a)
-        if mx > 0.0:
-            top = max(top, pe[g] + math.frexp(mx)[1])
-            low = min(low, pe[g] + math.frexp(mn)[1])
+            b = np.float64(p).view(np.int64) & _ABS_BITS
+            hi = max(hi, b)
+            lo = min(lo, b if b != 0 else _ABS_BITS)
+        if hi > _INF_BITS:  # a NaN
+            return np.nan
+        if hi > 0:
+            top = max(top, pe + math.frexp(np.int64(hi).view(np.float64))[1])
+            low = min(low, pe + math.frexp(np.int64(lo).view(np.float64))[1])
     if top == -np.inf:
         top = 0.0
     elif low < top - band:
         return np.nan
     for g in range(ng):
-        d = pe[g] - top
+        d = (ec if cell == 1 and g < 3 else eh) + s[k, groups[g]] - top
         if d > 1000.0:
             return np.nan
         w = _pow2(d)  # exact: every scaled term lies in [2**-(band + 1), 1)
@@ -2054,6 +2067,26 @@ def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, 
 
 
 _BLOCK = 64  # steps whose gradients go down together (their buffers stay small: no fresh memory per trace)
+_EXP_BITS = np.int64(0x7FF) << 52  # a float64's exponent field
+_HALF_BITS = np.int64(1022) << 52  # the exponent field of a number in [0.5, 1)
+
+
+@njit(**_OPTS)
+def _split(m, e):
+    """_norm(m, e), reading a normal float's exponent from its bits (no library call: the pass-down
+    normalises every element it writes); zeros, subnormals, inf and NaN go through _norm."""
+    b = np.float64(m).view(np.int64)
+    x = (b >> 52) & 0x7FF
+    if x == 0 or x == 0x7FF:
+        return _norm(m, e)
+    return np.int64((b & ~_EXP_BITS) | _HALF_BITS).view(np.float64), e + float(x - 1022)
+
+
+@njit(**_OPTS)
+def _add_split(m1, e1, m2, e2):
+    """_add, normalising the sum with _split: the same numbers."""
+    m, e = _aligned_sum(m1, e1, m2, e2)
+    return _split(m, e)
 
 
 @njit(**_OPTS)
@@ -2091,16 +2124,17 @@ def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc
             e = top[k] + eWi
             if first:
                 for i in range(om.size):
-                    below_m[r, i], below_e[r, i] = _norm(float(R[k - k0, i]), e)
-                continue
-            for i in range(om.size):
-                om[i], oe[i] = _norm(float(R[k - k0, i]), e)
-        else:
-            factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
-            _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
-            _matvec(bm, be, Wi, band, om, oe, tmp)
-            for i in range(om.size):
-                oe[i] += eWi
+                    below_m[r, i], below_e[r, i] = _split(float(R[k - k0, i]), e)
+            else:
+                for i in range(om.size):
+                    m, x = _split(float(R[k - k0, i]), e)
+                    below_m[r, i], below_e[r, i] = _add_split(below_m[r, i], below_e[r, i], m, x)
+            continue
+        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+        _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
+        _matvec(bm, be, Wi, band, om, oe, tmp)
+        for i in range(om.size):
+            oe[i] += eWi
         for i in range(om.size):
             if first:
                 below_m[r, i], below_e[r, i] = _norm(om[i], oe[i])
@@ -2113,7 +2147,7 @@ def add_scaled(am, ae, bm, be, out_m, out_e):
     """out = a + b elementwise, each m * 2**e (2-D arrays of the same shape)."""
     for k in range(am.shape[0]):
         for j in range(am.shape[1]):
-            out_m[k, j], out_e[k, j] = _add(am[k, j], ae[k, j], bm[k, j], be[k, j])
+            out_m[k, j], out_e[k, j] = _add_split(am[k, j], ae[k, j], bm[k, j], be[k, j])
 
 
 @njit(**_OPTS)

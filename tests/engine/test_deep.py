@@ -74,6 +74,33 @@ def test_grid_matches_float64_autograd_loop(kind, layers, bidirectional, loss):
             np.testing.assert_allclose(tr.grad_grid(d)[layer], np.log10(grads[layer][d]), atol=2e-5)
 
 
+@pytest.mark.parametrize("kind, depth_gain", [("lstm", 60.0), ("rnn", 25.0)])
+@pytest.mark.parametrize("loss", ["all", "tag"])
+def test_pass_down_of_saturated_and_ordinary_steps_matches_autograd(kind, depth_gain, loss):
+    """Input spikes and large weights between the layers saturate some units at some steps, so those steps'
+    derivative factors span more than one exponent can hold and go down to the layer below one by one, while
+    the steps between them go down together in one matrix product. Both kinds of step, side by side in one
+    sequence and in both directions, give the grid of every layer and ||dL/dx_t|| of fp64 autograd."""
+    T, I, H = 60, 3, 6
+    module = _module(kind, I, H, 2, True, seed=3)
+    with torch.no_grad():
+        module.weight_ih_l1.mul_(depth_gain)
+        module.weight_ih_l1_reverse.mul_(depth_gain)
+    x = np.random.default_rng(4).normal(size=(T, I)).astype(np.float32)
+    x[::7] *= 100
+    tr = trace(module, x, loss=loss)
+    for layer in range(2):
+        for d in range(2):
+            wide = tr.trace(layer, d)._ctx["factors"][3]  # -1: the step's factors share one exponent per group
+            assert 0 < np.count_nonzero(wide >= 0) < T // 2
+    grads, y, dx = reference.stacked_bptt(module, x, loss_terms(loss, T, H, 2), input_grad=True)
+    np.testing.assert_allclose(tr.output, y, atol=2e-5)
+    for layer in range(2):
+        for d in range(2):
+            np.testing.assert_allclose(tr.grad_grid(d)[layer], np.log10(grads[layer][d]), atol=2e-5)
+    np.testing.assert_allclose(tr.log10_input_grad_norm, np.log10(dx), atol=2e-5)
+
+
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_residual_connections_match_autograd_and_keep_depth_alive(kind):
     """With residual connections y^(l) = h^(l) + y^(l-1) the grid equals autograd through the same
