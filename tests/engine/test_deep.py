@@ -1,6 +1,7 @@
 """Stacked and bidirectional models: states against torch's fused modules, the gradient over the
 [layers x T] grid against a float64 autograd loop, and a closed form far beyond float range."""
 import functools
+import importlib
 import itertools
 import math
 from collections import Counter
@@ -117,6 +118,45 @@ def test_residual_connections_match_autograd_and_keep_depth_alive(kind):
         np.testing.assert_allclose(tr.grad_grid(0)[layer], np.log10(grads[layer][0]), atol=2e-5)
     plain = trace(build_model(spec.replace(residual=False)), x, loss="all")
     assert tr.grad_grid(0)[0].mean() > plain.grad_grid(0)[0].mean() + 0.5
+
+
+def test_both_directions_in_two_threads_give_the_same_numbers(monkeypatch):
+    """A large bidirectional trace runs its backward direction in a second thread: the numbers are those of
+    one thread, bit for bit (states, gates, every gradient grid, ||dL/dx_t||), and those of fp64 autograd, for
+    each cell, with residual connections and saturated steps (the threshold is lowered to reach these small
+    models)."""
+    import threading
+
+    from rnnviz import deep
+    trace_module = importlib.import_module("rnnviz.trace")
+
+    def arrays(tr):
+        out = [tr.output, tr.log10_depth_grad, tr.log10_input_grad_norm]
+        for sub in (tr.trace(layer, d) for layer in range(tr.num_layers) for d in range(tr.directions)):
+            out += [sub.hidden, sub.log10_grad_hidden, *sub.gates.values(), *sub.pre.values()]
+            out += [] if sub.cell is None else [sub.cell, sub.log10_cell_grad_norm]
+        return out
+
+    threads, layer_down = set(), deep._layer_down
+    monkeypatch.setattr(deep, "_layer_down", lambda *a: threads.add(threading.current_thread()) or layer_down(*a))
+    T, H = 50, 5
+    x = np.random.default_rng(6).normal(size=(T, 2)).astype(np.float32)
+    x[::9] *= 60
+    for kind in ("rnn", "lstm", "gru"):
+        spec = ModelSpec(cell=kind, input_size=2, hidden_size=H, num_layers=3, bidirectional=True, residual=True,
+                         recurrent_gain=1.2, init="orthogonal", seed=4)
+        model = build_model(spec)
+        monkeypatch.setattr(trace_module, "PARALLEL_ABOVE", math.inf)
+        one = trace(model, x, loss="tag")
+        monkeypatch.setattr(trace_module, "PARALLEL_ABOVE", 0.0)
+        two = trace(model, x, loss="tag")
+        for a, b in zip(arrays(one), arrays(two), strict=True):
+            np.testing.assert_array_equal(a, b)
+        grads, _ = reference.stacked_bptt(model, x, loss_terms("tag", T, H, 2), residual=True)
+        for layer in range(3):
+            for d in range(2):
+                np.testing.assert_allclose(two.grad_grid(d)[layer], np.log10(grads[layer][d]), atol=2e-5)
+    assert threading.main_thread() in threads and len(threads) > 1  # the second direction did use a second thread
 
 
 def test_tagging_loss_of_one_layer_matches_autograd():
