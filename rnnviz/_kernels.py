@@ -2093,9 +2093,12 @@ def _add_split(m1, e1, m2, e2):
 def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc_m, gc_e, Wi, eWi, band,
                 reverse, first, below_m, below_e):
     """dL/dx_k = W_ih^T (dL/d pre-activations of step k) for every k: the gradient a layer passes down to
-    the layer below (or to its inputs), added per element as m * 2**e into below[k] (below[T-1-k] for a
-    backward direction, whose step k is the sequence's step T-1-k), or written there when `first`
-    (below holds nothing yet). gh, gc: dL/dh_k, dL/dc_k.
+    the layer below (or to its inputs), added per element as m * 2**e into below, or written there when
+    `first` (below holds nothing yet). gh, gc: dL/dh_k, dL/dc_k.
+
+    below [B, T, W] holds the I = B * W inputs of the layer in blocks of W, each in its own reading order:
+    block 0 in sequence order, block 1 (the backward direction of the layer below) reversed. Step k of this
+    layer is the sequence's step k (T-1-k when `reverse`, a backward direction).
 
     Nearly every step's gate adjoints are scaled as the exact path scales them, with one exponent per
     step (so the same numbers), and those steps go down in one matrix product [steps, G*H] @ W_ih per
@@ -2103,6 +2106,7 @@ def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc
     the exact path."""
     T, nf, H = F.shape
     n = Wi.shape[0]
+    B, W = below_m.shape[0], below_m.shape[2]
     Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
     bm, be = np.empty(n), np.empty(n)
     tmp = np.empty(n, dtype=Wi.dtype)
@@ -2119,35 +2123,36 @@ def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc
                 if top[q] != top[q]:
                     A[q - k0] = 0.0  # an exact-path step: its row of the product is not used
             np.dot(A[:k1 - k0], Wi, R[:k1 - k0])
-        r = T - 1 - k if reverse else k
         if top[k] == top[k]:
             e = top[k] + eWi
-            if first:
-                for i in range(om.size):
-                    below_m[r, i], below_e[r, i] = _split(float(R[k - k0, i]), e)
-            else:
-                for i in range(om.size):
-                    m, x = _split(float(R[k - k0, i]), e)
-                    below_m[r, i], below_e[r, i] = _add_split(below_m[r, i], below_e[r, i], m, x)
-            continue
-        factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
-        _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
-        _matvec(bm, be, Wi, band, om, oe, tmp)
-        for i in range(om.size):
-            oe[i] += eWi
-        for i in range(om.size):
-            if first:
-                below_m[r, i], below_e[r, i] = _norm(om[i], oe[i])
-            else:
-                below_m[r, i], below_e[r, i] = _add(below_m[r, i], below_e[r, i], om[i], oe[i])
+            for i in range(om.size):
+                om[i], oe[i] = _split(float(R[k - k0, i]), e)
+        else:
+            factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
+            _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
+            _matvec(bm, be, Wi, band, om, oe, tmp)
+            for i in range(om.size):
+                oe[i] += eWi
+        r = T - 1 - k if reverse else k
+        for b in range(B):
+            row = T - 1 - r if b else r
+            for j in range(W):
+                i = b * W + j
+                if first:
+                    below_m[b, row, j], below_e[b, row, j] = _split(om[i], oe[i])
+                else:
+                    below_m[b, row, j], below_e[b, row, j] = _add_split(below_m[b, row, j], below_e[b, row, j],
+                                                                       om[i], oe[i])
 
 
 @njit(**_OPTS)
 def add_scaled(am, ae, bm, be, out_m, out_e):
-    """out = a + b elementwise, each m * 2**e (2-D arrays of the same shape)."""
-    for k in range(am.shape[0]):
-        for j in range(am.shape[1]):
-            out_m[k, j], out_e[k, j] = _add_split(am[k, j], ae[k, j], bm[k, j], be[k, j])
+    """out = a + b elementwise, each m * 2**e (contiguous arrays of the same shape)."""
+    n = am.size
+    a_m, a_e, b_m, b_e = am.reshape(n), ae.reshape(n), bm.reshape(n), be.reshape(n)
+    o_m, o_e = out_m.reshape(n), out_e.reshape(n)
+    for i in range(n):
+        o_m[i], o_e[i] = _add_split(a_m[i], a_e[i], b_m[i], b_e[i])
 
 
 @njit(**_OPTS)

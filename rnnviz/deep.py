@@ -401,7 +401,7 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
     The two directions of a layer are independent, forwards (given the layer below) and backwards (given
     dL/dy of the layer above): a large bidirectional trace runs the backward direction in a second thread
     (trace.trace_all's pool and threshold), with the same numbers."""
-    from .trace import _as_input
+    from .trace import _as_input, in_turn_or_parallel, trace_work, worth_two_threads
 
     if isinstance(model, RecurrentModel):
         model = as_stacked(model)
@@ -412,64 +412,39 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
     L, D, H, cell = model.num_layers, model.directions, model.hidden_size, model.cell
     x32 = _as_input(x, model.input_size)
     T = x32.shape[0]
-    parallel = D == 2 and _worth_a_thread(cell, L * D, T, H)
+    parallel = D == 2 and worth_two_threads(L * D * trace_work(cell, T, H))
     zeros = np.zeros(H)
     c0 = np.zeros(H) if cell == "lstm" else None
     runs = []  # [L][D] (x, Forward), in each direction's reading order
     y = x32
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for layer in range(L):
-            row = _each_direction(functools.partial(_layer_up, model, layer, y, zeros, c0), D, parallel)
+            row = in_turn_or_parallel(functools.partial(_layer_up, model, layer, y, zeros, c0), D, parallel)
             runs.append(row)
             out = np.concatenate([fw.hidden32[::-1] if d else fw.hidden32 for d, (_, fw) in enumerate(row)], axis=1)
             y = out + y if model.residual and layer > 0 else out
-        # Backward: from the top layer down; above[t] is dL/dy_t of the layer being swept (m, e per element).
-        Dm, De = np.frexp(loss_terms(loss, T, H, D))
+        # Backward: from the top layer down. above[d][k] is dL/dy of the layer being swept, direction d's
+        # columns at its step k (reading order: a backward direction's step k is the sequence's T-1-k), m * 2**e
+        # per element; a layer's inputs are its own (one block, sequence order).
+        v = loss_terms(loss, T, H, D)
+        Dm, De = np.frexp(np.stack([v[:, :H], v[::-1, H:]] if D == 2 else [v]))
         above = (Dm, De.astype(np.float64))
         layers, depth = [None] * L, np.empty((D, L, T))
         for layer in range(L - 1, -1, -1):
-            width = model.input_size if layer == 0 else D * H
+            shape = (1, T, model.input_size) if layer == 0 else (D, T, H)
             # dL/dx of each direction (the backward one's own buffer when it runs beside the forward one)
-            below = [(np.empty((T, width)), np.empty((T, width))) for _ in range(2 if parallel else 1)]
+            below = [(np.empty(shape), np.empty(shape)) for _ in range(2 if parallel else 1)]
             down = functools.partial(_layer_down, runs[layer], loss, above, below, depth[:, layer], zeros, c0)
-            layers[layer] = _each_direction(down, D, parallel)
+            layers[layer] = in_turn_or_parallel(down, D, parallel)
             below_m, below_e = below[0]
             if parallel:
                 _kernels.add_scaled(below_m, below_e, *below[1], below_m, below_e)
             if model.residual and layer > 0:
-                _kernels.add_scaled(below_m, below_e, np.ascontiguousarray(above[0]), np.ascontiguousarray(above[1]),
-                                    below_m, below_e)
+                _kernels.add_scaled(below_m, below_e, *above, below_m, below_e)
             above = (below_m, below_e)
-        log10_x = sweeps.log10_norms(*above)
+        log10_x = sweeps.log10_norms(above[0][0], above[1][0])
     return StackedTrace(cell, model.activation, loss, L, model.bidirectional, model.residual, x32,
                         sweeps.frozen32(y), layers, depth, log10_x)
-
-
-def _worth_a_thread(cell: str, runs: int, T: int, H: int) -> bool:
-    """Whether `runs` layer-directions of T steps are work enough for two threads (trace.trace_all's measure)."""
-    from .trace import _RELATIVE_COST, PARALLEL_ABOVE
-
-    return T * H ** 2 * _RELATIVE_COST[cell] * runs >= PARALLEL_ABOVE
-
-
-def _each_direction(fn, D: int, parallel: bool) -> list:
-    """[fn(0), fn(1)] for a bidirectional layer ([fn(0)] otherwise). With `parallel`, fn(1) runs in the
-    trace pool while this thread runs fn(0); if the pool has not started it by then (busy with other
-    traces, or this thread is one of its workers), this thread runs it: never a wait for a free thread."""
-    if D == 1 or not parallel:
-        return [fn(d) for d in range(D)]
-    from .trace import _pool
-
-    later = _pool().submit(_quietly, fn, 1)
-    first = fn(0)
-    return [first, fn(1) if later.cancel() else later.result()]
-
-
-def _quietly(fn, *args):
-    """fn(*args) with numpy's floating-point warnings off, as the trace has them (numpy's error state
-    belongs to a thread): overflow is a result here."""
-    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-        return fn(*args)
 
 
 def _layer_up(model, layer: int, y: np.ndarray, zeros, c0, d: int) -> tuple:
@@ -485,16 +460,14 @@ def _layer_up(model, layer: int, y: np.ndarray, zeros, c0, d: int) -> tuple:
 
 def _layer_down(row: list, loss: str, above: tuple, below: list, depth: np.ndarray, zeros, c0, d: int):
     """The backward half of one layer in direction d: its sweep through time, given dL/dy of the layer
-    above (above, sequence order), its part of what it passes down (into below[d] when each direction has
-    a buffer, else added into below[0] after direction 0 wrote it) and log10 ||D_t|| into depth[d]. Returns
-    the direction's Trace."""
+    above (above[d], the direction's columns in its reading order), its part of what it passes down (into
+    below[d] when each direction has a buffer, else added into below[0] after direction 0 wrote it) and
+    log10 ||D_t|| into depth[d] (sequence order). Returns the direction's Trace."""
     from .trace import _make_trace
 
     xin, fw = row[d]
-    ctx, H = fw.ctx, fw.ctx["H"]
-    sl = slice(d * H, (d + 1) * H)
-    dm, de = above[0][:, sl], above[1][:, sl]
-    dm, de = (a[::-1].copy() if d else np.ascontiguousarray(a) for a in (dm, de))
+    ctx = fw.ctx
+    dm, de = above[0][d], above[1][d]
     depth[d] = _row_log10_norms(dm, de, reverse=bool(d))
     raw = []
     log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, "direct", direct=(dm, de), raw=raw)

@@ -137,8 +137,14 @@ def test_both_directions_in_two_threads_give_the_same_numbers(monkeypatch):
             out += [] if sub.cell is None else [sub.cell, sub.log10_cell_grad_norm]
         return out
 
-    threads, layer_down = set(), deep._layer_down
-    monkeypatch.setattr(deep, "_layer_down", lambda *a: threads.add(threading.current_thread()) or layer_down(*a))
+    threads, layer_down, handed_over = set(), deep._layer_down, threading.Event()
+
+    def spy(*args):  # the forward direction waits (once) until the pool has taken the backward one
+        threads.add(threading.current_thread())
+        handed_over.set() if args[-1] else handed_over.wait(10.0)
+        return layer_down(*args)
+
+    monkeypatch.setattr(deep, "_layer_down", spy)
     T, H = 50, 5
     x = np.random.default_rng(6).normal(size=(T, 2)).astype(np.float32)
     x[::9] *= 60
