@@ -141,7 +141,7 @@ def test_both_directions_in_two_threads_give_the_same_numbers(monkeypatch):
 
     def spy(*args):  # the forward direction waits (once) until the pool has taken the backward one
         threads.add(threading.current_thread())
-        handed_over.set() if args[-1] else handed_over.wait(10.0)
+        handed_over.set() if args[-1] else handed_over.wait(60.0)
         return layer_down(*args)
 
     monkeypatch.setattr(deep, "_layer_down", spy)
