@@ -91,14 +91,21 @@ def _mul(m1, e1, m2, e2):
 
 
 @njit(**_OPTS)
-def _add(m1, e1, m2, e2):
+def _aligned_sum(m1, e1, m2, e2):
+    """m1 2**e1 + m2 2**e2 as one float on the larger exponent (not normalised)."""
     if m1 == 0.0:
-        return _norm(m2, e2)
+        return m2, e2
     if m2 == 0.0:
-        return _norm(m1, e1)
+        return m1, e1
     if e1 >= e2:
-        return _norm(m1 + _ldexp(m2, e2 - e1), e1)
-    return _norm(_ldexp(m1, e1 - e2) + m2, e2)
+        return m1 + _ldexp(m2, e2 - e1), e1
+    return _ldexp(m1, e1 - e2) + m2, e2
+
+
+@njit(**_OPTS)
+def _add(m1, e1, m2, e2):
+    m, e = _aligned_sum(m1, e1, m2, e2)
+    return _norm(m, e)
 
 
 
@@ -2235,12 +2242,19 @@ def _row_exponent(e, k):
     return x
 
 
+_ABS_BITS = np.int64(0x7FFFFFFFFFFFFFFF)  # all but the sign: |x|'s bits, ordered as |x| is
+_INF_BITS = np.int64(0x7FF0000000000000)  # inf's bits; NaN's are larger
+
+
 @njit(**_OPTS)
 def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, band, tmp):
     """The gate adjoints of step k as _matvec would scale them (tmp, its largest |entry| in [0.5, 1)),
     without an exponent per element, where that is exact: a narrow step of an RNN or LSTM whose adjoints
     share one exponent per vector (nearly every step), no NaN and no term below 2**-band of the largest.
-    Returns the exponent of tmp, or NaN where the step needs the exact path."""
+    Returns the exponent of tmp, or NaN where the step needs the exact path.
+
+    The largest and smallest nonzero |product| of a gate come from their bits (non-negative floats order
+    as their bits do), so the loop over the units has no branch and no library call."""
     if cell == 2 or wide[k] >= 0:
         return np.nan
     eh = _row_exponent(gh_e, k)
@@ -2249,30 +2263,29 @@ def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, 
         return np.nan
     H = F.shape[2]
     ng = 1 if cell == 0 else 4
-    pe = np.empty(ng)
     top, low = -np.inf, np.inf
     for g in range(ng):
         from_c = cell == 1 and g < 3  # an LSTM's i, f, g rows come from dL/dc_k, its o row from dL/dh_k
-        pe[g] = (ec if from_c else eh) + s[k, groups[g]]
-        mx, mn = 0.0, np.inf
+        src = gc_m if from_c else gh_m
+        pe = (ec if from_c else eh) + s[k, groups[g]]
+        hi, lo = np.int64(0), _ABS_BITS
         for j in range(H):
-            p = (gc_m[k, j] if from_c else gh_m[k, j]) * float(F[k, g, j])
+            p = src[k, j] * float(F[k, g, j])
             tmp[g * H + j] = p
-            a = abs(p)
-            if a != a:
-                return np.nan
-            if a != 0.0:
-                mx = max(mx, a)
-                mn = min(mn, a)
-        if mx > 0.0:
-            top = max(top, pe[g] + math.frexp(mx)[1])
-            low = min(low, pe[g] + math.frexp(mn)[1])
+            b = np.float64(p).view(np.int64) & _ABS_BITS
+            hi = max(hi, b)
+            lo = min(lo, b if b != 0 else _ABS_BITS)
+        if hi > _INF_BITS:  # a NaN
+            return np.nan
+        if hi > 0:
+            top = max(top, pe + math.frexp(np.int64(hi).view(np.float64))[1])
+            low = min(low, pe + math.frexp(np.int64(lo).view(np.float64))[1])
     if top == -np.inf:
         top = 0.0
     elif low < top - band:
         return np.nan
     for g in range(ng):
-        d = pe[g] - top
+        d = (ec if cell == 1 and g < 3 else eh) + s[k, groups[g]] - top
         if d > 1000.0:
             return np.nan
         w = _pow2(d)  # exact: every scaled term lies in [2**-(band + 1), 1)
@@ -2282,15 +2295,38 @@ def _uniform_gate_adjoints(cell, F, s, groups, wide, k, gh_m, gh_e, gc_m, gc_e, 
 
 
 _BLOCK = 64  # steps whose gradients go down together (their buffers stay small: no fresh memory per trace)
+_EXP_BITS = np.int64(0x7FF) << 52  # a float64's exponent field
+_HALF_BITS = np.int64(1022) << 52  # the exponent field of a number in [0.5, 1)
+
+
+@njit(**_OPTS)
+def _split(m, e):
+    """_norm(m, e), reading a normal float's exponent from its bits (no library call: the pass-down
+    normalises every element it writes); zeros, subnormals, inf and NaN go through _norm."""
+    b = np.float64(m).view(np.int64)
+    x = (b >> 52) & 0x7FF
+    if x == 0 or x == 0x7FF:
+        return _norm(m, e)
+    return np.int64((b & ~_EXP_BITS) | _HALF_BITS).view(np.float64), e + float(x - 1022)
+
+
+@njit(**_OPTS)
+def _add_split(m1, e1, m2, e2):
+    """_add, normalising the sum with _split: the same numbers."""
+    m, e = _aligned_sum(m1, e1, m2, e2)
+    return _split(m, e)
 
 
 @njit(**_OPTS)
 def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc_m, gc_e, Wi, eWi, band,
                 reverse, first, below_m, below_e):
     """dL/dx_k = W_ih^T (dL/d pre-activations of step k) for every k: the gradient a layer passes down to
-    the layer below (or to its inputs), added per element as m * 2**e into below[k] (below[T-1-k] for a
-    backward direction, whose step k is the sequence's step T-1-k), or written there when `first`
-    (below holds nothing yet). gh, gc: dL/dh_k, dL/dc_k.
+    the layer below (or to its inputs), added per element as m * 2**e into below, or written there when
+    `first` (below holds nothing yet). gh, gc: dL/dh_k, dL/dc_k.
+
+    below [B, T, W] holds the I = B * W inputs of the layer in blocks of W, each in its own reading order:
+    block 0 in sequence order, block 1 (the backward direction of the layer below) reversed. Step k of this
+    layer is the sequence's step k (T-1-k when `reverse`, a backward direction).
 
     Nearly every step's gate adjoints are scaled as the exact path scales them, with one exponent per
     step (so the same numbers), and those steps go down in one matrix product [steps, G*H] @ W_ih per
@@ -2298,6 +2334,7 @@ def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc
     the exact path."""
     T, nf, H = F.shape
     n = Wi.shape[0]
+    B, W = below_m.shape[0], below_m.shape[2]
     Fm, Fe = np.empty((nf, H)), np.empty((nf, H))
     bm, be = np.empty(n), np.empty(n)
     tmp = np.empty(n, dtype=Wi.dtype)
@@ -2314,34 +2351,36 @@ def input_grads(cell, F, s, groups, wide, wide_m, wide_e, pz, pn, gh_m, gh_e, gc
                 if top[q] != top[q]:
                     A[q - k0] = 0.0  # an exact-path step: its row of the product is not used
             np.dot(A[:k1 - k0], Wi, R[:k1 - k0])
-        r = T - 1 - k if reverse else k
         if top[k] == top[k]:
             e = top[k] + eWi
-            if first:
-                for i in range(om.size):
-                    below_m[r, i], below_e[r, i] = _norm(float(R[k - k0, i]), e)
-                continue
             for i in range(om.size):
-                om[i], oe[i] = _norm(float(R[k - k0, i]), e)
+                om[i], oe[i] = _split(float(R[k - k0, i]), e)
         else:
             factors_at(F, s, groups, wide, wide_m, wide_e, k, Fm, Fe)
             _gate_adjoints(cell, Fm, Fe, pz, pn, k, gh_m[k], gh_e[k], gc_m[k], gc_e[k], bm, be)
             _matvec(bm, be, Wi, band, om, oe, tmp)
             for i in range(om.size):
                 oe[i] += eWi
-        for i in range(om.size):
-            if first:
-                below_m[r, i], below_e[r, i] = _norm(om[i], oe[i])
-            else:
-                below_m[r, i], below_e[r, i] = _add(below_m[r, i], below_e[r, i], om[i], oe[i])
+        r = T - 1 - k if reverse else k
+        for b in range(B):
+            row = T - 1 - r if b else r
+            for j in range(W):
+                i = b * W + j
+                if first:
+                    below_m[b, row, j], below_e[b, row, j] = _split(om[i], oe[i])
+                else:
+                    below_m[b, row, j], below_e[b, row, j] = _add_split(below_m[b, row, j], below_e[b, row, j],
+                                                                       om[i], oe[i])
 
 
 @njit(**_OPTS)
 def add_scaled(am, ae, bm, be, out_m, out_e):
-    """out = a + b elementwise, each m * 2**e (2-D arrays of the same shape)."""
-    for k in range(am.shape[0]):
-        for j in range(am.shape[1]):
-            out_m[k, j], out_e[k, j] = _add(am[k, j], ae[k, j], bm[k, j], be[k, j])
+    """out = a + b elementwise, each m * 2**e (contiguous arrays of the same shape)."""
+    n = am.size
+    a_m, a_e, b_m, b_e = am.reshape(n), ae.reshape(n), bm.reshape(n), be.reshape(n)
+    o_m, o_e = out_m.reshape(n), out_e.reshape(n)
+    for i in range(n):
+        o_m[i], o_e[i] = _add_split(a_m[i], a_e[i], b_m[i], b_e[i])
 
 
 @njit(**_OPTS)

@@ -28,6 +28,7 @@ the grids of StackedTrace are in sequence order.
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass, field
@@ -424,8 +425,12 @@ def loss_terms(loss: str, T: int, H: int, directions: int) -> np.ndarray:
 
 
 def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
-    """Trace a stacked / bidirectional model (or a one-layer model with the tagging loss)."""
-    from .trace import _as_input, _make_trace, forward
+    """Trace a stacked / bidirectional model (or a one-layer model with the tagging loss).
+
+    The two directions of a layer are independent, forwards (given the layer below) and backwards (given
+    dL/dy of the layer above): a large bidirectional trace runs the backward direction in a second thread
+    (trace.trace_all's pool and threshold), with the same numbers."""
+    from .trace import _as_input, in_turn_or_parallel, trace_work, worth_two_threads
 
     if isinstance(model, RecurrentModel):
         model = as_stacked(model)
@@ -436,55 +441,71 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
     L, D, H, cell = model.num_layers, model.directions, model.hidden_size, model.cell
     x32 = _as_input(x, model.input_size)
     T = x32.shape[0]
+    parallel = D == 2 and worth_two_threads(L * D * trace_work(cell, T, H))
     zeros = np.zeros(H)
     c0 = np.zeros(H) if cell == "lstm" else None
-    runs = []  # [L][D] (model, x, Forward), in each direction's reading order
+    runs = []  # [L][D] (x, Forward), in each direction's reading order
     y = x32
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         for layer in range(L):
-            row = []
-            for d in range(D):
-                m = model.layer_weights(layer, d)
-                xin = y[::-1].copy() if d else np.ascontiguousarray(y)  # a copy: one reversed row keeps its stride
-                fw = forward(m, xin, zeros, c0)
-                fw.ctx["pre64"] = fw.pre64
-                row.append((m, xin, fw))
+            row = in_turn_or_parallel(functools.partial(_layer_up, model, layer, y, zeros, c0), D, parallel)
             runs.append(row)
-            out = np.concatenate([fw.hidden32[::-1] if d else fw.hidden32 for d, (_, _, fw) in enumerate(row)], axis=1)
+            out = np.concatenate([fw.hidden32[::-1] if d else fw.hidden32 for d, (_, fw) in enumerate(row)], axis=1)
             y = out + y if model.residual and layer > 0 else out
-        # Backward: from the top layer down; above[t] is dL/dy_t of the layer being swept (m, e per element).
-        Dm, De = np.frexp(loss_terms(loss, T, H, D))
+        # Backward: from the top layer down. above[d][k] is dL/dy of the layer being swept, direction d's
+        # columns at its step k (reading order: a backward direction's step k is the sequence's T-1-k), m * 2**e
+        # per element; a layer's inputs are its own (one block, sequence order).
+        v = loss_terms(loss, T, H, D)
+        Dm, De = np.frexp(np.stack([v[:, :H], v[::-1, H:]] if D == 2 else [v]))
         above = (Dm, De.astype(np.float64))
         layers, depth = [None] * L, np.empty((D, L, T))
         for layer in range(L - 1, -1, -1):
-            row, width = [], runs[layer][0][0].input_size
-            below_m, below_e = np.empty((T, width)), np.empty((T, width))  # written by direction 0
-            for d, (_m, xin, fw) in enumerate(runs[layer]):
-                ctx = fw.ctx
-                sl = slice(d * H, (d + 1) * H)
-                dm, de = above[0][:, sl], above[1][:, sl]
-                dm, de = (a[::-1].copy() if d else np.ascontiguousarray(a) for a in (dm, de))
-                depth[d, layer] = _row_log10_norms(dm, de, reverse=bool(d))
-                raw = []
-                log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, "direct", direct=(dm, de), raw=raw)
-                gc = (raw[2], raw[3]) if cell == "lstm" else (raw[0], raw[1])
-                Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
-                _kernels.input_grads(_CELL_CODE[cell], *ctx["factors"], *_gru_pre(ctx), raw[0], raw[1], *gc,
-                                     Wi, eWi, _BAND, bool(d), d == 0, below_m, below_e)
-                row.append(_make_trace(loss, xin, fw, zeros, c0, log10_gh, log10_g, log10_gc))
-            layers[layer] = row
+            shape = (1, T, model.input_size) if layer == 0 else (D, T, H)
+            # dL/dx of each direction (the backward one's own buffer when it runs beside the forward one)
+            below = [(np.empty(shape), np.empty(shape)) for _ in range(2 if parallel else 1)]
+            down = functools.partial(_layer_down, runs[layer], loss, above, below, depth[:, layer], zeros, c0)
+            layers[layer] = in_turn_or_parallel(down, D, parallel)
+            below_m, below_e = below[0]
+            if parallel:
+                _kernels.add_scaled(below_m, below_e, *below[1], below_m, below_e)
             if model.residual and layer > 0:
-                _kernels.add_scaled(below_m, below_e, np.ascontiguousarray(above[0]), np.ascontiguousarray(above[1]),
-                                    below_m, below_e)
+                _kernels.add_scaled(below_m, below_e, *above, below_m, below_e)
             above = (below_m, below_e)
-        log10_x = sweeps.log10_norms(*above)
+        log10_x = sweeps.log10_norms(above[0][0], above[1][0])
     return StackedTrace(cell, model.activation, loss, L, model.bidirectional, model.residual, x32,
                         sweeps.frozen32(y), layers, depth, log10_x)
 
 
-def _row_log10_norms(m: np.ndarray, e: np.ndarray, reverse: bool) -> np.ndarray:
-    out = sweeps.log10_norms(m, e)
-    return out[::-1] if reverse else out
+def _layer_up(model, layer: int, y: np.ndarray, zeros, c0, d: int) -> tuple:
+    """The forward half of one layer in direction d over y [T, width] (sequence order): (x in the
+    direction's reading order, trace.Forward)."""
+    from .trace import forward
+
+    xin = y[::-1].copy() if d else y  # a copy: one reversed row keeps its stride
+    fw = forward(model.layer_weights(layer, d), xin, zeros, c0)
+    fw.ctx["pre64"] = fw.pre64
+    return xin, fw
+
+
+def _layer_down(row: list, loss: str, above: tuple, below: list, depth: np.ndarray, zeros, c0, d: int):
+    """The backward half of one layer in direction d: its sweep through time, given dL/dy of the layer
+    above (above[d], the direction's columns in its reading order), its part of what it passes down (into
+    below[d] when each direction has a buffer, else added into below[0] after direction 0 wrote it) and
+    log10 ||D_t|| into depth[d] (sequence order). Returns the direction's Trace."""
+    from .trace import _make_trace
+
+    xin, fw = row[d]
+    ctx = fw.ctx
+    dm, de = above[0][d], above[1][d]
+    depth[d] = sweeps.log10_norms(dm, de)[::-1] if d else sweeps.log10_norms(dm, de)
+    raw = []
+    log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, "direct", direct=(dm, de), raw=raw)
+    gc = (raw[2], raw[3]) if ctx["cell"] == "lstm" else (raw[0], raw[1])
+    Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
+    own = d < len(below)
+    _kernels.input_grads(_CELL_CODE[ctx["cell"]], *ctx["factors"], *_gru_pre(ctx), raw[0], raw[1], *gc,
+                         Wi, eWi, _BAND, bool(d), own, *below[d if own else 0])
+    return _make_trace(loss, xin, fw, zeros, c0, log10_gh, log10_g, log10_gc)
 
 
 def scenario_traces(scenario, loss: str, cells: tuple) -> dict:
@@ -493,8 +514,4 @@ def scenario_traces(scenario, loss: str, cells: tuple) -> dict:
     from .model import build_model
 
     x = scenario.inputs()
-    out = {}
-    for cell in cells:
-        model = build_model(scenario.spec.replace(cell=cell))
-        out[cell] = trace_stacked(model, x, loss=loss)
-    return out
+    return {cell: trace_stacked(build_model(scenario.spec.replace(cell=cell)), x, loss=loss) for cell in cells}

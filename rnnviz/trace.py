@@ -256,13 +256,39 @@ def _pool():
         return _POOL
 
 
+def trace_work(cell: str, T: int, H: int) -> float:
+    """The work of tracing one layer (in one direction) over T steps, as the threads' threshold counts it."""
+    return T * H ** 2 * _RELATIVE_COST[cell]
+
+
+def worth_two_threads(work: float) -> bool:
+    return work >= PARALLEL_ABOVE
+
+
+def in_turn_or_parallel(fn, n: int, parallel: bool) -> list:
+    """[fn(0), fn(1), ...] for n = 1 or 2. With `parallel` and n = 2, fn(1) runs in the pool while this
+    thread runs fn(0); if the pool has not started it by then (busy with other traces, or this thread is
+    one of its workers), this thread runs it: never a wait for a free thread. (numpy's floating-point
+    error state belongs to a thread: the pool's call sets the one traces use.)"""
+    if n == 1 or not parallel:
+        return [fn(i) for i in range(n)]
+    later = _pool().submit(_quietly, fn, 1)
+    first = fn(0)
+    return [first, fn(1) if later.cancel() else later.result()]
+
+
+def _quietly(fn, *args):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+        return fn(*args)
+
+
 def trace_all(models: dict, x, loss: str = "last") -> dict:
     """trace() of several models on the same input, in parallel threads when the work is large
     enough (the compiled loops, torch's kernels and large numpy operations release the GIL).
     {label: model} -> {label: Trace}."""
     T = len(x)
-    cost = {label: T * m.hidden_size ** 2 * _RELATIVE_COST[m.cell] for label, m in models.items()}
-    if len(models) < 2 or sum(cost.values()) < PARALLEL_ABOVE:
+    cost = {label: trace_work(m.cell, T, m.hidden_size) for label, m in models.items()}
+    if len(models) < 2 or not worth_two_threads(sum(cost.values())):
         return {label: trace(m, x, loss=loss) for label, m in models.items()}
     # The longest first, so that the two workers finish at about the same time.
     futures = {label: _pool().submit(trace, models[label], x, loss)

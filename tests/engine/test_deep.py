@@ -1,6 +1,7 @@
 """Stacked and bidirectional models: states against torch's fused modules, the gradient over the
 [layers x T] grid against a float64 autograd loop, and a closed form far beyond float range."""
 import functools
+import importlib
 import itertools
 import math
 from collections import Counter
@@ -74,6 +75,33 @@ def test_grid_matches_float64_autograd_loop(kind, layers, bidirectional, loss):
             np.testing.assert_allclose(tr.grad_grid(d)[layer], np.log10(grads[layer][d]), atol=2e-5)
 
 
+@pytest.mark.parametrize("kind, depth_gain", [("lstm", 60.0), ("rnn", 25.0)])
+@pytest.mark.parametrize("loss", ["all", "tag"])
+def test_pass_down_of_saturated_and_ordinary_steps_matches_autograd(kind, depth_gain, loss):
+    """Input spikes and large weights between the layers saturate some units at some steps, so those steps'
+    derivative factors span more than one exponent can hold and go down to the layer below one by one, while
+    the steps between them go down together in one matrix product. Both kinds of step, side by side in one
+    sequence and in both directions, give the grid of every layer and ||dL/dx_t|| of fp64 autograd."""
+    T, I, H = 60, 3, 6
+    module = _module(kind, I, H, 2, True, seed=3)
+    with torch.no_grad():
+        module.weight_ih_l1.mul_(depth_gain)
+        module.weight_ih_l1_reverse.mul_(depth_gain)
+    x = np.random.default_rng(4).normal(size=(T, I)).astype(np.float32)
+    x[::7] *= 100
+    tr = trace(module, x, loss=loss)
+    for layer in range(2):
+        for d in range(2):
+            wide = tr.trace(layer, d)._ctx["factors"][3]  # -1: the step's factors share one exponent per group
+            assert 0 < np.count_nonzero(wide >= 0) < T // 2
+    grads, y, dx = reference.stacked_bptt(module, x, loss_terms(loss, T, H, 2), input_grad=True)
+    np.testing.assert_allclose(tr.output, y, atol=2e-5)
+    for layer in range(2):
+        for d in range(2):
+            np.testing.assert_allclose(tr.grad_grid(d)[layer], np.log10(grads[layer][d]), atol=2e-5)
+    np.testing.assert_allclose(tr.log10_input_grad_norm, np.log10(dx), atol=2e-5)
+
+
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_residual_connections_match_autograd_and_keep_depth_alive(kind):
     """With residual connections y^(l) = h^(l) + y^(l-1) the grid equals autograd through the same
@@ -90,6 +118,51 @@ def test_residual_connections_match_autograd_and_keep_depth_alive(kind):
         np.testing.assert_allclose(tr.grad_grid(0)[layer], np.log10(grads[layer][0]), atol=2e-5)
     plain = trace(build_model(spec.replace(residual=False)), x, loss="all")
     assert tr.grad_grid(0)[0].mean() > plain.grad_grid(0)[0].mean() + 0.5
+
+
+def test_both_directions_in_two_threads_give_the_same_numbers(monkeypatch):
+    """A large bidirectional trace runs its backward direction in a second thread: the numbers are those of
+    one thread, bit for bit (states, gates, every gradient grid, ||dL/dx_t||), and those of fp64 autograd, for
+    each cell, with residual connections and saturated steps (the threshold is lowered to reach these small
+    models)."""
+    import threading
+
+    from rnnviz import deep
+    trace_module = importlib.import_module("rnnviz.trace")
+
+    def arrays(tr):
+        out = [tr.output, tr.log10_depth_grad, tr.log10_input_grad_norm]
+        for sub in (tr.trace(layer, d) for layer in range(tr.num_layers) for d in range(tr.directions)):
+            out += [sub.hidden, sub.log10_grad_hidden, *sub.gates.values(), *sub.pre.values()]
+            out += [] if sub.cell is None else [sub.cell, sub.log10_cell_grad_norm]
+        return out
+
+    threads, layer_down, handed_over = set(), deep._layer_down, threading.Event()
+
+    def spy(*args):  # the forward direction waits (once) until the pool has taken the backward one
+        threads.add(threading.current_thread())
+        handed_over.set() if args[-1] else handed_over.wait(60.0)
+        return layer_down(*args)
+
+    monkeypatch.setattr(deep, "_layer_down", spy)
+    T, H = 50, 5
+    x = np.random.default_rng(6).normal(size=(T, 2)).astype(np.float32)
+    x[::9] *= 60
+    for kind in ("rnn", "lstm", "gru"):
+        spec = ModelSpec(cell=kind, input_size=2, hidden_size=H, num_layers=3, bidirectional=True, residual=True,
+                         recurrent_gain=1.2, init="orthogonal", seed=4)
+        model = build_model(spec)
+        monkeypatch.setattr(trace_module, "PARALLEL_ABOVE", math.inf)
+        one = trace(model, x, loss="tag")
+        monkeypatch.setattr(trace_module, "PARALLEL_ABOVE", 0.0)
+        two = trace(model, x, loss="tag")
+        for a, b in zip(arrays(one), arrays(two), strict=True):
+            np.testing.assert_array_equal(a, b)
+        grads, _ = reference.stacked_bptt(model, x, loss_terms("tag", T, H, 2), residual=True)
+        for layer in range(3):
+            for d in range(2):
+                np.testing.assert_allclose(two.grad_grid(d)[layer], np.log10(grads[layer][d]), atol=2e-5)
+    assert threading.main_thread() in threads and len(threads) > 1  # the second direction did use a second thread
 
 
 def test_tagging_loss_of_one_layer_matches_autograd():

@@ -251,15 +251,16 @@ def mp_jacobian_product_norms(jacobians, H, lstm=False, dps=30):
 # ------------------------------------------------------------------------------------------
 # Stacked and bidirectional models: the same float64 step loop, layer after layer.
 
-def stacked_bptt(module, x, v, residual=False, dtype=torch.float64):
+def stacked_bptt(module, x, v, residual=False, dtype=torch.float64, input_grad=False):
     """||dL/dh_t^(l)|| per layer and direction [L][D] (arrays in sequence order) and the top output, by
     autograd through a step-by-step loop over a torch.nn.RNN / LSTM / GRU's weights (state_dict
-    names), for L = sum_t v[t] . y_t (v [T, D*H]); with `residual`, y^(l) = h^(l) + y^(l-1) for l > 0."""
+    names), for L = sum_t v[t] . y_t (v [T, D*H]); with `residual`, y^(l) = h^(l) + y^(l-1) for l > 0.
+    With `input_grad`, also ||dL/dx_t|| [T] (what the first layer passes down to the inputs)."""
     sd = {k: t.detach().to(dtype) for k, t in module.state_dict().items()}
     cell = getattr(module, "cell", None) or {"LSTM": "lstm", "GRU": "gru"}.get(type(module).__name__, "rnn")
     act = getattr(module, "activation", None) or getattr(module, "nonlinearity", "tanh")
     L, D, H = module.num_layers, 2 if module.bidirectional else 1, module.hidden_size
-    y = torch.as_tensor(np.asarray(x), dtype=dtype)
+    x = y = torch.as_tensor(np.asarray(x), dtype=dtype).requires_grad_(input_grad)
     T = y.shape[0]
     states = []
     for layer in range(L):
@@ -281,4 +282,6 @@ def stacked_bptt(module, x, v, residual=False, dtype=torch.float64):
         y = out + y if residual and layer > 0 else out
     (y * torch.as_tensor(v, dtype=dtype)).sum().backward()
     grads = [[np.array([hh.grad.norm().item() for hh in hs]) for hs in row] for row in states]
+    if input_grad:
+        return grads, y.detach().numpy(), x.grad.norm(dim=1).numpy()
     return grads, y.detach().numpy()
