@@ -57,7 +57,7 @@ scenario = Scenario.from_values(ui.shown())   # the settings above, for each of 
 full = ui.cached_traces(scenario, picked)     # {cell: Trace}; RNN, LSTM, GRU stacked: every layer and direction
 layer, direction = 0, 0
 if layers > 1 or bidirectional:  # the curves below are the picked layer's (the cells after the LSTM have one)
-    layer, direction = ui.layer_selector(layers, bidirectional, "flow_built", container=metrics_box)
+    layer, direction = ui.layer_selector(layers, bidirectional, "flow_built", container=metrics_box, above=None)
     if modern:
         metrics_box.caption(_("The cells after the LSTM are built with one layer in one direction."))
 traces = {cells.LABELS[c]: ui.one_layer(tr, layer, direction) for c, tr in full.items()}

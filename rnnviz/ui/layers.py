@@ -46,15 +46,17 @@ def layer_grid(tr: StackedTrace, key: str, *, scale: float = 1.0, container=None
 
 
 def layer_selector(num_layers: int, bidirectional: bool, key: str, *, container=None,
-                   above: bool = False) -> tuple[int, int]:
+                   above: bool | None = False) -> tuple[int, int]:
     """The selector of a layer (and direction) of a stacked model, with a caption saying what the views
-    below (with `above`: above) show: (layer, direction), 0-based (direction 1 is the backward one)."""
+    below (with `above`: above; with None: the page's charts, above and below it) show: (layer, direction),
+    0-based (direction 1 is the backward one)."""
     c = container if container is not None else st
     ss = st.session_state
     if ss.get(f"{key}_layer") not in (None, *range(1, num_layers + 1)):  # kept from a deeper model than this one
         ss.pop(f"{key}_layer")
     left, right = c.columns(2)
-    layer = left.segmented_control(_("Layer shown above") if above else _("Layer shown below"),
+    label = _("Layer shown") if above is None else _("Layer shown above") if above else _("Layer shown below")
+    layer = left.segmented_control(label,
                                    list(range(1, num_layers + 1)), default=num_layers,
                                    key=f"{key}_layer") or num_layers
     d = 0
@@ -62,7 +64,9 @@ def layer_selector(num_layers: int, bidirectional: bool, key: str, *, container=
         pick = right.segmented_control(_("Direction"), list(DIRECTIONS), default=DIRECTIONS[0], format_func=_,
                                        key=f"{key}_direction")
         d = DIRECTIONS.index(pick or DIRECTIONS[0])
-    views = (_("The views above show layer {layer} ({direction}), whose gradient is the whole model's: what "
+    views = (_("The charts show layer {layer} ({direction}), whose gradient is the whole model's: what "
+               "reaches it through time and from the layers above.") if above is None else
+             _("The views above show layer {layer} ({direction}), whose gradient is the whole model's: what "
                "reaches it through time and from the layers above.") if above else
              _("The views below show layer {layer} ({direction}), whose gradient is the whole model's: what "
                "reaches it through time and from the layers above."))
