@@ -177,3 +177,23 @@ def test_a_projection_on_a_gru_is_named():
     with pytest.raises(uploads.UploadError, match=r"weight_hr_l0 is an LSTM's projection, but these weights have the "
                                                   r"shapes of a GRU\."):
         uploads.load_model(_saved(sd))
+
+
+def test_exports_of_a_projected_trace_say_so_and_its_checkpoint_loads_into_torch():
+    """The trace's metadata names proj_size (its per-layer arrays are at m_t); the app's checkpoint of the model
+    loads into torch's nn.LSTM(proj_size=P) as it is and gives the module's output."""
+    import json
+
+    from rnnviz.files import export
+
+    module = _module(2, True, seed=9)
+    x = np.random.default_rng(3).normal(size=(30, I)).astype(np.float32)
+    tr = trace(module, x)
+    with np.load(io.BytesIO(export.trace_to_npz(tr))) as f:
+        assert json.loads(str(f["meta_json"]))["proj_size"] == P
+        np.testing.assert_array_equal(f["output"], tr.output)
+    ckpt = torch.load(io.BytesIO(export.model_to_bytes(from_torch(module))), weights_only=True)
+    back = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True, proj_size=P)
+    back.load_state_dict(ckpt["state_dict"])
+    with torch.no_grad():
+        np.testing.assert_array_equal(back(torch.from_numpy(x))[0].numpy(), module(torch.from_numpy(x))[0].numpy())
