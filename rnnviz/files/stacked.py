@@ -83,7 +83,7 @@ def _projection_size(tensors: Mapping, first: dict) -> int:
         raise UploadError(Message("weight_hr_l0 has shape {shape}; an LSTM's projection must be a matrix [P, H] with "
                                   "P smaller than the hidden size H.", shape=_shape(hr)))
     if hh is not None and hh.dim() == 2:
-        first["weight_hh"] = torch.empty(hh.shape[0], hr.shape[1])
+        first["weight_hh"] = torch.empty(hh.shape[0], hr.shape[1], device="meta")  # a shape: nothing allocated
     return int(hr.shape[0])
 
 

@@ -171,6 +171,15 @@ def test_projection_problems_get_their_messages(change, message):
         uploads.load_model(_saved(sd))
 
 
+def test_a_hostile_projection_shape_is_refused_without_allocating_it():
+    """weight_hh [2000000, 1] and weight_hr_l0 [1, 2000000] (18 MB with weight_ih) describe an LSTM of 500000 units:
+    the upload is refused by its hidden size, and nothing of size rows x H (4 TB as float32) is allocated."""
+    sd = {"weight_ih_l0": torch.zeros(2_000_000, 1), "weight_hh_l0": torch.zeros(2_000_000, 1),
+          "weight_hr_l0": torch.zeros(1, 500_000)}
+    with pytest.raises(uploads.UploadError, match="The hidden size is 500000; the largest this app shows is"):
+        uploads.load_model(_saved(sd))
+
+
 def test_a_projection_on_a_gru_is_named():
     sd = {**torch.nn.GRU(3, 5).state_dict(), "weight_hr_l0": torch.zeros(2, 5)}
     sd["weight_hh_l0"] = torch.zeros(15, 2)
