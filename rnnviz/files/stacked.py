@@ -73,15 +73,16 @@ def _spec_of(spec: Mapping | None, model: StackedModel, notes: list) -> ModelSpe
     return spec
 
 
-def _projection_size(tensors: Mapping, first: dict) -> int:
+def _projection_size(tensors: Mapping, first: dict, lead: str) -> int:
     """P of a projected LSTM, from weight_hr_l0 [P, H]; `first` then gets a stand-in weight_hh [4H, H] so that
     layer 0's shapes are inferred as an unprojected LSTM's (weight_hh itself is checked afterwards)."""
     from .uploads import UploadError, _shape
 
     hr, hh = tensors["weight_hr_l0"], first.get("weight_hh")
     if hr.dim() != 2 or not 0 < hr.shape[0] < hr.shape[1]:
-        raise UploadError(Message("weight_hr_l0 has shape {shape}; an LSTM's projection must be a matrix [P, H] with "
-                                  "P smaller than the hidden size H.", shape=_shape(hr)))
+        raise UploadError(Message("{key} has shape {shape}; an LSTM's projection must be a matrix [P, H] with P "
+                                  "smaller than the hidden size H.", key=Untrusted(lead + "weight_hr_l0"),
+                                  shape=_shape(hr)))
     if hh is not None and hh.dim() == 2:
         first["weight_hh"] = torch.empty(hh.shape[0], hr.shape[1], device="meta")  # a shape: nothing allocated
     return int(hr.shape[0])
@@ -156,7 +157,7 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
                                        "k = 0 to {last}.", keys=keys, kind=kind, names=names, last=L - 1))
     tensors = _check_tensors({n: own[n] for n in wanted}, notes)
     first = {p: tensors[p + "_l0"] for p in PARAM_NAMES if p + "_l0" in tensors}
-    P = _projection_size(tensors, first) if projected else 0
+    P = _projection_size(tensors, first, lead) if projected else 0
     cell, I, H = _infer_shapes(first, max_hidden, max_input)
     rows, out = NUM_BLOCKS[cell] * H, P or H
     if projected and cell != "lstm":

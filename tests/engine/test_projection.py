@@ -171,6 +171,20 @@ def test_projection_problems_get_their_messages(change, message):
         uploads.load_model(_saved(sd))
 
 
+def test_a_projection_inside_a_larger_model_is_read_and_its_problems_name_the_module():
+    """A projected LSTM saved as part of a larger model ("enc.rnn.weight_hr_l0", beside a readout) is read
+    (the readout ignored); a bad projection there is named with its module's prefix."""
+    module = _module(2, False, seed=4)
+    sd = {**{"enc.rnn." + k: v for k, v in module.state_dict().items()}, "head.weight": torch.zeros(2, P)}
+    loaded = uploads.load_model(_saved(sd))
+    assert loaded.model.proj_size == P and loaded.model.num_layers == 2
+    x = np.random.default_rng(0).normal(size=(20, I)).astype(np.float32)
+    np.testing.assert_array_equal(trace(loaded.model, x).grad_grid(0), trace(module, x).grad_grid(0))
+    sd["enc.rnn.weight_hr_l0"] = torch.zeros(P)
+    with pytest.raises(uploads.UploadError, match=r"enc\.rnn\.weight_hr_l0 has shape \[4\]; an LSTM's projection"):
+        uploads.load_model(_saved(sd))
+
+
 def test_a_hostile_projection_shape_is_refused_without_allocating_it():
     """weight_hh [2000000, 1] and weight_hr_l0 [1, 2000000] (18 MB with weight_ih) describe an LSTM of 500000 units:
     the upload is refused by its hidden size, and nothing of size rows x H (4 TB as float32) is allocated."""
