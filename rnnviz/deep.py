@@ -3,7 +3,9 @@
 `StackedModel` holds torch's own names and layout (`weight_ih_l{k}`, `weight_hh_l{k}`, `bias_*_l{k}`,
 and `..._reverse` for the backward direction of a bidirectional module); layer k > 0 reads the states
 of layer k - 1 (both directions side by side, [T, D*H]). With `residual`, every layer above the first
-adds its input to its output: y^(l) = h^(l) + y^(l-1).
+adds its input to its output: y^(l) = h^(l) + y^(l-1). An LSTM with `proj_size` P > 0 (torch's
+projection, weight_hr_l{k}: h_t = W_hr m_t with m_t = o_t * tanh(c_t)) is traced in m-space: see
+rnnviz.projection.
 
 `trace_stacked` (what `trace` runs for these models, and for the tagging loss) traces every layer and
 direction with the one-layer machinery of `trace`: states from torch's fused kernel, float64
@@ -30,16 +32,15 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import _kernels, sweeps
+from . import _kernels, projection, sweeps
 from .cells import NUM_BLOCKS, step
+from .deep_result import _CELL_CODE, StackedTrace, _gru_pre
 from .model import PARAM_NAMES, RecurrentModel, _orthogonal, draw_weights
 from .spec import ModelSpec
 
@@ -47,7 +48,6 @@ STACKED_LOSSES = ("last", "all", "tag")
 LOSS_LABELS = {"last": "last step (each direction's final state)", "all": "every step, one probe",
                "tag": "tagging: a label at every step"}
 DIRECTIONS = ("forward", "backward")
-_CELL_CODE = {"rnn": 0, "lstm": 1, "gru": 2}
 _TAG_SEED = 0
 _BAND = 1000.0  # how far below its largest term a float64 mat-vec input may go (as in the sweeps)
 
@@ -67,27 +67,38 @@ class StackedModel(nn.Module):
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bidirectional: bool = False, residual: bool = False, activation: str = "tanh",
-                 spec: ModelSpec | None = None):
+                 spec: ModelSpec | None = None, proj_size: int = 0):
         super().__init__()
         if cell not in NUM_BLOCKS:
             raise ValueError(f"cell must be one of 'rnn', 'lstm', 'gru'; got {cell!r}")
         if not 1 <= int(num_layers) <= 4:
             raise ValueError(f"num_layers must be 1 to 4; got {num_layers}")
+        projection.check_projection(cell, int(hidden_size), int(proj_size), residual)
+        self.proj_size = int(proj_size)
         self.cell, self.activation = cell, activation if cell == "rnn" else "tanh"
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.num_layers, self.bidirectional, self.residual = int(num_layers), bool(bidirectional), bool(residual)
         self.spec = spec
-        G, H = NUM_BLOCKS[cell], self.hidden_size
+        G, H, P = NUM_BLOCKS[cell], self.hidden_size, self.out_size
         for layer in range(self.num_layers):
-            width = self.input_size if layer == 0 else self.directions * H
             for d in range(self.directions):
-                for name, shape in (("weight_ih", (G * H, width)), ("weight_hh", (G * H, H)),
-                                    ("bias_ih", (G * H,)), ("bias_hh", (G * H,))):
-                    self.register_parameter(param_name(name, layer, d), nn.Parameter(torch.zeros(shape)))
+                for name, shape in (("weight_ih", (G * H, self.width(layer))), ("weight_hh", (G * H, P)),
+                                    ("bias_ih", (G * H,)), ("bias_hh", (G * H,)), ("weight_hr", (P, H))):
+                    if name != "weight_hr" or self.proj_size:
+                        self.register_parameter(param_name(name, layer, d), nn.Parameter(torch.zeros(shape)))
 
     @property
     def directions(self) -> int:
         return 2 if self.bidirectional else 1
+
+    @property
+    def out_size(self) -> int:
+        """The width of each direction's output h_t: proj_size with a projection, else hidden_size."""
+        return self.proj_size or self.hidden_size
+
+    def width(self, layer: int) -> int:
+        """What layer `layer` reads per step: the input, or every direction of the layer below."""
+        return self.input_size if layer == 0 else self.directions * self.out_size
 
     @property
     def fused(self) -> bool:
@@ -100,18 +111,22 @@ class StackedModel(nn.Module):
     def extra_repr(self) -> str:
         act = f", activation={self.activation!r}" if self.cell == "rnn" else ""
         return (f"cell={self.cell!r}, input_size={self.input_size}, hidden_size={self.hidden_size}, "
-                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, residual={self.residual}{act}")
+                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, residual={self.residual}{act}"
+                + (f", proj_size={self.proj_size}" if self.proj_size else ""))
 
     def params(self, layer: int, direction: int) -> list:
-        return [getattr(self, param_name(n, layer, direction)) for n in PARAM_NAMES]
+        """The layer's parameters in torch's order (a projected LSTM's weight_hr last)."""
+        names = PARAM_NAMES + ("weight_hr",) if self.proj_size else PARAM_NAMES
+        return [getattr(self, param_name(n, layer, direction)) for n in names]
 
     def layer(self, layer: int, direction: int = 0) -> RecurrentModel:
         """One layer in one direction as a RecurrentModel (a copy of its weights)."""
         if not (0 <= layer < self.num_layers and 0 <= direction < self.directions):
             raise ValueError(f"layer must be in [0, {self.num_layers - 1}] and direction in "
                              f"[0, {self.directions - 1}]")
-        width = self.input_size if layer == 0 else self.directions * self.hidden_size
-        model = RecurrentModel(self.cell, width, self.hidden_size, self.activation)
+        if self.proj_size:
+            raise ValueError("a layer of a projected LSTM is not a one-layer model of its own")
+        model = RecurrentModel(self.cell, self.width(layer), self.hidden_size, self.activation)
         with torch.no_grad():
             for name, p in zip(PARAM_NAMES, self.params(layer, direction)):
                 getattr(model, name).copy_(p)
@@ -119,8 +134,7 @@ class StackedModel(nn.Module):
 
     def layer_weights(self, layer: int, direction: int = 0) -> LayerWeights:
         """One layer in one direction as `trace.forward` reads it: its sizes and its own parameters (no copy)."""
-        width = self.input_size if layer == 0 else self.directions * self.hidden_size
-        return LayerWeights(self.cell, self.activation, width, self.hidden_size, self.fused,
+        return LayerWeights(self.cell, self.activation, self.width(layer), self.hidden_size, self.fused,
                             *self.params(layer, direction))
 
     def forward(self, x: torch.Tensor, h0=None):
@@ -134,7 +148,8 @@ class StackedModel(nn.Module):
         if self.fused and not self.residual:  # torch's own stacked kernel
             flat = [p for layer in range(L) for d in range(D) for p in self.params(layer, d)]
             if self.cell == "lstm":
-                out, hn, cn = torch._VF.lstm(x, (zeros, zeros), flat, True, L, 0.0, self.training, D == 2, True)
+                h0 = x.new_zeros(L * D, B, self.out_size)
+                out, hn, cn = torch._VF.lstm(x, (h0, zeros), flat, True, L, 0.0, self.training, D == 2, True)
                 state = (hn, cn)
             else:
                 fn = torch._VF.gru if self.cell == "gru" else getattr(torch._VF, f"rnn_{self.activation}")
@@ -165,7 +180,7 @@ class StackedModel(nn.Module):
             raise ValueError("torch's recurrent modules have no residual connections")
         kw = dict(num_layers=self.num_layers, bidirectional=self.bidirectional, batch_first=True)
         if self.cell == "lstm":
-            module = nn.LSTM(self.input_size, self.hidden_size, **kw)
+            module = nn.LSTM(self.input_size, self.hidden_size, proj_size=self.proj_size, **kw)
         elif self.cell == "gru":
             module = nn.GRU(self.input_size, self.hidden_size, **kw)
         elif self.activation in ("tanh", "relu"):
@@ -190,6 +205,7 @@ class LayerWeights(NamedTuple):
     weight_hh: torch.Tensor
     bias_ih: torch.Tensor
     bias_hh: torch.Tensor
+    weight_hr: torch.Tensor | None = None  # a projected LSTM's [P, H]
 
 
 def _layer_forward(cell, activation, params, x, training):
@@ -238,7 +254,7 @@ def build_stacked(spec: ModelSpec) -> StackedModel:
 def stacked_from_torch(module: nn.Module, cell: str, activation: str) -> StackedModel:
     """A StackedModel holding a copy of a stacked or bidirectional torch module's weights."""
     model = StackedModel(cell, module.input_size, module.hidden_size, module.num_layers, module.bidirectional,
-                         False, activation)
+                         False, activation, proj_size=getattr(module, "proj_size", 0))
     with torch.no_grad():
         for name, p in model.named_parameters():
             src = getattr(module, name, None)
@@ -257,153 +273,6 @@ def as_stacked(model: RecurrentModel) -> StackedModel:
         for name, p in zip(PARAM_NAMES, out.params(0, 0)):
             p.copy_(getattr(model, name))
     return out
-
-
-# ------------------------------------------------------------------------------------------
-@dataclass(eq=False)
-class StackedTrace:
-    """What happened inside a stacked / bidirectional model on one sequence.
-
-    `layers[l][d]` is the Trace of layer l in direction d (0 forwards, 1 backwards; a backward Trace
-    runs in its own reading order), its gradient the total derivative of the stacked model's loss.
-    The grids below are [layers, T] in sequence order."""
-
-    cell_type: str
-    activation: str
-    loss: str
-    num_layers: int
-    bidirectional: bool
-    residual: bool
-    inputs: np.ndarray                 # [T, I] float32
-    output: np.ndarray                 # [T, D*H] float32: what the top layer passes on
-    layers: list                       # [L][D] Trace
-    log10_depth_grad: np.ndarray       # [D, L, T]: log10 ||D_t^(l)||, the part that arrives through depth
-    log10_input_grad_norm: np.ndarray  # [T]: log10 ||dL/dx_t||
-    _extra: dict = field(repr=False, default_factory=dict)
-
-    @property
-    def T(self) -> int:
-        return self.inputs.shape[0]
-
-    @property
-    def hidden_size(self) -> int:
-        return self.layers[0][0].hidden_size
-
-    @property
-    def directions(self) -> int:
-        return 2 if self.bidirectional else 1
-
-    @property
-    def gate_names(self) -> tuple:
-        return self.layers[0][0].gate_names
-
-    @property
-    def hidden(self) -> np.ndarray:
-        """The top layer's output [T, D*H] (both directions side by side): what a readout reads."""
-        return self.output
-
-    @property
-    def log10_grad_norm(self) -> np.ndarray:
-        """What reaches the first layer: log10 ||dL/dh_t^(1)|| of its forward direction (the gradient's reach)."""
-        return self.layers[0][0].log10_grad_norm
-
-    @property
-    def log10_cell_grad_norm(self) -> np.ndarray | None:
-        return self.layers[0][0].log10_cell_grad_norm
-
-    def trace(self, layer: int, direction: int = 0):
-        """The Trace of one layer in one direction."""
-        return self.layers[layer][direction]
-
-    def _grid(self, direction: int, read) -> np.ndarray | None:
-        rows = [read(self.layers[layer][direction]) for layer in range(self.num_layers)]
-        if rows[0] is None:
-            return None
-        grid = np.array(rows, dtype=np.float64)
-        return grid[:, ::-1].copy() if direction else grid
-
-    def grad_grid(self, direction: int = 0) -> np.ndarray:
-        """log10 ||dL/dh_t^(l)|| over [layer, step]."""
-        return self._grid(direction, lambda tr: tr.log10_grad_norm)
-
-    def cell_grad_grid(self, direction: int = 0) -> np.ndarray | None:
-        """log10 ||dL/dc_t^(l)|| (LSTM, the cell path) over [layer, step], else None."""
-        return self._grid(direction, lambda tr: tr.log10_cell_grad_norm)
-
-    def depth_grad_grid(self, direction: int = 0) -> np.ndarray:
-        """log10 of the gradient's part that arrives from above (the loss, on the top layer)."""
-        return self.log10_depth_grad[direction]
-
-    def time_step_norm_grid(self, direction: int = 0) -> np.ndarray:
-        """log10 ||ds_t^(l)/ds_{t-1}^(l)||_2, the factor through time of each step (s = h, or (h, c) for
-        an LSTM), over [layer, step]; the backward direction's step t follows step t + 1."""
-        self._factor_norms(direction)
-        return self._grid(direction, lambda tr: tr.log10_step_jacobian_norm)
-
-    def depth_step_norm_grid(self, direction: int = 0) -> np.ndarray:
-        """log10 ||dh_t^(l)/dy_t^(l-1)||_2, the factor through depth (layer 0: with respect to x_t), over
-        [layer, step]."""
-        grid = np.array(self._factor_norms(direction))
-        return grid[:, ::-1].copy() if direction else grid
-
-    def _factor_norms(self, direction: int) -> list:
-        """Each layer's factors through depth in one direction, [layer][step]. The first read of either factor
-        grid computes both for every layer of the direction (each layer's Trace keeps its step norms through
-        time), on the trace worker threads: the compiled loops release the GIL."""
-        with self._extra.setdefault("lock", threading.Lock()):
-            norms = self._extra.setdefault("depth_norms", {})
-            if direction not in norms:
-                row = [self.layers[layer][direction] for layer in range(self.num_layers)]
-                jobs = [lambda tr=tr: _step_norms(tr) for tr in row]  # the longer ones first
-                jobs += [lambda tr=tr: _depth_norms(tr._ctx) for tr in row]
-                norms[direction] = _in_parallel(jobs)[len(row):]
-        return norms[direction]
-
-    @property
-    def overflow(self) -> bool:
-        return any(tr.overflow for row in self.layers for tr in row)
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_extra"] = {k: v for k, v in self._extra.items() if k != "lock"}
-        return state
-
-
-def _in_parallel(jobs: list) -> list:
-    """The results of the callables, in order, run on the two trace worker threads (serially when called
-    from one of them: a worker waiting for its own pool could wait forever)."""
-    from .trace import POOL_THREAD_PREFIX, _pool
-
-    if len(jobs) < 2 or threading.current_thread().name.startswith(POOL_THREAD_PREFIX):
-        return [job() for job in jobs]
-    futures = [_pool().submit(job) for job in jobs]
-    return [future.result() for future in futures]
-
-
-def _step_norms(tr) -> np.ndarray:
-    """tr.log10_step_jacobian_norm, kept where the Trace keeps it, computed outside the lock of
-    functools.cached_property (one lock for every Trace in Python 3.11: the layers would take turns)."""
-    if "log10_step_jacobian_norm" not in tr.__dict__:
-        tr.__dict__["log10_step_jacobian_norm"] = sweeps.step_jacobian_norms(tr._ctx, 0)
-    return tr.__dict__["log10_step_jacobian_norm"]
-
-
-def _depth_norms(ctx: dict) -> np.ndarray:
-    out = np.full(ctx["T"], np.nan)
-    Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        _kernels.input_jacobian_norms(_CELL_CODE[ctx["cell"]], *ctx["factors"], *_gru_pre(ctx), Wi, eWi,
-                                      sweeps.EXACT_STEP_NORM_MAX, out)
-    return out
-
-
-def _gru_pre(ctx: dict) -> tuple:
-    """A GRU's float64 update and candidate pre-activations, C-contiguous (the one layout the compiled loops
-    are cached for: a strided view would compile them again in every new process)."""
-    if ctx["cell"] == "gru":
-        return np.ascontiguousarray(ctx["pre64"]["update"]), np.ascontiguousarray(ctx["pre64"]["candidate"])
-    dummy = np.zeros((1, 1))
-    return dummy, dummy
 
 
 def loss_terms(loss: str, T: int, H: int, directions: int) -> np.ndarray:
@@ -450,13 +319,19 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
         for layer in range(L):
             row = in_turn_or_parallel(functools.partial(_layer_up, model, layer, y, zeros, c0), D, parallel)
             runs.append(row)
-            out = np.concatenate([fw.hidden32[::-1] if d else fw.hidden32 for d, (_, fw) in enumerate(row)], axis=1)
+            out = np.concatenate([fw.output[::-1] if d else fw.output for d, (_, fw) in enumerate(row)], axis=1)
+            below = [fw.ctx for _, fw in runs[layer - 1]] if layer else []
+            for _, fw in row:  # what the layer reads of the one below (its m, with projections)
+                fw.ctx["weight_in"] = projection.input_matrix(fw.ctx["weights"]["weight_ih"], below)
             y = out + y if model.residual and layer > 0 else out
         # Backward: from the top layer down. above[d][k] is dL/dy of the layer being swept, direction d's
         # columns at its step k (reading order: a backward direction's step k is the sequence's T-1-k), m * 2**e
         # per element; a layer's inputs are its own (one block, sequence order).
-        v = loss_terms(loss, T, H, D)
-        Dm, De = np.frexp(np.stack([v[:, :H], v[::-1, H:]] if D == 2 else [v]))
+        P = model.out_size
+        v = loss_terms(loss, T, P, D)
+        top = [fw.ctx for _, fw in runs[-1]]
+        Dm, De = np.frexp(np.stack([projection.to_m_space(u, ctx) for u, ctx in
+                                    zip([v[:, :P], v[::-1, P:]] if D == 2 else [v], top)]))
         above = (Dm, De.astype(np.float64))
         layers, depth = [None] * L, np.empty((D, L, T))
         for layer in range(L - 1, -1, -1):
@@ -473,7 +348,7 @@ def trace_stacked(model, x, loss: str = "last", h0=None) -> StackedTrace:
             above = (below_m, below_e)
         log10_x = sweeps.log10_norms(above[0][0], above[1][0])
     return StackedTrace(cell, model.activation, loss, L, model.bidirectional, model.residual, x32,
-                        sweeps.frozen32(y), layers, depth, log10_x)
+                        sweeps.frozen32(y), layers, depth, log10_x, model.proj_size)
 
 
 def _layer_up(model, layer: int, y: np.ndarray, zeros, c0, d: int) -> tuple:
@@ -501,7 +376,7 @@ def _layer_down(row: list, loss: str, above: tuple, below: list, depth: np.ndarr
     raw = []
     log10_gh, log10_g, log10_gc = sweeps.grad_sweep(ctx, "direct", direct=(dm, de), raw=raw)
     gc = (raw[2], raw[3]) if ctx["cell"] == "lstm" else (raw[0], raw[1])
-    Wi, eWi = sweeps.mantissa_matrix(ctx["weights"]["weight_ih"])
+    Wi, eWi = sweeps.mantissa_matrix(ctx["weight_in"])
     own = d < len(below)
     _kernels.input_grads(_CELL_CODE[ctx["cell"]], *ctx["factors"], *_gru_pre(ctx), raw[0], raw[1], *gc,
                          Wi, eWi, _BAND, bool(d), own, *below[d if own else 0])

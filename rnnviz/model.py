@@ -194,7 +194,7 @@ def build_modern(spec: ModelSpec):
 
 def from_torch(module: nn.Module) -> RecurrentModel:
     """Wrap (a copy of) the weights of a torch.nn.RNN / LSTM / GRU: a RecurrentModel for a single-layer,
-    unidirectional module, an rnnviz.deep.StackedModel for a stacked or bidirectional one."""
+    unidirectional module, an rnnviz.deep.StackedModel for a stacked, bidirectional or projected one."""
     if isinstance(module, nn.LSTM):
         cell, activation = "lstm", "tanh"
     elif isinstance(module, nn.GRU):
@@ -204,9 +204,7 @@ def from_torch(module: nn.Module) -> RecurrentModel:
     else:
         raise ValueError(
             f"from_torch needs a torch.nn.RNN, LSTM or GRU module; got {type(module).__name__}")
-    if getattr(module, "proj_size", 0):
-        raise ValueError(f"LSTM projections are not supported; this one has proj_size={module.proj_size}")
-    if module.num_layers != 1 or module.bidirectional:
+    if module.num_layers != 1 or module.bidirectional or getattr(module, "proj_size", 0):
         from .deep import stacked_from_torch
 
         return stacked_from_torch(module, cell, activation)

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from . import _kernels, cells, dynamics, sweeps
+from . import _kernels, cells, dynamics, projection, sweeps
 from .cells import ACT_CODES, GATES, MODERN_CELLS, NUM_BLOCKS, evaluate
 from .model import PARAM_NAMES, RecurrentModel, from_torch
 from .modern import ModernCell
@@ -91,6 +91,12 @@ class Forward(NamedTuple):
     pre: dict                    # name -> [T, H] float32
     pre64: dict | None           # the float64 pre-activations of an RNN or GRU (an LSTM's stay in ctx's factors)
     ctx: dict
+    output32: np.ndarray | None = None  # a projected LSTM's h [T, P] (torch's); hidden32 is then its m
+
+    @property
+    def output(self) -> np.ndarray:
+        """What the layer passes on: h [T, P] of a projected LSTM, else its states."""
+        return self.hidden32 if self.output32 is None else self.output32
 
 
 def forward(model, x32: np.ndarray, h0_64: np.ndarray, c0_64, _float32_above=None) -> Forward:
@@ -100,11 +106,14 @@ def forward(model, x32: np.ndarray, h0_64: np.ndarray, c0_64, _float32_above=Non
     T = x32.shape[0]
     w32 = {n: getattr(model, n).detach().to(torch.float32).cpu() for n in PARAM_NAMES}
     w64 = {n: w.numpy().astype(np.float64) for n, w in w32.items()}
+    hr = getattr(model, "weight_hr", None)  # a projected LSTM (zero initial states): see rnnviz.projection
+    if hr is not None:
+        h0_64 = np.zeros(hr.shape[0])
 
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-        out32 = _fused_forward(model, w32, x32, h0_64, c0_64) if model.fused else None
+        out32 = _fused_forward(model, w32, x32, h0_64, c0_64, hr) if model.fused else None
         relu_D = None  # exact relu derivatives when the states overflow (see relu_forward_scaled)
-        xh = np.empty((T, I + H))  # each step's input and the state before it, float64
+        xh = np.empty((T, I + h0_64.shape[0]))  # each step's input and the state before it, float64
         xh[:, :I] = x32
         xh[0, I:] = h0_64
         if out32 is not None and (cell != "rnn" or np.all(np.isfinite(out32))):
@@ -138,10 +147,13 @@ def forward(model, x32: np.ndarray, h0_64: np.ndarray, c0_64, _float32_above=Non
             factors = sweeps.factors(cell, act, pre64, h_prev, relu_D, dt)
             gates = {k: sweeps.frozen32(g) for k, g in gates64.items()}
             pre = {k: sweeps.frozen32(p) for k, p in pre64.items()}
+        output32 = None
+        if hr is not None:
+            output32, (hidden32, w64) = hidden32, projection.unprojected(gates, c32, w64, hr)
         W_m, eW = sweeps.mantissa_matrix(w64["weight_hh"])
         ctx = dict(cell=cell, act=act, T=T, H=H, weights=w64, W=W_m, eW=eW, W_sweep=W_m.astype(dt, copy=False),
                    factors=factors)
-    return Forward(hidden32, c32, gates, pre, pre64, ctx)
+    return Forward(hidden32, c32, gates, pre, pre64, ctx, output32)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -215,12 +227,15 @@ def _vector(v, H: int, name: str) -> np.ndarray:
     return arr
 
 
-def _fused_forward(model, w32, x32, h0, c0) -> np.ndarray:
-    """Hidden states [T, H] from torch's fused kernel (what torch.nn.RNN / LSTM / GRU run)."""
+def _fused_forward(model, w32, x32, h0, c0, weight_hr=None) -> np.ndarray:
+    """Hidden states [T, H] (a projected LSTM's h: [T, P]) from torch's fused kernel (what torch.nn.RNN / LSTM /
+    GRU run)."""
     H = model.hidden_size
     xin = torch.from_numpy(x32)[:, None]
-    h = torch.from_numpy(h0.astype(np.float32)).view(1, 1, H)
+    h = torch.from_numpy(h0.astype(np.float32)).view(1, 1, -1)
     params = [w32["weight_ih"], w32["weight_hh"], w32["bias_ih"], w32["bias_hh"]]
+    if weight_hr is not None:
+        params.append(weight_hr.detach().to(torch.float32).cpu())
     with torch.no_grad():
         if model.cell == "lstm":
             c = torch.from_numpy(c0.astype(np.float32)).view(1, 1, H)

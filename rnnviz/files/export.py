@@ -51,6 +51,8 @@ def trace_metadata(tr: Trace, spec_or_meta: Scenario | ModelSpec | Mapping | Non
              "hidden_size": tr.hidden_size, "input_size": int(tr.inputs.shape[1])}
     if isinstance(tr, StackedTrace):
         facts.update(num_layers=tr.num_layers, bidirectional=tr.bidirectional, residual=tr.residual)
+        if tr.projected:  # every per-layer array is at m_t, before the projection; `output` is h = W_hr m
+            facts["proj_size"] = tr.proj_size
     meta: dict[str, Any] = {"format": "rnnviz.trace", "version": 1}
     given: dict[str, Any] = {}
     if isinstance(spec_or_meta, Scenario):
@@ -321,7 +323,8 @@ def model_to_bytes(model: RecurrentModel | StackedModel, meta: Mapping | None = 
     (weight_ih_l0, ...), so `torch.nn.LSTM(I, H).load_state_dict(ckpt["state_dict"])` works too.
     A stacked or bidirectional model adds "num_layers", "bidirectional" and "residual", and its
     state_dict holds every layer and direction (weight_ih_l1, bias_hh_l0_reverse, ...): without residual
-    connections `torch.nn.LSTM(I, H, num_layers, bidirectional=...)` loads it.
+    connections `torch.nn.LSTM(I, H, num_layers, bidirectional=...)` loads it (with proj_size=P for a projected
+    LSTM, whose weight_hr_l{k} are in the state_dict).
     """
     if not isinstance(model, (RecurrentModel, StackedModel)):
         raise ValueError(f"model_to_bytes needs a RecurrentModel or a StackedModel; got {type(model).__name__}")

@@ -19,14 +19,15 @@ from ..spec import ModelSpec
 
 
 def is_stacked(state: Mapping, prefix: str | None) -> bool:
-    """True when the recurrent module's keys (under `prefix`, if given) name a layer above l0 or a
-    backward direction."""
+    """True when the recurrent module's keys (under `prefix`, if given) name a layer above l0, a
+    backward direction or an LSTM's projection (weight_hr_l0)."""
     from .uploads import _TORCH_NAME
 
     for key in (k for k in state if isinstance(k, str)):
         head, _, tail = key.rpartition(".")
         m = _TORCH_NAME.match(tail)
-        if m and (prefix is None or head == prefix.rstrip(".")) and (int(m.group(2)) > 0 or m.group(3)):
+        if m and (prefix is None or head == prefix.rstrip(".")) and (int(m.group(2)) > 0 or m.group(3)
+                                                                     or m.group(1) == "weight_hr"):
             return True
     return False
 
@@ -72,6 +73,21 @@ def _spec_of(spec: Mapping | None, model: StackedModel, notes: list) -> ModelSpe
     return spec
 
 
+def _projection_size(tensors: Mapping, first: dict, lead: str) -> int:
+    """P of a projected LSTM, from weight_hr_l0 [P, H]; `first` then gets a stand-in weight_hh [4H, H] so that
+    layer 0's shapes are inferred as an unprojected LSTM's (weight_hh itself is checked afterwards)."""
+    from .uploads import UploadError, _shape
+
+    hr, hh = tensors["weight_hr_l0"], first.get("weight_hh")
+    if hr.dim() != 2 or not 0 < hr.shape[0] < hr.shape[1]:
+        raise UploadError(Message("{key} has shape {shape}; an LSTM's projection must be a matrix [P, H] with P "
+                                  "smaller than the hidden size H.", key=Untrusted(lead + "weight_hr_l0"),
+                                  shape=_shape(hr)))
+    if hh is not None and hh.dim() == 2:
+        first["weight_hh"] = torch.empty(hh.shape[0], hr.shape[1], device="meta")  # a shape: nothing allocated
+    return int(hr.shape[0])
+
+
 def load_stacked(state: Mapping, prefix: str | None, activation: str | None, notes: list, max_hidden: int,
                  max_input: int, *, residual: bool = False):
     """A LoadedModel holding the StackedModel of this state_dict, or UploadError saying what is wrong.
@@ -107,9 +123,6 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
         notes.append(Message("Ignored {n} tensor that is not part of the recurrent module.", n=1)
                      if len(ignored) == 1 else
                      Message("Ignored {n} tensors that are not part of the recurrent module.", n=len(ignored)))
-    if any(n.startswith("weight_hr") for n in own):
-        raise UploadError(Message("This LSTM has projections (weight_hr_l0, proj_size > 0), which rnnviz does not "
-                                  "show: use an LSTM with proj_size=0."))
     parsed = {}
     for name in own:
         m = _TORCH_NAME.match(name)
@@ -122,13 +135,16 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
     if L > 4:
         raise UploadError(Message("This is a {n}-layer network; rnnviz shows up to 4 layers.", n=L))
     biased = any(p.startswith("bias") for p, _, _ in parsed.values())
+    projected = any(p == "weight_hr" for p, _, _ in parsed.values())
+    names = PARAM_NAMES + ("weight_hr",) if projected else PARAM_NAMES
     wanted = [param_name(p, layer, d) for layer in range(L) for d in range(D)
-              for p in PARAM_NAMES if biased or p.startswith("weight")]
+              for p in names if biased or p.startswith("weight")]
     kind = (Message("{n}-layer bidirectional", n=L) if D == 2 else Message("{n}-layer", n=L))
     missing = [n for n in wanted if n not in own]
     if missing:
         keys = Untrusted(", ".join(lead + n for n in missing[:6]))
-        names = "weight_ih_l{k}, weight_hh_l{k}" + (", bias_ih_l{k}, bias_hh_l{k}" if biased else "")
+        names = ("weight_ih_l{k}, weight_hh_l{k}" + (", bias_ih_l{k}, bias_hh_l{k}" if biased else "")
+                 + (", weight_hr_l{k}" if projected else ""))
         raise UploadError(Message("Missing key {keys}: a {kind} RNN / LSTM / GRU has {names} and their _reverse twins "
                                   "for every layer k = 0 to {last}.", keys=keys, kind=kind, names=names, last=L - 1)
                           if D == 2 and len(missing) == 1 else
@@ -141,17 +157,25 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
                                        "k = 0 to {last}.", keys=keys, kind=kind, names=names, last=L - 1))
     tensors = _check_tensors({n: own[n] for n in wanted}, notes)
     first = {p: tensors[p + "_l0"] for p in PARAM_NAMES if p + "_l0" in tensors}
+    P = _projection_size(tensors, first, lead) if projected else 0
     cell, I, H = _infer_shapes(first, max_hidden, max_input)
-    rows = NUM_BLOCKS[cell] * H
+    rows, out = NUM_BLOCKS[cell] * H, P or H
+    if projected and cell != "lstm":
+        raise UploadError(Message("weight_hr_l0 is an LSTM's projection, but these weights have the shapes of "
+                                  "{a_cell}.", a_cell=article_message(cell)))
+    if projected and residual:
+        raise UploadError(Message("This rnnviz checkpoint's metadata is damaged."))
     for name in wanted:
         p, layer, d = parsed[name]
-        width = I if layer == 0 else D * H
-        want = {"weight_ih": (rows, width), "weight_hh": (rows, H)}.get(p, (rows,))
+        width = I if layer == 0 else D * out
+        want = {"weight_ih": (rows, width), "weight_hh": (rows, out), "weight_hr": (P, H)}.get(p, (rows,))
         if tuple(tensors[name].shape) != want:
             why = (Message("layer {layer} reads both directions of layer {below}: {D} × {H} values per step",
-                           layer=layer, below=layer - 1, D=D, H=H) if p == "weight_ih" and layer and D == 2 else
+                           layer=layer, below=layer - 1, D=D, H=out) if p == "weight_ih" and layer and D == 2 else
                    Message("layer {layer} reads layer {below}: {D} × {H} values per step",
-                           layer=layer, below=layer - 1, D=D, H=H) if p == "weight_ih" and layer else
+                           layer=layer, below=layer - 1, D=D, H=out) if p == "weight_ih" and layer else
+                   Message("an LSTM with hidden size H = {H} projected to P = {P} values per step, as weight_hr_l0 "
+                           "says", H=H, P=P) if p in ("weight_hh", "weight_hr") and projected else
                    Message("{a_cell} with hidden size H = {H} and input size {I}, as layer 0 forwards says",
                            a_cell=article_message(cell), H=H, I=I))
             raise UploadError(Message("Shape mismatch: {key} has shape {shape}; it must be [{want}] ({why}).",
@@ -162,7 +186,7 @@ def load_stacked(state: Mapping, prefix: str | None, activation: str | None, not
         notes.append(TANH_ASSUMED)
     if not biased:
         notes.append(NO_BIASES)
-    model = StackedModel(cell, I, H, L, D == 2, residual, activation or "tanh")
+    model = StackedModel(cell, I, H, L, D == 2, residual, activation or "tanh", proj_size=P)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name in tensors:

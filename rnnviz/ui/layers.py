@@ -30,6 +30,10 @@ def layer_view(tr, key: str, *, scale: float = 1.0, grid: bool = True, container
     if grid:
         layer_grid(tr, key, scale=scale, container=c)
     layer, d = layer_selector(tr.num_layers, tr.bidirectional, key, container=c, above=above)
+    if tr.projected:
+        c.caption(_("This LSTM projects its output to {P} values (proj_size): h_t = W_hr m_t. Every gradient, "
+                    "factor and unit shown is at m_t = o_t ⊙ tanh(c_t), the LSTM's own output of H = {H} units "
+                    "before the projection.").format(P=tr.proj_size, H=tr.hidden_size))
     return tr.trace(layer, d)
 
 

@@ -164,13 +164,9 @@ def test_from_torch_forward_matches_module(make):
     assert model.hidden_size == 7 and model.input_size == 3
 
 
-@pytest.mark.parametrize("module, message", [
-    (torch.nn.LSTM(3, 4, proj_size=2), "proj_size=2"),
-    (torch.nn.Linear(3, 4), "Linear"),
-])
-def test_from_torch_rejects_other_modules_clearly(module, message):
-    with pytest.raises(ValueError, match=message):
-        from_torch(module)
+def test_from_torch_rejects_other_modules_clearly():
+    with pytest.raises(ValueError, match="Linear"):
+        from_torch(torch.nn.Linear(3, 4))
 
 
 def test_sigmoid_and_linear_rnn_forward_matches_equations():

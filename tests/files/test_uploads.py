@@ -234,9 +234,6 @@ BAD_MODELS = [
      lambda: saved({**torch.nn.GRU(3, 4, bidirectional=True).state_dict(), "weight_ih_l0_reverse": torch.zeros(12, 2)}),
      "Shape mismatch: weight_ih_l0_reverse has shape [12, 2]; it must be [12, 3] (a GRU with hidden size H = 4 and "
      "input size 3, as layer 0 forwards says)."),
-    ("projections", lambda: saved(torch.nn.LSTM(3, 4, proj_size=2).state_dict()),
-     "This LSTM has projections (weight_hr_l0, proj_size > 0), which rnnviz does not show: use an LSTM with "
-     "proj_size=0."),
     ("missing key", lambda: saved({k: v for k, v in lstm_state().items() if k != "bias_hh_l0"}),
      "Missing key bias_hh_l0: a single-layer RNN / LSTM / GRU has weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0."),
     ("missing weight", lambda: saved({k: v for k, v in lstm_state().items() if k != "weight_hh_l0"}),

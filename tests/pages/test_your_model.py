@@ -333,3 +333,30 @@ def test_a_stacked_checkpoint_downloaded_here_uploads_to_the_same_grid():
     for d in (0, 1):
         np.testing.assert_allclose(grid[d], want.grad_grid(d), rtol=1e-6)
     assert "Model weights (.pt)" in [b.label for b in at.get("download_button")]
+
+
+def test_projected_lstm_upload_shows_its_grid_at_m_and_goes_back_out_and_in():
+    """A projected nn.LSTM(proj_size=2) goes in through the page: the module's own grid of every layer and
+    direction, the layer picked with its H = 6 units, a caption saying that all of it is at m_t (before the
+    projection); its weights, saved as the page saves them, go back in to the same grid; Step Through and Gradient
+    Flow open it."""
+    torch.manual_seed(5)
+    module = torch.nn.LSTM(3, 6, num_layers=2, bidirectional=True, proj_size=2)
+    at = run_page(PAGE)
+    upload_model(at, "proj.pt", saved(module.state_dict()))
+    assert not at.exception
+    want = rnnviz.trace(module, rnnviz.inputs.make("impulse", 200, 3))
+    grid = [decode(t["z"]).astype(np.float64) for t in figures(at)["user_layers_grid"]["data"]]
+    for d in (0, 1):
+        np.testing.assert_allclose(grid[d], want.grad_grid(d), rtol=1e-6)
+    assert any("projects its output to 2 values (proj_size)" in c.value and "H = 6 units" in c.value
+               for c in at.caption)
+    np.testing.assert_allclose(decode(figures(at)["user_h"]["data"][0]["z"]), want.trace(1, 0).hidden.T, rtol=1e-6)
+    assert "Model weights (.pt)" in [b.label for b in at.get("download_button")]
+    back = rnnviz.files.uploads.load_model(export.model_to_bytes(rnnviz.from_torch(module)))
+    again = rnnviz.trace(back.model, rnnviz.inputs.make("impulse", 200, 3))
+    np.testing.assert_array_equal(again.grad_grid(1), want.grad_grid(1))
+    for page, key in (("pages/1_Step_Through.py", "hm_h"), ("pages/2_Gradient_Flow.py", "grad")):
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert key in figures(at), page

@@ -21,8 +21,8 @@ def step(cell, activation, W, x, h, c=None):
         return {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid,
                 "linear": lambda t: t}[activation](a), None
     if cell == "lstm":
-        H = h.shape[0]
         s = gi + gh
+        H = s.shape[0] // 4  # c's size (h's, but for a projected LSTM)
         i, f, g, o = (torch.sigmoid(s[:H]), torch.sigmoid(s[H:2 * H]), torch.tanh(s[2 * H:3 * H]),
                       torch.sigmoid(s[3 * H:]))
         c2 = f * c + i * g
@@ -255,7 +255,9 @@ def stacked_bptt(module, x, v, residual=False, dtype=torch.float64, input_grad=F
     """||dL/dh_t^(l)|| per layer and direction [L][D] (arrays in sequence order) and the top output, by
     autograd through a step-by-step loop over a torch.nn.RNN / LSTM / GRU's weights (state_dict
     names), for L = sum_t v[t] . y_t (v [T, D*H]); with `residual`, y^(l) = h^(l) + y^(l-1) for l > 0.
-    With `input_grad`, also ||dL/dx_t|| [T] (what the first layer passes down to the inputs)."""
+    With `input_grad`, also ||dL/dx_t|| [T] (what the first layer passes down to the inputs).
+    An LSTM with a projection (weight_hr_l{k}: h_t = W_hr m_t, m_t = o_t * tanh(c_t), v [T, D*P]) gives
+    ||dL/dm_t^(l)||, the gradient at the LSTM's own output before the projection."""
     sd = {k: t.detach().to(dtype) for k, t in module.state_dict().items()}
     cell = getattr(module, "cell", None) or {"LSTM": "lstm", "GRU": "gru"}.get(type(module).__name__, "rnn")
     act = getattr(module, "activation", None) or getattr(module, "nonlinearity", "tanh")
@@ -268,14 +270,17 @@ def stacked_bptt(module, x, v, residual=False, dtype=torch.float64, input_grad=F
         for d in range(D):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
             W = {n: sd[n + sfx] for n in NAMES}
-            h = torch.zeros(H, dtype=dtype, requires_grad=True)
+            hr = sd.get("weight_hr" + sfx)
+            h = torch.zeros(H if hr is None else hr.shape[0], dtype=dtype, requires_grad=True)
             c = torch.zeros(H, dtype=dtype, requires_grad=True) if cell == "lstm" else None
-            hs = [None] * T
+            hs, ms = [None] * T, [None] * T
             for t in (range(T - 1, -1, -1) if d else range(T)):
-                h, c = step(cell, act, W, y[t], h, c)
-                h.retain_grad()
+                m, c = step(cell, act, W, y[t], h, c)
+                m.retain_grad()
+                ms[t] = m
+                h = m if hr is None else hr @ m
                 hs[t] = h
-            row.append(hs)
+            row.append(ms)
             outs.append(torch.stack(hs))
         states.append(row)
         out = torch.cat(outs, 1)
