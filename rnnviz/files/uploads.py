@@ -277,16 +277,21 @@ def _find_layer(state: Mapping, prefix: str | None):
     where = Message(" (layer {name})", name=quote(prefix.rstrip('.'), 40)) if prefix else ""
 
     layer_numbers = sorted({int(m.group(2)) for n in names if (m := _TORCH_NAME.match(n))})
+    # Stacked, bidirectional and projected modules are read by .stacked before this; what reaches here with
+    # them is a Text Lab character model, which the Text Lab trains with one layer, one way, no projection.
     if any(n > 0 for n in layer_numbers):
-        raise UploadError(Message("This is a {n}-layer network{where} (weights for layers l0 to l{last}). rnnviz "
-                                  "shows a single layer: train or export a module with num_layers=1.",
-                                  n=max(layer_numbers) + 1, where=where, last=max(layer_numbers)))
+        raise UploadError(Message("A Text Lab character model has one layer, and this one has {n} (weights "
+                                  "for layers l0 to l{last}). To see a stacked network, upload the recurrent "
+                                  "module's own state_dict: {hint}.", n=max(layer_numbers) + 1,
+                                  last=max(layer_numbers), hint=_SAVE_HINT))
     if any(n.endswith("_reverse") for n in names):
-        raise UploadError(Message("This is a bidirectional network{where} (it has *_reverse weights). rnnviz shows "
-                                  "one direction: use a module with bidirectional=False.", where=where))
+        raise UploadError(Message("A Text Lab character model reads one way, and this one also has backward "
+                                  "weights (*_reverse). To see a bidirectional network, upload the recurrent "
+                                  "module's own state_dict: {hint}.", hint=_SAVE_HINT))
     if any(n.startswith("weight_hr") for n in names):
-        raise UploadError(Message("This LSTM has projections{where} (weight_hr_l0, proj_size > 0), which rnnviz does "
-                                  "not show: use an LSTM with proj_size=0.", where=where))
+        raise UploadError(Message("A Text Lab character model has no projection, and this LSTM has one "
+                                  "(weight_hr_l0, proj_size > 0). To see a projected LSTM, upload the recurrent "
+                                  "module's own state_dict: {hint}.", hint=_SAVE_HINT))
     torch_style = any(_TORCH_NAME.match(n) for n in names)
     own_style = any(_OWN_NAME.match(n) for n in names)
     if torch_style and own_style:

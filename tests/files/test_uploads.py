@@ -206,6 +206,15 @@ def zip_bytes():
     return buf.getvalue()
 
 
+def char_model(module: torch.nn.Module) -> bytes:
+    """A Text Lab character model file (its format, vocabulary and readout) around `module`'s weights."""
+    torch.manual_seed(0)
+    H = module.hidden_size
+    return saved({"format": rio.CHARLM_FORMAT, "version": 1, "cell": "lstm", "activation": "tanh", "hidden_size": H,
+                  "vocab": ["a", "b", "c"], "corpus": "", **{f"rnn.{k}": v for k, v in module.state_dict().items()},
+                  "readout.weight": torch.zeros(3, module.proj_size or H), "readout.bias": torch.zeros(3)})
+
+
 BAD_MODELS = [
     ("empty", lambda: b"", "The model file is empty (0 bytes)."),
     ("text", lambda: b"1,2,3\n4,5,6\n", "This is not a PyTorch file (it looks like text starting '1,2,3'). Save the "
@@ -262,7 +271,27 @@ BAD_MODELS = [
     ("mixed names", lambda: saved({**lstm_state(), "weight_ih": torch.zeros(20, 3)}),
      "The state_dict mixes torch's names (weight_ih_l0) with plain ones (weight_ih)."),
     ("empty dict", lambda: saved({}), "The state_dict is empty: it holds no tensors."),
+    ("character model with two layers", lambda: char_model(torch.nn.LSTM(3, 4, num_layers=2)),
+     "A Text Lab character model has one layer, and this one has 2 (weights for layers l0 to l1). To see "
+     "a stacked network, upload the recurrent module's own state_dict: torch.save(module.state_dict(), 'model.pt')."),
+    ("bidirectional character model", lambda: char_model(torch.nn.LSTM(3, 4, bidirectional=True)),
+     "A Text Lab character model reads one way, and this one also has backward weights (*_reverse)."),
+    ("projected character model", lambda: char_model(torch.nn.LSTM(3, 4, proj_size=2)),
+     "A Text Lab character model has no projection, and this LSTM has one (weight_hr_l0, proj_size > 0). "
+     "To see a projected LSTM, upload the recurrent module's own state_dict"),
 ]
+
+
+@pytest.mark.parametrize("module", [torch.nn.LSTM(3, 4, num_layers=2), torch.nn.LSTM(3, 4, bidirectional=True),
+                                    torch.nn.LSTM(3, 4, proj_size=2)], ids=["stacked", "bidirectional", "projected"])
+def test_what_a_character_model_cannot_hold_loads_as_the_modules_own_state_dict(module):
+    """The refusals of a character model point to its module's own state_dict: those weights, saved so, load as
+    the stacked / bidirectional / projected model they are, and trace as the module does."""
+    loaded = rio.load_model(saved(module.state_dict()))
+    x = rnnviz.inputs.make("impulse", 30, 3)
+    want = trace(from_torch(module), x)
+    got = trace(loaded.model, x)
+    np.testing.assert_array_equal(got.grad_grid(0), want.grad_grid(0))
 
 
 @pytest.mark.parametrize("name, make, message", BAD_MODELS, ids=[b[0] for b in BAD_MODELS])
