@@ -56,7 +56,8 @@ def depth_time_grids(panels: dict, *, rows: list | None = None, title: str | Non
                 showscale=(c == 1 and r == 1), xgap=0, ygap=3,
                 colorbar=dict(title=dict(text=colorbar_title, side="top"), tickvals=ticks, ticktext=ticktext,
                               thickness=16, len=0.9),
-                hovertemplate=_("step %{x}, %{y}<br>log10 ‖∂L/∂h‖ = %{z:.2f}") + f"<extra>{label}</extra>"),
+                hovertemplate=_("step %{x}, %{y}<br>log10 ‖∂L/∂h‖ = %{z:.2f}").replace("‖∂L/∂h‖", colorbar_title)
+                + f"<extra>{label}</extra>"),
                 row=r, col=c)
             fig.update_xaxes(title_text=_("step t") if r == n_rows else None, title_standoff=8, row=r, col=c)
     for a in fig.layout.annotations:

@@ -45,7 +45,9 @@ def layer_grid(tr: StackedTrace, key: str, *, scale: float = 1.0, container=None
     name = plots.plain(_("{n} layers").format(n=tr.num_layers))
     chart(plots.depth_time_grids({name: [tr.grad_grid(d) for d in directions]},
                                  rows=rows, scale=scale, height=300 + 120 * (len(directions) - 1),
-                                 title=_("‖∂L/∂h_t^(l)‖ of every layer")),
+                                 title=_("‖∂L/∂m_t^(l)‖ of every layer, before the projection") if tr.projected
+                                 else _("‖∂L/∂h_t^(l)‖ of every layer"),
+                                 colorbar_title="‖∂L/∂m‖" if tr.projected else "‖∂L/∂h‖"),
           key=f"{key}_layers_grid", container=container)
 
 

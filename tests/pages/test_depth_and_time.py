@@ -36,6 +36,9 @@ def test_defaults_show_the_engine_grid_of_each_cell():
         np.testing.assert_allclose(z, want, rtol=1e-6)  # float32 on the wire
     first = engine_grids("rnn").grad_grid(0)[0, 0]
     assert f"RNN: ‖∂L/∂h‖ at layer 1, first step: {rnnviz.plots.sci(first)}" in texts(at)
+    cell = figs["cell_grid"]["data"][0]  # the cell path's grid reads ‖∂L/∂c‖, on its colour bar and in a hover
+    np.testing.assert_allclose(decode(cell["z"]).astype(np.float64), engine_grids("lstm").cell_grad_grid(0), rtol=1e-6)
+    assert cell["colorbar"]["title"]["text"] == "‖∂L/∂c‖" and "log10 ‖∂L/∂c‖ =" in cell["hovertemplate"]
     factor = heatmaps(figs["factors"])
     np.testing.assert_allclose(factor[0][1], engine_grids("rnn").time_step_norm_grid(0), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(factor[1][1], engine_grids("rnn").depth_step_norm_grid(0), rtol=1e-6, atol=1e-7)

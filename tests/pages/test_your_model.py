@@ -349,6 +349,10 @@ def test_projected_lstm_upload_shows_its_grid_at_m_and_goes_back_out_and_in():
     grid = [decode(t["z"]).astype(np.float64) for t in figures(at)["user_layers_grid"]["data"]]
     for d in (0, 1):
         np.testing.assert_allclose(grid[d], want.grad_grid(d), rtol=1e-6)
+    layout = figures(at)["user_layers_grid"]["layout"]
+    assert "‖∂L/∂m_t^(l)‖" in layout["title"]["text"]  # m_t, before the projection: not h_t
+    for heatmap in figures(at)["user_layers_grid"]["data"]:  # its colour bar and what a hover reads: m
+        assert heatmap["colorbar"]["title"]["text"] == "‖∂L/∂m‖" and "log10 ‖∂L/∂m‖" in heatmap["hovertemplate"]
     assert any("projects its output to 2 values (proj_size)" in c.value and "H = 6 units" in c.value
                for c in at.caption)
     np.testing.assert_allclose(decode(figures(at)["user_h"]["data"][0]["z"]), want.trace(1, 0).hidden.T, rtol=1e-6)
