@@ -1,6 +1,6 @@
 # make run   : set up (first time only) and open the app
 # make test  : set up (first time only), check the code with ruff and run every test
-# make serve : serve a class: REPLICAS app processes (default: one per core) behind nginx on SERVE_PORT
+# make serve : serve a class: REPLICAS app processes (default: 1.5 per core, rounded up) behind nginx on SERVE_PORT
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy import serve
 from deploy.processes import ROOT, Process, free_port, port_is_free
 from deploy.serve import COOKIE, Classroom
 
@@ -196,3 +197,12 @@ def test_serve_command_stops_every_process(tmp_path, how):
             os.killpg(launcher.pid, signal.SIGKILL)
             launcher.wait()
 
+
+
+@pytest.mark.parametrize("n_cores, replicas", [(1, 2), (2, 3), (3, 5), (4, 6), (8, 12)])
+def test_a_class_gets_one_and_a_half_replicas_per_core_by_default(monkeypatch, n_cores, replicas):
+    """A replica's Python runs one thing at a time, so one per core leaves each a queue (the default and the
+    measurement behind it are in deploy/serve.py): `make serve` without REPLICAS starts 1.5 per core, rounded up."""
+    monkeypatch.setattr(serve, "cores", lambda: n_cores)
+    assert serve.parser().parse_args([]).replicas == replicas
+    assert serve.parser().parse_args(["--replicas", "1"]).replicas == 1
