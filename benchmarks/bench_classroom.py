@@ -236,12 +236,18 @@ def chromium_at(niceness: int, run_dir: Path) -> str:
     return str(launcher)
 
 
-async def run_config(p, n_replicas: int, args, oracle: Oracle) -> dict:
+def profiled_class(n_replicas: int) -> tuple[Classroom, Path]:
+    """n replicas behind nginx, started, each recording its script runs (profiled_streamlit.py) in the run
+    directory it returns (for read_profiles)."""
     run_dir = Path(tempfile.mkdtemp(prefix="rnnviz-classroom-"))
     room = Classroom(n_replicas, free_port(), replica_ports=[free_port() for _ in range(n_replicas)],
                      launcher=PROFILED, env={"RNNVIZ_PROFILE_LOG": str(run_dir / "profile-{pid}.jsonl")},
                      run_dir=run_dir)
-    room.start()
+    return room.start(), run_dir
+
+
+async def run_config(p, n_replicas: int, args, oracle: Oracle) -> dict:
+    room, run_dir = profiled_class(n_replicas)
     load_start = os.getloadavg()
     browser = None
     try:
@@ -297,6 +303,31 @@ async def run_config(p, n_replicas: int, args, oracle: Oracle) -> dict:
 
 
 # --------------------------------------------------------------------------- report
+def print_runs(runs: list[dict]) -> list[float]:
+    """Where the server's script runs went (benchmarks/profiled_streamlit.py's records); returns the seconds
+    until each run handed its first chart to Streamlit."""
+    walls = [r["wall"] for r in runs]
+    where = Counter()
+    for r in runs:
+        where.update(r["where"])
+    total = sum(where.values()) or 1
+    misses = sum(1 for r in runs if r["misses"])
+    firsts = [r["first_chart"] for r in runs if r.get("first_chart") is not None]
+    print(f"    server script runs: {len(runs)}, first chart handed to Streamlit after p50 "
+          f"{pct(firsts, 50):.2f} s p95 {pct(firsts, 95):.2f} s; whole run p50 {pct(walls, 50):.2f} s "
+          f"p95 {pct(walls, 95):.2f} s, CPU/wall {sum(r['cpu'] for r in runs) / max(sum(walls), 1e-9):.2f}; "
+          f"{misses} computed the traces (cache miss), {len(runs) - misses} shared them")
+    print("    where the script runs' wall time went: "
+          + ", ".join(f"{k} {v / total:.0%}" for k, v in where.most_common()))
+    functions = Counter()
+    for r in runs:
+        functions.update(r.get("functions", {}))
+    if functions:
+        print("    of which, by rnnviz function: "
+              + ", ".join(f"{k} {v / total:.0%}" for k, v in functions.most_common(6)))
+    return firsts
+
+
 def report(res: dict, n_cores: int) -> None:
     st = res["students"]
     first = [s.first_chart for s in st]
@@ -325,26 +356,7 @@ def report(res: dict, n_cores: int) -> None:
         print(f"  CPU while {phase:8s} ({wall:5.0f} s wall, {n_cores} cores): {shares}; "
               f"the rest of the machine {max(0.0, machine - ours):.0f} s")
         if runs:
-            walls = [r["wall"] for r in runs]
-            where = Counter()
-            for r in runs:
-                where.update(r["where"])
-            total = sum(where.values()) or 1
-            misses = sum(1 for r in runs if r["misses"])
-            firsts = [r["first_chart"] for r in runs if r.get("first_chart") is not None]
-            print(f"    server script runs: {len(runs)}, first chart handed to Streamlit after p50 "
-                  f"{pct(firsts, 50):.2f} s p95 {pct(firsts, 95):.2f} s; whole run p50 {pct(walls, 50):.2f} s "
-                  f"p95 {pct(walls, 95):.2f} s, "
-                  f"CPU/wall {sum(r['cpu'] for r in runs) / max(sum(walls), 1e-9):.2f}; "
-                  f"{misses} computed the traces (cache miss), {len(runs) - misses} shared them")
-            print("    where the script runs' wall time went: "
-                  + ", ".join(f"{k} {v / total:.0%}" for k, v in where.most_common()))
-            functions = Counter()
-            for r in runs:
-                functions.update(r.get("functions", {}))
-            if functions:
-                print("    of which, by rnnviz function: "
-                      + ", ".join(f"{k} {v / total:.0%}" for k, v in functions.most_common(6)))
+            firsts = print_runs(runs)
             if phase == "sliders" and lat and firsts:
                 print(f"    client latency p50 minus the server's first-chart p50: "
                       f"{pct(lat, 50) - pct(firsts, 50):.2f} s (sending, the browser's rendering, waiting for a core)")
