@@ -67,6 +67,9 @@ class LoadedModel:
     def summary(self) -> str:
         m = self.model
         act = f" ({m.activation})" if m.cell == "rnn" else ""
+        if getattr(m, "proj_size", 0):  # a projected LSTM: its output h_t = W_hr m_t has proj_size values
+            return _("{cell}, input size {i}, hidden size {h} projected to {p} (proj_size), from {source}").format(
+                cell=LABELS[m.cell], i=m.input_size, h=m.hidden_size, p=m.proj_size, source=_(self.source))
         return _("{cell}{act}, input size {i}, hidden size {h}, from {source}").format(
             cell=LABELS[m.cell], act=act, i=m.input_size, h=m.hidden_size, source=_(self.source))
 

@@ -355,6 +355,8 @@ def test_projected_lstm_upload_shows_its_grid_at_m_and_goes_back_out_and_in():
         assert heatmap["colorbar"]["title"]["text"] == "‖∂L/∂m‖" and "log10 ‖∂L/∂m‖" in heatmap["hovertemplate"]
     assert any("projects its output to 2 values (proj_size)" in c.value and "H = 6 units" in c.value
                for c in at.caption)
+    assert ("LSTM, input size 3, hidden size 6 projected to 2 (proj_size), from a 2-layer bidirectional"
+            in at.success[0].value.replace("\\_", "_"))  # the page escapes Markdown
     np.testing.assert_allclose(decode(figures(at)["user_h"]["data"][0]["z"]), want.trace(1, 0).hidden.T, rtol=1e-6)
     assert "Model weights (.pt)" in [b.label for b in at.get("download_button")]
     back = rnnviz.files.uploads.load_model(export.model_to_bytes(rnnviz.from_torch(module)))
