@@ -88,6 +88,7 @@ class ProtocolStudent:
         self.base, self.page, self.query = base, page, query
         self.ws = None
         self.slider_id = None
+        self.value = 0.0  # the slider's value, once the link has been opened
         self.first_chart = None
         self.latencies: list[float] = []
         self.runs: list[float] = []
@@ -143,8 +144,9 @@ class ProtocolStudent:
 
     async def open(self, oracle: Oracle, start_value: str, t0: float):
         await self.connect()
-        elements, _, _ = await self.rerun()
-        self.first_chart = time.perf_counter() - t0
+        sent = time.perf_counter()
+        elements, chart_at, wall = await self.rerun()
+        self.first_chart = sent - t0 + (chart_at if chart_at is not None else wall)
         self.slider_id = next(el.slider.id for el in elements
                               if el.WhichOneof("type") == "slider" and el.slider.label == SLIDER)
         self.value = float(start_value)
@@ -162,11 +164,12 @@ class ProtocolStudent:
             except TimeoutError:
                 self.timeouts += 1
                 return  # the session's messages are out of step from here on
-            if chart_at is None:
-                self.timeouts += 1
-            else:
-                self.latencies.append(chart_at)
             self.runs.append(wall)
+            if chart_at is None:  # the run ended without the main chart: counted once, as a timeout
+                self.timeouts += 1
+                self.errors += sum(1 for el in elements if el.WhichOneof("type") == "exception")
+                continue
+            self.latencies.append(chart_at)
             self.check(elements, oracle, f"{self.value:.2f}")
 
     async def close(self):
